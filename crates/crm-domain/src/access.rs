@@ -1,0 +1,228 @@
+//! Role-based access: permissions, the default roles and the authenticated caller ([`Actor`]).
+//! See DESIGN.md §2.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::DomainError;
+use crate::ids::{TenantId, UserId};
+
+/// A permission a caller may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Permission {
+    /// `customers.view`: read customers.
+    #[serde(rename = "customers.view")]
+    CustomersView,
+    /// `customers.create`: create customers.
+    #[serde(rename = "customers.create")]
+    CustomersCreate,
+    /// `customers.edit`: update customers.
+    #[serde(rename = "customers.edit")]
+    CustomersEdit,
+    /// `customers.delete`: soft-delete and restore customers.
+    #[serde(rename = "customers.delete")]
+    CustomersDelete,
+    /// `customers.manage`: segments, tiers, imports, exports, audit, hard delete.
+    #[serde(rename = "customers.manage")]
+    CustomersManage,
+}
+
+impl Permission {
+    /// Every permission, in order.
+    pub const ALL: [Permission; 5] = [
+        Permission::CustomersView,
+        Permission::CustomersCreate,
+        Permission::CustomersEdit,
+        Permission::CustomersDelete,
+        Permission::CustomersManage,
+    ];
+
+    /// The permission's wire name, e.g. `customers.view`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::CustomersView => "customers.view",
+            Permission::CustomersCreate => "customers.create",
+            Permission::CustomersEdit => "customers.edit",
+            Permission::CustomersDelete => "customers.delete",
+            Permission::CustomersManage => "customers.manage",
+        }
+    }
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Permission {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        Permission::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or(())
+    }
+}
+
+/// The default roles and what they grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Every permission.
+    Admin,
+    /// Every permission but `customers.manage`.
+    Manager,
+    /// View, create and edit.
+    Sales,
+    /// View only.
+    Viewer,
+}
+
+impl Role {
+    /// The role's name as it appears in a token's `roles` claim.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Manager => "manager",
+            Role::Sales => "sales",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    /// The permissions the role grants.
+    pub fn permissions(self) -> &'static [Permission] {
+        use Permission::*;
+        match self {
+            Role::Admin => &Permission::ALL,
+            Role::Manager => &[
+                CustomersView,
+                CustomersCreate,
+                CustomersEdit,
+                CustomersDelete,
+            ],
+            Role::Sales => &[CustomersView, CustomersCreate, CustomersEdit],
+            Role::Viewer => &[CustomersView],
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        [Role::Admin, Role::Manager, Role::Sales, Role::Viewer]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or(())
+    }
+}
+
+/// The authenticated caller of a use case: who, for which tenant, allowed to do what.
+///
+/// Built once per request from the bearer token; the tenant never comes from anywhere else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// The tenant every read and write of this caller is scoped to.
+    pub tenant_id: TenantId,
+    /// The user (token `sub`).
+    pub user_id: UserId,
+    /// Effective permissions: the union of the roles' grants and the explicit permissions.
+    pub permissions: BTreeSet<Permission>,
+}
+
+impl Actor {
+    /// Builds an actor from role names and permission names; unknown names grant nothing.
+    pub fn new<'a>(
+        tenant_id: TenantId,
+        user_id: UserId,
+        roles: impl IntoIterator<Item = &'a str>,
+        permissions: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
+        let mut set = BTreeSet::new();
+        for role in roles.into_iter().filter_map(|r| r.parse::<Role>().ok()) {
+            set.extend(role.permissions().iter().copied());
+        }
+        set.extend(
+            permissions
+                .into_iter()
+                .filter_map(|p| p.parse::<Permission>().ok()),
+        );
+        Self {
+            tenant_id,
+            user_id,
+            permissions: set,
+        }
+    }
+
+    /// Whether the caller holds `permission`.
+    pub fn can(&self, permission: Permission) -> bool {
+        self.permissions.contains(&permission)
+    }
+
+    /// # Errors
+    /// [`DomainError::Forbidden`] when the caller lacks `permission`.
+    pub fn require(&self, permission: Permission) -> Result<(), DomainError> {
+        if self.can(permission) {
+            Ok(())
+        } else {
+            Err(DomainError::Forbidden(permission))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    fn actor(roles: &[&str], perms: &[&str]) -> Actor {
+        Actor::new(
+            TenantId(Uuid::nil()),
+            UserId::parse("u1").unwrap(),
+            roles.iter().copied(),
+            perms.iter().copied(),
+        )
+    }
+
+    #[test]
+    fn admin_has_every_permission() {
+        let a = actor(&["admin"], &[]);
+        assert!(Permission::ALL.iter().all(|p| a.can(*p)));
+    }
+
+    #[test]
+    fn manager_lacks_only_manage() {
+        let a = actor(&["manager"], &[]);
+        assert!(!a.can(Permission::CustomersManage));
+        assert!(a.can(Permission::CustomersDelete));
+    }
+
+    #[test]
+    fn sales_can_view_create_edit_but_not_delete() {
+        let a = actor(&["sales"], &[]);
+        assert!(a.can(Permission::CustomersEdit) && a.can(Permission::CustomersCreate));
+        assert_eq!(
+            a.require(Permission::CustomersDelete),
+            Err(DomainError::Forbidden(Permission::CustomersDelete))
+        );
+    }
+
+    #[test]
+    fn viewer_only_views() {
+        let a = actor(&["viewer"], &[]);
+        assert_eq!(a.permissions.len(), 1);
+        assert!(a.can(Permission::CustomersView));
+    }
+
+    #[test]
+    fn explicit_permissions_add_to_roles_and_unknown_names_grant_nothing() {
+        let a = actor(
+            &["viewer", "superuser"],
+            &["customers.create", "customers.fly"],
+        );
+        assert_eq!(a.permissions.len(), 2);
+        assert!(a.can(Permission::CustomersCreate));
+    }
+}

@@ -1,0 +1,23 @@
+//! The customer aggregate: model, input rules, storage port and use cases.
+
+mod input;
+mod model;
+mod ports;
+mod service;
+#[cfg(test)]
+mod service_tests;
+
+pub use input::{
+    CustomerInput, MAX_METADATA_BYTES, MAX_NOTES_CHARS, MAX_TAG_CHARS, MAX_TAGS, ValidationContext,
+};
+pub use model::{
+    AcquisitionSource, Customer, CustomerProfile, CustomerStatus, CustomerType, Gender,
+    LifecycleStage, NewCustomer, PurchaseStats, UniqueField, customer_code,
+};
+#[cfg(any(test, feature = "mock"))]
+pub use ports::MockCustomerRepository;
+pub use ports::{
+    CustomerCursor, CustomerFilter, CustomerListQuery, CustomerRepository, DeletionChange,
+    IdempotencyKey, IdempotencyRecord, ProfileUpdate,
+};
+pub use service::{Created, CustomerService, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page};

@@ -1,0 +1,431 @@
+//! Use cases on customers.
+
+use std::sync::Arc;
+
+use super::input::{CustomerInput, ValidationContext};
+use super::model::{Customer, CustomerProfile, NewCustomer, UniqueField};
+use super::ports::{
+    CustomerCursor, CustomerListQuery, CustomerRepository, DeletionChange, IdempotencyKey,
+    IdempotencyRecord, ProfileUpdate,
+};
+use crate::access::{Actor, Permission};
+use crate::error::{DomainError, FieldError, RepositoryError};
+use crate::ids::{CustomerId, TenantId};
+use crate::ports::{Clock, IdGenerator};
+use crate::tenant::{Tenant, TenantRepository};
+
+/// Most rows of one list page.
+pub const MAX_PAGE_SIZE: u32 = 200;
+/// Rows of a list page when the caller names no limit.
+pub const DEFAULT_PAGE_SIZE: u32 = 20;
+/// Attempts of a write that the caller did not make conditional before giving up.
+const WRITE_ATTEMPTS: usize = 3;
+
+/// The result of a create.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Created {
+    /// The customer.
+    pub customer: Customer,
+    /// True when an earlier request with the same idempotency key created it.
+    pub replayed: bool,
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    /// The rows.
+    pub items: Vec<T>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<CustomerCursor>,
+}
+
+/// Use cases on customers. Every method takes the [`Actor`], checks its permission and scopes
+/// every read and write to the actor's tenant.
+pub struct CustomerService {
+    customers: Arc<dyn CustomerRepository>,
+    tenants: Arc<dyn TenantRepository>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+}
+
+impl CustomerService {
+    /// Wires the service.
+    pub fn new(
+        customers: Arc<dyn CustomerRepository>,
+        tenants: Arc<dyn TenantRepository>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+    ) -> Self {
+        Self {
+            customers,
+            tenants,
+            clock,
+            ids,
+        }
+    }
+
+    /// Creates a customer (needs `customers.create`). With an idempotency key, a repeat of the
+    /// same request returns the customer the first one created, with `replayed` set.
+    ///
+    /// # Errors
+    /// [`DomainError::Validation`] for broken rules (including an unknown `referred_by`),
+    /// [`DomainError::Conflict`] naming the field and the existing customer when e-mail, phone,
+    /// mobile phone or external_ref is taken in the tenant, [`DomainError::IdempotencyKeyReused`]
+    /// when the key came with another body, [`DomainError::Forbidden`].
+    pub async fn create(
+        &self,
+        actor: &Actor,
+        input: CustomerInput,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<Created, DomainError> {
+        actor.require(Permission::CustomersCreate)?;
+        let tenant_id = actor.tenant_id;
+        if let Some(key) = &idempotency {
+            if key.key.is_empty()
+                || key.key.len() > 255
+                || !key.key.bytes().all(|b| b.is_ascii_graphic())
+            {
+                return Err(DomainError::invalid(
+                    "Idempotency-Key",
+                    "invalid",
+                    "must be 1..=255 visible ASCII characters",
+                ));
+            }
+            if let Some(replay) = self.replay(tenant_id, key).await? {
+                return Ok(replay);
+            }
+        }
+        let tenant = self.tenant(tenant_id).await?;
+        let profile = self.validate(&tenant, input, None).await?;
+        let now = self.clock.now();
+        let new = NewCustomer {
+            id: CustomerId(self.ids.new_id()),
+            tenant_id,
+            profile,
+            created_by: Some(actor.user_id.clone()),
+            created_at: now,
+        };
+        let record = idempotency.as_ref().map(|k| IdempotencyRecord {
+            key: k.key.clone(),
+            fingerprint: k.fingerprint.clone(),
+            customer_id: new.id,
+            created_at: now,
+        });
+        let profile = new.profile.clone();
+        match self.customers.create(new, record).await {
+            Ok(customer) => Ok(Created {
+                customer,
+                replayed: false,
+            }),
+            Err(RepositoryError::Conflict { field }) if field == "idempotency_key" => {
+                // A concurrent request with the same key won the race: answer as it did.
+                let key = idempotency.as_ref().ok_or_else(|| {
+                    DomainError::Internal("idempotency conflict without a key".into())
+                })?;
+                self.replay(tenant_id, key)
+                    .await?
+                    .ok_or_else(|| DomainError::Internal("idempotency record vanished".into()))
+            }
+            Err(e) => Err(self.explain_conflict(tenant_id, &profile, None, e).await),
+        }
+    }
+
+    /// The live customer with this id (needs `customers.view`).
+    ///
+    /// # Errors
+    /// [`DomainError::NotFound`] when absent, deleted or another tenant's.
+    pub async fn get(&self, actor: &Actor, id: CustomerId) -> Result<Customer, DomainError> {
+        actor.require(Permission::CustomersView)?;
+        self.live(actor.tenant_id, id).await
+    }
+
+    /// Replaces every editable field of a live customer (needs `customers.edit`). With
+    /// `expected_version` the write happens only on that version; without it, a concurrent
+    /// change is retried on the fresh version.
+    ///
+    /// # Errors
+    /// As [`CustomerService::create`], plus [`DomainError::NotFound`] and
+    /// [`DomainError::PreconditionFailed`] when `expected_version` is stale.
+    pub async fn replace(
+        &self,
+        actor: &Actor,
+        id: CustomerId,
+        input: CustomerInput,
+        expected_version: Option<i64>,
+    ) -> Result<Customer, DomainError> {
+        actor.require(Permission::CustomersEdit)?;
+        let tenant_id = actor.tenant_id;
+        let tenant = self.tenant(tenant_id).await?;
+        let profile = self.validate(&tenant, input, Some(id)).await?;
+        for _ in 0..WRITE_ATTEMPTS {
+            let current = self.live(tenant_id, id).await?;
+            check_version(expected_version, current.version)?;
+            let update = ProfileUpdate {
+                tenant_id,
+                id,
+                profile: profile.clone(),
+                updated_by: Some(actor.user_id.clone()),
+                updated_at: self.clock.now(),
+                expected_version: current.version,
+            };
+            match self.customers.update_profile(update).await {
+                Ok(c) => return Ok(c),
+                Err(RepositoryError::Stale) => continue,
+                Err(e) => {
+                    return Err(self
+                        .explain_conflict(tenant_id, &profile, Some(id), e)
+                        .await);
+                }
+            }
+        }
+        Err(DomainError::Unavailable(
+            "the customer is being changed too often; retry".into(),
+        ))
+    }
+
+    /// Soft-deletes a live customer (needs `customers.delete`): it disappears from reads and
+    /// lists and frees its e-mail, phones and external_ref, until restored.
+    ///
+    /// # Errors
+    /// [`DomainError::NotFound`], [`DomainError::PreconditionFailed`], [`DomainError::Forbidden`].
+    pub async fn delete(
+        &self,
+        actor: &Actor,
+        id: CustomerId,
+        expected_version: Option<i64>,
+    ) -> Result<(), DomainError> {
+        actor.require(Permission::CustomersDelete)?;
+        for _ in 0..WRITE_ATTEMPTS {
+            let current = self.live(actor.tenant_id, id).await?;
+            check_version(expected_version, current.version)?;
+            match self
+                .customers
+                .set_deleted(self.deletion(actor, &current, true))
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(RepositoryError::Stale) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(DomainError::Unavailable(
+            "the customer is being changed too often; retry".into(),
+        ))
+    }
+
+    /// Restores a soft-deleted customer (needs `customers.delete`); restoring a live customer
+    /// returns it unchanged.
+    ///
+    /// # Errors
+    /// [`DomainError::NotFound`]; [`DomainError::Conflict`] when a live customer took its
+    /// e-mail, phone, mobile phone or external_ref meanwhile.
+    pub async fn restore(&self, actor: &Actor, id: CustomerId) -> Result<Customer, DomainError> {
+        actor.require(Permission::CustomersDelete)?;
+        let tenant_id = actor.tenant_id;
+        for _ in 0..WRITE_ATTEMPTS {
+            let current = self
+                .customers
+                .find(tenant_id, id, true)
+                .await?
+                .ok_or(DomainError::NotFound { entity: "customer" })?;
+            if current.deleted_at.is_none() {
+                return Ok(current);
+            }
+            self.check_unique(tenant_id, &current.profile, Some(id))
+                .await?;
+            match self
+                .customers
+                .set_deleted(self.deletion(actor, &current, false))
+                .await
+            {
+                Ok(c) => return Ok(c),
+                Err(RepositoryError::Stale) => continue,
+                Err(e) => {
+                    return Err(self
+                        .explain_conflict(tenant_id, &current.profile, Some(id), e)
+                        .await);
+                }
+            }
+        }
+        Err(DomainError::Unavailable(
+            "the customer is being changed too often; retry".into(),
+        ))
+    }
+
+    /// A page of live customers, newest first (needs `customers.view`).
+    ///
+    /// # Errors
+    /// [`DomainError::Validation`] when `limit` is outside 1..=200.
+    pub async fn list(
+        &self,
+        actor: &Actor,
+        query: CustomerListQuery,
+    ) -> Result<Page<Customer>, DomainError> {
+        actor.require(Permission::CustomersView)?;
+        if !(1..=MAX_PAGE_SIZE).contains(&query.limit) {
+            return Err(DomainError::invalid(
+                "limit",
+                "out_of_range",
+                format!("must be between 1 and {MAX_PAGE_SIZE}"),
+            ));
+        }
+        let limit = query.limit as usize;
+        let probe = CustomerListQuery {
+            limit: query.limit + 1,
+            ..query
+        };
+        let mut items = self.customers.list(actor.tenant_id, &probe).await?;
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|c| CustomerCursor {
+                created_at: c.created_at,
+                id: c.id,
+            })
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    async fn tenant(&self, id: TenantId) -> Result<Tenant, DomainError> {
+        self.tenants
+            .find(id)
+            .await?
+            .ok_or(DomainError::NotFound { entity: "tenant" })
+    }
+
+    async fn live(&self, tenant: TenantId, id: CustomerId) -> Result<Customer, DomainError> {
+        self.customers
+            .find(tenant, id, false)
+            .await?
+            .ok_or(DomainError::NotFound { entity: "customer" })
+    }
+
+    fn deletion(&self, actor: &Actor, current: &Customer, delete: bool) -> DeletionChange {
+        let now = self.clock.now();
+        DeletionChange {
+            tenant_id: actor.tenant_id,
+            id: current.id,
+            deleted_at: delete.then_some(now),
+            updated_by: Some(actor.user_id.clone()),
+            updated_at: now,
+            expected_version: current.version,
+        }
+    }
+
+    async fn replay(
+        &self,
+        tenant: TenantId,
+        key: &IdempotencyKey,
+    ) -> Result<Option<Created>, DomainError> {
+        let Some(record) = self.customers.find_idempotency(tenant, &key.key).await? else {
+            return Ok(None);
+        };
+        if record.fingerprint != key.fingerprint {
+            return Err(DomainError::IdempotencyKeyReused);
+        }
+        let customer = self
+            .customers
+            .find(tenant, record.customer_id, true)
+            .await?
+            .ok_or(DomainError::NotFound { entity: "customer" })?;
+        Ok(Some(Created {
+            customer,
+            replayed: true,
+        }))
+    }
+
+    /// Validates the input, then the rules that need storage: `referred_by` names a live
+    /// customer of the tenant (not `this`), and the unique keys are free.
+    async fn validate(
+        &self,
+        tenant: &Tenant,
+        input: CustomerInput,
+        this: Option<CustomerId>,
+    ) -> Result<CustomerProfile, DomainError> {
+        let ctx = ValidationContext {
+            default_country: tenant.default_country,
+            default_currency: tenant.default_currency,
+            today: self.clock.now().date_naive(),
+        };
+        let profile = input.validate(&ctx).map_err(DomainError::Validation)?;
+        if let Some(referrer) = profile.referred_by {
+            let exists = referrer != this.unwrap_or(CustomerId(uuid::Uuid::nil()))
+                && self
+                    .customers
+                    .find(tenant.id, referrer, false)
+                    .await?
+                    .is_some();
+            if !exists {
+                return Err(DomainError::Validation(vec![FieldError::new(
+                    "referred_by",
+                    "unknown_customer",
+                    format!("{referrer} is not another customer of this tenant"),
+                )]));
+            }
+        }
+        self.check_unique(tenant.id, &profile, this).await?;
+        Ok(profile)
+    }
+
+    async fn check_unique(
+        &self,
+        tenant: TenantId,
+        profile: &CustomerProfile,
+        this: Option<CustomerId>,
+    ) -> Result<(), DomainError> {
+        for field in UniqueField::ALL {
+            let Some(value) = field.value_in(profile) else {
+                continue;
+            };
+            if let Some(existing) = self.customers.find_by_unique(tenant, field, value).await? {
+                if Some(existing) != this {
+                    return Err(conflict(field, existing));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Turns a unique violation met while writing (a concurrent writer took the value after
+    /// [`Self::check_unique`]) into a conflict naming the customer that holds it.
+    async fn explain_conflict(
+        &self,
+        tenant: TenantId,
+        profile: &CustomerProfile,
+        this: Option<CustomerId>,
+        error: RepositoryError,
+    ) -> DomainError {
+        let RepositoryError::Conflict { field } = &error else {
+            return error.into();
+        };
+        let Some(unique) = UniqueField::from_field(field) else {
+            return error.into();
+        };
+        if let Some(value) = unique.value_in(profile) {
+            if let Ok(Some(existing)) = self.customers.find_by_unique(tenant, unique, value).await {
+                if Some(existing) != this {
+                    return conflict(unique, existing);
+                }
+            }
+        }
+        error.into()
+    }
+}
+
+fn conflict(field: UniqueField, existing: CustomerId) -> DomainError {
+    DomainError::Conflict {
+        field: field.as_str().to_owned(),
+        message: format!("customer {existing} already has this {}", field.as_str()),
+        existing_id: Some(existing.0),
+    }
+}
+
+fn check_version(expected: Option<i64>, current: i64) -> Result<(), DomainError> {
+    match expected {
+        Some(expected) if expected != current => {
+            Err(DomainError::PreconditionFailed { expected, current })
+        }
+        _ => Ok(()),
+    }
+}

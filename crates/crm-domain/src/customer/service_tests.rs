@@ -1,0 +1,410 @@
+//! The customer service against mockall mocks of its ports.
+
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use uuid::Uuid;
+
+use super::*;
+use crate::access::Actor;
+use crate::error::{DomainError, RepositoryError};
+use crate::ids::{CustomerId, TenantId, UserId};
+use crate::ports::{MockClock, MockIdGenerator};
+use crate::tenant::{MockTenantRepository, Tenant};
+use crate::values::{CountryCode, CurrencyCode};
+
+const TENANT: TenantId = TenantId(Uuid::from_u128(1));
+
+fn actor(role: &str) -> Actor {
+    Actor::new(TENANT, UserId::parse("user-1").unwrap(), [role], [])
+}
+
+fn tenants() -> MockTenantRepository {
+    let mut t = MockTenantRepository::new();
+    t.expect_find().returning(|id| {
+        Ok(Some(Tenant {
+            id,
+            name: "Toko".into(),
+            default_country: CountryCode::parse("ID"),
+            default_currency: CurrencyCode::parse("IDR").unwrap(),
+            settings: Default::default(),
+            created_at: Utc::now(),
+        }))
+    });
+    t
+}
+
+fn service(repo: MockCustomerRepository) -> CustomerService {
+    let mut clock = MockClock::new();
+    clock
+        .expect_now()
+        .returning(|| Utc.with_ymd_and_hms(2026, 11, 21, 8, 0, 0).unwrap());
+    let mut ids = MockIdGenerator::new();
+    ids.expect_new_id().returning(Uuid::now_v7);
+    CustomerService::new(
+        Arc::new(repo),
+        Arc::new(tenants()),
+        Arc::new(clock),
+        Arc::new(ids),
+    )
+}
+
+fn input() -> CustomerInput {
+    CustomerInput {
+        name: Some("Budi".into()),
+        email: Some("Budi@Example.com".into()),
+        ..Default::default()
+    }
+}
+
+fn stored(id: CustomerId, version: i64) -> Customer {
+    let ctx = ValidationContext {
+        default_country: CountryCode::parse("ID"),
+        default_currency: CurrencyCode::parse("IDR").unwrap(),
+        today: Utc::now().date_naive(),
+    };
+    Customer {
+        id,
+        tenant_id: TENANT,
+        customer_number: 1,
+        customer_code: customer_code(2026, 1),
+        profile: input().validate(&ctx).unwrap(),
+        stats: PurchaseStats::default(),
+        created_by: None,
+        updated_by: None,
+        created_at: Utc::now(),
+        updated_at: Utc::now(),
+        deleted_at: None,
+        version,
+    }
+}
+
+fn from_new(new: NewCustomer) -> Customer {
+    Customer {
+        id: new.id,
+        tenant_id: new.tenant_id,
+        customer_number: 7,
+        customer_code: customer_code(2026, 7),
+        profile: new.profile,
+        stats: PurchaseStats::default(),
+        created_by: new.created_by,
+        updated_by: None,
+        created_at: new.created_at,
+        updated_at: new.created_at,
+        deleted_at: None,
+        version: 1,
+    }
+}
+
+#[tokio::test]
+async fn create_stores_the_validated_customer_in_the_callers_tenant() {
+    let mut repo = MockCustomerRepository::new();
+    repo.expect_find_by_unique().returning(|_, _, _| Ok(None));
+    repo.expect_create()
+        .withf(|new, idem| {
+            new.tenant_id == TENANT
+                && new.profile.email.as_ref().map(|e| e.as_str()) == Some("budi@example.com")
+                && new.created_by.as_ref().map(UserId::as_str) == Some("user-1")
+                && idem.is_none()
+        })
+        .times(1)
+        .returning(|new, _| Ok(from_new(new)));
+    let created = service(repo)
+        .create(&actor("sales"), input(), None)
+        .await
+        .unwrap();
+    assert!(!created.replayed);
+    assert_eq!(created.customer.customer_code, "CUST-2026-0007");
+}
+
+#[tokio::test]
+async fn create_needs_the_create_permission() {
+    let mut repo = MockCustomerRepository::new();
+    repo.expect_create().never();
+    let err = service(repo)
+        .create(&actor("viewer"), input(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        DomainError::Forbidden(crate::Permission::CustomersCreate)
+    );
+}
+
+#[tokio::test]
+async fn create_reports_invalid_input_without_writing() {
+    let mut repo = MockCustomerRepository::new();
+    repo.expect_create().never();
+    let bad = CustomerInput {
+        name: None,
+        ..input()
+    };
+    let err = service(repo)
+        .create(&actor("admin"), bad, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, DomainError::Validation(ref e) if e[0].field == "name"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_taken_email_is_a_conflict_naming_the_existing_customer() {
+    let existing = CustomerId(Uuid::now_v7());
+    let mut repo = MockCustomerRepository::new();
+    repo.expect_find_by_unique()
+        .withf(|t, f, v| *t == TENANT && *f == UniqueField::Email && v == "budi@example.com")
+        .returning(move |_, _, _| Ok(Some(existing)));
+    repo.expect_create().never();
+    let err = service(repo)
+        .create(&actor("admin"), input(), None)
+        .await
+        .unwrap_err();
+    let DomainError::Conflict {
+        field, existing_id, ..
+    } = err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!((field.as_str(), existing_id), ("email", Some(existing.0)));
+}
+
+#[tokio::test]
+async fn a_unique_violation_while_writing_still_names_the_existing_customer() {
+    let existing = CustomerId(Uuid::now_v7());
+    let mut repo = MockCustomerRepository::new();
+    let mut seq = mockall::Sequence::new();
+    repo.expect_find_by_unique()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(None));
+    repo.expect_create()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| {
+            Err(RepositoryError::Conflict {
+                field: "email".into(),
+            })
+        });
+    repo.expect_find_by_unique()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(move |_, _, _| Ok(Some(existing)));
+    let err = service(repo)
+        .create(&actor("admin"), input(), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, DomainError::Conflict { existing_id: Some(id), .. } if id == existing.0),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_referrer_is_a_validation_error() {
+    let mut repo = MockCustomerRepository::new();
+    repo.expect_find().returning(|_, _, _| Ok(None));
+    repo.expect_create().never();
+    let with_ref = CustomerInput {
+        referred_by: Some(Uuid::now_v7()),
+        ..input()
+    };
+    let err = service(repo)
+        .create(&actor("admin"), with_ref, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, DomainError::Validation(ref e) if e[0].field == "referred_by"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_repeated_idempotency_key_replays_the_first_customer() {
+    let first = CustomerId(Uuid::now_v7());
+    let mut repo = MockCustomerRepository::new();
+    repo.expect_find_idempotency().returning(move |_, key| {
+        Ok(Some(IdempotencyRecord {
+            key: key.to_owned(),
+            fingerprint: "abc".into(),
+            customer_id: first,
+            created_at: Utc::now(),
+        }))
+    });
+    repo.expect_find()
+        .withf(move |t, id, deleted| *t == TENANT && *id == first && *deleted)
+        .returning(move |_, id, _| Ok(Some(stored(id, 1))));
+    repo.expect_create().never();
+    let key = IdempotencyKey {
+        key: "k-1".into(),
+        fingerprint: "abc".into(),
+    };
+    let created = service(repo)
+        .create(&actor("admin"), input(), Some(key))
+        .await
+        .unwrap();
+    assert!(created.replayed);
+    assert_eq!(created.customer.id, first);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_reused_with_another_body_is_refused() {
+    let mut repo = MockCustomerRepository::new();
+    repo.expect_find_idempotency().returning(|_, key| {
+        Ok(Some(IdempotencyRecord {
+            key: key.to_owned(),
+            fingerprint: "first".into(),
+            customer_id: CustomerId(Uuid::now_v7()),
+            created_at: Utc::now(),
+        }))
+    });
+    repo.expect_create().never();
+    let key = IdempotencyKey {
+        key: "k-1".into(),
+        fingerprint: "second".into(),
+    };
+    let err = service(repo)
+        .create(&actor("admin"), input(), Some(key))
+        .await
+        .unwrap_err();
+    assert_eq!(err, DomainError::IdempotencyKeyReused);
+}
+
+#[tokio::test]
+async fn a_stale_expected_version_is_a_failed_precondition() {
+    let id = CustomerId(Uuid::now_v7());
+    let mut repo = MockCustomerRepository::new();
+    repo.expect_find_by_unique()
+        .returning(move |_, _, _| Ok(Some(id)));
+    repo.expect_find()
+        .returning(|_, id, _| Ok(Some(stored(id, 3))));
+    repo.expect_update_profile().never();
+    let err = service(repo)
+        .replace(&actor("admin"), id, input(), Some(2))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        DomainError::PreconditionFailed {
+            expected: 2,
+            current: 3
+        }
+    );
+}
+
+#[tokio::test]
+async fn an_unconditional_replace_retries_on_a_concurrent_change() {
+    let id = CustomerId(Uuid::now_v7());
+    let mut repo = MockCustomerRepository::new();
+    repo.expect_find_by_unique()
+        .returning(move |_, _, _| Ok(Some(id)));
+    let mut version = 0;
+    repo.expect_find().times(2).returning(move |_, id, _| {
+        version += 1;
+        Ok(Some(stored(id, version)))
+    });
+    let mut seq = mockall::Sequence::new();
+    repo.expect_update_profile()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Err(RepositoryError::Stale));
+    repo.expect_update_profile()
+        .withf(|u| u.expected_version == 2)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|u| Ok(stored(u.id, 3)));
+    let c = service(repo)
+        .replace(&actor("sales"), id, input(), None)
+        .await
+        .unwrap();
+    assert_eq!(c.version, 3);
+}
+
+#[tokio::test]
+async fn another_tenants_customer_is_not_found() {
+    let mut repo = MockCustomerRepository::new();
+    repo.expect_find()
+        .withf(|t, _, _| *t == TENANT)
+        .returning(|_, _, _| Ok(None));
+    let err = service(repo)
+        .get(&actor("viewer"), CustomerId(Uuid::now_v7()))
+        .await
+        .unwrap_err();
+    assert_eq!(err, DomainError::NotFound { entity: "customer" });
+}
+
+#[tokio::test]
+async fn delete_needs_the_delete_permission() {
+    let mut repo = MockCustomerRepository::new();
+    repo.expect_set_deleted().never();
+    let err = service(repo)
+        .delete(&actor("sales"), CustomerId(Uuid::now_v7()), None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        DomainError::Forbidden(crate::Permission::CustomersDelete)
+    );
+}
+
+#[tokio::test]
+async fn restore_refuses_when_a_live_customer_took_the_email() {
+    let id = CustomerId(Uuid::now_v7());
+    let other = CustomerId(Uuid::now_v7());
+    let mut repo = MockCustomerRepository::new();
+    repo.expect_find().returning(|_, id, _| {
+        Ok(Some(Customer {
+            deleted_at: Some(Utc::now()),
+            ..stored(id, 2)
+        }))
+    });
+    repo.expect_find_by_unique()
+        .returning(move |_, _, _| Ok(Some(other)));
+    repo.expect_set_deleted().never();
+    let err = service(repo)
+        .restore(&actor("manager"), id)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, DomainError::Conflict { existing_id: Some(x), .. } if x == other.0),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn list_asks_for_one_extra_row_to_know_whether_a_next_page_exists() {
+    let mut repo = MockCustomerRepository::new();
+    repo.expect_list()
+        .withf(|t, q| *t == TENANT && q.limit == 3)
+        .returning(|_, _| {
+            Ok((0..3)
+                .map(|_| stored(CustomerId(Uuid::now_v7()), 1))
+                .collect())
+        });
+    let page = service(repo)
+        .list(
+            &actor("viewer"),
+            CustomerListQuery {
+                filter: CustomerFilter::default(),
+                limit: 2,
+                after: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 2);
+    assert_eq!(page.next.map(|c| c.id), Some(page.items[1].id));
+}
+
+#[tokio::test]
+async fn list_limit_is_between_1_and_200() {
+    let repo = MockCustomerRepository::new();
+    let q = CustomerListQuery {
+        filter: CustomerFilter::default(),
+        limit: 201,
+        after: None,
+    };
+    let err = service(repo).list(&actor("viewer"), q).await.unwrap_err();
+    assert!(matches!(err, DomainError::Validation(ref e) if e[0].field == "limit"));
+}

@@ -1,0 +1,72 @@
+//! Identifiers. Records use UUID v7 (time-ordered, RFC 9562 §5.7); users are identified by the
+//! identity provider's subject string.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            /// The underlying UUID.
+            pub fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl From<Uuid> for $name {
+            fn from(u: Uuid) -> Self {
+                Self(u)
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// A tenant: one business whose data is isolated from every other's.
+    TenantId
+);
+uuid_id!(
+    /// A customer record (UUID v7).
+    CustomerId
+);
+
+/// A user of the service: the `sub` claim of the bearer token (1..=255 characters). Users live
+/// in the identity provider, not here.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct UserId(String);
+
+impl UserId {
+    /// Accepts a trimmed, non-empty string of at most 255 characters.
+    ///
+    /// # Errors
+    /// `None` when empty after trimming or longer than 255 characters.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let t = raw.trim();
+        (!t.is_empty() && t.chars().count() <= 255).then(|| Self(t.to_owned()))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}

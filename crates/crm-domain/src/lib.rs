@@ -1,0 +1,13 @@
+#![doc = include_str!("../README.md")]
+
+pub mod access;
+pub mod customer;
+pub mod error;
+pub mod ids;
+pub mod ports;
+pub mod tenant;
+pub mod values;
+
+pub use access::{Actor, Permission, Role};
+pub use error::{DomainError, FieldError, RepositoryError};
+pub use ids::{CustomerId, TenantId, UserId};

@@ -1,0 +1,191 @@
+//! Tenants: the businesses whose data the service keeps apart.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::error::{DomainError, FieldError, RepositoryError};
+use crate::ids::TenantId;
+use crate::ports::{Clock, IdGenerator};
+use crate::values::{CountryCode, CurrencyCode};
+
+/// A tenant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tenant {
+    /// Id (UUID v7).
+    pub id: TenantId,
+    /// Display name, 1..=255 characters.
+    pub name: String,
+    /// Country national phone numbers are read in when a customer has none.
+    pub default_country: Option<CountryCode>,
+    /// Currency of customers that name none.
+    pub default_currency: CurrencyCode,
+    /// Tenant settings (JSON object); later issues define keys (points unit, tier downgrades).
+    pub settings: serde_json::Map<String, serde_json::Value>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Storage of tenants.
+///
+/// # Errors
+/// Implementations return [`RepositoryError::Unavailable`] when the database cannot be reached.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait TenantRepository: Send + Sync {
+    /// Stores a new tenant.
+    async fn insert(&self, tenant: &Tenant) -> Result<(), RepositoryError>;
+    /// The tenant with this id.
+    async fn find(&self, id: TenantId) -> Result<Option<Tenant>, RepositoryError>;
+}
+
+/// What is needed to create a tenant.
+#[derive(Debug, Clone, Default)]
+pub struct NewTenant {
+    /// Name, 1..=255 characters.
+    pub name: String,
+    /// ISO 3166-1 alpha-2 country, optional.
+    pub country: Option<String>,
+    /// ISO 4217 currency; `USD` when absent.
+    pub currency: Option<String>,
+}
+
+/// Use cases on tenants (operators only: the CLI, not the tenant-scoped HTTP API).
+pub struct TenantService {
+    repo: Arc<dyn TenantRepository>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+}
+
+impl TenantService {
+    /// Wires the service.
+    pub fn new(
+        repo: Arc<dyn TenantRepository>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+    ) -> Self {
+        Self { repo, clock, ids }
+    }
+
+    /// Creates a tenant.
+    ///
+    /// # Errors
+    /// [`DomainError::Validation`] for an empty name or an unknown country or currency code.
+    pub async fn create(&self, input: NewTenant) -> Result<Tenant, DomainError> {
+        let mut errors = Vec::new();
+        let name = input.name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 255 {
+            errors.push(FieldError::new(
+                "name",
+                "required",
+                "name must be 1..=255 characters",
+            ));
+        }
+        let default_country = match input.country.as_deref() {
+            None => None,
+            Some(c) => {
+                let parsed = CountryCode::parse(c);
+                if parsed.is_none() {
+                    errors.push(FieldError::new(
+                        "country",
+                        "invalid_country",
+                        format!("`{c}` is not an ISO 3166-1 alpha-2 code"),
+                    ));
+                }
+                parsed
+            }
+        };
+        let currency_raw = input.currency.as_deref().unwrap_or("USD");
+        let default_currency = CurrencyCode::parse(currency_raw);
+        if default_currency.is_none() {
+            errors.push(FieldError::new(
+                "currency",
+                "invalid_currency",
+                format!("`{currency_raw}` is not an ISO 4217 code"),
+            ));
+        }
+        let (Some(default_currency), true) = (default_currency, errors.is_empty()) else {
+            return Err(DomainError::Validation(errors));
+        };
+        let tenant = Tenant {
+            id: TenantId(self.ids.new_id()),
+            name,
+            default_country,
+            default_currency,
+            settings: serde_json::Map::new(),
+            created_at: self.clock.now(),
+        };
+        self.repo.insert(&tenant).await?;
+        Ok(tenant)
+    }
+
+    /// The tenant with this id.
+    ///
+    /// # Errors
+    /// [`DomainError::NotFound`] when there is none.
+    pub async fn get(&self, id: TenantId) -> Result<Tenant, DomainError> {
+        self.repo
+            .find(id)
+            .await?
+            .ok_or(DomainError::NotFound { entity: "tenant" })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::{MockClock, MockIdGenerator};
+    use uuid::Uuid;
+
+    fn service(repo: MockTenantRepository) -> TenantService {
+        let mut clock = MockClock::new();
+        clock.expect_now().returning(Utc::now);
+        let mut ids = MockIdGenerator::new();
+        ids.expect_new_id().returning(Uuid::now_v7);
+        TenantService::new(Arc::new(repo), Arc::new(clock), Arc::new(ids))
+    }
+
+    #[tokio::test]
+    async fn create_stores_a_tenant_with_its_defaults() {
+        let mut repo = MockTenantRepository::new();
+        repo.expect_insert()
+            .withf(|t| {
+                t.name == "Toko Maju"
+                    && t.default_country.map(|c| c.as_str()) == Some("ID")
+                    && t.default_currency.as_str() == "IDR"
+            })
+            .times(1)
+            .returning(|_| Ok(()));
+        let t = service(repo)
+            .create(NewTenant {
+                name: " Toko Maju ".into(),
+                country: Some("id".into()),
+                currency: Some("idr".into()),
+            })
+            .await
+            .unwrap();
+        assert_eq!(t.name, "Toko Maju");
+    }
+
+    #[tokio::test]
+    async fn create_refuses_unknown_codes_without_storing() {
+        let mut repo = MockTenantRepository::new();
+        repo.expect_insert().never();
+        let err = service(repo)
+            .create(NewTenant {
+                name: "X".into(),
+                country: Some("XX".into()),
+                currency: Some("ABC".into()),
+            })
+            .await
+            .unwrap_err();
+        let DomainError::Validation(errors) = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(
+            errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(),
+            vec!["country", "currency"]
+        );
+    }
+}

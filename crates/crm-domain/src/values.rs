@@ -1,0 +1,447 @@
+//! Value objects shared by aggregates: codes checked against their ISO lists, e-mail
+//! addresses, E.164 phone numbers, URLs, time zones and money amounts.
+//!
+//! Each has private contents and a fallible `parse`, so a value that exists is valid.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// An ISO 3166-1 alpha-2 country code, upper case (`ID`, `US`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CountryCode(isocountry::CountryCode);
+
+impl CountryCode {
+    /// Parses an alpha-2 code in any case.
+    ///
+    /// # Errors
+    /// `None` when the code is not in ISO 3166-1.
+    pub fn parse(raw: &str) -> Option<Self> {
+        isocountry::CountryCode::for_alpha2_caseless(raw.trim())
+            .ok()
+            .map(Self)
+    }
+
+    /// The alpha-2 code.
+    pub fn as_str(&self) -> &'static str {
+        self.0.alpha2()
+    }
+}
+
+impl fmt::Display for CountryCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl TryFrom<String> for CountryCode {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Self::parse(&s).ok_or_else(|| format!("`{s}` is not an ISO 3166-1 alpha-2 country code"))
+    }
+}
+
+impl From<CountryCode> for String {
+    fn from(c: CountryCode) -> String {
+        c.as_str().to_owned()
+    }
+}
+
+/// An ISO 4217 currency code, upper case (`IDR`, `USD`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CurrencyCode(iso_currency::Currency);
+
+impl CurrencyCode {
+    /// Parses a three-letter code in any case.
+    ///
+    /// # Errors
+    /// `None` when the code is not in ISO 4217.
+    pub fn parse(raw: &str) -> Option<Self> {
+        iso_currency::Currency::from_code(&raw.trim().to_ascii_uppercase()).map(Self)
+    }
+
+    /// The three-letter code.
+    pub fn as_str(&self) -> &'static str {
+        self.0.code()
+    }
+}
+
+impl fmt::Display for CurrencyCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl TryFrom<String> for CurrencyCode {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Self::parse(&s).ok_or_else(|| format!("`{s}` is not an ISO 4217 currency code"))
+    }
+}
+
+impl From<CurrencyCode> for String {
+    fn from(c: CurrencyCode) -> String {
+        c.as_str().to_owned()
+    }
+}
+
+/// A language: an ISO 639-1 code (`id`, `en`), optionally with a region (`en-US`, `pt_BR`),
+/// stored as the lower-case language plus upper-case region joined by `-`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct LanguageCode(String);
+
+impl LanguageCode {
+    /// Parses `ll` or `ll-RR` / `ll_RR`; the language must be in ISO 639-1, the region in
+    /// ISO 3166-1.
+    ///
+    /// # Errors
+    /// `None` when either part is unknown.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let raw = raw.trim();
+        let mut parts = raw.splitn(2, ['-', '_']);
+        let lang = parts.next()?.to_ascii_lowercase();
+        isolang::Language::from_639_1(&lang)?;
+        match parts.next() {
+            None => Some(Self(lang)),
+            Some(region) => {
+                let region = CountryCode::parse(region)?;
+                Some(Self(format!("{lang}-{region}")))
+            }
+        }
+    }
+
+    /// The normalised code.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An IANA time zone name (`Asia/Jakarta`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TimeZoneName(String);
+
+impl TimeZoneName {
+    /// Parses a name of the IANA time zone database (case-insensitive; stored canonical).
+    ///
+    /// # Errors
+    /// `None` when the zone is unknown.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let tz = chrono_tz::Tz::from_str_insensitive(raw.trim()).ok()?;
+        Some(Self(tz.name().to_owned()))
+    }
+
+    /// The zone name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An e-mail address, trimmed and lower-cased (RFC 5321 / 5322 syntax as checked by the
+/// `email_address` crate, at most 254 characters, and a domain with a dot).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EmailAddress(String);
+
+impl EmailAddress {
+    /// # Errors
+    /// `None` when the address is syntactically invalid.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let lower = raw.trim().to_lowercase();
+        if lower.len() > 254 || !email_address::EmailAddress::is_valid(&lower) {
+            return None;
+        }
+        let (_, domain) = lower.rsplit_once('@')?;
+        // Bare host names and address literals are legal in RFC 5322 but never a customer's.
+        if !domain.contains('.') || domain.starts_with('[') {
+            return None;
+        }
+        Some(Self(lower))
+    }
+
+    /// The address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A phone number in E.164 form (`+6281234567890`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PhoneNumber(String);
+
+impl PhoneNumber {
+    /// Parses a phone number with the `phonenumber` crate (libphonenumber metadata). A number
+    /// without a `+` country prefix is read as a national number of `default_country`.
+    ///
+    /// # Errors
+    /// [`PhoneError::NoCountry`] for a national number when no default country is known;
+    /// [`PhoneError::Invalid`] when the number is not a valid number of its country.
+    pub fn parse(raw: &str, default_country: Option<CountryCode>) -> Result<Self, PhoneError> {
+        let raw = raw.trim();
+        let region =
+            default_country.and_then(|c| phonenumber::country::Id::from_str(c.as_str()).ok());
+        if !raw.starts_with('+') && !raw.starts_with("00") && region.is_none() {
+            return Err(PhoneError::NoCountry);
+        }
+        let parsed = phonenumber::parse(region, raw).map_err(|_| PhoneError::Invalid)?;
+        if !phonenumber::is_valid(&parsed) {
+            return Err(PhoneError::Invalid);
+        }
+        Ok(Self(
+            parsed.format().mode(phonenumber::Mode::E164).to_string(),
+        ))
+    }
+
+    /// Wraps a value already in E.164 form (read back from storage); not validated again.
+    pub fn from_e164_unchecked(e164: String) -> Self {
+        Self(e164)
+    }
+
+    /// The E.164 text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Why a phone number was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhoneError {
+    /// A national number and no country to read it in.
+    NoCountry,
+    /// Not a valid number.
+    Invalid,
+}
+
+/// An absolute `http` or `https` URL with a host.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct WebUrl(String);
+
+impl WebUrl {
+    /// Parses a URL; `acme.id` without a scheme is read as `https://acme.id`.
+    ///
+    /// # Errors
+    /// `None` when not an http(s) URL with a host, or longer than 2,048 characters.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let raw = raw.trim();
+        if raw.len() > 2048 || raw.is_empty() {
+            return None;
+        }
+        let candidate = if raw.contains("://") {
+            raw.to_owned()
+        } else {
+            format!("https://{raw}")
+        };
+        let url = url::Url::parse(&candidate).ok()?;
+        let host = url.host_str()?;
+        if !matches!(url.scheme(), "http" | "https") || !host.contains('.') && host != "localhost" {
+            return None;
+        }
+        Some(Self(url.to_string()))
+    }
+
+    /// The URL.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A non-negative money amount with at most four decimal places, in the currency of the record
+/// it belongs to. Storage keeps it exactly as an integer count of ten-thousandths (see
+/// [`Amount::to_scaled`]), so the largest amount is 922,337,203,685,477.5807.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Amount(Decimal);
+
+/// Decimal places an [`Amount`] keeps.
+pub const AMOUNT_SCALE: u32 = 4;
+
+/// Why an amount was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AmountError {
+    /// Below zero.
+    Negative,
+    /// More than four decimal places.
+    TooPrecise,
+    /// Beyond what storage holds.
+    TooLarge,
+}
+
+impl Amount {
+    /// Zero.
+    pub const ZERO: Amount = Amount(Decimal::ZERO);
+
+    /// Checks an amount: ≥ 0, at most four decimal places, at most 922,337,203,685,477.
+    ///
+    /// # Errors
+    /// The [`AmountError`] naming the broken rule.
+    pub fn new(value: Decimal) -> Result<Self, AmountError> {
+        if value.is_sign_negative() && !value.is_zero() {
+            return Err(AmountError::Negative);
+        }
+        let normal = value.normalize();
+        if normal.scale() > AMOUNT_SCALE {
+            return Err(AmountError::TooPrecise);
+        }
+        if normal > Decimal::from(922_337_203_685_477_i64) {
+            return Err(AmountError::TooLarge);
+        }
+        Ok(Self(normal))
+    }
+
+    /// The value.
+    pub fn value(&self) -> Decimal {
+        self.0
+    }
+
+    /// The amount as an integer count of ten-thousandths, the storage form.
+    pub fn to_scaled(&self) -> i64 {
+        let mut d = self.0;
+        d.rescale(AMOUNT_SCALE);
+        i64::try_from(d.mantissa()).unwrap_or(i64::MAX)
+    }
+
+    /// Reads the storage form back; negative input (corrupt storage) is clamped to zero.
+    pub fn from_scaled(scaled: i64) -> Self {
+        Self(Decimal::new(scaled.max(0), AMOUNT_SCALE).normalize())
+    }
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn country_codes_are_checked_against_iso_3166() {
+        assert_eq!(CountryCode::parse("id").unwrap().as_str(), "ID");
+        assert!(CountryCode::parse("XX").is_none());
+        assert!(CountryCode::parse("IDN").is_none());
+    }
+
+    #[test]
+    fn currency_codes_are_checked_against_iso_4217() {
+        assert_eq!(CurrencyCode::parse("idr").unwrap().as_str(), "IDR");
+        assert!(CurrencyCode::parse("ABC").is_none());
+    }
+
+    #[test]
+    fn language_codes_are_checked_against_iso_639_1_with_optional_region() {
+        assert_eq!(LanguageCode::parse("ID").unwrap().as_str(), "id");
+        assert_eq!(LanguageCode::parse("en_us").unwrap().as_str(), "en-US");
+        assert!(LanguageCode::parse("xx").is_none());
+        assert!(LanguageCode::parse("en-ZZ").is_none());
+    }
+
+    #[test]
+    fn time_zones_come_from_the_iana_database() {
+        assert_eq!(
+            TimeZoneName::parse("asia/jakarta").unwrap().as_str(),
+            "Asia/Jakarta"
+        );
+        assert!(TimeZoneName::parse("Mars/Olympus").is_none());
+    }
+
+    #[test]
+    fn email_is_trimmed_and_lower_cased() {
+        assert_eq!(
+            EmailAddress::parse("  Budi@Example.CO.ID ")
+                .unwrap()
+                .as_str(),
+            "budi@example.co.id"
+        );
+    }
+
+    #[test]
+    fn malformed_emails_are_refused() {
+        for bad in [
+            "",
+            "budi",
+            "budi@",
+            "@example.com",
+            "budi@localhost",
+            "a b@example.com",
+        ] {
+            assert!(EmailAddress::parse(bad).is_none(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn national_phone_uses_the_default_country() {
+        let id = CountryCode::parse("ID");
+        assert_eq!(
+            PhoneNumber::parse("0812 3456 7890", id).unwrap().as_str(),
+            "+6281234567890"
+        );
+    }
+
+    #[test]
+    fn international_phone_ignores_the_default_country() {
+        let id = CountryCode::parse("ID");
+        assert_eq!(
+            PhoneNumber::parse("+1 (415) 555-2671", id)
+                .unwrap()
+                .as_str(),
+            "+14155552671"
+        );
+    }
+
+    #[test]
+    fn national_phone_without_a_country_is_refused() {
+        assert_eq!(
+            PhoneNumber::parse("0812 3456 7890", None),
+            Err(PhoneError::NoCountry)
+        );
+    }
+
+    #[test]
+    fn invalid_phone_is_refused() {
+        let id = CountryCode::parse("ID");
+        assert_eq!(PhoneNumber::parse("12", id), Err(PhoneError::Invalid));
+        assert_eq!(
+            PhoneNumber::parse("not a number", id),
+            Err(PhoneError::Invalid)
+        );
+    }
+
+    #[test]
+    fn website_must_be_an_http_url() {
+        assert_eq!(
+            WebUrl::parse("acme.id").unwrap().as_str(),
+            "https://acme.id/"
+        );
+        assert!(WebUrl::parse("ftp://acme.id").is_none());
+        assert!(WebUrl::parse("not a url").is_none());
+    }
+
+    #[test]
+    fn amounts_are_non_negative_with_at_most_four_places() {
+        assert_eq!(Amount::new(Decimal::new(-1, 0)), Err(AmountError::Negative));
+        assert_eq!(
+            Amount::new(Decimal::new(12345, 5)),
+            Err(AmountError::TooPrecise)
+        );
+        assert!(Amount::new(Decimal::new(1_000_000_000_000_000, 0)).is_err());
+        assert!(Amount::new(Decimal::new(150_000, 2)).is_ok());
+    }
+
+    #[test]
+    fn amounts_round_trip_through_the_scaled_storage_form() {
+        let a = Amount::new("1234567890123.4567".parse().unwrap()).unwrap();
+        assert_eq!(a.to_scaled(), 12_345_678_901_234_567);
+        assert_eq!(Amount::from_scaled(a.to_scaled()), a);
+    }
+}
