@@ -1,1 +1,21 @@
-//! placeholder
+//! crm's database schema, as SeaORM migrations that run unchanged on PostgreSQL and SQLite.
+//!
+//! Conventions (DESIGN.md §3): `tenant_id` leads every primary key, composite index and unique
+//! key; money is a BIGINT count of ten-thousandths of the record's currency; uniqueness of
+//! e-mail, phones and external refs holds among rows not soft-deleted (partial indexes).
+//! One file `mYYYYMMDD_NNNNNN_name.rs` per migration; never edit one that has shipped.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261121_000001_tenants_and_customers;
+
+/// Every migration, oldest first. `Migrator::up(&db, None)` brings a database to the latest
+/// schema; it runs on `crm-server migrate` and at server start.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261121_000001_tenants_and_customers::Migration)]
+    }
+}

@@ -1,1 +1,14 @@
-//! placeholder
+#![doc = include_str!("../README.md")]
+
+mod customers;
+pub mod db;
+mod entity;
+mod error;
+mod tenants;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use customers::SeaCustomerRepository;
+pub use db::{Database, DbConfig};
+pub use error::map_db_err;
+pub use tenants::SeaTenantRepository;

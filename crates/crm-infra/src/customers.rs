@@ -1,0 +1,532 @@
+//! [`CustomerRepository`] on SeaORM: one code path for PostgreSQL and SQLite.
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use chrono::Datelike;
+use crm_domain::customer::{
+    Customer, CustomerListQuery, CustomerProfile, CustomerRepository, DeletionChange,
+    IdempotencyRecord, NewCustomer, ProfileUpdate, PurchaseStats, UniqueField, customer_code,
+};
+use crm_domain::values::{
+    Amount, CountryCode, CurrencyCode, EmailAddress, LanguageCode, PhoneNumber, TimeZoneName,
+    WebUrl,
+};
+use crm_domain::{CustomerId, RepositoryError, TenantId, UserId};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{
+    ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    Order, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::db::Database;
+use crate::entity::{customer, customer_tag, idempotency_key};
+use crate::error::map_db_err;
+
+/// Customers in the `customers` and `customer_tags` tables.
+#[derive(Debug, Clone)]
+pub struct SeaCustomerRepository {
+    db: Database,
+}
+
+impl SeaCustomerRepository {
+    /// Wraps a database.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    async fn begin(&self) -> Result<DatabaseTransaction, RepositoryError> {
+        self.db.write.begin().await.map_err(map_db_err)
+    }
+}
+
+/// Takes the next value of a per-tenant counter (1 for a new counter) inside `txn`. The upsert
+/// locks the counter row until the transaction ends, so concurrent creates get distinct,
+/// increasing values; a rolled-back transaction leaves the counter as it was.
+async fn next_counter(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    name: &str,
+) -> Result<i64, RepositoryError> {
+    #[derive(sea_orm::DeriveIden)]
+    enum TenantCounters {
+        Table,
+        TenantId,
+        Name,
+        Value,
+    }
+    let stmt = Query::insert()
+        .into_table(TenantCounters::Table)
+        .columns([
+            TenantCounters::TenantId,
+            TenantCounters::Name,
+            TenantCounters::Value,
+        ])
+        .values([tenant.0.into(), name.into(), 1_i64.into()])
+        .map_err(|e| RepositoryError::Other(e.to_string()))?
+        .on_conflict(
+            OnConflict::columns([TenantCounters::TenantId, TenantCounters::Name])
+                .value(
+                    TenantCounters::Value,
+                    Expr::col((TenantCounters::Table, TenantCounters::Value)).add(1),
+                )
+                .to_owned(),
+        )
+        .returning_col(TenantCounters::Value)
+        .to_owned();
+    let row = txn
+        .query_one(&stmt)
+        .await
+        .map_err(map_db_err)?
+        .ok_or_else(|| RepositoryError::Other("counter upsert returned no row".into()))?;
+    row.try_get_by_index::<i64>(0).map_err(map_db_err)
+}
+
+/// The active model with every profile column set and every other column `NotSet`.
+fn profile_columns(p: &CustomerProfile) -> customer::ActiveModel {
+    customer::ActiveModel {
+        name: Set(p.name.clone()),
+        display_name: Set(p.display_name.clone()),
+        email: Set(p.email.as_ref().map(|e| e.as_str().to_owned())),
+        phone: Set(p.phone.as_ref().map(|e| e.as_str().to_owned())),
+        mobile_phone: Set(p.mobile_phone.as_ref().map(|e| e.as_str().to_owned())),
+        customer_type: Set(p.customer_type.as_str().to_owned()),
+        company: Set(p.company.clone()),
+        company_legal_name: Set(p.company_legal_name.clone()),
+        tax_id: Set(p.tax_id.clone()),
+        business_license: Set(p.business_license.clone()),
+        job_title: Set(p.job_title.clone()),
+        website: Set(p.website.as_ref().map(|w| w.as_str().to_owned())),
+        industry: Set(p.industry.clone()),
+        company_size: Set(p.company_size.clone()),
+        annual_revenue: Set(p.annual_revenue.map(|a| a.to_scaled())),
+        status: Set(p.status.as_str().to_owned()),
+        stage: Set(p.stage.as_str().to_owned()),
+        source: Set(p.source.map(|s| s.as_str().to_owned())),
+        assigned_to: Set(p.assigned_to.as_ref().map(|u| u.as_str().to_owned())),
+        currency: Set(p.currency.as_str().to_owned()),
+        country: Set(p.country.map(|c| c.as_str().to_owned())),
+        language: Set(p.language.as_ref().map(|l| l.as_str().to_owned())),
+        timezone: Set(p.timezone.as_ref().map(|t| t.as_str().to_owned())),
+        birth_date: Set(p.birth_date),
+        gender: Set(p.gender.map(|g| g.as_str().to_owned())),
+        credit_limit: Set(p.credit_limit.to_scaled()),
+        payment_terms_days: Set(p.payment_terms_days),
+        tags: Set(serde_json::Value::from(
+            p.tags.iter().cloned().collect::<Vec<_>>(),
+        )),
+        metadata: Set(serde_json::Value::Object(p.metadata.clone())),
+        notes: Set(p.notes.clone()),
+        internal_notes: Set(p.internal_notes.clone()),
+        is_vip: Set(p.is_vip),
+        is_blacklisted: Set(p.is_blacklisted),
+        blacklist_reason: Set(p.blacklist_reason.clone()),
+        referred_by: Set(p.referred_by.map(|c| c.0)),
+        acquisition_cost: Set(p.acquisition_cost.map(|a| a.to_scaled())),
+        external_ref: Set(p.external_ref.clone()),
+        last_contact_at: Set(p.last_contact_at),
+        next_follow_up_at: Set(p.next_follow_up_at),
+        tenant_id: NotSet,
+        id: NotSet,
+        customer_number: NotSet,
+        customer_code: NotSet,
+        total_orders: NotSet,
+        total_spent: NotSet,
+        average_order_value: NotSet,
+        first_order_at: NotSet,
+        last_order_at: NotSet,
+        created_by: NotSet,
+        updated_by: NotSet,
+        created_at: NotSet,
+        updated_at: NotSet,
+        deleted_at: NotSet,
+        version: NotSet,
+    }
+}
+
+/// Reads a stored row back into the domain. Stored values were validated on the way in; a
+/// value that no longer parses is reported as corrupt rather than silently dropped.
+fn to_domain(m: customer::Model) -> Result<Customer, RepositoryError> {
+    let id = m.id;
+    let corrupt =
+        |field: &str| RepositoryError::Other(format!("customer {id}: stored {field} is invalid"));
+    fn parse_opt<T>(
+        v: Option<String>,
+        f: impl FnOnce(&str) -> Option<T>,
+        err: RepositoryError,
+    ) -> Result<Option<T>, RepositoryError> {
+        match v {
+            None => Ok(None),
+            Some(s) => f(&s).map(Some).ok_or(err),
+        }
+    }
+    fn enum_opt<T: FromStr>(
+        v: Option<String>,
+        err: RepositoryError,
+    ) -> Result<Option<T>, RepositoryError> {
+        parse_opt(v, |s| s.parse().ok(), err)
+    }
+    let tags = match m.tags {
+        serde_json::Value::Array(items) => items
+            .into_iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => return Err(corrupt("tags")),
+    };
+    let profile = CustomerProfile {
+        name: m.name,
+        display_name: m.display_name,
+        email: parse_opt(m.email, EmailAddress::parse, corrupt("email"))?,
+        phone: m.phone.map(PhoneNumber::from_e164_unchecked),
+        mobile_phone: m.mobile_phone.map(PhoneNumber::from_e164_unchecked),
+        customer_type: m
+            .customer_type
+            .parse()
+            .map_err(|_| corrupt("customer_type"))?,
+        company: m.company,
+        company_legal_name: m.company_legal_name,
+        tax_id: m.tax_id,
+        business_license: m.business_license,
+        job_title: m.job_title,
+        website: parse_opt(m.website, WebUrl::parse, corrupt("website"))?,
+        industry: m.industry,
+        company_size: m.company_size,
+        annual_revenue: m.annual_revenue.map(Amount::from_scaled),
+        status: m.status.parse().map_err(|_| corrupt("status"))?,
+        stage: m.stage.parse().map_err(|_| corrupt("stage"))?,
+        source: enum_opt(m.source, corrupt("source"))?,
+        assigned_to: m.assigned_to.as_deref().and_then(UserId::parse),
+        currency: CurrencyCode::parse(&m.currency).ok_or_else(|| corrupt("currency"))?,
+        country: parse_opt(m.country, CountryCode::parse, corrupt("country"))?,
+        language: parse_opt(m.language, LanguageCode::parse, corrupt("language"))?,
+        timezone: parse_opt(m.timezone, TimeZoneName::parse, corrupt("timezone"))?,
+        birth_date: m.birth_date,
+        gender: enum_opt(m.gender, corrupt("gender"))?,
+        credit_limit: Amount::from_scaled(m.credit_limit),
+        payment_terms_days: m.payment_terms_days,
+        tags,
+        metadata: match m.metadata {
+            serde_json::Value::Object(map) => map,
+            _ => return Err(corrupt("metadata")),
+        },
+        notes: m.notes,
+        internal_notes: m.internal_notes,
+        is_vip: m.is_vip,
+        is_blacklisted: m.is_blacklisted,
+        blacklist_reason: m.blacklist_reason,
+        referred_by: m.referred_by.map(CustomerId),
+        acquisition_cost: m.acquisition_cost.map(Amount::from_scaled),
+        external_ref: m.external_ref,
+        last_contact_at: m.last_contact_at,
+        next_follow_up_at: m.next_follow_up_at,
+    };
+    Ok(Customer {
+        id: CustomerId(m.id),
+        tenant_id: TenantId(m.tenant_id),
+        customer_number: m.customer_number,
+        customer_code: m.customer_code,
+        profile,
+        stats: PurchaseStats {
+            total_orders: m.total_orders,
+            total_spent: Amount::from_scaled(m.total_spent),
+            average_order_value: Amount::from_scaled(m.average_order_value),
+            first_order_at: m.first_order_at,
+            last_order_at: m.last_order_at,
+        },
+        created_by: m.created_by.as_deref().and_then(UserId::parse),
+        updated_by: m.updated_by.as_deref().and_then(UserId::parse),
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+        deleted_at: m.deleted_at,
+        version: m.version,
+    })
+}
+
+fn unique_column(field: UniqueField) -> customer::Column {
+    match field {
+        UniqueField::Email => customer::Column::Email,
+        UniqueField::Phone => customer::Column::Phone,
+        UniqueField::MobilePhone => customer::Column::MobilePhone,
+        UniqueField::ExternalRef => customer::Column::ExternalRef,
+    }
+}
+
+/// Rewrites the `customer_tags` rows of one customer to `tags`.
+async fn write_tags(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    id: CustomerId,
+    tags: impl Iterator<Item = &String>,
+    replace: bool,
+) -> Result<(), RepositoryError> {
+    if replace {
+        customer_tag::Entity::delete_many()
+            .filter(customer_tag::Column::TenantId.eq(tenant.0))
+            .filter(customer_tag::Column::CustomerId.eq(id.0))
+            .exec(txn)
+            .await
+            .map_err(map_db_err)?;
+    }
+    let rows: Vec<customer_tag::ActiveModel> = tags
+        .map(|t| customer_tag::ActiveModel {
+            tenant_id: Set(tenant.0),
+            customer_id: Set(id.0),
+            tag: Set(t.clone()),
+        })
+        .collect();
+    if !rows.is_empty() {
+        customer_tag::Entity::insert_many(rows)
+            .exec_without_returning(txn)
+            .await
+            .map_err(map_db_err)?;
+    }
+    Ok(())
+}
+
+async fn find_in<C: ConnectionTrait>(
+    conn: &C,
+    tenant: TenantId,
+    id: CustomerId,
+    include_deleted: bool,
+) -> Result<Option<Customer>, RepositoryError> {
+    let mut q = customer::Entity::find()
+        .filter(customer::Column::TenantId.eq(tenant.0))
+        .filter(customer::Column::Id.eq(id.0));
+    if !include_deleted {
+        q = q.filter(customer::Column::DeletedAt.is_null());
+    }
+    q.one(conn)
+        .await
+        .map_err(map_db_err)?
+        .map(to_domain)
+        .transpose()
+}
+
+/// Runs a conditional `UPDATE ... WHERE tenant_id AND id AND version = expected`, then reads the
+/// row back, all in one transaction. No row updated means another version (or no row).
+async fn conditional_update(
+    txn: DatabaseTransaction,
+    tenant: TenantId,
+    id: CustomerId,
+    expected_version: i64,
+    mut changes: customer::ActiveModel,
+    updated_by: Option<&UserId>,
+    updated_at: chrono::DateTime<chrono::Utc>,
+    tags: Option<&std::collections::BTreeSet<String>>,
+    live_only: bool,
+) -> Result<Customer, RepositoryError> {
+    changes.updated_by = Set(updated_by.map(|u| u.as_str().to_owned()));
+    changes.updated_at = Set(updated_at);
+    let mut update = customer::Entity::update_many()
+        .set(changes)
+        .col_expr(
+            customer::Column::Version,
+            Expr::col(customer::Column::Version).add(1),
+        )
+        .filter(customer::Column::TenantId.eq(tenant.0))
+        .filter(customer::Column::Id.eq(id.0))
+        .filter(customer::Column::Version.eq(expected_version));
+    if live_only {
+        update = update.filter(customer::Column::DeletedAt.is_null());
+    }
+    let result = update.exec(&txn).await.map_err(map_db_err)?;
+    if result.rows_affected != 1 {
+        return Err(RepositoryError::Stale);
+    }
+    if let Some(tags) = tags {
+        write_tags(&txn, tenant, id, tags.iter(), true).await?;
+    }
+    let stored = find_in(&txn, tenant, id, true)
+        .await?
+        .ok_or(RepositoryError::Stale)?;
+    txn.commit().await.map_err(map_db_err)?;
+    Ok(stored)
+}
+
+#[async_trait]
+impl CustomerRepository for SeaCustomerRepository {
+    async fn create(
+        &self,
+        new: NewCustomer,
+        idempotency: Option<IdempotencyRecord>,
+    ) -> Result<Customer, RepositoryError> {
+        let txn = self.begin().await?;
+        let tenant = new.tenant_id;
+        // The key goes first: a concurrent request with the same key waits here, then fails
+        // with a conflict and replays this one's answer.
+        if let Some(rec) = &idempotency {
+            idempotency_key::Entity::insert(idempotency_key::ActiveModel {
+                tenant_id: Set(tenant.0),
+                key: Set(rec.key.clone()),
+                fingerprint: Set(rec.fingerprint.clone()),
+                customer_id: Set(rec.customer_id.0),
+                created_at: Set(rec.created_at),
+            })
+            .exec_without_returning(&txn)
+            .await
+            .map_err(map_db_err)?;
+        }
+        let number = next_counter(&txn, tenant, "customer_number").await?;
+        let year = new.created_at.year();
+        let sequence = next_counter(&txn, tenant, &format!("customer_code:{year}")).await?;
+        let mut row = profile_columns(&new.profile);
+        row.tenant_id = Set(tenant.0);
+        row.id = Set(new.id.0);
+        row.customer_number = Set(number);
+        row.customer_code = Set(customer_code(year, sequence));
+        row.total_orders = Set(0);
+        row.total_spent = Set(0);
+        row.average_order_value = Set(0);
+        row.first_order_at = Set(None);
+        row.last_order_at = Set(None);
+        row.created_by = Set(new.created_by.as_ref().map(|u| u.as_str().to_owned()));
+        row.updated_by = Set(new.created_by.as_ref().map(|u| u.as_str().to_owned()));
+        row.created_at = Set(new.created_at);
+        row.updated_at = Set(new.created_at);
+        row.deleted_at = Set(None);
+        row.version = Set(1);
+        customer::Entity::insert(row)
+            .exec_without_returning(&txn)
+            .await
+            .map_err(map_db_err)?;
+        write_tags(&txn, tenant, new.id, new.profile.tags.iter(), false).await?;
+        let stored = find_in(&txn, tenant, new.id, true)
+            .await?
+            .ok_or_else(|| RepositoryError::Other("inserted customer not found".into()))?;
+        txn.commit().await.map_err(map_db_err)?;
+        Ok(stored)
+    }
+
+    async fn find(
+        &self,
+        tenant: TenantId,
+        id: CustomerId,
+        include_deleted: bool,
+    ) -> Result<Option<Customer>, RepositoryError> {
+        find_in(&self.db.read, tenant, id, include_deleted).await
+    }
+
+    async fn find_by_unique(
+        &self,
+        tenant: TenantId,
+        field: UniqueField,
+        value: &str,
+    ) -> Result<Option<CustomerId>, RepositoryError> {
+        let id: Option<Uuid> = customer::Entity::find()
+            .select_only()
+            .column(customer::Column::Id)
+            .filter(customer::Column::TenantId.eq(tenant.0))
+            .filter(unique_column(field).eq(value))
+            .filter(customer::Column::DeletedAt.is_null())
+            .into_tuple()
+            .one(&self.db.read)
+            .await
+            .map_err(map_db_err)?;
+        Ok(id.map(CustomerId))
+    }
+
+    async fn update_profile(&self, u: ProfileUpdate) -> Result<Customer, RepositoryError> {
+        let txn = self.begin().await?;
+        conditional_update(
+            txn,
+            u.tenant_id,
+            u.id,
+            u.expected_version,
+            profile_columns(&u.profile),
+            u.updated_by.as_ref(),
+            u.updated_at,
+            Some(&u.profile.tags),
+            true,
+        )
+        .await
+    }
+
+    async fn set_deleted(&self, c: DeletionChange) -> Result<Customer, RepositoryError> {
+        let txn = self.begin().await?;
+        let changes = customer::ActiveModel {
+            deleted_at: Set(c.deleted_at),
+            ..Default::default()
+        };
+        conditional_update(
+            txn,
+            c.tenant_id,
+            c.id,
+            c.expected_version,
+            changes,
+            c.updated_by.as_ref(),
+            c.updated_at,
+            None,
+            false,
+        )
+        .await
+    }
+
+    async fn find_idempotency(
+        &self,
+        tenant: TenantId,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, RepositoryError> {
+        let row = idempotency_key::Entity::find_by_id((tenant.0, key.to_owned()))
+            .one(&self.db.read)
+            .await
+            .map_err(map_db_err)?;
+        Ok(row.map(|r| IdempotencyRecord {
+            key: r.key,
+            fingerprint: r.fingerprint,
+            customer_id: CustomerId(r.customer_id),
+            created_at: r.created_at,
+        }))
+    }
+
+    async fn list(
+        &self,
+        tenant: TenantId,
+        query: &CustomerListQuery,
+    ) -> Result<Vec<Customer>, RepositoryError> {
+        let f = &query.filter;
+        let mut q = customer::Entity::find()
+            .filter(customer::Column::TenantId.eq(tenant.0))
+            .filter(customer::Column::DeletedAt.is_null());
+        if !f.statuses.is_empty() {
+            q = q.filter(customer::Column::Status.is_in(f.statuses.iter().map(|s| s.as_str())));
+        }
+        if !f.customer_types.is_empty() {
+            q = q.filter(
+                customer::Column::CustomerType.is_in(f.customer_types.iter().map(|s| s.as_str())),
+            );
+        }
+        if !f.stages.is_empty() {
+            q = q.filter(customer::Column::Stage.is_in(f.stages.iter().map(|s| s.as_str())));
+        }
+        if !f.tags.is_empty() {
+            let tagged = Query::select()
+                .column(customer_tag::Column::CustomerId)
+                .from(customer_tag::Entity)
+                .and_where(customer_tag::Column::TenantId.eq(tenant.0))
+                .and_where(customer_tag::Column::Tag.is_in(f.tags.iter().map(String::as_str)))
+                .to_owned();
+            q = q.filter(customer::Column::Id.in_subquery(tagged));
+        }
+        if let Some(after) = query.after {
+            q = q.filter(
+                Condition::any()
+                    .add(customer::Column::CreatedAt.lt(after.created_at))
+                    .add(
+                        Condition::all()
+                            .add(customer::Column::CreatedAt.eq(after.created_at))
+                            .add(customer::Column::Id.lt(after.id.0)),
+                    ),
+            );
+        }
+        q.order_by(customer::Column::CreatedAt, Order::Desc)
+            .order_by(customer::Column::Id, Order::Desc)
+            .limit(u64::from(query.limit))
+            .all(&self.db.read)
+            .await
+            .map_err(map_db_err)?
+            .into_iter()
+            .map(to_domain)
+            .collect()
+    }
+}

@@ -1,0 +1,123 @@
+//! Database connections: one code path for PostgreSQL and SQLite, chosen by the URL scheme.
+
+use std::time::Duration;
+
+use crm_migrations::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr};
+
+/// How to connect.
+#[derive(Debug, Clone)]
+pub struct DbConfig {
+    /// `postgres://user@host:port/db` or `sqlite://path/to/file.db` (created when missing).
+    pub url: String,
+    /// Largest pool (PostgreSQL; SQLite readers). Default 10.
+    pub max_connections: u32,
+    /// How long to wait for a connection or a SQLite lock before failing. Default 5 s.
+    pub acquire_timeout: Duration,
+}
+
+impl DbConfig {
+    /// Defaults for `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The connections the repositories use.
+///
+/// On SQLite, writes go through one writer connection (so concurrent requests queue instead
+/// of failing with "database is locked") and reads through a pool of read-only connections;
+/// the file runs in WAL mode with a busy timeout and foreign keys on. On PostgreSQL both are
+/// the same pool.
+#[derive(Debug, Clone)]
+pub struct Database {
+    /// Connection for writes and transactions.
+    pub write: DatabaseConnection,
+    /// Connections for reads outside transactions.
+    pub read: DatabaseConnection,
+}
+
+impl Database {
+    /// Connects; does not migrate (see [`Database::migrate`]).
+    ///
+    /// # Errors
+    /// The driver's error when the URL is malformed or the database unreachable.
+    pub async fn connect(config: &DbConfig) -> Result<Self, DbErr> {
+        if config.url.starts_with("sqlite:") {
+            let write = Self::sqlite(config, 1, false).await?;
+            // Creates the file and switches it to WAL before readers open it.
+            write.execute_unprepared("SELECT 1").await?;
+            let read = Self::sqlite(config, config.max_connections.max(1), true).await?;
+            Ok(Self { write, read })
+        } else {
+            let mut opts = ConnectOptions::new(config.url.clone());
+            opts.max_connections(config.max_connections)
+                .acquire_timeout(config.acquire_timeout)
+                .connect_timeout(config.acquire_timeout)
+                .sqlx_logging(false);
+            let pool = sea_orm::Database::connect(opts).await?;
+            Ok(Self {
+                write: pool.clone(),
+                read: pool,
+            })
+        }
+    }
+
+    async fn sqlite(
+        config: &DbConfig,
+        connections: u32,
+        read_only: bool,
+    ) -> Result<DatabaseConnection, DbErr> {
+        let url = if read_only || config.url.contains("mode=") {
+            config.url.clone()
+        } else if config.url.contains('?') {
+            format!("{}&mode=rwc", config.url)
+        } else {
+            format!("{}?mode=rwc", config.url)
+        };
+        let busy = config.acquire_timeout;
+        let mut opts = ConnectOptions::new(url);
+        opts.max_connections(connections)
+            .min_connections(if read_only { 0 } else { 1 })
+            .acquire_timeout(config.acquire_timeout)
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(move |o| {
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(busy)
+                    .foreign_keys(true)
+                    .read_only(read_only)
+            });
+        sea_orm::Database::connect(opts).await
+    }
+
+    /// Applies every pending migration.
+    ///
+    /// # Errors
+    /// The failing migration's error; the schema is left at the last migration that succeeded.
+    pub async fn migrate(&self) -> Result<(), DbErr> {
+        Migrator::up(&self.write, None).await
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> DatabaseBackend {
+        self.write.get_database_backend()
+    }
+
+    /// Runs a trivial query on both connections (readiness probe).
+    ///
+    /// # Errors
+    /// The driver's error when the database does not answer.
+    pub async fn ping(&self) -> Result<(), DbErr> {
+        self.read.execute_unprepared("SELECT 1").await?;
+        if self.backend() == DatabaseBackend::Sqlite {
+            self.write.execute_unprepared("SELECT 1").await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,7 @@
+//! SeaORM entities: rows exactly as stored. They never leave this crate; the repositories
+//! convert them into domain types.
+
+pub mod customer;
+pub mod customer_tag;
+pub mod idempotency_key;
+pub mod tenant;

@@ -1,0 +1,72 @@
+//! [`TenantRepository`] on SeaORM.
+
+use async_trait::async_trait;
+use crm_domain::tenant::{Tenant, TenantRepository};
+use crm_domain::values::{CountryCode, CurrencyCode};
+use crm_domain::{RepositoryError, TenantId};
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+
+use crate::db::Database;
+use crate::entity::tenant;
+use crate::error::map_db_err;
+
+/// Tenants in the `tenants` table.
+#[derive(Debug, Clone)]
+pub struct SeaTenantRepository {
+    db: Database,
+}
+
+impl SeaTenantRepository {
+    /// Wraps a database.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+fn to_domain(m: tenant::Model) -> Result<Tenant, RepositoryError> {
+    let corrupt =
+        |what: &str| RepositoryError::Other(format!("tenant {}: stored {what} is invalid", m.id));
+    Ok(Tenant {
+        id: TenantId(m.id),
+        name: m.name.clone(),
+        default_country: match m.default_country.as_deref() {
+            Some(c) => Some(CountryCode::parse(c).ok_or_else(|| corrupt("country"))?),
+            None => None,
+        },
+        default_currency: CurrencyCode::parse(&m.default_currency)
+            .ok_or_else(|| corrupt("currency"))?,
+        settings: match &m.settings {
+            serde_json::Value::Object(map) => map.clone(),
+            _ => serde_json::Map::new(),
+        },
+        created_at: m.created_at,
+    })
+}
+
+#[async_trait]
+impl TenantRepository for SeaTenantRepository {
+    async fn insert(&self, t: &Tenant) -> Result<(), RepositoryError> {
+        tenant::ActiveModel {
+            id: Set(t.id.0),
+            name: Set(t.name.clone()),
+            default_country: Set(t.default_country.map(|c| c.as_str().to_owned())),
+            default_currency: Set(t.default_currency.as_str().to_owned()),
+            settings: Set(serde_json::Value::Object(t.settings.clone())),
+            created_at: Set(t.created_at),
+            updated_at: Set(t.created_at),
+        }
+        .insert(&self.db.write)
+        .await
+        .map_err(map_db_err)?;
+        Ok(())
+    }
+
+    async fn find(&self, id: TenantId) -> Result<Option<Tenant>, RepositoryError> {
+        tenant::Entity::find_by_id(id.0)
+            .one(&self.db.read)
+            .await
+            .map_err(map_db_err)?
+            .map(to_domain)
+            .transpose()
+    }
+}

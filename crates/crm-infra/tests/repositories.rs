@@ -1,0 +1,478 @@
+//! Repository behaviour on SQLite and on PostgreSQL (each test gets its own database).
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use chrono::{Datelike, SubsecRound, Utc};
+use crm_domain::customer::{
+    CustomerCursor, CustomerFilter, CustomerInput, CustomerListQuery, CustomerProfile,
+    CustomerRepository, CustomerStatus, CustomerType, DeletionChange, IdempotencyRecord,
+    NewCustomer, ProfileUpdate, UniqueField, ValidationContext,
+};
+use crm_domain::tenant::{Tenant, TenantRepository};
+use crm_domain::values::{CountryCode, CurrencyCode};
+use crm_domain::{CustomerId, RepositoryError, TenantId, UserId};
+use crm_infra::testing::{Backend, TestDatabase};
+use crm_infra::{SeaCustomerRepository, SeaTenantRepository};
+use uuid::Uuid;
+
+struct Ctx {
+    _db: TestDatabase,
+    repo: Arc<SeaCustomerRepository>,
+    tenant: TenantId,
+    other_tenant: TenantId,
+}
+
+async fn setup(backend: Backend) -> Option<Ctx> {
+    let db = TestDatabase::create(backend).await?;
+    let tenants = SeaTenantRepository::new(db.db.clone());
+    let mut ids = Vec::new();
+    for name in ["A", "B"] {
+        let t = Tenant {
+            id: TenantId(Uuid::now_v7()),
+            name: name.into(),
+            default_country: CountryCode::parse("ID"),
+            default_currency: CurrencyCode::parse("IDR").unwrap(),
+            settings: Default::default(),
+            created_at: Utc::now().trunc_subsecs(6),
+        };
+        tenants.insert(&t).await.unwrap();
+        assert_eq!(tenants.find(t.id).await.unwrap().unwrap(), t);
+        ids.push(t.id);
+    }
+    Some(Ctx {
+        repo: Arc::new(SeaCustomerRepository::new(db.db.clone())),
+        _db: db,
+        tenant: ids[0],
+        other_tenant: ids[1],
+    })
+}
+
+fn profile(input: CustomerInput) -> CustomerProfile {
+    let ctx = ValidationContext {
+        default_country: CountryCode::parse("ID"),
+        default_currency: CurrencyCode::parse("IDR").unwrap(),
+        today: Utc::now().date_naive(),
+    };
+    input.validate(&ctx).unwrap()
+}
+
+fn simple(email: &str) -> CustomerProfile {
+    profile(CustomerInput {
+        name: Some("Budi".into()),
+        email: Some(email.into()),
+        ..Default::default()
+    })
+}
+
+fn new_customer(tenant: TenantId, p: CustomerProfile) -> NewCustomer {
+    NewCustomer {
+        id: CustomerId(Uuid::now_v7()),
+        tenant_id: tenant,
+        profile: p,
+        created_by: UserId::parse("tester"),
+        created_at: Utc::now().trunc_subsecs(6),
+    }
+}
+
+async fn a_full_profile_round_trips_exactly(backend: Backend) {
+    let Some(c) = setup(backend).await else {
+        return;
+    };
+    let referrer = c
+        .repo
+        .create(new_customer(c.tenant, simple("ref@example.com")), None)
+        .await
+        .unwrap();
+    let p = profile(CustomerInput {
+        name: Some("PT Maju Jaya".into()),
+        display_name: Some("Maju".into()),
+        email: Some("Sales@Maju.co.id".into()),
+        phone: Some("021 5550 1234".into()),
+        mobile_phone: Some("0812 3456 7890".into()),
+        customer_type: Some(CustomerType::Business),
+        company: Some("Maju Jaya".into()),
+        website: Some("maju.co.id".into()),
+        annual_revenue: Some("1234567890123.4567".parse().unwrap()),
+        credit_limit: Some("50000000.5".parse().unwrap()),
+        acquisition_cost: Some("0.0001".parse().unwrap()),
+        currency: Some("IDR".into()),
+        language: Some("id".into()),
+        timezone: Some("Asia/Jakarta".into()),
+        birth_date: chrono::NaiveDate::from_ymd_opt(1990, 5, 17),
+        tags: Some(vec!["wholesale".into(), "jakarta".into()]),
+        metadata: Some(serde_json::json!({"segment": "b2b", "nested": {"n": 1}})),
+        referred_by: Some(referrer.id.0),
+        external_ref: Some("ERP-1".into()),
+        next_follow_up_at: Some(Utc::now()),
+        ..Default::default()
+    });
+    let created = c
+        .repo
+        .create(new_customer(c.tenant, p.clone()), None)
+        .await
+        .unwrap();
+    assert_eq!(created.profile, p);
+    assert_eq!(created.version, 1);
+    let read = c
+        .repo
+        .find(c.tenant, created.id, false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read, created);
+    assert_eq!(
+        read.profile.annual_revenue.unwrap().to_string(),
+        "1234567890123.4567"
+    );
+}
+
+async fn fifty_concurrent_creates_get_distinct_increasing_numbers(backend: Backend) {
+    let Some(c) = setup(backend).await else {
+        return;
+    };
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let repo = c.repo.clone();
+            let tenant = c.tenant;
+            tokio::spawn(async move {
+                repo.create(
+                    new_customer(tenant, simple(&format!("c{i}@example.com"))),
+                    None,
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut created = Vec::new();
+    for t in tasks {
+        created.push(t.await.unwrap().unwrap());
+    }
+    let numbers: BTreeSet<i64> = created.iter().map(|c| c.customer_number).collect();
+    assert_eq!(numbers, (1..=50).collect::<BTreeSet<_>>());
+    let codes: BTreeSet<&str> = created.iter().map(|c| c.customer_code.as_str()).collect();
+    assert_eq!(codes.len(), 50);
+    let year = Utc::now().year();
+    assert!(codes.contains(format!("CUST-{year}-0050").as_str()));
+    // The other tenant's sequence is its own.
+    let first_b = c
+        .repo
+        .create(new_customer(c.other_tenant, simple("c0@example.com")), None)
+        .await
+        .unwrap();
+    assert_eq!(first_b.customer_number, 1);
+}
+
+async fn a_failed_create_leaves_nothing_behind(backend: Backend) {
+    let Some(c) = setup(backend).await else {
+        return;
+    };
+    c.repo
+        .create(new_customer(c.tenant, simple("taken@example.com")), None)
+        .await
+        .unwrap();
+    let mut dup = simple("taken@example.com");
+    dup.tags = ["ghost".to_owned()].into();
+    let new = new_customer(c.tenant, dup);
+    let key = IdempotencyRecord {
+        key: "k1".into(),
+        fingerprint: "f".into(),
+        customer_id: new.id,
+        created_at: new.created_at,
+    };
+    let err = c.repo.create(new, Some(key)).await.unwrap_err();
+    assert_eq!(
+        err,
+        RepositoryError::Conflict {
+            field: "email".into()
+        }
+    );
+    // Neither the key, nor the tag rows, nor the counters moved.
+    assert_eq!(c.repo.find_idempotency(c.tenant, "k1").await.unwrap(), None);
+    let tagged = CustomerListQuery {
+        filter: CustomerFilter {
+            tags: vec!["ghost".into()],
+            ..Default::default()
+        },
+        limit: 10,
+        after: None,
+    };
+    assert!(c.repo.list(c.tenant, &tagged).await.unwrap().is_empty());
+    let next = c
+        .repo
+        .create(new_customer(c.tenant, simple("fresh@example.com")), None)
+        .await
+        .unwrap();
+    assert_eq!(next.customer_number, 2);
+}
+
+async fn unique_keys_are_per_tenant_and_name_their_field(backend: Backend) {
+    let Some(c) = setup(backend).await else {
+        return;
+    };
+    let mut p = simple("dup@example.com");
+    p.mobile_phone = Some(crm_domain::values::PhoneNumber::parse("+6281234567890", None).unwrap());
+    let a = c
+        .repo
+        .create(new_customer(c.tenant, p.clone()), None)
+        .await
+        .unwrap();
+    // Same e-mail and phone in another tenant: fine.
+    c.repo
+        .create(new_customer(c.other_tenant, p.clone()), None)
+        .await
+        .unwrap();
+    let mut only_phone = simple("other@example.com");
+    only_phone.mobile_phone = p.mobile_phone.clone();
+    let err = c
+        .repo
+        .create(new_customer(c.tenant, only_phone), None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        RepositoryError::Conflict {
+            field: "mobile_phone".into()
+        }
+    );
+    let found = c
+        .repo
+        .find_by_unique(c.tenant, UniqueField::Email, "dup@example.com")
+        .await
+        .unwrap();
+    assert_eq!(found, Some(a.id));
+}
+
+async fn another_tenant_sees_nothing(backend: Backend) {
+    let Some(c) = setup(backend).await else {
+        return;
+    };
+    let a = c
+        .repo
+        .create(new_customer(c.tenant, simple("a@example.com")), None)
+        .await
+        .unwrap();
+    assert_eq!(c.repo.find(c.other_tenant, a.id, true).await.unwrap(), None);
+    assert_eq!(
+        c.repo
+            .find_by_unique(c.other_tenant, UniqueField::Email, "a@example.com")
+            .await
+            .unwrap(),
+        None
+    );
+    let all = CustomerListQuery {
+        filter: CustomerFilter::default(),
+        limit: 10,
+        after: None,
+    };
+    assert!(c.repo.list(c.other_tenant, &all).await.unwrap().is_empty());
+    let update = ProfileUpdate {
+        tenant_id: c.other_tenant,
+        id: a.id,
+        profile: simple("hijack@example.com"),
+        updated_by: None,
+        updated_at: Utc::now(),
+        expected_version: 1,
+    };
+    assert_eq!(
+        c.repo.update_profile(update).await.unwrap_err(),
+        RepositoryError::Stale
+    );
+    assert_eq!(
+        c.repo.find(c.tenant, a.id, false).await.unwrap().unwrap(),
+        a
+    );
+}
+
+async fn updates_are_conditional_on_the_version(backend: Backend) {
+    let Some(c) = setup(backend).await else {
+        return;
+    };
+    let a = c
+        .repo
+        .create(new_customer(c.tenant, simple("a@example.com")), None)
+        .await
+        .unwrap();
+    let mut p = simple("a@example.com");
+    p.tags = ["gold".to_owned()].into();
+    let update = |v| ProfileUpdate {
+        tenant_id: c.tenant,
+        id: a.id,
+        profile: p.clone(),
+        updated_by: UserId::parse("editor"),
+        updated_at: Utc::now().trunc_subsecs(6),
+        expected_version: v,
+    };
+    let b = c.repo.update_profile(update(1)).await.unwrap();
+    assert_eq!(
+        (b.version, b.updated_by.as_ref().map(UserId::as_str)),
+        (2, Some("editor"))
+    );
+    assert_eq!(
+        c.repo.update_profile(update(1)).await.unwrap_err(),
+        RepositoryError::Stale
+    );
+    let gold = CustomerListQuery {
+        filter: CustomerFilter {
+            tags: vec!["gold".into()],
+            ..Default::default()
+        },
+        limit: 10,
+        after: None,
+    };
+    assert_eq!(c.repo.list(c.tenant, &gold).await.unwrap().len(), 1);
+}
+
+async fn soft_delete_frees_unique_keys_and_restore_rechecks_them(backend: Backend) {
+    let Some(c) = setup(backend).await else {
+        return;
+    };
+    let a = c
+        .repo
+        .create(new_customer(c.tenant, simple("a@example.com")), None)
+        .await
+        .unwrap();
+    let now = Utc::now().trunc_subsecs(6);
+    let del = DeletionChange {
+        tenant_id: c.tenant,
+        id: a.id,
+        deleted_at: Some(now),
+        updated_by: None,
+        updated_at: now,
+        expected_version: 1,
+    };
+    let deleted = c.repo.set_deleted(del).await.unwrap();
+    assert_eq!(deleted.deleted_at, Some(now));
+    assert_eq!(c.repo.find(c.tenant, a.id, false).await.unwrap(), None);
+    assert!(c.repo.find(c.tenant, a.id, true).await.unwrap().is_some());
+    c.repo
+        .create(new_customer(c.tenant, simple("a@example.com")), None)
+        .await
+        .unwrap();
+    let restore = DeletionChange {
+        tenant_id: c.tenant,
+        id: a.id,
+        deleted_at: None,
+        updated_by: None,
+        updated_at: now,
+        expected_version: 2,
+    };
+    assert_eq!(
+        c.repo.set_deleted(restore).await.unwrap_err(),
+        RepositoryError::Conflict {
+            field: "email".into()
+        }
+    );
+}
+
+async fn list_pages_newest_first_with_filters(backend: Backend) {
+    let Some(c) = setup(backend).await else {
+        return;
+    };
+    let mut made = Vec::new();
+    for i in 0..7 {
+        let mut p = simple(&format!("p{i}@example.com"));
+        if i % 2 == 0 {
+            p.status = CustomerStatus::Inactive;
+        }
+        made.push(
+            c.repo
+                .create(new_customer(c.tenant, p), None)
+                .await
+                .unwrap(),
+        );
+    }
+    let mut seen = Vec::new();
+    let mut after: Option<CustomerCursor> = None;
+    loop {
+        let q = CustomerListQuery {
+            filter: CustomerFilter::default(),
+            limit: 3,
+            after,
+        };
+        let page = c.repo.list(c.tenant, &q).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some(CustomerCursor {
+            created_at: last.created_at,
+            id: last.id,
+        });
+        seen.extend(page.iter().map(|c| c.id));
+    }
+    let expected: Vec<_> = made.iter().rev().map(|c| c.id).collect();
+    assert_eq!(seen, expected);
+    let inactive = CustomerListQuery {
+        filter: CustomerFilter {
+            statuses: vec![CustomerStatus::Inactive],
+            ..Default::default()
+        },
+        limit: 10,
+        after: None,
+    };
+    assert_eq!(c.repo.list(c.tenant, &inactive).await.unwrap().len(), 4);
+}
+
+async fn idempotency_keys_are_stored_with_the_customer(backend: Backend) {
+    let Some(c) = setup(backend).await else {
+        return;
+    };
+    let new = new_customer(c.tenant, simple("a@example.com"));
+    let rec = IdempotencyRecord {
+        key: "k".into(),
+        fingerprint: "f".into(),
+        customer_id: new.id,
+        created_at: new.created_at,
+    };
+    c.repo.create(new, Some(rec.clone())).await.unwrap();
+    assert_eq!(
+        c.repo.find_idempotency(c.tenant, "k").await.unwrap(),
+        Some(rec.clone())
+    );
+    assert_eq!(
+        c.repo.find_idempotency(c.other_tenant, "k").await.unwrap(),
+        None
+    );
+    let again = new_customer(c.tenant, simple("b@example.com"));
+    let err = c
+        .repo
+        .create(
+            again,
+            Some(IdempotencyRecord {
+                customer_id: CustomerId(Uuid::now_v7()),
+                ..rec
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        RepositoryError::Conflict {
+            field: "idempotency_key".into()
+        }
+    );
+}
+
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() { super::$test(crm_infra::testing::Backend::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() { super::$test(crm_infra::testing::Backend::Postgres).await })*
+        }
+    };
+}
+
+on_both_backends!(
+    a_full_profile_round_trips_exactly,
+    fifty_concurrent_creates_get_distinct_increasing_numbers,
+    a_failed_create_leaves_nothing_behind,
+    unique_keys_are_per_tenant_and_name_their_field,
+    another_tenant_sees_nothing,
+    updates_are_conditional_on_the_version,
+    soft_delete_frees_unique_keys_and_restore_rechecks_them,
+    list_pages_newest_first_with_filters,
+    idempotency_keys_are_stored_with_the_customer,
+);
