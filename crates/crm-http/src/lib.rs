@@ -1,1 +1,125 @@
-//! placeholder
+#![doc = include_str!("../README.md")]
+
+pub mod auth;
+pub mod cursor;
+pub mod customers;
+pub mod health;
+pub mod json;
+pub mod metrics;
+pub mod problem;
+pub mod state;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpRequest, HttpResponse, http::header, web};
+use tracing_actix_web::TracingLogger;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::{AppExt, scope};
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use auth::{Caller, Claims, JwtKeys};
+pub use cursor::CursorCodec;
+pub use metrics::Metrics;
+pub use problem::{ApiError, Problem};
+pub use state::{AppState, ReadinessProbe};
+
+/// The OpenAPI document's fixed parts; paths and schemas are collected from the routes.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "crm",
+        description = "Multi-tenant customer management. Every `/api/v1` request carries a bearer JWT whose \
+            `tenant_id` scopes it; records of other tenants answer 404. Errors are RFC 9457 problem details.",
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "customers", description = "Customer records"),
+        (name = "operations", description = "Health probes"),
+    ),
+    components(schemas(problem::Problem, problem::ProblemField)),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+fn register(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(scope("/api/v1").configure(customers::routes))
+        .service(health::live)
+        .service(health::ready);
+}
+
+/// The OpenAPI 3.1 document of every route (what `/openapi.json` serves and
+/// `docs/openapi.json` holds).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    let (_, api) = App::new()
+        .into_utoipa_app()
+        .openapi(doc)
+        .configure(register)
+        .split_for_parts();
+    api
+}
+
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NoRoute(format!(
+        "{} {}",
+        req.method(),
+        req.path()
+    )))
+}
+
+async fn docs_redirect() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, "/docs/"))
+        .finish()
+}
+
+/// The whole application: API routes, `/openapi.json`, Swagger UI at `/docs`, health probes,
+/// `/metrics`, request-id tracing spans and problem+json for unknown routes and bad path ids.
+pub fn build_app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let path_config = web::PathConfig::default().error_handler(|err, _| {
+        ApiError::bad("id", format!("the path is malformed: {err}")).into()
+    });
+    let api = openapi();
+    App::new()
+        .app_data(state)
+        .app_data(path_config)
+        .configure(|cfg| {
+            let mut cfg = utoipa_actix_web::service_config::ServiceConfig::new(cfg);
+            register(&mut cfg);
+        })
+        .route("/metrics", web::get().to(metrics::metrics))
+        .route("/docs", web::get().to(docs_redirect))
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
+        .default_service(web::to(not_found))
+        .wrap(from_fn(metrics::record))
+        .wrap(TracingLogger::default())
+}

@@ -303,18 +303,29 @@ async fn find_in<C: ConnectionTrait>(
         .transpose()
 }
 
+/// The row a conditional update targets and the version it must still have.
+struct Target {
+    tenant: TenantId,
+    id: CustomerId,
+    expected_version: i64,
+    /// Only a row that is not soft-deleted.
+    live_only: bool,
+}
+
 /// Runs a conditional `UPDATE ... WHERE tenant_id AND id AND version = expected`, then reads the
 /// row back, all in one transaction. No row updated means another version (or no row).
 async fn conditional_update(
     txn: DatabaseTransaction,
-    tenant: TenantId,
-    id: CustomerId,
-    expected_version: i64,
+    Target {
+        tenant,
+        id,
+        expected_version,
+        live_only,
+    }: Target,
     mut changes: customer::ActiveModel,
     updated_by: Option<&UserId>,
     updated_at: chrono::DateTime<chrono::Utc>,
     tags: Option<&std::collections::BTreeSet<String>>,
-    live_only: bool,
 ) -> Result<Customer, RepositoryError> {
     changes.updated_by = Set(updated_by.map(|u| u.as_str().to_owned()));
     changes.updated_at = Set(updated_at);
@@ -428,16 +439,19 @@ impl CustomerRepository for SeaCustomerRepository {
 
     async fn update_profile(&self, u: ProfileUpdate) -> Result<Customer, RepositoryError> {
         let txn = self.begin().await?;
+        let target = Target {
+            tenant: u.tenant_id,
+            id: u.id,
+            expected_version: u.expected_version,
+            live_only: true,
+        };
         conditional_update(
             txn,
-            u.tenant_id,
-            u.id,
-            u.expected_version,
+            target,
             profile_columns(&u.profile),
             u.updated_by.as_ref(),
             u.updated_at,
             Some(&u.profile.tags),
-            true,
         )
         .await
     }
@@ -448,16 +462,19 @@ impl CustomerRepository for SeaCustomerRepository {
             deleted_at: Set(c.deleted_at),
             ..Default::default()
         };
+        let target = Target {
+            tenant: c.tenant_id,
+            id: c.id,
+            expected_version: c.expected_version,
+            live_only: false,
+        };
         conditional_update(
             txn,
-            c.tenant_id,
-            c.id,
-            c.expected_version,
+            target,
             changes,
             c.updated_by.as_ref(),
             c.updated_at,
             None,
-            false,
         )
         .await
     }

@@ -1,1 +1,196 @@
-//! placeholder
+#![doc = include_str!("../README.md")]
+
+pub mod config;
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{HttpServer, web};
+use anyhow::Context;
+use crm_domain::customer::CustomerService;
+use crm_domain::ports::{SystemClock, UuidV7Generator};
+use crm_domain::tenant::TenantService;
+use crm_http::auth::KnownTenants;
+use crm_http::{AppState, CursorCodec, JwtKeys, Metrics, ReadinessProbe};
+use crm_infra::{Database, DbConfig, SeaCustomerRepository, SeaTenantRepository};
+use futures_util::future::BoxFuture;
+
+pub use config::Config;
+
+/// Connects to the database in `config`, creating the SQLite file's folder when needed.
+///
+/// # Errors
+/// When the folder cannot be created or the database cannot be reached.
+pub async fn connect(config: &Config) -> anyhow::Result<Database> {
+    let url = config.database_url();
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let file = path.split('?').next().unwrap_or(path);
+        if let Some(dir) = Path::new(file)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+    }
+    let mut db = DbConfig::new(&url);
+    db.max_connections = config.db_max_connections;
+    Database::connect(&db)
+        .await
+        .with_context(|| format!("connecting to {}", redact(&url)))
+}
+
+/// The URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+            None => url.to_owned(),
+        },
+        _ => url.to_owned(),
+    }
+}
+
+/// The JWT secret in force: the configured one, else the one kept in `<data_dir>/jwt-secret`,
+/// generated (256 random bits) on first use with a warning.
+///
+/// # Errors
+/// When the secret file cannot be read or written.
+pub fn jwt_secret(config: &Config) -> anyhow::Result<String> {
+    if let Some(s) = config.jwt_secret.as_ref().filter(|s| !s.is_empty()) {
+        return Ok(s.clone());
+    }
+    let path = config.data_dir.join("jwt-secret");
+    if let Ok(existing) = std::fs::read_to_string(&path)
+        && !existing.trim().is_empty()
+    {
+        return Ok(existing.trim().to_owned());
+    }
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating {}", config.data_dir.display()))?;
+    let bytes: [u8; 32] = rand::random();
+    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::write(&path, &secret).with_context(|| format!("writing {}", path.display()))?;
+    tracing::warn!(
+        path = %path.display(),
+        "CRM_JWT_SECRET is not set: generated a development secret; set CRM_JWT_SECRET in production"
+    );
+    Ok(secret)
+}
+
+/// The services, wired to one database.
+pub struct Services {
+    /// Customer use cases.
+    pub customers: Arc<CustomerService>,
+    /// Tenant use cases.
+    pub tenants: Arc<TenantService>,
+}
+
+impl Services {
+    /// Wires the domain services to SeaORM repositories on `db`.
+    pub fn new(db: &Database) -> Self {
+        let clock = Arc::new(SystemClock);
+        let ids = Arc::new(UuidV7Generator);
+        let tenant_repo = Arc::new(SeaTenantRepository::new(db.clone()));
+        let customers = Arc::new(CustomerService::new(
+            Arc::new(SeaCustomerRepository::new(db.clone())),
+            tenant_repo.clone(),
+            clock.clone(),
+            ids.clone(),
+        ));
+        let tenants = Arc::new(TenantService::new(tenant_repo, clock, ids));
+        Self { customers, tenants }
+    }
+}
+
+struct DbReadiness(Database);
+
+impl ReadinessProbe for DbReadiness {
+    fn check(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move { self.0.ping().await.map_err(|e| e.to_string()) })
+    }
+}
+
+/// A built server, bound and ready to run.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Connects, migrates, binds `config.bind` (port 0 picks a free one) and builds the server.
+    ///
+    /// # Errors
+    /// When the database, the secret or the address is unusable.
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let db = connect(config).await?;
+        db.migrate().await.context("applying migrations")?;
+        let secret = jwt_secret(config)?;
+        let services = Services::new(&db);
+        let state = web::Data::new(AppState {
+            customers: services.customers,
+            tenants: services.tenants,
+            auth: Arc::new(JwtKeys::from_secret(secret.as_bytes())),
+            cursors: CursorCodec::new(secret.as_bytes()),
+            known_tenants: KnownTenants::default(),
+            readiness: Arc::new(DbReadiness(db)),
+            metrics: Metrics::new().context("registering metrics")?,
+            max_body_bytes: config.max_body_bytes,
+        });
+        let listener =
+            TcpListener::bind(&config.bind).with_context(|| format!("binding {}", config.bind))?;
+        let port = listener.local_addr()?.port();
+        let mut server = HttpServer::new(move || crm_http::build_app(state.clone()))
+            .shutdown_timeout(10)
+            .listen(listener)?;
+        if let Some(workers) = config.workers {
+            server = server.workers(workers);
+        }
+        Ok(Self {
+            port,
+            server: server.run(),
+        })
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT or SIGTERM, then finishes in-flight requests (up to 10 s).
+    ///
+    /// # Errors
+    /// The server's I/O error.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted_from_logged_urls() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("sqlite://data/crm.db"), "sqlite://data/crm.db");
+    }
+
+    #[test]
+    fn a_generated_secret_is_kept_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        let first = jwt_secret(&config).unwrap();
+        assert_eq!(first.len(), 64);
+        assert_eq!(jwt_secret(&config).unwrap(), first);
+        let configured = Config {
+            jwt_secret: Some("s3cret".into()),
+            ..config
+        };
+        assert_eq!(jwt_secret(&configured).unwrap(), "s3cret");
+    }
+}

@@ -1,1 +1,170 @@
-fn main() {}
+//! `crm-server`: serve the API, migrate, create tenants, mint tokens, print the OpenAPI document.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use crm_domain::TenantId;
+use crm_domain::tenant::NewTenant;
+use crm_server::{Application, Config, Services, connect, jwt_secret};
+use uuid::Uuid;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "crm-server",
+    version,
+    about = "Multi-tenant customer management service"
+)]
+struct Cli {
+    /// TOML configuration file (keys as the CRM_* variables, lower-case, without the prefix).
+    #[arg(long, global = true, env = "CRM_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply migrations and serve HTTP (the default).
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Manage tenants.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Print a bearer token for a user of a tenant.
+    Token {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: Uuid,
+        /// Role: admin, manager, sales or viewer (repeatable).
+        #[arg(long, required = true)]
+        role: Vec<String>,
+        /// User id (the token's `sub`).
+        #[arg(long, default_value = "cli")]
+        sub: String,
+        /// Lifetime, e.g. `24h`, `30m`, `7days`.
+        #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+        ttl: Duration,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantCommand {
+    /// Create a tenant and print its id.
+    Create {
+        /// Tenant name.
+        #[arg(long)]
+        name: String,
+        /// Default country (ISO 3166-1 alpha-2) for national phone numbers, e.g. ID.
+        #[arg(long)]
+        country: Option<String>,
+        /// Default currency (ISO 4217), e.g. IDR. Default USD.
+        #[arg(long)]
+        currency: Option<String>,
+    },
+}
+
+fn init_tracing(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if config.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let app = Application::build(&config).await?;
+            tracing::info!(bind = %config.bind, port = app.port(), "crm-server listening");
+            app.run_until_stopped().await?;
+            tracing::info!("crm-server stopped");
+        }
+        Command::Migrate => {
+            let db = connect(&config).await?;
+            db.migrate().await?;
+            println!("migrations applied");
+        }
+        Command::Tenant {
+            command:
+                TenantCommand::Create {
+                    name,
+                    country,
+                    currency,
+                },
+        } => {
+            let db = connect(&config).await?;
+            db.migrate().await?;
+            let tenant = Services::new(&db)
+                .tenants
+                .create(NewTenant {
+                    name,
+                    country,
+                    currency,
+                })
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{}", tenant.id);
+        }
+        Command::Token {
+            tenant,
+            role,
+            sub,
+            ttl,
+        } => {
+            let db = connect(&config).await?;
+            db.migrate().await?;
+            Services::new(&db)
+                .tenants
+                .get(TenantId(tenant))
+                .await
+                .map_err(|_| anyhow::anyhow!("tenant {tenant} does not exist"))?;
+            let keys = crm_http::JwtKeys::from_secret(jwt_secret(&config)?.as_bytes());
+            println!("{}", keys.mint(TenantId(tenant), &sub, &role, ttl)?);
+        }
+        Command::Openapi => {
+            println!("{}", crm_http::openapi().to_pretty_json()?);
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -79,22 +79,42 @@ impl CustomerService {
         idempotency: Option<IdempotencyKey>,
     ) -> Result<Created, DomainError> {
         actor.require(Permission::CustomersCreate)?;
-        let tenant_id = actor.tenant_id;
-        if let Some(key) = &idempotency {
-            if key.key.is_empty()
-                || key.key.len() > 255
-                || !key.key.bytes().all(|b| b.is_ascii_graphic())
-            {
-                return Err(DomainError::invalid(
-                    "Idempotency-Key",
-                    "invalid",
-                    "must be 1..=255 visible ASCII characters",
-                ));
-            }
-            if let Some(replay) = self.replay(tenant_id, key).await? {
-                return Ok(replay);
-            }
+        let Some(key) = idempotency else {
+            return self.create_new(actor, input, None).await;
+        };
+        if key.key.is_empty()
+            || key.key.len() > 255
+            || !key.key.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(DomainError::invalid(
+                "Idempotency-Key",
+                "invalid",
+                "must be 1..=255 visible ASCII characters",
+            ));
         }
+        if let Some(replay) = self.replay(actor.tenant_id, &key).await? {
+            return Ok(replay);
+        }
+        match self.create_new(actor, input, Some(&key)).await {
+            // A concurrent request with the same key committed first and this one ran into
+            // its customer (e-mail, phone) or its key: answer as that request did.
+            Err(conflict @ DomainError::Conflict { .. }) => {
+                match self.replay(actor.tenant_id, &key).await? {
+                    Some(replay) => Ok(replay),
+                    None => Err(conflict),
+                }
+            }
+            other => other,
+        }
+    }
+
+    async fn create_new(
+        &self,
+        actor: &Actor,
+        input: CustomerInput,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Created, DomainError> {
+        let tenant_id = actor.tenant_id;
         let tenant = self.tenant(tenant_id).await?;
         let profile = self.validate(&tenant, input, None).await?;
         let now = self.clock.now();
@@ -105,7 +125,7 @@ impl CustomerService {
             created_by: Some(actor.user_id.clone()),
             created_at: now,
         };
-        let record = idempotency.as_ref().map(|k| IdempotencyRecord {
+        let record = key.map(|k| IdempotencyRecord {
             key: k.key.clone(),
             fingerprint: k.fingerprint.clone(),
             customer_id: new.id,
@@ -118,13 +138,13 @@ impl CustomerService {
                 replayed: false,
             }),
             Err(RepositoryError::Conflict { field }) if field == "idempotency_key" => {
-                // A concurrent request with the same key won the race: answer as it did.
-                let key = idempotency.as_ref().ok_or_else(|| {
-                    DomainError::Internal("idempotency conflict without a key".into())
-                })?;
-                self.replay(tenant_id, key)
-                    .await?
-                    .ok_or_else(|| DomainError::Internal("idempotency record vanished".into()))
+                Err(DomainError::Conflict {
+                    message:
+                        "a concurrent request with this Idempotency-Key is being served; retry"
+                            .into(),
+                    field: "Idempotency-Key".into(),
+                    existing_id: None,
+                })
             }
             Err(e) => Err(self.explain_conflict(tenant_id, &profile, None, e).await),
         }
@@ -378,10 +398,10 @@ impl CustomerService {
             let Some(value) = field.value_in(profile) else {
                 continue;
             };
-            if let Some(existing) = self.customers.find_by_unique(tenant, field, value).await? {
-                if Some(existing) != this {
-                    return Err(conflict(field, existing));
-                }
+            if let Some(existing) = self.customers.find_by_unique(tenant, field, value).await?
+                && Some(existing) != this
+            {
+                return Err(conflict(field, existing));
             }
         }
         Ok(())
@@ -402,12 +422,11 @@ impl CustomerService {
         let Some(unique) = UniqueField::from_field(field) else {
             return error.into();
         };
-        if let Some(value) = unique.value_in(profile) {
-            if let Ok(Some(existing)) = self.customers.find_by_unique(tenant, unique, value).await {
-                if Some(existing) != this {
-                    return conflict(unique, existing);
-                }
-            }
+        if let Some(value) = unique.value_in(profile)
+            && let Ok(Some(existing)) = self.customers.find_by_unique(tenant, unique, value).await
+            && Some(existing) != this
+        {
+            return conflict(unique, existing);
         }
         error.into()
     }

@@ -408,3 +408,45 @@ async fn list_limit_is_between_1_and_200() {
     let err = service(repo).list(&actor("viewer"), q).await.unwrap_err();
     assert!(matches!(err, DomainError::Validation(ref e) if e[0].field == "limit"));
 }
+
+#[tokio::test]
+async fn a_conflict_with_the_customer_of_a_concurrent_same_key_request_replays_it() {
+    let winner = CustomerId(Uuid::now_v7());
+    let mut repo = MockCustomerRepository::new();
+    let mut seq = mockall::Sequence::new();
+    // No record yet when this request starts ...
+    repo.expect_find_idempotency()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| Ok(None));
+    // ... then the winner's customer holds the e-mail ...
+    repo.expect_find_by_unique()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(move |_, _, _| Ok(Some(winner)));
+    // ... and its key record is there.
+    repo.expect_find_idempotency()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(move |_, key| {
+            Ok(Some(IdempotencyRecord {
+                key: key.to_owned(),
+                fingerprint: "f".into(),
+                customer_id: winner,
+                created_at: Utc::now(),
+            }))
+        });
+    repo.expect_find()
+        .returning(|_, id, _| Ok(Some(stored(id, 1))));
+    repo.expect_create().never();
+    let key = IdempotencyKey {
+        key: "k".into(),
+        fingerprint: "f".into(),
+    };
+    let created = service(repo)
+        .create(&actor("admin"), input(), Some(key))
+        .await
+        .unwrap();
+    assert!(created.replayed);
+    assert_eq!(created.customer.id, winner);
+}

@@ -1,0 +1,211 @@
+//! Bearer-token authentication (HS256 JWT) and the per-request caller.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::RwLock;
+use std::time::Duration;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use crm_domain::{Actor, DomainError, TenantId, UserId};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+/// The claims crm reads from a bearer token (DESIGN.md §2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user id.
+    pub sub: String,
+    /// The tenant every request of this token is scoped to.
+    pub tenant_id: Uuid,
+    /// Role names (`admin`, `manager`, `sales`, `viewer`).
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Extra permission names (`customers.view`, ...).
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    /// Expiry, seconds since the Unix epoch.
+    pub exp: i64,
+    /// Issue time, seconds since the Unix epoch.
+    #[serde(default)]
+    pub iat: i64,
+    /// For a customer-portal user: the customer they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<Uuid>,
+}
+
+/// Signs and verifies tokens with one shared secret (HS256).
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for JwtKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JwtKeys(..)")
+    }
+}
+
+impl JwtKeys {
+    /// Keys from a secret (at least 32 bytes is advisable).
+    pub fn from_secret(secret: &[u8]) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 30;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+        }
+    }
+
+    /// Mints a token for `sub` in `tenant` with `roles`, valid for `ttl`.
+    ///
+    /// # Errors
+    /// The signer's error (never expected with HS256).
+    pub fn mint(
+        &self,
+        tenant: TenantId,
+        sub: &str,
+        roles: &[String],
+        ttl: Duration,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            sub: sub.to_owned(),
+            tenant_id: tenant.0,
+            roles: roles.to_vec(),
+            permissions: Vec::new(),
+            exp: now + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
+            iat: now,
+            customer_id: None,
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+    }
+
+    /// Verifies a token's signature and expiry and returns its claims.
+    ///
+    /// # Errors
+    /// The verifier's error: bad signature, expired, malformed, missing claims.
+    pub fn verify(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map(|d| d.claims)
+    }
+}
+
+/// Tenants known to exist, so that a valid token for a tenant that does not exist is refused
+/// without a database round trip per request once it is known.
+#[derive(Debug, Default)]
+pub struct KnownTenants(RwLock<HashSet<TenantId>>);
+
+impl KnownTenants {
+    fn contains(&self, id: TenantId) -> bool {
+        self.0.read().map(|s| s.contains(&id)).unwrap_or(false)
+    }
+
+    fn insert(&self, id: TenantId) {
+        if let Ok(mut s) = self.0.write() {
+            s.insert(id);
+        }
+    }
+}
+
+/// The authenticated caller of a request, resolved once from the bearer token. The tenant
+/// comes from the token only.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Actor);
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let auth = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| {
+                ApiError::Domain(DomainError::Internal("app state missing".into()))
+            })?;
+            let auth = auth.ok_or_else(|| {
+                ApiError::Unauthorized("an Authorization: Bearer token is required".into())
+            })?;
+            let token = auth
+                .strip_prefix("Bearer ")
+                .or_else(|| auth.strip_prefix("bearer "))
+                .ok_or_else(|| {
+                    ApiError::Unauthorized(
+                        "the Authorization header must be `Bearer <token>`".into(),
+                    )
+                })?;
+            let claims = state
+                .auth
+                .verify(token.trim())
+                .map_err(|e| ApiError::Unauthorized(format!("the bearer token is invalid: {e}")))?;
+            let user = UserId::parse(&claims.sub)
+                .ok_or_else(|| ApiError::Unauthorized("the token's sub is empty".into()))?;
+            let tenant = TenantId(claims.tenant_id);
+            if !state.known_tenants.contains(tenant) {
+                match state.tenants.get(tenant).await {
+                    Ok(_) => state.known_tenants.insert(tenant),
+                    Err(DomainError::NotFound { .. }) => {
+                        return Err(ApiError::Unauthorized(
+                            "the token's tenant does not exist".into(),
+                        ));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Ok(Caller(Actor::new(
+                tenant,
+                user,
+                claims.roles.iter().map(String::as_str),
+                claims.permissions.iter().map(String::as_str),
+            )))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_minted_token_verifies_with_the_same_secret_only() {
+        let keys = JwtKeys::from_secret(b"0123456789abcdef0123456789abcdef");
+        let tenant = TenantId(Uuid::now_v7());
+        let token = keys
+            .mint(tenant, "alice", &["admin".into()], Duration::from_secs(60))
+            .unwrap();
+        let claims = keys.verify(&token).unwrap();
+        assert_eq!((claims.tenant_id, claims.sub.as_str()), (tenant.0, "alice"));
+        let other = JwtKeys::from_secret(b"another secret, another secret!!");
+        assert!(other.verify(&token).is_err());
+    }
+
+    #[test]
+    fn an_expired_token_is_refused() {
+        let keys = JwtKeys::from_secret(b"0123456789abcdef0123456789abcdef");
+        let claims = Claims {
+            sub: "a".into(),
+            tenant_id: Uuid::nil(),
+            roles: vec![],
+            permissions: vec![],
+            exp: chrono::Utc::now().timestamp() - 3600,
+            iat: 0,
+            customer_id: None,
+        };
+        let token =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding).unwrap();
+        assert!(keys.verify(&token).is_err());
+    }
+}

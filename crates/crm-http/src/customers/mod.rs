@@ -1,0 +1,532 @@
+//! `/api/v1/customers`: create, read, update, replace, delete, restore and list.
+
+pub mod dto;
+
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
+use crm_domain::customer::{
+    Customer, CustomerFilter, CustomerListQuery, CustomerStatus, CustomerType, DEFAULT_PAGE_SIZE,
+    IdempotencyKey, LifecycleStage,
+};
+use crm_domain::{CustomerId, DomainError};
+use sha2::{Digest, Sha256};
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use self::dto::{CustomerPage, CustomerResponse, CustomerWrite};
+use crate::auth::Caller;
+use crate::cursor::CursorCodec;
+use crate::json::{JsonBody, from_value};
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+/// Registers the customer routes (inside the `/api/v1` scope).
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(create_customer)
+        .service(list_customers)
+        .service(get_customer)
+        .service(patch_customer)
+        .service(replace_customer)
+        .service(delete_customer)
+        .service(restore_customer);
+}
+
+/// Attempts of a `PATCH` without `If-Match` when other writers keep changing the customer.
+const PATCH_ATTEMPTS: usize = 3;
+
+fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+fn location(id: CustomerId) -> String {
+    format!("/api/v1/customers/{id}")
+}
+
+fn with_customer(mut res: actix_web::HttpResponseBuilder, c: &Customer) -> HttpResponse {
+    res.insert_header((header::ETAG, etag(c.version)))
+        .json(CustomerResponse::from(c))
+}
+
+/// The version an `If-Match` header asks for: `None` when absent or `*`.
+fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+    let Some(raw) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = raw
+        .to_str()
+        .map_err(|_| ApiError::bad("If-Match", "must be an ETag such as \"3\""))?
+        .trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    let tag = text.strip_prefix("W/").unwrap_or(text);
+    tag.strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .and_then(|t| t.parse::<i64>().ok())
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::bad(
+                "If-Match",
+                format!("`{text}` is not an ETag of this API (such as \"3\")"),
+            )
+        })
+}
+
+/// Sorts object keys recursively, so the fingerprint ignores key order and whitespace.
+fn canonical(value: &serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            serde_json::Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k.clone(), canonical(v)))
+                    .collect(),
+            )
+        }
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.iter().map(canonical).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+fn fingerprint(route: &str, body: &serde_json::Value) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(route.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(canonical(body).to_string().as_bytes());
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// RFC 7396 JSON merge patch: `null` removes a member, objects merge recursively, anything
+/// else replaces.
+fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
+    let serde_json::Value::Object(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = serde_json::Value::Object(serde_json::Map::new());
+    }
+    if let serde_json::Value::Object(map) = target {
+        for (key, value) in patch {
+            if value.is_null() {
+                map.remove(key);
+            } else {
+                merge_patch(
+                    map.entry(key.clone()).or_insert(serde_json::Value::Null),
+                    value,
+                );
+            }
+        }
+    }
+}
+
+/// Create a customer.
+///
+/// With an `Idempotency-Key`, repeating the request (same key, same body) creates nothing new
+/// and answers 201 with the customer the first request created, marked by the
+/// `Idempotent-Replayed: true` header; the same key with another body is a 422.
+#[utoipa::path(
+    tag = "customers",
+    request_body = CustomerWrite,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Client-chosen key (1..=255 visible ASCII) making the create safe to retry")),
+    responses(
+        (status = 201, description = "Created; `Location` names it, `ETag` is its version", body = CustomerResponse),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing customers.create", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "E-mail, phone, mobile phone or external_ref taken; `existing_id` names the holder", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/customers")]
+pub async fn create_customer(
+    caller: Caller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: JsonBody<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    let key = match req.headers().get("Idempotency-Key") {
+        None => None,
+        Some(v) => Some(IdempotencyKey {
+            key: v
+                .to_str()
+                .map_err(|_| ApiError::bad("Idempotency-Key", "must be visible ASCII"))?
+                .to_owned(),
+            fingerprint: fingerprint("POST /api/v1/customers", &body.0),
+        }),
+    };
+    let write: CustomerWrite = from_value(body.0)?;
+    let created = state.customers.create(&caller.0, write.into(), key).await?;
+    let mut res = HttpResponse::Created();
+    res.insert_header((header::LOCATION, location(created.customer.id)));
+    if created.replayed {
+        res.insert_header(("Idempotent-Replayed", "true"));
+    }
+    Ok(with_customer(res, &created.customer))
+}
+
+/// Get a customer.
+#[utoipa::path(
+    tag = "customers",
+    params(("id" = Uuid, Path, description = "Customer id")),
+    responses(
+        (status = 200, description = "The customer; `ETag` is its version", body = CustomerResponse),
+        (status = 401, description = "No valid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing customers.view", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer in the caller's tenant (or deleted)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/customers/{id}")]
+pub async fn get_customer(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let c = state
+        .customers
+        .get(&caller.0, CustomerId(id.into_inner()))
+        .await?;
+    Ok(with_customer(HttpResponse::Ok(), &c))
+}
+
+/// Update some fields of a customer (JSON merge patch, RFC 7396).
+///
+/// Members present replace the stored value, `null` clears it (or restores the default),
+/// absent members stay. `Content-Type` may be `application/merge-patch+json` or
+/// `application/json`. With `If-Match`, the update happens only on that version (else 412).
+#[utoipa::path(
+    tag = "customers",
+    params(
+        ("id" = Uuid, Path, description = "Customer id"),
+        ("If-Match" = Option<String>, Header, description = "ETag of the version the change is based on"),
+    ),
+    request_body(content = CustomerWrite, description = "A merge patch of the editable fields", content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "The updated customer", body = CustomerResponse),
+        (status = 400, description = "Malformed JSON or If-Match", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing customers.edit", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A unique field is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match is stale", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/customers/{id}")]
+pub async fn patch_customer(
+    caller: Caller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    body: JsonBody<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    let id = CustomerId(id.into_inner());
+    let expected = if_match(req.headers())?;
+    if !body.0.is_object() {
+        return Err(DomainError::invalid(
+            "body",
+            "not_an_object",
+            "a merge patch must be a JSON object",
+        )
+        .into());
+    }
+    for attempt in 1..=PATCH_ATTEMPTS {
+        let current = state.customers.get(&caller.0, id).await?;
+        if let Some(v) = expected.filter(|v| *v != current.version) {
+            return Err(DomainError::PreconditionFailed {
+                expected: v,
+                current: current.version,
+            }
+            .into());
+        }
+        let mut merged = serde_json::to_value(CustomerWrite::from(&current))
+            .map_err(|e| DomainError::Internal(e.to_string()))?;
+        merge_patch(&mut merged, &body.0);
+        let write: CustomerWrite = from_value(merged)?;
+        match state
+            .customers
+            .replace(&caller.0, id, write.into(), Some(current.version))
+            .await
+        {
+            // Someone else wrote in between: merge onto their version, unless the caller pinned one.
+            Err(DomainError::PreconditionFailed { .. })
+                if expected.is_none() && attempt < PATCH_ATTEMPTS =>
+            {
+                continue;
+            }
+            result => return Ok(with_customer(HttpResponse::Ok(), &result?)),
+        }
+    }
+    Err(DomainError::Unavailable("the customer is being changed too often; retry".into()).into())
+}
+
+/// Replace every editable field of a customer.
+///
+/// Fields left out take their defaults or become empty. With `If-Match`, only on that version.
+#[utoipa::path(
+    tag = "customers",
+    params(
+        ("id" = Uuid, Path, description = "Customer id"),
+        ("If-Match" = Option<String>, Header, description = "ETag of the version the change is based on"),
+    ),
+    request_body = CustomerWrite,
+    responses(
+        (status = 200, description = "The replaced customer", body = CustomerResponse),
+        (status = 403, description = "Missing customers.edit", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A unique field is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match is stale", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[put("/customers/{id}")]
+pub async fn replace_customer(
+    caller: Caller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    body: JsonBody<CustomerWrite>,
+) -> Result<HttpResponse, ApiError> {
+    let expected = if_match(req.headers())?;
+    let c = state
+        .customers
+        .replace(
+            &caller.0,
+            CustomerId(id.into_inner()),
+            body.0.into(),
+            expected,
+        )
+        .await?;
+    Ok(with_customer(HttpResponse::Ok(), &c))
+}
+
+/// Delete a customer (soft): it leaves reads and lists and frees its e-mail and phones until
+/// restored.
+#[utoipa::path(
+    tag = "customers",
+    params(
+        ("id" = Uuid, Path, description = "Customer id"),
+        ("If-Match" = Option<String>, Header, description = "ETag of the version to delete"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "Missing customers.delete", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match is stale", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/customers/{id}")]
+pub async fn delete_customer(
+    caller: Caller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let expected = if_match(req.headers())?;
+    state
+        .customers
+        .delete(&caller.0, CustomerId(id.into_inner()), expected)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Restore a soft-deleted customer.
+#[utoipa::path(
+    tag = "customers",
+    params(("id" = Uuid, Path, description = "Customer id")),
+    responses(
+        (status = 200, description = "The restored customer", body = CustomerResponse),
+        (status = 403, description = "Missing customers.delete", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A live customer took its e-mail, phone or external_ref", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/customers/{id}/restore")]
+pub async fn restore_customer(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let c = state
+        .customers
+        .restore(&caller.0, CustomerId(id.into_inner()))
+        .await?;
+    Ok(with_customer(HttpResponse::Ok(), &c))
+}
+
+/// Query parameters of the customer list. Repeat a filter (`status=active&status=inactive`) or
+/// separate values with commas to match any of them; different filters must all match.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ListCustomersParams {
+    /// Rows per page, 1..=200 (default 20).
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Status filter.
+    status: Option<Vec<dto::CustomerStatus>>,
+    /// Customer type filter.
+    customer_type: Option<Vec<dto::CustomerType>>,
+    /// Lifecycle stage filter.
+    stage: Option<Vec<dto::LifecycleStage>>,
+    /// Has any of these tags.
+    tag: Option<Vec<String>>,
+}
+
+fn parse_values<T: std::str::FromStr<Err = String>>(
+    name: &str,
+    raw: &str,
+    out: &mut Vec<T>,
+) -> Result<(), ApiError> {
+    for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        out.push(part.parse().map_err(|e: String| ApiError::bad(name, e))?);
+    }
+    Ok(())
+}
+
+/// Reads the list query string. Unknown parameters and malformed values are a 400 naming the
+/// parameter, never ignored.
+fn parse_list_query(query: &str, cursors: &CursorCodec) -> Result<CustomerListQuery, ApiError> {
+    let mut filter = CustomerFilter::default();
+    let mut limit = None;
+    let mut after = None;
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        match name.as_ref() {
+            "limit" => {
+                let n = value
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=crm_domain::customer::MAX_PAGE_SIZE).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::bad(
+                            "limit",
+                            format!("`{value}` is not a number between 1 and 200"),
+                        )
+                    })?;
+                limit = Some(n);
+            }
+            "cursor" => after = Some(cursors.decode(&value)?),
+            "status" => parse_values::<CustomerStatus>("status", &value, &mut filter.statuses)?,
+            "customer_type" => {
+                parse_values::<CustomerType>("customer_type", &value, &mut filter.customer_types)?
+            }
+            "stage" => parse_values::<LifecycleStage>("stage", &value, &mut filter.stages)?,
+            "tag" => filter.tags.extend(
+                value
+                    .split(',')
+                    .map(|t| t.trim().to_lowercase())
+                    .filter(|t| !t.is_empty()),
+            ),
+            other => {
+                return Err(ApiError::bad(
+                    other,
+                    format!(
+                        "unknown query parameter `{other}`; known: limit, cursor, status, customer_type, stage, tag"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(CustomerListQuery {
+        filter,
+        limit: limit.unwrap_or(DEFAULT_PAGE_SIZE),
+        after,
+    })
+}
+
+/// List customers, newest first, one cursor page at a time.
+#[utoipa::path(
+    tag = "customers",
+    params(ListCustomersParams),
+    responses(
+        (status = 200, description = "A page of customers", body = CustomerPage),
+        (status = 400, description = "Unknown parameter, malformed value, or a cursor not issued by this server", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing customers.view", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/customers")]
+pub async fn list_customers(
+    caller: Caller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let query = parse_list_query(req.query_string(), &state.cursors)?;
+    let page = state.customers.list(&caller.0, query).await?;
+    Ok(HttpResponse::Ok().json(CustomerPage {
+        data: page.items.iter().map(CustomerResponse::from).collect(),
+        next_cursor: page.next.map(|c| state.cursors.encode(&c)),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn merge_patch_follows_rfc_7396() {
+        let mut target = json!({"a": "b", "c": {"d": "e", "f": "g"}});
+        merge_patch(&mut target, &json!({"a": "z", "c": {"f": null}}));
+        assert_eq!(target, json!({"a": "z", "c": {"d": "e"}}));
+    }
+
+    #[test]
+    fn the_fingerprint_ignores_key_order() {
+        let a = fingerprint("r", &json!({"name": "x", "email": "y"}));
+        assert_eq!(a, fingerprint("r", &json!({"email": "y", "name": "x"})));
+        assert_ne!(a, fingerprint("r", &json!({"email": "y", "name": "z"})));
+    }
+
+    #[test]
+    fn if_match_reads_strong_and_weak_etags() {
+        let mut h = HeaderMap::new();
+        assert_eq!(if_match(&h).unwrap(), None);
+        h.insert(
+            header::IF_MATCH,
+            header::HeaderValue::from_static("W/\"4\""),
+        );
+        assert_eq!(if_match(&h).unwrap(), Some(4));
+        h.insert(header::IF_MATCH, header::HeaderValue::from_static("4"));
+        assert!(if_match(&h).is_err());
+    }
+
+    #[test]
+    fn list_query_refuses_unknown_parameters_and_bad_values() {
+        let codec = CursorCodec::new(b"k");
+        let q = parse_list_query("status=active,inactive&tag=VIP&limit=5", &codec).unwrap();
+        assert_eq!(q.filter.statuses.len(), 2);
+        assert_eq!(q.filter.tags, vec!["vip"]);
+        assert_eq!(q.limit, 5);
+        for bad in [
+            "sort=name",
+            "status=gone",
+            "limit=0",
+            "limit=201",
+            "cursor=abc",
+        ] {
+            assert!(
+                matches!(
+                    parse_list_query(bad, &codec),
+                    Err(ApiError::BadRequest { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! A JSON body extractor whose failures are problem details naming the offending field.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use crm_domain::{DomainError, FieldError};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+/// A JSON request body of type `T`.
+///
+/// - not `application/json` (or `application/*+json`) → 415;
+/// - longer than the configured limit → 413;
+/// - not JSON at all → 400 with the line and column;
+/// - JSON of the wrong shape (wrong type, unknown enum value, unknown or missing field) → 422
+///   naming the field by its path (`tags[2]`, `metadata`).
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<web::Data<AppState>>()
+            .map_or(1 << 20, |s| s.max_body_bytes);
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|ct| {
+                let essence = ct
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
+                essence == "application/json"
+                    || (essence.starts_with("application/") && essence.ends_with("+json"))
+            })
+            .unwrap_or(false);
+        let declared_len = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !is_json {
+                return Err(ApiError::UnsupportedMediaType);
+            }
+            if declared_len.is_some_and(|n| n > limit) {
+                return Err(ApiError::PayloadTooLarge { limit });
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| ApiError::BadRequest {
+                    detail: format!("reading the body failed: {e}"),
+                    field: None,
+                })?;
+                if body.len() + chunk.len() > limit {
+                    return Err(ApiError::PayloadTooLarge { limit });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            parse_json(&body).map(JsonBody)
+        })
+    }
+}
+
+/// Deserialises `bytes`, reporting shape errors with the path of the field.
+///
+/// # Errors
+/// [`ApiError::BadRequest`] for bytes that are not JSON; a 422 validation error naming the
+/// field for JSON of the wrong shape.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(shape_error)?;
+    de.end().map_err(|e| ApiError::BadRequest {
+        detail: format!("the body is not valid JSON: {e}"),
+        field: None,
+    })?;
+    Ok(value)
+}
+
+/// Deserialises an already-parsed JSON value, reporting errors as [`parse_json`] does.
+///
+/// # Errors
+/// A 422 validation error naming the field.
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(shape_error)
+}
+
+fn shape_error(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = err.path().to_string();
+    let inner = err.into_inner();
+    if matches!(
+        inner.classify(),
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof
+    ) {
+        return ApiError::BadRequest {
+            detail: format!("the body is not valid JSON: {inner}"),
+            field: None,
+        };
+    }
+    let message = strip_position(&inner.to_string());
+    // serde names unknown and missing fields in the message, not in the path.
+    let named = backticked(&message)
+        .filter(|_| message.starts_with("unknown field") || message.starts_with("missing field"));
+    let field = match (named, path.as_str()) {
+        (Some(name), "." | "") => name.to_owned(),
+        (Some(name), p) if p == name || p.ends_with(&format!(".{name}")) => p.to_owned(),
+        (Some(name), parent) => format!("{parent}.{name}"),
+        (None, "." | "") => "body".to_owned(),
+        (None, p) => p.to_owned(),
+    };
+    let code = if message.starts_with("unknown field") {
+        "unknown_field"
+    } else if message.starts_with("missing field") {
+        "required"
+    } else if message.starts_with("unknown variant") {
+        "unknown_value"
+    } else {
+        "invalid_type"
+    };
+    ApiError::Domain(DomainError::Validation(vec![FieldError::new(
+        field, code, message,
+    )]))
+}
+
+fn backticked(message: &str) -> Option<&str> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(&message[start..start + len])
+}
+
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        tags: Option<Vec<String>>,
+    }
+
+    fn field_of(err: ApiError) -> (String, &'static str) {
+        match err {
+            ApiError::Domain(DomainError::Validation(e)) => (e[0].field.clone(), e[0].code),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn syntax_errors_are_bad_requests() {
+        assert!(matches!(
+            parse_json::<Body>(b"{\"name\": "),
+            Err(ApiError::BadRequest { .. })
+        ));
+        assert!(matches!(
+            parse_json::<Body>(b"{} trailing"),
+            Err(ApiError::BadRequest { .. })
+        ));
+    }
+
+    #[test]
+    fn wrong_types_name_the_field_path() {
+        let err = parse_json::<Body>(br#"{"name": "a", "tags": ["x", 5]}"#).unwrap_err();
+        assert_eq!(field_of(err), ("tags[1]".into(), "invalid_type"));
+    }
+
+    #[test]
+    fn unknown_and_missing_fields_are_named() {
+        let err = parse_json::<Body>(br#"{"name": "a", "nmae": 1}"#).unwrap_err();
+        assert_eq!(field_of(err), ("nmae".into(), "unknown_field"));
+        let err = parse_json::<Body>(br#"{}"#).unwrap_err();
+        assert_eq!(field_of(err), ("name".into(), "required"));
+    }
+}

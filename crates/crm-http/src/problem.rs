@@ -1,0 +1,216 @@
+//! RFC 9457 problem details: the one place errors become HTTP responses.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use crm_domain::{DomainError, FieldError};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Media type of error bodies.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// A problem details object (RFC 9457 §3), with crm's extension members `errors` and
+/// `existing_id`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI reference naming the problem type, e.g. `/problems/validation-error`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Short summary of the problem type.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong in this occurrence.
+    pub detail: String,
+    /// Field-level problems (validation, malformed fields, duplicates).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ProblemField>,
+    /// On a duplicate (409): the id of the customer that already holds the value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub existing_id: Option<Uuid>,
+}
+
+/// One field-level problem.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProblemField {
+    /// The field, parameter or header, as named in the API (`email`, `tags[1]`, `limit`).
+    pub field: String,
+    /// Stable machine-readable code (`required`, `invalid_email`, `duplicate`, ...).
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+impl From<FieldError> for ProblemField {
+    fn from(e: FieldError) -> Self {
+        Self {
+            field: e.field,
+            code: e.code.to_owned(),
+            message: e.message,
+        }
+    }
+}
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A use case refused.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// The request itself is malformed (400): bad JSON syntax, a bad query parameter or header.
+    #[error("{detail}")]
+    BadRequest {
+        /// What is wrong.
+        detail: String,
+        /// Which parameter, header or field.
+        field: Option<String>,
+    },
+    /// No valid bearer token (401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The body exceeds the configured limit (413).
+    #[error("the request body exceeds {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The body is not JSON (415).
+    #[error("the request body must be application/json")]
+    UnsupportedMediaType,
+    /// No such route (404).
+    #[error("no route for {0}")]
+    NoRoute(String),
+    /// The route exists but not with this method (405).
+    #[error("method not allowed")]
+    MethodNotAllowed,
+}
+
+impl ApiError {
+    /// A 400 naming the offending parameter, header or field.
+    pub fn bad(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self::BadRequest {
+            detail: detail.into(),
+            field: Some(field.into()),
+        }
+    }
+
+    fn problem(&self) -> Problem {
+        let (slug, title) = self.kind();
+        let mut p = Problem {
+            type_: format!("/problems/{slug}"),
+            title: title.to_owned(),
+            status: self.status_code().as_u16(),
+            detail: self.to_string(),
+            errors: Vec::new(),
+            existing_id: None,
+        };
+        match self {
+            ApiError::Domain(DomainError::Validation(errors)) => {
+                p.detail = "the request has invalid fields; see errors".into();
+                p.errors = errors.iter().cloned().map(ProblemField::from).collect();
+            }
+            ApiError::Domain(DomainError::Conflict {
+                field,
+                message,
+                existing_id,
+            }) => {
+                p.errors = vec![ProblemField {
+                    field: field.clone(),
+                    code: "duplicate".into(),
+                    message: message.clone(),
+                }];
+                p.existing_id = *existing_id;
+            }
+            ApiError::Domain(DomainError::IdempotencyKeyReused) => {
+                p.errors = vec![ProblemField {
+                    field: "Idempotency-Key".into(),
+                    code: "reused".into(),
+                    message: self.to_string(),
+                }];
+            }
+            ApiError::Domain(DomainError::Internal(_)) => {
+                p.detail = "an unexpected error occurred; it has been logged".into();
+            }
+            ApiError::BadRequest {
+                field: Some(field),
+                detail,
+            } => {
+                p.errors = vec![ProblemField {
+                    field: field.clone(),
+                    code: "malformed".into(),
+                    message: detail.clone(),
+                }];
+            }
+            _ => {}
+        }
+        p
+    }
+
+    fn kind(&self) -> (&'static str, &'static str) {
+        match self {
+            ApiError::Domain(e) => match e {
+                DomainError::Validation(_) => ("validation-error", "Invalid request fields"),
+                DomainError::NotFound { .. } => ("not-found", "Not found"),
+                DomainError::Conflict { .. } => ("conflict", "Conflict with an existing record"),
+                DomainError::Forbidden(_) => ("forbidden", "Missing permission"),
+                DomainError::PreconditionFailed { .. } => ("precondition-failed", "Stale version"),
+                DomainError::IdempotencyKeyReused => {
+                    ("idempotency-key-reused", "Idempotency key reused")
+                }
+                DomainError::Unavailable(_) => ("unavailable", "Service unavailable"),
+                DomainError::Internal(_) => ("internal", "Internal error"),
+            },
+            ApiError::BadRequest { .. } => ("bad-request", "Malformed request"),
+            ApiError::Unauthorized(_) => ("unauthorized", "Authentication required"),
+            ApiError::PayloadTooLarge { .. } => ("payload-too-large", "Request body too large"),
+            ApiError::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
+            ApiError::NoRoute(_) => ("not-found", "Not found"),
+            ApiError::MethodNotAllowed => ("method-not-allowed", "Method not allowed"),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Domain(e) => match e {
+                DomainError::Validation(_) | DomainError::IdempotencyKeyReused => {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                }
+                DomainError::NotFound { .. } => StatusCode::NOT_FOUND,
+                DomainError::Conflict { .. } => StatusCode::CONFLICT,
+                DomainError::Forbidden(_) => StatusCode::FORBIDDEN,
+                DomainError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+                DomainError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                DomainError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        match self {
+            ApiError::Domain(DomainError::Internal(m)) => {
+                tracing::error!(error = %m, "internal error")
+            }
+            ApiError::Domain(DomainError::Unavailable(m)) => {
+                tracing::warn!(error = %m, "storage unavailable")
+            }
+            _ => tracing::debug!(status = status.as_u16(), error = %self, "request refused"),
+        }
+        let mut res = HttpResponse::build(status);
+        res.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
+        if matches!(self, ApiError::Unauthorized(_)) {
+            res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        res.body(serde_json::to_vec(&self.problem()).unwrap_or_default())
+    }
+}

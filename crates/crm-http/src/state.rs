@@ -1,0 +1,37 @@
+//! What every handler can reach.
+
+use std::sync::Arc;
+
+use crm_domain::customer::CustomerService;
+use crm_domain::tenant::TenantService;
+use futures_util::future::BoxFuture;
+
+use crate::auth::{JwtKeys, KnownTenants};
+use crate::cursor::CursorCodec;
+use crate::metrics::Metrics;
+
+/// Checks that the service can do its work (the database answers), for `/health/ready`.
+pub trait ReadinessProbe: Send + Sync {
+    /// `Ok` when ready; otherwise why not.
+    fn check(&self) -> BoxFuture<'_, Result<(), String>>;
+}
+
+/// Shared application state, built once by the server.
+pub struct AppState {
+    /// Customer use cases.
+    pub customers: Arc<CustomerService>,
+    /// Tenant use cases (token tenant check).
+    pub tenants: Arc<TenantService>,
+    /// Token verification.
+    pub auth: Arc<JwtKeys>,
+    /// List cursor signing.
+    pub cursors: CursorCodec,
+    /// Tenants already seen to exist.
+    pub known_tenants: KnownTenants,
+    /// Readiness check.
+    pub readiness: Arc<dyn ReadinessProbe>,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    /// Largest request body accepted, in bytes (413 beyond).
+    pub max_body_bytes: usize,
+}

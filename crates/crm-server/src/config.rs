@@ -1,0 +1,91 @@
+//! Configuration: defaults, then an optional TOML file, then `CRM_*` environment variables.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Everything the server reads at start-up. Each field is also an environment variable:
+/// `CRM_` + the upper-case field name (`CRM_DATABASE_URL`, `CRM_BIND`, ...).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// `sqlite://path` or `postgres://user@host/db`. Default: `sqlite://<data_dir>/crm.db`.
+    pub database_url: Option<String>,
+    /// Address to listen on. Default `127.0.0.1:8080`.
+    pub bind: String,
+    /// HS256 secret for bearer tokens. Default: generated once and kept in
+    /// `<data_dir>/jwt-secret` (development only; a warning is logged).
+    pub jwt_secret: Option<String>,
+    /// Folder for the default SQLite file and the generated secret. Default `./data`.
+    pub data_dir: PathBuf,
+    /// Log filter in `tracing` env-filter syntax. Default `info`.
+    pub log: String,
+    /// `text` or `json` log lines. Default `text`.
+    pub log_format: String,
+    /// Largest request body, bytes (413 beyond). Default 1 MiB.
+    pub max_body_bytes: usize,
+    /// Largest database pool. Default 10.
+    pub db_max_connections: u32,
+    /// HTTP worker threads. Default: one per core.
+    pub workers: Option<usize>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: None,
+            bind: "127.0.0.1:8080".into(),
+            jwt_secret: None,
+            data_dir: PathBuf::from("data"),
+            log: "info".into(),
+            log_format: "text".into(),
+            max_body_bytes: 1 << 20,
+            db_max_connections: 10,
+            workers: None,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, overridden by `file` (TOML) when given, overridden by `CRM_*` variables.
+    ///
+    /// # Errors
+    /// A message naming the bad key or file.
+    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            fig = fig.merge(Toml::file_exact(path));
+        }
+        fig.merge(Env::prefixed("CRM_")).extract().map_err(Box::new)
+    }
+
+    /// The database URL in force.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}/crm.db", self.data_dir.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_serve_sqlite_under_data_on_loopback() {
+        let c = Config::default();
+        assert_eq!(c.database_url(), "sqlite://data/crm.db");
+        assert_eq!(c.bind, "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn a_file_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("crm.toml");
+        std::fs::write(&path, "bind = \"0.0.0.0:9000\"\nmax_body_bytes = 2048\n").unwrap();
+        let c = Config::load(Some(&path)).unwrap();
+        assert_eq!((c.bind.as_str(), c.max_body_bytes), ("0.0.0.0:9000", 2048));
+    }
+}
