@@ -174,7 +174,7 @@ mod tests {
             Err(ApiError::BadRequest { .. })
         ));
         assert!(matches!(
-            parse_json::<Body>(b"{} trailing"),
+            parse_json::<Body>(br#"{"name": "a"} trailing"#),
             Err(ApiError::BadRequest { .. })
         ));
     }

@@ -1,0 +1,32 @@
+# crm: the two commands a newcomer needs are `make run` and `make test`.
+.PHONY: run test openapi openapi-check lint fmt ci
+
+CARGO ?= cargo
+
+## Serve on 127.0.0.1:8080 with the embedded default: a SQLite file under ./data (no setup).
+run:
+	$(CARGO) run -p crm-server -- serve
+
+## Every test: unit, repository and black-box, on SQLite, and on PostgreSQL when it is reachable
+## at 127.0.0.1:5432 (mandatory when CI=true).
+test:
+	$(CARGO) test --workspace --no-fail-fast
+
+## Regenerate the committed OpenAPI document from the code.
+openapi:
+	$(CARGO) run -q -p crm-server -- openapi > docs/openapi.json
+
+## Fail when docs/openapi.json differs from what the code generates.
+openapi-check:
+	$(CARGO) run -q -p crm-server -- openapi | diff -u docs/openapi.json - \
+		|| (echo "docs/openapi.json is stale: run 'make openapi' and commit it" >&2; exit 1)
+
+fmt:
+	$(CARGO) fmt --all
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## What CI runs (see .ci/run).
+ci: lint openapi-check test
