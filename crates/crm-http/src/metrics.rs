@@ -1,4 +1,5 @@
-//! Prometheus metrics: request counts and latencies per route, served at `/metrics`.
+//! Prometheus metrics (request counts and latencies per route, served at `/metrics`) and the
+//! access log.
 
 use std::time::Instant;
 
@@ -89,13 +90,18 @@ pub async fn record(
         .app_data::<web::Data<AppState>>()
         .map(|s| s.metrics.clone());
     let res = next.call(req).await?;
+    let status = res.status().as_u16();
+    let seconds = started.elapsed().as_secs_f64();
     if let Some(m) = metrics {
-        m.observe(
-            &method,
-            &route,
-            res.status().as_u16(),
-            started.elapsed().as_secs_f64(),
-        );
+        m.observe(&method, &route, status, seconds);
+    }
+    // One access-log line per request, inside the request's span (which carries the request id).
+    // Values of refused input are not logged: they may be personal data.
+    let elapsed_ms = seconds * 1000.0;
+    if status >= 500 {
+        tracing::error!(%method, %route, status, elapsed_ms, "request failed");
+    } else {
+        tracing::info!(%method, %route, status, elapsed_ms, "request served");
     }
     Ok(res)
 }

@@ -19,9 +19,14 @@ fn every_api_operation_documents_its_errors_as_problem_details() {
     for (path, item) in paths.iter().filter(|(p, _)| p.starts_with("/api/")) {
         for (method, op) in item.as_object().unwrap() {
             let responses = op["responses"].as_object().unwrap();
-            let problem = responses.iter().any(|(code, r)| code.starts_with('4') && r["content"]["application/problem+json"].is_object());
+            let problem = responses.iter().any(|(code, r)| {
+                code.starts_with('4') && r["content"]["application/problem+json"].is_object()
+            });
             assert!(problem, "{method} {path} documents no problem+json error");
-            assert!(op["security"].is_array(), "{method} {path} documents no bearer security");
+            assert!(
+                op["security"].is_array(),
+                "{method} {path} documents no bearer security"
+            );
         }
     }
 }

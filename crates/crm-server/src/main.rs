@@ -144,8 +144,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = match Config::load(cli.config.as_deref()) {
         // One-shot commands print their result on stdout; keep stderr to warnings unless asked.
-        Ok(c) if !matches!(cli.command, None | Some(Command::Serve)) && std::env::var_os("CRM_LOG").is_none() => {
-            Config { log: "warn".into(), ..c }
+        Ok(c)
+            if !matches!(cli.command, None | Some(Command::Serve))
+                && std::env::var_os("CRM_LOG").is_none() =>
+        {
+            Config {
+                log: "warn".into(),
+                ..c
+            }
         }
         Ok(c) => c,
         Err(e) => {
