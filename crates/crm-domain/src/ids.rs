@@ -70,3 +70,15 @@ impl fmt::Display for UserId {
         f.write_str(&self.0)
     }
 }
+uuid_id!(
+    /// An order (UUID v7).
+    OrderId
+);
+uuid_id!(
+    /// A membership tier of a tenant (UUID v7).
+    TierId
+);
+uuid_id!(
+    /// An entry of a customer's loyalty-points ledger (UUID v7).
+    LedgerEntryId
+);

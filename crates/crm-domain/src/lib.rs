@@ -4,7 +4,9 @@ pub mod access;
 pub mod customer;
 pub mod error;
 pub mod ids;
+pub mod loyalty;
 pub mod ports;
+pub mod pricing;
 pub mod tenant;
 pub mod values;
 

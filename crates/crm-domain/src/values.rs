@@ -68,6 +68,12 @@ impl CurrencyCode {
     pub fn as_str(&self) -> &'static str {
         self.0.code()
     }
+
+    /// Digits after the decimal point of the minor unit (ISO 4217 exponent; 2 when the list
+    /// gives none, as for funds and metals).
+    pub fn minor_unit_digits(&self) -> u16 {
+        self.0.exponent().unwrap_or(2)
+    }
 }
 
 impl fmt::Display for CurrencyCode {

@@ -1,0 +1,263 @@
+//! Price quotes with a customer's discount, and the credit-limit rule. Pure functions with exact
+//! decimal arithmetic.
+
+use rust_decimal::{Decimal, RoundingStrategy};
+
+use crate::error::FieldError;
+use crate::values::{Amount, CurrencyCode};
+
+/// Rounds to the currency's minor unit (ISO 4217 exponent: 2 for IDR and USD, 0 for JPY),
+/// half away from zero.
+pub fn round_to_minor_unit(value: Decimal, currency: CurrencyCode) -> Decimal {
+    value.round_dp_with_strategy(
+        u32::from(currency.minor_unit_digits()),
+        RoundingStrategy::MidpointAwayFromZero,
+    )
+}
+
+/// One line to price.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuoteLineInput {
+    /// Product code, 1..=100 characters.
+    pub sku: String,
+    /// Quantity, > 0, at most 4 decimals.
+    pub quantity: Decimal,
+    /// Price of one unit before discount.
+    pub unit_price: Amount,
+}
+
+/// One priced line. `subtotal = quantity × unit_price`, `discount = subtotal × percent / 100`,
+/// `total = subtotal − discount`, each rounded to the currency's minor unit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuotedLine {
+    /// Product code.
+    pub sku: String,
+    /// Quantity.
+    pub quantity: Decimal,
+    /// Unit price.
+    pub unit_price: Decimal,
+    /// Before discount.
+    pub subtotal: Decimal,
+    /// Discount amount.
+    pub discount: Decimal,
+    /// After discount.
+    pub total: Decimal,
+}
+
+/// A price quote: the lines and their sums.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quote {
+    /// Currency of every amount.
+    pub currency: CurrencyCode,
+    /// Percent applied to every line.
+    pub discount_percent: Decimal,
+    /// Priced lines.
+    pub lines: Vec<QuotedLine>,
+    /// Σ line subtotals.
+    pub subtotal: Decimal,
+    /// Σ line discounts.
+    pub discount: Decimal,
+    /// Σ line totals.
+    pub total: Decimal,
+}
+
+/// Prices `lines` at `discount_percent` (0..=100) in `currency`.
+///
+/// # Errors
+/// Field errors (`lines`, `lines[i].sku`, `lines[i].quantity`) for an empty quote, more than 500
+/// lines, an empty SKU or a quantity that is not positive with at most 4 decimals.
+pub fn quote(
+    lines: &[QuoteLineInput],
+    discount_percent: Decimal,
+    currency: CurrencyCode,
+) -> Result<Quote, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    if lines.is_empty() || lines.len() > 500 {
+        errors.push(FieldError::new(
+            "lines",
+            "out_of_range",
+            "a quote has 1..=500 lines",
+        ));
+    }
+    let hundred = Decimal::ONE_HUNDRED;
+    let mut out = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        let sku = line.sku.trim();
+        if sku.is_empty() || sku.chars().count() > 100 {
+            errors.push(FieldError::new(
+                format!("lines[{i}].sku"),
+                "required",
+                "1..=100 characters",
+            ));
+        }
+        if line.quantity <= Decimal::ZERO || line.quantity.normalize().scale() > 4 {
+            errors.push(FieldError::new(
+                format!("lines[{i}].quantity"),
+                "invalid",
+                "must be > 0 with at most 4 decimals",
+            ));
+            continue;
+        }
+        let subtotal = round_to_minor_unit(line.quantity * line.unit_price.value(), currency);
+        let discount = round_to_minor_unit(subtotal * discount_percent / hundred, currency);
+        out.push(QuotedLine {
+            sku: sku.to_owned(),
+            quantity: line.quantity.normalize(),
+            unit_price: line.unit_price.value(),
+            subtotal,
+            discount,
+            total: subtotal - discount,
+        });
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let sum = |f: fn(&QuotedLine) -> Decimal| out.iter().map(f).sum::<Decimal>();
+    Ok(Quote {
+        currency,
+        discount_percent,
+        subtotal: sum(|l| l.subtotal),
+        discount: sum(|l| l.discount),
+        total: sum(|l| l.total),
+        lines: out,
+    })
+}
+
+/// Checks a discount percentage: 0..=100 with at most 2 decimals.
+///
+/// # Errors
+/// A field error naming `field`.
+pub fn check_percent(field: &str, value: Decimal) -> Result<Decimal, FieldError> {
+    if value < Decimal::ZERO || value > Decimal::ONE_HUNDRED || value.normalize().scale() > 2 {
+        return Err(FieldError::new(
+            field,
+            "out_of_range",
+            "must be a percentage 0..=100 with at most 2 decimals",
+        ));
+    }
+    Ok(value.normalize())
+}
+
+/// Why an order was refused by the credit rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CreditExceeded {
+    /// The customer's credit limit.
+    pub limit: Amount,
+    /// Unpaid completed orders before this one.
+    pub outstanding: Amount,
+    /// This order's amount.
+    pub requested: Amount,
+}
+
+/// The credit rule: with a credit limit above zero, unpaid completed orders plus `requested`
+/// must not exceed it. A limit of zero means no limit.
+///
+/// # Errors
+/// [`CreditExceeded`] with the figures.
+pub fn check_credit(
+    limit: Amount,
+    outstanding: Amount,
+    requested: Amount,
+) -> Result<(), CreditExceeded> {
+    if limit.value().is_zero() || outstanding.value() + requested.value() <= limit.value() {
+        Ok(())
+    } else {
+        Err(CreditExceeded {
+            limit,
+            outstanding,
+            requested,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    fn a(s: &str) -> Amount {
+        Amount::new(d(s)).unwrap()
+    }
+
+    fn idr() -> CurrencyCode {
+        CurrencyCode::parse("IDR").unwrap()
+    }
+
+    #[test]
+    fn a_quote_applies_the_discount_per_line_and_rounds_to_the_minor_unit() {
+        let lines = vec![
+            QuoteLineInput {
+                sku: "A".into(),
+                quantity: d("3"),
+                unit_price: a("33333.335"),
+            },
+            QuoteLineInput {
+                sku: "B".into(),
+                quantity: d("0.5"),
+                unit_price: a("10001"),
+            },
+        ];
+        let q = quote(&lines, d("10"), idr()).unwrap();
+        // 3 × 33,333.335 = 100,000.005 → 100,000.01; 10% → 10,000.00 (10,000.001 rounded).
+        assert_eq!(
+            (q.lines[0].subtotal, q.lines[0].discount, q.lines[0].total),
+            (d("100000.01"), d("10000.00"), d("90000.01"))
+        );
+        // 0.5 × 10,001 = 5,000.50; 10% = 500.05.
+        assert_eq!(q.lines[1].total, d("4500.45"));
+        assert_eq!(
+            (q.subtotal, q.discount, q.total),
+            (d("105000.51"), d("10500.05"), d("94500.46"))
+        );
+    }
+
+    #[test]
+    fn currencies_without_minor_units_round_to_whole_numbers() {
+        let jpy = CurrencyCode::parse("JPY").unwrap();
+        let lines = vec![QuoteLineInput {
+            sku: "A".into(),
+            quantity: d("1"),
+            unit_price: a("105"),
+        }];
+        let q = quote(&lines, d("15"), jpy).unwrap();
+        assert_eq!((q.discount, q.total), (d("16"), d("89")));
+    }
+
+    #[test]
+    fn a_quote_needs_lines_with_positive_quantities() {
+        assert_eq!(
+            quote(&[], Decimal::ZERO, idr()).unwrap_err()[0].field,
+            "lines"
+        );
+        let bad = vec![QuoteLineInput {
+            sku: " ".into(),
+            quantity: d("0"),
+            unit_price: a("1"),
+        }];
+        let fields: Vec<_> = quote(&bad, Decimal::ZERO, idr())
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(fields, vec!["lines[0].sku", "lines[0].quantity"]);
+    }
+
+    #[test]
+    fn percentages_are_0_to_100_with_two_decimals() {
+        assert!(check_percent("p", d("12.5")).is_ok());
+        assert!(check_percent("p", d("100.01")).is_err());
+        assert!(check_percent("p", d("-1")).is_err());
+        assert!(check_percent("p", d("1.005")).is_err());
+    }
+
+    #[test]
+    fn credit_is_unlimited_at_zero_and_inclusive_at_the_limit() {
+        assert!(check_credit(Amount::ZERO, a("999999"), a("1")).is_ok());
+        assert!(check_credit(a("1000"), a("600"), a("400")).is_ok());
+        let err = check_credit(a("1000"), a("600"), a("400.01")).unwrap_err();
+        assert_eq!((err.outstanding, err.requested), (a("600"), a("400.01")));
+    }
+}
