@@ -153,14 +153,14 @@ pub fn qualifying_tier(tiers: &[Tier], total_spent: Amount) -> Option<&Tier> {
 /// Upgrades are immediate: when the qualifying tier ranks above the current one. Downgrades
 /// follow `policy`: never, or once the current tier has been held `grace_days` (counted from
 /// `held_since`). Returns `None` when the tier stays.
-pub fn tier_after_spending<'t>(
-    tiers: &'t [Tier],
+pub fn tier_after_spending(
+    tiers: &[Tier],
     current: Option<TierId>,
     held_since: Option<DateTime<Utc>>,
     total_spent: Amount,
     policy: DowngradePolicy,
     now: DateTime<Utc>,
-) -> Option<Option<&'t Tier>> {
+) -> Option<Option<&Tier>> {
     let target = qualifying_tier(tiers, total_spent);
     let current_tier = current.and_then(|id| tiers.iter().find(|t| t.id == id));
     let order = match (target, current_tier) {
