@@ -8,6 +8,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_tenants_and_customers;
+pub mod m20261121_000002_orders_loyalty_tiers;
 
 /// Every migration, oldest first. `Migrator::up(&db, None)` brings a database to the latest
 /// schema; it runs on `crm-server migrate` and at server start.
@@ -16,6 +17,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261121_000001_tenants_and_customers::Migration)]
+        vec![
+            Box::new(m20261121_000001_tenants_and_customers::Migration),
+            Box::new(m20261121_000002_orders_loyalty_tiers::Migration),
+        ]
     }
 }

@@ -1,10 +1,14 @@
 #![doc = include_str!("../README.md")]
 
+#[macro_use]
+mod macros;
+
 pub mod access;
 pub mod customer;
 pub mod error;
 pub mod ids;
 pub mod loyalty;
+pub mod order;
 pub mod ports;
 pub mod pricing;
 pub mod tenant;

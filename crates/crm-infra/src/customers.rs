@@ -4,15 +4,18 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use chrono::Datelike;
+use crm_domain::customer::LoyaltyStatus;
 use crm_domain::customer::{
     Customer, CustomerListQuery, CustomerProfile, CustomerRepository, DeletionChange,
     IdempotencyRecord, NewCustomer, ProfileUpdate, PurchaseStats, UniqueField, customer_code,
 };
+use crm_domain::ids::TierId;
 use crm_domain::values::{
     Amount, CountryCode, CurrencyCode, EmailAddress, LanguageCode, PhoneNumber, TimeZoneName,
     WebUrl,
 };
 use crm_domain::{CustomerId, RepositoryError, TenantId, UserId};
+use rust_decimal::Decimal;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
@@ -83,6 +86,16 @@ async fn next_counter(
     row.try_get_by_index::<i64>(0).map_err(map_db_err)
 }
 
+/// A percentage (at most 2 decimals) as an integer count of hundredths of a percent.
+pub(crate) fn percent_to_bp(p: Decimal) -> i64 {
+    rust_decimal::prelude::ToPrimitive::to_i64(&(p * Decimal::ONE_HUNDRED).trunc()).unwrap_or(0)
+}
+
+/// Hundredths of a percent back to a percentage.
+pub(crate) fn bp_to_percent(bp: i64) -> Decimal {
+    Decimal::new(bp, 2).normalize()
+}
+
 /// The active model with every profile column set and every other column `NotSet`.
 fn profile_columns(p: &CustomerProfile) -> customer::ActiveModel {
     customer::ActiveModel {
@@ -127,6 +140,10 @@ fn profile_columns(p: &CustomerProfile) -> customer::ActiveModel {
         external_ref: Set(p.external_ref.clone()),
         last_contact_at: Set(p.last_contact_at),
         next_follow_up_at: Set(p.next_follow_up_at),
+        discount_bp: Set(p.discount_percent.map(percent_to_bp)),
+        tier_id: NotSet,
+        tier_since: NotSet,
+        loyalty_points: NotSet,
         tenant_id: NotSet,
         id: NotSet,
         customer_number: NotSet,
@@ -147,7 +164,7 @@ fn profile_columns(p: &CustomerProfile) -> customer::ActiveModel {
 
 /// Reads a stored row back into the domain. Stored values were validated on the way in; a
 /// value that no longer parses is reported as corrupt rather than silently dropped.
-fn to_domain(m: customer::Model) -> Result<Customer, RepositoryError> {
+pub(crate) fn to_domain(m: customer::Model) -> Result<Customer, RepositoryError> {
     let id = m.id;
     let corrupt =
         |field: &str| RepositoryError::Other(format!("customer {id}: stored {field} is invalid"));
@@ -220,6 +237,7 @@ fn to_domain(m: customer::Model) -> Result<Customer, RepositoryError> {
         external_ref: m.external_ref,
         last_contact_at: m.last_contact_at,
         next_follow_up_at: m.next_follow_up_at,
+        discount_percent: m.discount_bp.map(bp_to_percent),
     };
     Ok(Customer {
         id: CustomerId(m.id),
@@ -233,6 +251,11 @@ fn to_domain(m: customer::Model) -> Result<Customer, RepositoryError> {
             average_order_value: Amount::from_scaled(m.average_order_value),
             first_order_at: m.first_order_at,
             last_order_at: m.last_order_at,
+        },
+        loyalty: LoyaltyStatus {
+            tier_id: m.tier_id.map(TierId),
+            tier_since: m.tier_since,
+            points: m.loyalty_points,
         },
         created_by: m.created_by.as_deref().and_then(UserId::parse),
         updated_by: m.updated_by.as_deref().and_then(UserId::parse),
@@ -397,6 +420,9 @@ impl CustomerRepository for SeaCustomerRepository {
         row.updated_at = Set(new.created_at);
         row.deleted_at = Set(None);
         row.version = Set(1);
+        row.tier_id = Set(None);
+        row.tier_since = Set(None);
+        row.loyalty_points = Set(0);
         customer::Entity::insert(row)
             .exec_without_returning(&txn)
             .await

@@ -4,6 +4,7 @@ mod customers;
 pub mod db;
 mod entity;
 mod error;
+mod orders;
 mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -11,4 +12,5 @@ pub mod testing;
 pub use customers::SeaCustomerRepository;
 pub use db::{Database, DbConfig};
 pub use error::map_db_err;
+pub use orders::{SeaOrderRepository, SeaOrderTransaction};
 pub use tenants::SeaTenantRepository;

@@ -1,13 +1,16 @@
 //! [`TenantRepository`] on SeaORM.
 
 use async_trait::async_trait;
+use crm_domain::loyalty::Tier;
 use crm_domain::tenant::{Tenant, TenantRepository};
 use crm_domain::values::{CountryCode, CurrencyCode};
 use crm_domain::{RepositoryError, TenantId};
-use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use sea_orm::{ActiveModelTrait, EntityTrait, Set, TransactionTrait};
+
+use crate::customers::percent_to_bp;
 
 use crate::db::Database;
-use crate::entity::tenant;
+use crate::entity::{tenant, tier};
 use crate::error::map_db_err;
 
 /// Tenants in the `tenants` table.
@@ -45,7 +48,8 @@ fn to_domain(m: tenant::Model) -> Result<Tenant, RepositoryError> {
 
 #[async_trait]
 impl TenantRepository for SeaTenantRepository {
-    async fn insert(&self, t: &Tenant) -> Result<(), RepositoryError> {
+    async fn insert(&self, t: &Tenant, tiers: &[Tier]) -> Result<(), RepositoryError> {
+        let txn = self.db.write.begin().await.map_err(map_db_err)?;
         tenant::ActiveModel {
             id: Set(t.id.0),
             name: Set(t.name.clone()),
@@ -55,10 +59,27 @@ impl TenantRepository for SeaTenantRepository {
             created_at: Set(t.created_at),
             updated_at: Set(t.created_at),
         }
-        .insert(&self.db.write)
+        .insert(&txn)
         .await
         .map_err(map_db_err)?;
-        Ok(())
+        for x in tiers {
+            tier::ActiveModel {
+                tenant_id: Set(t.id.0),
+                id: Set(x.id.0),
+                name: Set(x.name.clone()),
+                level: Set(x.level),
+                min_spend: Set(x.min_spend.to_scaled()),
+                discount_bp: Set(percent_to_bp(x.discount_percent)),
+                benefits: Set(serde_json::Value::Object(x.benefits.clone())),
+                colour: Set(x.colour.clone()),
+                created_at: Set(t.created_at),
+                updated_at: Set(t.created_at),
+            }
+            .insert(&txn)
+            .await
+            .map_err(map_db_err)?;
+        }
+        txn.commit().await.map_err(map_db_err)
     }
 
     async fn find(&self, id: TenantId) -> Result<Option<Tenant>, RepositoryError> {

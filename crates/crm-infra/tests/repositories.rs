@@ -37,7 +37,7 @@ async fn setup(backend: Backend) -> Option<Ctx> {
             settings: Default::default(),
             created_at: Utc::now().trunc_subsecs(6),
         };
-        tenants.insert(&t).await.unwrap();
+        tenants.insert(&t, &[]).await.unwrap();
         assert_eq!(tenants.find(t.id).await.unwrap().unwrap(), t);
         ids.push(t.id);
     }

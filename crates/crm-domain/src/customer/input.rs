@@ -71,6 +71,7 @@ pub struct CustomerInput {
     pub external_ref: Option<String>,
     pub last_contact_at: Option<DateTime<Utc>>,
     pub next_follow_up_at: Option<DateTime<Utc>>,
+    pub discount_percent: Option<Decimal>,
 }
 
 /// What validation needs to know beyond the input itself.
@@ -386,6 +387,16 @@ impl CustomerInput {
             external_ref: c.text("external_ref", self.external_ref, 255),
             last_contact_at: self.last_contact_at.map(crate::ports::truncate_to_micros),
             next_follow_up_at: self.next_follow_up_at.map(crate::ports::truncate_to_micros),
+            discount_percent: match self.discount_percent {
+                Some(p) => match crate::pricing::check_percent("discount_percent", p) {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        c.errors.push(e);
+                        None
+                    }
+                },
+                None => None,
+            },
         };
         if c.errors.is_empty() {
             Ok(profile)
@@ -653,6 +664,26 @@ mod tests {
             ..valid()
         };
         assert_eq!(fields(bad), vec![("tags[1]".into(), "required")]);
+    }
+
+    #[test]
+    fn the_discount_override_is_a_percentage() {
+        let bad = CustomerInput {
+            discount_percent: Some(Decimal::new(1001, 1)),
+            ..valid()
+        };
+        assert_eq!(
+            fields(bad),
+            vec![("discount_percent".into(), "out_of_range")]
+        );
+        let ok = CustomerInput {
+            discount_percent: Some(Decimal::new(125, 1)),
+            ..valid()
+        };
+        assert_eq!(
+            ok.validate(&ctx()).unwrap().discount_percent,
+            Some(Decimal::new(125, 1))
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub use input::{
 };
 pub use model::{
     AcquisitionSource, Customer, CustomerProfile, CustomerStatus, CustomerType, Gender,
-    LifecycleStage, NewCustomer, PurchaseStats, UniqueField, customer_code,
+    LifecycleStage, LoyaltyStatus, NewCustomer, PurchaseStats, UniqueField, customer_code,
 };
 #[cfg(any(test, feature = "mock"))]
 pub use ports::MockCustomerRepository;

@@ -4,53 +4,12 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::ids::{CustomerId, TenantId, UserId};
+use crate::ids::{CustomerId, TenantId, TierId, UserId};
 use crate::values::{
     Amount, CountryCode, CurrencyCode, EmailAddress, LanguageCode, PhoneNumber, TimeZoneName,
     WebUrl,
 };
-
-/// Declares a closed set of lower-case string values with `as_str`, `FromStr`, `ALL`.
-macro_rules! string_enum {
-    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum $name {
-            $($(#[$vdoc])* $variant),+
-        }
-
-        impl $name {
-            /// Every value, in declaration order.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            /// The wire and storage form.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text),+
-                }
-            }
-        }
-
-        impl std::str::FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    other => Err(format!(
-                        "unknown value `{other}`; expected one of {}",
-                        [$($text),+].join(", ")
-                    )),
-                }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
+use rust_decimal::Decimal;
 
 string_enum!(
     /// What kind of party the customer is. Every kind but `individual` requires `company`.
@@ -214,6 +173,9 @@ pub struct CustomerProfile {
     pub last_contact_at: Option<DateTime<Utc>>,
     /// When to get in touch next.
     pub next_follow_up_at: Option<DateTime<Utc>>,
+    /// The customer's own discount on quoted prices (percent, 0..=100, 2 decimals); when set
+    /// it replaces the tier's discount.
+    pub discount_percent: Option<Decimal>,
 }
 
 /// Purchase statistics, maintained from orders (later issue); zero for a new customer.
@@ -231,6 +193,17 @@ pub struct PurchaseStats {
     pub last_order_at: Option<DateTime<Utc>>,
 }
 
+/// Loyalty state kept on the customer, maintained from the ledger and tier changes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoyaltyStatus {
+    /// Current membership tier.
+    pub tier_id: Option<TierId>,
+    /// Since when the customer holds it.
+    pub tier_since: Option<DateTime<Utc>>,
+    /// Points balance: the sum of the customer's ledger entries, never negative.
+    pub points: i64,
+}
+
 /// A customer record as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Customer {
@@ -246,6 +219,8 @@ pub struct Customer {
     pub profile: CustomerProfile,
     /// Purchase statistics.
     pub stats: PurchaseStats,
+    /// Tier and points.
+    pub loyalty: LoyaltyStatus,
     /// Who created it.
     pub created_by: Option<UserId>,
     /// Who changed it last.

@@ -6,8 +6,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::error::{DomainError, FieldError, RepositoryError};
-use crate::ids::TenantId;
+use crate::ids::{TenantId, TierId};
+use crate::loyalty::{Tier, default_tiers};
 use crate::ports::{Clock, IdGenerator};
+use crate::values::Amount;
 use crate::values::{CountryCode, CurrencyCode};
 
 /// A tenant.
@@ -34,8 +36,8 @@ pub struct Tenant {
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait TenantRepository: Send + Sync {
-    /// Stores a new tenant.
-    async fn insert(&self, tenant: &Tenant) -> Result<(), RepositoryError>;
+    /// Stores a new tenant and its initial tiers in one transaction.
+    async fn insert(&self, tenant: &Tenant, tiers: &[Tier]) -> Result<(), RepositoryError>;
     /// The tenant with this id.
     async fn find(&self, id: TenantId) -> Result<Option<Tenant>, RepositoryError>;
 }
@@ -68,7 +70,7 @@ impl TenantService {
         Self { repo, clock, ids }
     }
 
-    /// Creates a tenant.
+    /// Creates a tenant with the default tiers ([`default_tiers`]).
     ///
     /// # Errors
     /// [`DomainError::Validation`] for an empty name or an unknown country or currency code.
@@ -116,7 +118,20 @@ impl TenantService {
             settings: serde_json::Map::new(),
             created_at: self.clock.now(),
         };
-        self.repo.insert(&tenant).await?;
+        let tiers: Vec<Tier> = default_tiers()
+            .into_iter()
+            .map(|(name, level, min_spend, percent, colour)| Tier {
+                id: TierId(self.ids.new_id()),
+                tenant_id: tenant.id,
+                name: name.to_owned(),
+                level,
+                min_spend: Amount::from_scaled(min_spend * 10_000),
+                discount_percent: rust_decimal::Decimal::from(percent),
+                benefits: serde_json::Map::new(),
+                colour: Some(colour.to_owned()),
+            })
+            .collect();
+        self.repo.insert(&tenant, &tiers).await?;
         Ok(tenant)
     }
 
@@ -150,13 +165,16 @@ mod tests {
     async fn create_stores_a_tenant_with_its_defaults() {
         let mut repo = MockTenantRepository::new();
         repo.expect_insert()
-            .withf(|t| {
+            .withf(|t, tiers| {
                 t.name == "Toko Maju"
                     && t.default_country.map(|c| c.as_str()) == Some("ID")
                     && t.default_currency.as_str() == "IDR"
+                    && tiers.iter().map(|x| x.name.as_str()).collect::<Vec<_>>()
+                        == ["Bronze", "Silver", "Gold", "Platinum"]
+                    && tiers.iter().all(|x| x.tenant_id == t.id)
             })
             .times(1)
-            .returning(|_| Ok(()));
+            .returning(|_, _| Ok(()));
         let t = service(repo)
             .create(NewTenant {
                 name: " Toko Maju ".into(),

@@ -144,6 +144,10 @@ pub struct CustomerWrite {
     pub last_contact_at: Option<DateTime<Utc>>,
     /// Next follow-up (RFC 3339).
     pub next_follow_up_at: Option<DateTime<Utc>>,
+    /// The customer's own discount on quoted prices, percent 0..=100 (2 decimals); replaces
+    /// the tier's discount when set.
+    #[schema(value_type = Option<String>, example = "12.5")]
+    pub discount_percent: Option<Decimal>,
 }
 
 impl From<CustomerWrite> for CustomerInput {
@@ -188,6 +192,7 @@ impl From<CustomerWrite> for CustomerInput {
             external_ref: w.external_ref,
             last_contact_at: w.last_contact_at,
             next_follow_up_at: w.next_follow_up_at,
+            discount_percent: w.discount_percent,
         }
     }
 }
@@ -236,6 +241,7 @@ impl From<&Customer> for CustomerWrite {
             external_ref: p.external_ref.clone(),
             last_contact_at: p.last_contact_at,
             next_follow_up_at: p.next_follow_up_at,
+            discount_percent: p.discount_percent,
         }
     }
 }
@@ -356,6 +362,15 @@ pub struct CustomerResponse {
     pub updated_at: DateTime<Utc>,
     /// Soft-deletion time.
     pub deleted_at: Option<DateTime<Utc>>,
+    /// Own discount override, percent.
+    #[schema(value_type = Option<String>)]
+    pub discount_percent: Option<Decimal>,
+    /// Current membership tier.
+    pub tier_id: Option<Uuid>,
+    /// Since when the tier is held.
+    pub tier_since: Option<DateTime<Utc>>,
+    /// Loyalty points balance.
+    pub loyalty_points: i64,
     /// Version; also the `ETag`.
     pub version: i64,
 }
@@ -416,6 +431,10 @@ impl From<&Customer> for CustomerResponse {
             created_at: c.created_at,
             updated_at: c.updated_at,
             deleted_at: c.deleted_at,
+            discount_percent: w.discount_percent,
+            tier_id: c.loyalty.tier_id.map(|t| t.0),
+            tier_since: c.loyalty.tier_since,
+            loyalty_points: c.loyalty.points,
             version: c.version,
         }
     }

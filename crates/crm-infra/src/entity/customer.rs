@@ -64,6 +64,11 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     pub deleted_at: Option<DateTimeUtc>,
     pub version: i64,
+    pub tier_id: Option<Uuid>,
+    pub tier_since: Option<DateTimeUtc>,
+    pub loyalty_points: i64,
+    /// Hundredths of a percent.
+    pub discount_bp: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

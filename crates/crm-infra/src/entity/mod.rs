@@ -4,4 +4,9 @@
 pub mod customer;
 pub mod customer_tag;
 pub mod idempotency_key;
+pub mod ledger_entry;
+pub mod order;
+pub mod order_line;
 pub mod tenant;
+pub mod tier;
+pub mod tier_change;

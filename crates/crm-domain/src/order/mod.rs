@@ -1,0 +1,16 @@
+//! Orders: purchases that drive each customer's statistics, loyalty points and tier.
+
+mod model;
+mod ports;
+mod service;
+#[cfg(test)]
+mod service_tests;
+
+pub use model::{
+    Order, OrderInput, OrderLine, OrderLineInput, OrderStatus, PaymentStatus, ValidOrder,
+    average_order_value,
+};
+pub use ports::{CompletedTotals, OrderListQuery, OrderRepository, OrderTransaction};
+#[cfg(any(test, feature = "mock"))]
+pub use ports::{MockOrderRepository, MockOrderTransaction};
+pub use service::{OrderChange, OrderService, Placed};

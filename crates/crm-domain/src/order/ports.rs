@@ -1,0 +1,152 @@
+//! Storage ports of orders, loyalty and tiers. Writes that touch several rows go through one
+//! [`OrderTransaction`], so an order, the customer's statistics, the points ledger and a tier
+//! change are stored together or not at all.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::model::{Order, OrderStatus, PaymentStatus};
+use crate::customer::{Customer, LifecycleStage, PurchaseStats};
+use crate::error::RepositoryError;
+use crate::ids::{CustomerId, OrderId, TenantId};
+use crate::loyalty::{LedgerEntry, Tier, TierChange};
+use crate::values::Amount;
+
+/// Count, sum and dates of a customer's completed orders.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CompletedTotals {
+    /// Completed orders.
+    pub count: i64,
+    /// Sum of their totals.
+    pub sum: Amount,
+    /// Earliest `placed_at`.
+    pub first: Option<DateTime<Utc>>,
+    /// Latest `placed_at`.
+    pub last: Option<DateTime<Utc>>,
+}
+
+/// A filter of order lists. Newest first (`placed_at` desc, then id desc).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderListQuery {
+    /// Only this customer's orders.
+    pub customer_id: Option<CustomerId>,
+    /// Status in any of these.
+    pub statuses: Vec<OrderStatus>,
+    /// Payment state; `Overdue` means unpaid, completed and `due_at` before `now`.
+    pub payment_status: Option<PaymentStatus>,
+    /// `placed_at` ≥ this.
+    pub placed_after: Option<DateTime<Utc>>,
+    /// `placed_at` < this.
+    pub placed_before: Option<DateTime<Utc>>,
+    /// Start after this row (`placed_at`, id).
+    pub after: Option<(DateTime<Utc>, OrderId)>,
+    /// Rows wanted.
+    pub limit: u32,
+    /// The time `Overdue` is judged at.
+    pub now: DateTime<Utc>,
+}
+
+/// One transaction. Dropping it without [`OrderTransaction::commit`] rolls everything back.
+///
+/// # Errors
+/// As [`RepositoryError`]; `Conflict { field: "order_ref" }` when an order ref is taken.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait OrderTransaction: Send {
+    /// Reads a live customer and locks it until the end of the transaction, so concurrent
+    /// changes of one customer's orders queue.
+    async fn lock_customer(
+        &mut self,
+        tenant: TenantId,
+        id: CustomerId,
+    ) -> Result<Option<Customer>, RepositoryError>;
+    /// The tenant's order with this ref.
+    async fn order_by_ref(
+        &mut self,
+        tenant: TenantId,
+        order_ref: &str,
+    ) -> Result<Option<Order>, RepositoryError>;
+    /// The tenant's order with this id.
+    async fn find_order(
+        &mut self,
+        tenant: TenantId,
+        id: OrderId,
+    ) -> Result<Option<Order>, RepositoryError>;
+    /// Stores a new order and its lines.
+    async fn insert_order(&mut self, order: &Order) -> Result<(), RepositoryError>;
+    /// Stores an order's new status, payment status, points, `updated_at` and `version`, if its
+    /// stored version is `expected_version`.
+    async fn update_order(
+        &mut self,
+        order: &Order,
+        expected_version: i64,
+    ) -> Result<(), RepositoryError>;
+    /// Totals of the customer's completed orders.
+    async fn completed_totals(
+        &mut self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> Result<CompletedTotals, RepositoryError>;
+    /// Sum of the customer's completed, unpaid orders.
+    async fn outstanding(
+        &mut self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> Result<Amount, RepositoryError>;
+    /// Writes the customer's purchase statistics and stage.
+    async fn save_customer_stats(
+        &mut self,
+        tenant: TenantId,
+        customer: CustomerId,
+        stats: &PurchaseStats,
+        stage: LifecycleStage,
+    ) -> Result<(), RepositoryError>;
+    /// Appends a ledger entry and moves the customer's cached balance by its points.
+    async fn add_ledger_entry(&mut self, entry: &LedgerEntry) -> Result<(), RepositoryError>;
+    /// The tenant's tiers.
+    async fn tiers(&mut self, tenant: TenantId) -> Result<Vec<Tier>, RepositoryError>;
+    /// Sets the customer's tier (and `tier_since`) and records the change in its history.
+    async fn record_tier_change(&mut self, change: &TierChange) -> Result<(), RepositoryError>;
+    /// Makes every write of the transaction durable.
+    async fn commit(self: Box<Self>) -> Result<(), RepositoryError>;
+}
+
+/// Orders, ledgers and tier histories: reads, and transactions for writes.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait OrderRepository: Send + Sync {
+    /// Starts a transaction.
+    async fn begin(&self) -> Result<Box<dyn OrderTransaction>, RepositoryError>;
+    /// The tenant's order with this id.
+    async fn find_order(
+        &self,
+        tenant: TenantId,
+        id: OrderId,
+    ) -> Result<Option<Order>, RepositoryError>;
+    /// Up to `query.limit` orders matching the query.
+    async fn list_orders(
+        &self,
+        tenant: TenantId,
+        query: &OrderListQuery,
+    ) -> Result<Vec<Order>, RepositoryError>;
+    /// The customer's ledger, newest first, up to `limit` entries older than `before` (an id).
+    async fn ledger(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+        before: Option<crate::ids::LedgerEntryId>,
+        limit: u32,
+    ) -> Result<Vec<LedgerEntry>, RepositoryError>;
+    /// The customer's tier changes, newest first.
+    async fn tier_history(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+        limit: u32,
+    ) -> Result<Vec<TierChange>, RepositoryError>;
+    /// The tenant's tiers, by level.
+    async fn tiers(&self, tenant: TenantId) -> Result<Vec<Tier>, RepositoryError>;
+    /// Rebuilds every customer's purchase statistics, stage and points balance of the tenant
+    /// from its orders and ledger, in the database; returns the customers updated.
+    async fn recompute_statistics(&self, tenant: TenantId) -> Result<u64, RepositoryError>;
+}

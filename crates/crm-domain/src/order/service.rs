@@ -1,0 +1,499 @@
+//! Use cases on orders: placing one, changing its status or payment, reading them. Each write
+//! runs in one [`OrderTransaction`] that also updates the customer's statistics, stage, points
+//! and tier.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::model::{Order, OrderInput, OrderStatus, PaymentStatus, average_order_value};
+use super::ports::{OrderListQuery, OrderRepository, OrderTransaction};
+use crate::access::{Actor, Permission};
+use crate::customer::{Customer, LifecycleStage, PurchaseStats};
+use crate::error::{DomainError, RepositoryError};
+use crate::ids::{CustomerId, LedgerEntryId, OrderId, TenantId};
+use crate::loyalty::{
+    LedgerEntry, LedgerKind, LoyaltySettings, TierChange, points_for, tier_after_spending,
+};
+use crate::ports::{Clock, IdGenerator};
+use crate::pricing::check_credit;
+use crate::tenant::{Tenant, TenantRepository};
+
+/// The result of placing an order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placed {
+    /// The order.
+    pub order: Order,
+    /// False when an order with the same `order_ref` already existed (nothing changed).
+    pub created: bool,
+}
+
+/// A change of an order's status and/or payment status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OrderChange {
+    /// New status.
+    pub status: Option<OrderStatus>,
+    /// New payment status (`unpaid` or `paid`).
+    pub payment_status: Option<PaymentStatus>,
+}
+
+/// Use cases on orders.
+pub struct OrderService {
+    orders: Arc<dyn OrderRepository>,
+    tenants: Arc<dyn TenantRepository>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+}
+
+impl OrderService {
+    /// Wires the service.
+    pub fn new(
+        orders: Arc<dyn OrderRepository>,
+        tenants: Arc<dyn TenantRepository>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+    ) -> Self {
+        Self {
+            orders,
+            tenants,
+            clock,
+            ids,
+        }
+    }
+
+    /// Records an order of a customer (needs `customers.edit`; `override_credit_limit` needs
+    /// `customers.manage`). Re-sending an `order_ref` returns the stored order unchanged.
+    ///
+    /// A completed order, in the same transaction: earns `floor(total / points_unit)` points,
+    /// updates the customer's totals, average, first and last order, moves a prospect or lead
+    /// to customer, and upgrades the tier when a threshold is crossed.
+    ///
+    /// # Errors
+    /// [`DomainError::NotFound`] (customer), [`DomainError::Validation`],
+    /// [`DomainError::Conflict`] on `credit_limit` when an unpaid completed order would exceed it,
+    /// or on `order_ref` when the ref belongs to another customer's order.
+    pub async fn place(
+        &self,
+        actor: &Actor,
+        customer_id: CustomerId,
+        input: OrderInput,
+        override_credit_limit: bool,
+    ) -> Result<Placed, DomainError> {
+        actor.require(Permission::CustomersEdit)?;
+        if override_credit_limit {
+            actor.require(Permission::CustomersManage)?;
+        }
+        let tenant = self.tenant(actor.tenant_id).await?;
+        let order_ref = input.order_ref.clone().map(|r| r.trim().to_owned());
+        match self
+            .place_in_tx(actor, &tenant, customer_id, input, override_credit_limit)
+            .await
+        {
+            // A concurrent request stored the same ref first: answer with its order.
+            Err(DomainError::Conflict { field, .. }) if field == "order_ref" => {
+                let mut tx = self.orders.begin().await?;
+                let existing = match order_ref.as_deref() {
+                    Some(r) => tx.order_by_ref(tenant.id, r).await?,
+                    None => None,
+                };
+                match existing {
+                    Some(order) if order.customer_id == customer_id => Ok(Placed {
+                        order,
+                        created: false,
+                    }),
+                    _ => Err(ref_taken()),
+                }
+            }
+            other => other,
+        }
+    }
+
+    async fn place_in_tx(
+        &self,
+        actor: &Actor,
+        tenant: &Tenant,
+        customer_id: CustomerId,
+        input: OrderInput,
+        override_credit_limit: bool,
+    ) -> Result<Placed, DomainError> {
+        let now = self.clock.now();
+        let mut tx = self.orders.begin().await?;
+        let customer = tx
+            .lock_customer(tenant.id, customer_id)
+            .await?
+            .ok_or(DomainError::NotFound { entity: "customer" })?;
+        if let Some(r) = input
+            .order_ref
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            && let Some(order) = tx.order_by_ref(tenant.id, r).await?
+        {
+            return if order.customer_id == customer_id {
+                Ok(Placed {
+                    order,
+                    created: false,
+                })
+            } else {
+                Err(ref_taken())
+            };
+        }
+        let valid = input
+            .validate(customer.profile.currency, now)
+            .map_err(DomainError::Validation)?;
+        let id = OrderId(self.ids.new_id());
+        let mut order = Order {
+            id,
+            tenant_id: tenant.id,
+            customer_id,
+            order_ref: valid.order_ref.unwrap_or_else(|| format!("ORD-{id}")),
+            placed_at: valid.placed_at,
+            status: valid.status,
+            payment_status: valid.payment_status,
+            due_at: valid.placed_at
+                + Duration::days(i64::from(customer.profile.payment_terms_days)),
+            currency: customer.profile.currency,
+            total_amount: valid.total_amount,
+            lines: valid.lines,
+            channel: valid.channel,
+            metadata: valid.metadata,
+            points_earned: 0,
+            created_by: Some(actor.user_id.clone()),
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        if order.status == OrderStatus::Completed
+            && order.payment_status == PaymentStatus::Unpaid
+            && !override_credit_limit
+        {
+            check_credit_limit(tx.as_mut(), &customer, &order).await?;
+        }
+        let settings = settings(tenant)?;
+        if order.status == OrderStatus::Completed {
+            order.points_earned = points_for(order.total_amount, settings.points_unit);
+        }
+        tx.insert_order(&order).await.map_err(map_ref_conflict)?;
+        if order.status == OrderStatus::Completed {
+            self.earn(tx.as_mut(), &order, now).await?;
+            self.settle(tx.as_mut(), tenant, &customer, &settings, now)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(Placed {
+            order,
+            created: true,
+        })
+    }
+
+    /// Changes an order's status and/or payment status (needs `customers.edit`).
+    ///
+    /// `pending → completed` earns points and updates statistics and tier (and is held to the
+    /// credit limit when unpaid); `completed → refunded` takes back exactly the points the order
+    /// earned (never more than the balance) and updates statistics. With `expected_version`,
+    /// only on that version.
+    ///
+    /// # Errors
+    /// [`DomainError::NotFound`], [`DomainError::Validation`] for a forbidden transition,
+    /// [`DomainError::PreconditionFailed`], [`DomainError::Conflict`] on `credit_limit`.
+    pub async fn change(
+        &self,
+        actor: &Actor,
+        id: OrderId,
+        change: OrderChange,
+        expected_version: Option<i64>,
+    ) -> Result<Order, DomainError> {
+        actor.require(Permission::CustomersEdit)?;
+        let tenant = self.tenant(actor.tenant_id).await?;
+        let settings = settings(&tenant)?;
+        let now = self.clock.now();
+        let customer_id = self.get(actor, id).await?.customer_id;
+        let mut tx = self.orders.begin().await?;
+        // Customer first, then order: every writer locks in this order.
+        let customer = tx
+            .lock_customer(tenant.id, customer_id)
+            .await?
+            .ok_or(DomainError::NotFound { entity: "order" })?;
+        let current = tx
+            .find_order(tenant.id, id)
+            .await?
+            .ok_or(DomainError::NotFound { entity: "order" })?;
+        if let Some(expected) = expected_version.filter(|v| *v != current.version) {
+            return Err(DomainError::PreconditionFailed {
+                expected,
+                current: current.version,
+            });
+        }
+        let mut order = current.clone();
+        if let Some(status) = change.status {
+            if !current.status.can_become(status) {
+                return Err(DomainError::invalid(
+                    "status",
+                    "invalid_transition",
+                    format!("a {} order cannot become {status}", current.status),
+                ));
+            }
+            order.status = status;
+        }
+        if let Some(payment) = change.payment_status {
+            if payment == PaymentStatus::Overdue {
+                return Err(DomainError::invalid(
+                    "payment_status",
+                    "invalid",
+                    "overdue is derived from due_at; send unpaid",
+                ));
+            }
+            order.payment_status = payment;
+        }
+        if order == current {
+            return Ok(current);
+        }
+        let completing =
+            current.status != OrderStatus::Completed && order.status == OrderStatus::Completed;
+        let newly_owed = order.status == OrderStatus::Completed
+            && order.payment_status == PaymentStatus::Unpaid
+            && (completing || current.payment_status != PaymentStatus::Unpaid);
+        if newly_owed {
+            check_credit_limit(tx.as_mut(), &customer, &order).await?;
+        }
+        if completing {
+            order.points_earned = points_for(order.total_amount, settings.points_unit);
+        }
+        order.version = current.version + 1;
+        order.updated_at = now;
+        tx.update_order(&order, current.version)
+            .await
+            .map_err(|e| match e {
+                RepositoryError::Stale => DomainError::PreconditionFailed {
+                    expected: current.version,
+                    current: current.version + 1,
+                },
+                other => other.into(),
+            })?;
+        if completing {
+            self.earn(tx.as_mut(), &order, now).await?;
+        }
+        let leaving_completed =
+            current.status == OrderStatus::Completed && order.status != OrderStatus::Completed;
+        if leaving_completed && order.points_earned > 0 {
+            // Never below zero: points already redeemed cannot be taken back.
+            let take = order.points_earned.min(customer.loyalty.points);
+            if take > 0 {
+                let entry = self.entry(
+                    &order,
+                    LedgerKind::Reversal,
+                    -take,
+                    now,
+                    Some(actor),
+                    format!("order {} {}", order.order_ref, order.status),
+                );
+                tx.add_ledger_entry(&entry).await?;
+            }
+        }
+        if completing || leaving_completed {
+            self.settle(tx.as_mut(), &tenant, &customer, &settings, now)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(order)
+    }
+
+    /// The tenant's order with this id (needs `customers.view`).
+    ///
+    /// # Errors
+    /// [`DomainError::NotFound`] when absent or another tenant's.
+    pub async fn get(&self, actor: &Actor, id: OrderId) -> Result<Order, DomainError> {
+        actor.require(Permission::CustomersView)?;
+        self.orders
+            .find_order(actor.tenant_id, id)
+            .await?
+            .ok_or(DomainError::NotFound { entity: "order" })
+    }
+
+    /// A page of the tenant's orders (needs `customers.view`), newest first; returns one row
+    /// more than `query.limit` when a next page exists. `query.now` is set here.
+    ///
+    /// # Errors
+    /// [`DomainError::Validation`] when `limit` is outside 1..=200.
+    pub async fn list(
+        &self,
+        actor: &Actor,
+        mut query: OrderListQuery,
+    ) -> Result<Vec<Order>, DomainError> {
+        actor.require(Permission::CustomersView)?;
+        if !(1..=crate::customer::MAX_PAGE_SIZE).contains(&query.limit) {
+            return Err(DomainError::invalid(
+                "limit",
+                "out_of_range",
+                "must be between 1 and 200",
+            ));
+        }
+        query.now = self.clock.now();
+        query.limit += 1;
+        Ok(self.orders.list_orders(actor.tenant_id, &query).await?)
+    }
+
+    /// Rebuilds every customer's statistics, stage and points balance of the caller's tenant from
+    /// the orders and ledger (needs `customers.manage`). Gives the same numbers as the
+    /// per-order updates.
+    ///
+    /// # Errors
+    /// [`DomainError::Forbidden`], storage errors.
+    pub async fn recompute(&self, actor: &Actor) -> Result<u64, DomainError> {
+        actor.require(Permission::CustomersManage)?;
+        Ok(self.orders.recompute_statistics(actor.tenant_id).await?)
+    }
+
+    async fn tenant(&self, id: TenantId) -> Result<Tenant, DomainError> {
+        self.tenants
+            .find(id)
+            .await?
+            .ok_or(DomainError::NotFound { entity: "tenant" })
+    }
+
+    fn entry(
+        &self,
+        order: &Order,
+        kind: LedgerKind,
+        points: i64,
+        now: DateTime<Utc>,
+        actor: Option<&Actor>,
+        reason: String,
+    ) -> LedgerEntry {
+        LedgerEntry {
+            id: LedgerEntryId(self.ids.new_id()),
+            tenant_id: order.tenant_id,
+            customer_id: order.customer_id,
+            kind,
+            points,
+            reason,
+            order_id: Some(order.id),
+            actor: actor.map(|a| a.user_id.clone()),
+            created_at: now,
+        }
+    }
+
+    async fn earn(
+        &self,
+        tx: &mut dyn OrderTransaction,
+        order: &Order,
+        now: DateTime<Utc>,
+    ) -> Result<(), DomainError> {
+        if order.points_earned > 0 {
+            let entry = self.entry(
+                order,
+                LedgerKind::Earn,
+                order.points_earned,
+                now,
+                None,
+                format!("order {} completed", order.order_ref),
+            );
+            tx.add_ledger_entry(&entry).await?;
+        }
+        Ok(())
+    }
+
+    /// Rewrites the customer's statistics from their completed orders, moves a prospect or lead
+    /// with a completed order to customer, and applies the tier rule.
+    async fn settle(
+        &self,
+        tx: &mut dyn OrderTransaction,
+        tenant: &Tenant,
+        customer: &Customer,
+        settings: &LoyaltySettings,
+        now: DateTime<Utc>,
+    ) -> Result<(), DomainError> {
+        let totals = tx.completed_totals(tenant.id, customer.id).await?;
+        let stats = PurchaseStats {
+            total_orders: totals.count,
+            total_spent: totals.sum,
+            average_order_value: average_order_value(totals.sum, totals.count),
+            first_order_at: totals.first,
+            last_order_at: totals.last,
+        };
+        let stage = match customer.profile.stage {
+            LifecycleStage::Prospect | LifecycleStage::Lead if totals.count > 0 => {
+                LifecycleStage::Customer
+            }
+            other => other,
+        };
+        tx.save_customer_stats(tenant.id, customer.id, &stats, stage)
+            .await?;
+        let tiers = tx.tiers(tenant.id).await?;
+        let target = tier_after_spending(
+            &tiers,
+            customer.loyalty.tier_id,
+            customer.loyalty.tier_since,
+            stats.total_spent,
+            settings.downgrade,
+            now,
+        );
+        if let Some(target) = target {
+            let reason = match target {
+                Some(t) => format!(
+                    "total spent {} reached {} ({})",
+                    stats.total_spent, t.min_spend, t.name
+                ),
+                None => format!("total spent {} is below every tier", stats.total_spent),
+            };
+            tx.record_tier_change(&TierChange {
+                tenant_id: tenant.id,
+                customer_id: customer.id,
+                from_tier: customer.loyalty.tier_id,
+                to_tier: target.map(|t| t.id),
+                reason,
+                actor: None,
+                changed_at: now,
+            })
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+fn settings(tenant: &Tenant) -> Result<LoyaltySettings, DomainError> {
+    LoyaltySettings::from_settings(&tenant.settings).map_err(|e| {
+        DomainError::Internal(format!(
+            "tenant {} has invalid loyalty settings: {}",
+            tenant.id, e.message
+        ))
+    })
+}
+
+fn ref_taken() -> DomainError {
+    DomainError::Conflict {
+        field: "order_ref".into(),
+        message: "another customer's order has this order_ref".into(),
+        existing_id: None,
+    }
+}
+
+fn map_ref_conflict(e: RepositoryError) -> DomainError {
+    match e {
+        RepositoryError::Conflict { field } if field == "order_ref" => DomainError::Conflict {
+            field,
+            message: "an order with this order_ref was stored concurrently".into(),
+            existing_id: None,
+        },
+        other => other.into(),
+    }
+}
+
+async fn check_credit_limit(
+    tx: &mut dyn OrderTransaction,
+    customer: &Customer,
+    order: &Order,
+) -> Result<(), DomainError> {
+    let outstanding = tx.outstanding(customer.tenant_id, customer.id).await?;
+    check_credit(customer.profile.credit_limit, outstanding, order.total_amount).map_err(|e| DomainError::Conflict {
+        field: "credit_limit".into(),
+        message: format!(
+            "the credit limit is {} {cur}; {} {cur} is outstanding, so an unpaid order of {} {cur} would exceed it",
+            e.limit,
+            e.outstanding,
+            e.requested,
+            cur = customer.profile.currency
+        ),
+        existing_id: None,
+    })
+}

@@ -1,0 +1,258 @@
+//! The order service against mockall mocks of its ports.
+
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use super::*;
+use crate::access::{Actor, Permission};
+use crate::customer::{
+    Customer, CustomerInput, LifecycleStage, LoyaltyStatus, PurchaseStats, ValidationContext,
+    customer_code,
+};
+use crate::error::DomainError;
+use crate::ids::{CustomerId, TenantId, TierId, UserId};
+use crate::loyalty::{LedgerKind, Tier};
+use crate::ports::{MockClock, MockIdGenerator};
+use crate::tenant::{MockTenantRepository, Tenant};
+use crate::values::{Amount, CountryCode, CurrencyCode};
+
+const TENANT: TenantId = TenantId(Uuid::from_u128(1));
+const CUSTOMER: CustomerId = CustomerId(Uuid::from_u128(2));
+
+fn actor(role: &str) -> Actor {
+    Actor::new(TENANT, UserId::parse("u").unwrap(), [role], [])
+}
+
+fn amount(v: i64) -> Amount {
+    Amount::new(Decimal::from(v)).unwrap()
+}
+
+fn customer(credit_limit: i64, tier: Option<TierId>) -> Customer {
+    let ctx = ValidationContext {
+        default_country: CountryCode::parse("ID"),
+        default_currency: CurrencyCode::parse("IDR").unwrap(),
+        today: Utc::now().date_naive(),
+    };
+    let mut profile = CustomerInput {
+        name: Some("B".into()),
+        email: Some("b@example.com".into()),
+        ..Default::default()
+    }
+    .validate(&ctx)
+    .unwrap();
+    profile.credit_limit = amount(credit_limit);
+    Customer {
+        id: CUSTOMER,
+        tenant_id: TENANT,
+        customer_number: 1,
+        customer_code: customer_code(2026, 1),
+        profile,
+        stats: PurchaseStats::default(),
+        loyalty: LoyaltyStatus {
+            tier_id: tier,
+            tier_since: None,
+            points: 0,
+        },
+        created_by: None,
+        updated_by: None,
+        created_at: Utc::now(),
+        updated_at: Utc::now(),
+        deleted_at: None,
+        version: 1,
+    }
+}
+
+fn tiers() -> Vec<Tier> {
+    crate::loyalty::default_tiers()
+        .into_iter()
+        .map(|(name, level, min, pct, _)| Tier {
+            id: TierId(Uuid::from_u128(100 + level as u128)),
+            tenant_id: TENANT,
+            name: name.into(),
+            level,
+            min_spend: amount(min),
+            discount_percent: Decimal::from(pct),
+            benefits: Default::default(),
+            colour: None,
+        })
+        .collect()
+}
+
+fn service(orders: MockOrderRepository) -> OrderService {
+    let mut tenants = MockTenantRepository::new();
+    tenants.expect_find().returning(|id| {
+        Ok(Some(Tenant {
+            id,
+            name: "T".into(),
+            default_country: CountryCode::parse("ID"),
+            default_currency: CurrencyCode::parse("IDR").unwrap(),
+            settings: Default::default(),
+            created_at: Utc::now(),
+        }))
+    });
+    let mut clock = MockClock::new();
+    clock
+        .expect_now()
+        .returning(|| Utc.with_ymd_and_hms(2026, 11, 21, 8, 0, 0).unwrap());
+    let mut ids = MockIdGenerator::new();
+    ids.expect_new_id().returning(Uuid::now_v7);
+    OrderService::new(
+        Arc::new(orders),
+        Arc::new(tenants),
+        Arc::new(clock),
+        Arc::new(ids),
+    )
+}
+
+fn repo_with(tx: MockOrderTransaction) -> MockOrderRepository {
+    let mut repo = MockOrderRepository::new();
+    let mut tx = Some(tx);
+    repo.expect_begin()
+        .times(1)
+        .returning(move || Ok(Box::new(tx.take().unwrap())));
+    repo
+}
+
+fn order_input(total: i64, order_ref: &str) -> OrderInput {
+    OrderInput {
+        order_ref: Some(order_ref.into()),
+        total_amount: Some(Decimal::from(total)),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_completed_order_earns_points_updates_statistics_and_upgrades_the_tier_in_one_transaction()
+ {
+    let bronze = tiers()[0].id;
+    let mut tx = MockOrderTransaction::new();
+    tx.expect_lock_customer()
+        .returning(move |_, _| Ok(Some(customer(0, Some(bronze)))));
+    tx.expect_order_by_ref().returning(|_, _| Ok(None));
+    tx.expect_insert_order()
+        .withf(|o| o.points_earned == 205 && o.status == OrderStatus::Completed)
+        .times(1)
+        .returning(|_| Ok(()));
+    tx.expect_add_ledger_entry()
+        .withf(|e| e.kind == LedgerKind::Earn && e.points == 205)
+        .times(1)
+        .returning(|_| Ok(()));
+    tx.expect_completed_totals().returning(|_, _| {
+        Ok(CompletedTotals {
+            count: 1,
+            sum: amount(2_050_000),
+            first: Some(Utc::now()),
+            last: Some(Utc::now()),
+        })
+    });
+    tx.expect_save_customer_stats()
+        .withf(|_, _, s, stage| {
+            s.total_spent == amount(2_050_000)
+                && s.total_orders == 1
+                && *stage == LifecycleStage::Customer
+        })
+        .times(1)
+        .returning(|_, _, _, _| Ok(()));
+    tx.expect_tiers().returning(|_| Ok(tiers()));
+    tx.expect_record_tier_change()
+        .withf(move |c| c.from_tier == Some(bronze) && c.to_tier == Some(tiers()[1].id))
+        .times(1)
+        .returning(|_| Ok(()));
+    tx.expect_commit().times(1).returning(|| Ok(()));
+    let placed = service(repo_with(tx))
+        .place(
+            &actor("sales"),
+            CUSTOMER,
+            order_input(2_050_000, "INV-1"),
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(placed.created);
+}
+
+#[tokio::test]
+async fn a_resent_order_ref_returns_the_stored_order_without_writing() {
+    let mut tx = MockOrderTransaction::new();
+    tx.expect_lock_customer()
+        .returning(|_, _| Ok(Some(customer(0, None))));
+    let stored = {
+        let v = order_input(10, "INV-1")
+            .validate(CurrencyCode::parse("IDR").unwrap(), Utc::now())
+            .unwrap();
+        Order {
+            id: crate::ids::OrderId(Uuid::now_v7()),
+            tenant_id: TENANT,
+            customer_id: CUSTOMER,
+            order_ref: "INV-1".into(),
+            placed_at: v.placed_at,
+            status: v.status,
+            payment_status: v.payment_status,
+            due_at: v.placed_at,
+            currency: CurrencyCode::parse("IDR").unwrap(),
+            total_amount: v.total_amount,
+            lines: vec![],
+            channel: None,
+            metadata: Default::default(),
+            points_earned: 0,
+            created_by: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            version: 1,
+        }
+    };
+    let copy = stored.clone();
+    tx.expect_order_by_ref()
+        .returning(move |_, _| Ok(Some(copy.clone())));
+    tx.expect_insert_order().never();
+    tx.expect_commit().never();
+    let placed = service(repo_with(tx))
+        .place(&actor("sales"), CUSTOMER, order_input(999, "INV-1"), false)
+        .await
+        .unwrap();
+    assert_eq!((placed.created, placed.order), (false, stored));
+}
+
+#[tokio::test]
+async fn an_unpaid_order_beyond_the_credit_limit_is_refused() {
+    let mut tx = MockOrderTransaction::new();
+    tx.expect_lock_customer()
+        .returning(|_, _| Ok(Some(customer(1_000_000, None))));
+    tx.expect_order_by_ref().returning(|_, _| Ok(None));
+    tx.expect_outstanding()
+        .returning(|_, _| Ok(amount(900_000)));
+    tx.expect_insert_order().never();
+    let mut input = order_input(100_001, "INV-2");
+    input.payment_status = Some(PaymentStatus::Unpaid);
+    let err = service(repo_with(tx))
+        .place(&actor("sales"), CUSTOMER, input, false)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, DomainError::Conflict { ref field, .. } if field == "credit_limit"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn overriding_the_credit_limit_needs_the_manage_permission() {
+    let repo = MockOrderRepository::new();
+    let err = service(repo)
+        .place(&actor("manager"), CUSTOMER, order_input(1, "X"), true)
+        .await
+        .unwrap_err();
+    assert_eq!(err, DomainError::Forbidden(Permission::CustomersManage));
+}
+
+#[tokio::test]
+async fn a_viewer_cannot_place_orders() {
+    let repo = MockOrderRepository::new();
+    let err = service(repo)
+        .place(&actor("viewer"), CUSTOMER, order_input(1, "X"), false)
+        .await
+        .unwrap_err();
+    assert_eq!(err, DomainError::Forbidden(Permission::CustomersEdit));
+}
