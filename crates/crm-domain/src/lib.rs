@@ -12,6 +12,7 @@ pub mod order;
 pub mod ports;
 pub mod pricing;
 pub mod tenant;
+pub mod tier;
 pub mod values;
 
 pub use access::{Actor, Permission, Role};

@@ -7,12 +7,13 @@ use crate::error::FieldError;
 use crate::values::{Amount, CurrencyCode};
 
 /// Rounds to the currency's minor unit (ISO 4217 exponent: 2 for IDR and USD, 0 for JPY),
-/// half away from zero.
+/// half away from zero, and keeps exactly that many decimals.
 pub fn round_to_minor_unit(value: Decimal, currency: CurrencyCode) -> Decimal {
-    value.round_dp_with_strategy(
-        u32::from(currency.minor_unit_digits()),
-        RoundingStrategy::MidpointAwayFromZero,
-    )
+    let digits = u32::from(currency.minor_unit_digits());
+    let mut rounded = value.round_dp_with_strategy(digits, RoundingStrategy::MidpointAwayFromZero);
+    // Always show the minor unit: 5000 IDR is 5000.00.
+    rounded.rescale(digits);
+    rounded
 }
 
 /// One line to price.
@@ -259,5 +260,62 @@ mod tests {
         assert!(check_credit(a("1000"), a("600"), a("400")).is_ok());
         let err = check_credit(a("1000"), a("600"), a("400.01")).unwrap_err();
         assert_eq!((err.outstanding, err.requested), (a("600"), a("400.01")));
+    }
+}
+
+/// Where a quote's discount came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DiscountSource {
+    /// The customer's own `discount_percent`.
+    Customer,
+    /// The customer's tier (its name).
+    Tier(String),
+    /// No discount applies.
+    None,
+}
+
+/// Price quotes for a customer (needs `customers.view`).
+pub struct PricingService {
+    customers: std::sync::Arc<dyn crate::customer::CustomerRepository>,
+    tiers: std::sync::Arc<dyn crate::tier::TierRepository>,
+}
+
+impl PricingService {
+    /// Wires the service.
+    pub fn new(
+        customers: std::sync::Arc<dyn crate::customer::CustomerRepository>,
+        tiers: std::sync::Arc<dyn crate::tier::TierRepository>,
+    ) -> Self {
+        Self { customers, tiers }
+    }
+
+    /// Prices `lines` for a customer in the customer's currency: the customer's own
+    /// `discount_percent` when set, else the tier's discount, else none.
+    ///
+    /// # Errors
+    /// [`crate::DomainError::NotFound`] for an unknown customer; validation errors of [`quote`].
+    pub async fn quote_for(
+        &self,
+        actor: &crate::Actor,
+        customer: crate::CustomerId,
+        lines: &[QuoteLineInput],
+    ) -> Result<(Quote, DiscountSource), crate::DomainError> {
+        actor.require(crate::Permission::CustomersView)?;
+        let c = self
+            .customers
+            .find(actor.tenant_id, customer, false)
+            .await?
+            .ok_or(crate::DomainError::NotFound { entity: "customer" })?;
+        let (percent, source) = match (c.profile.discount_percent, c.loyalty.tier_id) {
+            (Some(p), _) => (p, DiscountSource::Customer),
+            (None, Some(t)) => match self.tiers.find(actor.tenant_id, t).await? {
+                Some(tier) => (tier.discount_percent, DiscountSource::Tier(tier.name)),
+                None => (Decimal::ZERO, DiscountSource::None),
+            },
+            (None, None) => (Decimal::ZERO, DiscountSource::None),
+        };
+        let q =
+            quote(lines, percent, c.profile.currency).map_err(crate::DomainError::Validation)?;
+        Ok((q, source))
     }
 }

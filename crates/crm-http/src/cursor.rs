@@ -1,10 +1,11 @@
-//! Opaque, signed list cursors. A cursor is `base64url(version | created_at µs | id | mac)`
-//! where `mac` is the first 16 bytes of HMAC-SHA256 over the rest, so a cursor cannot be forged
-//! or edited: anything else is a 400.
+//! Opaque, signed list cursors. A cursor is `base64url(version | kind | time µs | id | mac)`
+//! where `kind` names the list it belongs to and `mac` is the first 16 bytes of HMAC-SHA256
+//! over the rest, so a cursor cannot be forged, edited or used on another list: anything else
+//! is a 400.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::DateTime;
+use chrono::{DateTime, Utc};
 use crm_domain::CustomerId;
 use crm_domain::customer::CustomerCursor;
 use hmac::{Hmac, Mac};
@@ -15,7 +16,17 @@ use crate::problem::ApiError;
 
 const VERSION: u8 = 1;
 const MAC_LEN: usize = 16;
-const BODY_LEN: usize = 1 + 8 + 16;
+const BODY_LEN: usize = 2 + 8 + 16;
+
+/// The list a cursor belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum CursorKind {
+    /// The customer list (`created_at`, id).
+    Customers = 1,
+    /// Order lists (`placed_at`, id).
+    Orders = 2,
+}
 
 /// Encodes and verifies cursors with a server secret.
 #[derive(Clone)]
@@ -47,30 +58,36 @@ impl CursorCodec {
         out
     }
 
-    /// The opaque form of a position.
-    pub fn encode(&self, c: &CustomerCursor) -> String {
+    /// The opaque form of a position (`at`, `id`) in a list of `kind`.
+    pub fn encode_position(&self, kind: CursorKind, at: DateTime<Utc>, id: Uuid) -> String {
         let mut bytes = Vec::with_capacity(BODY_LEN + MAC_LEN);
         bytes.push(VERSION);
-        bytes.extend_from_slice(&c.created_at.timestamp_micros().to_be_bytes());
-        bytes.extend_from_slice(c.id.0.as_bytes());
+        bytes.push(kind as u8);
+        bytes.extend_from_slice(&at.timestamp_micros().to_be_bytes());
+        bytes.extend_from_slice(id.as_bytes());
         let mac = self.mac(&bytes);
         bytes.extend_from_slice(&mac);
         URL_SAFE_NO_PAD.encode(bytes)
     }
 
-    /// Reads a cursor back.
+    /// Reads a position of a list of `kind` back.
     ///
     /// # Errors
-    /// A 400 naming `cursor` when it is malformed, edited or signed with another key.
-    pub fn decode(&self, raw: &str) -> Result<CustomerCursor, ApiError> {
+    /// A 400 naming `cursor` when it is malformed, edited, signed with another key or issued
+    /// for another list.
+    pub fn decode_position(
+        &self,
+        kind: CursorKind,
+        raw: &str,
+    ) -> Result<(DateTime<Utc>, Uuid), ApiError> {
         let bad = || {
             ApiError::bad(
                 "cursor",
-                "the cursor is malformed or was not issued by this server",
+                "the cursor is malformed or was not issued by this server for this list",
             )
         };
         let bytes = URL_SAFE_NO_PAD.decode(raw.trim()).map_err(|_| bad())?;
-        if bytes.len() != BODY_LEN + MAC_LEN || bytes[0] != VERSION {
+        if bytes.len() != BODY_LEN + MAC_LEN || bytes[0] != VERSION || bytes[1] != kind as u8 {
             return Err(bad());
         }
         let (body, mac) = bytes.split_at(BODY_LEN);
@@ -79,9 +96,23 @@ impl CursorCodec {
         check.update(b"crm-cursor");
         check.update(body);
         check.verify_truncated_left(mac).map_err(|_| bad())?;
-        let micros = i64::from_be_bytes(body[1..9].try_into().map_err(|_| bad())?);
-        let id = Uuid::from_slice(&body[9..25]).map_err(|_| bad())?;
-        let created_at = DateTime::from_timestamp_micros(micros).ok_or_else(bad)?;
+        let micros = i64::from_be_bytes(body[2..10].try_into().map_err(|_| bad())?);
+        let id = Uuid::from_slice(&body[10..26]).map_err(|_| bad())?;
+        let at = DateTime::from_timestamp_micros(micros).ok_or_else(bad)?;
+        Ok((at, id))
+    }
+
+    /// The opaque form of a customer-list position.
+    pub fn encode(&self, c: &CustomerCursor) -> String {
+        self.encode_position(CursorKind::Customers, c.created_at, c.id.0)
+    }
+
+    /// Reads a customer-list cursor back.
+    ///
+    /// # Errors
+    /// As [`CursorCodec::decode_position`].
+    pub fn decode(&self, raw: &str) -> Result<CustomerCursor, ApiError> {
+        let (created_at, id) = self.decode_position(CursorKind::Customers, raw)?;
         Ok(CustomerCursor {
             created_at,
             id: CustomerId(id),
@@ -119,5 +150,10 @@ mod tests {
                 .is_err()
         );
         assert!(codec.decode("not-a-cursor").is_err());
+        let order_cursor = codec.encode_position(CursorKind::Orders, Utc::now(), Uuid::now_v7());
+        assert!(
+            codec.decode(&order_cursor).is_err(),
+            "an order cursor is not a customer cursor"
+        );
     }
 }

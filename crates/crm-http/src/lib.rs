@@ -1,12 +1,18 @@
 #![doc = include_str!("../README.md")]
 
+#[macro_use]
+mod macros;
+
 pub mod auth;
 pub mod cursor;
 pub mod customers;
 pub mod health;
 pub mod json;
+pub mod loyalty;
 pub mod metrics;
+pub mod orders;
 pub mod problem;
+pub mod query;
 pub mod state;
 
 use actix_web::body::MessageBody;
@@ -36,6 +42,10 @@ pub use state::{AppState, ReadinessProbe};
     modifiers(&BearerAuth),
     tags(
         (name = "customers", description = "Customer records"),
+        (name = "orders", description = "Orders and purchase statistics"),
+        (name = "loyalty", description = "Loyalty points and customer tiers"),
+        (name = "tiers", description = "Membership tiers of the tenant"),
+        (name = "pricing", description = "Price quotes with the customer's discount"),
         (name = "operations", description = "Health probes"),
     ),
     components(schemas(problem::Problem, problem::ProblemField)),
@@ -60,9 +70,15 @@ impl Modify for BearerAuth {
 }
 
 fn register(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(scope("/api/v1").configure(customers::routes))
-        .service(health::live)
-        .service(health::ready);
+    // Fixed paths before `{id}` paths that could swallow them.
+    cfg.service(
+        scope("/api/v1")
+            .configure(orders::routes)
+            .configure(loyalty::routes)
+            .configure(customers::routes),
+    )
+    .service(health::live)
+    .service(health::ready);
 }
 
 /// The OpenAPI 3.1 document of every route (what `/openapi.json` serves and

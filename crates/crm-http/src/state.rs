@@ -3,7 +3,10 @@
 use std::sync::Arc;
 
 use crm_domain::customer::CustomerService;
+use crm_domain::order::{LoyaltyService, OrderService};
+use crm_domain::pricing::PricingService;
 use crm_domain::tenant::TenantService;
+use crm_domain::tier::TierService;
 use futures_util::future::BoxFuture;
 
 use crate::auth::{JwtKeys, KnownTenants};
@@ -22,6 +25,14 @@ pub struct AppState {
     pub customers: Arc<CustomerService>,
     /// Tenant use cases (token tenant check).
     pub tenants: Arc<TenantService>,
+    /// Order use cases.
+    pub orders: Arc<OrderService>,
+    /// Loyalty points and tier assignment.
+    pub loyalty: Arc<LoyaltyService>,
+    /// Tier CRUD.
+    pub tiers: Arc<TierService>,
+    /// Price quotes.
+    pub pricing: Arc<PricingService>,
     /// Token verification.
     pub auth: Arc<JwtKeys>,
     /// List cursor signing.

@@ -522,6 +522,34 @@ impl CustomerRepository for SeaCustomerRepository {
         }))
     }
 
+    async fn open_order_refs(
+        &self,
+        tenant: TenantId,
+        id: CustomerId,
+        limit: u32,
+    ) -> Result<Vec<String>, RepositoryError> {
+        use crate::entity::order;
+        let open = Condition::any()
+            .add(order::Column::Status.eq("pending"))
+            .add(
+                Condition::all()
+                    .add(order::Column::Status.eq("completed"))
+                    .add(order::Column::PaymentStatus.eq("unpaid")),
+            );
+        order::Entity::find()
+            .select_only()
+            .column(order::Column::OrderRef)
+            .filter(order::Column::TenantId.eq(tenant.0))
+            .filter(order::Column::CustomerId.eq(id.0))
+            .filter(open)
+            .order_by(order::Column::PlacedAt, Order::Asc)
+            .limit(u64::from(limit))
+            .into_tuple()
+            .all(&self.db.read)
+            .await
+            .map_err(map_db_err)
+    }
+
     async fn list(
         &self,
         tenant: TenantId,

@@ -8,9 +8,11 @@ mod orders;
 mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tiers;
 
 pub use customers::SeaCustomerRepository;
 pub use db::{Database, DbConfig};
 pub use error::map_db_err;
 pub use orders::{SeaOrderRepository, SeaOrderTransaction};
 pub use tenants::SeaTenantRepository;
+pub use tiers::SeaTierRepository;

@@ -9,7 +9,7 @@ use crm_domain::ids::{LedgerEntryId, OrderId, TierId};
 use crm_domain::loyalty::{LedgerEntry, LedgerKind, Tier, TierChange};
 use crm_domain::order::{
     CompletedTotals, Order, OrderLine, OrderListQuery, OrderRepository, OrderStatus,
-    OrderTransaction, PaymentStatus,
+    OrderTransaction, PaymentStatus, ProductTotal,
 };
 use crm_domain::values::{Amount, CurrencyCode};
 use crm_domain::{CustomerId, RepositoryError, TenantId, UserId};
@@ -37,6 +37,21 @@ impl SeaOrderRepository {
     pub fn new(db: Database) -> Self {
         Self { db }
     }
+}
+
+/// A raw statement written with `$1, $2, ...` placeholders, each used once and in order;
+/// SQLite gets `?` instead.
+pub(crate) fn raw(backend: DatabaseBackend, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
+    let sql = if backend == DatabaseBackend::Sqlite {
+        let mut out = sql.to_owned();
+        for i in (1..=values.len()).rev() {
+            out = out.replace(&format!("${i}"), "?");
+        }
+        out
+    } else {
+        sql.to_owned()
+    };
+    Statement::from_sql_and_values(backend, sql, values)
 }
 
 fn corrupt(what: &str) -> RepositoryError {
@@ -93,7 +108,7 @@ fn order_to_domain(
     })
 }
 
-fn tier_to_domain(m: tier::Model) -> Tier {
+pub(crate) fn tier_to_domain(m: tier::Model) -> Tier {
     Tier {
         id: TierId(m.id),
         tenant_id: TenantId(m.tenant_id),
@@ -593,6 +608,61 @@ impl OrderRepository for SeaOrderRepository {
 
     async fn tiers(&self, tenant: TenantId) -> Result<Vec<Tier>, RepositoryError> {
         tiers_in(&self.db.read, tenant).await
+    }
+
+    async fn completed_since(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, Amount)>, RepositoryError> {
+        let rows: Vec<(DateTime<Utc>, i64)> = order::Entity::find()
+            .select_only()
+            .column(order::Column::PlacedAt)
+            .column(order::Column::TotalAmount)
+            .filter(order::Column::TenantId.eq(tenant.0))
+            .filter(order::Column::CustomerId.eq(customer.0))
+            .filter(order::Column::Status.eq(OrderStatus::Completed.as_str()))
+            .filter(order::Column::PlacedAt.gte(since))
+            .into_tuple()
+            .all(&self.db.read)
+            .await
+            .map_err(map_db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|(at, total)| (at, Amount::from_scaled(total)))
+            .collect())
+    }
+
+    async fn top_products(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+        limit: u32,
+    ) -> Result<Vec<ProductTotal>, RepositoryError> {
+        const SQL: &str = "SELECT l.sku, MAX(l.name), CAST(SUM(l.quantity) AS BIGINT), CAST(SUM(l.line_total) AS BIGINT) \
+            FROM order_lines l JOIN orders o ON o.tenant_id = l.tenant_id AND o.id = l.order_id \
+            WHERE o.tenant_id = $1 AND o.customer_id = $2 AND o.status = 'completed' \
+            GROUP BY l.sku ORDER BY SUM(l.quantity) DESC, l.sku LIMIT $3";
+        let stmt = raw(
+            self.db.backend(),
+            SQL,
+            vec![tenant.0.into(), customer.0.into(), i64::from(limit).into()],
+        );
+        let rows = self.db.read.query_all_raw(stmt).await.map_err(map_db_err)?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(ProductTotal {
+                    sku: r.try_get_by_index::<String>(0).map_err(map_db_err)?,
+                    name: r
+                        .try_get_by_index::<Option<String>>(1)
+                        .map_err(map_db_err)?,
+                    quantity: Decimal::new(r.try_get_by_index::<i64>(2).map_err(map_db_err)?, 4)
+                        .normalize(),
+                    revenue: Amount::from_scaled(r.try_get_by_index::<i64>(3).map_err(map_db_err)?),
+                })
+            })
+            .collect()
     }
 
     async fn recompute_statistics(&self, tenant: TenantId) -> Result<u64, RepositoryError> {

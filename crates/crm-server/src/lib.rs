@@ -10,11 +10,17 @@ use actix_web::dev::Server;
 use actix_web::{HttpServer, web};
 use anyhow::Context;
 use crm_domain::customer::CustomerService;
+use crm_domain::order::{LoyaltyService, OrderService};
 use crm_domain::ports::{SystemClock, UuidV7Generator};
+use crm_domain::pricing::PricingService;
 use crm_domain::tenant::TenantService;
+use crm_domain::tier::TierService;
 use crm_http::auth::KnownTenants;
 use crm_http::{AppState, CursorCodec, JwtKeys, Metrics, ReadinessProbe};
-use crm_infra::{Database, DbConfig, SeaCustomerRepository, SeaTenantRepository};
+use crm_infra::{
+    Database, DbConfig, SeaCustomerRepository, SeaOrderRepository, SeaTenantRepository,
+    SeaTierRepository,
+};
 use futures_util::future::BoxFuture;
 
 pub use config::Config;
@@ -85,6 +91,14 @@ pub struct Services {
     pub customers: Arc<CustomerService>,
     /// Tenant use cases.
     pub tenants: Arc<TenantService>,
+    /// Order use cases.
+    pub orders: Arc<OrderService>,
+    /// Loyalty use cases.
+    pub loyalty: Arc<LoyaltyService>,
+    /// Tier use cases.
+    pub tiers: Arc<TierService>,
+    /// Price quotes.
+    pub pricing: Arc<PricingService>,
 }
 
 impl Services {
@@ -93,14 +107,33 @@ impl Services {
         let clock = Arc::new(SystemClock);
         let ids = Arc::new(UuidV7Generator);
         let tenant_repo = Arc::new(SeaTenantRepository::new(db.clone()));
-        let customers = Arc::new(CustomerService::new(
-            Arc::new(SeaCustomerRepository::new(db.clone())),
-            tenant_repo.clone(),
-            clock.clone(),
-            ids.clone(),
-        ));
-        let tenants = Arc::new(TenantService::new(tenant_repo, clock, ids));
-        Self { customers, tenants }
+        let customer_repo = Arc::new(SeaCustomerRepository::new(db.clone()));
+        let order_repo = Arc::new(SeaOrderRepository::new(db.clone()));
+        let tier_repo = Arc::new(SeaTierRepository::new(db.clone()));
+        Self {
+            customers: Arc::new(CustomerService::new(
+                customer_repo.clone(),
+                tenant_repo.clone(),
+                clock.clone(),
+                ids.clone(),
+            )),
+            orders: Arc::new(OrderService::new(
+                customer_repo.clone(),
+                order_repo.clone(),
+                tenant_repo.clone(),
+                clock.clone(),
+                ids.clone(),
+            )),
+            loyalty: Arc::new(LoyaltyService::new(
+                customer_repo.clone(),
+                order_repo,
+                clock.clone(),
+                ids.clone(),
+            )),
+            tiers: Arc::new(TierService::new(tier_repo.clone(), ids.clone())),
+            pricing: Arc::new(PricingService::new(customer_repo, tier_repo)),
+            tenants: Arc::new(TenantService::new(tenant_repo, clock, ids)),
+        }
     }
 }
 
@@ -131,6 +164,10 @@ impl Application {
         let state = web::Data::new(AppState {
             customers: services.customers,
             tenants: services.tenants,
+            orders: services.orders,
+            loyalty: services.loyalty,
+            tiers: services.tiers,
+            pricing: services.pricing,
             auth: Arc::new(JwtKeys::from_secret(secret.as_bytes())),
             cursors: CursorCodec::new(secret.as_bytes()),
             known_tenants: KnownTenants::default(),

@@ -153,6 +153,14 @@ pub trait CustomerRepository: Send + Sync {
         key: &str,
     ) -> Result<Option<IdempotencyRecord>, RepositoryError>;
 
+    /// Refs of up to `limit` open orders of the customer (pending, or completed and unpaid).
+    async fn open_order_refs(
+        &self,
+        tenant: TenantId,
+        id: CustomerId,
+        limit: u32,
+    ) -> Result<Vec<String>, RepositoryError>;
+
     /// Up to `query.limit` live customers matching the filter, newest first, after the cursor.
     async fn list(
         &self,

@@ -204,10 +204,12 @@ impl CustomerService {
     }
 
     /// Soft-deletes a live customer (needs `customers.delete`): it disappears from reads and
-    /// lists and frees its e-mail, phones and external_ref, until restored.
+    /// lists and frees its e-mail, phones and external_ref, until restored. A customer with
+    /// open orders (pending, or completed and unpaid) cannot be deleted.
     ///
     /// # Errors
-    /// [`DomainError::NotFound`], [`DomainError::PreconditionFailed`], [`DomainError::Forbidden`].
+    /// [`DomainError::NotFound`], [`DomainError::PreconditionFailed`], [`DomainError::Forbidden`],
+    /// [`DomainError::Conflict`] on `orders`, naming the open orders.
     pub async fn delete(
         &self,
         actor: &Actor,
@@ -218,6 +220,20 @@ impl CustomerService {
         for _ in 0..WRITE_ATTEMPTS {
             let current = self.live(actor.tenant_id, id).await?;
             check_version(expected_version, current.version)?;
+            let open = self
+                .customers
+                .open_order_refs(actor.tenant_id, id, 10)
+                .await?;
+            if !open.is_empty() {
+                return Err(DomainError::Conflict {
+                    field: "orders".into(),
+                    message: format!(
+                        "the customer has open (pending or unpaid) orders: {}",
+                        open.join(", ")
+                    ),
+                    existing_id: None,
+                });
+            }
             match self
                 .customers
                 .set_deleted(self.deletion(actor, &current, true))

@@ -452,3 +452,22 @@ async fn a_conflict_with_the_customer_of_a_concurrent_same_key_request_replays_i
     assert!(created.replayed);
     assert_eq!(created.customer.id, winner);
 }
+
+#[tokio::test]
+async fn a_customer_with_open_orders_cannot_be_deleted() {
+    let mut repo = MockCustomerRepository::new();
+    repo.expect_find()
+        .returning(|_, id, _| Ok(Some(stored(id, 1))));
+    repo.expect_open_order_refs()
+        .returning(|_, _, _| Ok(vec!["INV-7".into(), "INV-9".into()]));
+    repo.expect_set_deleted().never();
+    let err = service(repo)
+        .delete(&actor("admin"), CustomerId(Uuid::now_v7()), None)
+        .await
+        .unwrap_err();
+    let DomainError::Conflict { field, message, .. } = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(field, "orders");
+    assert!(message.contains("INV-7, INV-9"), "{message}");
+}

@@ -25,6 +25,19 @@ pub struct CompletedTotals {
     pub last: Option<DateTime<Utc>>,
 }
 
+/// Quantity and revenue of one product over a customer's completed orders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductTotal {
+    /// Product code.
+    pub sku: String,
+    /// A name seen for it.
+    pub name: Option<String>,
+    /// Units bought.
+    pub quantity: rust_decimal::Decimal,
+    /// Σ line totals.
+    pub revenue: Amount,
+}
+
 /// A filter of order lists. Newest first (`placed_at` desc, then id desc).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OrderListQuery {
@@ -146,6 +159,20 @@ pub trait OrderRepository: Send + Sync {
     ) -> Result<Vec<TierChange>, RepositoryError>;
     /// The tenant's tiers, by level.
     async fn tiers(&self, tenant: TenantId) -> Result<Vec<Tier>, RepositoryError>;
+    /// `(placed_at, total_amount)` of the customer's completed orders placed at or after `since`.
+    async fn completed_since(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, Amount)>, RepositoryError>;
+    /// The customer's `limit` products with the most units over completed orders.
+    async fn top_products(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+        limit: u32,
+    ) -> Result<Vec<ProductTotal>, RepositoryError>;
     /// Rebuilds every customer's purchase statistics, stage and points balance of the tenant
     /// from its orders and ledger, in the database; returns the customers updated.
     async fn recompute_statistics(&self, tenant: TenantId) -> Result<u64, RepositoryError>;

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use rust_decimal::Decimal;
 
 use super::model::{Order, OrderInput, OrderStatus, PaymentStatus, average_order_value};
 use super::ports::{OrderListQuery, OrderRepository, OrderTransaction};
@@ -18,6 +19,7 @@ use crate::loyalty::{
 use crate::ports::{Clock, IdGenerator};
 use crate::pricing::check_credit;
 use crate::tenant::{Tenant, TenantRepository};
+use crate::values::Amount;
 
 /// The result of placing an order.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,8 +39,35 @@ pub struct OrderChange {
     pub payment_status: Option<PaymentStatus>,
 }
 
+/// Spending of one calendar month (UTC).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonthlySpend {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// Completed orders placed in the month.
+    pub orders: i64,
+    /// Their total.
+    pub total: Amount,
+}
+
+/// A customer's purchase statistics and history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PurchaseReport {
+    /// Totals (completed orders).
+    pub stats: PurchaseStats,
+    /// Completed orders per month since the first one (at least one month), 2 decimals.
+    pub purchase_frequency_per_month: Decimal,
+    /// The last 12 calendar months, oldest first, the current month last.
+    pub monthly: Vec<MonthlySpend>,
+    /// Top 10 products by units.
+    pub top_products: Vec<super::ports::ProductTotal>,
+    /// The 10 most recent orders (any status).
+    pub last_orders: Vec<Order>,
+}
+
 /// Use cases on orders.
 pub struct OrderService {
+    customers: Arc<dyn crate::customer::CustomerRepository>,
     orders: Arc<dyn OrderRepository>,
     tenants: Arc<dyn TenantRepository>,
     clock: Arc<dyn Clock>,
@@ -48,17 +77,101 @@ pub struct OrderService {
 impl OrderService {
     /// Wires the service.
     pub fn new(
+        customers: Arc<dyn crate::customer::CustomerRepository>,
         orders: Arc<dyn OrderRepository>,
         tenants: Arc<dyn TenantRepository>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
     ) -> Self {
         Self {
+            customers,
             orders,
             tenants,
             clock,
             ids,
         }
+    }
+
+    /// A customer's totals, purchase frequency, monthly spending over the last 12 months, top
+    /// 10 products by units and last 10 orders (needs `customers.view`).
+    ///
+    /// # Errors
+    /// [`DomainError::NotFound`].
+    pub async fn purchase_report(
+        &self,
+        actor: &Actor,
+        customer_id: CustomerId,
+    ) -> Result<PurchaseReport, DomainError> {
+        use chrono::Datelike;
+        actor.require(Permission::CustomersView)?;
+        let c = self
+            .customers
+            .find(actor.tenant_id, customer_id, false)
+            .await?
+            .ok_or(DomainError::NotFound { entity: "customer" })?;
+        let now = self.clock.now();
+        let (mut year, mut month) = (now.year(), now.month());
+        let mut months = Vec::with_capacity(12);
+        for _ in 0..12 {
+            months.push((year, month));
+            if month == 1 {
+                year -= 1;
+                month = 12;
+            } else {
+                month -= 1;
+            }
+        }
+        months.reverse();
+        let (y0, m0) = months[0];
+        // The first instant of the month eleven months back.
+        let since = chrono::NaiveDate::from_ymd_opt(y0, m0, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|d| d.and_utc())
+            .ok_or_else(|| DomainError::Internal("calendar overflow".into()))?;
+        let placed = self
+            .orders
+            .completed_since(actor.tenant_id, customer_id, since)
+            .await?;
+        let monthly = months
+            .into_iter()
+            .map(|(y, m)| {
+                let in_month: Vec<_> = placed
+                    .iter()
+                    .filter(|(at, _)| at.year() == y && at.month() == m)
+                    .collect();
+                MonthlySpend {
+                    month: format!("{y:04}-{m:02}"),
+                    orders: i64::try_from(in_month.len()).unwrap_or(i64::MAX),
+                    total: Amount::from_scaled(in_month.iter().map(|(_, a)| a.to_scaled()).sum()),
+                }
+            })
+            .collect();
+        let frequency = match c.stats.first_order_at {
+            Some(first) if c.stats.total_orders > 0 => {
+                // Months of 30.436875 days (the Gregorian average), at least one.
+                let days = Decimal::from((now - first).num_days().max(0));
+                let months = (days / Decimal::new(30_436_875, 6)).max(Decimal::ONE);
+                (Decimal::from(c.stats.total_orders) / months).round_dp(2)
+            }
+            _ => Decimal::ZERO,
+        };
+        let list = OrderListQuery {
+            customer_id: Some(customer_id),
+            limit: 10,
+            now,
+            ..Default::default()
+        };
+        let last_orders = self.orders.list_orders(actor.tenant_id, &list).await?;
+        Ok(PurchaseReport {
+            stats: c.stats,
+            purchase_frequency_per_month: frequency,
+            monthly,
+            top_products: self
+                .orders
+                .top_products(actor.tenant_id, customer_id, 10)
+                .await?,
+            last_orders,
+        })
     }
 
     /// Records an order of a customer (needs `customers.edit`; `override_credit_limit` needs

@@ -100,6 +100,7 @@ fn service(orders: MockOrderRepository) -> OrderService {
     let mut ids = MockIdGenerator::new();
     ids.expect_new_id().returning(Uuid::now_v7);
     OrderService::new(
+        Arc::new(crate::customer::MockCustomerRepository::new()),
         Arc::new(orders),
         Arc::new(tenants),
         Arc::new(clock),

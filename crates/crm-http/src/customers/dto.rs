@@ -7,47 +7,25 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// Declares an API enum mirroring a domain enum, with conversions both ways.
-macro_rules! api_enum {
-    ($(#[$doc:meta])* $name:ident => $domain:ident { $($variant:ident),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $(#[allow(missing_docs)] $variant),+ }
-
-        impl From<$name> for domain::$domain {
-            fn from(v: $name) -> Self {
-                match v { $($name::$variant => domain::$domain::$variant),+ }
-            }
-        }
-
-        impl From<domain::$domain> for $name {
-            fn from(v: domain::$domain) -> Self {
-                match v { $(domain::$domain::$variant => $name::$variant),+ }
-            }
-        }
-    };
-}
-
 api_enum!(
     /// `individual`, `business`, `non_profit` or `government`; all but `individual` require `company`.
-    CustomerType => CustomerType { Individual, Business, NonProfit, Government }
+    CustomerType => domain::CustomerType { Individual, Business, NonProfit, Government }
 );
 api_enum!(
     /// `active`, `inactive`, `blocked` or `archived`.
-    CustomerStatus => CustomerStatus { Active, Inactive, Blocked, Archived }
+    CustomerStatus => domain::CustomerStatus { Active, Inactive, Blocked, Archived }
 );
 api_enum!(
     /// Lifecycle stage: `prospect`, `lead`, `customer` or `advocate`.
-    LifecycleStage => LifecycleStage { Prospect, Lead, Customer, Advocate }
+    LifecycleStage => domain::LifecycleStage { Prospect, Lead, Customer, Advocate }
 );
 api_enum!(
     /// Acquisition channel.
-    AcquisitionSource => AcquisitionSource { Website, Referral, SocialMedia, Advertising, TradeShow, ColdCall, EmailCampaign, WalkIn, Other }
+    AcquisitionSource => domain::AcquisitionSource { Website, Referral, SocialMedia, Advertising, TradeShow, ColdCall, EmailCampaign, WalkIn, Other }
 );
 api_enum!(
     /// Gender as stated by the customer.
-    Gender => Gender { Male, Female, Other, PreferNotToSay }
+    Gender => domain::Gender { Male, Female, Other, PreferNotToSay }
 );
 
 /// The editable fields of a customer: the body of `POST` (create) and `PUT` (full replace),

@@ -48,7 +48,7 @@ fn with_customer(mut res: actix_web::HttpResponseBuilder, c: &Customer) -> HttpR
 }
 
 /// The version an `If-Match` header asks for: `None` when absent or `*`.
-fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+pub(crate) fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
     let Some(raw) = headers.get(header::IF_MATCH) else {
         return Ok(None);
     };
@@ -388,60 +388,31 @@ pub struct ListCustomersParams {
     tag: Option<Vec<String>>,
 }
 
-fn parse_values<T: std::str::FromStr<Err = String>>(
-    name: &str,
-    raw: &str,
-    out: &mut Vec<T>,
-) -> Result<(), ApiError> {
-    for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        out.push(part.parse().map_err(|e: String| ApiError::bad(name, e))?);
-    }
-    Ok(())
-}
-
 /// Reads the list query string. Unknown parameters and malformed values are a 400 naming the
 /// parameter, never ignored.
 fn parse_list_query(query: &str, cursors: &CursorCodec) -> Result<CustomerListQuery, ApiError> {
     let mut filter = CustomerFilter::default();
     let mut limit = None;
     let mut after = None;
-    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        match name.as_ref() {
-            "limit" => {
-                let n = value
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| (1..=crm_domain::customer::MAX_PAGE_SIZE).contains(n))
-                    .ok_or_else(|| {
-                        ApiError::bad(
-                            "limit",
-                            format!("`{value}` is not a number between 1 and 200"),
-                        )
-                    })?;
-                limit = Some(n);
-            }
-            "cursor" => after = Some(cursors.decode(&value)?),
-            "status" => parse_values::<CustomerStatus>("status", &value, &mut filter.statuses)?,
+    let known = ["limit", "cursor", "status", "customer_type", "stage", "tag"];
+    crate::query::each_param(query, &known, |name, value| {
+        match name {
+            "limit" => limit = Some(crate::query::limit(value)?),
+            "cursor" => after = Some(cursors.decode(value)?),
+            "status" => crate::query::values::<CustomerStatus>(name, value, &mut filter.statuses)?,
             "customer_type" => {
-                parse_values::<CustomerType>("customer_type", &value, &mut filter.customer_types)?
+                crate::query::values::<CustomerType>(name, value, &mut filter.customer_types)?
             }
-            "stage" => parse_values::<LifecycleStage>("stage", &value, &mut filter.stages)?,
-            "tag" => filter.tags.extend(
+            "stage" => crate::query::values::<LifecycleStage>(name, value, &mut filter.stages)?,
+            _ => filter.tags.extend(
                 value
                     .split(',')
                     .map(|t| t.trim().to_lowercase())
                     .filter(|t| !t.is_empty()),
             ),
-            other => {
-                return Err(ApiError::bad(
-                    other,
-                    format!(
-                        "unknown query parameter `{other}`; known: limit, cursor, status, customer_type, stage, tag"
-                    ),
-                ));
-            }
         }
-    }
+        Ok(())
+    })?;
     Ok(CustomerListQuery {
         filter,
         limit: limit.unwrap_or(DEFAULT_PAGE_SIZE),

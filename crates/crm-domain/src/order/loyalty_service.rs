@@ -1,0 +1,285 @@
+//! Use cases on loyalty: a customer's balance, tier and ledger; redemptions, manual
+//! adjustments and tier assignments (each in one transaction with the customer locked).
+
+use std::sync::Arc;
+
+use super::ports::OrderRepository;
+use crate::access::{Actor, Permission};
+use crate::customer::{Customer, CustomerRepository};
+use crate::error::DomainError;
+use crate::ids::{CustomerId, LedgerEntryId, TierId};
+use crate::loyalty::{LedgerEntry, LedgerKind, Tier, TierChange};
+use crate::ports::{Clock, IdGenerator};
+use crate::values::Amount;
+
+/// A customer's loyalty standing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoyaltySummary {
+    /// Points balance.
+    pub balance: i64,
+    /// Spending that counts for tiers (`total_spent`).
+    pub total_spent: Amount,
+    /// Current tier.
+    pub tier: Option<Tier>,
+    /// The next tier up, if any.
+    pub next_tier: Option<Tier>,
+    /// Spending still needed to reach `next_tier`.
+    pub missing_to_next: Option<Amount>,
+    /// One page of the ledger, newest first.
+    pub ledger: Vec<LedgerEntry>,
+    /// Id to pass as `before` for the next ledger page.
+    pub next_before: Option<LedgerEntryId>,
+}
+
+/// Use cases on loyalty points and tiers of customers.
+pub struct LoyaltyService {
+    customers: Arc<dyn CustomerRepository>,
+    orders: Arc<dyn OrderRepository>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+}
+
+fn reason_of(reason: &str) -> Result<String, DomainError> {
+    let r = reason.trim();
+    if r.is_empty() || r.chars().count() > 500 {
+        return Err(DomainError::invalid(
+            "reason",
+            "required",
+            "a reason of 1..=500 characters is required",
+        ));
+    }
+    Ok(r.to_owned())
+}
+
+impl LoyaltyService {
+    /// Wires the service.
+    pub fn new(
+        customers: Arc<dyn CustomerRepository>,
+        orders: Arc<dyn OrderRepository>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+    ) -> Self {
+        Self {
+            customers,
+            orders,
+            clock,
+            ids,
+        }
+    }
+
+    async fn customer(&self, actor: &Actor, id: CustomerId) -> Result<Customer, DomainError> {
+        self.customers
+            .find(actor.tenant_id, id, false)
+            .await?
+            .ok_or(DomainError::NotFound { entity: "customer" })
+    }
+
+    /// Balance, tier, next tier and what is missing to reach it, and a ledger page of `limit`
+    /// entries before `before` (needs `customers.view`).
+    ///
+    /// # Errors
+    /// [`DomainError::NotFound`]; [`DomainError::Validation`] for `limit` outside 1..=200.
+    pub async fn summary(
+        &self,
+        actor: &Actor,
+        id: CustomerId,
+        before: Option<LedgerEntryId>,
+        limit: u32,
+    ) -> Result<LoyaltySummary, DomainError> {
+        actor.require(Permission::CustomersView)?;
+        if !(1..=crate::customer::MAX_PAGE_SIZE).contains(&limit) {
+            return Err(DomainError::invalid(
+                "limit",
+                "out_of_range",
+                "must be between 1 and 200",
+            ));
+        }
+        let c = self.customer(actor, id).await?;
+        let tiers = self.orders.tiers(actor.tenant_id).await?;
+        let tier = c
+            .loyalty
+            .tier_id
+            .and_then(|t| tiers.iter().find(|x| x.id == t))
+            .cloned();
+        let level = tier.as_ref().map_or(i32::MIN, |t| t.level);
+        let next_tier = tiers
+            .iter()
+            .filter(|t| t.level > level)
+            .min_by_key(|t| t.level)
+            .cloned();
+        let missing_to_next = next_tier.as_ref().map(|t| {
+            Amount::from_scaled((t.min_spend.to_scaled() - c.stats.total_spent.to_scaled()).max(0))
+        });
+        let mut ledger = self
+            .orders
+            .ledger(actor.tenant_id, id, before, limit + 1)
+            .await?;
+        let next_before = if ledger.len() > limit as usize {
+            ledger.truncate(limit as usize);
+            ledger.last().map(|e| e.id)
+        } else {
+            None
+        };
+        Ok(LoyaltySummary {
+            balance: c.loyalty.points,
+            total_spent: c.stats.total_spent,
+            tier,
+            next_tier,
+            missing_to_next,
+            ledger,
+            next_before,
+        })
+    }
+
+    /// Spends `points` (> 0) of the customer's balance (needs `customers.edit`). Returns the
+    /// new balance.
+    ///
+    /// # Errors
+    /// [`DomainError::Validation`] for points ≤ 0 or no reason; [`DomainError::Conflict`] on
+    /// `points` when the balance is smaller.
+    pub async fn redeem(
+        &self,
+        actor: &Actor,
+        id: CustomerId,
+        points: i64,
+        reason: &str,
+    ) -> Result<i64, DomainError> {
+        actor.require(Permission::CustomersEdit)?;
+        if points <= 0 {
+            return Err(DomainError::invalid(
+                "points",
+                "out_of_range",
+                "must be greater than 0",
+            ));
+        }
+        self.move_points(actor, id, LedgerKind::Redemption, -points, reason)
+            .await
+    }
+
+    /// Corrects the balance by `points` (positive or negative, not 0) (needs
+    /// `customers.manage`). Returns the new balance.
+    ///
+    /// # Errors
+    /// [`DomainError::Validation`] for 0 or no reason; [`DomainError::Conflict`] on `points`
+    /// when the balance would go below zero.
+    pub async fn adjust(
+        &self,
+        actor: &Actor,
+        id: CustomerId,
+        points: i64,
+        reason: &str,
+    ) -> Result<i64, DomainError> {
+        actor.require(Permission::CustomersManage)?;
+        if points == 0 {
+            return Err(DomainError::invalid(
+                "points",
+                "out_of_range",
+                "must not be 0",
+            ));
+        }
+        self.move_points(actor, id, LedgerKind::Adjustment, points, reason)
+            .await
+    }
+
+    async fn move_points(
+        &self,
+        actor: &Actor,
+        id: CustomerId,
+        kind: LedgerKind,
+        points: i64,
+        reason: &str,
+    ) -> Result<i64, DomainError> {
+        let reason = reason_of(reason)?;
+        let mut tx = self.orders.begin().await?;
+        let c = tx
+            .lock_customer(actor.tenant_id, id)
+            .await?
+            .ok_or(DomainError::NotFound { entity: "customer" })?;
+        let balance = c
+            .loyalty
+            .points
+            .checked_add(points)
+            .filter(|b| *b >= 0)
+            .ok_or_else(|| DomainError::Conflict {
+                field: "points".into(),
+                message: format!(
+                    "the balance is {} points; it cannot go below zero",
+                    c.loyalty.points
+                ),
+                existing_id: None,
+            })?;
+        tx.add_ledger_entry(&LedgerEntry {
+            id: LedgerEntryId(self.ids.new_id()),
+            tenant_id: actor.tenant_id,
+            customer_id: id,
+            kind,
+            points,
+            reason,
+            order_id: None,
+            actor: Some(actor.user_id.clone()),
+            created_at: self.clock.now(),
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(balance)
+    }
+
+    /// Sets a customer's tier by hand (`None` removes it), recording the reason (needs
+    /// `customers.manage`). Spending still upgrades the customer later.
+    ///
+    /// # Errors
+    /// [`DomainError::NotFound`]; [`DomainError::Validation`] for an unknown `tier_id` or no
+    /// reason.
+    pub async fn assign_tier(
+        &self,
+        actor: &Actor,
+        id: CustomerId,
+        tier: Option<TierId>,
+        reason: &str,
+    ) -> Result<Customer, DomainError> {
+        actor.require(Permission::CustomersManage)?;
+        let reason = reason_of(reason)?;
+        let mut tx = self.orders.begin().await?;
+        let c = tx
+            .lock_customer(actor.tenant_id, id)
+            .await?
+            .ok_or(DomainError::NotFound { entity: "customer" })?;
+        if let Some(t) = tier
+            && !tx.tiers(actor.tenant_id).await?.iter().any(|x| x.id == t)
+        {
+            return Err(DomainError::invalid(
+                "tier_id",
+                "unknown_tier",
+                format!("{t} is not a tier of this tenant"),
+            ));
+        }
+        if c.loyalty.tier_id != tier {
+            tx.record_tier_change(&TierChange {
+                tenant_id: actor.tenant_id,
+                customer_id: id,
+                from_tier: c.loyalty.tier_id,
+                to_tier: tier,
+                reason,
+                actor: Some(actor.user_id.clone()),
+                changed_at: self.clock.now(),
+            })
+            .await?;
+            tx.commit().await?;
+        }
+        self.customer(actor, id).await
+    }
+
+    /// The customer's tier changes, newest first, at most 100 (needs `customers.view`).
+    ///
+    /// # Errors
+    /// [`DomainError::NotFound`].
+    pub async fn tier_history(
+        &self,
+        actor: &Actor,
+        id: CustomerId,
+    ) -> Result<Vec<TierChange>, DomainError> {
+        actor.require(Permission::CustomersView)?;
+        self.customer(actor, id).await?;
+        Ok(self.orders.tier_history(actor.tenant_id, id, 100).await?)
+    }
+}

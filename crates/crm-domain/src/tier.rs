@@ -1,0 +1,274 @@
+//! Membership tiers of a tenant: CRUD (the rules of tiers themselves are in
+//! [`crate::loyalty`]).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use rust_decimal::Decimal;
+use serde_json::{Map, Value};
+
+use crate::access::{Actor, Permission};
+use crate::error::{DomainError, FieldError, RepositoryError};
+use crate::ids::{TenantId, TierId};
+use crate::loyalty::Tier;
+use crate::ports::IdGenerator;
+use crate::pricing::check_percent;
+use crate::values::Amount;
+
+/// Storage of tiers.
+///
+/// # Errors
+/// Implementations return [`RepositoryError::Conflict`] with field `name` or `level` when the
+/// value is taken in the tenant.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait TierRepository: Send + Sync {
+    /// The tenant's tiers by level.
+    async fn list(&self, tenant: TenantId) -> Result<Vec<Tier>, RepositoryError>;
+    /// One tier.
+    async fn find(&self, tenant: TenantId, id: TierId) -> Result<Option<Tier>, RepositoryError>;
+    /// Stores a new tier.
+    async fn insert(&self, tier: &Tier) -> Result<(), RepositoryError>;
+    /// Replaces a tier's fields.
+    async fn update(&self, tier: &Tier) -> Result<(), RepositoryError>;
+    /// Deletes a tier that no customer holds; `Ok(false)` when customers hold it.
+    async fn delete_unused(&self, tenant: TenantId, id: TierId) -> Result<bool, RepositoryError>;
+}
+
+/// A tier as submitted.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TierInput {
+    /// 1..=100 characters, unique per tenant.
+    pub name: Option<String>,
+    /// Rank, unique per tenant, 1..=1000.
+    pub level: Option<i32>,
+    /// Minimum `total_spent` to qualify, in the tenant currency.
+    pub min_spend: Option<Decimal>,
+    /// Discount, percent 0..=100 (2 decimals).
+    pub discount_percent: Option<Decimal>,
+    /// Benefits (JSON object).
+    pub benefits: Option<Value>,
+    /// `#RRGGBB`.
+    pub colour: Option<String>,
+}
+
+impl TierInput {
+    /// Checks the fields (all but `benefits` and `colour` are required).
+    ///
+    /// # Errors
+    /// Every broken rule.
+    pub fn validate(self, id: TierId, tenant: TenantId) -> Result<Tier, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let name = self
+            .name
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty() && n.chars().count() <= 100);
+        if name.is_none() {
+            errors.push(FieldError::new("name", "required", "1..=100 characters"));
+        }
+        let level = self.level.filter(|l| (1..=1000).contains(l));
+        if level.is_none() {
+            errors.push(FieldError::new("level", "required", "an integer 1..=1000"));
+        }
+        let min_spend = self.min_spend.and_then(|m| Amount::new(m).ok());
+        if min_spend.is_none() {
+            errors.push(FieldError::new(
+                "min_spend",
+                "required",
+                "an amount ≥ 0 with at most 4 decimals",
+            ));
+        }
+        let discount = match self.discount_percent {
+            None => {
+                errors.push(FieldError::new(
+                    "discount_percent",
+                    "required",
+                    "a percentage 0..=100",
+                ));
+                None
+            }
+            Some(p) => check_percent("discount_percent", p)
+                .map_err(|e| errors.push(e))
+                .ok(),
+        };
+        let benefits = match self.benefits {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(m)) => m,
+            Some(_) => {
+                errors.push(FieldError::new(
+                    "benefits",
+                    "not_an_object",
+                    "must be a JSON object",
+                ));
+                Map::new()
+            }
+        };
+        let colour = self
+            .colour
+            .map(|c| c.trim().to_uppercase())
+            .filter(|c| !c.is_empty());
+        if colour.as_ref().is_some_and(|c| {
+            c.len() != 7 || !c.starts_with('#') || !c[1..].chars().all(|x| x.is_ascii_hexdigit())
+        }) {
+            errors.push(FieldError::new("colour", "invalid", "must be #RRGGBB"));
+        }
+        match (name, level, min_spend, discount, errors.is_empty()) {
+            (Some(name), Some(level), Some(min_spend), Some(discount_percent), true) => Ok(Tier {
+                id,
+                tenant_id: tenant,
+                name,
+                level,
+                min_spend,
+                discount_percent,
+                benefits,
+                colour,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// Use cases on tiers: listing needs `customers.view`, changes `customers.manage`.
+pub struct TierService {
+    tiers: Arc<dyn TierRepository>,
+    ids: Arc<dyn IdGenerator>,
+}
+
+fn taken(e: RepositoryError) -> DomainError {
+    match e {
+        RepositoryError::Conflict { field } => DomainError::Conflict {
+            message: format!("another tier of this tenant has this {field}"),
+            field,
+            existing_id: None,
+        },
+        other => other.into(),
+    }
+}
+
+impl TierService {
+    /// Wires the service.
+    pub fn new(tiers: Arc<dyn TierRepository>, ids: Arc<dyn IdGenerator>) -> Self {
+        Self { tiers, ids }
+    }
+
+    /// The tenant's tiers by level.
+    ///
+    /// # Errors
+    /// [`DomainError::Forbidden`].
+    pub async fn list(&self, actor: &Actor) -> Result<Vec<Tier>, DomainError> {
+        actor.require(Permission::CustomersView)?;
+        Ok(self.tiers.list(actor.tenant_id).await?)
+    }
+
+    /// One tier.
+    ///
+    /// # Errors
+    /// [`DomainError::NotFound`].
+    pub async fn get(&self, actor: &Actor, id: TierId) -> Result<Tier, DomainError> {
+        actor.require(Permission::CustomersView)?;
+        self.tiers
+            .find(actor.tenant_id, id)
+            .await?
+            .ok_or(DomainError::NotFound { entity: "tier" })
+    }
+
+    /// Creates a tier.
+    ///
+    /// # Errors
+    /// [`DomainError::Validation`]; [`DomainError::Conflict`] on `name` or `level`.
+    pub async fn create(&self, actor: &Actor, input: TierInput) -> Result<Tier, DomainError> {
+        actor.require(Permission::CustomersManage)?;
+        let tier = input
+            .validate(TierId(self.ids.new_id()), actor.tenant_id)
+            .map_err(DomainError::Validation)?;
+        self.tiers.insert(&tier).await.map_err(taken)?;
+        Ok(tier)
+    }
+
+    /// Replaces a tier's fields. Customers keep their tier; the new thresholds apply from
+    /// their next purchase.
+    ///
+    /// # Errors
+    /// As [`TierService::create`], plus [`DomainError::NotFound`].
+    pub async fn replace(
+        &self,
+        actor: &Actor,
+        id: TierId,
+        input: TierInput,
+    ) -> Result<Tier, DomainError> {
+        actor.require(Permission::CustomersManage)?;
+        self.get(actor, id).await?;
+        let tier = input
+            .validate(id, actor.tenant_id)
+            .map_err(DomainError::Validation)?;
+        self.tiers.update(&tier).await.map_err(taken)?;
+        Ok(tier)
+    }
+
+    /// Deletes a tier no customer holds.
+    ///
+    /// # Errors
+    /// [`DomainError::NotFound`]; [`DomainError::Conflict`] when customers hold it.
+    pub async fn delete(&self, actor: &Actor, id: TierId) -> Result<(), DomainError> {
+        actor.require(Permission::CustomersManage)?;
+        self.get(actor, id).await?;
+        if self.tiers.delete_unused(actor.tenant_id, id).await? {
+            Ok(())
+        } else {
+            Err(DomainError::Conflict {
+                field: "tier_id".into(),
+                message: "customers hold this tier; assign them another first".into(),
+                existing_id: None,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    fn input() -> TierInput {
+        TierInput {
+            name: Some("Diamond".into()),
+            level: Some(5),
+            min_spend: Some(Decimal::from(50_000_000)),
+            discount_percent: Some(Decimal::from(25)),
+            benefits: None,
+            colour: Some("#b9f2ff".into()),
+        }
+    }
+
+    #[test]
+    fn a_tier_needs_name_level_minimum_and_discount() {
+        let errs = TierInput::default()
+            .validate(TierId(Uuid::nil()), TenantId(Uuid::nil()))
+            .unwrap_err();
+        let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            vec!["name", "level", "min_spend", "discount_percent"]
+        );
+        let t = input()
+            .validate(TierId(Uuid::nil()), TenantId(Uuid::nil()))
+            .unwrap();
+        assert_eq!(t.colour.as_deref(), Some("#B9F2FF"));
+    }
+
+    #[test]
+    fn colours_are_hex_and_discounts_percentages() {
+        let bad = TierInput {
+            colour: Some("blue".into()),
+            discount_percent: Some(Decimal::from(101)),
+            ..input()
+        };
+        let fields: Vec<_> = bad
+            .validate(TierId(Uuid::nil()), TenantId(Uuid::nil()))
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(fields, vec!["discount_percent", "colour"]);
+    }
+}
