@@ -1,5 +1,5 @@
 # crm: the two commands a newcomer needs are `make run` and `make test`.
-.PHONY: run test openapi openapi-check lint fmt ci
+.PHONY: run test bench openapi openapi-check lint fmt ci
 
 CARGO ?= cargo
 
@@ -11,6 +11,11 @@ run:
 ## at 127.0.0.1:5432 (mandatory when CI=true).
 test:
 	$(CARGO) test --workspace --no-fail-fast
+
+## Load-test the release server (wrk, 1 and 32 connections, SQLite and PostgreSQL) and write
+## the figures into docs/BENCHMARKS.md.
+bench:
+	tests/bench/run.sh
 
 ## Regenerate the committed OpenAPI document from the code.
 openapi:

@@ -592,7 +592,120 @@ async fn bad_order_input_gets_a_problem_naming_the_field(backend: DbBackend) {
         .assert_problem(400);
 }
 
+async fn tenant_settings_drive_points_and_downgrades(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let t = app.tenant("A").await;
+    let (admin, manager) = (app.token(t, "admin"), app.token(t, "manager"));
+    let settings = |body| async {
+        app.call(
+            "PATCH",
+            "/api/v1/tenant/settings",
+            Some(&admin),
+            Some(body),
+            &[],
+        )
+        .await
+    };
+    app.call(
+        "PATCH",
+        "/api/v1/tenant/settings",
+        Some(&manager),
+        Some(json!({"points_unit": "5000"})),
+        &[],
+    )
+    .await
+    .assert_problem(403);
+    let bad = settings(json!({"tier_downgrade": {"grace_days": -1}})).await;
+    bad.assert_problem(422);
+    assert_eq!(bad.error_field(), Some("tier_downgrade.grace_days"));
+    let ok = settings(json!({"points_unit": "5000", "tier_downgrade": {"grace_days": 0}})).await;
+    assert_eq!(
+        (ok.status, &ok.body["settings"]["points_unit"]),
+        (200, &json!("5000")),
+        "{}",
+        ok.body
+    );
+    assert_eq!(
+        app.get("/api/v1/tenant", &manager).await.body["settings"]["tier_downgrade"]["grace_days"],
+        0
+    );
+
+    let c = customer(&app, &admin, json!({})).await;
+    order(&app, &admin, &c, json!({"total_amount": "1000000"})).await;
+    let big = order(&app, &admin, &c, json!({"total_amount": "1000000"})).await;
+    let loyalty = app
+        .get(&format!("/api/v1/customers/{c}/loyalty"), &admin)
+        .await
+        .body;
+    assert_eq!(
+        (&loyalty["balance"], &loyalty["tier"]["name"]),
+        (&json!(400), &json!("Silver")),
+        "one point per 5,000"
+    );
+    // With no grace period, a refund that drops spending below Silver downgrades at once.
+    patch_order(&app, &admin, &big["id"], json!({"status": "refunded"})).await;
+    let loyalty = app
+        .get(&format!("/api/v1/customers/{c}/loyalty"), &admin)
+        .await
+        .body;
+    assert_eq!(
+        (&loyalty["balance"], &loyalty["tier"]["name"]),
+        (&json!(200), &json!("Bronze"))
+    );
+}
+
+async fn reevaluation_applies_changed_thresholds(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let t = app.tenant("A").await;
+    let admin = app.token(t, "admin");
+    let c = customer(&app, &admin, json!({})).await;
+    order(&app, &admin, &c, json!({"total_amount": "1500"})).await;
+    let tiers = app.get("/api/v1/customer-tiers", &admin).await.body;
+    let silver = tiers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "Silver")
+        .unwrap()
+        .clone();
+    let path = format!("/api/v1/customer-tiers/{}", silver["id"].as_str().unwrap());
+    let r = app.call("PUT", &path, Some(&admin), Some(json!({"name": "Silver", "level": 2, "min_spend": "1000", "discount_percent": "10"})), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        app.get(&format!("/api/v1/customers/{c}/loyalty"), &admin)
+            .await
+            .body["tier"]["name"],
+        "Bronze",
+        "not before the run"
+    );
+    let run = app
+        .post("/api/v1/customer-tiers/reevaluate", &admin, json!({}))
+        .await;
+    assert_eq!(
+        (run.status, &run.body["changed"]),
+        (200, &json!(1)),
+        "{}",
+        run.body
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/customers/{c}/loyalty"), &admin)
+            .await
+            .body["tier"]["name"],
+        "Silver"
+    );
+    let again = app
+        .post("/api/v1/customer-tiers/reevaluate", &admin, json!({}))
+        .await;
+    assert_eq!(again.body["changed"], 0);
+}
+
 on_both_backends!(
+    tenant_settings_drive_points_and_downgrades,
+    reevaluation_applies_changed_thresholds,
     a_mix_of_orders_gives_the_hand_computed_numbers,
     crossing_two_million_makes_bronze_silver_and_the_quote_follows,
     twenty_concurrent_orders_leave_exact_totals_and_points,

@@ -46,6 +46,7 @@ pub use state::{AppState, ReadinessProbe};
         (name = "loyalty", description = "Loyalty points and customer tiers"),
         (name = "tiers", description = "Membership tiers of the tenant"),
         (name = "pricing", description = "Price quotes with the customer's discount"),
+        (name = "tenant", description = "The caller's tenant and its settings"),
         (name = "operations", description = "Health probes"),
     ),
     components(schemas(problem::Problem, problem::ProblemField)),

@@ -1,7 +1,7 @@
 //! Loyalty points, tiers and price quotes: `/api/v1/customers/{id}/loyalty`, `/tier`,
 //! `/tier-history`, `/api/v1/customer-tiers` and `/api/v1/pricing/quote`.
 
-use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
 use crm_domain::CustomerId;
 use crm_domain::ids::{LedgerEntryId, TierId};
@@ -32,6 +32,9 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(get_tier)
         .service(replace_tier)
         .service(delete_tier)
+        .service(reevaluate_tiers)
+        .service(get_tenant)
+        .service(update_tenant_settings)
         .service(quote);
 }
 
@@ -637,4 +640,97 @@ pub async fn quote(
         discount: q.discount,
         total: q.total,
     }))
+}
+
+/// The number of tier changes a re-evaluation made.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ReevaluationResponse {
+    /// Customers whose tier changed.
+    pub changed: u64,
+}
+
+/// Apply the tier rule to every customer (needs `customers.manage`): upgrades after thresholds
+/// changed, and grace-period downgrades once the grace has passed. Run it nightly.
+#[utoipa::path(
+    tag = "tiers",
+    responses(
+        (status = 200, body = ReevaluationResponse),
+        (status = 403, description = "Missing customers.manage", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/customer-tiers/reevaluate")]
+pub async fn reevaluate_tiers(
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let changed = state.orders.reevaluate_tiers(&caller.0).await?;
+    Ok(HttpResponse::Ok().json(ReevaluationResponse { changed }))
+}
+
+/// The caller's tenant.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TenantResponse {
+    /// Id.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Default country (national phone numbers).
+    pub default_country: Option<String>,
+    /// Default currency.
+    pub default_currency: String,
+    /// Settings: `points_unit` (amount that earns one point, default 10000) and
+    /// `tier_downgrade` (`"never"`, the default, or `{"grace_days": N}`), and any other keys.
+    #[schema(value_type = Object)]
+    pub settings: serde_json::Value,
+}
+
+fn tenant_response(t: &crm_domain::tenant::Tenant) -> TenantResponse {
+    TenantResponse {
+        id: t.id.0,
+        name: t.name.clone(),
+        default_country: t.default_country.map(|c| c.as_str().to_owned()),
+        default_currency: t.default_currency.as_str().to_owned(),
+        settings: serde_json::Value::Object(t.settings.clone()),
+    }
+}
+
+/// The caller's tenant and its settings (needs `customers.view`).
+#[utoipa::path(
+    tag = "tenant",
+    responses(
+        (status = 200, body = TenantResponse),
+        (status = 403, description = "Missing customers.view", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/tenant")]
+pub async fn get_tenant(
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    caller.0.require(crm_domain::Permission::CustomersView)?;
+    let t = state.tenants.get(caller.0.tenant_id).await?;
+    Ok(HttpResponse::Ok().json(tenant_response(&t)))
+}
+
+/// Merge keys into the tenant's settings (JSON merge patch; needs `customers.manage`).
+#[utoipa::path(
+    tag = "tenant",
+    request_body(content = Object, description = "e.g. {\"points_unit\": \"5000\", \"tier_downgrade\": {\"grace_days\": 30}}"),
+    responses(
+        (status = 200, body = TenantResponse),
+        (status = 403, description = "Missing customers.manage", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A malformed setting", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/tenant/settings")]
+pub async fn update_tenant_settings(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: JsonBody<serde_json::Map<String, serde_json::Value>>,
+) -> Result<HttpResponse, ApiError> {
+    let t = state.tenants.update_settings(&caller.0, body.0).await?;
+    Ok(HttpResponse::Ok().json(tenant_response(&t)))
 }

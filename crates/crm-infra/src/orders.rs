@@ -9,7 +9,7 @@ use crm_domain::ids::{LedgerEntryId, OrderId, TierId};
 use crm_domain::loyalty::{LedgerEntry, LedgerKind, Tier, TierChange};
 use crm_domain::order::{
     CompletedTotals, Order, OrderLine, OrderListQuery, OrderRepository, OrderStatus,
-    OrderTransaction, PaymentStatus, ProductTotal,
+    OrderTransaction, PaymentStatus, ProductTotal, TierPosition,
 };
 use crm_domain::values::{Amount, CurrencyCode};
 use crm_domain::{CustomerId, RepositoryError, TenantId, UserId};
@@ -663,6 +663,41 @@ impl OrderRepository for SeaOrderRepository {
                 })
             })
             .collect()
+    }
+
+    async fn tier_positions(
+        &self,
+        tenant: TenantId,
+        after: Option<CustomerId>,
+        limit: u32,
+    ) -> Result<Vec<TierPosition>, RepositoryError> {
+        let mut q = customer::Entity::find()
+            .select_only()
+            .column(customer::Column::Id)
+            .column(customer::Column::TierId)
+            .column(customer::Column::TierSince)
+            .column(customer::Column::TotalSpent)
+            .filter(customer::Column::TenantId.eq(tenant.0))
+            .filter(customer::Column::DeletedAt.is_null());
+        if let Some(a) = after {
+            q = q.filter(customer::Column::Id.gt(a.0));
+        }
+        let rows: Vec<(Uuid, Option<Uuid>, Option<DateTime<Utc>>, i64)> = q
+            .order_by(customer::Column::Id, SqlOrder::Asc)
+            .limit(u64::from(limit))
+            .into_tuple()
+            .all(&self.db.read)
+            .await
+            .map_err(map_db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, tier, since, spent)| TierPosition {
+                customer_id: CustomerId(id),
+                tier_id: tier.map(TierId),
+                tier_since: since,
+                total_spent: Amount::from_scaled(spent),
+            })
+            .collect())
     }
 
     async fn recompute_statistics(&self, tenant: TenantId) -> Result<u64, RepositoryError> {

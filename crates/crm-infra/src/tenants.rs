@@ -82,6 +82,25 @@ impl TenantRepository for SeaTenantRepository {
         txn.commit().await.map_err(map_db_err)
     }
 
+    async fn save_settings(
+        &self,
+        id: TenantId,
+        settings: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), RepositoryError> {
+        use sea_orm::{ColumnTrait, QueryFilter, sea_query::Expr};
+        tenant::Entity::update_many()
+            .col_expr(
+                tenant::Column::Settings,
+                Expr::value(serde_json::Value::Object(settings.clone())),
+            )
+            .col_expr(tenant::Column::UpdatedAt, Expr::value(chrono::Utc::now()))
+            .filter(tenant::Column::Id.eq(id.0))
+            .exec(&self.db.write)
+            .await
+            .map_err(map_db_err)?;
+        Ok(())
+    }
+
     async fn find(&self, id: TenantId) -> Result<Option<Tenant>, RepositoryError> {
         tenant::Entity::find_by_id(id.0)
             .one(&self.db.read)

@@ -12,7 +12,9 @@ pub use model::{
     Order, OrderInput, OrderLine, OrderLineInput, OrderStatus, PaymentStatus, ValidOrder,
     average_order_value,
 };
-pub use ports::{CompletedTotals, OrderListQuery, OrderRepository, OrderTransaction, ProductTotal};
+pub use ports::{
+    CompletedTotals, OrderListQuery, OrderRepository, OrderTransaction, ProductTotal, TierPosition,
+};
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{MockOrderRepository, MockOrderTransaction};
 pub use service::{MonthlySpend, OrderChange, OrderService, Placed, PurchaseReport};

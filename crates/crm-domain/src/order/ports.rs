@@ -38,6 +38,19 @@ pub struct ProductTotal {
     pub revenue: Amount,
 }
 
+/// A customer's tier standing, for the re-evaluation job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TierPosition {
+    /// Customer.
+    pub customer_id: CustomerId,
+    /// Current tier.
+    pub tier_id: Option<crate::ids::TierId>,
+    /// Held since.
+    pub tier_since: Option<DateTime<Utc>>,
+    /// Spending.
+    pub total_spent: Amount,
+}
+
 /// A filter of order lists. Newest first (`placed_at` desc, then id desc).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OrderListQuery {
@@ -173,6 +186,13 @@ pub trait OrderRepository: Send + Sync {
         customer: CustomerId,
         limit: u32,
     ) -> Result<Vec<ProductTotal>, RepositoryError>;
+    /// Up to `limit` live customers of the tenant after `after` (by id) with their tier standing.
+    async fn tier_positions(
+        &self,
+        tenant: TenantId,
+        after: Option<CustomerId>,
+        limit: u32,
+    ) -> Result<Vec<TierPosition>, RepositoryError>;
     /// Rebuilds every customer's purchase statistics, stage and points balance of the tenant
     /// from its orders and ledger, in the database; returns the customers updated.
     async fn recompute_statistics(&self, tenant: TenantId) -> Result<u64, RepositoryError>;

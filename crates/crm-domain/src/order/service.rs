@@ -457,6 +457,76 @@ impl OrderService {
         Ok(self.orders.recompute_statistics(actor.tenant_id).await?)
     }
 
+    /// Applies the tier rule to every customer of the tenant (needs `customers.manage`): upgrades
+    /// customers whose spending reaches a higher tier (after thresholds changed) and, under a
+    /// grace-period downgrade policy, lowers tiers held longer than the grace period by customers
+    /// whose spending no longer reaches them. Walks the customers in batches of 500, re-checking
+    /// each change under the customer's lock. Returns the number of changes.
+    ///
+    /// # Errors
+    /// [`DomainError::Forbidden`], storage errors.
+    pub async fn reevaluate_tiers(&self, actor: &Actor) -> Result<u64, DomainError> {
+        actor.require(Permission::CustomersManage)?;
+        let tenant = self.tenant(actor.tenant_id).await?;
+        let settings = settings(&tenant)?;
+        let tiers = self.orders.tiers(tenant.id).await?;
+        let mut changed = 0;
+        let mut after = None;
+        loop {
+            let batch = self.orders.tier_positions(tenant.id, after, 500).await?;
+            let Some(last) = batch.last() else { break };
+            after = Some(last.customer_id);
+            let now = self.clock.now();
+            let due: Vec<_> = batch
+                .iter()
+                .filter(|p| {
+                    tier_after_spending(
+                        &tiers,
+                        p.tier_id,
+                        p.tier_since,
+                        p.total_spent,
+                        settings.downgrade,
+                        now,
+                    )
+                    .is_some()
+                })
+                .collect();
+            if due.is_empty() {
+                continue;
+            }
+            let mut tx = self.orders.begin().await?;
+            for p in due {
+                // Re-read under the lock: an order may have moved the customer meanwhile.
+                let Some(c) = tx.lock_customer(tenant.id, p.customer_id).await? else {
+                    continue;
+                };
+                let target = tier_after_spending(
+                    &tiers,
+                    c.loyalty.tier_id,
+                    c.loyalty.tier_since,
+                    c.stats.total_spent,
+                    settings.downgrade,
+                    now,
+                );
+                if let Some(target) = target {
+                    tx.record_tier_change(&TierChange {
+                        tenant_id: tenant.id,
+                        customer_id: c.id,
+                        from_tier: c.loyalty.tier_id,
+                        to_tier: target.map(|t| t.id),
+                        reason: format!("re-evaluation: total spent {}", c.stats.total_spent),
+                        actor: Some(actor.user_id.clone()),
+                        changed_at: now,
+                    })
+                    .await?;
+                    changed += 1;
+                }
+            }
+            tx.commit().await?;
+        }
+        Ok(changed)
+    }
+
     async fn tenant(&self, id: TenantId) -> Result<Tenant, DomainError> {
         self.tenants
             .find(id)

@@ -40,6 +40,12 @@ pub trait TenantRepository: Send + Sync {
     async fn insert(&self, tenant: &Tenant, tiers: &[Tier]) -> Result<(), RepositoryError>;
     /// The tenant with this id.
     async fn find(&self, id: TenantId) -> Result<Option<Tenant>, RepositoryError>;
+    /// Replaces the tenant's settings object.
+    async fn save_settings(
+        &self,
+        id: TenantId,
+        settings: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), RepositoryError>;
 }
 
 /// What is needed to create a tenant.
@@ -132,6 +138,32 @@ impl TenantService {
             })
             .collect();
         self.repo.insert(&tenant, &tiers).await?;
+        Ok(tenant)
+    }
+
+    /// Merges `patch` into the caller's tenant settings (RFC 7396: `null` removes a key) and
+    /// checks the loyalty keys (`points_unit`, `tier_downgrade`; see
+    /// [`crate::loyalty::LoyaltySettings`]). Needs `customers.manage`.
+    ///
+    /// # Errors
+    /// [`DomainError::Validation`] naming the bad key; [`DomainError::Forbidden`].
+    pub async fn update_settings(
+        &self,
+        actor: &crate::Actor,
+        patch: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Tenant, DomainError> {
+        actor.require(crate::Permission::CustomersManage)?;
+        let mut tenant = self.get(actor.tenant_id).await?;
+        for (key, value) in patch {
+            if value.is_null() {
+                tenant.settings.remove(&key);
+            } else {
+                tenant.settings.insert(key, value);
+            }
+        }
+        crate::loyalty::LoyaltySettings::from_settings(&tenant.settings)
+            .map_err(|e| DomainError::Validation(vec![e]))?;
+        self.repo.save_settings(tenant.id, &tenant.settings).await?;
         Ok(tenant)
     }
 

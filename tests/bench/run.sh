@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# make bench: drive the release server over loopback with wrk at 1 and 32 connections, on SQLite
+# and (when reachable) PostgreSQL, and write the figures into docs/BENCHMARKS.md.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$(pwd)
+export BENCH_DIR="$ROOT/tests/bench"
+DURATION=${BENCH_DURATION:-10s}
+PORT=${BENCH_PORT:-8090}
+PG_ADMIN=${CRM_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+
+if ! command -v wrk >/dev/null; then
+  echo "installing wrk (Debian package)"
+  (apt-get install -y wrk >/dev/null 2>&1 || (apt-get update >/dev/null && apt-get install -y wrk >/dev/null)) \
+    || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
+fi
+cargo build --release -q -p crm-server
+BIN="$ROOT/target/release/crm-server"
+[ -n "${CARGO_TARGET_DIR:-}" ] && BIN="$CARGO_TARGET_DIR/release/crm-server"
+
+WORK=$(mktemp -d)
+OUT="$WORK/results.md"
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+measure() { # name, connections, script, args...
+  local name=$1 conns=$2 script=$3; shift 3
+  local threads=$(( conns < 2 ? 1 : 2 ))
+  local line
+  line=$(wrk -t"$threads" -c"$conns" -d"$DURATION" --latency -s "$BENCH_DIR/$script" "http://127.0.0.1:$PORT" -- "$@" | grep '^RESULT')
+  local rps p50 p99 non2xx
+  rps=$(sed -E 's/.*rps=([0-9.]+).*/\1/' <<<"$line"); p50=$(sed -E 's/.*p50_ms=([0-9.]+).*/\1/' <<<"$line")
+  p99=$(sed -E 's/.*p99_ms=([0-9.]+).*/\1/' <<<"$line"); non2xx=$(sed -E 's/.*non2xx=([0-9]+).*/\1/' <<<"$line")
+  printf '| %s | %s | %s | %s | %s | %s |\n' "$BACKEND" "$name" "$conns" "$rps" "$p50 / $p99" "$non2xx" | tee -a "$OUT"
+}
+
+run_backend() { # backend, database url
+  BACKEND=$1
+  export CRM_DATABASE_URL=$2 CRM_BIND=127.0.0.1:$PORT CRM_JWT_SECRET=bench-secret-0123456789abcdef CRM_DATA_DIR="$WORK/data-$1" CRM_LOG=warn
+  local tenant token
+  tenant=$("$BIN" tenant create --name Bench --country ID --currency IDR)
+  token=$("$BIN" token --tenant "$tenant" --role admin)
+  "$BIN" serve & local pid=$!
+  for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/null && break; sleep 0.2; done
+  measure "create customer" 1 create_customer.lua "$token" c1 0
+  measure "create customer" 32 create_customer.lua "$token" c32 1
+  local ids id
+  ids=$(curl -s "http://127.0.0.1:$PORT/api/v1/customers?limit=200" -H "Authorization: Bearer $token" | grep -o '"id":"[^"]*"' | cut -d'"' -f4 | tr '\n' ' ')
+  id=${ids%% *}
+  measure "get customer by id" 1 get.lua "$token" "/api/v1/customers/$id"
+  measure "get customer by id" 32 get.lua "$token" "/api/v1/customers/$id"
+  measure "first page (20)" 1 get.lua "$token" "/api/v1/customers?limit=20"
+  measure "first page (20)" 32 get.lua "$token" "/api/v1/customers?limit=20"
+  # shellcheck disable=SC2086
+  measure "create order (2 lines)" 1 create_order.lua "$token" o1 $ids
+  # shellcheck disable=SC2086
+  measure "create order (2 lines)" 32 create_order.lua "$token" o32 $ids
+  local customers orders
+  customers=$(curl -s "http://127.0.0.1:$PORT/api/v1/customers?limit=1" -H "Authorization: Bearer $token" | grep -o '"customer_number":[0-9]*' | cut -d: -f2)
+  echo "- $BACKEND: $customers customers and the orders above in one tenant at the end; server peak RSS $(awk '/VmHWM/ {print $2" "$3}' /proc/$pid/status)" >> "$WORK/notes.md"
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+}
+
+echo "| backend | operation | connections | requests/s | p50 / p99 ms | non-2xx |" > "$OUT"
+echo "| --- | --- | --- | --- | --- | --- |" >> "$OUT"
+: > "$WORK/notes.md"
+run_backend sqlite "sqlite://$WORK/bench.db"
+if pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+  db="crm_bench_$$"
+  psql "$PG_ADMIN" -qc "CREATE DATABASE $db" >/dev/null
+  run_backend postgres "${PG_ADMIN%/*}/$db"
+  psql "$PG_ADMIN" -qc "DROP DATABASE $db WITH (FORCE)" >/dev/null
+else
+  echo "PostgreSQL not reachable: skipped" | tee -a "$WORK/notes.md"
+fi
+
+MACHINE="$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/ {print $2}') GiB RAM"
+{
+  echo "<!-- bench:begin (written by make bench; do not edit by hand) -->"
+  echo "Run of $(date -u +%Y-%m-%dT%H:%MZ) on $MACHINE; release build; wrk over loopback, $DURATION per row;"
+  echo "server and load generator share the machine. Data: one tenant, created by the run itself."
+  echo
+  cat "$OUT"
+  echo
+  cat "$WORK/notes.md"
+  echo "<!-- bench:end -->"
+} > "$WORK/block.md"
+python3 - "$ROOT/docs/BENCHMARKS.md" "$WORK/block.md" <<'PY'
+import sys, re
+doc, block = open(sys.argv[1]).read(), open(sys.argv[2]).read().strip()
+pat = re.compile(r"<!-- bench:begin.*?<!-- bench:end -->", re.S)
+doc = pat.sub(lambda _: block, doc) if pat.search(doc) else doc.rstrip() + "\n\n" + block + "\n"
+open(sys.argv[1], "w").write(doc)
+PY
+echo "written to docs/BENCHMARKS.md"
