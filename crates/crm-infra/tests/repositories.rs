@@ -475,4 +475,103 @@ on_both_backends!(
     soft_delete_frees_unique_keys_and_restore_rechecks_them,
     list_pages_newest_first_with_filters,
     idempotency_keys_are_stored_with_the_customer,
+    an_order_transaction_dropped_before_commit_leaves_nothing,
 );
+
+async fn an_order_transaction_dropped_before_commit_leaves_nothing(backend: Backend) {
+    use crm_domain::order::{OrderInput, OrderRepository};
+    let Some(c) = setup(backend).await else {
+        return;
+    };
+    let cust = c
+        .repo
+        .create(new_customer(c.tenant, simple("o@example.com")), None)
+        .await
+        .unwrap();
+    let orders = crm_infra::SeaOrderRepository::new(c._db.db.clone());
+    let valid = OrderInput {
+        total_amount: Some(150_000.into()),
+        ..Default::default()
+    }
+    .validate(CurrencyCode::parse("IDR").unwrap(), Utc::now())
+    .unwrap();
+    let now = Utc::now().trunc_subsecs(6);
+    let order = crm_domain::order::Order {
+        id: crm_domain::ids::OrderId(Uuid::now_v7()),
+        tenant_id: c.tenant,
+        customer_id: cust.id,
+        order_ref: "R-1".into(),
+        placed_at: valid.placed_at,
+        status: valid.status,
+        payment_status: valid.payment_status,
+        due_at: valid.placed_at,
+        currency: CurrencyCode::parse("IDR").unwrap(),
+        total_amount: valid.total_amount,
+        lines: vec![],
+        channel: None,
+        metadata: Default::default(),
+        points_earned: 15,
+        created_by: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    {
+        let mut tx = orders.begin().await.unwrap();
+        tx.lock_customer(c.tenant, cust.id).await.unwrap().unwrap();
+        tx.insert_order(&order).await.unwrap();
+        tx.add_ledger_entry(&crm_domain::loyalty::LedgerEntry {
+            id: crm_domain::ids::LedgerEntryId(Uuid::now_v7()),
+            tenant_id: c.tenant,
+            customer_id: cust.id,
+            kind: crm_domain::loyalty::LedgerKind::Earn,
+            points: 15,
+            reason: "test".into(),
+            order_id: Some(order.id),
+            actor: None,
+            created_at: now,
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            tx.completed_totals(c.tenant, cust.id).await.unwrap().count,
+            1,
+            "visible inside"
+        );
+        // Dropped without commit.
+    }
+    assert_eq!(orders.find_order(c.tenant, order.id).await.unwrap(), None);
+    assert!(
+        orders
+            .ledger(c.tenant, cust.id, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        c.repo
+            .find(c.tenant, cust.id, false)
+            .await
+            .unwrap()
+            .unwrap()
+            .loyalty
+            .points,
+        0
+    );
+    // And committed, it is all there.
+    let mut tx = orders.begin().await.unwrap();
+    tx.insert_order(&order).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        orders
+            .find_order(c.tenant, order.id)
+            .await
+            .unwrap()
+            .unwrap(),
+        order
+    );
+    assert_eq!(
+        orders.find_order(c.other_tenant, order.id).await.unwrap(),
+        None
+    );
+}

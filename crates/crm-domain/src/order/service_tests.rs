@@ -257,3 +257,190 @@ async fn a_viewer_cannot_place_orders() {
         .unwrap_err();
     assert_eq!(err, DomainError::Forbidden(Permission::CustomersEdit));
 }
+
+fn stored_order(status: OrderStatus, points: i64) -> Order {
+    let now = Utc::now();
+    Order {
+        id: crate::ids::OrderId(Uuid::from_u128(9)),
+        tenant_id: TENANT,
+        customer_id: CUSTOMER,
+        order_ref: "INV-9".into(),
+        placed_at: now,
+        status,
+        payment_status: PaymentStatus::Paid,
+        due_at: now,
+        currency: CurrencyCode::parse("IDR").unwrap(),
+        total_amount: amount(300_000),
+        lines: vec![],
+        channel: None,
+        metadata: Default::default(),
+        points_earned: points,
+        created_by: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    }
+}
+
+#[tokio::test]
+async fn a_refund_takes_back_exactly_the_points_the_order_earned_but_never_below_zero() {
+    let mut repo = MockOrderRepository::new();
+    repo.expect_find_order()
+        .returning(|_, _| Ok(Some(stored_order(OrderStatus::Completed, 30))));
+    let mut tx = MockOrderTransaction::new();
+    // The customer has redeemed some points meanwhile: only 12 are left.
+    tx.expect_lock_customer().returning(|_, _| {
+        let mut c = customer(0, Some(tiers()[0].id));
+        c.loyalty.points = 12;
+        Ok(Some(c))
+    });
+    tx.expect_find_order()
+        .returning(|_, _| Ok(Some(stored_order(OrderStatus::Completed, 30))));
+    tx.expect_update_order()
+        .withf(|o, v| o.status == OrderStatus::Refunded && o.version == 2 && *v == 1)
+        .times(1)
+        .returning(|_, _| Ok(()));
+    tx.expect_add_ledger_entry()
+        .withf(|e| e.kind == LedgerKind::Reversal && e.points == -12)
+        .times(1)
+        .returning(|_| Ok(()));
+    tx.expect_completed_totals()
+        .returning(|_, _| Ok(CompletedTotals::default()));
+    tx.expect_save_customer_stats()
+        .times(1)
+        .returning(|_, _, _, _| Ok(()));
+    tx.expect_tiers().returning(|_| Ok(tiers()));
+    tx.expect_record_tier_change().never();
+    tx.expect_commit().times(1).returning(|| Ok(()));
+    let mut tx = Some(tx);
+    repo.expect_begin()
+        .times(1)
+        .returning(move || Ok(Box::new(tx.take().unwrap())));
+    let change = OrderChange {
+        status: Some(OrderStatus::Refunded),
+        payment_status: None,
+    };
+    let o = service(repo)
+        .change(
+            &actor("sales"),
+            crate::ids::OrderId(Uuid::from_u128(9)),
+            change,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(o.status, OrderStatus::Refunded);
+}
+
+#[tokio::test]
+async fn a_forbidden_transition_writes_nothing() {
+    let mut repo = MockOrderRepository::new();
+    repo.expect_find_order()
+        .returning(|_, _| Ok(Some(stored_order(OrderStatus::Refunded, 0))));
+    let mut tx = MockOrderTransaction::new();
+    tx.expect_lock_customer()
+        .returning(|_, _| Ok(Some(customer(0, None))));
+    tx.expect_find_order()
+        .returning(|_, _| Ok(Some(stored_order(OrderStatus::Refunded, 0))));
+    tx.expect_update_order().never();
+    tx.expect_commit().never();
+    let mut tx = Some(tx);
+    repo.expect_begin()
+        .returning(move || Ok(Box::new(tx.take().unwrap())));
+    let change = OrderChange {
+        status: Some(OrderStatus::Completed),
+        payment_status: None,
+    };
+    let err = service(repo)
+        .change(
+            &actor("admin"),
+            crate::ids::OrderId(Uuid::from_u128(9)),
+            change,
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, DomainError::Validation(ref e) if e[0].code == "invalid_transition"),
+        "{err:?}"
+    );
+}
+
+fn loyalty_service(
+    orders: MockOrderRepository,
+    customers: crate::customer::MockCustomerRepository,
+) -> LoyaltyService {
+    let mut clock = MockClock::new();
+    clock.expect_now().returning(Utc::now);
+    let mut ids = MockIdGenerator::new();
+    ids.expect_new_id().returning(Uuid::now_v7);
+    LoyaltyService::new(
+        Arc::new(customers),
+        Arc::new(orders),
+        Arc::new(clock),
+        Arc::new(ids),
+    )
+}
+
+#[tokio::test]
+async fn redeeming_more_than_the_balance_is_refused_without_writing() {
+    let mut tx = MockOrderTransaction::new();
+    tx.expect_lock_customer().returning(|_, _| {
+        let mut c = customer(0, None);
+        c.loyalty.points = 15;
+        Ok(Some(c))
+    });
+    tx.expect_add_ledger_entry().never();
+    tx.expect_commit().never();
+    let svc = loyalty_service(
+        repo_with(tx),
+        crate::customer::MockCustomerRepository::new(),
+    );
+    let err = svc
+        .redeem(&actor("sales"), CUSTOMER, 16, "voucher")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, DomainError::Conflict { ref field, .. } if field == "points"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn adjusting_points_needs_the_manage_permission_and_a_reason() {
+    let svc = loyalty_service(
+        MockOrderRepository::new(),
+        crate::customer::MockCustomerRepository::new(),
+    );
+    assert_eq!(
+        svc.adjust(&actor("manager"), CUSTOMER, 5, "x")
+            .await
+            .unwrap_err(),
+        DomainError::Forbidden(Permission::CustomersManage)
+    );
+    let err = svc
+        .adjust(&actor("admin"), CUSTOMER, 5, "  ")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DomainError::Validation(ref e) if e[0].field == "reason"));
+}
+
+#[tokio::test]
+async fn the_next_tier_and_the_missing_spend_come_from_the_current_tier() {
+    let mut customers = crate::customer::MockCustomerRepository::new();
+    customers.expect_find().returning(|_, _, _| {
+        let mut c = customer(0, Some(tiers()[1].id));
+        c.stats.total_spent = amount(3_000_000);
+        Ok(Some(c))
+    });
+    let mut orders = MockOrderRepository::new();
+    orders.expect_tiers().returning(|_| Ok(tiers()));
+    orders.expect_ledger().returning(|_, _, _, _| Ok(vec![]));
+    let s = loyalty_service(orders, customers)
+        .summary(&actor("viewer"), CUSTOMER, None, 20)
+        .await
+        .unwrap();
+    assert_eq!(s.tier.unwrap().name, "Silver");
+    assert_eq!(s.next_tier.unwrap().name, "Gold");
+    assert_eq!(s.missing_to_next, Some(amount(2_000_000)));
+}
