@@ -453,7 +453,8 @@ async fn bad_input_gets_a_problem_naming_the_field(backend: DbBackend) {
     bad_id.assert_problem(400);
     assert_eq!(bad_id.error_field(), Some("id"));
     for (query, field) in [
-        ("?sort=name", "sort"),
+        ("?sort=shoe_size", "sort"),
+        ("?q_x=1", "q_x"),
         ("?status=gone", "status"),
         ("?limit=500", "limit"),
         ("?cursor=forged", "cursor"),

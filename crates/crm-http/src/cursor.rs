@@ -6,8 +6,6 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use crm_domain::CustomerId;
-use crm_domain::customer::CustomerCursor;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use uuid::Uuid;
@@ -102,21 +100,36 @@ impl CursorCodec {
         Ok((at, id))
     }
 
-    /// The opaque form of a customer-list position.
-    pub fn encode(&self, c: &CustomerCursor) -> String {
-        self.encode_position(CursorKind::Customers, c.created_at, c.id.0)
+    /// The opaque form of any JSON payload for a list of `kind` (version, kind, payload, MAC).
+    pub fn encode_json(&self, kind: CursorKind, payload: &serde_json::Value) -> String {
+        let mut bytes = vec![VERSION, kind as u8];
+        bytes.extend_from_slice(payload.to_string().as_bytes());
+        let mac = self.mac(&bytes);
+        bytes.extend_from_slice(&mac);
+        URL_SAFE_NO_PAD.encode(bytes)
     }
 
-    /// Reads a customer-list cursor back.
+    /// Reads a JSON payload cursor back.
     ///
     /// # Errors
-    /// As [`CursorCodec::decode_position`].
-    pub fn decode(&self, raw: &str) -> Result<CustomerCursor, ApiError> {
-        let (created_at, id) = self.decode_position(CursorKind::Customers, raw)?;
-        Ok(CustomerCursor {
-            created_at,
-            id: CustomerId(id),
-        })
+    /// A 400 naming `cursor` when it is malformed, edited, foreign or for another list.
+    pub fn decode_json(&self, kind: CursorKind, raw: &str) -> Result<serde_json::Value, ApiError> {
+        let bad = || {
+            ApiError::bad(
+                "cursor",
+                "the cursor is malformed or was not issued by this server for this list",
+            )
+        };
+        let bytes = URL_SAFE_NO_PAD.decode(raw.trim()).map_err(|_| bad())?;
+        if bytes.len() < 2 + MAC_LEN || bytes[0] != VERSION || bytes[1] != kind as u8 {
+            return Err(bad());
+        }
+        let (body, mac) = bytes.split_at(bytes.len() - MAC_LEN);
+        let mut check = Hmac::<Sha256>::new_from_slice(&self.key).map_err(|_| bad())?;
+        check.update(b"crm-cursor");
+        check.update(body);
+        check.verify_truncated_left(mac).map_err(|_| bad())?;
+        serde_json::from_slice(&body[2..]).map_err(|_| bad())
     }
 }
 
@@ -124,36 +137,43 @@ impl CursorCodec {
 mod tests {
     use super::*;
 
-    fn cursor() -> CustomerCursor {
-        CustomerCursor {
-            created_at: DateTime::from_timestamp_micros(1_790_000_000_123_456).unwrap(),
-            id: CustomerId(Uuid::now_v7()),
-        }
+    #[test]
+    fn a_position_round_trips() {
+        let codec = CursorCodec::new(b"k");
+        let at = DateTime::from_timestamp_micros(1_790_000_000_123_456).unwrap();
+        let id = Uuid::now_v7();
+        let raw = codec.encode_position(CursorKind::Orders, at, id);
+        assert_eq!(
+            codec.decode_position(CursorKind::Orders, &raw).unwrap(),
+            (at, id)
+        );
     }
 
     #[test]
-    fn a_cursor_round_trips() {
+    fn an_edited_foreign_or_misplaced_cursor_is_refused() {
         let codec = CursorCodec::new(b"k");
-        let c = cursor();
-        assert_eq!(codec.decode(&codec.encode(&c)).unwrap(), c);
-    }
-
-    #[test]
-    fn an_edited_or_foreign_cursor_is_refused() {
-        let codec = CursorCodec::new(b"k");
-        let mut bytes = URL_SAFE_NO_PAD.decode(codec.encode(&cursor())).unwrap();
-        bytes[5] ^= 1;
-        assert!(codec.decode(&URL_SAFE_NO_PAD.encode(&bytes)).is_err());
+        let raw = codec.encode_json(
+            CursorKind::Customers,
+            &serde_json::json!({"s": "name", "v": ["a"]}),
+        );
+        assert!(codec.decode_json(CursorKind::Customers, &raw).is_ok());
+        let mut bytes = URL_SAFE_NO_PAD.decode(&raw).unwrap();
+        bytes[4] ^= 1;
         assert!(
-            CursorCodec::new(b"other")
-                .decode(&codec.encode(&cursor()))
+            codec
+                .decode_json(CursorKind::Customers, &URL_SAFE_NO_PAD.encode(&bytes))
                 .is_err()
         );
-        assert!(codec.decode("not-a-cursor").is_err());
-        let order_cursor = codec.encode_position(CursorKind::Orders, Utc::now(), Uuid::now_v7());
         assert!(
-            codec.decode(&order_cursor).is_err(),
-            "an order cursor is not a customer cursor"
+            CursorCodec::new(b"other")
+                .decode_json(CursorKind::Customers, &raw)
+                .is_err()
+        );
+        assert!(codec.decode_json(CursorKind::Orders, &raw).is_err());
+        assert!(
+            codec
+                .decode_json(CursorKind::Customers, "not-a-cursor")
+                .is_err()
         );
     }
 }

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::Datelike;
 use crm_domain::customer::LoyaltyStatus;
 use crm_domain::customer::{
-    Customer, CustomerListQuery, CustomerProfile, CustomerRepository, DeletionChange,
+    Customer, CustomerProfile, CustomerQuery, CustomerRepository, DeletionChange,
     IdempotencyRecord, NewCustomer, ProfileUpdate, PurchaseStats, UniqueField, customer_code,
 };
 use crm_domain::ids::TierId;
@@ -141,6 +141,7 @@ fn profile_columns(p: &CustomerProfile) -> customer::ActiveModel {
         last_contact_at: Set(p.last_contact_at),
         next_follow_up_at: Set(p.next_follow_up_at),
         discount_bp: Set(p.discount_percent.map(percent_to_bp)),
+        sort_name: Set(crm_domain::customer::sort_name(&p.name)),
         tier_id: NotSet,
         tier_since: NotSet,
         loyalty_points: NotSet,
@@ -553,51 +554,22 @@ impl CustomerRepository for SeaCustomerRepository {
     async fn list(
         &self,
         tenant: TenantId,
-        query: &CustomerListQuery,
+        query: &CustomerQuery,
     ) -> Result<Vec<Customer>, RepositoryError> {
-        let f = &query.filter;
-        let mut q = customer::Entity::find()
-            .filter(customer::Column::TenantId.eq(tenant.0))
-            .filter(customer::Column::DeletedAt.is_null());
-        if !f.statuses.is_empty() {
-            q = q.filter(customer::Column::Status.is_in(f.statuses.iter().map(|s| s.as_str())));
-        }
-        if !f.customer_types.is_empty() {
-            q = q.filter(
-                customer::Column::CustomerType.is_in(f.customer_types.iter().map(|s| s.as_str())),
-            );
-        }
-        if !f.stages.is_empty() {
-            q = q.filter(customer::Column::Stage.is_in(f.stages.iter().map(|s| s.as_str())));
-        }
-        if !f.tags.is_empty() {
-            let tagged = Query::select()
-                .column(customer_tag::Column::CustomerId)
-                .from(customer_tag::Entity)
-                .and_where(customer_tag::Column::TenantId.eq(tenant.0))
-                .and_where(customer_tag::Column::Tag.is_in(f.tags.iter().map(String::as_str)))
-                .to_owned();
-            q = q.filter(customer::Column::Id.in_subquery(tagged));
-        }
-        if let Some(after) = query.after {
-            q = q.filter(
-                Condition::any()
-                    .add(customer::Column::CreatedAt.lt(after.created_at))
-                    .add(
-                        Condition::all()
-                            .add(customer::Column::CreatedAt.eq(after.created_at))
-                            .add(customer::Column::Id.lt(after.id.0)),
-                    ),
-            );
-        }
-        q.order_by(customer::Column::CreatedAt, Order::Desc)
-            .order_by(customer::Column::Id, Order::Desc)
-            .limit(u64::from(query.limit))
+        crate::customer_query::page(tenant, query)
             .all(&self.db.read)
             .await
             .map_err(map_db_err)?
             .into_iter()
             .map(to_domain)
             .collect()
+    }
+
+    async fn count(&self, tenant: TenantId, query: &CustomerQuery) -> Result<u64, RepositoryError> {
+        use sea_orm::PaginatorTrait;
+        crate::customer_query::filtered(tenant, query)
+            .count(&self.db.read)
+            .await
+            .map_err(map_db_err)
     }
 }

@@ -6,15 +6,16 @@ use std::sync::Arc;
 
 use chrono::{Datelike, SubsecRound, Utc};
 use crm_domain::customer::{
-    CustomerCursor, CustomerFilter, CustomerInput, CustomerListQuery, CustomerProfile,
-    CustomerRepository, CustomerStatus, CustomerType, DeletionChange, IdempotencyRecord,
-    NewCustomer, ProfileUpdate, UniqueField, ValidationContext,
+    CustomerInput, CustomerProfile, CustomerQuery, CustomerRepository, CustomerStatus,
+    CustomerType, Deleted, DeletionChange, IdempotencyRecord, NewCustomer, ProfileUpdate,
+    UniqueField, ValidationContext,
 };
 use crm_domain::tenant::{Tenant, TenantRepository};
 use crm_domain::values::{CountryCode, CurrencyCode};
 use crm_domain::{CustomerId, RepositoryError, TenantId, UserId};
 use crm_infra::testing::{Backend, TestDatabase};
 use crm_infra::{SeaCustomerRepository, SeaTenantRepository};
+use serde_json::json;
 use uuid::Uuid;
 
 struct Ctx {
@@ -47,6 +48,18 @@ async fn setup(backend: Backend) -> Option<Ctx> {
         tenant: ids[0],
         other_tenant: ids[1],
     })
+}
+
+fn query(filter: serde_json::Value, limit: u32) -> CustomerQuery {
+    CustomerQuery {
+        filter: crm_domain::customer::filter::Filter::parse(&filter, "filter").unwrap(),
+        sort: vec![],
+        deleted: Deleted::Exclude,
+        limit,
+        after: None,
+        offset: None,
+        now: Utc::now(),
+    }
 }
 
 fn profile(input: CustomerInput) -> CustomerProfile {
@@ -190,14 +203,10 @@ async fn a_failed_create_leaves_nothing_behind(backend: Backend) {
     );
     // Neither the key, nor the tag rows, nor the counters moved.
     assert_eq!(c.repo.find_idempotency(c.tenant, "k1").await.unwrap(), None);
-    let tagged = CustomerListQuery {
-        filter: CustomerFilter {
-            tags: vec!["ghost".into()],
-            ..Default::default()
-        },
-        limit: 10,
-        after: None,
-    };
+    let tagged = query(
+        json!({"all": [{"field": "tags", "op": "contains", "value": "ghost"}]}),
+        10,
+    );
     assert!(c.repo.list(c.tenant, &tagged).await.unwrap().is_empty());
     let next = c
         .repo
@@ -261,11 +270,7 @@ async fn another_tenant_sees_nothing(backend: Backend) {
             .unwrap(),
         None
     );
-    let all = CustomerListQuery {
-        filter: CustomerFilter::default(),
-        limit: 10,
-        after: None,
-    };
+    let all = query(serde_json::Value::Null, 10);
     assert!(c.repo.list(c.other_tenant, &all).await.unwrap().is_empty());
     let update = ProfileUpdate {
         tenant_id: c.other_tenant,
@@ -313,14 +318,10 @@ async fn updates_are_conditional_on_the_version(backend: Backend) {
         c.repo.update_profile(update(1)).await.unwrap_err(),
         RepositoryError::Stale
     );
-    let gold = CustomerListQuery {
-        filter: CustomerFilter {
-            tags: vec!["gold".into()],
-            ..Default::default()
-        },
-        limit: 10,
-        after: None,
-    };
+    let gold = query(
+        json!({"all": [{"field": "tags", "op": "contains", "value": "gold"}]}),
+        10,
+    );
     assert_eq!(c.repo.list(c.tenant, &gold).await.unwrap().len(), 1);
 }
 
@@ -384,31 +385,23 @@ async fn list_pages_newest_first_with_filters(backend: Backend) {
         );
     }
     let mut seen = Vec::new();
-    let mut after: Option<CustomerCursor> = None;
+    let mut after = None;
     loop {
-        let q = CustomerListQuery {
-            filter: CustomerFilter::default(),
-            limit: 3,
-            after,
+        let q = CustomerQuery {
+            after: after.clone(),
+            ..query(serde_json::Value::Null, 3)
         };
         let page = c.repo.list(c.tenant, &q).await.unwrap();
         let Some(last) = page.last() else { break };
-        after = Some(CustomerCursor {
-            created_at: last.created_at,
-            id: last.id,
-        });
+        after = Some(q.position_of(last));
         seen.extend(page.iter().map(|c| c.id));
     }
     let expected: Vec<_> = made.iter().rev().map(|c| c.id).collect();
     assert_eq!(seen, expected);
-    let inactive = CustomerListQuery {
-        filter: CustomerFilter {
-            statuses: vec![CustomerStatus::Inactive],
-            ..Default::default()
-        },
-        limit: 10,
-        after: None,
-    };
+    let inactive = query(
+        json!({"all": [{"field": "status", "op": "eq", "value": "inactive"}]}),
+        10,
+    );
     assert_eq!(c.repo.list(c.tenant, &inactive).await.unwrap().len(), 4);
 }
 

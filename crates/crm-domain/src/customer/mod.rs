@@ -1,5 +1,6 @@
 //! The customer aggregate: model, input rules, storage port and use cases.
 
+pub mod filter;
 mod input;
 mod model;
 mod ports;
@@ -17,7 +18,7 @@ pub use model::{
 #[cfg(any(test, feature = "mock"))]
 pub use ports::MockCustomerRepository;
 pub use ports::{
-    CustomerCursor, CustomerFilter, CustomerListQuery, CustomerRepository, DeletionChange,
-    IdempotencyKey, IdempotencyRecord, ProfileUpdate,
+    CustomerQuery, CustomerRepository, Deleted, DeletionChange, IdempotencyKey, IdempotencyRecord,
+    Position, ProfileUpdate, SortField, SortKey, SortValue, sort_name,
 };
 pub use service::{Created, CustomerService, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page};

@@ -3,10 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::model::{
-    Customer, CustomerProfile, CustomerStatus, CustomerType, LifecycleStage, NewCustomer,
-    UniqueField,
-};
+use super::model::{Customer, CustomerProfile, NewCustomer, UniqueField};
 use crate::error::RepositoryError;
 use crate::ids::{CustomerId, TenantId, UserId};
 
@@ -32,38 +29,133 @@ pub struct IdempotencyRecord {
     pub created_at: DateTime<Utc>,
 }
 
-/// Position in the newest-first customer list: the last row of the previous page.
+string_enum!(
+    /// Fields the customer list sorts by; ties are always broken by id.
+    SortField {
+        /// Name (case-insensitive, by the lower-cased name's bytes on both backends).
+        Name => "name",
+        /// Creation time.
+        CreatedAt => "created_at",
+        /// Last change.
+        UpdatedAt => "updated_at",
+        /// Last completed order (customers without one last).
+        LastOrderAt => "last_order_at",
+        /// Total spent.
+        TotalSpent => "total_spent",
+        /// Completed orders.
+        TotalOrders => "total_orders",
+        /// Customer code.
+        CustomerCode => "customer_code",
+        /// Next follow-up (customers without one last).
+        NextFollowUpAt => "next_follow_up_at",
+    }
+);
+
+/// One sort key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CustomerCursor {
-    /// `created_at` of that row.
-    pub created_at: DateTime<Utc>,
-    /// `id` of that row (tie-breaker).
+pub struct SortKey {
+    /// Field.
+    pub field: SortField,
+    /// Descending (`-field` in the API).
+    pub descending: bool,
+}
+
+impl SortKey {
+    /// The default order: newest first.
+    pub const NEWEST_FIRST: SortKey = SortKey {
+        field: SortField::CreatedAt,
+        descending: true,
+    };
+}
+
+/// The value of one sort key in a row, as the keyset pagination compares it.
+/// Serialises untagged (a number, a string or null); readers know each key's type.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(untagged)]
+pub enum SortValue {
+    /// An integer (money in ten-thousandths, counts).
+    Integer(i64),
+    /// Text (the lower-cased name, the customer code).
+    Text(String),
+    /// An instant as microseconds since the epoch; `None` sorts after every value.
+    Micros(Option<i64>),
+}
+
+/// The last row of the previous page: its sort values (one per key) and id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    /// Values of the sort keys, in order.
+    pub values: Vec<SortValue>,
+    /// Id (the final tie-breaker).
     pub id: CustomerId,
 }
 
-/// Filters of the customer list; values of one filter are OR-ed, filters are AND-ed; an empty
-/// filter matches everything.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CustomerFilter {
-    /// `status` in any of these.
-    pub statuses: Vec<CustomerStatus>,
-    /// `customer_type` in any of these.
-    pub customer_types: Vec<CustomerType>,
-    /// `stage` in any of these.
-    pub stages: Vec<LifecycleStage>,
-    /// Has any of these tags (lower-case).
-    pub tags: Vec<String>,
+/// Which customers a query sees with respect to soft deletion.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Deleted {
+    /// Live customers only (default).
+    #[default]
+    Exclude,
+    /// Live and deleted.
+    Include,
+    /// Deleted only.
+    Only,
 }
 
-/// One page request of the customer list, newest first (`created_at` desc, then `id` desc).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CustomerListQuery {
-    /// Filters.
-    pub filter: CustomerFilter,
-    /// Rows wanted, 1..=200.
+/// A customer query: filter, order and page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerQuery {
+    /// Which customers.
+    pub filter: super::filter::Filter,
+    /// Order; empty means newest first. Ties broken by id in the last key's direction.
+    pub sort: Vec<SortKey>,
+    /// Soft-deleted customers.
+    pub deleted: Deleted,
+    /// Rows wanted.
     pub limit: u32,
-    /// Start after this row; `None` for the first page.
-    pub after: Option<CustomerCursor>,
+    /// Keyset: start after this row.
+    pub after: Option<Position>,
+    /// Page mode: skip this many rows (ignored with `after`).
+    pub offset: Option<u64>,
+    /// The time relative conditions (`follow_up_due`) were evaluated at.
+    pub now: DateTime<Utc>,
+}
+
+impl CustomerQuery {
+    /// The effective sort keys.
+    pub fn sort_keys(&self) -> Vec<SortKey> {
+        if self.sort.is_empty() {
+            vec![SortKey::NEWEST_FIRST]
+        } else {
+            self.sort.clone()
+        }
+    }
+
+    /// The position of `c` under this query's order (for the next page's cursor).
+    pub fn position_of(&self, c: &Customer) -> Position {
+        let micros = |t: Option<DateTime<Utc>>| SortValue::Micros(t.map(|t| t.timestamp_micros()));
+        let values = self
+            .sort_keys()
+            .iter()
+            .map(|k| match k.field {
+                SortField::Name => SortValue::Text(sort_name(&c.profile.name)),
+                SortField::CreatedAt => micros(Some(c.created_at)),
+                SortField::UpdatedAt => micros(Some(c.updated_at)),
+                SortField::LastOrderAt => micros(c.stats.last_order_at),
+                SortField::TotalSpent => SortValue::Integer(c.stats.total_spent.to_scaled()),
+                SortField::TotalOrders => SortValue::Integer(c.stats.total_orders),
+                SortField::CustomerCode => SortValue::Text(c.customer_code.clone()),
+                SortField::NextFollowUpAt => micros(c.profile.next_follow_up_at),
+            })
+            .collect();
+        Position { values, id: c.id }
+    }
+}
+
+/// The key the name sorts by: the lower-cased name. Stored beside the name so both backends
+/// compare the same bytes.
+pub fn sort_name(name: &str) -> String {
+    name.to_lowercase()
 }
 
 /// A new version of a customer's profile.
@@ -161,10 +253,15 @@ pub trait CustomerRepository: Send + Sync {
         limit: u32,
     ) -> Result<Vec<String>, RepositoryError>;
 
-    /// Up to `query.limit` live customers matching the filter, newest first, after the cursor.
+    /// Up to `query.limit` customers matching the query, in its order, after its position (or
+    /// skipping `offset`).
     async fn list(
         &self,
         tenant: TenantId,
-        query: &CustomerListQuery,
+        query: &CustomerQuery,
     ) -> Result<Vec<Customer>, RepositoryError>;
+
+    /// How many customers match the query's filter and deletion mode (exact; position, offset and
+    /// limit ignored).
+    async fn count(&self, tenant: TenantId, query: &CustomerQuery) -> Result<u64, RepositoryError>;
 }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use super::input::{CustomerInput, ValidationContext};
 use super::model::{Customer, CustomerProfile, NewCustomer, UniqueField};
 use super::ports::{
-    CustomerCursor, CustomerListQuery, CustomerRepository, DeletionChange, IdempotencyKey,
-    IdempotencyRecord, ProfileUpdate,
+    CustomerQuery, CustomerRepository, Deleted, DeletionChange, IdempotencyKey, IdempotencyRecord,
+    Position, ProfileUpdate,
 };
 use crate::access::{Actor, Permission};
 use crate::error::{DomainError, FieldError, RepositoryError};
@@ -36,7 +36,9 @@ pub struct Page<T> {
     /// The rows.
     pub items: Vec<T>,
     /// Where the next page starts; `None` on the last page.
-    pub next: Option<CustomerCursor>,
+    pub next: Option<Position>,
+    /// Exact number of matching rows, when asked for.
+    pub total: Option<u64>,
 }
 
 /// Use cases on customers. Every method takes the [`Actor`], checks its permission and scopes
@@ -288,16 +290,22 @@ impl CustomerService {
         ))
     }
 
-    /// A page of live customers, newest first (needs `customers.view`).
+    /// A page of customers matching `query` (needs `customers.view`; deleted customers need
+    /// `customers.manage`), with the exact total when `include_total`.
     ///
     /// # Errors
-    /// [`DomainError::Validation`] when `limit` is outside 1..=200.
+    /// [`DomainError::Validation`] when `limit` is outside 1..=200 or the position does not fit
+    /// the sort; [`DomainError::Forbidden`].
     pub async fn list(
         &self,
         actor: &Actor,
-        query: CustomerListQuery,
+        query: CustomerQuery,
+        include_total: bool,
     ) -> Result<Page<Customer>, DomainError> {
         actor.require(Permission::CustomersView)?;
+        if query.deleted != Deleted::Exclude {
+            actor.require(Permission::CustomersManage)?;
+        }
         if !(1..=MAX_PAGE_SIZE).contains(&query.limit) {
             return Err(DomainError::invalid(
                 "limit",
@@ -305,22 +313,35 @@ impl CustomerService {
                 format!("must be between 1 and {MAX_PAGE_SIZE}"),
             ));
         }
+        if query
+            .after
+            .as_ref()
+            .is_some_and(|p| p.values.len() != query.sort_keys().len())
+        {
+            return Err(DomainError::invalid(
+                "cursor",
+                "mismatch",
+                "the cursor was issued for another sort",
+            ));
+        }
         let limit = query.limit as usize;
-        let probe = CustomerListQuery {
+        let probe = CustomerQuery {
             limit: query.limit + 1,
-            ..query
+            ..query.clone()
         };
         let mut items = self.customers.list(actor.tenant_id, &probe).await?;
         let next = if items.len() > limit {
             items.truncate(limit);
-            items.last().map(|c| CustomerCursor {
-                created_at: c.created_at,
-                id: c.id,
-            })
+            items.last().map(|c| query.position_of(c))
         } else {
             None
         };
-        Ok(Page { items, next })
+        let total = if include_total {
+            Some(self.customers.count(actor.tenant_id, &query).await?)
+        } else {
+            None
+        };
+        Ok(Page { items, next, total })
     }
 
     async fn tenant(&self, id: TenantId) -> Result<Tenant, DomainError> {

@@ -374,6 +374,18 @@ async fn restore_refuses_when_a_live_customer_took_the_email() {
     );
 }
 
+fn query(limit: u32) -> CustomerQuery {
+    CustomerQuery {
+        filter: Default::default(),
+        sort: vec![],
+        deleted: Deleted::Exclude,
+        limit,
+        after: None,
+        offset: None,
+        now: Utc::now(),
+    }
+}
+
 #[tokio::test]
 async fn list_asks_for_one_extra_row_to_know_whether_a_next_page_exists() {
     let mut repo = MockCustomerRepository::new();
@@ -384,31 +396,41 @@ async fn list_asks_for_one_extra_row_to_know_whether_a_next_page_exists() {
                 .map(|_| stored(CustomerId(Uuid::now_v7()), 1))
                 .collect())
         });
+    repo.expect_count().never();
     let page = service(repo)
-        .list(
-            &actor("viewer"),
-            CustomerListQuery {
-                filter: CustomerFilter::default(),
-                limit: 2,
-                after: None,
-            },
-        )
+        .list(&actor("viewer"), query(2), false)
         .await
         .unwrap();
     assert_eq!(page.items.len(), 2);
     assert_eq!(page.next.map(|c| c.id), Some(page.items[1].id));
+    assert_eq!(page.total, None);
 }
 
 #[tokio::test]
 async fn list_limit_is_between_1_and_200() {
     let repo = MockCustomerRepository::new();
-    let q = CustomerListQuery {
-        filter: CustomerFilter::default(),
-        limit: 201,
-        after: None,
-    };
-    let err = service(repo).list(&actor("viewer"), q).await.unwrap_err();
+    let err = service(repo)
+        .list(&actor("viewer"), query(201), false)
+        .await
+        .unwrap_err();
     assert!(matches!(err, DomainError::Validation(ref e) if e[0].field == "limit"));
+}
+
+#[tokio::test]
+async fn deleted_customers_are_listed_only_with_the_manage_permission() {
+    let repo = MockCustomerRepository::new();
+    let q = CustomerQuery {
+        deleted: Deleted::Only,
+        ..query(10)
+    };
+    let err = service(repo)
+        .list(&actor("manager"), q, false)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        DomainError::Forbidden(crate::Permission::CustomersManage)
+    );
 }
 
 #[tokio::test]

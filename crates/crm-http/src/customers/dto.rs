@@ -421,8 +421,21 @@ impl From<&Customer> for CustomerResponse {
 /// One page of customers.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CustomerPage {
-    /// The customers, newest first.
+    /// The customers, in the requested order.
     pub data: Vec<CustomerResponse>,
-    /// Pass as `cursor` to get the next page; `null` on the last page.
+    /// Pass as `cursor` (with the same `sort`) to get the next page; `null` on the last page
+    /// and in page-number mode.
     pub next_cursor: Option<String>,
+    /// Exact number of matching customers (with `include_total=true` or `page`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+    /// Page-number mode: this page (1-based).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<u64>,
+    /// Page-number mode: the page size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// Page-number mode: `ceil(total / limit)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_pages: Option<u64>,
 }

@@ -1,21 +1,17 @@
 //! `/api/v1/customers`: create, read, update, replace, delete, restore and list.
 
 pub mod dto;
+mod list;
 
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
-use crm_domain::customer::{
-    Customer, CustomerFilter, CustomerListQuery, CustomerStatus, CustomerType, DEFAULT_PAGE_SIZE,
-    IdempotencyKey, LifecycleStage,
-};
+use crm_domain::customer::{Customer, IdempotencyKey};
 use crm_domain::{CustomerId, DomainError};
 use sha2::{Digest, Sha256};
-use utoipa::IntoParams;
 use uuid::Uuid;
 
-use self::dto::{CustomerPage, CustomerResponse, CustomerWrite};
+use self::dto::{CustomerResponse, CustomerWrite};
 use crate::auth::Caller;
-use crate::cursor::CursorCodec;
 use crate::json::{JsonBody, from_value};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
@@ -23,7 +19,8 @@ use crate::state::AppState;
 /// Registers the customer routes (inside the `/api/v1` scope).
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(create_customer)
-        .service(list_customers)
+        .service(list::search_customers)
+        .service(list::list_customers)
         .service(get_customer)
         .service(patch_customer)
         .service(replace_customer)
@@ -368,83 +365,6 @@ pub async fn restore_customer(
     Ok(with_customer(HttpResponse::Ok(), &c))
 }
 
-/// Query parameters of the customer list. Repeat a filter (`status=active&status=inactive`) or
-/// separate values with commas to match any of them; different filters must all match.
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct ListCustomersParams {
-    /// Rows per page, 1..=200 (default 20).
-    limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    cursor: Option<String>,
-    /// Status filter.
-    status: Option<Vec<dto::CustomerStatus>>,
-    /// Customer type filter.
-    customer_type: Option<Vec<dto::CustomerType>>,
-    /// Lifecycle stage filter.
-    stage: Option<Vec<dto::LifecycleStage>>,
-    /// Has any of these tags.
-    tag: Option<Vec<String>>,
-}
-
-/// Reads the list query string. Unknown parameters and malformed values are a 400 naming the
-/// parameter, never ignored.
-fn parse_list_query(query: &str, cursors: &CursorCodec) -> Result<CustomerListQuery, ApiError> {
-    let mut filter = CustomerFilter::default();
-    let mut limit = None;
-    let mut after = None;
-    let known = ["limit", "cursor", "status", "customer_type", "stage", "tag"];
-    crate::query::each_param(query, &known, |name, value| {
-        match name {
-            "limit" => limit = Some(crate::query::limit(value)?),
-            "cursor" => after = Some(cursors.decode(value)?),
-            "status" => crate::query::values::<CustomerStatus>(name, value, &mut filter.statuses)?,
-            "customer_type" => {
-                crate::query::values::<CustomerType>(name, value, &mut filter.customer_types)?
-            }
-            "stage" => crate::query::values::<LifecycleStage>(name, value, &mut filter.stages)?,
-            _ => filter.tags.extend(
-                value
-                    .split(',')
-                    .map(|t| t.trim().to_lowercase())
-                    .filter(|t| !t.is_empty()),
-            ),
-        }
-        Ok(())
-    })?;
-    Ok(CustomerListQuery {
-        filter,
-        limit: limit.unwrap_or(DEFAULT_PAGE_SIZE),
-        after,
-    })
-}
-
-/// List customers, newest first, one cursor page at a time.
-#[utoipa::path(
-    tag = "customers",
-    params(ListCustomersParams),
-    responses(
-        (status = 200, description = "A page of customers", body = CustomerPage),
-        (status = 400, description = "Unknown parameter, malformed value, or a cursor not issued by this server", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing customers.view", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-#[get("/customers")]
-pub async fn list_customers(
-    caller: Caller,
-    state: web::Data<AppState>,
-    req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
-    let query = parse_list_query(req.query_string(), &state.cursors)?;
-    let page = state.customers.list(&caller.0, query).await?;
-    Ok(HttpResponse::Ok().json(CustomerPage {
-        data: page.items.iter().map(CustomerResponse::from).collect(),
-        next_cursor: page.next.map(|c| state.cursors.encode(&c)),
-    }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -475,29 +395,5 @@ mod tests {
         assert_eq!(if_match(&h).unwrap(), Some(4));
         h.insert(header::IF_MATCH, header::HeaderValue::from_static("4"));
         assert!(if_match(&h).is_err());
-    }
-
-    #[test]
-    fn list_query_refuses_unknown_parameters_and_bad_values() {
-        let codec = CursorCodec::new(b"k");
-        let q = parse_list_query("status=active,inactive&tag=VIP&limit=5", &codec).unwrap();
-        assert_eq!(q.filter.statuses.len(), 2);
-        assert_eq!(q.filter.tags, vec!["vip"]);
-        assert_eq!(q.limit, 5);
-        for bad in [
-            "sort=name",
-            "status=gone",
-            "limit=0",
-            "limit=201",
-            "cursor=abc",
-        ] {
-            assert!(
-                matches!(
-                    parse_list_query(bad, &codec),
-                    Err(ApiError::BadRequest { .. })
-                ),
-                "{bad}"
-            );
-        }
     }
 }

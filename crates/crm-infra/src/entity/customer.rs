@@ -69,6 +69,8 @@ pub struct Model {
     pub loyalty_points: i64,
     /// Hundredths of a percent.
     pub discount_bp: Option<i64>,
+    /// The lower-cased name (sort key).
+    pub sort_name: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

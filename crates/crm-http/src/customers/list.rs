@@ -1,0 +1,541 @@
+//! `GET /api/v1/customers` (query-parameter filters) and `POST /api/v1/customers/search` (the
+//! JSON filter language): one query model, keyset cursors bound to the sort, optional exact
+//! totals, and a page-number mode for older clients.
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use crm_domain::customer::filter::{Condition, Field, Filter, Op, Operand, operand};
+use crm_domain::customer::{
+    CustomerQuery, DEFAULT_PAGE_SIZE, Deleted, Position, SortField, SortKey, SortValue,
+};
+use crm_domain::{CustomerId, DomainError};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::dto::{CustomerPage, CustomerResponse};
+use crate::auth::Caller;
+use crate::cursor::CursorKind;
+use crate::json::JsonBody;
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+/// Query parameters of the customer list. Filters combine with AND; repeated (or
+/// comma-separated) values of one filter with OR. Unknown parameters are a 400.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ListCustomersParams {
+    /// Rows per page, 1..=200 (default 20).
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page (only valid with the same `sort`).
+    cursor: Option<String>,
+    /// Page number (1-based): answers `{page, limit, total, total_pages}` instead of a cursor.
+    page: Option<u64>,
+    /// `true` adds the exact `total`.
+    include_total: Option<bool>,
+    /// Sort keys, comma-separated, `-` for descending: name, created_at, updated_at,
+    /// last_order_at, total_spent, total_orders, customer_code, next_follow_up_at. Default
+    /// `-created_at`; ties broken by id.
+    sort: Option<String>,
+    /// Status.
+    status: Option<Vec<super::dto::CustomerStatus>>,
+    /// Customer type.
+    customer_type: Option<Vec<super::dto::CustomerType>>,
+    /// Lifecycle stage.
+    stage: Option<Vec<super::dto::LifecycleStage>>,
+    /// Acquisition source.
+    source: Option<Vec<super::dto::AcquisitionSource>>,
+    /// Industry (case-insensitive).
+    industry: Option<Vec<String>>,
+    /// Owner user id.
+    assigned_to: Option<Vec<String>>,
+    /// Has any of these tags.
+    tag: Option<Vec<String>>,
+    /// Has all of these tags.
+    tags_all: Option<Vec<String>>,
+    /// VIP.
+    is_vip: Option<bool>,
+    /// Blacklisted.
+    is_blacklisted: Option<bool>,
+    /// Has an e-mail.
+    has_email: Option<bool>,
+    /// Has a phone or mobile phone.
+    has_phone: Option<bool>,
+    /// Currency.
+    currency: Option<Vec<String>>,
+    /// Loyalty tier name (case-insensitive).
+    loyalty_tier: Option<Vec<String>>,
+    /// `created_at` ≥ (RFC 3339).
+    created_after: Option<DateTime<Utc>>,
+    /// `created_at` <.
+    created_before: Option<DateTime<Utc>>,
+    /// `updated_at` ≥.
+    updated_after: Option<DateTime<Utc>>,
+    /// `updated_at` <.
+    updated_before: Option<DateTime<Utc>>,
+    /// `last_order_at` ≥.
+    last_order_after: Option<DateTime<Utc>>,
+    /// `last_order_at` <.
+    last_order_before: Option<DateTime<Utc>>,
+    /// `next_follow_up_at` ≥.
+    next_follow_up_after: Option<DateTime<Utc>>,
+    /// `next_follow_up_at` <.
+    next_follow_up_before: Option<DateTime<Utc>>,
+    /// `total_spent` ≥.
+    min_total_spent: Option<String>,
+    /// `total_spent` ≤.
+    max_total_spent: Option<String>,
+    /// `total_orders` ≥.
+    min_total_orders: Option<i64>,
+    /// `total_orders` ≤.
+    max_total_orders: Option<i64>,
+    /// `true`: a follow-up is due (`next_follow_up_at` ≤ now); `false`: none is.
+    follow_up_due: Option<bool>,
+    /// Also deleted customers (needs customers.manage).
+    include_deleted: Option<bool>,
+    /// Only deleted customers (needs customers.manage).
+    only_deleted: Option<bool>,
+}
+
+const RANGES: &[(&str, Field, Op)] = &[
+    ("created_after", Field::CreatedAt, Op::Gte),
+    ("created_before", Field::CreatedAt, Op::Lt),
+    ("updated_after", Field::UpdatedAt, Op::Gte),
+    ("updated_before", Field::UpdatedAt, Op::Lt),
+    ("last_order_after", Field::LastOrderAt, Op::Gte),
+    ("last_order_before", Field::LastOrderAt, Op::Lt),
+    ("next_follow_up_after", Field::NextFollowUpAt, Op::Gte),
+    ("next_follow_up_before", Field::NextFollowUpAt, Op::Lt),
+    ("min_total_spent", Field::TotalSpent, Op::Gte),
+    ("max_total_spent", Field::TotalSpent, Op::Lte),
+    ("min_total_orders", Field::TotalOrders, Op::Gte),
+    ("max_total_orders", Field::TotalOrders, Op::Lte),
+];
+
+const MULTI: &[(&str, Field)] = &[
+    ("status", Field::Status),
+    ("customer_type", Field::CustomerType),
+    ("stage", Field::Stage),
+    ("source", Field::Source),
+    ("industry", Field::Industry),
+    ("assigned_to", Field::AssignedTo),
+    ("currency", Field::Currency),
+    ("loyalty_tier", Field::LoyaltyTier),
+    ("tag", Field::Tags),
+];
+
+fn cond(name: &str, field: Field, op: Op, raw: &Value) -> Result<Condition, ApiError> {
+    let value = operand(field, field.kind(), op, raw).map_err(|m| ApiError::bad(name, m))?;
+    Ok(Condition { field, op, value })
+}
+
+fn boolean(name: &str, value: &str) -> Result<bool, ApiError> {
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(ApiError::bad(
+            name,
+            format!("`{other}` is not true or false"),
+        )),
+    }
+}
+
+/// Parses `sort` (`name,-created_at`).
+///
+/// # Errors
+/// A 400 naming `sort` for an unknown key or a repeated one.
+pub fn parse_sort(raw: &str) -> Result<Vec<SortKey>, ApiError> {
+    let mut keys: Vec<SortKey> = Vec::new();
+    for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (descending, name) = part.strip_prefix('-').map_or((false, part), |n| (true, n));
+        let field: SortField = name.parse().map_err(|e: String| ApiError::bad("sort", e))?;
+        if keys.iter().any(|k| k.field == field) {
+            return Err(ApiError::bad("sort", format!("`{name}` appears twice")));
+        }
+        keys.push(SortKey { field, descending });
+    }
+    Ok(keys)
+}
+
+fn sort_spec(keys: &[SortKey]) -> String {
+    let keys = if keys.is_empty() {
+        vec![SortKey::NEWEST_FIRST]
+    } else {
+        keys.to_vec()
+    };
+    keys.iter()
+        .map(|k| format!("{}{}", if k.descending { "-" } else { "" }, k.field))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn encode_cursor(state: &AppState, keys: &[SortKey], p: &Position) -> String {
+    state.cursors.encode_json(
+        CursorKind::Customers,
+        &json!({"s": sort_spec(keys), "v": p.values, "id": p.id.0}),
+    )
+}
+
+fn decode_cursor(state: &AppState, keys: &[SortKey], raw: &str) -> Result<Position, ApiError> {
+    let v = state.cursors.decode_json(CursorKind::Customers, raw)?;
+    if v["s"].as_str() != Some(sort_spec(keys).as_str()) {
+        return Err(ApiError::bad(
+            "cursor",
+            "the cursor was issued for another sort; start again without it",
+        ));
+    }
+    let bad = || ApiError::bad("cursor", "malformed cursor");
+    let effective = if keys.is_empty() {
+        vec![SortKey::NEWEST_FIRST]
+    } else {
+        keys.to_vec()
+    };
+    let raw_values = v["v"]
+        .as_array()
+        .filter(|a| a.len() == effective.len())
+        .ok_or_else(bad)?;
+    // Each value is read as its key's type: the JSON alone cannot tell micros from integers.
+    let values = effective
+        .iter()
+        .zip(raw_values)
+        .map(|(k, v)| match k.field {
+            SortField::Name | SortField::CustomerCode => {
+                v.as_str().map(|s| SortValue::Text(s.to_owned()))
+            }
+            SortField::TotalSpent | SortField::TotalOrders => v.as_i64().map(SortValue::Integer),
+            _ if v.is_null() => Some(SortValue::Micros(None)),
+            _ => v.as_i64().map(|m| SortValue::Micros(Some(m))),
+        })
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(bad)?;
+    let id = v["id"]
+        .as_str()
+        .and_then(|s| s.parse::<Uuid>().ok())
+        .ok_or_else(bad)?;
+    Ok(Position {
+        values,
+        id: CustomerId(id),
+    })
+}
+
+/// What a list request asks for beyond the query itself.
+struct ListMode {
+    include_total: bool,
+    page: Option<u64>,
+}
+
+fn parse_params(query: &str, state: &AppState) -> Result<(CustomerQuery, ListMode), ApiError> {
+    let now = Utc::now();
+    let mut conditions = Vec::new();
+    let mut extra = Filter::default();
+    let mut limit = DEFAULT_PAGE_SIZE;
+    let mut cursor = None;
+    let mut sort = Vec::new();
+    let mut deleted = Deleted::Exclude;
+    let mut mode = ListMode {
+        include_total: false,
+        page: None,
+    };
+    let mut multi: Vec<(&str, Field, Vec<Value>)> = Vec::new();
+    let mut known: Vec<&str> = vec![
+        "limit",
+        "cursor",
+        "page",
+        "include_total",
+        "sort",
+        "tags_all",
+        "is_vip",
+        "is_blacklisted",
+        "has_email",
+        "has_phone",
+        "follow_up_due",
+        "include_deleted",
+        "only_deleted",
+    ];
+    known.extend(RANGES.iter().map(|r| r.0));
+    known.extend(MULTI.iter().map(|m| m.0));
+    crate::query::each_param(query, &known, |name, value| {
+        let text = || Value::String(value.to_owned());
+        match name {
+            "limit" => limit = crate::query::limit(value)?,
+            "cursor" => cursor = Some(value.to_owned()),
+            "page" => {
+                mode.page = Some(
+                    value
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|p| *p >= 1)
+                        .ok_or_else(|| ApiError::bad(name, "a page number ≥ 1"))?,
+                );
+            }
+            "include_total" => mode.include_total = boolean(name, value)?,
+            "sort" => sort = parse_sort(value)?,
+            "tags_all" => {
+                for tag in value.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+                    conditions.push(cond(
+                        name,
+                        Field::Tags,
+                        Op::Contains,
+                        &Value::String(tag.to_owned()),
+                    )?);
+                }
+            }
+            "is_vip" => conditions.push(cond(
+                name,
+                Field::IsVip,
+                Op::Eq,
+                &Value::Bool(boolean(name, value)?),
+            )?),
+            "is_blacklisted" => conditions.push(cond(
+                name,
+                Field::IsBlacklisted,
+                Op::Eq,
+                &Value::Bool(boolean(name, value)?),
+            )?),
+            "has_email" => {
+                let op = if boolean(name, value)? {
+                    Op::IsNotNull
+                } else {
+                    Op::IsNull
+                };
+                conditions.push(Condition {
+                    field: Field::Email,
+                    op,
+                    value: Operand::None,
+                });
+            }
+            "has_phone" => {
+                let phone = |f, op| Condition {
+                    field: f,
+                    op,
+                    value: Operand::None,
+                };
+                extra = extra.clone().and(if boolean(name, value)? {
+                    Filter {
+                        groups: vec![
+                            vec![phone(Field::Phone, Op::IsNotNull)],
+                            vec![phone(Field::MobilePhone, Op::IsNotNull)],
+                        ],
+                    }
+                } else {
+                    Filter::all(vec![
+                        phone(Field::Phone, Op::IsNull),
+                        phone(Field::MobilePhone, Op::IsNull),
+                    ])
+                });
+            }
+            "follow_up_due" => {
+                let at = Operand::Instant(crm_domain::ports::truncate_to_micros(now));
+                let c = |op, value| Condition {
+                    field: Field::NextFollowUpAt,
+                    op,
+                    value,
+                };
+                extra = extra.clone().and(if boolean(name, value)? {
+                    Filter::all(vec![c(Op::Lte, at)])
+                } else {
+                    Filter {
+                        groups: vec![vec![c(Op::Gt, at)], vec![c(Op::IsNull, Operand::None)]],
+                    }
+                });
+            }
+            "include_deleted" if boolean(name, value)? => deleted = Deleted::Include,
+            "only_deleted" if boolean(name, value)? => deleted = Deleted::Only,
+            "include_deleted" | "only_deleted" => {}
+            _ => {
+                if let Some((_, field, op)) = RANGES.iter().find(|r| r.0 == name) {
+                    conditions.push(cond(name, *field, *op, &text())?);
+                } else if let Some((param, field)) = MULTI.iter().find(|m| m.0 == name) {
+                    let values = value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|v| !v.is_empty())
+                        .map(|v| Value::String(v.to_owned()));
+                    match multi.iter_mut().find(|m| m.0 == *param) {
+                        Some(m) => m.2.extend(values),
+                        None => multi.push((param, *field, values.collect())),
+                    }
+                }
+            }
+        }
+        Ok(())
+    })?;
+    for (name, field, values) in multi {
+        if !values.is_empty() {
+            conditions.push(cond(name, field, Op::In, &Value::Array(values))?);
+        }
+    }
+    let after = cursor
+        .as_deref()
+        .map(|c| decode_cursor(state, &sort, c))
+        .transpose()?;
+    let offset = mode.page.map(|p| (p - 1) * u64::from(limit));
+    let filter = Filter::all(conditions).and(extra);
+    Ok((
+        CustomerQuery {
+            filter,
+            sort,
+            deleted,
+            limit,
+            after,
+            offset,
+            now,
+        },
+        mode,
+    ))
+}
+
+async fn answer(
+    caller: &Caller,
+    state: &AppState,
+    query: CustomerQuery,
+    mode: ListMode,
+) -> Result<HttpResponse, ApiError> {
+    let keys = query.sort.clone();
+    let limit = query.limit;
+    let page = state
+        .customers
+        .list(&caller.0, query, mode.include_total || mode.page.is_some())
+        .await?;
+    let data = page.items.iter().map(CustomerResponse::from).collect();
+    Ok(HttpResponse::Ok().json(match mode.page {
+        Some(n) => {
+            let total = page.total.unwrap_or(0);
+            CustomerPage {
+                data,
+                next_cursor: None,
+                total: Some(total),
+                page: Some(n),
+                limit: Some(limit),
+                total_pages: Some(total.div_ceil(u64::from(limit))),
+            }
+        }
+        None => CustomerPage {
+            data,
+            next_cursor: page.next.map(|p| encode_cursor(state, &keys, &p)),
+            total: page.total,
+            page: None,
+            limit: None,
+            total_pages: None,
+        },
+    }))
+}
+
+/// List customers: filters, sort, keyset cursor pages (or page numbers).
+#[utoipa::path(
+    tag = "customers",
+    params(ListCustomersParams),
+    responses(
+        (status = 200, description = "A page of customers", body = CustomerPage),
+        (status = 400, description = "Unknown parameter, malformed value, or a cursor not issued by this server for this sort", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing customers.view (customers.manage for deleted customers)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/customers")]
+pub async fn list_customers(
+    caller: Caller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (query, mode) = parse_params(req.query_string(), &state)?;
+    answer(&caller, &state, query, mode).await
+}
+
+/// Which customers a search sees with respect to soft deletion.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeletedMode {
+    /// Live customers (default).
+    #[default]
+    Exclude,
+    /// Live and deleted (needs customers.manage).
+    Include,
+    /// Deleted only (needs customers.manage).
+    Only,
+}
+
+/// A search in the filter language.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRequest {
+    /// `{"any": [{"all": [{"field", "op", "value"}, ...]}, ...]}` or `{"all": [...]}`; at most 5
+    /// groups of 10 conditions. Operators: eq, neq, in, not_in, gt, gte, lt, lte, contains,
+    /// starts_with, ends_with, is_null, is_not_null.
+    #[schema(value_type = Option<Object>, example = json!({"any": [{"all": [{"field": "email", "op": "ends_with", "value": "@acme.id"}, {"field": "total_spent", "op": "gte", "value": "1000000"}]}]}))]
+    pub filter: Option<Value>,
+    /// Sort keys, `-` for descending (as the list's `sort`).
+    pub sort: Option<Vec<String>>,
+    /// Rows, 1..=200 (default 20).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page number mode.
+    pub page: Option<u64>,
+    /// Add the exact total.
+    pub include_total: Option<bool>,
+    /// Soft-deleted customers.
+    pub deleted: Option<DeletedMode>,
+}
+
+/// Search customers with the JSON filter language (what saved views and segments store).
+#[utoipa::path(
+    tag = "customers",
+    request_body = SearchRequest,
+    responses(
+        (status = 200, description = "A page of customers", body = CustomerPage),
+        (status = 400, description = "A cursor not issued by this server for this sort", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing customers.view (customers.manage for deleted customers)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A malformed filter; errors quote the field, operator or value", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/customers/search")]
+pub async fn search_customers(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: JsonBody<SearchRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let r = body.0;
+    let filter = Filter::parse(r.filter.as_ref().unwrap_or(&Value::Null), "filter")
+        .map_err(DomainError::Validation)?;
+    let sort = parse_sort(&r.sort.unwrap_or_default().join(","))?;
+    let limit = match r.limit {
+        None => DEFAULT_PAGE_SIZE,
+        Some(l) => crate::query::limit(&l.to_string())?,
+    };
+    let after = r
+        .cursor
+        .as_deref()
+        .map(|c| decode_cursor(&state, &sort, c))
+        .transpose()?;
+    if r.page == Some(0) {
+        return Err(ApiError::bad("page", "a page number ≥ 1"));
+    }
+    let deleted = match r.deleted.unwrap_or_default() {
+        DeletedMode::Exclude => Deleted::Exclude,
+        DeletedMode::Include => Deleted::Include,
+        DeletedMode::Only => Deleted::Only,
+    };
+    let query = CustomerQuery {
+        filter,
+        sort,
+        deleted,
+        limit,
+        after,
+        offset: r.page.map(|p| (p - 1) * u64::from(limit)),
+        now: Utc::now(),
+    };
+    answer(
+        &caller,
+        &state,
+        query,
+        ListMode {
+            include_total: r.include_total.unwrap_or(false),
+            page: r.page,
+        },
+    )
+    .await
+}

@@ -1,0 +1,293 @@
+//! The one SQL compiler of the customer filter language, sorting and keyset pagination, in
+//! sea-query so that the same code serves PostgreSQL and SQLite.
+
+use chrono::DateTime;
+use crm_domain::TenantId;
+use crm_domain::customer::filter::{
+    Condition as FilterCondition, Field, FieldKind, Filter, Op, Operand,
+};
+use crm_domain::customer::{CustomerQuery, Deleted, Position, SortField, SortKey, SortValue};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, SimpleExpr};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select,
+};
+
+use crate::entity::{customer, customer_tag, tier};
+
+type C = customer::Column;
+
+fn column(field: Field) -> Option<C> {
+    Some(match field {
+        Field::Name => C::Name,
+        Field::DisplayName => C::DisplayName,
+        Field::Email => C::Email,
+        Field::Phone => C::Phone,
+        Field::MobilePhone => C::MobilePhone,
+        Field::Company => C::Company,
+        Field::CompanyLegalName => C::CompanyLegalName,
+        Field::TaxId => C::TaxId,
+        Field::JobTitle => C::JobTitle,
+        Field::Website => C::Website,
+        Field::Industry => C::Industry,
+        Field::CompanySize => C::CompanySize,
+        Field::CustomerCode => C::CustomerCode,
+        Field::ExternalRef => C::ExternalRef,
+        Field::AssignedTo => C::AssignedTo,
+        Field::Currency => C::Currency,
+        Field::Country => C::Country,
+        Field::Language => C::Language,
+        Field::Timezone => C::Timezone,
+        Field::CustomerType => C::CustomerType,
+        Field::Status => C::Status,
+        Field::Stage => C::Stage,
+        Field::Source => C::Source,
+        Field::Gender => C::Gender,
+        Field::IsVip => C::IsVip,
+        Field::IsBlacklisted => C::IsBlacklisted,
+        Field::CreatedAt => C::CreatedAt,
+        Field::UpdatedAt => C::UpdatedAt,
+        Field::FirstOrderAt => C::FirstOrderAt,
+        Field::LastOrderAt => C::LastOrderAt,
+        Field::LastContactAt => C::LastContactAt,
+        Field::NextFollowUpAt => C::NextFollowUpAt,
+        Field::DeletedAt => C::DeletedAt,
+        Field::BirthDate => C::BirthDate,
+        Field::TotalSpent => C::TotalSpent,
+        Field::AverageOrderValue => C::AverageOrderValue,
+        Field::CreditLimit => C::CreditLimit,
+        Field::AnnualRevenue => C::AnnualRevenue,
+        Field::AcquisitionCost => C::AcquisitionCost,
+        Field::TotalOrders => C::TotalOrders,
+        Field::LoyaltyPoints => C::LoyaltyPoints,
+        Field::PaymentTermsDays => C::PaymentTermsDays,
+        Field::CustomerNumber => C::CustomerNumber,
+        Field::ReferredBy => C::ReferredBy,
+        Field::Tags | Field::LoyaltyTier => return None,
+    })
+}
+
+fn value(o: &Operand) -> sea_orm::Value {
+    match o {
+        Operand::Text(s) => s.clone().into(),
+        Operand::Bool(b) => (*b).into(),
+        Operand::Instant(t) => (*t).into(),
+        Operand::Date(d) => (*d).into(),
+        Operand::Money(v) | Operand::Integer(v) => (*v).into(),
+        Operand::Id(u) => (*u).into(),
+        Operand::None | Operand::List(_) => sea_orm::Value::String(None),
+    }
+}
+
+fn values(o: &Operand) -> Vec<sea_orm::Value> {
+    match o {
+        Operand::List(items) => items.iter().map(value).collect(),
+        other => vec![value(other)],
+    }
+}
+
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// `customer.id IN (SELECT customer_id FROM customer_tags WHERE tenant AND tag IN (...))`.
+fn tagged(tenant: TenantId, tags: Option<Vec<sea_orm::Value>>) -> SimpleExpr {
+    let mut sub = Query::select();
+    sub.column(customer_tag::Column::CustomerId)
+        .from(customer_tag::Entity)
+        .and_where(customer_tag::Column::TenantId.eq(tenant.0));
+    if let Some(tags) = tags {
+        sub.and_where(customer_tag::Column::Tag.is_in(tags));
+    }
+    C::Id.in_subquery(sub.take())
+}
+
+/// `customer.tier_id IN (SELECT id FROM tiers WHERE tenant AND <name condition>)`.
+fn tier_named(tenant: TenantId, name_condition: SimpleExpr) -> SimpleExpr {
+    let sub = Query::select()
+        .column(tier::Column::Id)
+        .from(tier::Entity)
+        .and_where(tier::Column::TenantId.eq(tenant.0))
+        .and_where(name_condition)
+        .take();
+    C::TierId.in_subquery(sub)
+}
+
+/// A text comparison (case-insensitive except for phones, compared as stored).
+fn text_condition(col: SimpleExpr, raw: SimpleExpr, op: Op, operand: &Operand) -> SimpleExpr {
+    let like = |pattern: String| col.clone().like(LikeExpr::new(pattern).escape('\\'));
+    let text = match operand {
+        Operand::Text(s) => escape_like(s),
+        _ => String::new(),
+    };
+    match op {
+        Op::Eq => col.eq(value(operand)),
+        Op::Neq => raw.is_null().or(col.ne(value(operand))),
+        Op::In => col.is_in(values(operand)),
+        Op::NotIn => raw.is_null().or(col.is_not_in(values(operand))),
+        Op::Contains => like(format!("%{text}%")),
+        Op::StartsWith => like(format!("{text}%")),
+        Op::EndsWith => like(format!("%{text}")),
+        Op::IsNull => raw.is_null(),
+        Op::IsNotNull => raw.is_not_null(),
+        Op::Gt | Op::Gte | Op::Lt | Op::Lte => Expr::val(false),
+    }
+}
+
+fn compile_condition(tenant: TenantId, c: &FilterCondition) -> SimpleExpr {
+    match c.field {
+        Field::Tags => match c.op {
+            Op::Contains | Op::In => tagged(tenant, Some(values(&c.value))),
+            Op::NotIn => tagged(tenant, Some(values(&c.value))).not(),
+            Op::IsNull => tagged(tenant, None).not(),
+            _ => tagged(tenant, None),
+        },
+        Field::LoyaltyTier => {
+            let name: SimpleExpr = Func::lower(Expr::col(tier::Column::Name)).into();
+            match c.op {
+                Op::IsNull => Expr::col(C::TierId).is_null(),
+                Op::IsNotNull => Expr::col(C::TierId).is_not_null(),
+                Op::Neq | Op::NotIn => {
+                    let positive = if c.op == Op::Neq { Op::Eq } else { Op::In };
+                    let inner = text_condition(name.clone(), name, positive, &c.value);
+                    Expr::col(C::TierId)
+                        .is_null()
+                        .or(tier_named(tenant, inner).not())
+                }
+                op => tier_named(tenant, text_condition(name.clone(), name, op, &c.value)),
+            }
+        }
+        field => {
+            let Some(col) = column(field) else {
+                return Expr::val(false);
+            };
+            let raw: SimpleExpr = Expr::col(col);
+            match field.kind() {
+                FieldKind::Text if !matches!(field, Field::Phone | Field::MobilePhone) => {
+                    text_condition(Func::lower(Expr::col(col)).into(), raw, c.op, &c.value)
+                }
+                FieldKind::Text => text_condition(raw.clone(), raw, c.op, &c.value),
+                _ => match c.op {
+                    Op::Eq => raw.eq(value(&c.value)),
+                    Op::Neq => raw.clone().is_null().or(raw.ne(value(&c.value))),
+                    Op::In => raw.is_in(values(&c.value)),
+                    Op::NotIn => raw.clone().is_null().or(raw.is_not_in(values(&c.value))),
+                    Op::Gt => raw.gt(value(&c.value)),
+                    Op::Gte => raw.gte(value(&c.value)),
+                    Op::Lt => raw.lt(value(&c.value)),
+                    Op::Lte => raw.lte(value(&c.value)),
+                    Op::IsNull => raw.is_null(),
+                    Op::IsNotNull => raw.is_not_null(),
+                    Op::Contains | Op::StartsWith | Op::EndsWith => Expr::val(false),
+                },
+            }
+        }
+    }
+}
+
+/// The filter as a SQL condition (OR of ANDs; no groups is "true").
+pub(crate) fn filter_condition(tenant: TenantId, filter: &Filter) -> Condition {
+    if filter.groups.is_empty() {
+        return Condition::all();
+    }
+    filter.groups.iter().fold(Condition::any(), |any, group| {
+        any.add(group.iter().fold(Condition::all(), |all, c| {
+            all.add(compile_condition(tenant, c))
+        }))
+    })
+}
+
+fn sort_column(field: SortField) -> (C, bool) {
+    match field {
+        SortField::Name => (C::SortName, false),
+        SortField::CreatedAt => (C::CreatedAt, false),
+        SortField::UpdatedAt => (C::UpdatedAt, false),
+        SortField::LastOrderAt => (C::LastOrderAt, true),
+        SortField::TotalSpent => (C::TotalSpent, false),
+        SortField::TotalOrders => (C::TotalOrders, false),
+        SortField::CustomerCode => (C::CustomerCode, false),
+        SortField::NextFollowUpAt => (C::NextFollowUpAt, true),
+    }
+}
+
+fn sort_value(v: &SortValue) -> Option<sea_orm::Value> {
+    match v {
+        SortValue::Integer(i) => Some((*i).into()),
+        SortValue::Text(s) => Some(s.clone().into()),
+        SortValue::Micros(Some(m)) => DateTime::from_timestamp_micros(*m).map(Into::into),
+        SortValue::Micros(None) => None,
+    }
+}
+
+/// Rows strictly after `pos` in the order `keys` (then id), with NULLs after every value.
+fn after(keys: &[SortKey], pos: &Position) -> Condition {
+    let tie_desc = keys.last().is_some_and(|k| k.descending);
+    let mut any = Condition::any();
+    let mut equal_so_far = Condition::all();
+    for (key, v) in keys.iter().zip(&pos.values) {
+        let (col, _) = sort_column(key.field);
+        let raw: SimpleExpr = Expr::col(col);
+        match sort_value(v) {
+            Some(v) => {
+                let beyond = if key.descending {
+                    raw.clone().lt(v.clone())
+                } else {
+                    raw.clone().gt(v.clone())
+                };
+                // NULLs sort after every value, in both directions.
+                any = any.add(equal_so_far.clone().add(beyond.or(raw.clone().is_null())));
+                equal_so_far = equal_so_far.add(raw.eq(v));
+            }
+            None => equal_so_far = equal_so_far.add(raw.is_null()),
+        }
+    }
+    let id_beyond = if tie_desc {
+        C::Id.lt(pos.id.0)
+    } else {
+        C::Id.gt(pos.id.0)
+    };
+    any.add(equal_so_far.add(id_beyond))
+}
+
+/// The filtered, tenant-scoped select without order or page.
+pub(crate) fn filtered(tenant: TenantId, q: &CustomerQuery) -> Select<customer::Entity> {
+    let s = customer::Entity::find().filter(C::TenantId.eq(tenant.0));
+    let s = match q.deleted {
+        Deleted::Exclude => s.filter(C::DeletedAt.is_null()),
+        Deleted::Include => s,
+        Deleted::Only => s.filter(C::DeletedAt.is_not_null()),
+    };
+    s.filter(filter_condition(tenant, &q.filter))
+}
+
+/// The page select: filter, keyset or offset, order, limit.
+pub(crate) fn page(tenant: TenantId, q: &CustomerQuery) -> Select<customer::Entity> {
+    let keys = q.sort_keys();
+    let mut s = filtered(tenant, q);
+    if let Some(pos) = &q.after {
+        s = s.filter(after(&keys, pos));
+    } else if let Some(offset) = q.offset {
+        s = s.offset(offset);
+    }
+    for key in &keys {
+        let (col, nullable) = sort_column(key.field);
+        if nullable {
+            s = s.order_by(Expr::col(col).is_null(), Order::Asc);
+        }
+        s = s.order_by(
+            col,
+            if key.descending {
+                Order::Desc
+            } else {
+                Order::Asc
+            },
+        );
+    }
+    let tie = if keys.last().is_some_and(|k| k.descending) {
+        Order::Desc
+    } else {
+        Order::Asc
+    };
+    s.order_by(C::Id, tie).limit(u64::from(q.limit))
+}

@@ -1,0 +1,401 @@
+//! Finding customers: filters, the filter language, sorting, cursor and page-number pages, on
+//! SQLite and PostgreSQL. The fixture is built so that each filter and sort changes the result.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use crm_blackbox_tests::{DbBackend, TestApp, on_both_backends};
+use serde_json::{Value, json};
+
+/// Six customers with different values everywhere; returns their names in creation order.
+async fn fixture(app: &TestApp, token: &str) -> Vec<String> {
+    let people = [
+        json!({"name": "Ani", "email": "ani@acme.id", "status": "active", "stage": "lead", "source": "website", "industry": "Retail", "tags": ["vip", "jakarta"], "is_vip": true, "assigned_to": "sales-1", "next_follow_up_at": "2020-01-01T00:00:00Z"}),
+        json!({"name": "budi", "phone": "0812 1111 2222", "status": "inactive", "stage": "prospect", "source": "referral", "industry": "retail", "tags": ["jakarta"]}),
+        json!({"name": "Citra", "email": "citra@other.id", "customer_type": "business", "company": "PT Citra", "stage": "customer", "tags": ["vip"], "currency": "USD", "next_follow_up_at": "2099-01-01T00:00:00Z"}),
+        json!({"name": "Dewi", "email": "dewi@acme.id", "mobile_phone": "0813 3333 4444", "is_blacklisted": true, "blacklist_reason": "fraud", "assigned_to": "sales-2"}),
+        json!({"name": "eko", "email": "eko@acme.id", "stage": "advocate", "tags": ["surabaya"]}),
+        json!({"name": "Fajar", "email": "fajar@x.id", "status": "blocked"}),
+    ];
+    let mut names = Vec::new();
+    for p in people {
+        let r = app.post("/api/v1/customers", token, p).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        names.push(r.body["name"].as_str().unwrap().to_owned());
+    }
+    // Spending: Citra 3,000,000 over 2 orders, Ani 500,000 over 1, eko 2,500,000 over 1.
+    let ids = all_ids(app, token).await;
+    for (who, amounts) in [
+        ("Citra", vec!["1000000", "2000000"]),
+        ("Ani", vec!["500000"]),
+        ("eko", vec!["2500000"]),
+    ] {
+        let id = &ids.iter().find(|(n, _)| n == who).unwrap().1;
+        for a in amounts {
+            let r = app
+                .post(
+                    &format!("/api/v1/customers/{id}/orders"),
+                    token,
+                    json!({"total_amount": a}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.body);
+        }
+    }
+    names
+}
+
+async fn all_ids(app: &TestApp, token: &str) -> Vec<(String, String)> {
+    let r = app.get("/api/v1/customers?limit=200", token).await;
+    r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_owned(),
+                c["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn names(app: &TestApp, token: &str, query: &str) -> Vec<String> {
+    let r = app
+        .get(&format!("/api/v1/customers?limit=200&{query}"), token)
+        .await;
+    assert_eq!(r.status, 200, "{query}: {}", r.body);
+    r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn sorted_names(app: &TestApp, token: &str, query: &str) -> Vec<String> {
+    let mut n = names(app, token, query).await;
+    n.sort();
+    n
+}
+
+async fn every_filter_changes_the_result(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let t = app.token(app.tenant("A").await, "admin");
+    fixture(&app, &t).await;
+    let cases: &[(&str, &[&str])] = &[
+        ("status=inactive,blocked", &["Fajar", "budi"]),
+        ("customer_type=business", &["Citra"]),
+        // Ani's order moved her from lead to customer; eko stays an advocate.
+        ("stage=lead&stage=advocate", &["eko"]),
+        ("stage=customer", &["Ani", "Citra"]),
+        ("source=referral", &["budi"]),
+        ("industry=RETAIL", &["Ani", "budi"]),
+        ("assigned_to=sales-2", &["Dewi"]),
+        ("tag=vip,surabaya", &["Ani", "Citra", "eko"]),
+        ("tags_all=vip,jakarta", &["Ani"]),
+        ("is_vip=true", &["Ani"]),
+        ("is_blacklisted=true", &["Dewi"]),
+        ("has_email=false", &["budi"]),
+        ("has_phone=true", &["Dewi", "budi"]),
+        ("currency=usd", &["Citra"]),
+        ("loyalty_tier=silver", &["Citra", "eko"]),
+        ("min_total_spent=2500000", &["Citra", "eko"]),
+        ("max_total_spent=500000&min_total_orders=1", &["Ani"]),
+        ("min_total_orders=2", &["Citra"]),
+        ("follow_up_due=true", &["Ani"]),
+        (
+            "created_after=2000-01-01T00:00:00Z&status=blocked",
+            &["Fajar"],
+        ),
+        ("last_order_before=2000-01-01T00:00:00Z", &[]),
+    ];
+    for (query, expected) in cases {
+        let mut want: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
+        want.sort();
+        assert_eq!(sorted_names(&app, &t, query).await, want, "{query}");
+    }
+}
+
+async fn sorts_break_ties_by_id_and_cursors_follow_them(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let t = app.token(app.tenant("A").await, "admin");
+    let created = fixture(&app, &t).await;
+    assert_eq!(
+        names(&app, &t, "sort=name").await,
+        ["Ani", "budi", "Citra", "Dewi", "eko", "Fajar"]
+    );
+    assert_eq!(
+        names(&app, &t, "sort=-name").await,
+        ["Fajar", "eko", "Dewi", "Citra", "budi", "Ani"]
+    );
+    let newest_first: Vec<String> = created.iter().rev().cloned().collect();
+    assert_eq!(names(&app, &t, "").await, newest_first);
+    assert_eq!(names(&app, &t, "sort=created_at").await, created);
+    let by_spent = names(&app, &t, "sort=-total_spent,name").await;
+    assert_eq!(by_spent[..3], ["Citra", "eko", "Ani"]);
+    assert_eq!(
+        by_spent[3..],
+        ["budi", "Dewi", "Fajar"],
+        "ties on 0 broken by the next key"
+    );
+    assert_eq!(
+        names(&app, &t, "sort=-total_orders,-name").await[0],
+        "Citra"
+    );
+    let follow = names(&app, &t, "sort=next_follow_up_at,name").await;
+    assert_eq!(
+        follow[..2],
+        ["Ani", "Citra"],
+        "customers without a follow-up come last"
+    );
+    assert_eq!(names(&app, &t, "sort=customer_code").await, created);
+    // Walk every sort two rows at a time: the same rows, in the same order, as one page.
+    for sort in [
+        "name",
+        "-total_spent,name",
+        "last_order_at",
+        "-next_follow_up_at",
+        "-updated_at",
+        "customer_code",
+    ] {
+        let whole = names(&app, &t, &format!("sort={sort}")).await;
+        let mut walked = Vec::new();
+        let mut url = format!("/api/v1/customers?limit=2&sort={sort}");
+        loop {
+            let page = app.get(&url, &t).await;
+            assert_eq!(page.status, 200, "{sort}: {}", page.body);
+            walked.extend(
+                page.body["data"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c["name"].as_str().unwrap().to_owned()),
+            );
+            match page.body["next_cursor"].as_str() {
+                Some(c) => url = format!("/api/v1/customers?limit=2&sort={sort}&cursor={c}"),
+                None => break,
+            }
+        }
+        assert_eq!(walked, whole, "{sort}");
+    }
+    // A cursor belongs to its sort.
+    let page = app.get("/api/v1/customers?limit=2&sort=name", &t).await;
+    let cursor = page.body["next_cursor"].as_str().unwrap();
+    let r = app
+        .get(
+            &format!("/api/v1/customers?limit=2&sort=-name&cursor={cursor}"),
+            &t,
+        )
+        .await;
+    r.assert_problem(400);
+    assert_eq!(r.error_field(), Some("cursor"));
+}
+
+async fn walking_pages_while_rows_are_inserted_returns_each_original_row_once(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let t = app.token(app.tenant("A").await, "admin");
+    for i in 0..9 {
+        app.post(
+            "/api/v1/customers",
+            &t,
+            json!({"name": format!("N{i}"), "email": format!("n{i}@x.id")}),
+        )
+        .await;
+    }
+    let original: Vec<String> = names(&app, &t, "sort=name").await;
+    let mut seen = Vec::new();
+    let mut url = "/api/v1/customers?limit=2&sort=name".to_owned();
+    let mut inserted = 0;
+    loop {
+        let page = app.get(&url, &t).await;
+        seen.extend(
+            page.body["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["name"].as_str().unwrap().to_owned()),
+        );
+        // Others write meanwhile: before, among and after the rows already seen.
+        for name in ["A-early", "N4a", "Z-late"] {
+            app.post("/api/v1/customers", &t, json!({"name": format!("{name}{inserted}"), "email": format!("w{inserted}-{name}@x.id")})).await;
+        }
+        inserted += 1;
+        match page.body["next_cursor"].as_str() {
+            Some(c) => url = format!("/api/v1/customers?limit=2&sort=name&cursor={c}"),
+            None => break,
+        }
+    }
+    let originals_seen: Vec<_> = seen
+        .iter()
+        .filter(|n| original.contains(n))
+        .cloned()
+        .collect();
+    assert_eq!(
+        originals_seen, original,
+        "every original row exactly once, in order"
+    );
+}
+
+async fn totals_pages_and_the_filter_language(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let t = app.token(app.tenant("A").await, "admin");
+    fixture(&app, &t).await;
+    let r = app
+        .get(
+            "/api/v1/customers?limit=2&include_total=true&tag=jakarta,vip",
+            &t,
+        )
+        .await;
+    assert_eq!(
+        (
+            r.body["total"].as_u64(),
+            r.body["data"].as_array().unwrap().len()
+        ),
+        (Some(3), 2)
+    );
+    let p = app
+        .get("/api/v1/customers?page=2&limit=4&sort=name", &t)
+        .await;
+    assert_eq!(
+        (
+            &p.body["page"],
+            &p.body["limit"],
+            &p.body["total"],
+            &p.body["total_pages"]
+        ),
+        (&json!(2), &json!(4), &json!(6), &json!(2))
+    );
+    assert_eq!(
+        p.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].clone())
+            .collect::<Vec<_>>(),
+        vec![json!("eko"), json!("Fajar")]
+    );
+
+    let search = |body: Value| async { app.post("/api/v1/customers/search", &t, body).await };
+    let r = search(json!({"filter": {"any": [
+        {"all": [{"field": "email", "op": "ends_with", "value": "@ACME.id"}, {"field": "total_spent", "op": "gte", "value": "100000"}]},
+        {"all": [{"field": "company", "op": "contains", "value": "citra"}]}
+    ]}, "sort": ["name"], "include_total": true})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let got: Vec<_> = r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        (got, r.body["total"].as_u64()),
+        (
+            vec!["Ani".to_owned(), "Citra".to_owned(), "eko".to_owned()],
+            Some(3)
+        )
+    );
+    let r = search(json!({"filter": {"all": [{"field": "tags", "op": "not_in", "value": ["vip", "jakarta"]}, {"field": "name", "op": "starts_with", "value": "E"}]}})).await;
+    assert_eq!(r.body["data"].as_array().unwrap().len(), 1, "{}", r.body);
+    // Wildcards in values are literal.
+    let r =
+        search(json!({"filter": {"all": [{"field": "email", "op": "contains", "value": "%"}]}}))
+            .await;
+    assert!(r.body["data"].as_array().unwrap().is_empty());
+    for (body, field) in [
+        (
+            json!({"filter": {"all": [{"field": "shoe_size", "op": "eq", "value": 1}]}}),
+            "filter.all[0].field",
+        ),
+        (
+            json!({"filter": {"all": [{"field": "name", "op": "sounds_like", "value": "x"}]}}),
+            "filter.all[0].op",
+        ),
+        (
+            json!({"filter": {"all": [{"field": "total_spent", "op": "gte", "value": "lots"}]}}),
+            "filter.all[0].value",
+        ),
+        (
+            json!({"filter": {"all": [{"field": "is_vip", "op": "contains", "value": true}]}}),
+            "filter.all[0].op",
+        ),
+    ] {
+        let r = search(body.clone()).await;
+        r.assert_problem(422);
+        assert_eq!(r.error_field(), Some(field), "{body}");
+        assert!(r.body["errors"][0]["message"].as_str().unwrap().len() > 5);
+    }
+    search(json!({"sort": ["shoe_size"]}))
+        .await
+        .assert_problem(400);
+}
+
+async fn deleted_customers_and_other_tenants_stay_out(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let ta = app.tenant("A").await;
+    let (admin, manager) = (app.token(ta, "admin"), app.token(ta, "manager"));
+    let other = app.token(app.tenant("B").await, "admin");
+    fixture(&app, &admin).await;
+    let (_, fajar) = all_ids(&app, &admin)
+        .await
+        .into_iter()
+        .find(|(n, _)| n == "Fajar")
+        .unwrap();
+    assert_eq!(
+        app.call(
+            "DELETE",
+            &format!("/api/v1/customers/{fajar}"),
+            Some(&admin),
+            None,
+            &[]
+        )
+        .await
+        .status,
+        204
+    );
+    assert!(!names(&app, &admin, "").await.contains(&"Fajar".to_owned()));
+    assert_eq!(names(&app, &admin, "only_deleted=true").await, ["Fajar"]);
+    assert_eq!(names(&app, &admin, "include_deleted=true").await.len(), 6);
+    app.get("/api/v1/customers?include_deleted=true", &manager)
+        .await
+        .assert_problem(403);
+    let r = app
+        .get("/api/v1/customers?include_total=true&tag=vip", &other)
+        .await;
+    assert_eq!(
+        (
+            r.body["total"].as_u64(),
+            r.body["data"].as_array().unwrap().len()
+        ),
+        (Some(0), 0)
+    );
+    let r = app.post("/api/v1/customers/search", &other, json!({"filter": {"all": [{"field": "email", "op": "ends_with", "value": "acme.id"}]}, "include_total": true})).await;
+    assert_eq!(r.body["total"].as_u64(), Some(0));
+    for (query, field) in [
+        ("is_vip=maybe", "is_vip"),
+        ("min_total_spent=-1", "min_total_spent"),
+        ("created_after=yesterday", "created_after"),
+        ("page=0", "page"),
+        ("sort=name,name", "sort"),
+    ] {
+        let r = app.get(&format!("/api/v1/customers?{query}"), &admin).await;
+        r.assert_problem(400);
+        assert_eq!(r.error_field(), Some(field), "{query}");
+    }
+}
+
+on_both_backends!(
+    every_filter_changes_the_result,
+    sorts_break_ties_by_id_and_cursors_follow_them,
+    walking_pages_while_rows_are_inserted_returns_each_original_row_once,
+    totals_pages_and_the_filter_language,
+    deleted_customers_and_other_tenants_stay_out,
+);
