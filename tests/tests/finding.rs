@@ -392,7 +392,68 @@ async fn deleted_customers_and_other_tenants_stay_out(backend: DbBackend) {
     }
 }
 
+async fn statistics_describe_any_filtered_view(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let t = app.token(app.tenant("A").await, "admin");
+    let other = app.token(app.tenant("B").await, "admin");
+    fixture(&app, &t).await;
+    let s = app.get("/api/v1/customers/stats", &t).await;
+    assert_eq!(s.status, 200, "{}", s.body);
+    let b = &s.body;
+    assert_eq!(b["total"], 6);
+    assert_eq!(
+        b["by_status"],
+        json!({"active": 4, "inactive": 1, "blocked": 1})
+    );
+    assert_eq!(b["by_customer_type"]["business"], 1);
+    assert_eq!(b["by_stage"]["customer"], 2);
+    assert_eq!(
+        b["by_loyalty_tier"],
+        json!({"Bronze": 1, "Silver": 2, "none": 3})
+    );
+    assert_eq!((&b["vip"], &b["new_this_month"]), (&json!(1), &json!(6)));
+    let idr = b["revenue_by_currency"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["currency"] == "IDR")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (&idr["customers"], &idr["total_revenue"]),
+        (&json!(5), &json!("3000000"))
+    );
+    let usd = b["revenue_by_currency"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["currency"] == "USD")
+        .unwrap()
+        .clone();
+    assert_eq!(usd["total_revenue"], "3000000");
+    assert_eq!(b["average_purchases_per_customer"], "0.67");
+    assert_eq!(b["top_customers"][0]["name"], "Citra");
+    assert_eq!(b["recent_customers"][0]["name"], "Fajar");
+    // The same filters as the list.
+    let vip = app.get("/api/v1/customers/stats?tag=vip", &t).await.body;
+    assert_eq!(
+        (&vip["total"], &vip["by_loyalty_tier"]),
+        (&json!(2), &json!({"Bronze": 1, "Silver": 1}))
+    );
+    let empty = app.get("/api/v1/customers/stats", &other).await.body;
+    assert_eq!(
+        (&empty["total"], &empty["top_customers"]),
+        (&json!(0), &json!([]))
+    );
+    app.get("/api/v1/customers/stats?colour=red", &t)
+        .await
+        .assert_problem(400);
+}
+
 on_both_backends!(
+    statistics_describe_any_filtered_view,
     every_filter_changes_the_result,
     sorts_break_ties_by_id_and_cursors_follow_them,
     walking_pages_while_rows_are_inserted_returns_each_original_row_once,

@@ -565,6 +565,107 @@ impl CustomerRepository for SeaCustomerRepository {
             .collect()
     }
 
+    async fn aggregates(
+        &self,
+        tenant: TenantId,
+        query: &CustomerQuery,
+        month_start: chrono::DateTime<chrono::Utc>,
+        last_month_start: chrono::DateTime<chrono::Utc>,
+    ) -> Result<crm_domain::customer::CustomerAggregates, RepositoryError> {
+        use crate::customer_query::filtered;
+        use sea_orm::sea_query::Expr;
+        type Col = customer::Column;
+        let db = &self.db.read;
+        let counts = |col: Col| async move {
+            let rows: Vec<(Option<String>, i64)> = filtered(tenant, query)
+                .select_only()
+                .column(col)
+                .column_as(Expr::cust("COUNT(*)"), "n")
+                .group_by(col)
+                .into_tuple()
+                .all(db)
+                .await
+                .map_err(map_db_err)?;
+            Ok::<_, RepositoryError>(
+                rows.into_iter()
+                    .map(|(k, n)| (k.unwrap_or_default(), u64::try_from(n).unwrap_or(0)))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let by_status = counts(Col::Status).await?;
+        let by_type = counts(Col::CustomerType).await?;
+        let by_stage = counts(Col::Stage).await?;
+        let tiers: Vec<(Option<Uuid>, i64)> = filtered(tenant, query)
+            .select_only()
+            .column(Col::TierId)
+            .column_as(Expr::cust("COUNT(*)"), "n")
+            .group_by(Col::TierId)
+            .into_tuple()
+            .all(db)
+            .await
+            .map_err(map_db_err)?;
+        use sea_orm::PaginatorTrait;
+        let new_this_month = filtered(tenant, query)
+            .filter(Col::CreatedAt.gte(month_start))
+            .count(db)
+            .await
+            .map_err(map_db_err)?;
+        let new_last_month = filtered(tenant, query)
+            .filter(Col::CreatedAt.gte(last_month_start))
+            .filter(Col::CreatedAt.lt(month_start))
+            .count(db)
+            .await
+            .map_err(map_db_err)?;
+        let currencies: Vec<(String, i64, i64)> = filtered(tenant, query)
+            .select_only()
+            .column(Col::Currency)
+            .column_as(Expr::cust("COUNT(*)"), "n")
+            .column_as(
+                Expr::cust("CAST(COALESCE(SUM(total_spent), 0) AS BIGINT)"),
+                "spent",
+            )
+            .group_by(Col::Currency)
+            .into_tuple()
+            .all(db)
+            .await
+            .map_err(map_db_err)?;
+        let row: Option<(i64, i64, i64)> = filtered(tenant, query)
+            .select_only()
+            .column_as(Expr::cust("COUNT(*)"), "n")
+            .column_as(
+                Expr::cust("CAST(COALESCE(SUM(CASE WHEN is_vip THEN 1 ELSE 0 END), 0) AS BIGINT)"),
+                "vip",
+            )
+            .column_as(
+                Expr::cust("CAST(COALESCE(SUM(total_orders), 0) AS BIGINT)"),
+                "orders",
+            )
+            .into_tuple()
+            .one(db)
+            .await
+            .map_err(map_db_err)?;
+        let (count, vip, orders) = row.unwrap_or_default();
+        let n = |v: i64| u64::try_from(v).unwrap_or(0);
+        Ok(crm_domain::customer::CustomerAggregates {
+            count: n(count),
+            by_status,
+            by_type,
+            by_stage,
+            by_tier: tiers
+                .into_iter()
+                .map(|(t, c)| (t.map(TierId), n(c)))
+                .collect(),
+            vip: n(vip),
+            new_this_month,
+            new_last_month,
+            by_currency: currencies
+                .into_iter()
+                .map(|(c, k, sum)| (c, n(k), Amount::from_scaled(sum)))
+                .collect(),
+            total_orders: n(orders),
+        })
+    }
+
     async fn count(&self, tenant: TenantId, query: &CustomerQuery) -> Result<u64, RepositoryError> {
         use sea_orm::PaginatorTrait;
         crate::customer_query::filtered(tenant, query)

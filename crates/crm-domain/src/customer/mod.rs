@@ -18,7 +18,9 @@ pub use model::{
 #[cfg(any(test, feature = "mock"))]
 pub use ports::MockCustomerRepository;
 pub use ports::{
-    CustomerQuery, CustomerRepository, Deleted, DeletionChange, IdempotencyKey, IdempotencyRecord,
-    Position, ProfileUpdate, SortField, SortKey, SortValue, sort_name,
+    CustomerAggregates, CustomerQuery, CustomerRepository, Deleted, DeletionChange, IdempotencyKey,
+    IdempotencyRecord, Position, ProfileUpdate, SortField, SortKey, SortValue, sort_name,
 };
-pub use service::{Created, CustomerService, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page};
+pub use service::{
+    Created, CustomerService, CustomerStats, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page,
+};

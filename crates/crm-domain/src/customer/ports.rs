@@ -158,6 +158,31 @@ pub fn sort_name(name: &str) -> String {
     name.to_lowercase()
 }
 
+/// Aggregates of the customers a query matches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CustomerAggregates {
+    /// Matching customers.
+    pub count: u64,
+    /// Counts by status.
+    pub by_status: Vec<(String, u64)>,
+    /// Counts by customer type.
+    pub by_type: Vec<(String, u64)>,
+    /// Counts by stage.
+    pub by_stage: Vec<(String, u64)>,
+    /// Counts by tier (`None`: no tier).
+    pub by_tier: Vec<(Option<crate::ids::TierId>, u64)>,
+    /// VIP customers.
+    pub vip: u64,
+    /// Created at or after `month_start`.
+    pub new_this_month: u64,
+    /// Created in `[last_month_start, month_start)`.
+    pub new_last_month: u64,
+    /// Per currency: customers and Σ total_spent (amounts of different currencies never add up).
+    pub by_currency: Vec<(String, u64, crate::values::Amount)>,
+    /// Σ total_orders.
+    pub total_orders: u64,
+}
+
 /// A new version of a customer's profile.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProfileUpdate {
@@ -260,6 +285,15 @@ pub trait CustomerRepository: Send + Sync {
         tenant: TenantId,
         query: &CustomerQuery,
     ) -> Result<Vec<Customer>, RepositoryError>;
+
+    /// Counts and sums over the customers matching the query's filter and deletion mode.
+    async fn aggregates(
+        &self,
+        tenant: TenantId,
+        query: &CustomerQuery,
+        month_start: DateTime<Utc>,
+        last_month_start: DateTime<Utc>,
+    ) -> Result<CustomerAggregates, RepositoryError>;
 
     /// How many customers match the query's filter and deletion mode (exact; position, offset and
     /// limit ignored).

@@ -2,11 +2,13 @@
 
 use std::sync::Arc;
 
+use chrono::Utc;
+
 use super::input::{CustomerInput, ValidationContext};
 use super::model::{Customer, CustomerProfile, NewCustomer, UniqueField};
 use super::ports::{
-    CustomerQuery, CustomerRepository, Deleted, DeletionChange, IdempotencyKey, IdempotencyRecord,
-    Position, ProfileUpdate,
+    CustomerAggregates, CustomerQuery, CustomerRepository, Deleted, DeletionChange, IdempotencyKey,
+    IdempotencyRecord, Position, ProfileUpdate, SortField, SortKey,
 };
 use crate::access::{Actor, Permission};
 use crate::error::{DomainError, FieldError, RepositoryError};
@@ -39,6 +41,19 @@ pub struct Page<T> {
     pub next: Option<Position>,
     /// Exact number of matching rows, when asked for.
     pub total: Option<u64>,
+}
+
+/// Statistics of a set of customers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerStats {
+    /// Counts and sums.
+    pub aggregates: CustomerAggregates,
+    /// Σ total_orders / customers (2 decimals).
+    pub average_purchases: rust_decimal::Decimal,
+    /// The 10 customers with the highest total_spent.
+    pub top_by_spending: Vec<Customer>,
+    /// The 10 most recently created customers.
+    pub most_recent: Vec<Customer>,
 }
 
 /// Use cases on customers. Every method takes the [`Actor`], checks its permission and scopes
@@ -342,6 +357,74 @@ impl CustomerService {
             None
         };
         Ok(Page { items, next, total })
+    }
+
+    /// Statistics of the customers `query` matches (needs `customers.view`): counts by status,
+    /// type, stage and tier, VIPs, new this and last calendar month (UTC), revenue (Σ total_spent)
+    /// and customers per currency, average purchases per customer (Σ total_orders / customers,
+    /// 2 decimals), the 10 top customers by total_spent and the 10 most recent.
+    ///
+    /// # Errors
+    /// As [`CustomerService::list`].
+    pub async fn stats(
+        &self,
+        actor: &Actor,
+        query: CustomerQuery,
+    ) -> Result<CustomerStats, DomainError> {
+        use chrono::{Datelike, TimeZone};
+        actor.require(Permission::CustomersView)?;
+        if query.deleted != Deleted::Exclude {
+            actor.require(Permission::CustomersManage)?;
+        }
+        let now = self.clock.now();
+        let month_start = Utc
+            .with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
+            .single()
+            .ok_or_else(|| DomainError::Internal("calendar".into()))?;
+        let (py, pm) = if now.month() == 1 {
+            (now.year() - 1, 12)
+        } else {
+            (now.year(), now.month() - 1)
+        };
+        let last_month_start = Utc
+            .with_ymd_and_hms(py, pm, 1, 0, 0, 0)
+            .single()
+            .ok_or_else(|| DomainError::Internal("calendar".into()))?;
+        let tenant = actor.tenant_id;
+        let agg = self
+            .customers
+            .aggregates(tenant, &query, month_start, last_month_start)
+            .await?;
+        let base = CustomerQuery {
+            limit: 10,
+            after: None,
+            offset: None,
+            ..query
+        };
+        let top = CustomerQuery {
+            sort: vec![SortKey {
+                field: SortField::TotalSpent,
+                descending: true,
+            }],
+            ..base.clone()
+        };
+        let recent = CustomerQuery {
+            sort: vec![SortKey::NEWEST_FIRST],
+            ..base
+        };
+        let per_customer = |sum: rust_decimal::Decimal| {
+            if agg.count == 0 {
+                rust_decimal::Decimal::ZERO
+            } else {
+                (sum / rust_decimal::Decimal::from(agg.count)).round_dp(2)
+            }
+        };
+        Ok(CustomerStats {
+            average_purchases: per_customer(rust_decimal::Decimal::from(agg.total_orders)),
+            top_by_spending: self.customers.list(tenant, &top).await?,
+            most_recent: self.customers.list(tenant, &recent).await?,
+            aggregates: agg,
+        })
     }
 
     async fn tenant(&self, id: TenantId) -> Result<Tenant, DomainError> {

@@ -539,3 +539,113 @@ pub async fn search_customers(
     )
     .await
 }
+
+/// Revenue of the customers of one currency.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CurrencyRevenue {
+    /// ISO 4217.
+    pub currency: String,
+    /// Customers in this currency.
+    pub customers: u64,
+    /// Σ total_spent.
+    #[schema(value_type = String)]
+    pub total_revenue: rust_decimal::Decimal,
+    /// total_revenue / customers (2 decimals).
+    #[schema(value_type = String)]
+    pub average_lifetime_value: rust_decimal::Decimal,
+}
+
+/// Statistics of the customers a filter matches.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CustomerStatsResponse {
+    /// Matching customers.
+    pub total: u64,
+    /// Counts by status.
+    pub by_status: std::collections::BTreeMap<String, u64>,
+    /// Counts by customer type.
+    pub by_customer_type: std::collections::BTreeMap<String, u64>,
+    /// Counts by stage.
+    pub by_stage: std::collections::BTreeMap<String, u64>,
+    /// Counts by loyalty tier name (`none`: no tier).
+    pub by_loyalty_tier: std::collections::BTreeMap<String, u64>,
+    /// VIP customers.
+    pub vip: u64,
+    /// Created this calendar month (UTC).
+    pub new_this_month: u64,
+    /// Created last calendar month (UTC).
+    pub new_last_month: u64,
+    /// Revenue per currency.
+    pub revenue_by_currency: Vec<CurrencyRevenue>,
+    /// Σ total_orders / customers (2 decimals).
+    #[schema(value_type = String)]
+    pub average_purchases_per_customer: rust_decimal::Decimal,
+    /// The 10 customers with the highest total_spent.
+    pub top_customers: Vec<CustomerResponse>,
+    /// The 10 most recently created customers.
+    pub recent_customers: Vec<CustomerResponse>,
+}
+
+/// Statistics of the customers the list's filters match (same parameters as the list).
+#[utoipa::path(
+    tag = "customers",
+    params(ListCustomersParams),
+    responses(
+        (status = 200, body = CustomerStatsResponse),
+        (status = 400, description = "Unknown parameter or malformed value", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing customers.view", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/customers/stats")]
+pub async fn customer_stats(
+    caller: Caller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (query, _) = parse_params(req.query_string(), &state)?;
+    let s = state.customers.stats(&caller.0, query).await?;
+    let tiers = state.tiers.list(&caller.0).await?;
+    let a = s.aggregates;
+    let map = |rows: Vec<(String, u64)>| {
+        rows.into_iter()
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let mut by_tier = std::collections::BTreeMap::new();
+    for (tier, n) in a.by_tier {
+        let name = tier
+            .and_then(|t| tiers.iter().find(|x| x.id == t))
+            .map_or("none".to_owned(), |t| t.name.clone());
+        *by_tier.entry(name).or_insert(0) += n;
+    }
+    Ok(HttpResponse::Ok().json(CustomerStatsResponse {
+        total: a.count,
+        by_status: map(a.by_status),
+        by_customer_type: map(a.by_type),
+        by_stage: map(a.by_stage),
+        by_loyalty_tier: by_tier,
+        vip: a.vip,
+        new_this_month: a.new_this_month,
+        new_last_month: a.new_last_month,
+        revenue_by_currency: a
+            .by_currency
+            .into_iter()
+            .map(|(currency, customers, sum)| CurrencyRevenue {
+                currency,
+                customers,
+                total_revenue: sum.value(),
+                average_lifetime_value: if customers == 0 {
+                    rust_decimal::Decimal::ZERO
+                } else {
+                    (sum.value() / rust_decimal::Decimal::from(customers)).round_dp(2)
+                },
+            })
+            .collect(),
+        average_purchases_per_customer: s.average_purchases,
+        top_customers: s
+            .top_by_spending
+            .iter()
+            .map(CustomerResponse::from)
+            .collect(),
+        recent_customers: s.most_recent.iter().map(CustomerResponse::from).collect(),
+    }))
+}

@@ -20,6 +20,7 @@ use crate::state::AppState;
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(create_customer)
         .service(list::search_customers)
+        .service(list::customer_stats)
         .service(list::list_customers)
         .service(get_customer)
         .service(patch_customer)
