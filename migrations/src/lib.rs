@@ -10,6 +10,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261121_000001_tenants_and_customers;
 pub mod m20261121_000002_orders_loyalty_tiers;
 mod m20261121_000003_customer_sorting;
+mod m20261121_000004_customer_views;
 
 /// Every migration, oldest first. `Migrator::up(&db, None)` brings a database to the latest
 /// schema; it runs on `crm-server migrate` and at server start.
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_tenants_and_customers::Migration),
             Box::new(m20261121_000002_orders_loyalty_tiers::Migration),
             Box::new(m20261121_000003_customer_sorting::Migration),
+            Box::new(m20261121_000004_customer_views::Migration),
         ]
     }
 }

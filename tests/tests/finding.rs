@@ -460,3 +460,108 @@ on_both_backends!(
     totals_pages_and_the_filter_language,
     deleted_customers_and_other_tenants_stay_out,
 );
+
+mod views {
+    use super::*;
+
+    async fn saved_views_are_private_or_shared(backend: DbBackend) {
+        let Some(app) = TestApp::spawn(backend).await else {
+            return;
+        };
+        let t = app.tenant("A").await;
+        let (ani, budi_sales) = (app.token(t, "sales"), app.token(t, "viewer"));
+        let admin = app.token(t, "admin");
+        let other = app.token(app.tenant("B").await, "admin");
+        let body = json!({"name": "Jakarta VIPs", "filter": {"all": [{"field": "tags", "op": "contains", "value": "vip"}]}, "sort": ["-total_spent", "name"], "columns": ["name", "email", "total_spent"]});
+        let private = app.post("/api/v1/customer-views", &ani, body.clone()).await;
+        assert_eq!(private.status, 201, "{}", private.body);
+        assert_eq!(private.body["sort"], json!(["-total_spent", "name"]));
+        let id = private.body["id"].as_str().unwrap().to_owned();
+        let mut shared_body = body.clone();
+        shared_body["name"] = json!("Everyone's");
+        shared_body["shared"] = json!(true);
+        let shared = app
+            .post("/api/v1/customer-views", &ani, shared_body.clone())
+            .await;
+        let sid = shared.body["id"].as_str().unwrap().to_owned();
+        // The viewer sees only the shared one; the private one is "not found" to them.
+        let seen: Vec<_> = app
+            .get("/api/v1/customer-views", &budi_sales)
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["name"].clone())
+            .collect();
+        assert_eq!(seen, vec![json!("Everyone's")]);
+        app.get(&format!("/api/v1/customer-views/{id}"), &budi_sales)
+            .await
+            .assert_problem(404);
+        app.call(
+            "DELETE",
+            &format!("/api/v1/customer-views/{sid}"),
+            Some(&budi_sales),
+            None,
+            &[],
+        )
+        .await
+        .assert_problem(403);
+        // A manager-level admin may change shared views; another tenant sees nothing.
+        shared_body["name"] = json!("Renamed");
+        let r = app
+            .call(
+                "PUT",
+                &format!("/api/v1/customer-views/{sid}"),
+                Some(&admin),
+                Some(shared_body),
+                &[],
+            )
+            .await;
+        assert_eq!(
+            (r.status, &r.body["name"], &r.body["owner"]),
+            (200, &json!("Renamed"), &json!("sales-user"))
+        );
+        app.get(&format!("/api/v1/customer-views/{sid}"), &other)
+            .await
+            .assert_problem(404);
+        assert!(
+            app.get("/api/v1/customer-views", &other)
+                .await
+                .body
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
+        // The stored filter is the search's filter.
+        let view = app
+            .get(&format!("/api/v1/customer-views/{id}"), &ani)
+            .await
+            .body;
+        let r = app
+            .post(
+                "/api/v1/customers/search",
+                &ani,
+                json!({"filter": view["filter"], "sort": view["sort"]}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let bad = app.post("/api/v1/customer-views", &ani, json!({"name": "x", "filter": {"all": [{"field": "colour", "op": "eq", "value": 1}]}})).await;
+        bad.assert_problem(422);
+        assert_eq!(bad.error_field(), Some("filter.all[0].field"));
+        assert_eq!(
+            app.call(
+                "DELETE",
+                &format!("/api/v1/customer-views/{id}"),
+                Some(&ani),
+                None,
+                &[]
+            )
+            .await
+            .status,
+            204
+        );
+    }
+
+    on_both_backends!(saved_views_are_private_or_shared);
+}

@@ -82,3 +82,7 @@ uuid_id!(
     /// An entry of a customer's loyalty-points ledger (UUID v7).
     LedgerEntryId
 );
+uuid_id!(
+    /// A saved view of the customer list (UUID v7).
+    ViewId
+);

@@ -14,6 +14,7 @@ pub mod pricing;
 pub mod tenant;
 pub mod tier;
 pub mod values;
+pub mod view;
 
 pub use access::{Actor, Permission, Role};
 pub use error::{DomainError, FieldError, RepositoryError};

@@ -14,6 +14,7 @@ pub mod orders;
 pub mod problem;
 pub mod query;
 pub mod state;
+pub mod views;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -47,6 +48,7 @@ pub use state::{AppState, ReadinessProbe};
         (name = "tiers", description = "Membership tiers of the tenant"),
         (name = "pricing", description = "Price quotes with the customer's discount"),
         (name = "tenant", description = "The caller's tenant and its settings"),
+        (name = "views", description = "Saved views of the customer list"),
         (name = "operations", description = "Health probes"),
     ),
     components(schemas(problem::Problem, problem::ProblemField)),
@@ -76,6 +78,7 @@ fn register(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         scope("/api/v1")
             .configure(orders::routes)
             .configure(loyalty::routes)
+            .configure(views::routes)
             .configure(customers::routes),
     )
     .service(health::live)

@@ -7,6 +7,7 @@ use crm_domain::order::{LoyaltyService, OrderService};
 use crm_domain::pricing::PricingService;
 use crm_domain::tenant::TenantService;
 use crm_domain::tier::TierService;
+use crm_domain::view::ViewService;
 use futures_util::future::BoxFuture;
 
 use crate::auth::{JwtKeys, KnownTenants};
@@ -33,6 +34,8 @@ pub struct AppState {
     pub tiers: Arc<TierService>,
     /// Price quotes.
     pub pricing: Arc<PricingService>,
+    /// Saved views.
+    pub views: Arc<ViewService>,
     /// Token verification.
     pub auth: Arc<JwtKeys>,
     /// List cursor signing.

@@ -10,6 +10,7 @@ mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tiers;
+mod views;
 
 pub use customers::SeaCustomerRepository;
 pub use db::{Database, DbConfig};
@@ -17,3 +18,4 @@ pub use error::map_db_err;
 pub use orders::{SeaOrderRepository, SeaOrderTransaction};
 pub use tenants::SeaTenantRepository;
 pub use tiers::SeaTierRepository;
+pub use views::SeaViewRepository;

@@ -15,11 +15,12 @@ use crm_domain::ports::{SystemClock, UuidV7Generator};
 use crm_domain::pricing::PricingService;
 use crm_domain::tenant::TenantService;
 use crm_domain::tier::TierService;
+use crm_domain::view::ViewService;
 use crm_http::auth::KnownTenants;
 use crm_http::{AppState, CursorCodec, JwtKeys, Metrics, ReadinessProbe};
 use crm_infra::{
     Database, DbConfig, SeaCustomerRepository, SeaOrderRepository, SeaTenantRepository,
-    SeaTierRepository,
+    SeaTierRepository, SeaViewRepository,
 };
 use futures_util::future::BoxFuture;
 
@@ -99,6 +100,8 @@ pub struct Services {
     pub tiers: Arc<TierService>,
     /// Price quotes.
     pub pricing: Arc<PricingService>,
+    /// Saved views.
+    pub views: Arc<ViewService>,
 }
 
 impl Services {
@@ -132,6 +135,11 @@ impl Services {
             )),
             tiers: Arc::new(TierService::new(tier_repo.clone(), ids.clone())),
             pricing: Arc::new(PricingService::new(customer_repo, tier_repo)),
+            views: Arc::new(ViewService::new(
+                Arc::new(SeaViewRepository::new(db.clone())),
+                clock.clone(),
+                ids.clone(),
+            )),
             tenants: Arc::new(TenantService::new(tenant_repo, clock, ids)),
         }
     }
@@ -168,6 +176,7 @@ impl Application {
             loyalty: services.loyalty,
             tiers: services.tiers,
             pricing: services.pricing,
+            views: services.views,
             auth: Arc::new(JwtKeys::from_secret(secret.as_bytes())),
             cursors: CursorCodec::new(secret.as_bytes()),
             known_tenants: KnownTenants::default(),

@@ -66,6 +66,31 @@ impl SortKey {
         field: SortField::CreatedAt,
         descending: true,
     };
+
+    /// Parses a sort spec: keys separated by commas, `-` for descending (`name,-created_at`).
+    ///
+    /// # Errors
+    /// A message naming the unknown or repeated key.
+    pub fn parse_list(spec: &str) -> Result<Vec<SortKey>, String> {
+        let mut keys: Vec<SortKey> = Vec::new();
+        for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (descending, name) = part.strip_prefix('-').map_or((false, part), |n| (true, n));
+            let field: SortField = name.parse()?;
+            if keys.iter().any(|k| k.field == field) {
+                return Err(format!("`{name}` appears twice"));
+            }
+            keys.push(SortKey { field, descending });
+        }
+        Ok(keys)
+    }
+
+    /// The spec form of keys (`name,-created_at`).
+    pub fn spec(keys: &[SortKey]) -> String {
+        keys.iter()
+            .map(|k| format!("{}{}", if k.descending { "-" } else { "" }, k.field))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
 }
 
 /// The value of one sort key in a row, as the keyset pagination compares it.

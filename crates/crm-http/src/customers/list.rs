@@ -147,28 +147,15 @@ fn boolean(name: &str, value: &str) -> Result<bool, ApiError> {
 /// # Errors
 /// A 400 naming `sort` for an unknown key or a repeated one.
 pub fn parse_sort(raw: &str) -> Result<Vec<SortKey>, ApiError> {
-    let mut keys: Vec<SortKey> = Vec::new();
-    for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (descending, name) = part.strip_prefix('-').map_or((false, part), |n| (true, n));
-        let field: SortField = name.parse().map_err(|e: String| ApiError::bad("sort", e))?;
-        if keys.iter().any(|k| k.field == field) {
-            return Err(ApiError::bad("sort", format!("`{name}` appears twice")));
-        }
-        keys.push(SortKey { field, descending });
-    }
-    Ok(keys)
+    SortKey::parse_list(raw).map_err(|e| ApiError::bad("sort", e))
 }
 
 fn sort_spec(keys: &[SortKey]) -> String {
-    let keys = if keys.is_empty() {
-        vec![SortKey::NEWEST_FIRST]
+    SortKey::spec(if keys.is_empty() {
+        &[SortKey::NEWEST_FIRST]
     } else {
-        keys.to_vec()
-    };
-    keys.iter()
-        .map(|k| format!("{}{}", if k.descending { "-" } else { "" }, k.field))
-        .collect::<Vec<_>>()
-        .join(",")
+        keys
+    })
 }
 
 fn encode_cursor(state: &AppState, keys: &[SortKey], p: &Position) -> String {

@@ -3,6 +3,7 @@
 
 pub mod customer;
 pub mod customer_tag;
+pub mod customer_view;
 pub mod idempotency_key;
 pub mod ledger_entry;
 pub mod order;
