@@ -90,9 +90,16 @@ pub trait ViewRepository: Send + Sync {
     async fn delete(&self, tenant: TenantId, id: ViewId) -> Result<(), RepositoryError>;
 }
 
-fn validate(
-    input: ViewInput,
-) -> Result<(String, Value, Vec<SortKey>, Vec<String>, bool), DomainError> {
+/// The checked fields of a [`ViewInput`].
+struct ValidView {
+    name: String,
+    filter: Value,
+    sort: Vec<SortKey>,
+    columns: Vec<String>,
+    shared: bool,
+}
+
+fn validate(input: ViewInput) -> Result<ValidView, DomainError> {
     let mut errors = Vec::new();
     let name = input
         .name
@@ -126,7 +133,13 @@ fn validate(
         }
     }
     match (name, errors.is_empty()) {
-        (Some(name), true) => Ok((name, filter, sort, columns, input.shared.unwrap_or(false))),
+        (Some(name), true) => Ok(ValidView {
+            name,
+            filter,
+            sort,
+            columns,
+            shared: input.shared.unwrap_or(false),
+        }),
         _ => Err(DomainError::Validation(errors)),
     }
 }
@@ -181,7 +194,13 @@ impl ViewService {
     /// [`DomainError::Validation`] naming the bad field (filter errors carry their path).
     pub async fn create(&self, actor: &Actor, input: ViewInput) -> Result<SavedView, DomainError> {
         actor.require(Permission::CustomersView)?;
-        let (name, filter, sort, columns, shared) = validate(input)?;
+        let ValidView {
+            name,
+            filter,
+            sort,
+            columns,
+            shared,
+        } = validate(input)?;
         let now = self.clock.now();
         let view = SavedView {
             id: ViewId(self.ids.new_id()),
@@ -220,7 +239,13 @@ impl ViewService {
     ) -> Result<SavedView, DomainError> {
         let current = self.get(actor, id).await?;
         Self::may_change(actor, &current)?;
-        let (name, filter, sort, columns, shared) = validate(input)?;
+        let ValidView {
+            name,
+            filter,
+            sort,
+            columns,
+            shared,
+        } = validate(input)?;
         let view = SavedView {
             name,
             filter,
