@@ -565,3 +565,119 @@ mod views {
 
     on_both_backends!(saved_views_are_private_or_shared);
 }
+
+mod bulk {
+    use super::*;
+
+    async fn bulk(app: &TestApp, token: &str, body: Value) -> crm_blackbox_tests::Reply {
+        app.post("/api/v1/customers/bulk", token, body).await
+    }
+
+    async fn bulk_actions_are_all_or_nothing_and_tenant_scoped(backend: DbBackend) {
+        let Some(app) = TestApp::spawn(backend).await else {
+            return;
+        };
+        let t = app.tenant("A").await;
+        let (admin, sales) = (app.token(t, "admin"), app.token(t, "sales"));
+        let other = app.token(app.tenant("B").await, "admin");
+        fixture(&app, &admin).await;
+        let ids = all_ids(&app, &admin).await;
+        let id_of = |n: &str| ids.iter().find(|(name, _)| name == n).unwrap().1.clone();
+        // By filter: tag every jakarta customer.
+        let r = bulk(&app, &sales, json!({"filter": {"all": [{"field": "tags", "op": "contains", "value": "jakarta"}]}, "action": {"type": "add_tags", "tags": ["Promo"]}})).await;
+        assert_eq!(
+            (r.status, &r.body["matched"], &r.body["updated"]),
+            (200, &json!(2), &json!(2)),
+            "{}",
+            r.body
+        );
+        assert_eq!(
+            sorted_names(&app, &admin, "tag=promo").await,
+            ["Ani", "budi"]
+        );
+        // By ids: one unknown id (or another tenant's) fails the whole request.
+        let b_customer = app
+            .post(
+                "/api/v1/customers",
+                &other,
+                json!({"name": "B", "email": "b@b.id"}),
+            )
+            .await
+            .body["id"]
+            .clone();
+        let r = bulk(&app, &admin, json!({"ids": [id_of("Ani"), b_customer], "action": {"type": "set_vip", "is_vip": false}})).await;
+        r.assert_problem(404);
+        assert_eq!(
+            names(&app, &admin, "is_vip=true").await,
+            ["Ani"],
+            "nothing changed"
+        );
+        let r = bulk(&app, &admin, json!({"ids": [id_of("Ani"), id_of("budi")], "action": {"type": "update_status", "status": "archived"}})).await;
+        assert_eq!(
+            (&r.body["matched"], &r.body["updated"]),
+            (&json!(2), &json!(2))
+        );
+        assert_eq!(
+            sorted_names(&app, &admin, "status=archived").await,
+            ["Ani", "budi"]
+        );
+        let r = bulk(
+            &app,
+            &admin,
+            json!({"ids": [id_of("Ani")], "action": {"type": "assign", "assigned_to": "sales-9"}}),
+        )
+        .await;
+        assert_eq!(r.body["updated"], 1);
+        assert_eq!(names(&app, &admin, "assigned_to=sales-9").await, ["Ani"]);
+        // Deleting needs customers.delete; customers with open orders stop the whole delete.
+        bulk(
+            &app,
+            &sales,
+            json!({"ids": [id_of("Fajar")], "action": {"type": "delete"}}),
+        )
+        .await
+        .assert_problem(403);
+        let citra = id_of("Citra");
+        app.post(
+            &format!("/api/v1/customers/{citra}/orders"),
+            &admin,
+            json!({"total_amount": "5", "status": "pending"}),
+        )
+        .await;
+        let r = bulk(
+            &app,
+            &admin,
+            json!({"ids": [id_of("Fajar"), citra], "action": {"type": "delete"}}),
+        )
+        .await;
+        r.assert_problem(409);
+        assert_eq!(
+            names(&app, &admin, "only_deleted=true").await.len(),
+            0,
+            "nothing deleted"
+        );
+        let r = bulk(&app, &admin, json!({"filter": {"all": [{"field": "status", "op": "eq", "value": "blocked"}]}, "action": {"type": "delete"}})).await;
+        assert_eq!(r.body["updated"], 1);
+        assert_eq!(names(&app, &admin, "only_deleted=true").await, ["Fajar"]);
+        // Another tenant's filter never reaches these customers.
+        let r = bulk(
+            &app,
+            &other,
+            json!({"filter": null, "ids": null, "action": {"type": "set_vip", "is_vip": true}}),
+        )
+        .await;
+        r.assert_problem(422);
+        let r = bulk(&app, &other, json!({"filter": {"all": [{"field": "email", "op": "ends_with", "value": "acme.id"}]}, "action": {"type": "set_vip", "is_vip": true}})).await;
+        assert_eq!(r.body["matched"], 0);
+        let r = bulk(
+            &app,
+            &admin,
+            json!({"ids": [id_of("Ani")], "action": {"type": "add_tags", "tags": [" "]}}),
+        )
+        .await;
+        r.assert_problem(422);
+        assert_eq!(r.error_field(), Some("action.tags[0]"));
+    }
+
+    on_both_backends!(bulk_actions_are_all_or_nothing_and_tenant_scoped);
+}

@@ -379,8 +379,109 @@ async fn conditional_update(
     Ok(stored)
 }
 
+/// A bulk transaction over customers.
+pub struct SeaCustomerBatch {
+    txn: DatabaseTransaction,
+    backend: sea_orm::DatabaseBackend,
+}
+
+#[async_trait]
+impl crm_domain::customer::CustomerBatch for SeaCustomerBatch {
+    async fn next(
+        &mut self,
+        tenant: TenantId,
+        filter: &crm_domain::customer::filter::Filter,
+        ids: Option<Vec<CustomerId>>,
+        after: Option<CustomerId>,
+        limit: u32,
+    ) -> Result<Vec<Customer>, RepositoryError> {
+        let mut q = customer::Entity::find()
+            .filter(customer::Column::TenantId.eq(tenant.0))
+            .filter(customer::Column::DeletedAt.is_null())
+            .filter(crate::customer_query::filter_condition(tenant, filter));
+        if let Some(ids) = ids {
+            q = q.filter(customer::Column::Id.is_in(ids.into_iter().map(|i| i.0)));
+        }
+        if let Some(a) = after {
+            q = q.filter(customer::Column::Id.gt(a.0));
+        }
+        if self.backend == sea_orm::DatabaseBackend::Postgres {
+            q = q.lock_exclusive();
+        }
+        q.order_by(customer::Column::Id, Order::Asc)
+            .limit(u64::from(limit))
+            .all(&self.txn)
+            .await
+            .map_err(map_db_err)?
+            .into_iter()
+            .map(to_domain)
+            .collect()
+    }
+
+    async fn save(&mut self, c: &Customer) -> Result<(), RepositoryError> {
+        let mut changes = profile_columns(&c.profile);
+        changes.deleted_at = Set(c.deleted_at);
+        changes.updated_by = Set(c.updated_by.as_ref().map(|u| u.as_str().to_owned()));
+        changes.updated_at = Set(c.updated_at);
+        customer::Entity::update_many()
+            .set(changes)
+            .col_expr(
+                customer::Column::Version,
+                Expr::col(customer::Column::Version).add(1),
+            )
+            .filter(customer::Column::TenantId.eq(c.tenant_id.0))
+            .filter(customer::Column::Id.eq(c.id.0))
+            .exec(&self.txn)
+            .await
+            .map_err(map_db_err)?;
+        write_tags(&self.txn, c.tenant_id, c.id, c.profile.tags.iter(), true).await
+    }
+
+    async fn open_orders(
+        &mut self,
+        tenant: TenantId,
+        ids: Vec<CustomerId>,
+    ) -> Result<Vec<(CustomerId, String)>, RepositoryError> {
+        use crate::entity::order;
+        let open = Condition::any()
+            .add(order::Column::Status.eq("pending"))
+            .add(
+                Condition::all()
+                    .add(order::Column::Status.eq("completed"))
+                    .add(order::Column::PaymentStatus.eq("unpaid")),
+            );
+        let rows: Vec<(Uuid, String)> = order::Entity::find()
+            .select_only()
+            .column(order::Column::CustomerId)
+            .column(order::Column::OrderRef)
+            .filter(order::Column::TenantId.eq(tenant.0))
+            .filter(order::Column::CustomerId.is_in(ids.into_iter().map(|i| i.0)))
+            .filter(open)
+            .limit(10)
+            .into_tuple()
+            .all(&self.txn)
+            .await
+            .map_err(map_db_err)?;
+        Ok(rows.into_iter().map(|(c, r)| (CustomerId(c), r)).collect())
+    }
+
+    async fn commit(self: Box<Self>) -> Result<(), RepositoryError> {
+        self.txn.commit().await.map_err(map_db_err)
+    }
+}
+
 #[async_trait]
 impl CustomerRepository for SeaCustomerRepository {
+    async fn begin_batch(
+        &self,
+    ) -> Result<Box<dyn crm_domain::customer::CustomerBatch>, RepositoryError> {
+        let txn = self.begin().await?;
+        Ok(Box::new(SeaCustomerBatch {
+            txn,
+            backend: self.db.backend(),
+        }))
+    }
+
     async fn create(
         &self,
         new: NewCustomer,

@@ -1,5 +1,6 @@
 //! The customer aggregate: model, input rules, storage port and use cases.
 
+mod bulk;
 pub mod filter;
 mod input;
 mod model;
@@ -8,6 +9,7 @@ mod service;
 #[cfg(test)]
 mod service_tests;
 
+pub use bulk::{BulkAction, BulkResult, BulkTarget, MAX_BULK_IDS};
 pub use input::{
     CustomerInput, MAX_METADATA_BYTES, MAX_NOTES_CHARS, MAX_TAG_CHARS, MAX_TAGS, ValidationContext,
 };
@@ -15,12 +17,13 @@ pub use model::{
     AcquisitionSource, Customer, CustomerProfile, CustomerStatus, CustomerType, Gender,
     LifecycleStage, LoyaltyStatus, NewCustomer, PurchaseStats, UniqueField, customer_code,
 };
-#[cfg(any(test, feature = "mock"))]
-pub use ports::MockCustomerRepository;
 pub use ports::{
-    CustomerAggregates, CustomerQuery, CustomerRepository, Deleted, DeletionChange, IdempotencyKey,
-    IdempotencyRecord, Position, ProfileUpdate, SortField, SortKey, SortValue, sort_name,
+    CustomerAggregates, CustomerBatch, CustomerQuery, CustomerRepository, Deleted, DeletionChange,
+    IdempotencyKey, IdempotencyRecord, Position, ProfileUpdate, SortField, SortKey, SortValue,
+    sort_name,
 };
+#[cfg(any(test, feature = "mock"))]
+pub use ports::{MockCustomerBatch, MockCustomerRepository};
 pub use service::{
     Created, CustomerService, CustomerStats, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page,
 };

@@ -242,6 +242,38 @@ pub struct DeletionChange {
     pub expected_version: i64,
 }
 
+/// One transaction over many customers (bulk actions): read matching customers in id order,
+/// locked, and write them back. Dropping it without [`CustomerBatch::commit`] rolls back.
+///
+/// # Errors
+/// As [`RepositoryError`].
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait CustomerBatch: Send {
+    /// Up to `limit` live customers of the tenant matching `filter` (and `ids`, when given),
+    /// with id greater than `after`, in id order.
+    async fn next(
+        &mut self,
+        tenant: TenantId,
+        filter: &super::filter::Filter,
+        ids: Option<Vec<CustomerId>>,
+        after: Option<CustomerId>,
+        limit: u32,
+    ) -> Result<Vec<Customer>, RepositoryError>;
+    /// Writes the customer's profile (and tags), `deleted_at`, `updated_by` and `updated_at`,
+    /// incrementing its version.
+    async fn save(&mut self, customer: &Customer) -> Result<(), RepositoryError>;
+    /// `(customer, order_ref)` of open orders (pending, or completed and unpaid) of these
+    /// customers, at most 10.
+    async fn open_orders(
+        &mut self,
+        tenant: TenantId,
+        ids: Vec<CustomerId>,
+    ) -> Result<Vec<(CustomerId, String)>, RepositoryError>;
+    /// Makes every write durable.
+    async fn commit(self: Box<Self>) -> Result<(), RepositoryError>;
+}
+
 /// Storage of customers. Every method is scoped to one tenant: a customer of another tenant is
 /// never read, counted or changed.
 ///
@@ -319,6 +351,9 @@ pub trait CustomerRepository: Send + Sync {
         month_start: DateTime<Utc>,
         last_month_start: DateTime<Utc>,
     ) -> Result<CustomerAggregates, RepositoryError>;
+
+    /// Starts a bulk transaction.
+    async fn begin_batch(&self) -> Result<Box<dyn CustomerBatch>, RepositoryError>;
 
     /// How many customers match the query's filter and deletion mode (exact; position, offset and
     /// limit ignored).

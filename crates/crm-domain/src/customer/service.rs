@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
+use super::bulk::{BulkAction, BulkResult, BulkTarget, MAX_BULK_IDS};
 use super::input::{CustomerInput, ValidationContext};
 use super::model::{Customer, CustomerProfile, NewCustomer, UniqueField};
 use super::ports::{
@@ -425,6 +426,91 @@ impl CustomerService {
             most_recent: self.customers.list(tenant, &recent).await?,
             aggregates: agg,
         })
+    }
+
+    /// Applies one action to many customers in one transaction: all change or none does
+    /// (needs `customers.edit`; `Delete` needs `customers.delete`). Walks the matching customers
+    /// in batches of 500 by id.
+    ///
+    /// # Errors
+    /// [`DomainError::NotFound`] when an id is not a live customer of the tenant;
+    /// [`DomainError::Conflict`] on `orders` when deleting customers with open orders;
+    /// [`DomainError::Validation`] for bad tags or too many ids.
+    pub async fn bulk(
+        &self,
+        actor: &Actor,
+        target: BulkTarget,
+        action: BulkAction,
+    ) -> Result<BulkResult, DomainError> {
+        actor.require(if action == BulkAction::Delete {
+            Permission::CustomersDelete
+        } else {
+            Permission::CustomersEdit
+        })?;
+        let action = action.validated()?;
+        let (filter, ids) = match target {
+            BulkTarget::Filter(f) => (f, None),
+            BulkTarget::Ids(ids) => {
+                if ids.is_empty() || ids.len() > MAX_BULK_IDS {
+                    return Err(DomainError::invalid(
+                        "ids",
+                        "out_of_range",
+                        format!("1..={MAX_BULK_IDS} ids"),
+                    ));
+                }
+                let unique: std::collections::BTreeSet<_> = ids.into_iter().collect();
+                (
+                    super::filter::Filter::default(),
+                    Some(unique.into_iter().collect::<Vec<_>>()),
+                )
+            }
+        };
+        let now = self.clock.now();
+        let mut tx = self.customers.begin_batch().await?;
+        let mut result = BulkResult::default();
+        let mut after = None;
+        loop {
+            let mut batch = tx
+                .next(actor.tenant_id, &filter, ids.clone(), after, 500)
+                .await?;
+            let Some(last) = batch.last() else { break };
+            after = Some(last.id);
+            result.matched += batch.len() as u64;
+            if action == BulkAction::Delete {
+                let open = tx
+                    .open_orders(actor.tenant_id, batch.iter().map(|c| c.id).collect())
+                    .await?;
+                if !open.is_empty() {
+                    let refs: Vec<_> = open
+                        .iter()
+                        .map(|(c, r)| format!("{r} (customer {c})"))
+                        .collect();
+                    return Err(DomainError::Conflict {
+                        field: "orders".into(),
+                        message: format!(
+                            "customers with open orders cannot be deleted: {}",
+                            refs.join(", ")
+                        ),
+                        existing_id: open.first().map(|(c, _)| c.0),
+                    });
+                }
+            }
+            for c in &mut batch {
+                if action.apply(c, now)? {
+                    c.updated_by = Some(actor.user_id.clone());
+                    c.updated_at = now;
+                    tx.save(c).await?;
+                    result.updated += 1;
+                }
+            }
+        }
+        if let Some(ids) = ids
+            && result.matched != ids.len() as u64
+        {
+            return Err(DomainError::NotFound { entity: "customer" });
+        }
+        tx.commit().await?;
+        Ok(result)
     }
 
     async fn tenant(&self, id: TenantId) -> Result<Tenant, DomainError> {

@@ -493,3 +493,36 @@ async fn a_customer_with_open_orders_cannot_be_deleted() {
     assert_eq!(field, "orders");
     assert!(message.contains("INV-7, INV-9"), "{message}");
 }
+
+#[tokio::test]
+async fn a_failing_customer_in_a_bulk_action_commits_nothing() {
+    let mut batch = MockCustomerBatch::new();
+    let mut first = true;
+    batch.expect_next().returning(move |_, _, _, _, _| {
+        if std::mem::take(&mut first) {
+            let mut full = stored(CustomerId(Uuid::now_v7()), 1);
+            full.profile.tags = (0..50).map(|i| format!("t{i}")).collect();
+            Ok(vec![stored(CustomerId(Uuid::now_v7()), 1), full])
+        } else {
+            Ok(vec![])
+        }
+    });
+    batch.expect_save().times(1).returning(|_| Ok(()));
+    batch.expect_commit().never();
+    let mut repo = MockCustomerRepository::new();
+    let mut batch = Some(batch);
+    repo.expect_begin_batch()
+        .returning(move || Ok(Box::new(batch.take().unwrap())));
+    let err = service(repo)
+        .bulk(
+            &actor("sales"),
+            BulkTarget::Filter(Default::default()),
+            BulkAction::AddTags(vec!["new".into()]),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, DomainError::Validation(ref e) if e[0].field == "action.tags"),
+        "{err:?}"
+    );
+}

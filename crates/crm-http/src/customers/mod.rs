@@ -1,5 +1,6 @@
 //! `/api/v1/customers`: create, read, update, replace, delete, restore and list.
 
+mod bulk;
 pub mod dto;
 mod list;
 
@@ -19,6 +20,7 @@ use crate::state::AppState;
 /// Registers the customer routes (inside the `/api/v1` scope).
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(create_customer)
+        .service(bulk::bulk_customers)
         .service(list::search_customers)
         .service(list::customer_stats)
         .service(list::list_customers)
