@@ -379,6 +379,18 @@ async fn conditional_update(
     Ok(stored)
 }
 
+/// Orders still open: pending, or completed and unpaid (`crm_domain::order::Order::is_open`).
+fn open_orders() -> Condition {
+    use crate::entity::order;
+    Condition::any()
+        .add(order::Column::Status.eq("pending"))
+        .add(
+            Condition::all()
+                .add(order::Column::Status.eq("completed"))
+                .add(order::Column::PaymentStatus.eq("unpaid")),
+        )
+}
+
 /// A bulk transaction over customers.
 pub struct SeaCustomerBatch {
     txn: DatabaseTransaction,
@@ -443,13 +455,7 @@ impl crm_domain::customer::CustomerBatch for SeaCustomerBatch {
         ids: Vec<CustomerId>,
     ) -> Result<Vec<(CustomerId, String)>, RepositoryError> {
         use crate::entity::order;
-        let open = Condition::any()
-            .add(order::Column::Status.eq("pending"))
-            .add(
-                Condition::all()
-                    .add(order::Column::Status.eq("completed"))
-                    .add(order::Column::PaymentStatus.eq("unpaid")),
-            );
+        let open = open_orders();
         let rows: Vec<(Uuid, String)> = order::Entity::find()
             .select_only()
             .column(order::Column::CustomerId)
@@ -631,13 +637,7 @@ impl CustomerRepository for SeaCustomerRepository {
         limit: u32,
     ) -> Result<Vec<String>, RepositoryError> {
         use crate::entity::order;
-        let open = Condition::any()
-            .add(order::Column::Status.eq("pending"))
-            .add(
-                Condition::all()
-                    .add(order::Column::Status.eq("completed"))
-                    .add(order::Column::PaymentStatus.eq("unpaid")),
-            );
+        let open = open_orders();
         order::Entity::find()
             .select_only()
             .column(order::Column::OrderRef)

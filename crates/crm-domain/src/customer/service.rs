@@ -514,10 +514,7 @@ impl CustomerService {
     }
 
     async fn tenant(&self, id: TenantId) -> Result<Tenant, DomainError> {
-        self.tenants
-            .find(id)
-            .await?
-            .ok_or(DomainError::NotFound { entity: "tenant" })
+        crate::tenant::load(self.tenants.as_ref(), id).await
     }
 
     async fn live(&self, tenant: TenantId, id: CustomerId) -> Result<Customer, DomainError> {

@@ -528,10 +528,7 @@ impl OrderService {
     }
 
     async fn tenant(&self, id: TenantId) -> Result<Tenant, DomainError> {
-        self.tenants
-            .find(id)
-            .await?
-            .ok_or(DomainError::NotFound { entity: "tenant" })
+        crate::tenant::load(self.tenants.as_ref(), id).await
     }
 
     fn entry(

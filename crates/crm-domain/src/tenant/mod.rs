@@ -48,6 +48,16 @@ pub trait TenantRepository: Send + Sync {
     ) -> Result<(), RepositoryError>;
 }
 
+/// The tenant with this id, from any [`TenantRepository`].
+///
+/// # Errors
+/// [`DomainError::NotFound`] when there is none; storage errors.
+pub async fn load(repo: &dyn TenantRepository, id: TenantId) -> Result<Tenant, DomainError> {
+    repo.find(id)
+        .await?
+        .ok_or(DomainError::NotFound { entity: "tenant" })
+}
+
 /// What is needed to create a tenant.
 #[derive(Debug, Clone, Default)]
 pub struct NewTenant {
@@ -172,10 +182,7 @@ impl TenantService {
     /// # Errors
     /// [`DomainError::NotFound`] when there is none.
     pub async fn get(&self, id: TenantId) -> Result<Tenant, DomainError> {
-        self.repo
-            .find(id)
-            .await?
-            .ok_or(DomainError::NotFound { entity: "tenant" })
+        load(self.repo.as_ref(), id).await
     }
 }
 
