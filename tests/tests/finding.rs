@@ -681,3 +681,173 @@ mod bulk {
 
     on_both_backends!(bulk_actions_are_all_or_nothing_and_tenant_scoped);
 }
+
+mod search {
+    use super::*;
+
+    async fn search_names(app: &TestApp, token: &str, q: &str) -> Vec<String> {
+        let url = format!(
+            "/api/v1/customers?limit=200&q={}",
+            q.replace(' ', "%20")
+                .replace('+', "%2B")
+                .replace('@', "%40")
+        );
+        let r = app.get(&url, token).await;
+        assert_eq!(r.status, 200, "{q}: {}", r.body);
+        r.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    async fn search_finds_every_field_one_typo_and_ranks_best_first(backend: DbBackend) {
+        let Some(app) = TestApp::spawn(backend).await else {
+            return;
+        };
+        let t = app.token(app.tenant("A").await, "admin");
+        let other = app.token(app.tenant("B").await, "admin");
+        for body in [
+            json!({"name": "Budi Santoso", "display_name": "Pak Budi", "email": "budi@maju.co.id", "mobile_phone": "0812 3456 7890", "tags": ["grosir"]}),
+            json!({"name": "Budiman", "email": "budiman@x.id", "customer_type": "business", "company": "Toko Sentosa Abadi", "tax_id": "01.234.567.8-901.000"}),
+            json!({"name": "Siti Aminah", "email": "siti@x.id"}),
+            json!({"name": "Budi", "email": "b@x.id"}),
+        ] {
+            assert_eq!(app.post("/api/v1/customers", &t, body).await.status, 201);
+        }
+        app.post(
+            "/api/v1/customers",
+            &other,
+            json!({"name": "Budi Lain", "email": "budi@other.id"}),
+        )
+        .await;
+        let sorted = |mut v: Vec<String>| {
+            v.sort();
+            v
+        };
+        // Each searched field.
+        assert_eq!(
+            search_names(&app, &t, "pak budi").await,
+            ["Budi Santoso"],
+            "display_name"
+        );
+        assert_eq!(
+            search_names(&app, &t, "sentosa").await,
+            ["Budiman"],
+            "company"
+        );
+        assert_eq!(
+            search_names(&app, &t, "@maju.co").await,
+            ["Budi Santoso"],
+            "email"
+        );
+        assert_eq!(
+            search_names(&app, &t, "0812-3456").await,
+            ["Budi Santoso"],
+            "phone digits, national form"
+        );
+        assert_eq!(
+            search_names(&app, &t, "+62 812 3456").await,
+            ["Budi Santoso"],
+            "phone digits, international form"
+        );
+        assert_eq!(
+            search_names(&app, &t, "567.8-901").await,
+            ["Budiman"],
+            "tax id"
+        );
+        assert_eq!(
+            search_names(&app, &t, "grosir").await,
+            ["Budi Santoso"],
+            "tag"
+        );
+        let code = app
+            .get("/api/v1/customers?limit=200&sort=created_at", &t)
+            .await
+            .body["data"][2]["customer_code"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            search_names(&app, &t, &code.to_lowercase()).await,
+            ["Siti Aminah"],
+            "customer code"
+        );
+        // One typo in a word of four letters or more.
+        assert_eq!(
+            search_names(&app, &t, "aminha").await,
+            ["Siti Aminah"],
+            "swap"
+        );
+        assert_eq!(
+            search_names(&app, &t, "aminoh").await,
+            ["Siti Aminah"],
+            "substitution"
+        );
+        assert_eq!(
+            search_names(&app, &t, "amnah").await,
+            ["Siti Aminah"],
+            "deletion"
+        );
+        assert_eq!(
+            search_names(&app, &t, "aminnah").await,
+            ["Siti Aminah"],
+            "insertion"
+        );
+        // One edit from "santoso" (Budi Santoso) and from "sentosa" (Budiman's company).
+        assert_eq!(
+            sorted(search_names(&app, &t, "sentoso").await),
+            ["Budi Santoso", "Budiman"]
+        );
+        assert!(search_names(&app, &t, "xyzzy").await.is_empty());
+        // Best first: the exact name, then names starting with the text, then other matches.
+        let ranked = search_names(&app, &t, "budi").await;
+        assert_eq!(ranked[0], "Budi");
+        assert_eq!(sorted(ranked[1..3].to_vec()), ["Budi Santoso", "Budiman"]);
+        assert_eq!(ranked.len(), 3, "another tenant's Budi never appears");
+        // Relevance pages by cursor like any sort.
+        let first = app.get("/api/v1/customers?q=budi&limit=2", &t).await;
+        let next = first.body["next_cursor"].as_str().unwrap();
+        let second = app
+            .get(
+                &format!("/api/v1/customers?q=budi&limit=2&cursor={next}"),
+                &t,
+            )
+            .await;
+        assert_eq!(second.status, 200, "{}", second.body);
+        let mut walked: Vec<_> = first.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(second.body["data"].as_array().unwrap())
+            .map(|c| c["name"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(walked.len(), 3);
+        walked.dedup();
+        assert_eq!(walked.len(), 3);
+        // Search combines with filters and sorts, in the list, the search body and the stats.
+        assert_eq!(
+            search_names(&app, &t, "budi&customer_type=business").await,
+            ["Budiman"]
+        );
+        assert_eq!(
+            names(&app, &t, "q=budi&sort=-name").await,
+            ["Budiman", "Budi Santoso", "Budi"]
+        );
+        let r = app.post("/api/v1/customers/search", &t, json!({"q": "BUDI", "filter": {"all": [{"field": "email", "op": "ends_with", "value": "x.id"}]}})).await;
+        assert_eq!(r.body["data"].as_array().unwrap().len(), 2, "{}", r.body);
+        assert_eq!(
+            app.get("/api/v1/customers/stats?q=budi", &t).await.body["total"],
+            3
+        );
+        let bad = app.get("/api/v1/customers?q=b", &t).await;
+        bad.assert_problem(400);
+        assert_eq!(bad.error_field(), Some("q"));
+        app.get("/api/v1/customers?sort=relevance", &t)
+            .await
+            .assert_problem(422);
+    }
+
+    on_both_backends!(search_finds_every_field_one_typo_and_ranks_best_first);
+}

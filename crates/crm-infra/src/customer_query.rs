@@ -6,13 +6,15 @@ use crm_domain::TenantId;
 use crm_domain::customer::filter::{
     Condition as FilterCondition, Field, FieldKind, Filter, Op, Operand,
 };
+use crm_domain::customer::search::SearchText;
 use crm_domain::customer::{CustomerQuery, Deleted, Position, SortField, SortKey, SortValue};
+use sea_orm::DatabaseBackend;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 
-use crate::entity::{customer, customer_tag, tier};
+use crate::entity::{customer, customer_search_term as term, customer_tag, tier};
 
 type C = customer::Column;
 
@@ -198,16 +200,72 @@ pub(crate) fn filter_condition(tenant: TenantId, filter: &Filter) -> Condition {
     })
 }
 
-fn sort_column(field: SortField) -> (C, bool) {
+fn like_any(col: C, needle: &str) -> SimpleExpr {
+    Expr::col(col).like(LikeExpr::new(format!("%{}%", escape_like(needle))).escape('\\'))
+}
+
+/// A substring match of `needle` in `col`: the pg_trgm GIN index serves `LIKE` on PostgreSQL;
+/// on SQLite the FTS5 trigram table serves needles of 3 characters or more.
+fn contains(backend: DatabaseBackend, col: C, fts_column: &str, needle: &str) -> SimpleExpr {
+    if backend == DatabaseBackend::Sqlite && needle.chars().count() >= 3 {
+        let phrase = format!("{fts_column} : \"{}\"", needle.replace('"', "\"\""));
+        Expr::cust_with_values(
+            "\"customers\".\"rowid\" IN (SELECT rowid FROM customer_fts WHERE customer_fts MATCH ?)",
+            [phrase],
+        )
+    } else {
+        like_any(col, needle)
+    }
+}
+
+/// Customers matching a search (rules 1 to 3 of `crm_domain::customer::search`).
+fn search_condition(tenant: TenantId, backend: DatabaseBackend, q: &SearchText) -> Condition {
+    let mut any = Condition::any().add(contains(backend, C::SearchText, "search_text", &q.text));
+    if let Some(d) = &q.digits {
+        any = any.add(contains(backend, C::SearchPhones, "search_phones", d));
+    }
+    if !q.typo_terms.is_empty() {
+        let sub = Query::select()
+            .column(term::Column::CustomerId)
+            .from(term::Entity)
+            .and_where(term::Column::TenantId.eq(tenant.0))
+            .and_where(term::Column::Term.is_in(q.typo_terms.iter().map(String::as_str)))
+            .take();
+        any = any.add(C::Id.in_subquery(sub));
+    }
+    any
+}
+
+/// The search rank as SQL, for rows that match: 4 name equals, 3 name starts with, 2 substring
+/// or phone, else 1 (typo).
+fn rank(q: &SearchText) -> SimpleExpr {
+    let mut substring = like_any(C::SearchText, &q.text);
+    if let Some(d) = &q.digits {
+        substring = substring.or(like_any(C::SearchPhones, d));
+    }
+    // Literal ranks: PostgreSQL cannot type bare parameters as CASE results.
+    let lit = |n: &str| -> SimpleExpr { Expr::cust(n.to_owned()) };
+    let prefix = LikeExpr::new(format!("{}%", escape_like(&q.text))).escape('\\');
+    Expr::case(Expr::col(C::SortName).eq(q.text.clone()), lit("4"))
+        .case(Expr::col(C::SortName).like(prefix), lit("3"))
+        .case(substring, lit("2"))
+        .finally(lit("1"))
+        .into()
+}
+
+/// The SQL of a sort key and whether it can be NULL.
+fn sort_expr(field: SortField, q: &CustomerQuery) -> (SimpleExpr, bool) {
+    let col = |c: C| -> SimpleExpr { Expr::col(c) };
     match field {
-        SortField::Name => (C::SortName, false),
-        SortField::CreatedAt => (C::CreatedAt, false),
-        SortField::UpdatedAt => (C::UpdatedAt, false),
-        SortField::LastOrderAt => (C::LastOrderAt, true),
-        SortField::TotalSpent => (C::TotalSpent, false),
-        SortField::TotalOrders => (C::TotalOrders, false),
-        SortField::CustomerCode => (C::CustomerCode, false),
-        SortField::NextFollowUpAt => (C::NextFollowUpAt, true),
+        SortField::Name => (col(C::SortName), false),
+        SortField::CreatedAt => (col(C::CreatedAt), false),
+        SortField::UpdatedAt => (col(C::UpdatedAt), false),
+        SortField::LastOrderAt => (col(C::LastOrderAt), true),
+        SortField::TotalSpent => (col(C::TotalSpent), false),
+        SortField::TotalOrders => (col(C::TotalOrders), false),
+        SortField::CustomerCode => (col(C::CustomerCode), false),
+        SortField::NextFollowUpAt => (col(C::NextFollowUpAt), true),
+        SortField::Relevance => (q.search.as_ref().map_or_else(|| Expr::val(0), rank), false),
     }
 }
 
@@ -221,13 +279,12 @@ fn sort_value(v: &SortValue) -> Option<sea_orm::Value> {
 }
 
 /// Rows strictly after `pos` in the order `keys` (then id), with NULLs after every value.
-fn after(keys: &[SortKey], pos: &Position) -> Condition {
+fn after(keys: &[SortKey], pos: &Position, q: &CustomerQuery) -> Condition {
     let tie_desc = keys.last().is_some_and(|k| k.descending);
     let mut any = Condition::any();
     let mut equal_so_far = Condition::all();
     for (key, v) in keys.iter().zip(&pos.values) {
-        let (col, _) = sort_column(key.field);
-        let raw: SimpleExpr = Expr::col(col);
+        let (raw, _) = sort_expr(key.field, q);
         match sort_value(v) {
             Some(v) => {
                 let beyond = if key.descending {
@@ -251,32 +308,44 @@ fn after(keys: &[SortKey], pos: &Position) -> Condition {
 }
 
 /// The filtered, tenant-scoped select without order or page.
-pub(crate) fn filtered(tenant: TenantId, q: &CustomerQuery) -> Select<customer::Entity> {
+pub(crate) fn filtered(
+    tenant: TenantId,
+    backend: DatabaseBackend,
+    q: &CustomerQuery,
+) -> Select<customer::Entity> {
     let s = customer::Entity::find().filter(C::TenantId.eq(tenant.0));
     let s = match q.deleted {
         Deleted::Exclude => s.filter(C::DeletedAt.is_null()),
         Deleted::Include => s,
         Deleted::Only => s.filter(C::DeletedAt.is_not_null()),
     };
-    s.filter(filter_condition(tenant, &q.filter))
+    let s = s.filter(filter_condition(tenant, &q.filter));
+    match &q.search {
+        Some(text) => s.filter(search_condition(tenant, backend, text)),
+        None => s,
+    }
 }
 
 /// The page select: filter, keyset or offset, order, limit.
-pub(crate) fn page(tenant: TenantId, q: &CustomerQuery) -> Select<customer::Entity> {
+pub(crate) fn page(
+    tenant: TenantId,
+    backend: DatabaseBackend,
+    q: &CustomerQuery,
+) -> Select<customer::Entity> {
     let keys = q.sort_keys();
-    let mut s = filtered(tenant, q);
+    let mut s = filtered(tenant, backend, q);
     if let Some(pos) = &q.after {
-        s = s.filter(after(&keys, pos));
+        s = s.filter(after(&keys, pos, q));
     } else if let Some(offset) = q.offset {
         s = s.offset(offset);
     }
     for key in &keys {
-        let (col, nullable) = sort_column(key.field);
+        let (expr, nullable) = sort_expr(key.field, q);
         if nullable {
-            s = s.order_by(Expr::col(col).is_null(), Order::Asc);
+            s = s.order_by(expr.clone().is_null(), Order::Asc);
         }
         s = s.order_by(
-            col,
+            expr,
             if key.descending {
                 Order::Desc
             } else {

@@ -96,9 +96,13 @@ pub(crate) fn bp_to_percent(bp: i64) -> Decimal {
     Decimal::new(bp, 2).normalize()
 }
 
-/// The active model with every profile column set and every other column `NotSet`.
-fn profile_columns(p: &CustomerProfile) -> customer::ActiveModel {
+/// The active model with every profile column and the search document set, every other column
+/// `NotSet`.
+fn profile_columns(p: &CustomerProfile, code: &str) -> customer::ActiveModel {
+    let doc = crm_domain::customer::search::search_document(p, code);
     customer::ActiveModel {
+        search_text: Set(doc.text),
+        search_phones: Set(doc.phones),
         name: Set(p.name.clone()),
         display_name: Set(p.display_name.clone()),
         email: Set(p.email.as_ref().map(|e| e.as_str().to_owned())),
@@ -308,6 +312,72 @@ async fn write_tags(
     Ok(())
 }
 
+/// Rewrites the customer's typo-tolerance terms.
+async fn write_terms(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    id: CustomerId,
+    profile: &CustomerProfile,
+    code: &str,
+) -> Result<(), RepositoryError> {
+    use crate::entity::customer_search_term as term;
+    term::Entity::delete_many()
+        .filter(term::Column::TenantId.eq(tenant.0))
+        .filter(term::Column::CustomerId.eq(id.0))
+        .exec(txn)
+        .await
+        .map_err(map_db_err)?;
+    let rows: Vec<term::ActiveModel> = crm_domain::customer::search::search_document(profile, code)
+        .terms
+        .into_iter()
+        .map(|t| term::ActiveModel {
+            tenant_id: Set(tenant.0),
+            term: Set(t),
+            customer_id: Set(id.0),
+        })
+        .collect();
+    for chunk in rows.chunks(500) {
+        term::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(txn)
+            .await
+            .map_err(map_db_err)?;
+    }
+    Ok(())
+}
+
+/// Fills the search documents of customers written before search existed (empty
+/// `search_text`), 500 at a time. Idempotent; runs after migrations.
+pub(crate) async fn backfill_search(db: &Database) -> Result<u64, RepositoryError> {
+    let mut done = 0;
+    loop {
+        let txn = db.write.begin().await.map_err(map_db_err)?;
+        let rows = customer::Entity::find()
+            .filter(customer::Column::SearchText.eq(""))
+            .limit(500)
+            .all(&txn)
+            .await
+            .map_err(map_db_err)?;
+        if rows.is_empty() {
+            return Ok(done);
+        }
+        for m in rows {
+            let c = to_domain(m)?;
+            let doc = crm_domain::customer::search::search_document(&c.profile, &c.customer_code);
+            customer::Entity::update_many()
+                .col_expr(customer::Column::SearchText, Expr::value(doc.text))
+                .col_expr(customer::Column::SearchPhones, Expr::value(doc.phones))
+                .filter(customer::Column::TenantId.eq(c.tenant_id.0))
+                .filter(customer::Column::Id.eq(c.id.0))
+                .exec(&txn)
+                .await
+                .map_err(map_db_err)?;
+            write_terms(&txn, c.tenant_id, c.id, &c.profile, &c.customer_code).await?;
+            done += 1;
+        }
+        txn.commit().await.map_err(map_db_err)?;
+    }
+}
+
 async fn find_in<C: ConnectionTrait>(
     conn: &C,
     tenant: TenantId,
@@ -431,7 +501,7 @@ impl crm_domain::customer::CustomerBatch for SeaCustomerBatch {
     }
 
     async fn save(&mut self, c: &Customer) -> Result<(), RepositoryError> {
-        let mut changes = profile_columns(&c.profile);
+        let mut changes = profile_columns(&c.profile, &c.customer_code);
         changes.deleted_at = Set(c.deleted_at);
         changes.updated_by = Set(c.updated_by.as_ref().map(|u| u.as_str().to_owned()));
         changes.updated_at = Set(c.updated_at);
@@ -446,6 +516,7 @@ impl crm_domain::customer::CustomerBatch for SeaCustomerBatch {
             .exec(&self.txn)
             .await
             .map_err(map_db_err)?;
+        write_terms(&self.txn, c.tenant_id, c.id, &c.profile, &c.customer_code).await?;
         write_tags(&self.txn, c.tenant_id, c.id, c.profile.tags.iter(), true).await
     }
 
@@ -512,11 +583,13 @@ impl CustomerRepository for SeaCustomerRepository {
         let number = next_counter(&txn, tenant, "customer_number").await?;
         let year = new.created_at.year();
         let sequence = next_counter(&txn, tenant, &format!("customer_code:{year}")).await?;
-        let mut row = profile_columns(&new.profile);
+        let code = customer_code(year, sequence);
+        let code_for_terms = code.clone();
+        let mut row = profile_columns(&new.profile, &code);
         row.tenant_id = Set(tenant.0);
         row.id = Set(new.id.0);
         row.customer_number = Set(number);
-        row.customer_code = Set(customer_code(year, sequence));
+        row.customer_code = Set(code);
         row.total_orders = Set(0);
         row.total_spent = Set(0);
         row.average_order_value = Set(0);
@@ -536,6 +609,7 @@ impl CustomerRepository for SeaCustomerRepository {
             .await
             .map_err(map_db_err)?;
         write_tags(&txn, tenant, new.id, new.profile.tags.iter(), false).await?;
+        write_terms(&txn, tenant, new.id, &new.profile, &code_for_terms).await?;
         let stored = find_in(&txn, tenant, new.id, true)
             .await?
             .ok_or_else(|| RepositoryError::Other("inserted customer not found".into()))?;
@@ -573,6 +647,17 @@ impl CustomerRepository for SeaCustomerRepository {
 
     async fn update_profile(&self, u: ProfileUpdate) -> Result<Customer, RepositoryError> {
         let txn = self.begin().await?;
+        let code: Option<String> = customer::Entity::find()
+            .select_only()
+            .column(customer::Column::CustomerCode)
+            .filter(customer::Column::TenantId.eq(u.tenant_id.0))
+            .filter(customer::Column::Id.eq(u.id.0))
+            .into_tuple()
+            .one(&txn)
+            .await
+            .map_err(map_db_err)?;
+        let code = code.ok_or(RepositoryError::Stale)?;
+        write_terms(&txn, u.tenant_id, u.id, &u.profile, &code).await?;
         let target = Target {
             tenant: u.tenant_id,
             id: u.id,
@@ -582,7 +667,7 @@ impl CustomerRepository for SeaCustomerRepository {
         conditional_update(
             txn,
             target,
-            profile_columns(&u.profile),
+            profile_columns(&u.profile, &code),
             u.updated_by.as_ref(),
             u.updated_at,
             Some(&u.profile.tags),
@@ -657,7 +742,7 @@ impl CustomerRepository for SeaCustomerRepository {
         tenant: TenantId,
         query: &CustomerQuery,
     ) -> Result<Vec<Customer>, RepositoryError> {
-        crate::customer_query::page(tenant, query)
+        crate::customer_query::page(tenant, self.db.backend(), query)
             .all(&self.db.read)
             .await
             .map_err(map_db_err)?
@@ -674,11 +759,12 @@ impl CustomerRepository for SeaCustomerRepository {
         last_month_start: chrono::DateTime<chrono::Utc>,
     ) -> Result<crm_domain::customer::CustomerAggregates, RepositoryError> {
         use crate::customer_query::filtered;
+        let backend = self.db.backend();
         use sea_orm::sea_query::Expr;
         type Col = customer::Column;
         let db = &self.db.read;
         let counts = |col: Col| async move {
-            let rows: Vec<(Option<String>, i64)> = filtered(tenant, query)
+            let rows: Vec<(Option<String>, i64)> = filtered(tenant, backend, query)
                 .select_only()
                 .column(col)
                 .column_as(Expr::cust("COUNT(*)"), "n")
@@ -696,7 +782,7 @@ impl CustomerRepository for SeaCustomerRepository {
         let by_status = counts(Col::Status).await?;
         let by_type = counts(Col::CustomerType).await?;
         let by_stage = counts(Col::Stage).await?;
-        let tiers: Vec<(Option<Uuid>, i64)> = filtered(tenant, query)
+        let tiers: Vec<(Option<Uuid>, i64)> = filtered(tenant, backend, query)
             .select_only()
             .column(Col::TierId)
             .column_as(Expr::cust("COUNT(*)"), "n")
@@ -706,18 +792,18 @@ impl CustomerRepository for SeaCustomerRepository {
             .await
             .map_err(map_db_err)?;
         use sea_orm::PaginatorTrait;
-        let new_this_month = filtered(tenant, query)
+        let new_this_month = filtered(tenant, backend, query)
             .filter(Col::CreatedAt.gte(month_start))
             .count(db)
             .await
             .map_err(map_db_err)?;
-        let new_last_month = filtered(tenant, query)
+        let new_last_month = filtered(tenant, backend, query)
             .filter(Col::CreatedAt.gte(last_month_start))
             .filter(Col::CreatedAt.lt(month_start))
             .count(db)
             .await
             .map_err(map_db_err)?;
-        let currencies: Vec<(String, i64, i64)> = filtered(tenant, query)
+        let currencies: Vec<(String, i64, i64)> = filtered(tenant, backend, query)
             .select_only()
             .column(Col::Currency)
             .column_as(Expr::cust("COUNT(*)"), "n")
@@ -730,7 +816,7 @@ impl CustomerRepository for SeaCustomerRepository {
             .all(db)
             .await
             .map_err(map_db_err)?;
-        let row: Option<(i64, i64, i64)> = filtered(tenant, query)
+        let row: Option<(i64, i64, i64)> = filtered(tenant, backend, query)
             .select_only()
             .column_as(Expr::cust("COUNT(*)"), "n")
             .column_as(
@@ -769,7 +855,7 @@ impl CustomerRepository for SeaCustomerRepository {
 
     async fn count(&self, tenant: TenantId, query: &CustomerQuery) -> Result<u64, RepositoryError> {
         use sea_orm::PaginatorTrait;
-        crate::customer_query::filtered(tenant, query)
+        crate::customer_query::filtered(tenant, self.db.backend(), query)
             .count(&self.db.read)
             .await
             .map_err(map_db_err)

@@ -101,7 +101,15 @@ impl Database {
     /// # Errors
     /// The failing migration's error; the schema is left at the last migration that succeeded.
     pub async fn migrate(&self) -> Result<(), DbErr> {
-        Migrator::up(&self.write, None).await
+        Migrator::up(&self.write, None).await?;
+        // Search documents are computed by the application: fill those of older rows.
+        let filled = crate::customers::backfill_search(self)
+            .await
+            .map_err(|e| DbErr::Custom(e.to_string()))?;
+        if filled > 0 {
+            tracing::info!(customers = filled, "search documents filled");
+        }
+        Ok(())
     }
 
     /// Which backend this is.

@@ -59,6 +59,7 @@ fn query(filter: serde_json::Value, limit: u32) -> CustomerQuery {
         after: None,
         offset: None,
         now: Utc::now(),
+        search: None,
     }
 }
 

@@ -5,6 +5,7 @@ pub mod filter;
 mod input;
 mod model;
 mod ports;
+pub mod search;
 mod service;
 #[cfg(test)]
 mod service_tests;

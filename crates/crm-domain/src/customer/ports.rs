@@ -48,6 +48,8 @@ string_enum!(
         CustomerCode => "customer_code",
         /// Next follow-up (customers without one last).
         NextFollowUpAt => "next_follow_up_at",
+        /// Search rank (only with a search text; see [`super::search`]).
+        Relevance => "relevance",
     }
 );
 
@@ -144,15 +146,20 @@ pub struct CustomerQuery {
     pub offset: Option<u64>,
     /// The time relative conditions (`follow_up_due`) were evaluated at.
     pub now: DateTime<Utc>,
+    /// Free-text search; with it, the default order is by relevance.
+    pub search: Option<super::search::SearchText>,
 }
 
 impl CustomerQuery {
     /// The effective sort keys.
     pub fn sort_keys(&self) -> Vec<SortKey> {
-        if self.sort.is_empty() {
-            vec![SortKey::NEWEST_FIRST]
-        } else {
-            self.sort.clone()
+        match (self.sort.is_empty(), self.search.is_some()) {
+            (false, _) => self.sort.clone(),
+            (true, true) => vec![SortKey {
+                field: SortField::Relevance,
+                descending: true,
+            }],
+            (true, false) => vec![SortKey::NEWEST_FIRST],
         }
     }
 
@@ -171,6 +178,13 @@ impl CustomerQuery {
                 SortField::TotalOrders => SortValue::Integer(c.stats.total_orders),
                 SortField::CustomerCode => SortValue::Text(c.customer_code.clone()),
                 SortField::NextFollowUpAt => micros(c.profile.next_follow_up_at),
+                SortField::Relevance => SortValue::Integer(self.search.as_ref().map_or(0, |q| {
+                    q.rank(
+                        &super::search::search_document(&c.profile, &c.customer_code),
+                        &sort_name(&c.profile.name),
+                    )
+                    .unwrap_or(0)
+                })),
             })
             .collect();
         Position { values, id: c.id }

@@ -329,6 +329,13 @@ impl CustomerService {
                 format!("must be between 1 and {MAX_PAGE_SIZE}"),
             ));
         }
+        if query.search.is_none() && query.sort.iter().any(|k| k.field == SortField::Relevance) {
+            return Err(DomainError::invalid(
+                "sort",
+                "invalid",
+                "`relevance` needs a search text `q`",
+            ));
+        }
         if query
             .after
             .as_ref()

@@ -383,6 +383,7 @@ fn query(limit: u32) -> CustomerQuery {
         after: None,
         offset: None,
         now: Utc::now(),
+        search: None,
     }
 }
 

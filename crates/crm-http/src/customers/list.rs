@@ -5,6 +5,7 @@
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use crm_domain::customer::filter::{Condition, Field, Filter, Op, Operand, operand};
+use crm_domain::customer::search::SearchText;
 use crm_domain::customer::{
     CustomerQuery, DEFAULT_PAGE_SIZE, Deleted, Position, SortField, SortKey, SortValue,
 };
@@ -27,6 +28,10 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct ListCustomersParams {
+    /// Free-text search (2..=100 characters) over name, display name, company, e-mail, phone
+    /// digits, customer code, tax id and tags: substrings, and one typo in a word of 4+
+    /// letters. Best matches first unless `sort` is given.
+    q: Option<String>,
     /// Rows per page, 1..=200 (default 20).
     limit: Option<u32>,
     /// `next_cursor` of the previous page (only valid with the same `sort`).
@@ -150,12 +155,10 @@ pub fn parse_sort(raw: &str) -> Result<Vec<SortKey>, ApiError> {
     SortKey::parse_list(raw).map_err(|e| ApiError::bad("sort", e))
 }
 
+/// `keys` are the query's effective sort keys ([`CustomerQuery::sort_keys`]): with a search
+/// and no `sort`, that is relevance, not the newest-first default.
 fn sort_spec(keys: &[SortKey]) -> String {
-    SortKey::spec(if keys.is_empty() {
-        &[SortKey::NEWEST_FIRST]
-    } else {
-        keys
-    })
+    SortKey::spec(keys)
 }
 
 fn encode_cursor(state: &AppState, keys: &[SortKey], p: &Position) -> String {
@@ -174,11 +177,7 @@ fn decode_cursor(state: &AppState, keys: &[SortKey], raw: &str) -> Result<Positi
         ));
     }
     let bad = || ApiError::bad("cursor", "malformed cursor");
-    let effective = if keys.is_empty() {
-        vec![SortKey::NEWEST_FIRST]
-    } else {
-        keys.to_vec()
-    };
+    let effective = keys;
     let raw_values = v["v"]
         .as_array()
         .filter(|a| a.len() == effective.len())
@@ -191,7 +190,9 @@ fn decode_cursor(state: &AppState, keys: &[SortKey], raw: &str) -> Result<Positi
             SortField::Name | SortField::CustomerCode => {
                 v.as_str().map(|s| SortValue::Text(s.to_owned()))
             }
-            SortField::TotalSpent | SortField::TotalOrders => v.as_i64().map(SortValue::Integer),
+            SortField::TotalSpent | SortField::TotalOrders | SortField::Relevance => {
+                v.as_i64().map(SortValue::Integer)
+            }
             _ if v.is_null() => Some(SortValue::Micros(None)),
             _ => v.as_i64().map(|m| SortValue::Micros(Some(m))),
         })
@@ -226,7 +227,9 @@ fn parse_params(query: &str, state: &AppState) -> Result<(CustomerQuery, ListMod
         page: None,
     };
     let mut multi: Vec<(&str, Field, Vec<Value>)> = Vec::new();
+    let mut search = None;
     let mut known: Vec<&str> = vec![
+        "q",
         "limit",
         "cursor",
         "page",
@@ -246,6 +249,9 @@ fn parse_params(query: &str, state: &AppState) -> Result<(CustomerQuery, ListMod
     crate::query::each_param(query, &known, |name, value| {
         let text = || Value::String(value.to_owned());
         match name {
+            "q" => {
+                search = Some(SearchText::parse(value).map_err(|e| ApiError::bad("q", e.message))?)
+            }
             "limit" => limit = crate::query::limit(value)?,
             "cursor" => cursor = Some(value.to_owned()),
             "page" => {
@@ -354,24 +360,23 @@ fn parse_params(query: &str, state: &AppState) -> Result<(CustomerQuery, ListMod
             conditions.push(cond(name, field, Op::In, &Value::Array(values))?);
         }
     }
-    let after = cursor
-        .as_deref()
-        .map(|c| decode_cursor(state, &sort, c))
-        .transpose()?;
     let offset = mode.page.map(|p| (p - 1) * u64::from(limit));
     let filter = Filter::all(conditions).and(extra);
-    Ok((
-        CustomerQuery {
-            filter,
-            sort,
-            deleted,
-            limit,
-            after,
-            offset,
-            now,
-        },
-        mode,
-    ))
+    let mut query = CustomerQuery {
+        filter,
+        sort,
+        deleted,
+        limit,
+        after: None,
+        offset,
+        now,
+        search,
+    };
+    query.after = cursor
+        .as_deref()
+        .map(|c| decode_cursor(state, &query.sort_keys(), c))
+        .transpose()?;
+    Ok((query, mode))
 }
 
 async fn answer(
@@ -380,7 +385,7 @@ async fn answer(
     query: CustomerQuery,
     mode: ListMode,
 ) -> Result<HttpResponse, ApiError> {
-    let keys = query.sort.clone();
+    let keys = query.sort_keys();
     let limit = query.limit;
     let page = state
         .customers
@@ -448,6 +453,8 @@ pub enum DeletedMode {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchRequest {
+    /// Free-text search (as the list's `q`).
+    pub q: Option<String>,
     /// `{"any": [{"all": [{"field", "op", "value"}, ...]}, ...]}` or `{"all": [...]}`; at most 5
     /// groups of 10 conditions. Operators: eq, neq, in, not_in, gt, gte, lt, lte, contains,
     /// starts_with, ends_with, is_null, is_not_null.
@@ -486,6 +493,11 @@ pub async fn search_customers(
     body: JsonBody<SearchRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let r = body.0;
+    let search =
+        r.q.as_deref()
+            .map(SearchText::parse)
+            .transpose()
+            .map_err(|e| DomainError::Validation(vec![e]))?;
     let filter = Filter::parse(r.filter.as_ref().unwrap_or(&Value::Null), "filter")
         .map_err(DomainError::Validation)?;
     let sort = parse_sort(&r.sort.unwrap_or_default().join(","))?;
@@ -493,11 +505,6 @@ pub async fn search_customers(
         None => DEFAULT_PAGE_SIZE,
         Some(l) => crate::query::limit(&l.to_string())?,
     };
-    let after = r
-        .cursor
-        .as_deref()
-        .map(|c| decode_cursor(&state, &sort, c))
-        .transpose()?;
     if r.page == Some(0) {
         return Err(ApiError::bad("page", "a page number ≥ 1"));
     }
@@ -506,15 +513,21 @@ pub async fn search_customers(
         DeletedMode::Include => Deleted::Include,
         DeletedMode::Only => Deleted::Only,
     };
-    let query = CustomerQuery {
+    let mut query = CustomerQuery {
         filter,
         sort,
         deleted,
         limit,
-        after,
+        after: None,
         offset: r.page.map(|p| (p - 1) * u64::from(limit)),
         now: Utc::now(),
+        search,
     };
+    query.after = r
+        .cursor
+        .as_deref()
+        .map(|c| decode_cursor(&state, &query.sort_keys(), c))
+        .transpose()?;
     answer(
         &caller,
         &state,

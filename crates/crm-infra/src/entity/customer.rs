@@ -71,6 +71,10 @@ pub struct Model {
     pub discount_bp: Option<i64>,
     /// The lower-cased name (sort key).
     pub sort_name: String,
+    /// Search document: lower-cased searchable fields, one per line.
+    pub search_text: String,
+    /// Search document: phone digits, international and national forms.
+    pub search_phones: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -2,6 +2,7 @@
 //! convert them into domain types.
 
 pub mod customer;
+pub mod customer_search_term;
 pub mod customer_tag;
 pub mod customer_view;
 pub mod idempotency_key;
