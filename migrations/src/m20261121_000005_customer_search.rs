@@ -45,6 +45,8 @@ impl MigrationTrait for Migration {
                 "INSERT INTO customer_fts (customer_fts) VALUES ('rebuild')",
             ]);
         }
+        // Rewriting one customer's terms deletes them by customer.
+        sql.push("CREATE INDEX ix_search_terms_customer ON customer_search_terms (tenant_id, customer_id)");
         for s in sql {
             db.execute_unprepared(s).await?;
         }

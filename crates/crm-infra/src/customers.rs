@@ -312,21 +312,24 @@ async fn write_tags(
     Ok(())
 }
 
-/// Rewrites the customer's typo-tolerance terms.
+/// Writes the customer's typo-tolerance terms; `replace` deletes the old ones first.
 async fn write_terms(
     txn: &DatabaseTransaction,
     tenant: TenantId,
     id: CustomerId,
     profile: &CustomerProfile,
     code: &str,
+    replace: bool,
 ) -> Result<(), RepositoryError> {
     use crate::entity::customer_search_term as term;
-    term::Entity::delete_many()
-        .filter(term::Column::TenantId.eq(tenant.0))
-        .filter(term::Column::CustomerId.eq(id.0))
-        .exec(txn)
-        .await
-        .map_err(map_db_err)?;
+    if replace {
+        term::Entity::delete_many()
+            .filter(term::Column::TenantId.eq(tenant.0))
+            .filter(term::Column::CustomerId.eq(id.0))
+            .exec(txn)
+            .await
+            .map_err(map_db_err)?;
+    }
     let rows: Vec<term::ActiveModel> = crm_domain::customer::search::search_document(profile, code)
         .terms
         .into_iter()
@@ -371,7 +374,7 @@ pub(crate) async fn backfill_search(db: &Database) -> Result<u64, RepositoryErro
                 .exec(&txn)
                 .await
                 .map_err(map_db_err)?;
-            write_terms(&txn, c.tenant_id, c.id, &c.profile, &c.customer_code).await?;
+            write_terms(&txn, c.tenant_id, c.id, &c.profile, &c.customer_code, true).await?;
             done += 1;
         }
         txn.commit().await.map_err(map_db_err)?;
@@ -516,7 +519,15 @@ impl crm_domain::customer::CustomerBatch for SeaCustomerBatch {
             .exec(&self.txn)
             .await
             .map_err(map_db_err)?;
-        write_terms(&self.txn, c.tenant_id, c.id, &c.profile, &c.customer_code).await?;
+        write_terms(
+            &self.txn,
+            c.tenant_id,
+            c.id,
+            &c.profile,
+            &c.customer_code,
+            true,
+        )
+        .await?;
         write_tags(&self.txn, c.tenant_id, c.id, c.profile.tags.iter(), true).await
     }
 
@@ -609,7 +620,7 @@ impl CustomerRepository for SeaCustomerRepository {
             .await
             .map_err(map_db_err)?;
         write_tags(&txn, tenant, new.id, new.profile.tags.iter(), false).await?;
-        write_terms(&txn, tenant, new.id, &new.profile, &code_for_terms).await?;
+        write_terms(&txn, tenant, new.id, &new.profile, &code_for_terms, false).await?;
         let stored = find_in(&txn, tenant, new.id, true)
             .await?
             .ok_or_else(|| RepositoryError::Other("inserted customer not found".into()))?;
@@ -657,7 +668,7 @@ impl CustomerRepository for SeaCustomerRepository {
             .await
             .map_err(map_db_err)?;
         let code = code.ok_or(RepositoryError::Stale)?;
-        write_terms(&txn, u.tenant_id, u.id, &u.profile, &code).await?;
+        write_terms(&txn, u.tenant_id, u.id, &u.profile, &code, true).await?;
         let target = Target {
             tenant: u.tenant_id,
             id: u.id,
