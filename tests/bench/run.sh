@@ -43,6 +43,11 @@ run_backend() { # backend, database url
   for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/null && break; sleep 0.2; done
   measure "create customer" 1 create_customer.lua "$token" c1 0
   measure "create customer" 32 create_customer.lua "$token" c32 1
+  # Let the database settle after the write burst (GIN pending list, autovacuum, checkpoint), so
+  # the read rows measure reads.
+  if [ "$BACKEND" = postgres ]; then
+    psql "$CRM_DATABASE_URL" -qc "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null
+  fi
   local ids id
   ids=$(curl -s "http://127.0.0.1:$PORT/api/v1/customers?limit=200" -H "Authorization: Bearer $token" | grep -o '"id":"[^"]*"' | cut -d'"' -f4 | tr '\n' ' ')
   id=${ids%% *}
