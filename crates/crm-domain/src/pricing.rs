@@ -301,11 +301,8 @@ impl PricingService {
         lines: &[QuoteLineInput],
     ) -> Result<(Quote, DiscountSource), crate::DomainError> {
         actor.require(crate::Permission::CustomersView)?;
-        let c = self
-            .customers
-            .find(actor.tenant_id, customer, false)
-            .await?
-            .ok_or(crate::DomainError::NotFound { entity: "customer" })?;
+        let c =
+            crate::customer::load_live(self.customers.as_ref(), actor.tenant_id, customer).await?;
         let (percent, source) = match (c.profile.discount_percent, c.loyalty.tier_id) {
             (Some(p), _) => (p, DiscountSource::Customer),
             (None, Some(t)) => match self.tiers.find(actor.tenant_id, t).await? {

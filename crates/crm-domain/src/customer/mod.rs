@@ -21,7 +21,7 @@ pub use model::{
 pub use ports::{
     CustomerAggregates, CustomerBatch, CustomerQuery, CustomerRepository, Deleted, DeletionChange,
     IdempotencyKey, IdempotencyRecord, Position, ProfileUpdate, SortField, SortKey, SortValue,
-    sort_name,
+    load_live, sort_name,
 };
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{MockCustomerBatch, MockCustomerRepository};

@@ -191,6 +191,20 @@ impl CustomerQuery {
     }
 }
 
+/// The live customer with this id in this tenant, from any [`CustomerRepository`].
+///
+/// # Errors
+/// [`crate::DomainError::NotFound`] when absent, deleted or another tenant's; storage errors.
+pub async fn load_live(
+    repo: &dyn CustomerRepository,
+    tenant: TenantId,
+    id: CustomerId,
+) -> Result<Customer, crate::DomainError> {
+    repo.find(tenant, id, false)
+        .await?
+        .ok_or(crate::DomainError::NotFound { entity: "customer" })
+}
+
 /// The key the name sorts by: the lower-cased name. Stored beside the name so both backends
 /// compare the same bytes.
 pub fn sort_name(name: &str) -> String {

@@ -525,10 +525,7 @@ impl CustomerService {
     }
 
     async fn live(&self, tenant: TenantId, id: CustomerId) -> Result<Customer, DomainError> {
-        self.customers
-            .find(tenant, id, false)
-            .await?
-            .ok_or(DomainError::NotFound { entity: "customer" })
+        super::load_live(self.customers.as_ref(), tenant, id).await
     }
 
     fn deletion(&self, actor: &Actor, current: &Customer, delete: bool) -> DeletionChange {

@@ -68,10 +68,7 @@ impl LoyaltyService {
     }
 
     async fn customer(&self, actor: &Actor, id: CustomerId) -> Result<Customer, DomainError> {
-        self.customers
-            .find(actor.tenant_id, id, false)
-            .await?
-            .ok_or(DomainError::NotFound { entity: "customer" })
+        crate::customer::load_live(self.customers.as_ref(), actor.tenant_id, id).await
     }
 
     /// Balance, tier, next tier and what is missing to reach it, and a ledger page of `limit`

@@ -104,11 +104,8 @@ impl OrderService {
     ) -> Result<PurchaseReport, DomainError> {
         use chrono::Datelike;
         actor.require(Permission::CustomersView)?;
-        let c = self
-            .customers
-            .find(actor.tenant_id, customer_id, false)
-            .await?
-            .ok_or(DomainError::NotFound { entity: "customer" })?;
+        let c = crate::customer::load_live(self.customers.as_ref(), actor.tenant_id, customer_id)
+            .await?;
         let now = self.clock.now();
         let (mut year, mut month) = (now.year(), now.month());
         let mut months = Vec::with_capacity(12);
