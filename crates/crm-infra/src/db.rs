@@ -101,8 +101,13 @@ impl Database {
     /// # Errors
     /// The failing migration's error; the schema is left at the last migration that succeeded.
     pub async fn migrate(&self) -> Result<(), DbErr> {
+        let pending = Migrator::get_pending_migrations(&self.write).await?.len();
         Migrator::up(&self.write, None).await?;
-        // Search documents are computed by the application: fill those of older rows.
+        if pending == 0 {
+            return Ok(());
+        }
+        // Search documents are computed by the application: after a schema change, fill those of
+        // rows written before search existed (a scan, so only when migrations ran).
         let filled = crate::customers::backfill_search(self)
             .await
             .map_err(|e| DbErr::Custom(e.to_string()))?;
