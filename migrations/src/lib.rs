@@ -12,6 +12,7 @@ pub mod m20261121_000002_orders_loyalty_tiers;
 mod m20261121_000003_customer_sorting;
 mod m20261121_000004_customer_views;
 mod m20261121_000005_customer_search;
+mod m20261121_000006_search_terms_from_names;
 
 /// Every migration, oldest first. `Migrator::up(&db, None)` brings a database to the latest
 /// schema; it runs on `crm-server migrate` and at server start.
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000003_customer_sorting::Migration),
             Box::new(m20261121_000004_customer_views::Migration),
             Box::new(m20261121_000005_customer_search::Migration),
+            Box::new(m20261121_000006_search_terms_from_names::Migration),
         ]
     }
 }

@@ -44,13 +44,15 @@ impl SeaCustomerRepository {
     }
 }
 
-/// Takes the next value of a per-tenant counter (1 for a new counter) inside `txn`. The upsert
-/// locks the counter row until the transaction ends, so concurrent creates get distinct,
-/// increasing values; a rolled-back transaction leaves the counter as it was.
+/// Advances a per-tenant counter by `by` (a new counter starts at 0) inside `txn` and returns
+/// its new value: the values taken are `new - by + 1 ..= new`. The upsert locks the counter row
+/// until the transaction ends, so concurrent creates get distinct, increasing values; a
+/// rolled-back transaction leaves the counter as it was.
 async fn next_counter(
     txn: &DatabaseTransaction,
     tenant: TenantId,
     name: &str,
+    by: i64,
 ) -> Result<i64, RepositoryError> {
     #[derive(sea_orm::DeriveIden)]
     enum TenantCounters {
@@ -66,13 +68,13 @@ async fn next_counter(
             TenantCounters::Name,
             TenantCounters::Value,
         ])
-        .values([tenant.0.into(), name.into(), 1_i64.into()])
+        .values([tenant.0.into(), name.into(), by.into()])
         .map_err(|e| RepositoryError::Other(e.to_string()))?
         .on_conflict(
             OnConflict::columns([TenantCounters::TenantId, TenantCounters::Name])
                 .value(
                     TenantCounters::Value,
-                    Expr::col((TenantCounters::Table, TenantCounters::Value)).add(1),
+                    Expr::col((TenantCounters::Table, TenantCounters::Value)).add(by),
                 )
                 .to_owned(),
         )
@@ -165,6 +167,155 @@ fn profile_columns(p: &CustomerProfile, code: &str) -> customer::ActiveModel {
         deleted_at: NotSet,
         version: NotSet,
     }
+}
+
+/// The full row of a new customer: version 1, no tier, no points, the given statistics.
+fn new_row(
+    new: &NewCustomer,
+    number: i64,
+    code: &str,
+    stats: &PurchaseStats,
+) -> customer::ActiveModel {
+    let mut row = profile_columns(&new.profile, code);
+    row.tenant_id = Set(new.tenant_id.0);
+    row.id = Set(new.id.0);
+    row.customer_number = Set(number);
+    row.customer_code = Set(code.to_owned());
+    row.total_orders = Set(stats.total_orders);
+    row.total_spent = Set(stats.total_spent.to_scaled());
+    row.average_order_value = Set(stats.average_order_value.to_scaled());
+    row.first_order_at = Set(stats.first_order_at);
+    row.last_order_at = Set(stats.last_order_at);
+    row.created_by = Set(new.created_by.as_ref().map(|u| u.as_str().to_owned()));
+    row.updated_by = Set(new.created_by.as_ref().map(|u| u.as_str().to_owned()));
+    row.created_at = Set(new.created_at);
+    row.updated_at = Set(new.created_at);
+    row.deleted_at = Set(None);
+    row.version = Set(1);
+    row.tier_id = Set(None);
+    row.tier_since = Set(None);
+    row.loyalty_points = Set(0);
+    row
+}
+
+/// Rows per multi-row `INSERT` of customers: about 60 columns each stays under SQLite's 32,766
+/// bound parameters.
+const CUSTOMER_ROWS_PER_INSERT: usize = 400;
+/// Rows per multi-row `INSERT` of tags or search terms (3 columns each).
+const SMALL_ROWS_PER_INSERT: usize = 5_000;
+
+impl SeaCustomerRepository {
+    /// Stores many new customers of one tenant in one transaction, with multi-row inserts: the
+    /// bulk path of imports and of the benchmark loader. Customer numbers are taken in the order
+    /// given, codes in that order within each creation year; tags and search terms are written
+    /// as by [`CustomerRepository::create`]. `stats` gives each customer's purchase statistics
+    /// (the loader's way to load a spending history without order rows; imports pass zeros).
+    /// All or nothing.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Conflict`] naming the field when a unique value (e-mail, phone,
+    /// external ref) is already taken or repeated in `rows`; a customer of another tenant is an
+    /// [`RepositoryError::Other`].
+    pub async fn insert_loaded(
+        &self,
+        tenant: TenantId,
+        rows: &[(NewCustomer, PurchaseStats)],
+    ) -> Result<(), RepositoryError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        if rows.iter().any(|(c, _)| c.tenant_id != tenant) {
+            return Err(RepositoryError::Other(
+                "a bulk insert holds one tenant's customers".into(),
+            ));
+        }
+        let txn = self.begin().await?;
+        let count = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+        let mut number = next_counter(&txn, tenant, "customer_number", count).await? - count;
+        let mut per_year = std::collections::BTreeMap::<i32, i64>::new();
+        for (c, _) in rows {
+            *per_year.entry(c.created_at.year()).or_default() += 1;
+        }
+        let mut sequence = std::collections::BTreeMap::new();
+        for (year, n) in per_year {
+            let last = next_counter(&txn, tenant, &format!("customer_code:{year}"), n).await?;
+            sequence.insert(year, last - n);
+        }
+        for chunk in rows.chunks(CUSTOMER_ROWS_PER_INSERT) {
+            let mut customers = Vec::with_capacity(chunk.len());
+            let mut tags = Vec::new();
+            let mut terms = Vec::new();
+            for (c, stats) in chunk {
+                number += 1;
+                let seq = sequence.entry(c.created_at.year()).or_default();
+                *seq += 1;
+                let code = customer_code(c.created_at.year(), *seq);
+                customers.push(new_row(c, number, &code, stats));
+                tags.extend(c.profile.tags.iter().map(|t| customer_tag::ActiveModel {
+                    tenant_id: Set(tenant.0),
+                    customer_id: Set(c.id.0),
+                    tag: Set(t.clone()),
+                }));
+                terms.extend(
+                    crm_domain::customer::search::search_document(&c.profile, &code)
+                        .terms
+                        .into_iter()
+                        .map(|t| (t, c.id)),
+                );
+            }
+            // Customers first: tags and terms reference them.
+            customer::Entity::insert_many(customers)
+                .exec_without_returning(&txn)
+                .await
+                .map_err(map_db_err)?;
+            for part in tags.chunks(SMALL_ROWS_PER_INSERT) {
+                customer_tag::Entity::insert_many(part.to_vec())
+                    .exec_without_returning(&txn)
+                    .await
+                    .map_err(map_db_err)?;
+            }
+            insert_terms(&txn, self.db.backend(), tenant, terms).await?;
+        }
+        txn.commit().await.map_err(map_db_err)
+    }
+}
+
+/// Inserts `(term, customer)` rows of one tenant. PostgreSQL gets two array parameters
+/// unnested by the server (a multi-row `VALUES` of thousands of bound parameters took about a
+/// second per 5,000 rows there); SQLite gets multi-row `VALUES`.
+async fn insert_terms(
+    txn: &DatabaseTransaction,
+    backend: sea_orm::DatabaseBackend,
+    tenant: TenantId,
+    terms: Vec<(String, CustomerId)>,
+) -> Result<(), RepositoryError> {
+    use crate::entity::customer_search_term as term;
+    for part in terms.chunks(SMALL_ROWS_PER_INSERT) {
+        if backend == sea_orm::DatabaseBackend::Postgres {
+            // Terms are letters and digits only, ids are UUIDs: neither holds the separators.
+            let words: Vec<&str> = part.iter().map(|(t, _)| t.as_str()).collect();
+            let ids: Vec<String> = part.iter().map(|(_, c)| c.0.to_string()).collect();
+            txn.execute_raw(crate::orders::raw(
+                backend,
+                "INSERT INTO customer_search_terms (tenant_id, term, customer_id) \
+                 SELECT $1, t, c FROM UNNEST(string_to_array($2, ' '), \
+                 string_to_array($3, ',')::uuid[]) AS u(t, c)",
+                vec![tenant.0.into(), words.join(" ").into(), ids.join(",").into()],
+            ))
+            .await
+            .map_err(map_db_err)?;
+        } else {
+            term::Entity::insert_many(part.iter().map(|(t, c)| term::ActiveModel {
+                tenant_id: Set(tenant.0),
+                term: Set(t.clone()),
+                customer_id: Set(c.0),
+            }))
+            .exec_without_returning(txn)
+            .await
+            .map_err(map_db_err)?;
+        }
+    }
+    Ok(())
 }
 
 /// Reads a stored row back into the domain. Stored values were validated on the way in; a
@@ -591,36 +742,17 @@ impl CustomerRepository for SeaCustomerRepository {
             .await
             .map_err(map_db_err)?;
         }
-        let number = next_counter(&txn, tenant, "customer_number").await?;
+        let number = next_counter(&txn, tenant, "customer_number", 1).await?;
         let year = new.created_at.year();
-        let sequence = next_counter(&txn, tenant, &format!("customer_code:{year}")).await?;
+        let sequence = next_counter(&txn, tenant, &format!("customer_code:{year}"), 1).await?;
         let code = customer_code(year, sequence);
-        let code_for_terms = code.clone();
-        let mut row = profile_columns(&new.profile, &code);
-        row.tenant_id = Set(tenant.0);
-        row.id = Set(new.id.0);
-        row.customer_number = Set(number);
-        row.customer_code = Set(code);
-        row.total_orders = Set(0);
-        row.total_spent = Set(0);
-        row.average_order_value = Set(0);
-        row.first_order_at = Set(None);
-        row.last_order_at = Set(None);
-        row.created_by = Set(new.created_by.as_ref().map(|u| u.as_str().to_owned()));
-        row.updated_by = Set(new.created_by.as_ref().map(|u| u.as_str().to_owned()));
-        row.created_at = Set(new.created_at);
-        row.updated_at = Set(new.created_at);
-        row.deleted_at = Set(None);
-        row.version = Set(1);
-        row.tier_id = Set(None);
-        row.tier_since = Set(None);
-        row.loyalty_points = Set(0);
+        let row = new_row(&new, number, &code, &PurchaseStats::default());
         customer::Entity::insert(row)
             .exec_without_returning(&txn)
             .await
             .map_err(map_db_err)?;
         write_tags(&txn, tenant, new.id, new.profile.tags.iter(), false).await?;
-        write_terms(&txn, tenant, new.id, &new.profile, &code_for_terms, false).await?;
+        write_terms(&txn, tenant, new.id, &new.profile, &code, false).await?;
         let stored = find_in(&txn, tenant, new.id, true)
             .await?
             .ok_or_else(|| RepositoryError::Other("inserted customer not found".into()))?;

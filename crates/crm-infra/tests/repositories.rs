@@ -470,7 +470,92 @@ on_both_backends!(
     list_pages_newest_first_with_filters,
     idempotency_keys_are_stored_with_the_customer,
     an_order_transaction_dropped_before_commit_leaves_nothing,
+    a_bulk_insert_numbers_indexes_and_is_all_or_nothing,
 );
+
+async fn a_bulk_insert_numbers_indexes_and_is_all_or_nothing(backend: Backend) {
+    use crm_domain::customer::PurchaseStats;
+    use crm_domain::customer::search::SearchText;
+    use crm_domain::values::Amount;
+    let Some(c) = setup(backend).await else {
+        return;
+    };
+    c.repo
+        .create(new_customer(c.tenant, simple("first@example.com")), None)
+        .await
+        .unwrap();
+    let rows: Vec<(NewCustomer, PurchaseStats)> = (0..1_000)
+        .map(|i| {
+            let p = profile(CustomerInput {
+                name: Some(format!("Customer Santoso {i}")),
+                email: Some(format!("c{i}@example.com")),
+                tags: Some(vec![format!("t{}", i % 3)]),
+                ..Default::default()
+            });
+            let stats = PurchaseStats {
+                total_orders: 2,
+                total_spent: Amount::from_scaled(10_000 * i64::from(i)),
+                ..Default::default()
+            };
+            (new_customer(c.tenant, p), stats)
+        })
+        .collect();
+    c.repo.insert_loaded(c.tenant, &rows).await.unwrap();
+    let mut q = query(json!({}), 200);
+    q.sort = crm_domain::customer::SortKey::parse_list("created_at").unwrap();
+    assert_eq!(c.repo.count(c.tenant, &q).await.unwrap(), 1_001);
+    assert_eq!(c.repo.count(c.other_tenant, &q).await.unwrap(), 0);
+    let stored = c
+        .repo
+        .find(c.tenant, rows[999].0.id, false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.customer_number, 1_001,
+        "numbers continue the counter"
+    );
+    assert!(
+        stored.customer_code.ends_with("1001"),
+        "{}",
+        stored.customer_code
+    );
+    assert_eq!(stored.stats.total_spent, Amount::from_scaled(9_990_000));
+    // Tags and search terms are written: a tag filter and a typo search find the rows.
+    let tagged = query(
+        json!({"all": [{"field": "tags", "op": "contains", "value": "t1"}]}),
+        200,
+    );
+    assert_eq!(c.repo.count(c.tenant, &tagged).await.unwrap(), 333);
+    let mut typo = query(json!({}), 200);
+    typo.search = Some(SearchText::parse("santsoo").unwrap());
+    assert_eq!(c.repo.count(c.tenant, &typo).await.unwrap(), 1_000);
+    // A repeated e-mail fails the whole batch and takes no numbers.
+    let dup = vec![
+        (
+            new_customer(c.tenant, simple("new@example.com")),
+            PurchaseStats::default(),
+        ),
+        (
+            new_customer(c.tenant, simple("c5@example.com")),
+            PurchaseStats::default(),
+        ),
+    ];
+    let err = c.repo.insert_loaded(c.tenant, &dup).await.unwrap_err();
+    assert_eq!(
+        err,
+        RepositoryError::Conflict {
+            field: "email".into()
+        }
+    );
+    assert_eq!(c.repo.count(c.tenant, &q).await.unwrap(), 1_001);
+    let next = c
+        .repo
+        .create(new_customer(c.tenant, simple("later@example.com")), None)
+        .await
+        .unwrap();
+    assert_eq!(next.customer_number, 1_002);
+}
 
 async fn an_order_transaction_dropped_before_commit_leaves_nothing(backend: Backend) {
     use crm_domain::order::{OrderInput, OrderRepository};
