@@ -4,6 +4,7 @@
 mod macros;
 
 pub mod access;
+pub mod analytics;
 pub mod customer;
 pub mod error;
 pub mod ids;
