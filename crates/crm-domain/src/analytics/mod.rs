@@ -1,8 +1,12 @@
-//! Customer analytics: pure rules that turn a tenant's order history into scores and segments.
+//! Customer analytics: pure rules and statistical models that turn a tenant's order history into
+//! scores, segments and predictions.
 //!
 //! No database here. The storage layer gathers the inputs (and may compile the same rules to
 //! SQL); these modules define what the answers must be, so both backends and the Rust code agree.
 //!
 //! - [`rfm`]: recency / frequency / monetary quintile scores and the named R×F segments.
+//! - [`clv`]: customer-lifetime-value models (BG/NBD purchase counts, Gamma-Gamma spend, and the
+//!   discounted value that combines them).
 
+pub mod clv;
 pub mod rfm;
