@@ -1,5 +1,5 @@
 # crm: the two commands a newcomer needs are `make run` and `make test`.
-.PHONY: run test bench openapi openapi-check lint fmt ci
+.PHONY: run test bench bench-data openapi openapi-check lint fmt ci
 
 CARGO ?= cargo
 
@@ -12,10 +12,15 @@ run:
 test:
 	$(CARGO) test --workspace --no-fail-fast
 
-## Load-test the release server (wrk, 1 and 32 connections, SQLite and PostgreSQL) and write
-## the figures into docs/BENCHMARKS.md.
+## Load-test the release server (wrk, 1 and 32 connections, SQLite and PostgreSQL; a tenant the
+## run fills, then the bench-data set with pgbench ceilings) and write docs/BENCHMARKS.md.
 bench:
 	tests/bench/run.sh
+
+## Load the scale data set (1,000,000 customers over 10 tenants, one with 500,000) into a SQLite
+## file under target/bench-data and, when reachable, PostgreSQL database crm_bench_data.
+bench-data:
+	tests/bench/data.sh
 
 ## Regenerate the committed OpenAPI document from the code.
 openapi:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make bench: drive the release server over loopback with wrk at 1 and 32 connections, on SQLite
-# and (when reachable) PostgreSQL, and write the figures into docs/BENCHMARKS.md.
+# and (when reachable) PostgreSQL, first on a tenant the run fills itself, then on the bench data
+# set (tests/bench/scale.sh), and write the figures into docs/BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
@@ -78,15 +79,32 @@ else
   echo "PostgreSQL not reachable: skipped" | tee -a "$WORK/notes.md"
 fi
 
+# The scale runs (bench data set; BENCH_SCALE=0 skips them).
+: > "$WORK/ceiling.md"
+if [ "${BENCH_SCALE:-1}" != 0 ]; then
+  # shellcheck source=tests/bench/scale.sh
+  source "$BENCH_DIR/scale.sh"
+fi
+
 MACHINE="$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/ {print $2}') GiB RAM"
 {
   echo "<!-- bench:begin (written by make bench; do not edit by hand) -->"
   echo "Run of $(date -u +%Y-%m-%dT%H:%MZ) on $MACHINE; release build; wrk over loopback, $DURATION per row;"
-  echo "server and load generator share the machine. Data: one tenant, created by the run itself."
+  echo "server and load generator share the machine. Rows without (scale): one tenant created by the run"
+  echo "itself; (scale) rows: the largest tenant of the make bench-data set."
   echo
   cat "$OUT"
   echo
   cat "$WORK/notes.md"
+  if [ -s "$WORK/ceiling.md" ]; then
+    echo
+    echo "PostgreSQL's own ceiling for the same SQL (pgbench, 32 clients, 2 threads, prepared, $DURATION)"
+    echo "against our HTTP throughput at 32 connections, scale data set:"
+    echo
+    echo "| operation | pgbench tps | HTTP requests/s | share |"
+    echo "| --- | --- | --- | --- |"
+    cat "$WORK/ceiling.md"
+  fi
   echo "<!-- bench:end -->"
 } > "$WORK/block.md"
 python3 - "$ROOT/docs/BENCHMARKS.md" "$WORK/block.md" <<'PY'

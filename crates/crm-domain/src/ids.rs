@@ -86,3 +86,7 @@ uuid_id!(
     /// A saved view of the customer list (UUID v7).
     ViewId
 );
+uuid_id!(
+    /// A background job (UUID v7).
+    JobId
+);

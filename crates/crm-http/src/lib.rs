@@ -3,6 +3,7 @@
 #[macro_use]
 mod macros;
 
+pub mod analytics;
 pub mod auth;
 pub mod cursor;
 pub mod customers;
@@ -49,6 +50,7 @@ pub use state::{AppState, ReadinessProbe};
         (name = "pricing", description = "Price quotes with the customer's discount"),
         (name = "tenant", description = "The caller's tenant and its settings"),
         (name = "views", description = "Saved views of the customer list"),
+        (name = "analytics", description = "RFM segmentation, CLV models (BG/NBD, Gamma-Gamma) and background jobs"),
         (name = "operations", description = "Health probes"),
     ),
     components(schemas(problem::Problem, problem::ProblemField)),
@@ -76,6 +78,7 @@ fn register(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     // Fixed paths before `{id}` paths that could swallow them.
     cfg.service(
         scope("/api/v1")
+            .configure(analytics::routes)
             .configure(orders::routes)
             .configure(loyalty::routes)
             .configure(views::routes)

@@ -36,6 +36,8 @@ pub struct AppState {
     pub pricing: Arc<PricingService>,
     /// Saved views.
     pub views: Arc<ViewService>,
+    /// RFM, CLV models and jobs.
+    pub analytics: Arc<crm_domain::analytics::AnalyticsService>,
     /// Token verification.
     pub auth: Arc<JwtKeys>,
     /// List cursor signing.

@@ -64,6 +64,10 @@ fn column(field: Field) -> Option<C> {
         Field::PaymentTermsDays => C::PaymentTermsDays,
         Field::CustomerNumber => C::CustomerNumber,
         Field::ReferredBy => C::ReferredBy,
+        Field::RfmSegment => C::RfmSegment,
+        Field::RfmR => C::RfmR,
+        Field::RfmF => C::RfmF,
+        Field::RfmM => C::RfmM,
         Field::Tags | Field::LoyaltyTier => return None,
     })
 }
@@ -266,6 +270,10 @@ fn sort_expr(field: SortField, q: &CustomerQuery) -> (SimpleExpr, bool) {
         SortField::CustomerCode => (col(C::CustomerCode), false),
         SortField::NextFollowUpAt => (col(C::NextFollowUpAt), true),
         SortField::Relevance => (q.search.as_ref().map_or_else(|| Expr::val(0), rank), false),
+        SortField::RfmScore => (
+            Expr::cust("COALESCE(rfm_r * 100 + rfm_f * 10 + rfm_m, 0)"),
+            false,
+        ),
     }
 }
 

@@ -151,6 +151,11 @@ fn profile_columns(p: &CustomerProfile, code: &str) -> customer::ActiveModel {
         tier_id: NotSet,
         tier_since: NotSet,
         loyalty_points: NotSet,
+        rfm_r: NotSet,
+        rfm_f: NotSet,
+        rfm_m: NotSet,
+        rfm_segment: NotSet,
+        rfm_computed_at: NotSet,
         tenant_id: NotSet,
         id: NotSet,
         customer_number: NotSet,
@@ -300,7 +305,11 @@ async fn insert_terms(
                 "INSERT INTO customer_search_terms (tenant_id, term, customer_id) \
                  SELECT $1, t, c FROM UNNEST(string_to_array($2, ' '), \
                  string_to_array($3, ',')::uuid[]) AS u(t, c)",
-                vec![tenant.0.into(), words.join(" ").into(), ids.join(",").into()],
+                vec![
+                    tenant.0.into(),
+                    words.join(" ").into(),
+                    ids.join(",").into(),
+                ],
             ))
             .await
             .map_err(map_db_err)?;
@@ -412,6 +421,19 @@ pub(crate) fn to_domain(m: customer::Model) -> Result<Customer, RepositoryError>
             tier_id: m.tier_id.map(TierId),
             tier_since: m.tier_since,
             points: m.loyalty_points,
+        },
+        rfm: match (m.rfm_r, m.rfm_f, m.rfm_m, &m.rfm_segment, m.rfm_computed_at) {
+            (Some(r), Some(f), Some(mm), Some(segment), Some(computed_at)) => {
+                let score = |v: i16| u8::try_from(v).map_err(|_| corrupt("rfm score"));
+                Some(crm_domain::customer::CustomerRfm {
+                    r: score(r)?,
+                    f: score(f)?,
+                    m: score(mm)?,
+                    segment: segment.parse().map_err(|_| corrupt("rfm_segment"))?,
+                    computed_at,
+                })
+            }
+            _ => None,
         },
         created_by: m.created_by.as_deref().and_then(UserId::parse),
         updated_by: m.updated_by.as_deref().and_then(UserId::parse),

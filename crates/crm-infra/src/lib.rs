@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod analytics;
 mod customer_query;
 mod customers;
 pub mod db;
@@ -12,6 +13,7 @@ pub mod testing;
 mod tiers;
 mod views;
 
+pub use analytics::SeaAnalyticsRepository;
 pub use customers::SeaCustomerRepository;
 pub use db::{Database, DbConfig};
 pub use error::map_db_err;

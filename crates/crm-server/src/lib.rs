@@ -9,6 +9,7 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::{HttpServer, web};
 use anyhow::Context;
+use crm_domain::analytics::AnalyticsService;
 use crm_domain::customer::CustomerService;
 use crm_domain::order::{LoyaltyService, OrderService};
 use crm_domain::ports::{SystemClock, UuidV7Generator};
@@ -19,8 +20,8 @@ use crm_domain::view::ViewService;
 use crm_http::auth::KnownTenants;
 use crm_http::{AppState, CursorCodec, JwtKeys, Metrics, ReadinessProbe};
 use crm_infra::{
-    Database, DbConfig, SeaCustomerRepository, SeaOrderRepository, SeaTenantRepository,
-    SeaTierRepository, SeaViewRepository,
+    Database, DbConfig, SeaAnalyticsRepository, SeaCustomerRepository, SeaOrderRepository,
+    SeaTenantRepository, SeaTierRepository, SeaViewRepository,
 };
 use futures_util::future::BoxFuture;
 
@@ -102,6 +103,8 @@ pub struct Services {
     pub pricing: Arc<PricingService>,
     /// Saved views.
     pub views: Arc<ViewService>,
+    /// RFM, CLV models and jobs.
+    pub analytics: Arc<AnalyticsService>,
 }
 
 impl Services {
@@ -130,6 +133,13 @@ impl Services {
             loyalty: Arc::new(LoyaltyService::new(
                 customer_repo.clone(),
                 order_repo,
+                clock.clone(),
+                ids.clone(),
+            )),
+            analytics: Arc::new(AnalyticsService::new(
+                Arc::new(SeaAnalyticsRepository::new(db.clone())),
+                customer_repo.clone(),
+                tenant_repo.clone(),
                 clock.clone(),
                 ids.clone(),
             )),
@@ -177,6 +187,7 @@ impl Application {
             tiers: services.tiers,
             pricing: services.pricing,
             views: services.views,
+            analytics: services.analytics,
             auth: Arc::new(JwtKeys::from_secret(secret.as_bytes())),
             cursors: CursorCodec::new(secret.as_bytes()),
             known_tenants: KnownTenants::default(),

@@ -26,11 +26,11 @@ use crm_domain::values::{Amount, CountryCode, CurrencyCode};
 use crm_domain::{CustomerId, TenantId, UserId};
 use crm_infra::{Database, DbConfig, SeaCustomerRepository};
 use fake::Fake;
-use sea_orm::ConnectionTrait;
 use fake::faker::company::en::CompanyName;
 use fake::faker::name::en::{FirstName, LastName};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
 /// Loads benchmark customers.
@@ -265,7 +265,9 @@ async fn main() -> anyhow::Result<()> {
             loaded += batch.len();
             // Fresh tables have no statistics: the foreign-key checks of PostgreSQL would scan
             // `customers` for every term row until the planner learns the table is large.
-            if db.backend() == sea_orm::DatabaseBackend::Postgres && [1, 3, 10, 50].contains(&(loaded / BATCH)) {
+            if db.backend() == sea_orm::DatabaseBackend::Postgres
+                && [1, 3, 10, 50].contains(&(loaded / BATCH))
+            {
                 db.write
                     .execute_unprepared("ANALYZE customers, customer_tags, customer_search_terms")
                     .await?;

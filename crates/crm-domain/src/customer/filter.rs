@@ -94,6 +94,10 @@ pub enum Field {
     Tags,
     LoyaltyTier,
     ReferredBy,
+    RfmSegment,
+    RfmR,
+    RfmF,
+    RfmM,
 }
 
 const TYPES: &[&str] = &["individual", "business", "non_profit", "government"];
@@ -109,6 +113,19 @@ const SOURCES: &[&str] = &[
     "email_campaign",
     "walk_in",
     "other",
+];
+const RFM_SEGMENTS: &[&str] = &[
+    "champions",
+    "loyal_customers",
+    "potential_loyalists",
+    "new_customers",
+    "promising",
+    "need_attention",
+    "about_to_sleep",
+    "at_risk",
+    "cannot_lose_them",
+    "hibernating",
+    "lost",
 ];
 const GENDERS: &[&str] = &["male", "female", "other", "prefer_not_to_say"];
 
@@ -177,6 +194,14 @@ impl Field {
         (Field::Tags, "tags", FieldKind::Tags),
         (Field::LoyaltyTier, "loyalty_tier", FieldKind::Text),
         (Field::ReferredBy, "referred_by", FieldKind::Id),
+        (
+            Field::RfmSegment,
+            "rfm_segment",
+            FieldKind::Enum(RFM_SEGMENTS),
+        ),
+        (Field::RfmR, "rfm_r", FieldKind::Integer),
+        (Field::RfmF, "rfm_f", FieldKind::Integer),
+        (Field::RfmM, "rfm_m", FieldKind::Integer),
     ];
 
     /// The field with this API name.
@@ -572,6 +597,15 @@ fn scalar(field: Field, kind: FieldKind, v: &Value) -> Result<Operand, String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn rfm_segment_values_are_the_segments_api_names() {
+        let names: Vec<&str> = crate::analytics::rfm::RfmSegment::ALL
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
+        assert_eq!(RFM_SEGMENTS, names.as_slice());
+    }
 
     fn fields_of(json: Value) -> Vec<(String, &'static str)> {
         Filter::parse(&json, "filter")

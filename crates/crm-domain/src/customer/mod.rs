@@ -15,8 +15,8 @@ pub use input::{
     CustomerInput, MAX_METADATA_BYTES, MAX_NOTES_CHARS, MAX_TAG_CHARS, MAX_TAGS, ValidationContext,
 };
 pub use model::{
-    AcquisitionSource, Customer, CustomerProfile, CustomerStatus, CustomerType, Gender,
-    LifecycleStage, LoyaltyStatus, NewCustomer, PurchaseStats, UniqueField, customer_code,
+    AcquisitionSource, Customer, CustomerProfile, CustomerRfm, CustomerStatus, CustomerType,
+    Gender, LifecycleStage, LoyaltyStatus, NewCustomer, PurchaseStats, UniqueField, customer_code,
 };
 pub use ports::{
     CustomerAggregates, CustomerBatch, CustomerQuery, CustomerRepository, Deleted, DeletionChange,

@@ -204,6 +204,22 @@ pub struct LoyaltyStatus {
     pub points: i64,
 }
 
+/// A customer's RFM scores from the tenant's latest recompute (see
+/// [`crate::analytics::rfm`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerRfm {
+    /// Recency score 1..=5 (5 = most recent).
+    pub r: u8,
+    /// Frequency score 1..=5.
+    pub f: u8,
+    /// Monetary score 1..=5.
+    pub m: u8,
+    /// The R×F segment.
+    pub segment: crate::analytics::rfm::RfmSegment,
+    /// When the scores were computed.
+    pub computed_at: DateTime<Utc>,
+}
+
 /// A customer record as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Customer {
@@ -221,6 +237,8 @@ pub struct Customer {
     pub stats: PurchaseStats,
     /// Tier and points.
     pub loyalty: LoyaltyStatus,
+    /// RFM scores; `None` before a recompute or without a completed order.
+    pub rfm: Option<CustomerRfm>,
     /// Who created it.
     pub created_by: Option<UserId>,
     /// Who changed it last.

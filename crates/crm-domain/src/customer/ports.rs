@@ -50,6 +50,9 @@ string_enum!(
         NextFollowUpAt => "next_follow_up_at",
         /// Search rank (only with a search text; see [`super::search`]).
         Relevance => "relevance",
+        /// RFM scores read as the number `100·R + 10·F + M` (`545`); customers without scores
+        /// count 0.
+        RfmScore => "rfm_score",
     }
 );
 
@@ -178,6 +181,9 @@ impl CustomerQuery {
                 SortField::TotalOrders => SortValue::Integer(c.stats.total_orders),
                 SortField::CustomerCode => SortValue::Text(c.customer_code.clone()),
                 SortField::NextFollowUpAt => micros(c.profile.next_follow_up_at),
+                SortField::RfmScore => SortValue::Integer(c.rfm.as_ref().map_or(0, |r| {
+                    i64::from(r.r) * 100 + i64::from(r.f) * 10 + i64::from(r.m)
+                })),
                 SortField::Relevance => SortValue::Integer(self.search.as_ref().map_or(0, |q| {
                     q.rank(
                         &super::search::search_document(&c.profile, &c.customer_code),

@@ -56,6 +56,7 @@ fn customer(credit_limit: i64, tier: Option<TierId>) -> Customer {
             tier_since: None,
             points: 0,
         },
+        rfm: None,
         created_by: None,
         updated_by: None,
         created_at: Utc::now(),

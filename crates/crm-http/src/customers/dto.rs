@@ -349,8 +349,27 @@ pub struct CustomerResponse {
     pub tier_since: Option<DateTime<Utc>>,
     /// Loyalty points balance.
     pub loyalty_points: i64,
+    /// RFM scores of the latest recompute; absent before one or without a completed order.
+    pub rfm: Option<RfmScoresResponse>,
     /// Version; also the `ETag`.
     pub version: i64,
+}
+
+/// A customer's RFM scores (see `docs/RFM.md`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RfmScoresResponse {
+    /// Recency score 1..=5 (5: bought most recently).
+    pub r: u8,
+    /// Frequency score 1..=5.
+    pub f: u8,
+    /// Monetary score 1..=5.
+    pub m: u8,
+    /// The R×F segment: `champions`, `loyal_customers`, `potential_loyalists`, `new_customers`,
+    /// `promising`, `need_attention`, `about_to_sleep`, `at_risk`, `cannot_lose_them`,
+    /// `hibernating` or `lost`.
+    pub segment: String,
+    /// When the scores were computed.
+    pub computed_at: DateTime<Utc>,
 }
 
 impl From<&Customer> for CustomerResponse {
@@ -413,6 +432,13 @@ impl From<&Customer> for CustomerResponse {
             tier_id: c.loyalty.tier_id.map(|t| t.0),
             tier_since: c.loyalty.tier_since,
             loyalty_points: c.loyalty.points,
+            rfm: c.rfm.as_ref().map(|r| RfmScoresResponse {
+                r: r.r,
+                f: r.f,
+                m: r.m,
+                segment: r.segment.as_str().to_owned(),
+                computed_at: r.computed_at,
+            }),
             version: c.version,
         }
     }

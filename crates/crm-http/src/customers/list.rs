@@ -72,6 +72,8 @@ pub struct ListCustomersParams {
     currency: Option<Vec<String>>,
     /// Loyalty tier name (case-insensitive).
     loyalty_tier: Option<Vec<String>>,
+    /// RFM segment (`champions`, `at_risk`, ...; see `docs/RFM.md`).
+    rfm_segment: Option<Vec<String>>,
     /// `created_at` ≥ (RFC 3339).
     created_after: Option<DateTime<Utc>>,
     /// `created_at` <.
@@ -129,6 +131,7 @@ const MULTI: &[(&str, Field)] = &[
     ("currency", Field::Currency),
     ("loyalty_tier", Field::LoyaltyTier),
     ("tag", Field::Tags),
+    ("rfm_segment", Field::RfmSegment),
 ];
 
 fn cond(name: &str, field: Field, op: Op, raw: &Value) -> Result<Condition, ApiError> {
@@ -190,9 +193,10 @@ fn decode_cursor(state: &AppState, keys: &[SortKey], raw: &str) -> Result<Positi
             SortField::Name | SortField::CustomerCode => {
                 v.as_str().map(|s| SortValue::Text(s.to_owned()))
             }
-            SortField::TotalSpent | SortField::TotalOrders | SortField::Relevance => {
-                v.as_i64().map(SortValue::Integer)
-            }
+            SortField::TotalSpent
+            | SortField::TotalOrders
+            | SortField::Relevance
+            | SortField::RfmScore => v.as_i64().map(SortValue::Integer),
             _ if v.is_null() => Some(SortValue::Micros(None)),
             _ => v.as_i64().map(|m| SortValue::Micros(Some(m))),
         })

@@ -75,6 +75,11 @@ pub struct Model {
     pub search_text: String,
     /// Search document: phone digits, international and national forms.
     pub search_phones: String,
+    pub rfm_r: Option<i16>,
+    pub rfm_f: Option<i16>,
+    pub rfm_m: Option<i16>,
+    pub rfm_segment: Option<String>,
+    pub rfm_computed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,11 +1,13 @@
 //! SeaORM entities: rows exactly as stored. They never leave this crate; the repositories
 //! convert them into domain types.
 
+pub mod clv_model;
 pub mod customer;
 pub mod customer_search_term;
 pub mod customer_tag;
 pub mod customer_view;
 pub mod idempotency_key;
+pub mod job;
 pub mod ledger_entry;
 pub mod order;
 pub mod order_line;

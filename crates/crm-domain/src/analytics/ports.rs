@@ -1,0 +1,141 @@
+//! Storage ports of the analytics use cases.
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::Value;
+
+use super::clv::{BgNbdParams, GammaGammaParams, TimeUnit};
+use super::rfm::RfmSegment;
+use crate::error::RepositoryError;
+use crate::ids::{CustomerId, JobId, TenantId, UserId};
+use crate::values::Amount;
+
+/// Customers and revenue of one RFM segment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RfmSegmentTotals {
+    /// The segment.
+    pub segment: RfmSegment,
+    /// Live customers in it.
+    pub customers: u64,
+    /// Σ total_spent of those customers, per currency (ISO 4217 code, amount).
+    pub revenue: Vec<(String, Amount)>,
+}
+
+/// One customer's completed purchases, one entry per day (UTC) with that day's total in the
+/// currency's major units (`12.5` = 12.50 USD), oldest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PurchaseHistory {
+    /// The customer.
+    pub customer_id: CustomerId,
+    /// `(day, total)` pairs, days ascending and distinct.
+    pub days: Vec<(NaiveDate, f64)>,
+}
+
+/// A tenant's fitted CLV models (one per tenant; a new fit replaces it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClvModel {
+    /// Tenant.
+    pub tenant_id: TenantId,
+    /// Last day (UTC) of the calibration period; orders after it were not used.
+    pub calibration_end: NaiveDate,
+    /// Unit of the model's time (`r`/`alpha` are per unit).
+    pub time_unit: TimeUnit,
+    /// Fitted BG/NBD parameters.
+    pub bgnbd: BgNbdParams,
+    /// Its maximised log-likelihood.
+    pub bgnbd_log_likelihood: f64,
+    /// Customers in the fit (first purchase on or before `calibration_end`).
+    pub customers: u64,
+    /// Fitted Gamma-Gamma parameters; `None` when no customer bought twice.
+    pub gamma_gamma: Option<GammaGammaParams>,
+    /// Its maximised log-likelihood.
+    pub gamma_gamma_log_likelihood: Option<f64>,
+    /// Customers with at least one repeat purchase (the Gamma-Gamma sample).
+    pub repeat_customers: u64,
+    /// Wall time of both fits, milliseconds.
+    pub fit_ms: u64,
+    /// When it was fitted.
+    pub fitted_at: DateTime<Utc>,
+}
+
+string_enum!(
+    /// Where a background job is.
+    JobState {
+        /// Accepted, running.
+        Running => "running",
+        /// Finished; `result` holds the outcome.
+        Completed => "completed",
+        /// Stopped by an error; `error` says which.
+        Failed => "failed",
+    }
+);
+
+/// A background job of a tenant (RFM recompute).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    /// Id (UUID v7).
+    pub id: JobId,
+    /// Tenant.
+    pub tenant_id: TenantId,
+    /// What it does: `rfm_recompute`.
+    pub kind: String,
+    /// State.
+    pub state: JobState,
+    /// Outcome, when completed (kind-specific JSON).
+    pub result: Option<Value>,
+    /// Error message, when failed.
+    pub error: Option<String>,
+    /// Who started it.
+    pub created_by: Option<UserId>,
+    /// When it was started.
+    pub created_at: DateTime<Utc>,
+    /// When it ended.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// Storage of analytics: RFM scores on customers, CLV models, jobs. Every method is scoped to one
+/// tenant.
+///
+/// # Errors
+/// [`RepositoryError::Unavailable`] when the database cannot be reached; writes are atomic.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait AnalyticsRepository: Send + Sync {
+    /// Scores every live customer of the tenant with at least one completed order as of
+    /// `reference` (see [`super::rfm`]: NTILE(5) quintiles, ties by id, R×F segment), clears the
+    /// scores of everyone else, in one transaction, in the database. Returns the customers
+    /// scored.
+    async fn recompute_rfm(
+        &self,
+        tenant: TenantId,
+        reference: DateTime<Utc>,
+    ) -> Result<u64, RepositoryError>;
+
+    /// Per segment, live scored customers and their revenue; with the latest `computed_at`.
+    async fn rfm_totals(
+        &self,
+        tenant: TenantId,
+    ) -> Result<(Vec<RfmSegmentTotals>, Option<DateTime<Utc>>), RepositoryError>;
+
+    /// Completed orders in `currency` placed on or before day `until` (UTC), summed per customer
+    /// and day, of live customers (one customer only, when given), in customer id order.
+    async fn purchase_days(
+        &self,
+        tenant: TenantId,
+        currency: &str,
+        until: NaiveDate,
+        customer: Option<CustomerId>,
+    ) -> Result<Vec<PurchaseHistory>, RepositoryError>;
+
+    /// Stores the tenant's model, replacing the previous one.
+    async fn save_model(&self, model: &ClvModel) -> Result<(), RepositoryError>;
+
+    /// The tenant's model.
+    async fn find_model(&self, tenant: TenantId) -> Result<Option<ClvModel>, RepositoryError>;
+
+    /// Inserts or updates a job.
+    async fn save_job(&self, job: &Job) -> Result<(), RepositoryError>;
+
+    /// A job of the tenant.
+    async fn find_job(&self, tenant: TenantId, id: JobId) -> Result<Option<Job>, RepositoryError>;
+}
