@@ -401,4 +401,222 @@ on_both_backends!(
     rfm_recompute_gives_the_hand_computed_table,
     recompute_runs_as_a_job_and_needs_manage,
     clv_fit_and_predictions_follow_the_models,
+    segments_follow_their_rules_and_members,
 );
+
+fn names(page: &Value) -> Vec<String> {
+    let mut v: Vec<String> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+async fn segments_follow_their_rules_and_members(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let tenant = app.tenant("A").await;
+    let t = app.token(tenant, "admin");
+    let viewer = app.token(tenant, "viewer");
+    let other = app.token(app.tenant("B").await, "admin");
+    let ana = customer(&app, &t, "Ana").await;
+    let bob = customer(&app, &t, "Bob").await;
+    let cid = customer(&app, &t, "Cid").await;
+    let theirs = customer(&app, &other, "Theirs").await;
+    orders(&app, &t, &ana, "2026-01-10T00:00:00Z", 2, 3_000_000.0).await;
+
+    // Auto: spent at least 1,000,000.
+    let big = app
+        .post(
+            "/api/v1/customer-segments",
+            &t,
+            json!({"name": "Big spenders", "segment_type": "auto",
+                   "filter": {"all": [{"field": "total_spent", "op": "gte", "value": "1000000"}]}}),
+        )
+        .await;
+    assert_eq!(big.status, 201, "{}", big.body);
+    assert_eq!(big.body["customer_count"], 1);
+    assert_eq!(big.body["total_revenue"]["IDR"], "3000000");
+    let big_id = big.body["id"].as_str().unwrap().to_owned();
+    // Membership follows the data: Bob buys enough and is in.
+    orders(&app, &t, &bob, "2026-01-11T00:00:00Z", 1, 1_500_000.0).await;
+    let members = app
+        .get(
+            &format!("/api/v1/customer-segments/{big_id}/customers?sort=name"),
+            &t,
+        )
+        .await;
+    assert_eq!(names(&members.body), ["Ana", "Bob"]);
+    // The list's filters combine with the rule.
+    let only_b = app
+        .get(
+            &format!("/api/v1/customer-segments/{big_id}/customers?max_total_spent=2000000"),
+            &t,
+        )
+        .await;
+    assert_eq!(names(&only_b.body), ["Bob"]);
+
+    // Manual: explicit members, all or nothing.
+    let vip = app
+        .post(
+            "/api/v1/customer-segments",
+            &t,
+            json!({"name": "Hand picked", "segment_type": "manual"}),
+        )
+        .await;
+    let vip_id = vip.body["id"].as_str().unwrap().to_owned();
+    app.post(
+        &format!("/api/v1/customer-segments/{vip_id}/members"),
+        &t,
+        json!({"customer_ids": [cid, theirs]}),
+    )
+    .await
+    .assert_problem(422);
+    assert_eq!(
+        app.get(&format!("/api/v1/customer-segments/{vip_id}"), &t)
+            .await
+            .body["customer_count"],
+        0
+    );
+    let added = app
+        .post(
+            &format!("/api/v1/customer-segments/{vip_id}/members"),
+            &t,
+            json!({"customer_ids": [cid, ana]}),
+        )
+        .await;
+    assert_eq!(added.body["customer_count"], 2, "{}", added.body);
+    let removed = app
+        .post(
+            &format!("/api/v1/customer-segments/{vip_id}/members/remove"),
+            &t,
+            json!({"customer_ids": [ana]}),
+        )
+        .await;
+    assert_eq!(removed.body["customer_count"], 1);
+    app.post(
+        &format!("/api/v1/customer-segments/{big_id}/members"),
+        &t,
+        json!({"customer_ids": [cid]}),
+    )
+    .await
+    .assert_problem(422);
+
+    // RFM: champions after a recompute.
+    recompute(&app, &t, "2026-02-01T00:00:00Z").await;
+    let rfm = app
+        .post(
+            "/api/v1/customer-segments",
+            &t,
+            json!({"name": "Best", "segment_type": "rfm", "rfm_segments": ["champions", "loyal_customers"]}),
+        )
+        .await;
+    assert_eq!(rfm.status, 201, "{}", rfm.body);
+    let ana_rfm =
+        app.get(&format!("/api/v1/customers/{ana}"), &t).await.body["rfm"]["segment"].clone();
+    let expected = u64::from(ana_rfm == "champions" || ana_rfm == "loyal_customers");
+    let bob_rfm =
+        app.get(&format!("/api/v1/customers/{bob}"), &t).await.body["rfm"]["segment"].clone();
+    let expected = expected + u64::from(bob_rfm == "champions" || bob_rfm == "loyal_customers");
+    assert_eq!(rfm.body["customer_count"], expected);
+
+    // Membership shown on the customer.
+    let of_ana = app
+        .get(&format!("/api/v1/customers/{ana}/segments"), &t)
+        .await;
+    let seg_names: Vec<&str> = of_ana
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert!(seg_names.contains(&"Big spenders"), "{seg_names:?}");
+    assert!(!seg_names.contains(&"Hand picked"));
+    let of_cid = app
+        .get(&format!("/api/v1/customers/{cid}/segments"), &t)
+        .await;
+    assert_eq!(of_cid.body.as_array().unwrap().len(), 1);
+
+    // Rules are checked; names are unique; writing needs customers.manage.
+    let bad = app
+        .post("/api/v1/customer-segments", &t,
+              json!({"name": "Bad", "segment_type": "auto", "filter": {"all": [{"field": "shoe", "op": "eq", "value": 1}]}}))
+        .await;
+    bad.assert_problem(422);
+    assert_eq!(bad.error_field(), Some("filter.all[0].field"));
+    app.post(
+        "/api/v1/customer-segments",
+        &t,
+        json!({"name": "Big spenders", "segment_type": "manual"}),
+    )
+    .await
+    .assert_problem(409);
+    app.post(
+        "/api/v1/customer-segments",
+        &viewer,
+        json!({"name": "X", "segment_type": "manual"}),
+    )
+    .await
+    .assert_problem(403);
+    assert_eq!(
+        app.get("/api/v1/customer-segments", &viewer)
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    // Another tenant sees none of it.
+    assert!(
+        app.get("/api/v1/customer-segments", &other)
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    for path in [
+        format!("/api/v1/customer-segments/{big_id}"),
+        format!("/api/v1/customer-segments/{big_id}/customers"),
+        format!("/api/v1/customers/{ana}/segments"),
+    ] {
+        app.get(&path, &other).await.assert_problem(404);
+    }
+    // A same-rule segment of the other tenant counts only its own customers.
+    let mirror = app
+        .post(
+            "/api/v1/customer-segments",
+            &other,
+            json!({"name": "All", "segment_type": "auto", "filter": {"all": []}}),
+        )
+        .await;
+    assert_eq!(mirror.body["customer_count"], 1, "{}", mirror.body);
+    let _ = theirs;
+    // Deleting a segment keeps its customers.
+    assert_eq!(
+        app.call(
+            "DELETE",
+            &format!("/api/v1/customer-segments/{vip_id}"),
+            Some(&t),
+            None,
+            &[]
+        )
+        .await
+        .status,
+        204
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/customers/{cid}"), &t)
+            .await
+            .status,
+        200
+    );
+}
+

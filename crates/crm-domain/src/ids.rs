@@ -90,3 +90,7 @@ uuid_id!(
     /// A background job (UUID v7).
     JobId
 );
+uuid_id!(
+    /// A customer segment (UUID v7).
+    SegmentId
+);

@@ -12,6 +12,7 @@ pub mod loyalty;
 pub mod order;
 pub mod ports;
 pub mod pricing;
+pub mod segment;
 pub mod tenant;
 pub mod tier;
 pub mod values;

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod orders;
 pub mod problem;
 pub mod query;
+pub mod segments;
 pub mod state;
 pub mod views;
 
@@ -50,6 +51,7 @@ pub use state::{AppState, ReadinessProbe};
         (name = "pricing", description = "Price quotes with the customer's discount"),
         (name = "tenant", description = "The caller's tenant and its settings"),
         (name = "views", description = "Saved views of the customer list"),
+        (name = "segments", description = "Customer segments: manual, auto (filter rules) and RFM"),
         (name = "analytics", description = "RFM segmentation, CLV models (BG/NBD, Gamma-Gamma) and background jobs"),
         (name = "operations", description = "Health probes"),
     ),
@@ -79,6 +81,7 @@ fn register(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(
         scope("/api/v1")
             .configure(analytics::routes)
+            .configure(segments::routes)
             .configure(orders::routes)
             .configure(loyalty::routes)
             .configure(views::routes)

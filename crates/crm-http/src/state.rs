@@ -36,6 +36,8 @@ pub struct AppState {
     pub pricing: Arc<PricingService>,
     /// Saved views.
     pub views: Arc<ViewService>,
+    /// Customer segments.
+    pub segments: Arc<crm_domain::segment::SegmentService>,
     /// RFM, CLV models and jobs.
     pub analytics: Arc<crm_domain::analytics::AnalyticsService>,
     /// Token verification.

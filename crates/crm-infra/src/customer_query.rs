@@ -68,7 +68,8 @@ fn column(field: Field) -> Option<C> {
         Field::RfmR => C::RfmR,
         Field::RfmF => C::RfmF,
         Field::RfmM => C::RfmM,
-        Field::Tags | Field::LoyaltyTier => return None,
+        Field::Id => C::Id,
+        Field::Tags | Field::LoyaltyTier | Field::Segment => return None,
     })
 }
 
@@ -107,6 +108,19 @@ fn tagged(tenant: TenantId, tags: Option<Vec<sea_orm::Value>>) -> SimpleExpr {
         sub.and_where(customer_tag::Column::Tag.is_in(tags));
     }
     C::Id.in_subquery(sub.take())
+}
+
+/// `customer.id IN (SELECT customer_id FROM customer_segment_members WHERE tenant AND
+/// segment_id IN (...))`: membership of manual segments.
+fn member_of(tenant: TenantId, segments: Vec<sea_orm::Value>) -> SimpleExpr {
+    use sea_orm::sea_query::Alias;
+    let sub = Query::select()
+        .column(Alias::new("customer_id"))
+        .from(Alias::new("customer_segment_members"))
+        .and_where(Expr::col(Alias::new("tenant_id")).eq(tenant.0))
+        .and_where(Expr::col(Alias::new("segment_id")).is_in(segments))
+        .take();
+    C::Id.in_subquery(sub)
 }
 
 /// `customer.tier_id IN (SELECT id FROM tiers WHERE tenant AND <name condition>)`.
@@ -148,6 +162,11 @@ fn compile_condition(tenant: TenantId, c: &FilterCondition) -> SimpleExpr {
             Op::NotIn => tagged(tenant, Some(values(&c.value))).not(),
             Op::IsNull => tagged(tenant, None).not(),
             _ => tagged(tenant, None),
+        },
+        Field::Segment => match c.op {
+            Op::Eq | Op::In => member_of(tenant, values(&c.value)),
+            Op::Neq | Op::NotIn => member_of(tenant, values(&c.value)).not(),
+            _ => Expr::val(false),
         },
         Field::LoyaltyTier => {
             let name: SimpleExpr = Func::lower(Expr::col(tier::Column::Name)).into();

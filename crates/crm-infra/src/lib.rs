@@ -7,6 +7,7 @@ pub mod db;
 mod entity;
 mod error;
 mod orders;
+mod segments;
 mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -18,6 +19,7 @@ pub use customers::SeaCustomerRepository;
 pub use db::{Database, DbConfig};
 pub use error::map_db_err;
 pub use orders::{SeaOrderRepository, SeaOrderTransaction};
+pub use segments::SeaSegmentRepository;
 pub use tenants::SeaTenantRepository;
 pub use tiers::SeaTierRepository;
 pub use views::SeaViewRepository;

@@ -14,6 +14,7 @@ use crm_domain::customer::CustomerService;
 use crm_domain::order::{LoyaltyService, OrderService};
 use crm_domain::ports::{SystemClock, UuidV7Generator};
 use crm_domain::pricing::PricingService;
+use crm_domain::segment::SegmentService;
 use crm_domain::tenant::TenantService;
 use crm_domain::tier::TierService;
 use crm_domain::view::ViewService;
@@ -21,7 +22,7 @@ use crm_http::auth::KnownTenants;
 use crm_http::{AppState, CursorCodec, JwtKeys, Metrics, ReadinessProbe};
 use crm_infra::{
     Database, DbConfig, SeaAnalyticsRepository, SeaCustomerRepository, SeaOrderRepository,
-    SeaTenantRepository, SeaTierRepository, SeaViewRepository,
+    SeaSegmentRepository, SeaTenantRepository, SeaTierRepository, SeaViewRepository,
 };
 use futures_util::future::BoxFuture;
 
@@ -105,6 +106,8 @@ pub struct Services {
     pub views: Arc<ViewService>,
     /// RFM, CLV models and jobs.
     pub analytics: Arc<AnalyticsService>,
+    /// Customer segments.
+    pub segments: Arc<SegmentService>,
 }
 
 impl Services {
@@ -140,6 +143,12 @@ impl Services {
                 Arc::new(SeaAnalyticsRepository::new(db.clone())),
                 customer_repo.clone(),
                 tenant_repo.clone(),
+                clock.clone(),
+                ids.clone(),
+            )),
+            segments: Arc::new(SegmentService::new(
+                Arc::new(SeaSegmentRepository::new(db.clone())),
+                customer_repo.clone(),
                 clock.clone(),
                 ids.clone(),
             )),
@@ -188,6 +197,7 @@ impl Application {
             pricing: services.pricing,
             views: services.views,
             analytics: services.analytics,
+            segments: services.segments,
             auth: Arc::new(JwtKeys::from_secret(secret.as_bytes())),
             cursors: CursorCodec::new(secret.as_bytes()),
             known_tenants: KnownTenants::default(),

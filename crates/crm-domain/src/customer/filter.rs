@@ -98,6 +98,8 @@ pub enum Field {
     RfmR,
     RfmF,
     RfmM,
+    Id,
+    Segment,
 }
 
 const TYPES: &[&str] = &["individual", "business", "non_profit", "government"];
@@ -202,6 +204,8 @@ impl Field {
         (Field::RfmR, "rfm_r", FieldKind::Integer),
         (Field::RfmF, "rfm_f", FieldKind::Integer),
         (Field::RfmM, "rfm_m", FieldKind::Integer),
+        (Field::Id, "id", FieldKind::Id),
+        (Field::Segment, "segment", FieldKind::Id),
     ];
 
     /// The field with this API name.

@@ -213,12 +213,15 @@ fn decode_cursor(state: &AppState, keys: &[SortKey], raw: &str) -> Result<Positi
 }
 
 /// What a list request asks for beyond the query itself.
-struct ListMode {
+pub(crate) struct ListMode {
     include_total: bool,
     page: Option<u64>,
 }
 
-fn parse_params(query: &str, state: &AppState) -> Result<(CustomerQuery, ListMode), ApiError> {
+pub(crate) fn parse_params(
+    query: &str,
+    state: &AppState,
+) -> Result<(CustomerQuery, ListMode), ApiError> {
     let now = Utc::now();
     let mut conditions = Vec::new();
     let mut extra = Filter::default();
@@ -383,7 +386,7 @@ fn parse_params(query: &str, state: &AppState) -> Result<(CustomerQuery, ListMod
     Ok((query, mode))
 }
 
-async fn answer(
+pub(crate) async fn answer(
     caller: &Caller,
     state: &AppState,
     query: CustomerQuery,

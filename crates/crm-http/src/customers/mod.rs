@@ -2,7 +2,7 @@
 
 mod bulk;
 pub mod dto;
-mod list;
+pub(crate) mod list;
 
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
