@@ -34,7 +34,7 @@ scale_backend() { # backend, url
   printf '/api/v1/customers?limit=20&q=%s\n' smit john will brow jone mill davi wils ande tayl thom moor > "$s/search"
   printf '/api/v1/customers?limit=20&q=%s\n' smiht jonhson wiliams brwon andersn tayler thomsa moroe > "$s/typo"
   # Six digits from the middle of sampled mobile numbers, written nationally with a dash.
-  awk '$2 != "" {d=substr($2, 7, 6); print "/api/v1/customers?limit=20&q=" substr(d,1,3) "-" substr(d,4,3)}' "$s/sample" | head -200 > "$s/phone"
+  awk '$2 != "" && n < 200 {n++; d=substr($2, 7, 6); print "/api/v1/customers?limit=20&q=" substr(d,1,3) "-" substr(d,4,3)}' "$s/sample" > "$s/phone"
   echo "/api/v1/customers?limit=20&status=active&tag=premium&min_total_spent=1000000" > "$s/filters"
   echo "/api/v1/customers/stats" > "$s/stats"
   echo "/api/v1/customers?limit=20" > "$s/first"
@@ -48,6 +48,11 @@ scale_backend() { # backend, url
     measure "three filters" "$c" paths.lua "$TOKEN" "$s/filters"
     measure "stats (whole tenant)" "$c" paths.lua "$TOKEN" "$s/stats"
   done
+  # RFM recompute of the whole tenant, in the database (make bench, not a timed test).
+  local rfm
+  rfm=$(curl -sf -X POST "http://127.0.0.1:$PORT/api/v1/analytics/rfm/recompute?wait=true" -H "Authorization: Bearer $TOKEN" \
+    | json "str(d['result']['duration_ms']) + ' ms for ' + str(d['result']['scored']) + ' scored customers'")
+  echo "- $1 (scale): RFM recompute of the largest tenant (POST /analytics/rfm/recompute?wait=true): $rfm" >> "$WORK/notes.md"
   measure "create customer" 1 create_customer.lua "$TOKEN" "s1$$" 0 6285
   measure "create customer" 32 create_customer.lua "$TOKEN" "s32$$" 1 6285
   echo "- $1 (scale): largest tenant $size customers of $(awk '{s+=$2} END {print s}' "$DATA/$1.tenants") in $(wc -l < "$DATA/$1.tenants") tenants; $(cat "$DATA/$1.load-time" 2>/dev/null || echo 'load time not recorded'); server peak RSS $(awk '/VmHWM/ {print $2" "$3}' /proc/$pid/status)" >> "$WORK/notes.md"
@@ -64,14 +69,14 @@ pgbench_ceiling() { # url, tenant, scale dir
   psql "$url" -qc "DROP TABLE IF EXISTS bench_ids; CREATE TABLE bench_ids (n int PRIMARY KEY, id uuid NOT NULL)" >/dev/null
   awk '{print NR "," $1}' "$s/sample" | psql "$url" -qc "\copy bench_ids FROM STDIN WITH (FORMAT csv)"
   local last_at last_id
-  read -r last_at last_id < <(psql "$url" -AtF' ' -c "SELECT created_at, id FROM customers WHERE tenant_id = '$tenant' AND deleted_at IS NULL ORDER BY created_at DESC, id DESC OFFSET 99999 LIMIT 1")
+  IFS='|' read -r last_at last_id < <(psql "$url" -AtF'|' -c "SELECT created_at, id FROM customers WHERE tenant_id = '$tenant' AND deleted_at IS NULL ORDER BY created_at DESC, id DESC OFFSET 99999 LIMIT 1")
   cat > "$p/get.sql" <<SQL
 \set n random(1, $(wc -l < "$s/sample"))
-SELECT $cols FROM customers WHERE tenant_id = :'t' AND id = (SELECT id FROM bench_ids WHERE n = :n) AND deleted_at IS NULL LIMIT 1;
+SELECT $cols FROM customers WHERE tenant_id = :t AND id = (SELECT id FROM bench_ids WHERE n = :n) AND deleted_at IS NULL LIMIT 1;
 SQL
-  echo "SELECT $cols FROM customers WHERE tenant_id = :'t' AND deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 21;" > "$p/first.sql"
-  echo "SELECT $cols FROM customers WHERE tenant_id = :'t' AND deleted_at IS NULL AND (created_at < :'at' OR created_at IS NULL OR (created_at = :'at' AND id < :'id')) ORDER BY created_at DESC, id DESC LIMIT 21;" > "$p/deep.sql"
-  echo "SELECT $cols FROM customers WHERE tenant_id = :'t' AND deleted_at IS NULL AND (search_text LIKE '%smit%' OR id IN (SELECT customer_id FROM customer_search_terms WHERE tenant_id = :'t' AND term IN ('mit', 'sit', 'smi', 'smit', 'smt'))) ORDER BY (CASE WHEN sort_name = 'smit' THEN 4 WHEN sort_name LIKE 'smit%' THEN 3 WHEN search_text LIKE '%smit%' THEN 2 ELSE 1 END) DESC, id DESC LIMIT 21;" > "$p/search.sql"
+  echo "SELECT $cols FROM customers WHERE tenant_id = :t AND deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 21;" > "$p/first.sql"
+  echo "SELECT $cols FROM customers WHERE tenant_id = :t AND deleted_at IS NULL AND created_at <= :at AND (created_at < :at OR (created_at = :at AND id < :id)) ORDER BY created_at DESC, id DESC LIMIT 21;" > "$p/deep.sql"
+  echo "SELECT $cols FROM customers WHERE tenant_id = :t AND deleted_at IS NULL AND id IN (SELECT id FROM customers WHERE tenant_id = :t AND search_text LIKE '%smit%' UNION ALL SELECT customer_id FROM customer_search_terms WHERE tenant_id = :t AND term IN ('mit', 'sit', 'smi', 'smit', 'smt')) ORDER BY (CASE WHEN sort_name = 'smit' THEN 4 WHEN sort_name LIKE 'smit%' THEN 3 WHEN search_text LIKE '%smit%' THEN 2 ELSE 1 END) DESC, id DESC LIMIT 21;" > "$p/search.sql"
   local name file tps ours
   for pair in "get customer by id:get" "first page (20):first" "deep page (after 100,000 rows):deep" "search: name fragment:search"; do
     name=${pair%:*}; file=${pair##*:}

@@ -619,4 +619,3 @@ async fn segments_follow_their_rules_and_members(backend: DbBackend) {
         200
     );
 }
-

@@ -241,22 +241,33 @@ fn contains(backend: DatabaseBackend, col: C, fts_column: &str, needle: &str) ->
     }
 }
 
-/// Customers matching a search (rules 1 to 3 of `crm_domain::customer::search`).
+/// Customers matching a search (rules 1 to 3 of `crm_domain::customer::search`), as
+/// `id IN (<substring or phone matches> UNION ALL <typo-term matches>)`: each branch uses its own
+/// index (trigram GIN or FTS5; the terms' primary key). Written as an OR on the customers row
+/// instead, PostgreSQL scanned the whole table with a hashed subplan (346 ms against 26 ms for
+/// a common fragment in a 500,000-customer tenant).
 fn search_condition(tenant: TenantId, backend: DatabaseBackend, q: &SearchText) -> Condition {
-    let mut any = Condition::any().add(contains(backend, C::SearchText, "search_text", &q.text));
+    use sea_orm::sea_query::UnionType;
+    let mut text = Condition::any().add(contains(backend, C::SearchText, "search_text", &q.text));
     if let Some(d) = &q.digits {
-        any = any.add(contains(backend, C::SearchPhones, "search_phones", d));
+        text = text.add(contains(backend, C::SearchPhones, "search_phones", d));
     }
+    let mut set = Query::select()
+        .column(C::Id)
+        .from(customer::Entity)
+        .and_where(C::TenantId.eq(tenant.0))
+        .cond_where(text)
+        .take();
     if !q.typo_terms.is_empty() {
-        let sub = Query::select()
+        let typo = Query::select()
             .column(term::Column::CustomerId)
             .from(term::Entity)
             .and_where(term::Column::TenantId.eq(tenant.0))
             .and_where(term::Column::Term.is_in(q.typo_terms.iter().map(String::as_str)))
             .take();
-        any = any.add(C::Id.in_subquery(sub));
+        set.union(UnionType::All, typo);
     }
-    any
+    Condition::all().add(C::Id.in_subquery(set))
 }
 
 /// The search rank as SQL, for rows that match: 4 name equals, 3 name starts with, 2 substring
@@ -310,20 +321,40 @@ fn after(keys: &[SortKey], pos: &Position, q: &CustomerQuery) -> Condition {
     let tie_desc = keys.last().is_some_and(|k| k.descending);
     let mut any = Condition::any();
     let mut equal_so_far = Condition::all();
-    for (key, v) in keys.iter().zip(&pos.values) {
-        let (raw, _) = sort_expr(key.field, q);
+    // A bound on the first key alone, implied by the OR below, lets the database range-scan the
+    // sort index from the cursor instead of filtering the whole tenant (a deep page on
+    // PostgreSQL went from 170 ms to under a millisecond with it).
+    let mut bound = None;
+    for (i, (key, v)) in keys.iter().zip(&pos.values).enumerate() {
+        let (raw, nullable) = sort_expr(key.field, q);
         match sort_value(v) {
             Some(v) => {
-                let beyond = if key.descending {
-                    raw.clone().lt(v.clone())
+                let (beyond, at_or_beyond) = if key.descending {
+                    (raw.clone().lt(v.clone()), raw.clone().lte(v.clone()))
                 } else {
-                    raw.clone().gt(v.clone())
+                    (raw.clone().gt(v.clone()), raw.clone().gte(v.clone()))
                 };
                 // NULLs sort after every value, in both directions.
-                any = any.add(equal_so_far.clone().add(beyond.or(raw.clone().is_null())));
+                let (beyond, at_or_beyond) = if nullable {
+                    (
+                        beyond.or(raw.clone().is_null()),
+                        at_or_beyond.or(raw.clone().is_null()),
+                    )
+                } else {
+                    (beyond, at_or_beyond)
+                };
+                if i == 0 {
+                    bound = Some(at_or_beyond);
+                }
+                any = any.add(equal_so_far.clone().add(beyond));
                 equal_so_far = equal_so_far.add(raw.eq(v));
             }
-            None => equal_so_far = equal_so_far.add(raw.is_null()),
+            None => {
+                if i == 0 {
+                    bound = Some(raw.clone().is_null());
+                }
+                equal_so_far = equal_so_far.add(raw.is_null());
+            }
         }
     }
     let id_beyond = if tie_desc {
@@ -331,7 +362,11 @@ fn after(keys: &[SortKey], pos: &Position, q: &CustomerQuery) -> Condition {
     } else {
         C::Id.gt(pos.id.0)
     };
-    any.add(equal_so_far.add(id_beyond))
+    let rest = any.add(equal_so_far.add(id_beyond));
+    match bound {
+        Some(b) => Condition::all().add(b).add(rest),
+        None => rest,
+    }
 }
 
 /// The filtered, tenant-scoped select without order or page.

@@ -928,94 +928,90 @@ impl CustomerRepository for SeaCustomerRepository {
         use sea_orm::sea_query::Expr;
         type Col = customer::Column;
         let db = &self.db.read;
-        let counts = |col: Col| async move {
-            let rows: Vec<(Option<String>, i64)> = filtered(tenant, backend, query)
-                .select_only()
-                .column(col)
-                .column_as(Expr::cust("COUNT(*)"), "n")
-                .group_by(col)
-                .into_tuple()
-                .all(db)
-                .await
-                .map_err(map_db_err)?;
-            Ok::<_, RepositoryError>(
-                rows.into_iter()
-                    .map(|(k, n)| (k.unwrap_or_default(), u64::try_from(n).unwrap_or(0)))
-                    .collect::<Vec<_>>(),
-            )
-        };
-        let by_status = counts(Col::Status).await?;
-        let by_type = counts(Col::CustomerType).await?;
-        let by_stage = counts(Col::Stage).await?;
-        let tiers: Vec<(Option<Uuid>, i64)> = filtered(tenant, backend, query)
+        // One pass: group by every breakdown at once (a few hundred groups at most) and fold
+        // the groups here, instead of one scan of the filtered customers per breakdown.
+        type Group = (
+            String,
+            String,
+            String,
+            Option<Uuid>,
+            String,
+            i64,
+            i64,
+            i64,
+            i64,
+        );
+        let groups: Vec<Group> = filtered(tenant, backend, query)
             .select_only()
+            .column(Col::Status)
+            .column(Col::CustomerType)
+            .column(Col::Stage)
             .column(Col::TierId)
-            .column_as(Expr::cust("COUNT(*)"), "n")
-            .group_by(Col::TierId)
-            .into_tuple()
-            .all(db)
-            .await
-            .map_err(map_db_err)?;
-        use sea_orm::PaginatorTrait;
-        let new_this_month = filtered(tenant, backend, query)
-            .filter(Col::CreatedAt.gte(month_start))
-            .count(db)
-            .await
-            .map_err(map_db_err)?;
-        let new_last_month = filtered(tenant, backend, query)
-            .filter(Col::CreatedAt.gte(last_month_start))
-            .filter(Col::CreatedAt.lt(month_start))
-            .count(db)
-            .await
-            .map_err(map_db_err)?;
-        let currencies: Vec<(String, i64, i64)> = filtered(tenant, backend, query)
-            .select_only()
             .column(Col::Currency)
             .column_as(Expr::cust("COUNT(*)"), "n")
             .column_as(
-                Expr::cust("CAST(COALESCE(SUM(total_spent), 0) AS BIGINT)"),
-                "spent",
+                Expr::cust("CAST(SUM(CASE WHEN is_vip THEN 1 ELSE 0 END) AS BIGINT)"),
+                "vip",
             )
+            .column_as(Expr::cust("CAST(SUM(total_orders) AS BIGINT)"), "orders")
+            .column_as(Expr::cust("CAST(SUM(total_spent) AS BIGINT)"), "spent")
+            .group_by(Col::Status)
+            .group_by(Col::CustomerType)
+            .group_by(Col::Stage)
+            .group_by(Col::TierId)
             .group_by(Col::Currency)
             .into_tuple()
             .all(db)
             .await
             .map_err(map_db_err)?;
-        let row: Option<(i64, i64, i64)> = filtered(tenant, backend, query)
-            .select_only()
-            .column_as(Expr::cust("COUNT(*)"), "n")
-            .column_as(
-                Expr::cust("CAST(COALESCE(SUM(CASE WHEN is_vip THEN 1 ELSE 0 END), 0) AS BIGINT)"),
-                "vip",
-            )
-            .column_as(
-                Expr::cust("CAST(COALESCE(SUM(total_orders), 0) AS BIGINT)"),
-                "orders",
-            )
-            .into_tuple()
-            .one(db)
+        let n = |v: i64| u64::try_from(v).unwrap_or(0);
+        fn add<K: PartialEq>(into: &mut Vec<(K, u64)>, key: K, count: u64) {
+            match into.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, c)) => *c += count,
+                None => into.push((key, count)),
+            }
+        }
+        let mut out = crm_domain::customer::CustomerAggregates::default();
+        let mut spent_by_currency: Vec<(String, u64, i64)> = Vec::new();
+        for (status, kind, stage, tier, currency, count, vip, orders, spent) in groups {
+            let c = n(count);
+            out.count += c;
+            out.vip += n(vip);
+            out.total_orders += n(orders);
+            add(&mut out.by_status, status, c);
+            add(&mut out.by_type, kind, c);
+            add(&mut out.by_stage, stage, c);
+            add(&mut out.by_tier, tier.map(TierId), c);
+            match spent_by_currency.iter_mut().find(|(k, ..)| *k == currency) {
+                Some((_, k, sum)) => {
+                    *k += c;
+                    *sum += spent;
+                }
+                None => spent_by_currency.push((currency, c, spent)),
+            }
+        }
+        // New customers: range scans of the created_at index.
+        use sea_orm::PaginatorTrait;
+        out.new_this_month = filtered(tenant, backend, query)
+            .filter(Col::CreatedAt.gte(month_start))
+            .count(db)
             .await
             .map_err(map_db_err)?;
-        let (count, vip, orders) = row.unwrap_or_default();
-        let n = |v: i64| u64::try_from(v).unwrap_or(0);
-        Ok(crm_domain::customer::CustomerAggregates {
-            count: n(count),
-            by_status,
-            by_type,
-            by_stage,
-            by_tier: tiers
-                .into_iter()
-                .map(|(t, c)| (t.map(TierId), n(c)))
-                .collect(),
-            vip: n(vip),
-            new_this_month,
-            new_last_month,
-            by_currency: currencies
-                .into_iter()
-                .map(|(c, k, sum)| (c, n(k), Amount::from_scaled(sum)))
-                .collect(),
-            total_orders: n(orders),
-        })
+        out.new_last_month = filtered(tenant, backend, query)
+            .filter(Col::CreatedAt.gte(last_month_start))
+            .filter(Col::CreatedAt.lt(month_start))
+            .count(db)
+            .await
+            .map_err(map_db_err)?;
+        for v in [&mut out.by_status, &mut out.by_type, &mut out.by_stage] {
+            v.sort();
+        }
+        spent_by_currency.sort();
+        out.by_currency = spent_by_currency
+            .into_iter()
+            .map(|(c, k, sum)| (c, k, Amount::from_scaled(sum)))
+            .collect();
+        Ok(out)
     }
 
     async fn count(&self, tenant: TenantId, query: &CustomerQuery) -> Result<u64, RepositoryError> {
