@@ -8,6 +8,7 @@ pub mod analytics;
 pub mod customer;
 pub mod error;
 pub mod ids;
+pub mod import;
 pub mod loyalty;
 pub mod order;
 pub mod ports;

@@ -6,6 +6,8 @@ mod customers;
 pub mod db;
 mod entity;
 mod error;
+pub mod export_file;
+pub mod import_file;
 mod orders;
 mod segments;
 mod tenants;
