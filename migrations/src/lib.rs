@@ -15,6 +15,7 @@ mod m20261121_000005_customer_search;
 mod m20261121_000006_search_terms_from_names;
 mod m20261121_000007_analytics;
 mod m20261121_000008_customer_segments;
+mod m20261121_000009_import_errors;
 
 /// Every migration, oldest first. `Migrator::up(&db, None)` brings a database to the latest
 /// schema; it runs on `crm-server migrate` and at server start.
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000006_search_terms_from_names::Migration),
             Box::new(m20261121_000007_analytics::Migration),
             Box::new(m20261121_000008_customer_segments::Migration),
+            Box::new(m20261121_000009_import_errors::Migration),
         ]
     }
 }

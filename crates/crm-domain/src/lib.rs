@@ -9,6 +9,7 @@ pub mod customer;
 pub mod error;
 pub mod ids;
 pub mod import;
+pub mod import_service;
 pub mod loyalty;
 pub mod order;
 pub mod ports;

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cursor;
 pub mod customers;
 pub mod health;
+pub mod imports;
 pub mod json;
 pub mod loyalty;
 pub mod metrics;
@@ -51,6 +52,7 @@ pub use state::{AppState, ReadinessProbe};
         (name = "pricing", description = "Price quotes with the customer's discount"),
         (name = "tenant", description = "The caller's tenant and its settings"),
         (name = "views", description = "Saved views of the customer list"),
+        (name = "imports", description = "Bulk import of customers and orders from CSV or XLSX files"),
         (name = "segments", description = "Customer segments: manual, auto (filter rules) and RFM"),
         (name = "analytics", description = "RFM segmentation, CLV models (BG/NBD, Gamma-Gamma) and background jobs"),
         (name = "operations", description = "Health probes"),
@@ -82,6 +84,7 @@ fn register(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         scope("/api/v1")
             .configure(analytics::routes)
             .configure(segments::routes)
+            .configure(imports::routes)
             .configure(orders::routes)
             .configure(loyalty::routes)
             .configure(views::routes)

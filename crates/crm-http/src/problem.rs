@@ -76,6 +76,12 @@ pub enum ApiError {
         /// The limit, in bytes.
         limit: usize,
     },
+    /// An import file has more rows than the configured limit (413).
+    #[error("the file has more than {limit} rows")]
+    TooManyRows {
+        /// The limit.
+        limit: u64,
+    },
     /// The body is not JSON (415).
     #[error("the request body must be application/json")]
     UnsupportedMediaType,
@@ -165,6 +171,7 @@ impl ApiError {
             ApiError::BadRequest { .. } => ("bad-request", "Malformed request"),
             ApiError::Unauthorized(_) => ("unauthorized", "Authentication required"),
             ApiError::PayloadTooLarge { .. } => ("payload-too-large", "Request body too large"),
+            ApiError::TooManyRows { .. } => ("too-many-rows", "Import file too long"),
             ApiError::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
             ApiError::NoRoute(_) => ("not-found", "Not found"),
             ApiError::MethodNotAllowed => ("method-not-allowed", "Method not allowed"),
@@ -188,7 +195,9 @@ impl ResponseError for ApiError {
             },
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge { .. } | ApiError::TooManyRows { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,

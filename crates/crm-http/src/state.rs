@@ -36,6 +36,8 @@ pub struct AppState {
     pub pricing: Arc<PricingService>,
     /// Saved views.
     pub views: Arc<ViewService>,
+    /// Imports.
+    pub imports: Imports,
     /// Customer segments.
     pub segments: Arc<crm_domain::segment::SegmentService>,
     /// RFM, CLV models and jobs.
@@ -52,4 +54,16 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Largest request body accepted, in bytes (413 beyond).
     pub max_body_bytes: usize,
+}
+
+/// The import use cases and their limits.
+pub struct Imports {
+    /// Import use cases.
+    pub service: Arc<crm_domain::import_service::ImportService>,
+    /// Opens an uploaded file as rows.
+    pub opener: crate::imports::RowOpener,
+    /// Largest upload, bytes (413 beyond).
+    pub max_bytes: usize,
+    /// Most data rows in a file (413 beyond).
+    pub max_rows: u64,
 }

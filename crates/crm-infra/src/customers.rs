@@ -229,60 +229,74 @@ impl SeaCustomerRepository {
         if rows.is_empty() {
             return Ok(());
         }
-        if rows.iter().any(|(c, _)| c.tenant_id != tenant) {
-            return Err(RepositoryError::Other(
-                "a bulk insert holds one tenant's customers".into(),
-            ));
-        }
         let txn = self.begin().await?;
-        let count = i64::try_from(rows.len()).unwrap_or(i64::MAX);
-        let mut number = next_counter(&txn, tenant, "customer_number", count).await? - count;
-        let mut per_year = std::collections::BTreeMap::<i32, i64>::new();
-        for (c, _) in rows {
-            *per_year.entry(c.created_at.year()).or_default() += 1;
-        }
-        let mut sequence = std::collections::BTreeMap::new();
-        for (year, n) in per_year {
-            let last = next_counter(&txn, tenant, &format!("customer_code:{year}"), n).await?;
-            sequence.insert(year, last - n);
-        }
-        for chunk in rows.chunks(CUSTOMER_ROWS_PER_INSERT) {
-            let mut customers = Vec::with_capacity(chunk.len());
-            let mut tags = Vec::new();
-            let mut terms = Vec::new();
-            for (c, stats) in chunk {
-                number += 1;
-                let seq = sequence.entry(c.created_at.year()).or_default();
-                *seq += 1;
-                let code = customer_code(c.created_at.year(), *seq);
-                customers.push(new_row(c, number, &code, stats));
-                tags.extend(c.profile.tags.iter().map(|t| customer_tag::ActiveModel {
-                    tenant_id: Set(tenant.0),
-                    customer_id: Set(c.id.0),
-                    tag: Set(t.clone()),
-                }));
-                terms.extend(
-                    crm_domain::customer::search::search_document(&c.profile, &code)
-                        .terms
-                        .into_iter()
-                        .map(|t| (t, c.id)),
-                );
-            }
-            // Customers first: tags and terms reference them.
-            customer::Entity::insert_many(customers)
-                .exec_without_returning(&txn)
-                .await
-                .map_err(map_db_err)?;
-            for part in tags.chunks(SMALL_ROWS_PER_INSERT) {
-                customer_tag::Entity::insert_many(part.to_vec())
-                    .exec_without_returning(&txn)
-                    .await
-                    .map_err(map_db_err)?;
-            }
-            insert_terms(&txn, self.db.backend(), tenant, terms).await?;
-        }
+        insert_rows(&txn, self.db.backend(), tenant, rows).await?;
         txn.commit().await.map_err(map_db_err)
     }
+}
+
+/// The multi-row insert of [`SeaCustomerRepository::insert_loaded`] inside `txn`.
+async fn insert_rows(
+    txn: &DatabaseTransaction,
+    backend: sea_orm::DatabaseBackend,
+    tenant: TenantId,
+    rows: &[(NewCustomer, PurchaseStats)],
+) -> Result<(), RepositoryError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    if rows.iter().any(|(c, _)| c.tenant_id != tenant) {
+        return Err(RepositoryError::Other(
+            "a bulk insert holds one tenant's customers".into(),
+        ));
+    }
+    let count = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+    let mut number = next_counter(txn, tenant, "customer_number", count).await? - count;
+    let mut per_year = std::collections::BTreeMap::<i32, i64>::new();
+    for (c, _) in rows {
+        *per_year.entry(c.created_at.year()).or_default() += 1;
+    }
+    let mut sequence = std::collections::BTreeMap::new();
+    for (year, n) in per_year {
+        let last = next_counter(txn, tenant, &format!("customer_code:{year}"), n).await?;
+        sequence.insert(year, last - n);
+    }
+    for chunk in rows.chunks(CUSTOMER_ROWS_PER_INSERT) {
+        let mut customers = Vec::with_capacity(chunk.len());
+        let mut tags = Vec::new();
+        let mut terms = Vec::new();
+        for (c, stats) in chunk {
+            number += 1;
+            let seq = sequence.entry(c.created_at.year()).or_default();
+            *seq += 1;
+            let code = customer_code(c.created_at.year(), *seq);
+            customers.push(new_row(c, number, &code, stats));
+            tags.extend(c.profile.tags.iter().map(|t| customer_tag::ActiveModel {
+                tenant_id: Set(tenant.0),
+                customer_id: Set(c.id.0),
+                tag: Set(t.clone()),
+            }));
+            terms.extend(
+                crm_domain::customer::search::search_document(&c.profile, &code)
+                    .terms
+                    .into_iter()
+                    .map(|t| (t, c.id)),
+            );
+        }
+        // Customers first: tags and terms reference them.
+        customer::Entity::insert_many(customers)
+            .exec_without_returning(txn)
+            .await
+            .map_err(map_db_err)?;
+        for part in tags.chunks(SMALL_ROWS_PER_INSERT) {
+            customer_tag::Entity::insert_many(part.to_vec())
+                .exec_without_returning(txn)
+                .await
+                .map_err(map_db_err)?;
+        }
+        insert_terms(txn, backend, tenant, terms).await?;
+    }
+    Ok(())
 }
 
 /// Inserts `(term, customer)` rows of one tenant. PostgreSQL gets two array parameters
@@ -724,6 +738,18 @@ impl crm_domain::customer::CustomerBatch for SeaCustomerBatch {
             .await
             .map_err(map_db_err)?;
         Ok(rows.into_iter().map(|(c, r)| (CustomerId(c), r)).collect())
+    }
+
+    async fn insert(
+        &mut self,
+        tenant: TenantId,
+        customers: &[NewCustomer],
+    ) -> Result<(), RepositoryError> {
+        let rows: Vec<(NewCustomer, PurchaseStats)> = customers
+            .iter()
+            .map(|c| (c.clone(), PurchaseStats::default()))
+            .collect();
+        insert_rows(&self.txn, self.backend, tenant, &rows).await
     }
 
     async fn commit(self: Box<Self>) -> Result<(), RepositoryError> {

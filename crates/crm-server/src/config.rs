@@ -26,6 +26,10 @@ pub struct Config {
     pub log_format: String,
     /// Largest request body, bytes (413 beyond). Default 1 MiB.
     pub max_body_bytes: usize,
+    /// Largest import upload, bytes (413 beyond). Default 200 MiB.
+    pub max_import_bytes: usize,
+    /// Most data rows in an import file (413 beyond). Default 2,000,000.
+    pub max_import_rows: u64,
     /// Largest database pool. Default 10.
     pub db_max_connections: u32,
     /// HTTP worker threads. Default: one per core.
@@ -42,6 +46,8 @@ impl Default for Config {
             log: "info".into(),
             log_format: "text".into(),
             max_body_bytes: 1 << 20,
+            max_import_bytes: 200 << 20,
+            max_import_rows: 2_000_000,
             db_max_connections: 10,
             workers: None,
         }

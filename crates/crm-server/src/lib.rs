@@ -11,6 +11,7 @@ use actix_web::{HttpServer, web};
 use anyhow::Context;
 use crm_domain::analytics::AnalyticsService;
 use crm_domain::customer::CustomerService;
+use crm_domain::import_service::{ImportService, RowSource};
 use crm_domain::order::{LoyaltyService, OrderService};
 use crm_domain::ports::{SystemClock, UuidV7Generator};
 use crm_domain::pricing::PricingService;
@@ -21,8 +22,9 @@ use crm_domain::view::ViewService;
 use crm_http::auth::KnownTenants;
 use crm_http::{AppState, CursorCodec, JwtKeys, Metrics, ReadinessProbe};
 use crm_infra::{
-    Database, DbConfig, SeaAnalyticsRepository, SeaCustomerRepository, SeaOrderRepository,
-    SeaSegmentRepository, SeaTenantRepository, SeaTierRepository, SeaViewRepository,
+    Database, DbConfig, FileRows, SeaAnalyticsRepository, SeaCustomerRepository,
+    SeaImportRepository, SeaOrderRepository, SeaSegmentRepository, SeaTenantRepository,
+    SeaTierRepository, SeaViewRepository, fail_interrupted_jobs,
 };
 use futures_util::future::BoxFuture;
 
@@ -108,6 +110,8 @@ pub struct Services {
     pub analytics: Arc<AnalyticsService>,
     /// Customer segments.
     pub segments: Arc<SegmentService>,
+    /// Imports.
+    pub imports: Arc<ImportService>,
 }
 
 impl Services {
@@ -119,6 +123,13 @@ impl Services {
         let customer_repo = Arc::new(SeaCustomerRepository::new(db.clone()));
         let order_repo = Arc::new(SeaOrderRepository::new(db.clone()));
         let tier_repo = Arc::new(SeaTierRepository::new(db.clone()));
+        let orders = Arc::new(OrderService::new(
+            customer_repo.clone(),
+            order_repo.clone(),
+            tenant_repo.clone(),
+            clock.clone(),
+            ids.clone(),
+        ));
         Self {
             customers: Arc::new(CustomerService::new(
                 customer_repo.clone(),
@@ -126,13 +137,7 @@ impl Services {
                 clock.clone(),
                 ids.clone(),
             )),
-            orders: Arc::new(OrderService::new(
-                customer_repo.clone(),
-                order_repo.clone(),
-                tenant_repo.clone(),
-                clock.clone(),
-                ids.clone(),
-            )),
+            orders: orders.clone(),
             loyalty: Arc::new(LoyaltyService::new(
                 customer_repo.clone(),
                 order_repo,
@@ -143,6 +148,15 @@ impl Services {
                 Arc::new(SeaAnalyticsRepository::new(db.clone())),
                 customer_repo.clone(),
                 tenant_repo.clone(),
+                clock.clone(),
+                ids.clone(),
+            )),
+            imports: Arc::new(ImportService::new(
+                customer_repo.clone(),
+                tenant_repo.clone(),
+                Arc::new(SeaAnalyticsRepository::new(db.clone())),
+                Arc::new(SeaImportRepository::new(db.clone())),
+                orders.clone(),
                 clock.clone(),
                 ids.clone(),
             )),
@@ -186,6 +200,15 @@ impl Application {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let db = connect(config).await?;
         db.migrate().await.context("applying migrations")?;
+        let interrupted = fail_interrupted_jobs(&db)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        if interrupted > 0 {
+            tracing::warn!(
+                jobs = interrupted,
+                "jobs interrupted by the last stop marked failed"
+            );
+        }
         let secret = jwt_secret(config)?;
         let services = Services::new(&db);
         let state = web::Data::new(AppState {
@@ -198,6 +221,16 @@ impl Application {
             views: services.views,
             analytics: services.analytics,
             segments: services.segments,
+            imports: crm_http::state::Imports {
+                service: services.imports,
+                opener: Arc::new(|path, delimiter, latin1| {
+                    FileRows::open(path, delimiter, latin1)
+                        .map(|f| Box::new(f) as Box<dyn RowSource>)
+                        .map_err(|e| e.to_string())
+                }),
+                max_bytes: config.max_import_bytes,
+                max_rows: config.max_import_rows,
+            },
             auth: Arc::new(JwtKeys::from_secret(secret.as_bytes())),
             cursors: CursorCodec::new(secret.as_bytes()),
             known_tenants: KnownTenants::default(),

@@ -264,9 +264,16 @@ impl CustomerInput {
         let phone_country = country.or(ctx.default_country);
         let phone = c.phone("phone", self.phone, phone_country);
         let mobile_phone = c.phone("mobile_phone", self.mobile_phone, phone_country);
+        // A customer is reachable (e-mail or phone) or identified in another system
+        // (`external_ref`, as customers imported from a purchase history are).
+        let has_ref = self
+            .external_ref
+            .as_deref()
+            .is_some_and(|r| !r.trim().is_empty());
         let contact_given = [&email.is_some(), &phone.is_some(), &mobile_phone.is_some()]
             .into_iter()
-            .any(|b| *b);
+            .any(|b| *b)
+            || has_ref;
         let contact_attempted = c
             .errors
             .iter()
@@ -275,7 +282,7 @@ impl CustomerInput {
             c.fail(
                 "email",
                 "contact_required",
-                "at least one of email, phone or mobile_phone is required",
+                "at least one of email, phone, mobile_phone or external_ref is required",
             );
         }
         let customer_type = self.customer_type.unwrap_or(CustomerType::Individual);
@@ -403,6 +410,108 @@ impl CustomerInput {
         } else {
             Err(c.errors)
         }
+    }
+}
+
+impl From<&super::model::CustomerProfile> for CustomerInput {
+    /// The input that validates back to this profile (the base of a partial update).
+    fn from(p: &super::model::CustomerProfile) -> Self {
+        CustomerInput {
+            name: Some(p.name.clone()),
+            display_name: p.display_name.clone(),
+            email: p.email.as_ref().map(|e| e.as_str().to_owned()),
+            phone: p.phone.as_ref().map(|e| e.as_str().to_owned()),
+            mobile_phone: p.mobile_phone.as_ref().map(|e| e.as_str().to_owned()),
+            customer_type: Some(p.customer_type),
+            company: p.company.clone(),
+            company_legal_name: p.company_legal_name.clone(),
+            tax_id: p.tax_id.clone(),
+            business_license: p.business_license.clone(),
+            job_title: p.job_title.clone(),
+            website: p.website.as_ref().map(|w| w.as_str().to_owned()),
+            industry: p.industry.clone(),
+            company_size: p.company_size.clone(),
+            annual_revenue: p.annual_revenue.map(|a| a.value()),
+            status: Some(p.status),
+            stage: Some(p.stage),
+            source: p.source,
+            assigned_to: p.assigned_to.as_ref().map(|u| u.as_str().to_owned()),
+            currency: Some(p.currency.as_str().to_owned()),
+            country: p.country.map(|c| c.as_str().to_owned()),
+            language: p.language.as_ref().map(|l| l.as_str().to_owned()),
+            timezone: p.timezone.as_ref().map(|t| t.as_str().to_owned()),
+            birth_date: p.birth_date,
+            gender: p.gender,
+            credit_limit: Some(p.credit_limit.value()),
+            payment_terms_days: Some(p.payment_terms_days),
+            tags: Some(p.tags.iter().cloned().collect()),
+            metadata: Some(serde_json::Value::Object(p.metadata.clone())),
+            notes: p.notes.clone(),
+            internal_notes: p.internal_notes.clone(),
+            is_vip: Some(p.is_vip),
+            is_blacklisted: Some(p.is_blacklisted),
+            blacklist_reason: p.blacklist_reason.clone(),
+            referred_by: p.referred_by.map(|c| c.0),
+            acquisition_cost: p.acquisition_cost.map(|a| a.value()),
+            external_ref: p.external_ref.clone(),
+            last_contact_at: p.last_contact_at,
+            next_follow_up_at: p.next_follow_up_at,
+            discount_percent: p.discount_percent,
+        }
+    }
+}
+
+impl CustomerInput {
+    /// `self` with every field that `other` gives replaced by `other`'s value (a partial
+    /// update, as an import row that leaves cells empty).
+    pub fn overlay(self, other: CustomerInput) -> CustomerInput {
+        macro_rules! pick {
+            ($($f:ident),* $(,)?) => {
+                CustomerInput { $($f: other.$f.or(self.$f)),* }
+            };
+        }
+        pick!(
+            name,
+            display_name,
+            email,
+            phone,
+            mobile_phone,
+            customer_type,
+            company,
+            company_legal_name,
+            tax_id,
+            business_license,
+            job_title,
+            website,
+            industry,
+            company_size,
+            annual_revenue,
+            status,
+            stage,
+            source,
+            assigned_to,
+            currency,
+            country,
+            language,
+            timezone,
+            birth_date,
+            gender,
+            credit_limit,
+            payment_terms_days,
+            tags,
+            metadata,
+            notes,
+            internal_notes,
+            is_vip,
+            is_blacklisted,
+            blacklist_reason,
+            referred_by,
+            acquisition_cost,
+            external_ref,
+            last_contact_at,
+            next_follow_up_at,
+            discount_percent,
+        )
     }
 }
 
@@ -704,5 +813,50 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(fields(input).len(), 3);
+    }
+
+    #[test]
+    fn a_profile_round_trips_through_its_input_and_overlay_keeps_untouched_fields() {
+        let ctx = ValidationContext {
+            default_country: CountryCode::parse("ID"),
+            default_currency: CurrencyCode::parse("IDR").unwrap(),
+            today: chrono::Utc::now().date_naive(),
+        };
+        let p = CustomerInput {
+            name: Some("Budi".into()),
+            email: Some("budi@example.com".into()),
+            phone: Some("0812 3456 7890".into()),
+            tags: Some(vec!["vip".into()]),
+            notes: Some("keep me".into()),
+            ..Default::default()
+        }
+        .validate(&ctx)
+        .unwrap();
+        assert_eq!(CustomerInput::from(&p).validate(&ctx).unwrap(), p);
+        let renamed = CustomerInput::from(&p)
+            .overlay(CustomerInput {
+                name: Some("Budi S.".into()),
+                ..Default::default()
+            })
+            .validate(&ctx)
+            .unwrap();
+        assert_eq!(renamed.name, "Budi S.");
+        assert_eq!(renamed.notes.as_deref(), Some("keep me"));
+        assert_eq!(renamed.phone, p.phone);
+    }
+
+    #[test]
+    fn an_external_ref_is_enough_to_identify_a_customer() {
+        let ctx = ValidationContext {
+            default_country: CountryCode::parse("ID"),
+            default_currency: CurrencyCode::parse("IDR").unwrap(),
+            today: chrono::Utc::now().date_naive(),
+        };
+        let input = CustomerInput {
+            name: Some("CDNOW 00001".into()),
+            external_ref: Some("00001".into()),
+            ..Default::default()
+        };
+        assert!(input.validate(&ctx).is_ok());
     }
 }

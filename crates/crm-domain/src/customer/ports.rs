@@ -297,6 +297,13 @@ pub trait CustomerBatch: Send {
     /// Writes the customer's profile (and tags), `deleted_at`, `updated_by` and `updated_at`,
     /// incrementing its version.
     async fn save(&mut self, customer: &Customer) -> Result<(), RepositoryError>;
+    /// Stores new customers of `tenant` with multi-row inserts (numbers and codes taken in the
+    /// order given, tags and search terms written): the bulk path of imports.
+    async fn insert(
+        &mut self,
+        tenant: TenantId,
+        customers: &[NewCustomer],
+    ) -> Result<(), RepositoryError>;
     /// `(customer, order_ref)` of open orders (pending, or completed and unpaid) of these
     /// customers, at most 10.
     async fn open_orders(

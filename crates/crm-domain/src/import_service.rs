@@ -1,0 +1,799 @@
+//! Running an import: rows from a file ([`RowSource`]) through the rules of
+//! [`crate::import`] and the customer validation, into storage in batches, with a job that
+//! reports progress and every rejected row.
+//!
+//! - Customers: rows are read 1,000 at a time; each valid row is matched against the stored
+//!   customers and the earlier rows of the file by [`ImportOptions::customer_match_by`]
+//!   (e-mail by default) and created, updated (the row's non-empty cells over the stored
+//!   profile; a row that changes nothing is `skipped`) or skipped by
+//!   [`ImportOptions::duplicate_policy`]. A batch is one transaction; when it fails (a unique
+//!   value taken by a customer the match did not cover), its rows are retried one by one so
+//!   only the offending rows fail. The job's `result` says after each batch which line was
+//!   committed last, so an interrupted import leaves whole batches and says where it stopped.
+//! - Orders: each row finds its customer (created from the row when missing and
+//!   `create_missing_customers`), then is placed through [`OrderService::place`], one
+//!   transaction per order, so statistics, points and tiers come out exactly as if the orders
+//!   had been posted one by one; an order whose `order_ref` exists is `skipped`.
+//! - A dry run does all the checks and writes nothing, and keeps the first 20 rows as they
+//!   would be stored (`preview`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+
+use crate::access::{Actor, Permission};
+use crate::analytics::{AnalyticsRepository, Job, JobState};
+use crate::customer::filter::Filter;
+use crate::customer::{
+    Customer, CustomerInput, CustomerProfile, CustomerQuery, CustomerRepository, Deleted,
+    NewCustomer, UniqueField, ValidationContext,
+};
+use crate::error::{DomainError, RepositoryError};
+use crate::ids::{CustomerId, JobId};
+use crate::import::{
+    DuplicatePolicy, ImportKind, ImportOptions, MatchBy, RowError, customer_row, order_row,
+    resolve_mapping,
+};
+use crate::order::OrderService;
+use crate::ports::{Clock, IdGenerator, truncate_to_micros};
+use crate::tenant::{TenantRepository, load};
+
+/// Rows read and written per batch.
+pub const IMPORT_BATCH: usize = 1_000;
+/// Rows kept in a dry run's preview.
+pub const PREVIEW_ROWS: usize = 20;
+
+/// The rows of an import file: a header and numbered rows of text cells.
+pub trait RowSource: Send {
+    /// The header row.
+    fn headers(&self) -> Vec<String>;
+    /// The next row as `(line, cells)`; an unreadable record is an `Err` with its reason.
+    fn next_row(&mut self) -> Option<Result<(u64, Vec<String>), String>>;
+}
+
+/// Storage of the rejected rows of imports.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait ImportRepository: Send + Sync {
+    /// Appends rejected rows of a job.
+    async fn save_errors(
+        &self,
+        tenant: crate::ids::TenantId,
+        job: JobId,
+        errors: Vec<RowError>,
+    ) -> Result<(), RepositoryError>;
+    /// The rejected rows of a job, by line.
+    async fn errors(
+        &self,
+        tenant: crate::ids::TenantId,
+        job: JobId,
+    ) -> Result<Vec<RowError>, RepositoryError>;
+}
+
+/// An accepted import: its options and the file it reads.
+#[derive(Debug, Clone)]
+pub struct ImportRequest {
+    /// Options (validated by [`ImportService::start`]).
+    pub options: ImportOptions,
+    /// The file's name as uploaded.
+    pub file_name: String,
+    /// SHA-256 of the file (hex): the base of derived order refs.
+    pub fingerprint: String,
+}
+
+/// Counters of an import.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportCounts {
+    /// Data rows read.
+    pub rows_read: u64,
+    /// Customers or orders created.
+    pub created: u64,
+    /// Customers updated.
+    pub updated: u64,
+    /// Rows that matched and were left alone.
+    pub skipped: u64,
+    /// Rows rejected (see the job's errors).
+    pub failed: u64,
+}
+
+struct Progress {
+    counts: ImportCounts,
+    last_line: u64,
+    preview: Vec<Value>,
+    started: Instant,
+}
+
+/// Import use cases (needs `customers.manage`).
+pub struct ImportService {
+    customers: Arc<dyn CustomerRepository>,
+    tenants: Arc<dyn TenantRepository>,
+    jobs: Arc<dyn AnalyticsRepository>,
+    errors: Arc<dyn ImportRepository>,
+    orders: Arc<OrderService>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+}
+
+fn key_of(p: &CustomerProfile, by: MatchBy) -> Vec<String> {
+    match by {
+        MatchBy::Email => p.email.iter().map(|e| e.as_str().to_owned()).collect(),
+        MatchBy::Phone => [&p.phone, &p.mobile_phone]
+            .into_iter()
+            .flatten()
+            .map(|x| x.as_str().to_owned())
+            .collect(),
+        MatchBy::ExternalRef => p.external_ref.iter().cloned().collect(),
+    }
+}
+
+fn preview_of(line: u64, action: &str, p: &CustomerProfile, id: Option<CustomerId>) -> Value {
+    json!({
+        "line": line,
+        "action": action,
+        "customer_id": id.map(|c| c.0),
+        "name": p.name,
+        "email": p.email.as_ref().map(|e| e.as_str()),
+        "phone": p.phone.as_ref().map(|e| e.as_str()),
+        "mobile_phone": p.mobile_phone.as_ref().map(|e| e.as_str()),
+        "customer_type": p.customer_type.as_str(),
+        "company": p.company,
+        "status": p.status.as_str(),
+        "tags": p.tags,
+        "external_ref": p.external_ref,
+        "currency": p.currency.as_str(),
+    })
+}
+
+fn conflict_reason(e: &RepositoryError) -> (Option<String>, String) {
+    match e {
+        RepositoryError::Conflict { field } => (
+            Some(field.clone()),
+            format!("this {field} belongs to another customer"),
+        ),
+        other => (None, other.to_string()),
+    }
+}
+
+impl ImportService {
+    /// Wires the service.
+    pub fn new(
+        customers: Arc<dyn CustomerRepository>,
+        tenants: Arc<dyn TenantRepository>,
+        jobs: Arc<dyn AnalyticsRepository>,
+        errors: Arc<dyn ImportRepository>,
+        orders: Arc<OrderService>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+    ) -> Self {
+        Self {
+            customers,
+            tenants,
+            jobs,
+            errors,
+            orders,
+            clock,
+            ids,
+        }
+    }
+
+    fn result(req: &ImportRequest, p: &Progress) -> Value {
+        let c = p.counts;
+        json!({
+            "kind": req.options.kind.as_str(),
+            "file": req.file_name,
+            "dry_run": req.options.dry_run,
+            "rows_read": c.rows_read,
+            "created": c.created,
+            "updated": c.updated,
+            "skipped": c.skipped,
+            "failed": c.failed,
+            "last_line": p.last_line,
+            "duration_ms": p.started.elapsed().as_millis() as u64,
+            "rows_per_second": if p.started.elapsed().as_secs_f64() > 0.0 {
+                (c.rows_read as f64 / p.started.elapsed().as_secs_f64()).round()
+            } else { 0.0 },
+            "preview": if req.options.dry_run { Value::from(p.preview.clone()) } else { Value::Null },
+        })
+    }
+
+    /// Accepts an import: checks the caller and the options, stores a `running` job.
+    ///
+    /// # Errors
+    /// [`DomainError::Forbidden`] without `customers.manage`; [`DomainError::Validation`] naming
+    /// `options.<field>`.
+    pub async fn start(&self, actor: &Actor, req: &ImportRequest) -> Result<Job, DomainError> {
+        actor.require(Permission::CustomersManage)?;
+        req.options.validate().map_err(DomainError::Validation)?;
+        let job = Job {
+            id: JobId(self.ids.new_id()),
+            tenant_id: actor.tenant_id,
+            kind: format!("import_{}", req.options.kind.as_str()),
+            state: JobState::Running,
+            result: Some(Self::result(
+                req,
+                &Progress {
+                    counts: ImportCounts::default(),
+                    last_line: 1,
+                    preview: Vec::new(),
+                    started: Instant::now(),
+                },
+            )),
+            error: None,
+            created_by: Some(actor.user_id.clone()),
+            created_at: truncate_to_micros(self.clock.now()),
+            finished_at: None,
+        };
+        self.jobs.save_job(&job).await?;
+        Ok(job)
+    }
+
+    /// An import job of the caller's tenant.
+    ///
+    /// # Errors
+    /// [`DomainError::NotFound`] when absent, another tenant's, or not an import.
+    pub async fn job(&self, actor: &Actor, id: JobId) -> Result<Job, DomainError> {
+        actor.require(Permission::CustomersManage)?;
+        self.jobs
+            .find_job(actor.tenant_id, id)
+            .await?
+            .filter(|j| j.kind.starts_with("import_"))
+            .ok_or(DomainError::NotFound { entity: "import" })
+    }
+
+    /// The rejected rows of an import, by line.
+    ///
+    /// # Errors
+    /// As [`ImportService::job`].
+    pub async fn errors(&self, actor: &Actor, id: JobId) -> Result<Vec<RowError>, DomainError> {
+        self.job(actor, id).await?;
+        Ok(self.errors.errors(actor.tenant_id, id).await?)
+    }
+
+    /// Runs an accepted import to its end and records the outcome on the job (also returned).
+    pub async fn run(
+        &self,
+        actor: &Actor,
+        mut job: Job,
+        req: ImportRequest,
+        mut source: Box<dyn RowSource>,
+    ) -> Job {
+        let mut p = Progress {
+            counts: ImportCounts::default(),
+            last_line: 1,
+            preview: Vec::new(),
+            started: Instant::now(),
+        };
+        let outcome = match req.options.kind {
+            ImportKind::Customers => {
+                self.run_customers(actor, &job, &req, source.as_mut(), &mut p)
+                    .await
+            }
+            ImportKind::Orders => {
+                self.run_orders(actor, &job, &req, source.as_mut(), &mut p)
+                    .await
+            }
+        };
+        job.result = Some(Self::result(&req, &p));
+        match outcome {
+            Ok(()) => job.state = JobState::Completed,
+            Err(e) => {
+                job.state = JobState::Failed;
+                job.error = Some(format!(
+                    "stopped after line {}: {e}; rows up to that line are stored",
+                    p.last_line
+                ));
+            }
+        }
+        job.finished_at = Some(truncate_to_micros(self.clock.now()));
+        if let Err(e) = self.jobs.save_job(&job).await {
+            tracing::error!(job = %job.id, error = %e, "could not record the import's outcome");
+        }
+        job
+    }
+
+    async fn checkpoint(
+        &self,
+        job: &Job,
+        req: &ImportRequest,
+        p: &Progress,
+        errors: &mut Vec<RowError>,
+    ) -> Result<(), DomainError> {
+        if !errors.is_empty() {
+            self.errors
+                .save_errors(job.tenant_id, job.id, std::mem::take(errors))
+                .await?;
+        }
+        let mut j = job.clone();
+        j.result = Some(Self::result(req, p));
+        self.jobs.save_job(&j).await?;
+        Ok(())
+    }
+
+    fn read_batch(
+        source: &mut dyn RowSource,
+        p: &mut Progress,
+        errors: &mut Vec<RowError>,
+    ) -> Vec<(u64, Vec<String>)> {
+        let mut rows = Vec::with_capacity(IMPORT_BATCH);
+        while rows.len() < IMPORT_BATCH {
+            match source.next_row() {
+                None => break,
+                Some(Ok(row)) => {
+                    p.counts.rows_read += 1;
+                    rows.push(row);
+                }
+                Some(Err(reason)) => {
+                    p.counts.rows_read += 1;
+                    p.counts.failed += 1;
+                    errors.push(RowError::row(p.last_line + 1, reason));
+                }
+            }
+        }
+        rows
+    }
+
+    /// Stored live customers whose `by` value is one of `keys`, by that value.
+    async fn existing(
+        &self,
+        actor: &Actor,
+        by: MatchBy,
+        keys: Vec<String>,
+    ) -> Result<HashMap<String, Customer>, DomainError> {
+        let mut out = HashMap::new();
+        if keys.is_empty() {
+            return Ok(out);
+        }
+        let fields: &[&str] = match by {
+            MatchBy::Email => &["email"],
+            MatchBy::Phone => &["phone", "mobile_phone"],
+            MatchBy::ExternalRef => &["external_ref"],
+        };
+        for chunk in keys.chunks(500) {
+            let groups: Vec<Value> = fields
+                .iter()
+                .map(|f| json!({"all": [{"field": f, "op": "in", "value": chunk}]}))
+                .collect();
+            let filter = Filter::parse(&json!({ "any": groups }), "filter")
+                .map_err(DomainError::Validation)?;
+            let q = CustomerQuery {
+                filter,
+                sort: vec![],
+                deleted: Deleted::Exclude,
+                limit: (chunk.len() * fields.len()) as u32,
+                after: None,
+                offset: None,
+                now: self.clock.now(),
+                search: None,
+            };
+            for c in self.customers.list(actor.tenant_id, &q).await? {
+                for k in key_of(&c.profile, by) {
+                    out.entry(k).or_insert_with(|| c.clone());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn run_customers(
+        &self,
+        actor: &Actor,
+        job: &Job,
+        req: &ImportRequest,
+        source: &mut dyn RowSource,
+        p: &mut Progress,
+    ) -> Result<(), DomainError> {
+        let opts = &req.options;
+        let by = opts.customer_match_by();
+        let mapping = resolve_mapping(opts, &source.headers()).map_err(DomainError::Validation)?;
+        let tenant = load(self.tenants.as_ref(), actor.tenant_id).await?;
+        let ctx = ValidationContext {
+            default_country: tenant.default_country,
+            default_currency: tenant.default_currency,
+            today: self.clock.now().date_naive(),
+        };
+        // Key → customer created or updated by an earlier row of this file.
+        let mut seen: HashMap<String, CustomerId> = HashMap::new();
+        let mut errors = Vec::new();
+        loop {
+            let rows = Self::read_batch(source, p, &mut errors);
+            if rows.is_empty() {
+                break;
+            }
+            let batch_last = rows.last().map_or(p.last_line, |r| r.0);
+            let mut valid: Vec<(u64, CustomerInput, CustomerProfile)> = Vec::new();
+            for (line, cells) in rows {
+                let parsed = customer_row(&mapping, &cells, opts).and_then(|input| {
+                    let profile = input.clone().validate(&ctx)?;
+                    Ok((input, profile))
+                });
+                match parsed {
+                    Ok((input, profile)) => valid.push((line, input, profile)),
+                    Err(e) => {
+                        p.counts.failed += 1;
+                        errors.extend(RowError::from_field_errors(line, e));
+                    }
+                }
+            }
+            let keys: Vec<String> = valid
+                .iter()
+                .flat_map(|(_, _, pr)| key_of(pr, by))
+                .filter(|k| !seen.contains_key(k))
+                .collect();
+            let existing = self.existing(actor, by, keys).await?;
+            // What to write: new customers, and updated stored ones (by id, latest wins).
+            let mut creates: Vec<(u64, NewCustomer)> = Vec::new();
+            let mut updates: Vec<(u64, Customer)> = Vec::new();
+            let now = truncate_to_micros(self.clock.now());
+            for (line, input, profile) in valid {
+                let keys = key_of(&profile, by);
+                let earlier = keys.iter().find_map(|k| seen.get(k).copied());
+                let stored = keys.iter().find_map(|k| existing.get(k));
+                let matched = earlier.or(stored.map(|c| c.id));
+                let action = match (matched, opts.duplicate_policy) {
+                    (None, _) | (Some(_), DuplicatePolicy::Create) => "create",
+                    (Some(_), DuplicatePolicy::Skip) => "skip",
+                    (Some(_), DuplicatePolicy::Update) => "update",
+                };
+                let mut shown = profile.clone();
+                match action {
+                    "create" => {
+                        let id = CustomerId(self.ids.new_id());
+                        for k in &keys {
+                            seen.entry(k.clone()).or_insert(id);
+                        }
+                        creates.push((
+                            line,
+                            NewCustomer {
+                                id,
+                                tenant_id: actor.tenant_id,
+                                profile,
+                                created_by: Some(actor.user_id.clone()),
+                                created_at: now,
+                            },
+                        ));
+                        p.counts.created += 1;
+                    }
+                    "skip" => p.counts.skipped += 1,
+                    _ => {
+                        let id = matched.unwrap_or(CustomerId(uuid::Uuid::nil()));
+                        // The row's cells over what this file or storage holds now.
+                        let base_profile = creates
+                            .iter()
+                            .find(|(_, n)| n.id == id)
+                            .map(|(_, n)| n.profile.clone())
+                            .or_else(|| {
+                                updates
+                                    .iter()
+                                    .find(|(_, c)| c.id == id)
+                                    .map(|(_, c)| c.profile.clone())
+                            })
+                            .or_else(|| stored.filter(|c| c.id == id).map(|c| c.profile.clone()));
+                        let Some(base) = base_profile else {
+                            // Matched a customer written by an earlier batch: load it.
+                            match crate::customer::load_live(
+                                self.customers.as_ref(),
+                                actor.tenant_id,
+                                id,
+                            )
+                            .await
+                            {
+                                Ok(c) => {
+                                    match CustomerInput::from(&c.profile)
+                                        .overlay(input)
+                                        .validate(&ctx)
+                                    {
+                                        Ok(merged) if merged == c.profile => p.counts.skipped += 1,
+                                        Ok(merged) => {
+                                            shown = merged.clone();
+                                            updates.push((
+                                                line,
+                                                Customer {
+                                                    profile: merged,
+                                                    updated_at: now,
+                                                    updated_by: Some(actor.user_id.clone()),
+                                                    ..c
+                                                },
+                                            ));
+                                            p.counts.updated += 1;
+                                        }
+                                        Err(e) => {
+                                            p.counts.failed += 1;
+                                            errors.extend(RowError::from_field_errors(line, e));
+                                        }
+                                    }
+                                }
+                                Err(e) => {
+                                    p.counts.failed += 1;
+                                    errors.push(RowError::row(line, e.to_string()));
+                                }
+                            }
+                            continue;
+                        };
+                        match CustomerInput::from(&base).overlay(input).validate(&ctx) {
+                            Ok(merged) if merged == base => p.counts.skipped += 1,
+                            Ok(merged) => {
+                                shown = merged.clone();
+                                // Each row counts by its own action, also when it changes
+                                // a customer an earlier row of this batch wrote.
+                                if let Some((_, n)) = creates.iter_mut().find(|(_, n)| n.id == id) {
+                                    n.profile = merged;
+                                    p.counts.updated += 1;
+                                } else if let Some((_, c)) =
+                                    updates.iter_mut().find(|(_, c)| c.id == id)
+                                {
+                                    c.profile = merged;
+                                    p.counts.updated += 1;
+                                } else if let Some(c) = stored {
+                                    updates.push((
+                                        line,
+                                        Customer {
+                                            profile: merged,
+                                            updated_at: now,
+                                            updated_by: Some(actor.user_id.clone()),
+                                            ..c.clone()
+                                        },
+                                    ));
+                                    p.counts.updated += 1;
+                                }
+                            }
+                            Err(e) => {
+                                p.counts.failed += 1;
+                                errors.extend(RowError::from_field_errors(line, e));
+                            }
+                        }
+                    }
+                }
+                if opts.dry_run && p.preview.len() < PREVIEW_ROWS {
+                    p.preview.push(preview_of(line, action, &shown, matched));
+                }
+            }
+            if !opts.dry_run {
+                self.write_customers(actor, creates, updates, p, &mut errors)
+                    .await?;
+            }
+            p.last_line = batch_last;
+            self.checkpoint(job, req, p, &mut errors).await?;
+        }
+        self.checkpoint(job, req, p, &mut errors).await
+    }
+
+    /// Writes one batch in one transaction; when that fails, row by row.
+    async fn write_customers(
+        &self,
+        actor: &Actor,
+        creates: Vec<(u64, NewCustomer)>,
+        updates: Vec<(u64, Customer)>,
+        p: &mut Progress,
+        errors: &mut Vec<RowError>,
+    ) -> Result<(), DomainError> {
+        if creates.is_empty() && updates.is_empty() {
+            return Ok(());
+        }
+        let all: Vec<NewCustomer> = creates.iter().map(|(_, n)| n.clone()).collect();
+        let together = async {
+            let mut b = self.customers.begin_batch().await?;
+            b.insert(actor.tenant_id, &all).await?;
+            for (_, c) in &updates {
+                b.save(c).await?;
+            }
+            b.commit().await
+        }
+        .await;
+        match together {
+            Ok(()) => Ok(()),
+            Err(RepositoryError::Unavailable(e)) => Err(DomainError::Unavailable(e)),
+            Err(_) => {
+                for (line, n) in creates {
+                    let one = async {
+                        let mut b = self.customers.begin_batch().await?;
+                        b.insert(actor.tenant_id, std::slice::from_ref(&n)).await?;
+                        b.commit().await
+                    }
+                    .await;
+                    if let Err(e) = one {
+                        p.counts.created -= 1;
+                        p.counts.failed += 1;
+                        let (field, reason) = conflict_reason(&e);
+                        errors.push(RowError {
+                            line,
+                            field,
+                            reason,
+                        });
+                    }
+                }
+                for (line, c) in updates {
+                    let one = async {
+                        let mut b = self.customers.begin_batch().await?;
+                        b.save(&c).await?;
+                        b.commit().await
+                    }
+                    .await;
+                    if let Err(e) = one {
+                        p.counts.updated -= 1;
+                        p.counts.failed += 1;
+                        let (field, reason) = conflict_reason(&e);
+                        errors.push(RowError {
+                            line,
+                            field,
+                            reason,
+                        });
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn run_orders(
+        &self,
+        actor: &Actor,
+        job: &Job,
+        req: &ImportRequest,
+        source: &mut dyn RowSource,
+        p: &mut Progress,
+    ) -> Result<(), DomainError> {
+        let opts = &req.options;
+        let mapping = resolve_mapping(opts, &source.headers()).map_err(DomainError::Validation)?;
+        let tenant = load(self.tenants.as_ref(), actor.tenant_id).await?;
+        let ctx = ValidationContext {
+            default_country: tenant.default_country,
+            default_currency: tenant.default_currency,
+            today: self.clock.now().date_naive(),
+        };
+        let mut known: HashMap<(MatchBy, String), CustomerId> = HashMap::new();
+        let mut errors = Vec::new();
+        loop {
+            let rows = Self::read_batch(source, p, &mut errors);
+            if rows.is_empty() {
+                break;
+            }
+            for (line, cells) in rows {
+                let row = match order_row(&mapping, &cells, opts, &req.fingerprint, line) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        p.counts.failed += 1;
+                        errors.extend(RowError::from_field_errors(line, e));
+                        continue;
+                    }
+                };
+                let Some((by, value)) = row.customer.lookup(opts.match_by) else {
+                    p.counts.failed += 1;
+                    errors.push(RowError::row(line, "the row names no customer"));
+                    continue;
+                };
+                let value = match by {
+                    MatchBy::Phone => {
+                        crate::values::PhoneNumber::parse(value, tenant.default_country)
+                            .map(|ph| ph.as_str().to_owned())
+                            .unwrap_or_else(|_| value.to_owned())
+                    }
+                    _ => value.to_owned(),
+                };
+                let key = (by, value);
+                let customer = match known.get(&key) {
+                    Some(id) => Some(*id),
+                    None => {
+                        let found = match by {
+                            MatchBy::Email => {
+                                self.customers
+                                    .find_by_unique(actor.tenant_id, UniqueField::Email, &key.1)
+                                    .await?
+                            }
+                            MatchBy::ExternalRef => {
+                                self.customers
+                                    .find_by_unique(
+                                        actor.tenant_id,
+                                        UniqueField::ExternalRef,
+                                        &key.1,
+                                    )
+                                    .await?
+                            }
+                            MatchBy::Phone => match self
+                                .customers
+                                .find_by_unique(actor.tenant_id, UniqueField::Phone, &key.1)
+                                .await?
+                            {
+                                Some(id) => Some(id),
+                                None => {
+                                    self.customers
+                                        .find_by_unique(
+                                            actor.tenant_id,
+                                            UniqueField::MobilePhone,
+                                            &key.1,
+                                        )
+                                        .await?
+                                }
+                            },
+                        };
+                        if let Some(id) = found {
+                            known.insert(key.clone(), id);
+                        }
+                        found
+                    }
+                };
+                let customer = match customer {
+                    Some(id) => id,
+                    None if !opts.create_missing_customers => {
+                        p.counts.failed += 1;
+                        errors.push(RowError::row(
+                            line,
+                            format!("no customer with {} {}", by.as_str(), key.1),
+                        ));
+                        continue;
+                    }
+                    None => {
+                        let profile = match row.new_customer(opts).validate(&ctx) {
+                            Ok(pr) => pr,
+                            Err(e) => {
+                                p.counts.failed += 1;
+                                errors.extend(RowError::from_field_errors(line, e));
+                                continue;
+                            }
+                        };
+                        let id = CustomerId(self.ids.new_id());
+                        if !opts.dry_run {
+                            let n = NewCustomer {
+                                id,
+                                tenant_id: actor.tenant_id,
+                                profile,
+                                created_by: Some(actor.user_id.clone()),
+                                created_at: truncate_to_micros(self.clock.now()),
+                            };
+                            let made = async {
+                                let mut b = self.customers.begin_batch().await?;
+                                b.insert(actor.tenant_id, std::slice::from_ref(&n)).await?;
+                                b.commit().await
+                            }
+                            .await;
+                            if let Err(e) = made {
+                                p.counts.failed += 1;
+                                let (field, reason) = conflict_reason(&e);
+                                errors.push(RowError {
+                                    line,
+                                    field,
+                                    reason,
+                                });
+                                continue;
+                            }
+                        }
+                        known.insert(key.clone(), id);
+                        id
+                    }
+                };
+                if opts.dry_run {
+                    if p.preview.len() < PREVIEW_ROWS {
+                        p.preview.push(json!({
+                            "line": line,
+                            "customer": key.1,
+                            "order_ref": row.order.order_ref,
+                            "placed_at": row.order.placed_at,
+                            "total_amount": row.order.total_amount,
+                            "status": row.order.status.map(|s| s.as_str()),
+                        }));
+                    }
+                    p.counts.created += 1;
+                    continue;
+                }
+                match self.orders.place(actor, customer, row.order, false).await {
+                    Ok(placed) if placed.created => p.counts.created += 1,
+                    Ok(_) => p.counts.skipped += 1,
+                    Err(DomainError::Unavailable(e)) => return Err(DomainError::Unavailable(e)),
+                    Err(DomainError::Validation(e)) => {
+                        p.counts.failed += 1;
+                        errors.extend(RowError::from_field_errors(line, e));
+                    }
+                    Err(e) => {
+                        p.counts.failed += 1;
+                        errors.push(RowError::row(line, e.to_string()));
+                    }
+                }
+                p.last_line = line;
+            }
+            self.checkpoint(job, req, p, &mut errors).await?;
+        }
+        self.checkpoint(job, req, p, &mut errors).await
+    }
+}

@@ -1,0 +1,392 @@
+//! `/api/v1/imports`: bulk import of customers or orders from a CSV or XLSX file, as a job.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use actix_multipart::Multipart;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use crm_domain::analytics::Job;
+use crm_domain::ids::JobId;
+use crm_domain::import::{ImportOptions, RowError};
+use crm_domain::import_service::{ImportRequest, RowSource};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+/// Opens an uploaded file as rows (implemented by the server with `crm_infra::FileRows`).
+pub type RowOpener = Arc<
+    dyn Fn(&std::path::Path, Option<u8>, bool) -> Result<Box<dyn RowSource>, String> + Send + Sync,
+>;
+
+/// Registers the import routes (inside the `/api/v1` scope).
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(create_import)
+        .service(get_import)
+        .service(import_errors);
+}
+
+/// An import job.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ImportResponse {
+    /// Id.
+    pub id: Uuid,
+    /// `import_customers` or `import_orders`.
+    pub kind: String,
+    /// `running`, `completed` or `failed`.
+    pub state: String,
+    /// Progress and outcome: `rows_read`, `created`, `updated`, `skipped`, `failed`, `last_line`
+    /// (the last line committed), `duration_ms`, `rows_per_second`, `dry_run`, `file`, and for a
+    /// dry run `preview` (the first 20 rows as they would be stored).
+    #[schema(value_type = Object)]
+    pub progress: serde_json::Value,
+    /// Why it failed (and where it stopped).
+    pub error: Option<String>,
+    /// Started.
+    pub created_at: DateTime<Utc>,
+    /// Ended.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl From<&Job> for ImportResponse {
+    fn from(j: &Job) -> Self {
+        Self {
+            id: j.id.0,
+            kind: j.kind.clone(),
+            state: j.state.as_str().to_owned(),
+            progress: j.result.clone().unwrap_or_default(),
+            error: j.error.clone(),
+            created_at: j.created_at,
+            finished_at: j.finished_at,
+        }
+    }
+}
+
+/// The form of `POST /imports` (for the documentation).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct ImportForm {
+    /// The CSV (comma, semicolon or tab; UTF-8 with or without BOM, Latin-1 with
+    /// `"latin1": true`) or XLSX file.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// JSON options: `kind` (`customers` | `orders`), `mapping` (`{"E-mail": "email"}`; default:
+    /// detected from English and Indonesian headers), `delimiter`, `date_format`,
+    /// `decimal_separator`, `default_country`, `default_currency`, `duplicate_policy` (`skip` |
+    /// `update` | `create`), `match_by` (`external_ref` | `email` | `phone`), `dry_run`,
+    /// `create_missing_customers`, `latin1`.
+    #[schema(value_type = Object)]
+    options: serde_json::Value,
+}
+
+/// Import customers or orders from a file (needs `customers.manage`). Answers 202 with the job;
+/// `GET /imports/{id}` follows it. `?wait=true` waits and answers 200 with the finished job.
+#[utoipa::path(
+    tag = "imports",
+    params(("wait" = Option<bool>, Query, description = "Wait for the import to finish")),
+    request_body(content = ImportForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 202, description = "Accepted", body = ImportResponse),
+        (status = 200, description = "Finished (with wait=true)", body = ImportResponse),
+        (status = 400, description = "Not multipart, no file or options, unreadable file", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "File or row count beyond the limits", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid options, naming `options.<field>`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/imports")]
+pub async fn create_import(
+    caller: Caller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    mut form: Multipart,
+) -> Result<HttpResponse, ApiError> {
+    let mut wait = false;
+    crate::query::each_param(req.query_string(), &["wait"], |name, value| {
+        wait = value
+            .parse()
+            .map_err(|_| ApiError::bad(name, "`wait` is true or false"))?;
+        Ok(())
+    })?;
+    let limit = state.imports.max_bytes;
+    let mut file: Option<(tempfile::NamedTempFile, String, String)> = None;
+    let mut options: Option<Vec<u8>> = None;
+    while let Some(field) = form.next().await {
+        let mut field = field.map_err(|e| ApiError::bad("file", format!("malformed form: {e}")))?;
+        let name = field.name().unwrap_or_default().to_owned();
+        match name.as_str() {
+            "file" => {
+                let file_name = field
+                    .content_disposition()
+                    .and_then(|d| d.get_filename())
+                    .unwrap_or("upload")
+                    .to_owned();
+                let suffix = std::path::Path::new(&file_name)
+                    .extension()
+                    .map(|e| format!(".{}", e.to_string_lossy()))
+                    .unwrap_or_default();
+                let mut tmp = tempfile::Builder::new()
+                    .suffix(&suffix)
+                    .tempfile()
+                    .map_err(internal)?;
+                let mut hash = Sha256::new();
+                let mut size = 0usize;
+                while let Some(chunk) = field.next().await {
+                    let chunk =
+                        chunk.map_err(|e| ApiError::bad("file", format!("upload failed: {e}")))?;
+                    size += chunk.len();
+                    if size > limit {
+                        return Err(ApiError::PayloadTooLarge { limit });
+                    }
+                    hash.update(&chunk);
+                    tmp.write_all(&chunk).map_err(internal)?;
+                }
+                let digest = hash
+                    .finalize()
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>();
+                file = Some((tmp, file_name, digest));
+            }
+            "options" => {
+                let mut bytes = Vec::new();
+                while let Some(chunk) = field.next().await {
+                    let chunk = chunk
+                        .map_err(|e| ApiError::bad("options", format!("upload failed: {e}")))?;
+                    if bytes.len() + chunk.len() > 1 << 16 {
+                        return Err(ApiError::PayloadTooLarge { limit: 1 << 16 });
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                options = Some(bytes);
+            }
+            other => {
+                return Err(ApiError::bad(
+                    other,
+                    format!("unknown form field `{other}`; expected `file` and `options`"),
+                ));
+            }
+        }
+    }
+    let (tmp, file_name, fingerprint) =
+        file.ok_or_else(|| ApiError::bad("file", "the form has no `file` part"))?;
+    let options: ImportOptions = match options {
+        Some(bytes) => parse_options(&bytes)?,
+        None => return Err(ApiError::bad("options", "the form has no `options` part")),
+    };
+    let path = tmp.path().to_owned();
+    let open = state.imports.opener.clone();
+    let (delimiter, latin1) = (options.delimiter, options.latin1);
+    // Count the rows first: a file beyond the row limit is refused before any work.
+    let max_rows = state.imports.max_rows;
+    let counted = {
+        let path = path.clone();
+        let open = open.clone();
+        web::block(move || -> Result<u64, String> {
+            let mut src = open(&path, delimiter, latin1)?;
+            let mut n = 0u64;
+            while src.next_row().is_some() {
+                n += 1;
+                if n > max_rows {
+                    break;
+                }
+            }
+            Ok(n)
+        })
+        .await
+        .map_err(internal)?
+        .map_err(|e| ApiError::bad("file", e))?
+    };
+    if counted > max_rows {
+        return Err(ApiError::TooManyRows { limit: max_rows });
+    }
+    if counted == 0 {
+        return Err(ApiError::bad("file", "the file has a header but no rows"));
+    }
+    let request = ImportRequest {
+        options,
+        file_name,
+        fingerprint,
+    };
+    let job = state.imports.service.start(&caller.0, &request).await?;
+    let source = open(&path, delimiter, latin1).map_err(|e| ApiError::bad("file", e))?;
+    let accepted = ImportResponse::from(&job);
+    let location = format!("/api/v1/imports/{}", job.id);
+    let service = state.imports.service.clone();
+    let actor = caller.0.clone();
+    let run = async move {
+        let done = service.run(&actor, job, request, source).await;
+        // The upload is deleted once the import has read it.
+        drop(tmp);
+        done
+    };
+    if wait {
+        let done = run.await;
+        return Ok(HttpResponse::Ok()
+            .insert_header(("Location", location))
+            .json(ImportResponse::from(&done)));
+    }
+    actix_web::rt::spawn(run);
+    Ok(HttpResponse::Accepted()
+        .insert_header(("Location", location))
+        .json(accepted))
+}
+
+/// An import job: state, progress and timings.
+#[utoipa::path(
+    tag = "imports",
+    params(("id" = Uuid, Path, description = "Import id")),
+    responses(
+        (status = 200, body = ImportResponse),
+        (status = 404, description = "No such import", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/imports/{id}")]
+pub async fn get_import(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let job = state
+        .imports
+        .service
+        .job(&caller.0, JobId(id.into_inner()))
+        .await?;
+    Ok(HttpResponse::Ok().json(ImportResponse::from(&job)))
+}
+
+/// A rejected row.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RowErrorResponse {
+    /// Line of the file (header = 1).
+    pub line: u64,
+    /// Field at fault.
+    pub field: Option<String>,
+    /// Why.
+    pub reason: String,
+}
+
+impl From<&RowError> for RowErrorResponse {
+    fn from(e: &RowError) -> Self {
+        Self {
+            line: e.line,
+            field: e.field.clone(),
+            reason: e.reason.clone(),
+        }
+    }
+}
+
+/// Every rejected row of an import, by line: JSON, or CSV with `?format=csv`.
+#[utoipa::path(
+    tag = "imports",
+    params(
+        ("id" = Uuid, Path, description = "Import id"),
+        ("format" = Option<String>, Query, description = "`json` (default) or `csv`"),
+    ),
+    responses(
+        (status = 200, body = Vec<RowErrorResponse>),
+        (status = 404, description = "No such import", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/imports/{id}/errors")]
+pub async fn import_errors(
+    caller: Caller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let mut csv = false;
+    crate::query::each_param(req.query_string(), &["format"], |name, value| {
+        csv = match value {
+            "csv" => true,
+            "json" => false,
+            _ => return Err(ApiError::bad(name, "`format` is json or csv")),
+        };
+        Ok(())
+    })?;
+    let errors = state
+        .imports
+        .service
+        .errors(&caller.0, JobId(id.into_inner()))
+        .await?;
+    if !csv {
+        return Ok(HttpResponse::Ok().json(
+            errors
+                .iter()
+                .map(RowErrorResponse::from)
+                .collect::<Vec<_>>(),
+        ));
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let write =
+        |w: &mut csv::Writer<Vec<u8>>, rec: [&str; 3]| w.write_record(rec).map_err(internal);
+    write(&mut w, ["line", "field", "reason"])?;
+    for e in &errors {
+        let line = e.line.to_string();
+        write(
+            &mut w,
+            [
+                line.as_str(),
+                e.field.as_deref().unwrap_or(""),
+                &neutralise(&e.reason),
+            ],
+        )?;
+    }
+    let body = w.into_inner().map_err(internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            "Content-Disposition",
+            "attachment; filename=\"import-errors.csv\"",
+        ))
+        .body(body))
+}
+
+/// The `options` part: JSON syntax errors are a 400 on `options`, shape errors a 422 naming
+/// `options.<field>`.
+fn parse_options(bytes: &[u8]) -> Result<ImportOptions, ApiError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest {
+            detail: format!("`options` is not valid JSON: {e}"),
+            field: Some("options".into()),
+        })?;
+    crate::json::from_value(value).map_err(|e| match e {
+        ApiError::Domain(crm_domain::DomainError::Validation(errors)) => {
+            ApiError::Domain(crm_domain::DomainError::Validation(
+                errors
+                    .into_iter()
+                    .map(|mut f| {
+                        if f.field == "body" {
+                            f.field = "options".into();
+                        } else {
+                            f.field = format!("options.{}", f.field);
+                        }
+                        f
+                    })
+                    .collect(),
+            ))
+        }
+        other => other,
+    })
+}
+
+/// A reason that starts like a formula gets a leading `'` (CSV injection guard).
+fn neutralise(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Domain(crm_domain::DomainError::Internal(e.to_string()))
+}

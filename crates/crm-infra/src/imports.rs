@@ -1,0 +1,143 @@
+//! [`ImportRepository`] on SeaORM (`import_errors`), the [`RowSource`] over
+//! [`crate::import_file::SheetReader`], and the start-up sweep of interrupted jobs.
+
+use std::path::Path;
+
+use async_trait::async_trait;
+use crm_domain::ids::JobId;
+use crm_domain::import::RowError;
+use crm_domain::import_service::{ImportRepository, RowSource};
+use crm_domain::{RepositoryError, TenantId};
+use sea_orm::{ConnectionTrait, TransactionTrait};
+
+use crate::db::Database;
+use crate::error::map_db_err;
+use crate::import_file::{FileKind, ImportFileError, SheetReader};
+use crate::orders::raw;
+
+/// Rejected import rows in `import_errors`.
+#[derive(Debug, Clone)]
+pub struct SeaImportRepository {
+    db: Database,
+}
+
+impl SeaImportRepository {
+    /// Wraps a database.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait]
+impl ImportRepository for SeaImportRepository {
+    async fn save_errors(
+        &self,
+        tenant: TenantId,
+        job: JobId,
+        errors: Vec<RowError>,
+    ) -> Result<(), RepositoryError> {
+        let backend = self.db.backend();
+        let txn = self.db.write.begin().await.map_err(map_db_err)?;
+        let row = txn
+            .query_one_raw(raw(
+                backend,
+                "SELECT CAST(COALESCE(MAX(seq), 0) AS BIGINT) FROM import_errors \
+                 WHERE tenant_id = $1 AND job_id = $2",
+                vec![tenant.0.into(), job.0.into()],
+            ))
+            .await
+            .map_err(map_db_err)?;
+        let mut seq: i64 = match row {
+            Some(r) => r.try_get_by_index(0).map_err(map_db_err)?,
+            None => 0,
+        };
+        for e in errors {
+            seq += 1;
+            txn.execute_raw(raw(
+                backend,
+                "INSERT INTO import_errors (tenant_id, job_id, seq, line, field, reason) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                vec![
+                    tenant.0.into(),
+                    job.0.into(),
+                    seq.into(),
+                    i64::try_from(e.line).unwrap_or(i64::MAX).into(),
+                    e.field.into(),
+                    e.reason.into(),
+                ],
+            ))
+            .await
+            .map_err(map_db_err)?;
+        }
+        txn.commit().await.map_err(map_db_err)
+    }
+
+    async fn errors(&self, tenant: TenantId, job: JobId) -> Result<Vec<RowError>, RepositoryError> {
+        let rows = self
+            .db
+            .read
+            .query_all_raw(raw(
+                self.db.backend(),
+                "SELECT line, field, reason FROM import_errors WHERE tenant_id = $1 AND job_id = $2 \
+                 ORDER BY line, seq",
+                vec![tenant.0.into(), job.0.into()],
+            ))
+            .await
+            .map_err(map_db_err)?;
+        rows.into_iter()
+            .map(|r| {
+                let line: i64 = r.try_get_by_index(0).map_err(map_db_err)?;
+                Ok(RowError {
+                    line: u64::try_from(line).unwrap_or(0),
+                    field: r.try_get_by_index(1).map_err(map_db_err)?,
+                    reason: r.try_get_by_index(2).map_err(map_db_err)?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Jobs left `running` by a process that stopped (crash, restart) are marked `failed`, with
+/// the line their last committed batch ended at; called at start-up.
+///
+/// # Errors
+/// The database's.
+pub async fn fail_interrupted_jobs(db: &Database) -> Result<u64, RepositoryError> {
+    let done = db
+        .write
+        .execute_unprepared(
+            "UPDATE jobs SET state = 'failed', error = 'interrupted: the server stopped while \
+             the job ran; its result says the last line committed' WHERE state = 'running'",
+        )
+        .await
+        .map_err(map_db_err)?;
+    Ok(done.rows_affected())
+}
+
+/// A [`RowSource`] over a CSV or XLSX file on disk.
+pub struct FileRows {
+    reader: SheetReader,
+}
+
+impl FileRows {
+    /// Opens `path` (kind sniffed from its name and first bytes).
+    ///
+    /// # Errors
+    /// The file cannot be read, is empty, or is not CSV/XLSX.
+    pub fn open(path: &Path, delimiter: Option<u8>, latin1: bool) -> Result<Self, ImportFileError> {
+        let kind: FileKind = crate::import_file::sniff(path);
+        Ok(Self {
+            reader: SheetReader::open(path, kind, delimiter, latin1)?,
+        })
+    }
+}
+
+impl RowSource for FileRows {
+    fn headers(&self) -> Vec<String> {
+        self.reader.headers().to_vec()
+    }
+
+    fn next_row(&mut self) -> Option<Result<(u64, Vec<String>), String>> {
+        self.reader.next_row().map(|r| r.map_err(|e| e.to_string()))
+    }
+}

@@ -1,0 +1,276 @@
+//! Imports of customers and orders through `POST /api/v1/imports`, on SQLite and PostgreSQL.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use crm_blackbox_tests::{DbBackend, TestApp, on_both_backends};
+use serde_json::{Value, json};
+
+/// BOM, semicolons, a quoted newline, mixed-case e-mails, local phones, a duplicate inside the
+/// file (line 7 of line 2), a duplicate of a stored customer (line 8) and two invalid rows
+/// (line 5: e-mail, line 6: no name).
+const MESSY: &str = "\u{feff}Nama;E-mail;No HP;Tags;Catatan\n\
+Budi Santoso;BUDI@Example.com;0812 3456 7890;vip,grosir;\"Line one\nline two\"\n\
+Siti;siti@example.com;;;\n\
+Ani;ani@example;;;\n\
+;nobody@example.com;;;\n\
+Budi S.;budi@example.com;;;\n\
+Stored Person;stored@example.com;;;\n\
+Dewi;dewi@example.com;0813-1111-2222;;\n";
+
+async fn import(
+    app: &TestApp,
+    token: &str,
+    name: &str,
+    body: &str,
+    options: Value,
+) -> (u16, Value) {
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(body.as_bytes().to_vec()).file_name(name.to_owned()),
+        )
+        .text("options", options.to_string());
+    let r = app
+        .http
+        .post(format!("{}/api/v1/imports?wait=true", app.base))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn count(app: &TestApp, token: &str) -> u64 {
+    app.get("/api/v1/customers?limit=1&include_total=true", token)
+        .await
+        .body["total"]
+        .as_u64()
+        .unwrap()
+}
+
+async fn by_email(app: &TestApp, token: &str, email: &str) -> Value {
+    let page = app
+        .post(
+            "/api/v1/customers/search",
+            token,
+            json!({"filter": {"all": [{"field": "email", "op": "eq", "value": email}]}}),
+        )
+        .await;
+    page.body["data"][0].clone()
+}
+
+fn counts(job: &Value) -> [u64; 5] {
+    let p = &job["progress"];
+    ["rows_read", "created", "updated", "skipped", "failed"].map(|k| p[k].as_u64().unwrap())
+}
+
+async fn a_messy_csv_gives_the_expected_counts_with_each_policy(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    for (policy, expected) in [
+        ("skip", [7, 3, 0, 2, 2]),
+        ("update", [7, 3, 2, 0, 2]),
+        ("create", [7, 3, 0, 0, 4]),
+    ] {
+        let t = app.token(app.tenant(policy).await, "admin");
+        let stored = app
+            .post(
+                "/api/v1/customers",
+                &t,
+                json!({"name": "Stored Original", "email": "stored@example.com"}),
+            )
+            .await;
+        assert_eq!(stored.status, 201);
+        let (status, job) = import(
+            &app,
+            &t,
+            "messy.csv",
+            MESSY,
+            json!({"kind": "customers", "duplicate_policy": policy}),
+        )
+        .await;
+        assert_eq!(status, 200, "{job}");
+        assert_eq!(job["state"], "completed", "{job}");
+        assert_eq!(counts(&job), expected, "{policy}: {job}");
+        assert_eq!(count(&app, &t).await, 4, "{policy}");
+        let budi = by_email(&app, &t, "budi@example.com").await;
+        assert_eq!(budi["mobile_phone"], "+6281234567890");
+        assert_eq!(budi["notes"], "Line one\nline two");
+        let mut tags: Vec<&str> = budi["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        tags.sort();
+        assert_eq!(tags, ["grosir", "vip"]);
+        let stored_now = by_email(&app, &t, "stored@example.com").await;
+        let expected_names = if policy == "update" {
+            ("Budi S.", "Stored Person")
+        } else {
+            ("Budi Santoso", "Stored Original")
+        };
+        assert_eq!(
+            (
+                budi["name"].as_str().unwrap(),
+                stored_now["name"].as_str().unwrap()
+            ),
+            expected_names,
+            "{policy}"
+        );
+        // Every rejected row, with its line and field.
+        let id = job["id"].as_str().unwrap();
+        let errors = app
+            .get(&format!("/api/v1/imports/{id}/errors"), &t)
+            .await
+            .body;
+        let lines: Vec<(u64, Option<&str>)> = errors
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["line"].as_u64().unwrap(), e["field"].as_str()))
+            .collect();
+        let mut expected_lines = vec![(5, Some("email")), (6, Some("name"))];
+        if policy == "create" {
+            expected_lines.extend([(7, Some("email")), (8, Some("email"))]);
+        }
+        assert_eq!(lines, expected_lines, "{policy}: {errors}");
+        let csv = app
+            .http
+            .get(format!(
+                "{}/api/v1/imports/{id}/errors?format=csv",
+                app.base
+            ))
+            .bearer_auth(&t)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(csv.starts_with("line,field,reason\n5,email,"), "{csv}");
+    }
+}
+
+async fn a_dry_run_writes_nothing_and_previews(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let t = app.token(app.tenant("A").await, "admin");
+    let (status, job) = import(
+        &app,
+        &t,
+        "messy.csv",
+        MESSY,
+        json!({"kind": "customers", "dry_run": true}),
+    )
+    .await;
+    assert_eq!(status, 200, "{job}");
+    assert_eq!(counts(&job), [7, 4, 0, 1, 2]);
+    assert_eq!(count(&app, &t).await, 0, "nothing written");
+    let preview = job["progress"]["preview"].as_array().unwrap();
+    assert_eq!(preview[0]["email"], "budi@example.com");
+    assert_eq!(preview[0]["mobile_phone"], "+6281234567890");
+    assert_eq!(preview[0]["action"], "create");
+}
+
+async fn imports_are_tenant_isolated_and_checked(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let a = app.tenant("A").await;
+    let t = app.token(a, "admin");
+    let sales = app.token(a, "sales");
+    let other = app.token(app.tenant("B").await, "admin");
+    let (_, job) = import(&app, &t, "messy.csv", MESSY, json!({"kind": "customers"})).await;
+    let id = job["id"].as_str().unwrap();
+    app.get(&format!("/api/v1/imports/{id}"), &other)
+        .await
+        .assert_problem(404);
+    app.get(&format!("/api/v1/imports/{id}/errors"), &other)
+        .await
+        .assert_problem(404);
+    // The same file in B creates B's own customers: A's do not match.
+    let (_, theirs) = import(
+        &app,
+        &other,
+        "messy.csv",
+        MESSY,
+        json!({"kind": "customers"}),
+    )
+    .await;
+    assert_eq!(counts(&theirs)[1], 4);
+    let (status, _) = import(
+        &app,
+        &sales,
+        "messy.csv",
+        MESSY,
+        json!({"kind": "customers"}),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, body) = import(
+        &app,
+        &t,
+        "messy.csv",
+        MESSY,
+        json!({"kind": "customers", "duplicate_policy": "merge"}),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["errors"][0]["field"], "options.duplicate_policy");
+    let (status, body) = import(
+        &app,
+        &t,
+        "x.csv",
+        "Nama;E-mail\n",
+        json!({"kind": "customers"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+}
+
+/// Orders named by customer external ref (the CDNOW layout): customers are created, statistics
+/// follow, and importing the same file again changes nothing.
+async fn an_orders_file_creates_customers_and_is_idempotent(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let t = app.token(app.tenant("A").await, "admin");
+    let file = "customer_id date number_of_cds dollar_value\n\
+00001 19970101 1 11.77\n\
+00002 19970112 1 12.00\n\
+00002 19970112 5 77.00\n\
+00003 19970102 2 20.76\n\
+00003 19970330 2 20.76\n";
+    let csv = file.replace(' ', ",");
+    let options = json!({"kind": "orders", "default_currency": "USD"});
+    let (status, job) = import(&app, &t, "cdnow.csv", &csv, options.clone()).await;
+    assert_eq!(status, 200, "{job}");
+    assert_eq!(counts(&job), [5, 5, 0, 0, 0], "{job}");
+    let c3 = app
+        .post(
+            "/api/v1/customers/search",
+            &t,
+            json!({"filter": {"all": [{"field": "external_ref", "op": "eq", "value": "00003"}]}}),
+        )
+        .await
+        .body["data"][0]
+        .clone();
+    assert_eq!(c3["total_orders"], 2);
+    assert_eq!(c3["total_spent"], "41.52");
+    assert_eq!(c3["currency"], "USD");
+    assert_eq!(count(&app, &t).await, 3);
+    let (_, again) = import(&app, &t, "cdnow.csv", &csv, options).await;
+    assert_eq!(counts(&again), [5, 0, 0, 5, 0], "{again}");
+    assert_eq!(count(&app, &t).await, 3);
+}
+
+on_both_backends!(
+    a_messy_csv_gives_the_expected_counts_with_each_policy,
+    a_dry_run_writes_nothing_and_previews,
+    imports_are_tenant_isolated_and_checked,
+    an_orders_file_creates_customers_and_is_idempotent,
+);
