@@ -89,7 +89,7 @@ fi
 # CLV model fits on the full CDNOW history (domain code of POST /analytics/clv/fit).
 cargo build --release -q -p crm-blackbox-tests --bin crm-bench-clv
 CLV_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/crm-bench-clv"
-echo "- CLV fits, CDNOW_master.txt (calibration to 1997-09-30, weeks): $("$CLV_BIN" "$ROOT/examples/cdnow/CDNOW_master.txt" | tr '\n' ';' | sed 's/;$//; s/;/; /g')" >> "$WORK/notes.md"
+echo "- CLV fits, CDNOW_master.csv (calibration to 1997-09-30, weeks): $("$CLV_BIN" "$ROOT/examples/cdnow/CDNOW_master.csv" | tr '\n' ';' | sed 's/;$//; s/;/; /g')" >> "$WORK/notes.md"
 
 MACHINE="$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/ {print $2}') GiB RAM"
 {

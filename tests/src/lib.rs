@@ -104,6 +104,16 @@ impl TestApp {
         self.services.tenants.create(t).await.unwrap().id
     }
 
+    /// Creates a tenant with this default country and currency.
+    pub async fn tenant_in(&self, name: &str, country: &str, currency: &str) -> TenantId {
+        let t = NewTenant {
+            name: name.into(),
+            country: Some(country.into()),
+            currency: Some(currency.into()),
+        };
+        self.services.tenants.create(t).await.unwrap().id
+    }
+
     /// A bearer token for `role` in `tenant`.
     pub fn token(&self, tenant: TenantId, role: &str) -> String {
         self.keys

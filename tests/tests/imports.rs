@@ -41,6 +41,41 @@ async fn import(
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
+/// Starts an import without waiting (202) and polls `GET /imports/{id}` until it ends.
+async fn import_and_follow(
+    app: &TestApp,
+    token: &str,
+    name: &str,
+    body: &str,
+    options: Value,
+) -> Value {
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(body.as_bytes().to_vec()).file_name(name.to_owned()),
+        )
+        .text("options", options.to_string());
+    let r = app
+        .http
+        .post(format!("{}/api/v1/imports", app.base))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 202);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    for _ in 0..1_200 {
+        let job = app.get(&location, token).await.body;
+        if job["state"] != "running" {
+            assert_eq!(job["state"], "completed", "{job}");
+            return job;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    panic!("the import did not finish in 5 minutes");
+}
+
 async fn count(app: &TestApp, token: &str) -> u64 {
     app.get("/api/v1/customers?limit=1&include_total=true", token)
         .await
@@ -268,9 +303,64 @@ async fn an_orders_file_creates_customers_and_is_idempotent(backend: DbBackend) 
     assert_eq!(count(&app, &t).await, 3);
 }
 
+/// The CDNOW sample (2,357 customers, 6,919 purchases) imported as orders through the API; the
+/// models fitted through the API reproduce the published estimates (see
+/// `crates/crm-domain/src/analytics/clv` and `../shared/data/cdnow/README.md`).
+async fn the_cdnow_sample_imports_and_fits_the_published_models(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let t = app.token(app.tenant_in("CDNOW", "US", "USD").await, "admin");
+    let file = include_str!("../../examples/cdnow/CDNOW_sample.csv");
+    let job = import_and_follow(
+        &app,
+        &t,
+        "CDNOW_sample.csv",
+        file,
+        json!({"kind": "orders"}),
+    )
+    .await;
+    assert_eq!(counts(&job), [6_919, 6_919, 0, 0, 0], "{job}");
+    assert_eq!(count(&app, &t).await, 2_357);
+    let stats = app.get("/api/v1/customers/stats", &t).await.body;
+    assert_eq!(stats["revenue_by_currency"][0]["currency"], "USD");
+    assert_eq!(
+        stats["revenue_by_currency"][0]["total_revenue"],
+        "244091.94"
+    );
+    let fit = app
+        .post(
+            "/api/v1/analytics/clv/fit",
+            &t,
+            json!({"calibration_end": "1997-09-30", "time_unit": "week"}),
+        )
+        .await;
+    assert_eq!(fit.status, 200, "{}", fit.body);
+    let sig3 = |v: &Value, published: f64| {
+        let x = v.as_f64().unwrap();
+        let scale = 10f64.powi(2 - published.abs().log10().floor() as i32);
+        assert_eq!(
+            (x * scale).round(),
+            (published * scale).round(),
+            "{x} vs {published}"
+        );
+    };
+    let bg = &fit.body["bgnbd"];
+    sig3(&bg["r"], 0.243);
+    sig3(&bg["alpha"], 4.414);
+    sig3(&bg["a"], 0.793);
+    sig3(&bg["b"], 2.426);
+    let gg = &fit.body["gamma_gamma"];
+    sig3(&gg["p"], 6.25);
+    sig3(&gg["q"], 3.74);
+    sig3(&gg["gamma"], 15.44);
+    assert_eq!(fit.body["customers"], 2_357);
+}
+
 on_both_backends!(
     a_messy_csv_gives_the_expected_counts_with_each_policy,
     a_dry_run_writes_nothing_and_previews,
     imports_are_tenant_isolated_and_checked,
     an_orders_file_creates_customers_and_is_idempotent,
+    the_cdnow_sample_imports_and_fits_the_published_models,
 );

@@ -1,5 +1,5 @@
 //! `crm-bench-clv`: times the CLV model fits (BG/NBD and Gamma-Gamma, maximum likelihood) on
-//! the full CDNOW purchase history (`examples/cdnow/CDNOW_master.txt`, 23,570 customers,
+//! the full CDNOW purchase history (`examples/cdnow/CDNOW_master.csv`, 23,570 customers,
 //! calibration 1997-01-01..1997-09-30, weeks), the same domain code `POST
 //! /api/v1/analytics/clv/fit` runs. Prints one line per model: customers, milliseconds, and the
 //! fitted parameters.
@@ -14,11 +14,14 @@ use crm_domain::analytics::clv::{CustomerSummary, TimeUnit, fit_bgnbd, fit_gamma
 fn main() -> anyhow::Result<()> {
     let path = std::env::args()
         .nth(1)
-        .unwrap_or_else(|| "examples/cdnow/CDNOW_master.txt".into());
+        .unwrap_or_else(|| "examples/cdnow/CDNOW_master.csv".into());
     let text = std::fs::read_to_string(&path)?;
     let mut purchases: BTreeMap<u64, Vec<(NaiveDate, f64)>> = BTreeMap::new();
     for line in text.lines().skip(1) {
-        let cols: Vec<&str> = line.split_whitespace().collect();
+        let cols: Vec<&str> = line
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|s| !s.is_empty())
+            .collect();
         if cols.len() < 4 {
             continue;
         }
