@@ -1,5 +1,5 @@
 # crm: the two commands a newcomer needs are `make run` and `make test`.
-.PHONY: run test bench bench-data openapi openapi-check lint fmt ci
+.PHONY: run test bench bench-data demo openapi openapi-check lint fmt ci
 
 CARGO ?= cargo
 
@@ -21,6 +21,10 @@ bench:
 ## file under target/bench-data and, when reachable, PostgreSQL database crm_bench_data.
 bench-data:
 	tests/bench/data.sh
+
+## The CDNOW purchase history end to end: import, RFM, CLV fit, top customers, a prediction.
+demo:
+	examples/cdnow/demo.sh
 
 ## Regenerate the committed OpenAPI document from the code.
 openapi:
