@@ -86,6 +86,12 @@ if [ "${BENCH_SCALE:-1}" != 0 ]; then
   source "$BENCH_DIR/scale.sh"
 fi
 
+# Bulk import of a generated customers file (BENCH_IMPORT=0 skips it).
+if [ "${BENCH_IMPORT:-1}" != 0 ]; then
+  # shellcheck source=tests/bench/import.sh
+  source "$BENCH_DIR/import.sh"
+fi
+
 # CLV model fits on the full CDNOW history (domain code of POST /analytics/clv/fit).
 cargo build --release -q -p crm-blackbox-tests --bin crm-bench-clv
 CLV_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/crm-bench-clv"

@@ -351,7 +351,7 @@ impl ImportService {
             MatchBy::Phone => &["phone", "mobile_phone"],
             MatchBy::ExternalRef => &["external_ref"],
         };
-        for chunk in keys.chunks(500) {
+        for chunk in keys.chunks(crate::customer::filter::MAX_LIST) {
             let groups: Vec<Value> = fields
                 .iter()
                 .map(|f| json!({"all": [{"field": f, "op": "in", "value": chunk}]}))

@@ -52,6 +52,25 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Import customers or orders from a CSV or XLSX file, as `POST /api/v1/imports` does, with
+    /// a progress bar and a summary.
+    Import {
+        /// `customers` or `orders`.
+        #[arg(value_parser = ["customers", "orders"])]
+        kind: String,
+        /// The file.
+        file: PathBuf,
+        /// Tenant id.
+        #[arg(long)]
+        tenant: Uuid,
+        /// Options as JSON (`{"duplicate_policy": "update", "match_by": "phone", ...}`; `kind`
+        /// comes from the command).
+        #[arg(long, default_value = "{}")]
+        options: String,
+        /// Check everything, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -136,6 +155,133 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Openapi => {
             println!("{}", crm_http::openapi().to_pretty_json()?);
         }
+        Command::Import {
+            kind,
+            file,
+            tenant,
+            options,
+            dry_run,
+        } => import(&config, &kind, &file, TenantId(tenant), &options, dry_run).await?,
+    }
+    Ok(())
+}
+
+/// `crm-server import`: the import use case on a file on disk, with a progress bar.
+async fn import(
+    config: &Config,
+    kind: &str,
+    file: &std::path::Path,
+    tenant: TenantId,
+    options: &str,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    use crm_domain::import::ImportOptions;
+    use crm_domain::import_service::{ImportRequest, RowSource};
+    let mut value: serde_json::Value =
+        serde_json::from_str(options).map_err(|e| anyhow::anyhow!("--options: {e}"))?;
+    let obj = value
+        .as_object_mut()
+        .ok_or_else(|| anyhow::anyhow!("--options is a JSON object"))?;
+    obj.insert("kind".into(), kind.into());
+    if dry_run {
+        obj.insert("dry_run".into(), true.into());
+    }
+    let options: ImportOptions =
+        serde_json::from_value(value).map_err(|e| anyhow::anyhow!("--options: {e}"))?;
+    let db = connect(config).await?;
+    db.migrate().await?;
+    let services = Services::new(&db);
+    services
+        .tenants
+        .get(tenant)
+        .await
+        .map_err(|_| anyhow::anyhow!("tenant {tenant} does not exist"))?;
+    let actor = crm_domain::Actor::new(
+        tenant,
+        crm_domain::UserId::parse("cli-import").ok_or_else(|| anyhow::anyhow!("user id"))?,
+        ["admin"],
+        [],
+    );
+    let (delimiter, latin1) = (options.delimiter, options.latin1);
+    let open = || crm_infra::FileRows::open(file, delimiter, latin1);
+    let mut counter = open().map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let mut total = 0u64;
+    while counter.next_row().is_some() {
+        total += 1;
+    }
+    let request = ImportRequest {
+        options,
+        file_name: file.display().to_string(),
+        fingerprint: crm_infra::import_file::fingerprint(file)?,
+    };
+    let job = services
+        .imports
+        .start(&actor, &request)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let id = job.id;
+    let source = open().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let service = services.imports.clone();
+    let runner = actor.clone();
+    let run =
+        tokio::spawn(async move { service.run(&runner, job, request, Box::new(source)).await });
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} rows {per_sec} eta {eta} {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    while !run.is_finished() {
+        if let Ok(j) = services.imports.job(&actor, id).await {
+            if let Some(r) = &j.result {
+                bar.set_position(r["rows_read"].as_u64().unwrap_or(0));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let done = run.await?;
+    bar.finish_and_clear();
+    let r = done.result.clone().unwrap_or_default();
+    println!(
+        "{} import {}: {} rows read, {} created, {} updated, {} skipped, {} failed in {:.1} s ({} rows/s)",
+        kind,
+        done.state.as_str(),
+        r["rows_read"],
+        r["created"],
+        r["updated"],
+        r["skipped"],
+        r["failed"],
+        r["duration_ms"].as_f64().unwrap_or(0.0) / 1000.0,
+        r["rows_per_second"],
+    );
+    if let Some(e) = &done.error {
+        println!("error: {e}");
+    }
+    let errors = services
+        .imports
+        .errors(&actor, id)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    for e in errors.iter().take(20) {
+        println!(
+            "  line {}: {}{}",
+            e.line,
+            e.field
+                .as_deref()
+                .map(|f| format!("{f}: "))
+                .unwrap_or_default(),
+            e.reason
+        );
+    }
+    if errors.len() > 20 {
+        println!(
+            "  ... {} more (GET /api/v1/imports/{id}/errors)",
+            errors.len() - 20
+        );
+    }
+    if done.state != crm_domain::analytics::JobState::Completed {
+        anyhow::bail!("the import failed");
     }
     Ok(())
 }

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The import part of make bench: a generated customers CSV of BENCH_IMPORT_ROWS rows (default
+# 1,000,000; English names, unique e-mails and Indonesian mobile numbers, tags) imported with
+# `crm-server import customers` into a fresh SQLite file and a fresh PostgreSQL database;
+# reports rows/s and the importer's peak RSS. Sourced by run.sh (BIN, WORK, PG_ADMIN, notes).
+set -euo pipefail
+ROWS=${BENCH_IMPORT_ROWS:-1000000}
+CSV="$WORK/customers-$ROWS.csv"
+python3 - "$ROWS" "$CSV" <<'PY'
+import random, sys
+rows, path = int(sys.argv[1]), sys.argv[2]
+first = ["Budi", "Siti", "Agus", "Dewi", "Rina", "Joko", "Ayu", "Andi", "Putri", "Eko", "Maria", "John", "Linda", "David", "Sarah"]
+last = ["Santoso", "Wijaya", "Saputra", "Lestari", "Hidayat", "Kusuma", "Pratama", "Smith", "Brown", "Tan", "Lim", "Nugroho"]
+tags = ["vip", "grosir", "retail", "online", "jakarta", "surabaya", "newsletter"]
+random.seed(7)
+with open(path, "w") as f:
+    f.write("Nama;E-mail;No HP;Tags;Kota\n")
+    for i in range(rows):
+        a, b = random.choice(first), random.choice(last)
+        t = ",".join(random.sample(tags, random.randint(0, 2)))
+        f.write(f"{a} {b};{a.lower()}.{b.lower()}{i}@example.id;0812{(i * 7919) % 100000000:08d};{t};Jakarta\n")
+PY
+import_into() { # backend, database url
+  local start=$SECONDS tenant out rss
+  tenant=$(CRM_DATABASE_URL=$2 "$BIN" tenant create --name Import --country ID --currency IDR)
+  out=$(CRM_DATABASE_URL=$2 /usr/bin/time -f 'RSS %M' "$BIN" import customers "$CSV" --tenant "$tenant" 2>&1 | tr '\r' '\n' | grep -E 'import (completed|failed)|^RSS')
+  rss=$(grep '^RSS' <<<"$out" | awk '{printf "%.0f MiB", $2 / 1024}')
+  echo "- $1 import: \`crm-server import customers\` of a $ROWS-row CSV: $(grep import <<<"$out" | sed 's/^customers import //'); importer peak RSS $rss; $((SECONDS - start)) s in all" >> "$WORK/notes.md"
+}
+import_into sqlite "sqlite://$WORK/import.db"
+if pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+  db="crm_bench_import_$$"
+  psql "$PG_ADMIN" -qc "CREATE DATABASE $db" >/dev/null
+  import_into postgres "${PG_ADMIN%/*}/$db"
+  psql "$PG_ADMIN" -qc "DROP DATABASE $db WITH (FORCE)" >/dev/null
+fi
