@@ -11,6 +11,7 @@ use actix_web::{HttpServer, web};
 use anyhow::Context;
 use crm_domain::analytics::AnalyticsService;
 use crm_domain::customer::CustomerService;
+use crm_domain::export::ExportService;
 use crm_domain::order::{LoyaltyService, OrderService};
 use crm_domain::ports::{SystemClock, UuidV7Generator};
 use crm_domain::pricing::PricingService;
@@ -20,6 +21,7 @@ use crm_domain::tier::TierService;
 use crm_domain::view::ViewService;
 use crm_http::auth::KnownTenants;
 use crm_http::{AppState, CursorCodec, JwtKeys, Metrics, ReadinessProbe};
+use crm_infra::export_file::SheetFiles;
 use crm_infra::{
     Database, DbConfig, SeaAnalyticsRepository, SeaCustomerRepository, SeaOrderRepository,
     SeaSegmentRepository, SeaTenantRepository, SeaTierRepository, SeaViewRepository,
@@ -108,6 +110,8 @@ pub struct Services {
     pub analytics: Arc<AnalyticsService>,
     /// Customer segments.
     pub segments: Arc<SegmentService>,
+    /// Customer list exports and a customer's data export.
+    pub exports: Arc<ExportService>,
 }
 
 impl Services {
@@ -119,13 +123,34 @@ impl Services {
         let customer_repo = Arc::new(SeaCustomerRepository::new(db.clone()));
         let order_repo = Arc::new(SeaOrderRepository::new(db.clone()));
         let tier_repo = Arc::new(SeaTierRepository::new(db.clone()));
+        let customers = Arc::new(CustomerService::new(
+            customer_repo.clone(),
+            tenant_repo.clone(),
+            clock.clone(),
+            ids.clone(),
+        ));
+        let analytics = Arc::new(AnalyticsService::new(
+            Arc::new(SeaAnalyticsRepository::new(db.clone())),
+            customer_repo.clone(),
+            tenant_repo.clone(),
+            clock.clone(),
+            ids.clone(),
+        ));
+        let segments = Arc::new(SegmentService::new(
+            Arc::new(SeaSegmentRepository::new(db.clone())),
+            customer_repo.clone(),
+            clock.clone(),
+            ids.clone(),
+        ));
         Self {
-            customers: Arc::new(CustomerService::new(
-                customer_repo.clone(),
-                tenant_repo.clone(),
+            exports: Arc::new(ExportService::new(
+                customers.clone(),
+                order_repo.clone(),
+                segments.clone(),
+                analytics.clone(),
                 clock.clone(),
-                ids.clone(),
             )),
+            customers,
             orders: Arc::new(OrderService::new(
                 customer_repo.clone(),
                 order_repo.clone(),
@@ -139,19 +164,8 @@ impl Services {
                 clock.clone(),
                 ids.clone(),
             )),
-            analytics: Arc::new(AnalyticsService::new(
-                Arc::new(SeaAnalyticsRepository::new(db.clone())),
-                customer_repo.clone(),
-                tenant_repo.clone(),
-                clock.clone(),
-                ids.clone(),
-            )),
-            segments: Arc::new(SegmentService::new(
-                Arc::new(SeaSegmentRepository::new(db.clone())),
-                customer_repo.clone(),
-                clock.clone(),
-                ids.clone(),
-            )),
+            analytics,
+            segments,
             tiers: Arc::new(TierService::new(tier_repo.clone(), ids.clone())),
             pricing: Arc::new(PricingService::new(customer_repo, tier_repo)),
             views: Arc::new(ViewService::new(
@@ -198,6 +212,8 @@ impl Application {
             views: services.views,
             analytics: services.analytics,
             segments: services.segments,
+            exports: services.exports,
+            sheets: Arc::new(SheetFiles),
             auth: Arc::new(JwtKeys::from_secret(secret.as_bytes())),
             cursors: CursorCodec::new(secret.as_bytes()),
             known_tenants: KnownTenants::default(),
