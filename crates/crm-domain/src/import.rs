@@ -351,6 +351,30 @@ const CUSTOMER_TARGETS: &[&str] = &[
     "discount_percent",
 ];
 
+/// Fields of the customer API that an import does not write (a customer export has them). A
+/// column named so is ignored when another column names exactly the target its name is an alias
+/// of (see [`detect_mapping`]).
+const CUSTOMER_READ_ONLY: &[&str] = &[
+    "id",
+    "customer_number",
+    "customer_code",
+    "total_orders",
+    "total_spent",
+    "average_order_value",
+    "first_order_at",
+    "last_order_at",
+    "created_by",
+    "updated_by",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+    "tier_id",
+    "tier_since",
+    "loyalty_points",
+    "rfm",
+    "version",
+];
+
 /// Every target field of an orders file.
 const ORDER_TARGETS: &[&str] = &[
     "customer_external_ref",
@@ -724,7 +748,9 @@ fn detect_target(kind: ImportKind, header: &str) -> Option<&'static str> {
 /// names are known (`Full Name`, `Nama Pelanggan` → `name`; `No. Telp` → `phone`; `WhatsApp` →
 /// `mobile_phone`; for orders `Invoice` → `order_ref`, `Tanggal` → `placed_at`, `Jumlah` →
 /// `total_amount`, `customer_id` → `customer_external_ref`, ...). Columns that name nothing
-/// (an address, say) are ignored: `None`.
+/// (an address, say) are ignored: `None`, and so are the read-only fields of a customer export
+/// (`id`, `customer_code`) when the file also has the column their name is an alias of
+/// (`external_ref`), so an export imports as it was written.
 ///
 /// # Errors
 /// `options.mapping.<header>` `duplicate_target` when two columns name the same field;
@@ -734,10 +760,27 @@ pub fn detect_mapping(
     kind: ImportKind,
     headers: &[String],
 ) -> Result<Vec<Option<String>>, Vec<FieldError>> {
-    let mapping: Vec<Option<String>> = headers
+    let mut mapping: Vec<Option<String>> = headers
         .iter()
         .map(|h| detect_target(kind, h).map(str::to_owned))
         .collect();
+    if kind == ImportKind::Customers {
+        // An exported file has `id`, `customer_code` and `external_ref`: the first two are
+        // aliases of `external_ref`, but the column named `external_ref` is the one meant.
+        let named = |target: &str| {
+            headers
+                .iter()
+                .any(|h| normalise_header(h) == normalise_header(target))
+        };
+        for (header, target) in headers.iter().zip(mapping.iter_mut()) {
+            let read_only = CUSTOMER_READ_ONLY
+                .iter()
+                .any(|f| normalise_header(f) == normalise_header(header));
+            if read_only && target.as_deref().is_some_and(named) {
+                *target = None;
+            }
+        }
+    }
     check_mapping(kind, headers, mapping)
 }
 
@@ -1611,6 +1654,42 @@ mod tests {
                 None
             ]
         );
+    }
+
+    #[test]
+    fn a_customer_export_is_detected_with_its_external_ref() {
+        let headers = strings(&[
+            "id",
+            "customer_number",
+            "customer_code",
+            "name",
+            "email",
+            "mobile_phone",
+            "tags",
+            "total_spent",
+            "created_at",
+            "external_ref",
+        ]);
+        let m = detect_mapping(ImportKind::Customers, &headers).unwrap();
+        assert_eq!(
+            targets_of(&m),
+            vec![
+                None,
+                None,
+                None,
+                Some("name"),
+                Some("email"),
+                Some("mobile_phone"),
+                Some("tags"),
+                None,
+                None,
+                Some("external_ref"),
+            ]
+        );
+        // Without an external_ref column, a code or an id is the file's external ref.
+        let m =
+            detect_mapping(ImportKind::Customers, &strings(&["customer_code", "name"])).unwrap();
+        assert_eq!(targets_of(&m), vec![Some("external_ref"), Some("name")]);
     }
 
     #[test]

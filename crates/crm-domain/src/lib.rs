@@ -7,6 +7,7 @@ pub mod access;
 pub mod analytics;
 pub mod customer;
 pub mod error;
+pub mod export;
 pub mod ids;
 pub mod import;
 pub mod import_service;

@@ -7,6 +7,7 @@ pub mod analytics;
 pub mod auth;
 pub mod cursor;
 pub mod customers;
+pub mod exports;
 pub mod health;
 pub mod imports;
 pub mod json;
@@ -55,6 +56,7 @@ pub use state::{AppState, ReadinessProbe};
         (name = "imports", description = "Bulk import of customers and orders from CSV or XLSX files"),
         (name = "segments", description = "Customer segments: manual, auto (filter rules) and RFM"),
         (name = "analytics", description = "RFM segmentation, CLV models (BG/NBD, Gamma-Gamma) and background jobs"),
+        (name = "exports", description = "Exports: the customer list as CSV or XLSX, and everything stored about a customer (data subject access request)"),
         (name = "operations", description = "Health probes"),
     ),
     components(schemas(problem::Problem, problem::ProblemField)),
@@ -82,6 +84,7 @@ fn register(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     // Fixed paths before `{id}` paths that could swallow them.
     cfg.service(
         scope("/api/v1")
+            .configure(exports::routes)
             .configure(analytics::routes)
             .configure(segments::routes)
             .configure(imports::routes)

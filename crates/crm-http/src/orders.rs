@@ -186,7 +186,8 @@ pub struct OrderResponse {
 }
 
 impl OrderResponse {
-    fn new(o: &Order, now: DateTime<Utc>) -> Self {
+    /// The order as the API shows it; `now` decides whether an unpaid order is `overdue`.
+    pub(crate) fn new(o: &Order, now: DateTime<Utc>) -> Self {
         Self {
             id: o.id.0,
             customer_id: o.customer_id.0,

@@ -345,6 +345,16 @@ pub struct MembershipResponse {
     pub segment_type: String,
 }
 
+impl From<&Segment> for MembershipResponse {
+    fn from(s: &Segment) -> Self {
+        Self {
+            id: s.id.0,
+            name: s.name.clone(),
+            segment_type: s.segment_type().as_str().to_owned(),
+        }
+    }
+}
+
 /// The segments a customer belongs to now.
 #[utoipa::path(
     tag = "segments",
@@ -365,13 +375,5 @@ pub async fn customer_segments(
         .segments
         .of_customer(&caller.0, CustomerId(id.into_inner()))
         .await?;
-    Ok(HttpResponse::Ok().json(
-        all.iter()
-            .map(|s| MembershipResponse {
-                id: s.id.0,
-                name: s.name.clone(),
-                segment_type: s.segment_type().as_str().to_owned(),
-            })
-            .collect::<Vec<_>>(),
-    ))
+    Ok(HttpResponse::Ok().json(all.iter().map(MembershipResponse::from).collect::<Vec<_>>()))
 }

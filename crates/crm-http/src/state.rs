@@ -42,6 +42,10 @@ pub struct AppState {
     pub segments: Arc<crm_domain::segment::SegmentService>,
     /// RFM, CLV models and jobs.
     pub analytics: Arc<crm_domain::analytics::AnalyticsService>,
+    /// Customer list exports and a customer's data export.
+    pub exports: Arc<crm_domain::export::ExportService>,
+    /// Writes export files (CSV, XLSX).
+    pub sheets: Arc<dyn crm_domain::export::SheetWriters>,
     /// Token verification.
     pub auth: Arc<JwtKeys>,
     /// List cursor signing.

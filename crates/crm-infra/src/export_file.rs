@@ -7,11 +7,17 @@
 //! XLSX is a ZIP archive whose parts are only assembled at the end: rows are written to a
 //! temporary file as they come (`rust_xlsxwriter`'s constant-memory mode, so memory does not
 //! grow with the rows), and the workbook reaches the sink in [`ExportWriter::finish`].
+//!
+//! [`SheetFiles`] implements the domain's export port (`crm_domain::export::SheetWriters`) on
+//! top of [`ExportWriter`]: CSV into a [`SharedBuffer`] drained after each page, XLSX into an
+//! anonymous temporary file that is read back once the workbook is complete.
 
 use std::borrow::Cow;
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use crm_domain::export::{SheetError, SheetWriter, SheetWriters};
 use rust_xlsxwriter::{Workbook, XlsxError};
 
 /// The characters that make a spreadsheet program read a cell as a formula (or, for tab and
@@ -35,34 +41,7 @@ pub fn neutralise(cell: &str) -> Cow<'_, str> {
     }
 }
 
-/// The format of an export.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ExportFormat {
-    /// Comma-separated values, UTF-8, RFC 4180 (CRLF line ends, quotes where needed).
-    Csv,
-    /// An Office Open XML workbook with one worksheet.
-    Xlsx,
-}
-
-impl ExportFormat {
-    /// The media type of the format.
-    pub fn content_type(self) -> &'static str {
-        match self {
-            ExportFormat::Csv => "text/csv; charset=utf-8",
-            ExportFormat::Xlsx => {
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-            }
-        }
-    }
-
-    /// The file name extension, without the dot.
-    pub fn extension(self) -> &'static str {
-        match self {
-            ExportFormat::Csv => "csv",
-            ExportFormat::Xlsx => "xlsx",
-        }
-    }
-}
+pub use crm_domain::export::ExportFormat;
 
 /// Why an export could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -302,9 +281,95 @@ impl<W: Write + Send> ExportWriter<W> {
     }
 }
 
+impl From<ExportFileError> for SheetError {
+    fn from(e: ExportFileError) -> Self {
+        match e {
+            ExportFileError::TooLarge => SheetError::TooLarge,
+            other => SheetError::Failed(other.to_string()),
+        }
+    }
+}
+
+/// The export port of the domain ([`SheetWriters`]) on [`ExportWriter`]: CSV rows are handed
+/// out as they are written ([`SheetWriter::take_ready`]); an XLSX workbook is written to an
+/// anonymous temporary file (deleted when closed) and read back by
+/// [`SheetWriter::finish`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SheetFiles;
+
+impl SheetWriters for SheetFiles {
+    fn open(&self, format: ExportFormat) -> Result<Box<dyn SheetWriter>, SheetError> {
+        Ok(match format {
+            ExportFormat::Csv => {
+                let buffer = SharedBuffer::new();
+                Box::new(CsvSheet {
+                    writer: ExportWriter::csv(buffer.clone()),
+                    buffer,
+                })
+            }
+            ExportFormat::Xlsx => {
+                let file = tempfile::tempfile().map_err(ExportFileError::Io)?;
+                Box::new(XlsxSheet {
+                    writer: ExportWriter::xlsx(file)?,
+                })
+            }
+        })
+    }
+}
+
+struct CsvSheet {
+    writer: ExportWriter<SharedBuffer>,
+    buffer: SharedBuffer,
+}
+
+impl SheetWriter for CsvSheet {
+    fn write_header(&mut self, headers: &[&str]) -> Result<(), SheetError> {
+        Ok(self.writer.write_header(headers)?)
+    }
+
+    fn write_row(&mut self, cells: &[String]) -> Result<(), SheetError> {
+        Ok(self.writer.write_row(cells)?)
+    }
+
+    fn take_ready(&mut self) -> Result<Vec<u8>, SheetError> {
+        self.writer.flush()?;
+        Ok(self.buffer.take())
+    }
+
+    fn finish(self: Box<Self>) -> Result<Box<dyn Read + Send>, SheetError> {
+        let rest = self.writer.finish()?.take();
+        Ok(Box::new(io::Cursor::new(rest)))
+    }
+}
+
+struct XlsxSheet {
+    writer: ExportWriter<File>,
+}
+
+impl SheetWriter for XlsxSheet {
+    fn write_header(&mut self, headers: &[&str]) -> Result<(), SheetError> {
+        Ok(self.writer.write_header(headers)?)
+    }
+
+    fn write_row(&mut self, cells: &[String]) -> Result<(), SheetError> {
+        Ok(self.writer.write_row(cells)?)
+    }
+
+    fn take_ready(&mut self) -> Result<Vec<u8>, SheetError> {
+        Ok(Vec::new())
+    }
+
+    fn finish(self: Box<Self>) -> Result<Box<dyn Read + Send>, SheetError> {
+        let mut file = self.writer.finish()?;
+        file.seek(SeekFrom::Start(0))
+            .map_err(|e| SheetError::Failed(format!("cannot rewind the workbook: {e}")))?;
+        Ok(Box::new(file))
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use std::io::Write as _;
+    use std::io::{Read as _, Write as _};
 
     use super::*;
     use crate::import_file::{FileKind, SheetReader, sniff};
@@ -414,6 +479,29 @@ mod tests {
         );
         assert_eq!(ExportFormat::Xlsx.extension(), "xlsx");
         assert_eq!(FileKind::Xlsx, sniff_bytes(&bytes));
+    }
+
+    #[test]
+    fn the_sheet_port_streams_csv_and_rewinds_the_workbook() {
+        let mut csv = SheetFiles.open(ExportFormat::Csv).unwrap();
+        csv.write_header(&["name", "phone"]).unwrap();
+        csv.write_row(&strings(&["Budi", "+62812"])).unwrap();
+        assert_eq!(csv.take_ready().unwrap(), b"name,phone\r\nBudi,'+62812\r\n");
+        assert!(csv.take_ready().unwrap().is_empty());
+        csv.write_row(&strings(&["@Siti", ""])).unwrap();
+        let mut rest = Vec::new();
+        csv.finish().unwrap().read_to_end(&mut rest).unwrap();
+        assert_eq!(rest, b"'@Siti,\r\n");
+
+        let mut xlsx = SheetFiles.open(ExportFormat::Xlsx).unwrap();
+        xlsx.write_header(&["name"]).unwrap();
+        xlsx.write_row(&strings(&["=1+1"])).unwrap();
+        assert!(xlsx.take_ready().unwrap().is_empty());
+        let mut bytes = Vec::new();
+        xlsx.finish().unwrap().read_to_end(&mut bytes).unwrap();
+        let (headers, rows) = read_back(&bytes);
+        assert_eq!(headers, ["name"]);
+        assert_eq!(rows, vec![(2, strings(&["'=1+1"]))]);
     }
 
     fn sniff_bytes(bytes: &[u8]) -> FileKind {

@@ -11,6 +11,7 @@ use actix_web::{HttpServer, web};
 use anyhow::Context;
 use crm_domain::analytics::AnalyticsService;
 use crm_domain::customer::CustomerService;
+use crm_domain::export::ExportService;
 use crm_domain::import_service::{ImportService, RowSource};
 use crm_domain::order::{LoyaltyService, OrderService};
 use crm_domain::ports::{SystemClock, UuidV7Generator};
@@ -21,6 +22,7 @@ use crm_domain::tier::TierService;
 use crm_domain::view::ViewService;
 use crm_http::auth::KnownTenants;
 use crm_http::{AppState, CursorCodec, JwtKeys, Metrics, ReadinessProbe};
+use crm_infra::export_file::SheetFiles;
 use crm_infra::{
     Database, DbConfig, FileRows, SeaAnalyticsRepository, SeaCustomerRepository,
     SeaImportRepository, SeaOrderRepository, SeaSegmentRepository, SeaTenantRepository,
@@ -112,6 +114,8 @@ pub struct Services {
     pub segments: Arc<SegmentService>,
     /// Imports.
     pub imports: Arc<ImportService>,
+    /// Customer list exports and a customer's data export.
+    pub exports: Arc<ExportService>,
 }
 
 impl Services {
@@ -130,13 +134,34 @@ impl Services {
             clock.clone(),
             ids.clone(),
         ));
+        let customers = Arc::new(CustomerService::new(
+            customer_repo.clone(),
+            tenant_repo.clone(),
+            clock.clone(),
+            ids.clone(),
+        ));
+        let analytics = Arc::new(AnalyticsService::new(
+            Arc::new(SeaAnalyticsRepository::new(db.clone())),
+            customer_repo.clone(),
+            tenant_repo.clone(),
+            clock.clone(),
+            ids.clone(),
+        ));
+        let segments = Arc::new(SegmentService::new(
+            Arc::new(SeaSegmentRepository::new(db.clone())),
+            customer_repo.clone(),
+            clock.clone(),
+            ids.clone(),
+        ));
         Self {
-            customers: Arc::new(CustomerService::new(
-                customer_repo.clone(),
-                tenant_repo.clone(),
+            exports: Arc::new(ExportService::new(
+                customers.clone(),
+                order_repo.clone(),
+                segments.clone(),
+                analytics.clone(),
                 clock.clone(),
-                ids.clone(),
             )),
+            customers,
             orders: orders.clone(),
             loyalty: Arc::new(LoyaltyService::new(
                 customer_repo.clone(),
@@ -144,13 +169,7 @@ impl Services {
                 clock.clone(),
                 ids.clone(),
             )),
-            analytics: Arc::new(AnalyticsService::new(
-                Arc::new(SeaAnalyticsRepository::new(db.clone())),
-                customer_repo.clone(),
-                tenant_repo.clone(),
-                clock.clone(),
-                ids.clone(),
-            )),
+            analytics: analytics.clone(),
             imports: Arc::new(ImportService::new(
                 customer_repo.clone(),
                 tenant_repo.clone(),
@@ -160,12 +179,7 @@ impl Services {
                 clock.clone(),
                 ids.clone(),
             )),
-            segments: Arc::new(SegmentService::new(
-                Arc::new(SeaSegmentRepository::new(db.clone())),
-                customer_repo.clone(),
-                clock.clone(),
-                ids.clone(),
-            )),
+            segments,
             tiers: Arc::new(TierService::new(tier_repo.clone(), ids.clone())),
             pricing: Arc::new(PricingService::new(customer_repo, tier_repo)),
             views: Arc::new(ViewService::new(
@@ -231,6 +245,8 @@ impl Application {
                 max_bytes: config.max_import_bytes,
                 max_rows: config.max_import_rows,
             },
+            exports: services.exports,
+            sheets: Arc::new(SheetFiles),
             auth: Arc::new(JwtKeys::from_secret(secret.as_bytes())),
             cursors: CursorCodec::new(secret.as_bytes()),
             known_tenants: KnownTenants::default(),

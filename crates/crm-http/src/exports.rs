@@ -1,0 +1,661 @@
+//! Exports: `GET /api/v1/exports/customers` (the filtered customer list as CSV or XLSX) and
+//! `GET /api/v1/customers/{id}/export` (everything stored about one customer, as JSON).
+//!
+//! The list export reads the customers in keyset pages of 200 (`ExportService::customers_page`)
+//! and never holds the set: a CSV goes out one page per chunk of a streaming body as it is read;
+//! an XLSX workbook is only complete at the end, so it is written to a temporary file and then
+//! streamed from it. Headers are the customer API's field names and cells are the API's values,
+//! so a file re-imports as it was exported; every cell is guarded against formula injection by
+//! the writer (`crm_infra::export_file::neutralise`).
+
+use std::io::Read;
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use chrono::{DateTime, Utc};
+use crm_domain::customer::{Customer, CustomerQuery, Position};
+use crm_domain::export::{CustomerData, ExportFormat, SheetWriter};
+use crm_domain::{Actor, CustomerId, DomainError};
+use futures_util::Stream;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::analytics::{
+    CustomerAnalyticsResponse, HistoricalResponse, OptionsResponse, PredictionResponse,
+};
+use crate::auth::Caller;
+use crate::customers::dto::{CustomerResponse, RfmScoresResponse};
+use crate::customers::list::{ListCustomersParams, parse_params};
+use crate::loyalty::{LedgerEntryResponse, TierChangeResponse};
+use crate::orders::OrderResponse;
+use crate::problem::{ApiError, Problem};
+use crate::segments::MembershipResponse;
+use crate::state::AppState;
+
+/// Registers the export routes (inside the `/api/v1` scope, before the customer routes).
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(export_customers).service(export_customer);
+}
+
+/// Every column a customer export can have: the fields of the customer API
+/// ([`CustomerResponse`]), in its order.
+pub const CUSTOMER_COLUMNS: &[&str] = &[
+    "id",
+    "customer_number",
+    "customer_code",
+    "name",
+    "display_name",
+    "email",
+    "phone",
+    "mobile_phone",
+    "customer_type",
+    "company",
+    "company_legal_name",
+    "tax_id",
+    "business_license",
+    "job_title",
+    "website",
+    "industry",
+    "company_size",
+    "annual_revenue",
+    "status",
+    "stage",
+    "source",
+    "assigned_to",
+    "currency",
+    "country",
+    "language",
+    "timezone",
+    "birth_date",
+    "gender",
+    "credit_limit",
+    "payment_terms_days",
+    "tags",
+    "metadata",
+    "notes",
+    "internal_notes",
+    "is_vip",
+    "is_blacklisted",
+    "blacklist_reason",
+    "referred_by",
+    "acquisition_cost",
+    "external_ref",
+    "total_orders",
+    "total_spent",
+    "average_order_value",
+    "first_order_at",
+    "last_order_at",
+    "last_contact_at",
+    "next_follow_up_at",
+    "created_by",
+    "updated_by",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+    "discount_percent",
+    "tier_id",
+    "tier_since",
+    "loyalty_points",
+    "rfm",
+    "version",
+];
+
+/// The columns of an export without `columns=`.
+pub const DEFAULT_COLUMNS: &[&str] = &[
+    "id",
+    "customer_number",
+    "customer_code",
+    "name",
+    "display_name",
+    "email",
+    "phone",
+    "mobile_phone",
+    "customer_type",
+    "company",
+    "job_title",
+    "industry",
+    "status",
+    "stage",
+    "source",
+    "assigned_to",
+    "tags",
+    "currency",
+    "country",
+    "is_vip",
+    "total_orders",
+    "total_spent",
+    "last_order_at",
+    "loyalty_points",
+    "created_at",
+    "external_ref",
+];
+
+/// List parameters that make no sense for an export, which reads every matching customer.
+const PAGING: [&str; 4] = ["limit", "cursor", "page", "include_total"];
+
+/// Bytes per chunk when a finished file is streamed.
+const FILE_CHUNK: usize = 64 * 1024;
+
+/// The file format of an export.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum FormatParam {
+    /// Comma-separated values, UTF-8.
+    Csv,
+    /// Excel workbook.
+    Xlsx,
+}
+
+/// An XLSX workbook (Office Open XML, binary).
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+struct XlsxFile(Vec<u8>);
+
+/// What an export writes.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct ExportOptionsParams {
+    /// `csv` (default; streamed as it is read) or `xlsx` (sent once complete).
+    #[param(inline)]
+    format: Option<FormatParam>,
+    /// Comma-separated customer API field names, in the order wanted (unknown or repeated names
+    /// are a 400). Default: id, customer_number, customer_code, name, display_name, email,
+    /// phone, mobile_phone, customer_type, company, job_title, industry, status, stage, source,
+    /// assigned_to, tags, currency, country, is_vip, total_orders, total_spent, last_order_at,
+    /// loyalty_points, created_at, external_ref. Tags are joined with `;`; `metadata` and `rfm`
+    /// are JSON.
+    columns: Option<String>,
+}
+
+/// Query parameters of the customer export: `format` and `columns`, then every filter, `q` and
+/// `sort` of the customer list (`limit`, `cursor`, `page` and `include_total` do not apply).
+#[derive(Debug)]
+pub struct ExportCustomersParams;
+
+impl IntoParams for ExportCustomersParams {
+    fn into_params(parameter_in: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let mut params = ExportOptionsParams::into_params(&parameter_in);
+        params.extend(
+            ListCustomersParams::into_params(&parameter_in)
+                .into_iter()
+                .filter(|p| !PAGING.contains(&p.name.as_str())),
+        );
+        params
+    }
+}
+
+/// An export request: the file's format and columns, and the list query string.
+#[derive(Debug, PartialEq)]
+struct ExportRequest {
+    format: ExportFormat,
+    columns: Vec<&'static str>,
+    list_query: String,
+}
+
+/// Splits `format` and `columns` off the query string; the rest is the list's.
+fn export_request(query: &str) -> Result<ExportRequest, ApiError> {
+    let mut format = None;
+    let mut columns: Option<Vec<&'static str>> = None;
+    let mut rest = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        match name.as_ref() {
+            "format" => {
+                if format.is_some() {
+                    return Err(ApiError::bad("format", "`format` is given twice"));
+                }
+                format = Some(value.parse::<ExportFormat>().map_err(|_| {
+                    ApiError::bad("format", format!("`{value}` is not csv or xlsx"))
+                })?);
+            }
+            "columns" => {
+                let list = columns.get_or_insert_with(Vec::new);
+                for column in value.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+                    let known =
+                        CUSTOMER_COLUMNS
+                            .iter()
+                            .find(|c| **c == column)
+                            .ok_or_else(|| {
+                                ApiError::bad(
+                                    "columns",
+                                    format!(
+                                        "`{column}` is not a customer field; known: {}",
+                                        CUSTOMER_COLUMNS.join(", ")
+                                    ),
+                                )
+                            })?;
+                    if list.contains(known) {
+                        return Err(ApiError::bad(
+                            "columns",
+                            format!("`{column}` is named twice"),
+                        ));
+                    }
+                    list.push(known);
+                }
+            }
+            paging if PAGING.contains(&paging) => {
+                return Err(ApiError::bad(
+                    paging,
+                    format!(
+                        "`{paging}` does not apply to an export: it has every matching customer"
+                    ),
+                ));
+            }
+            _ => {
+                rest.append_pair(&name, &value);
+            }
+        }
+    }
+    let columns = match columns {
+        None => DEFAULT_COLUMNS.to_vec(),
+        Some(c) if c.is_empty() => {
+            return Err(ApiError::bad("columns", "`columns` names no column"));
+        }
+        Some(c) => c,
+    };
+    Ok(ExportRequest {
+        format: format.unwrap_or(ExportFormat::Csv),
+        columns,
+        list_query: rest.finish(),
+    })
+}
+
+/// One cell: the API value as text. Absent values are empty, lists (tags) are joined with `;`,
+/// objects are JSON (an empty object is empty).
+fn cell(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Bool(b)) => b.to_string(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| cell(Some(i)))
+            .collect::<Vec<_>>()
+            .join(";"),
+        Some(Value::Object(map)) if map.is_empty() => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// A customer's cells in `columns`, as the customer API shows them.
+fn cells(customer: &Customer, columns: &[&str]) -> Result<Vec<String>, ApiError> {
+    let value = serde_json::to_value(CustomerResponse::from(customer))
+        .map_err(|e| DomainError::Internal(format!("serialising a customer: {e}")))?;
+    Ok(columns.iter().map(|c| cell(value.get(*c))).collect())
+}
+
+/// Runs blocking file work (writing rows, assembling or reading the workbook) off the
+/// request's thread.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    web::block(work)
+        .await
+        .map_err(|e| DomainError::Internal(format!("export worker: {e}")))?
+}
+
+/// Writes `rows` and returns the writer with the bytes ready to send.
+async fn write_rows(
+    mut writer: Box<dyn SheetWriter>,
+    rows: Vec<Customer>,
+    columns: Arc<[&'static str]>,
+) -> Result<(Box<dyn SheetWriter>, Vec<u8>), ApiError> {
+    blocking(move || {
+        for c in &rows {
+            writer
+                .write_row(&cells(c, &columns)?)
+                .map_err(DomainError::from)?;
+        }
+        let ready = writer.take_ready().map_err(DomainError::from)?;
+        Ok((writer, ready))
+    })
+    .await
+}
+
+/// Completes the file and returns a reader of its remaining bytes.
+async fn finish(writer: Box<dyn SheetWriter>) -> Result<Box<dyn Read + Send>, ApiError> {
+    blocking(move || Ok(writer.finish().map_err(DomainError::from)?)).await
+}
+
+/// An export under way: the query, where the next page starts, the rows read and not written
+/// yet, and the writer (`None` once finished).
+struct Export {
+    state: web::Data<AppState>,
+    actor: Actor,
+    query: CustomerQuery,
+    columns: Arc<[&'static str]>,
+    rows: Option<Vec<Customer>>,
+    next: Option<Position>,
+    writer: Option<Box<dyn SheetWriter>>,
+}
+
+impl Export {
+    /// The rows to write next: those already read, else the next page; `None` after the last.
+    async fn next_rows(&mut self) -> Result<Option<Vec<Customer>>, ApiError> {
+        if let Some(rows) = self.rows.take() {
+            return Ok(Some(rows));
+        }
+        let Some(after) = self.next.take() else {
+            return Ok(None);
+        };
+        let query = CustomerQuery {
+            after: Some(after),
+            ..self.query.clone()
+        };
+        let page = self
+            .state
+            .exports
+            .customers_page(&self.actor, query)
+            .await?;
+        self.next = page.next;
+        Ok(Some(page.items))
+    }
+
+    /// The next chunk of a CSV export: a page of rows (the first with the header); `None` when
+    /// everything was sent.
+    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, ApiError> {
+        loop {
+            let Some(writer) = self.writer.take() else {
+                return Ok(None);
+            };
+            let Some(rows) = self.next_rows().await? else {
+                let mut reader = finish(writer).await?;
+                let rest = blocking(move || {
+                    let mut rest = Vec::new();
+                    reader
+                        .read_to_end(&mut rest)
+                        .map_err(|e| DomainError::Internal(format!("reading the export: {e}")))?;
+                    Ok(rest)
+                })
+                .await?;
+                return Ok((!rest.is_empty()).then_some(rest));
+            };
+            let (writer, ready) = write_rows(writer, rows, self.columns.clone()).await?;
+            self.writer = Some(writer);
+            if !ready.is_empty() {
+                return Ok(Some(ready));
+            }
+        }
+    }
+
+    /// Writes every page and completes the file (XLSX).
+    async fn into_file(mut self) -> Result<Box<dyn Read + Send>, ApiError> {
+        loop {
+            let writer = self
+                .writer
+                .take()
+                .ok_or_else(|| DomainError::Internal("the export was already finished".into()))?;
+            match self.next_rows().await? {
+                Some(rows) => {
+                    let (writer, _) = write_rows(writer, rows, self.columns.clone()).await?;
+                    self.writer = Some(writer);
+                }
+                None => return finish(writer).await,
+            }
+        }
+    }
+
+    /// A CSV export as a stream of chunks, one per page. A failure after the first chunk ends
+    /// the response early (the status is already sent); it is logged.
+    fn into_stream(self) -> impl Stream<Item = Result<web::Bytes, ApiError>> + 'static {
+        futures_util::stream::unfold(Some(self), |export| async move {
+            let mut export = export?;
+            match export.next_chunk().await {
+                Ok(Some(bytes)) => Some((Ok(web::Bytes::from(bytes)), Some(export))),
+                Ok(None) => None,
+                Err(e) => {
+                    tracing::error!(error = %e, "the customer export failed while streaming");
+                    Some((Err(e), None))
+                }
+            }
+        })
+    }
+}
+
+/// A finished file as a stream of chunks.
+fn file_stream(
+    reader: Box<dyn Read + Send>,
+) -> impl Stream<Item = Result<web::Bytes, ApiError>> + 'static {
+    futures_util::stream::unfold(Some(reader), |reader| async move {
+        let mut reader = reader?;
+        let read = blocking(move || {
+            let mut buf = vec![0; FILE_CHUNK];
+            let n = reader
+                .read(&mut buf)
+                .map_err(|e| DomainError::Internal(format!("reading the export: {e}")))?;
+            buf.truncate(n);
+            Ok((reader, buf))
+        })
+        .await;
+        match read {
+            Ok((_, buf)) if buf.is_empty() => None,
+            Ok((reader, buf)) => Some((Ok(web::Bytes::from(buf)), Some(reader))),
+            Err(e) => {
+                tracing::error!(error = %e, "the customer export failed while streaming");
+                Some((Err(e), None))
+            }
+        }
+    })
+}
+
+/// Export the customers the list's filters, `q` and `sort` select, as a CSV or XLSX file with
+/// the customer API's field names as headers (needs `customers.manage`). Every matching
+/// customer is exported (read in pages of 200); cells that a spreadsheet would run as a formula
+/// (starting with `=`, `+`, `-`, `@`, tab or carriage return) get a leading `'`, which an import
+/// removes again.
+#[utoipa::path(
+    tag = "exports",
+    params(ExportCustomersParams),
+    responses(
+        (status = 200, description = "The file, as an attachment (`customers.csv` or `customers.xlsx`). A CSV is streamed as it is read; if reading fails midway the response ends early.",
+            content(
+                (String = "text/csv; charset=utf-8"),
+                (XlsxFile = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            ),
+            headers(("Content-Disposition" = String, description = "attachment; filename=\"customers.csv\""))),
+        (status = 400, description = "Unknown parameter (paging parameters included), unknown or repeated column, malformed value", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing customers.manage", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "More customers than a worksheet holds (XLSX)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/exports/customers")]
+pub async fn export_customers(
+    caller: Caller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let request = export_request(req.query_string())?;
+    let (query, _) = parse_params(&request.list_query, &state)?;
+    let first = state
+        .exports
+        .customers_page(&caller.0, query.clone())
+        .await?;
+    let mut writer = state
+        .sheets
+        .open(request.format)
+        .map_err(DomainError::from)?;
+    writer
+        .write_header(&request.columns)
+        .map_err(DomainError::from)?;
+    let export = Export {
+        state: state.clone(),
+        actor: caller.0.clone(),
+        query,
+        columns: request.columns.into(),
+        rows: Some(first.items),
+        next: first.next,
+        writer: Some(writer),
+    };
+    let format = request.format;
+    let mut res = HttpResponse::Ok();
+    res.insert_header((header::CONTENT_TYPE, format.content_type()))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"customers.{}\"", format.extension()),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    Ok(match format {
+        ExportFormat::Csv => res.streaming(export.into_stream()),
+        ExportFormat::Xlsx => res.streaming(file_stream(export.into_file().await?)),
+    })
+}
+
+/// The analytics part of a customer's data export.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CustomerDataAnalytics {
+    /// RFM scores of the latest recompute.
+    pub rfm: Option<RfmScoresResponse>,
+    /// Historical value.
+    pub historical: HistoricalResponse,
+    /// CLV model predictions (none without a fitted model or a purchase).
+    pub prediction: Option<PredictionResponse>,
+    /// Options the predictions used (the defaults).
+    pub options: OptionsResponse,
+}
+
+/// Everything stored about one customer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CustomerDataResponse {
+    /// When the document was assembled.
+    pub exported_at: DateTime<Utc>,
+    /// The customer record.
+    pub customer: CustomerResponse,
+    /// Every order with its lines, newest first.
+    pub orders: Vec<OrderResponse>,
+    /// Every loyalty points ledger entry, newest first.
+    pub loyalty_ledger: Vec<LedgerEntryResponse>,
+    /// Every tier change, newest first.
+    pub tier_history: Vec<TierChangeResponse>,
+    /// The segments the customer belongs to now.
+    pub segments: Vec<MembershipResponse>,
+    /// RFM scores, historical value and predictions.
+    pub analytics: CustomerDataAnalytics,
+}
+
+impl From<&CustomerData> for CustomerDataResponse {
+    fn from(d: &CustomerData) -> Self {
+        let analytics = CustomerAnalyticsResponse::from(&d.analytics);
+        Self {
+            exported_at: d.exported_at,
+            customer: CustomerResponse::from(&d.customer),
+            orders: d
+                .orders
+                .iter()
+                .map(|o| OrderResponse::new(o, d.exported_at))
+                .collect(),
+            loyalty_ledger: d.loyalty_ledger.iter().map(Into::into).collect(),
+            tier_history: d.tier_history.iter().map(Into::into).collect(),
+            segments: d.segments.iter().map(Into::into).collect(),
+            analytics: CustomerDataAnalytics {
+                rfm: analytics.customer.rfm,
+                historical: analytics.historical,
+                prediction: analytics.prediction,
+                options: analytics.options,
+            },
+        }
+    }
+}
+
+/// Everything stored about a customer, as one JSON document (a data subject's access request;
+/// needs `customers.manage`): the record, every order with its lines, every loyalty ledger
+/// entry and tier change, current segments and analytics.
+#[utoipa::path(
+    tag = "exports",
+    params(("id" = Uuid, Path, description = "Customer id")),
+    responses(
+        (status = 200, description = "The document, as an attachment (`customer-<id>.json`)", body = CustomerDataResponse),
+        (status = 400, description = "Unknown parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing customers.manage", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/customers/{id}/export")]
+pub async fn export_customer(
+    caller: Caller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    crate::query::each_param(req.query_string(), &[], |_, _| Ok(()))?;
+    let data = state
+        .exports
+        .customer_data(&caller.0, CustomerId(id.into_inner()))
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!(
+                "attachment; filename=\"customer-{}.json\"",
+                data.customer.id
+            ),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(CustomerDataResponse::from(&data)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_columns_are_the_fields_of_the_customer_api() {
+        let schema = <CustomerResponse as utoipa::PartialSchema>::schema();
+        let utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::Object(object)) = schema
+        else {
+            panic!("CustomerResponse is not an object schema");
+        };
+        let mut fields: Vec<&str> = object.properties.keys().map(String::as_str).collect();
+        let mut columns = CUSTOMER_COLUMNS.to_vec();
+        fields.sort_unstable();
+        columns.sort_unstable();
+        assert_eq!(columns, fields);
+        assert!(DEFAULT_COLUMNS.iter().all(|c| CUSTOMER_COLUMNS.contains(c)));
+    }
+
+    #[test]
+    fn format_and_columns_are_split_off_the_list_query() {
+        let r = export_request("status=active&format=xlsx&columns=name,%20email&q=budi").unwrap();
+        assert_eq!(
+            r,
+            ExportRequest {
+                format: ExportFormat::Xlsx,
+                columns: vec!["name", "email"],
+                list_query: "status=active&q=budi".into(),
+            }
+        );
+        let r = export_request("").unwrap();
+        assert_eq!(r.format, ExportFormat::Csv);
+        assert_eq!(r.columns, DEFAULT_COLUMNS);
+        let field = |q: &str| match export_request(q) {
+            Err(ApiError::BadRequest { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(field("columns=name,shoe_size").as_deref(), Some("columns"));
+        assert_eq!(field("columns=name,name").as_deref(), Some("columns"));
+        assert_eq!(field("columns=").as_deref(), Some("columns"));
+        assert_eq!(field("format=pdf").as_deref(), Some("format"));
+        assert_eq!(field("limit=5").as_deref(), Some("limit"));
+        assert_eq!(field("cursor=x").as_deref(), Some("cursor"));
+    }
+
+    #[test]
+    fn cells_are_the_api_values_as_text() {
+        assert_eq!(cell(None), "");
+        assert_eq!(cell(Some(&Value::Null)), "");
+        assert_eq!(cell(Some(&json!("Budi"))), "Budi");
+        assert_eq!(cell(Some(&json!(true))), "true");
+        assert_eq!(cell(Some(&json!(42))), "42");
+        assert_eq!(cell(Some(&json!(["vip", "b2b"]))), "vip;b2b");
+        assert_eq!(cell(Some(&json!({}))), "");
+        assert_eq!(cell(Some(&json!({"a": 1}))), r#"{"a":1}"#);
+    }
+}
