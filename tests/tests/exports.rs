@@ -517,7 +517,66 @@ async fn a_customer_data_export_has_everything_stored(backend: DbBackend) {
     assert_eq!(r.error_field(), Some("full"));
 }
 
+/// The default CSV export, imported back with `update` (matched by e-mail), changes nothing:
+/// every row is `skipped` and no version moves.
+async fn an_export_reimported_with_update_changes_nothing(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let t = app.token(app.tenant("A").await, "admin");
+    for (i, name) in ["Budi Santoso", "=Siti", "Ani, \"the\" buyer"]
+        .iter()
+        .enumerate()
+    {
+        named(
+            &app,
+            &t,
+            name,
+            json!({"email": format!("c{i}@example.com"), "mobile_phone": format!("0812345678{i:02}"),
+                   "tags": ["vip", "grosir"], "notes": "line one\nline two", "company": "PT Maju"}),
+        )
+        .await;
+    }
+    let before = app.get("/api/v1/customers?sort=name", &t).await.body;
+    let file = raw_get(&app, "/api/v1/exports/customers", &t).await;
+    assert_eq!(file.status, 200);
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(file.body.clone()).file_name("customers.csv"),
+        )
+        .text(
+            "options",
+            json!({"kind": "customers", "duplicate_policy": "update"}).to_string(),
+        );
+    let r = app
+        .http
+        .post(format!("{}/api/v1/imports?wait=true", app.base))
+        .bearer_auth(&t)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let job: Value = r.json().await.unwrap();
+    let p = &job["progress"];
+    assert_eq!(
+        (
+            p["rows_read"].clone(),
+            p["created"].clone(),
+            p["updated"].clone(),
+            p["skipped"].clone(),
+            p["failed"].clone()
+        ),
+        (json!(3), json!(0), json!(0), json!(3), json!(0)),
+        "{job}"
+    );
+    let after = app.get("/api/v1/customers?sort=name", &t).await.body;
+    assert_eq!(before, after);
+}
+
 on_both_backends!(
+    an_export_reimported_with_update_changes_nothing,
     a_filtered_csv_export_has_the_matching_rows_and_columns,
     an_export_walks_every_page,
     cells_are_neutralised_and_round_trip,

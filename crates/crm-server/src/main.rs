@@ -233,10 +233,10 @@ async fn import(
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     while !run.is_finished() {
-        if let Ok(j) = services.imports.job(&actor, id).await {
-            if let Some(r) = &j.result {
-                bar.set_position(r["rows_read"].as_u64().unwrap_or(0));
-            }
+        if let Ok(j) = services.imports.job(&actor, id).await
+            && let Some(r) = &j.result
+        {
+            bar.set_position(r["rows_read"].as_u64().unwrap_or(0));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
