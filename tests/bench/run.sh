@@ -27,7 +27,7 @@ measure() { # name, connections, script, args...
   local name=$1 conns=$2 script=$3; shift 3
   local threads=$(( conns < 2 ? 1 : 2 ))
   local line
-  line=$(wrk -t"$threads" -c"$conns" -d"$DURATION" --latency -s "$BENCH_DIR/$script" "http://127.0.0.1:$PORT" -- "$@" | grep '^RESULT')
+  line=$(wrk -t"$threads" -c"$conns" -d"$DURATION" --timeout 30s --latency -s "$BENCH_DIR/$script" "http://127.0.0.1:$PORT" -- "$@" | grep '^RESULT')
   local rps p50 p99 non2xx
   rps=$(sed -E 's/.*rps=([0-9.]+).*/\1/' <<<"$line"); p50=$(sed -E 's/.*p50_ms=([0-9.]+).*/\1/' <<<"$line")
   p99=$(sed -E 's/.*p99_ms=([0-9.]+).*/\1/' <<<"$line"); non2xx=$(sed -E 's/.*non2xx=([0-9]+).*/\1/' <<<"$line")
@@ -66,7 +66,7 @@ run_backend() { # backend, database url
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 
-echo "| backend | operation | connections | requests/s | p50 / p99 ms | non-2xx |" > "$OUT"
+echo "| backend | operation | connections | requests/s | p50 / p99 ms | failed |" > "$OUT"
 echo "| --- | --- | --- | --- | --- | --- |" >> "$OUT"
 : > "$WORK/notes.md"
 run_backend sqlite "sqlite://$WORK/bench.db"

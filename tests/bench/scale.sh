@@ -53,8 +53,10 @@ scale_backend() { # backend, url
   rfm=$(curl -sf -X POST "http://127.0.0.1:$PORT/api/v1/analytics/rfm/recompute?wait=true" -H "Authorization: Bearer $TOKEN" \
     | json "str(d['result']['duration_ms']) + ' ms for ' + str(d['result']['scored']) + ' scored customers'")
   echo "- $1 (scale): RFM recompute of the largest tenant (POST /analytics/rfm/recompute?wait=true): $rfm" >> "$WORK/notes.md"
-  measure "create customer" 1 create_customer.lua "$TOKEN" "s1$$" 0 6285
-  measure "create customer" 32 create_customer.lua "$TOKEN" "s32$$" 1 6285
+  # Phones +6285<d><8 digits>: the run's own block of numbers, as the data set is kept.
+  local offset=$(( ($(date +%s) / 60 % 90) * 1000000 ))
+  measure "create customer" 1 create_customer.lua "$TOKEN" "s1$$" 0 6285 "$offset"
+  measure "create customer" 32 create_customer.lua "$TOKEN" "s32$$" 1 6285 "$offset"
   echo "- $1 (scale): largest tenant $size customers of $(awk '{s+=$2} END {print s}' "$DATA/$1.tenants") in $(wc -l < "$DATA/$1.tenants") tenants; $(cat "$DATA/$1.load-time" 2>/dev/null || echo 'load time not recorded'); server peak RSS $(awk '/VmHWM/ {print $2" "$3}' /proc/$pid/status)" >> "$WORK/notes.md"
   kill "$pid"; wait "$pid" 2>/dev/null || true
   if [ "$1" = postgres ]; then pgbench_ceiling "$2" "$tenant" "$s"; fi

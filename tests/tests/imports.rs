@@ -357,7 +357,26 @@ async fn the_cdnow_sample_imports_and_fits_the_published_models(backend: DbBacke
     assert_eq!(fit.body["customers"], 2_357);
 }
 
+/// More rows than one lookup takes (100 keys a query) and than one batch holds (1,000): a
+/// second import of the same file finds every customer.
+async fn a_large_file_is_matched_across_batches(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let t = app.token(app.tenant("A").await, "admin");
+    let mut file = String::from("name,email\n");
+    for i in 0..1_250 {
+        file.push_str(&format!("Customer {i},c{i}@example.com\n"));
+    }
+    let (_, first) = import(&app, &t, "big.csv", &file, json!({"kind": "customers"})).await;
+    assert_eq!(counts(&first), [1_250, 1_250, 0, 0, 0], "{first}");
+    let (_, again) = import(&app, &t, "big.csv", &file, json!({"kind": "customers"})).await;
+    assert_eq!(counts(&again), [1_250, 0, 0, 1_250, 0], "{again}");
+    assert_eq!(count(&app, &t).await, 1_250);
+}
+
 on_both_backends!(
+    a_large_file_is_matched_across_batches,
     a_messy_csv_gives_the_expected_counts_with_each_policy,
     a_dry_run_writes_nothing_and_previews,
     imports_are_tenant_isolated_and_checked,

@@ -26,10 +26,9 @@ use serde_json::{Value, json};
 
 use crate::access::{Actor, Permission};
 use crate::analytics::{AnalyticsRepository, Job, JobState};
-use crate::customer::filter::Filter;
 use crate::customer::{
-    Customer, CustomerInput, CustomerProfile, CustomerQuery, CustomerRepository, Deleted,
-    NewCustomer, UniqueField, ValidationContext,
+    Customer, CustomerInput, CustomerProfile, CustomerRepository, NewCustomer, UniqueField,
+    ValidationContext,
 };
 use crate::error::{DomainError, RepositoryError};
 use crate::ids::{CustomerId, JobId};
@@ -346,31 +345,23 @@ impl ImportService {
         if keys.is_empty() {
             return Ok(out);
         }
-        let fields: &[&str] = match by {
-            MatchBy::Email => &["email"],
-            MatchBy::Phone => &["phone", "mobile_phone"],
-            MatchBy::ExternalRef => &["external_ref"],
+        let fields: &[UniqueField] = match by {
+            MatchBy::Email => &[UniqueField::Email],
+            MatchBy::Phone => &[UniqueField::Phone, UniqueField::MobilePhone],
+            MatchBy::ExternalRef => &[UniqueField::ExternalRef],
         };
-        for chunk in keys.chunks(crate::customer::filter::MAX_LIST) {
-            let groups: Vec<Value> = fields
-                .iter()
-                .map(|f| json!({"all": [{"field": f, "op": "in", "value": chunk}]}))
-                .collect();
-            let filter = Filter::parse(&json!({ "any": groups }), "filter")
-                .map_err(DomainError::Validation)?;
-            let q = CustomerQuery {
-                filter,
-                sort: vec![],
-                deleted: Deleted::Exclude,
-                limit: (chunk.len() * fields.len()) as u32,
-                after: None,
-                offset: None,
-                now: self.clock.now(),
-                search: None,
-            };
-            for c in self.customers.list(actor.tenant_id, &q).await? {
-                for k in key_of(&c.profile, by) {
-                    out.entry(k).or_insert_with(|| c.clone());
+        // Exact values on the unique indexes (not the filter language's case-insensitive text
+        // match, which no index serves).
+        for chunk in keys.chunks(500) {
+            for field in fields {
+                for c in self
+                    .customers
+                    .find_many_by_unique(actor.tenant_id, *field, chunk.to_vec())
+                    .await?
+                {
+                    for k in key_of(&c.profile, by) {
+                        out.entry(k).or_insert_with(|| c.clone());
+                    }
                 }
             }
         }
@@ -555,6 +546,11 @@ impl ImportService {
                     .await?;
             }
             p.last_line = batch_last;
+            // Written rows are found by the next batches' lookups: only a dry run needs to
+            // remember them, so memory stays bounded by the batch.
+            if !opts.dry_run {
+                seen.clear();
+            }
             self.checkpoint(job, req, p, &mut errors).await?;
         }
         self.checkpoint(job, req, p, &mut errors).await
@@ -587,44 +583,48 @@ impl ImportService {
             Err(RepositoryError::Unavailable(e)) => Err(DomainError::Unavailable(e)),
             Err(_) => {
                 for (line, n) in creates {
-                    let one = async {
-                        let mut b = self.customers.begin_batch().await?;
-                        b.insert(actor.tenant_id, std::slice::from_ref(&n)).await?;
-                        b.commit().await
-                    }
-                    .await;
-                    if let Err(e) = one {
+                    if let Err(e) = self.write_one(actor, Some(&n), None).await {
                         p.counts.created -= 1;
-                        p.counts.failed += 1;
-                        let (field, reason) = conflict_reason(&e);
-                        errors.push(RowError {
-                            line,
-                            field,
-                            reason,
-                        });
+                        Self::reject(p, errors, line, &e);
                     }
                 }
                 for (line, c) in updates {
-                    let one = async {
-                        let mut b = self.customers.begin_batch().await?;
-                        b.save(&c).await?;
-                        b.commit().await
-                    }
-                    .await;
-                    if let Err(e) = one {
+                    if let Err(e) = self.write_one(actor, None, Some(&c)).await {
                         p.counts.updated -= 1;
-                        p.counts.failed += 1;
-                        let (field, reason) = conflict_reason(&e);
-                        errors.push(RowError {
-                            line,
-                            field,
-                            reason,
-                        });
+                        Self::reject(p, errors, line, &e);
                     }
                 }
                 Ok(())
             }
         }
+    }
+
+    /// Writes one new or changed customer in its own transaction (the fallback of a batch).
+    async fn write_one(
+        &self,
+        actor: &Actor,
+        new: Option<&NewCustomer>,
+        changed: Option<&Customer>,
+    ) -> Result<(), RepositoryError> {
+        let mut b = self.customers.begin_batch().await?;
+        if let Some(n) = new {
+            b.insert(actor.tenant_id, std::slice::from_ref(n)).await?;
+        }
+        if let Some(c) = changed {
+            b.save(c).await?;
+        }
+        b.commit().await
+    }
+
+    /// Counts a row as failed with the storage error that refused it.
+    fn reject(p: &mut Progress, errors: &mut Vec<RowError>, line: u64, e: &RepositoryError) {
+        p.counts.failed += 1;
+        let (field, reason) = conflict_reason(e);
+        errors.push(RowError {
+            line,
+            field,
+            reason,
+        });
     }
 
     async fn run_orders(
@@ -742,20 +742,8 @@ impl ImportService {
                                 created_by: Some(actor.user_id.clone()),
                                 created_at: truncate_to_micros(self.clock.now()),
                             };
-                            let made = async {
-                                let mut b = self.customers.begin_batch().await?;
-                                b.insert(actor.tenant_id, std::slice::from_ref(&n)).await?;
-                                b.commit().await
-                            }
-                            .await;
-                            if let Err(e) = made {
-                                p.counts.failed += 1;
-                                let (field, reason) = conflict_reason(&e);
-                                errors.push(RowError {
-                                    line,
-                                    field,
-                                    reason,
-                                });
+                            if let Err(e) = self.write_one(actor, Some(&n), None).await {
+                                Self::reject(p, &mut errors, line, &e);
                                 continue;
                             }
                         }

@@ -353,6 +353,15 @@ pub trait CustomerRepository: Send + Sync {
         value: &str,
     ) -> Result<Option<CustomerId>, RepositoryError>;
 
+    /// The live customers of this tenant whose `field` is one of `values` (exact stored values:
+    /// lower-cased e-mails, E.164 phones), by the field's unique index.
+    async fn find_many_by_unique(
+        &self,
+        tenant: TenantId,
+        field: UniqueField,
+        values: Vec<String>,
+    ) -> Result<Vec<Customer>, RepositoryError>;
+
     /// Replaces a live customer's profile if its version is still `expected_version`,
     /// incrementing the version. Returns the stored customer.
     async fn update_profile(&self, update: ProfileUpdate) -> Result<Customer, RepositoryError>;
