@@ -23,22 +23,33 @@ async fn import(
     body: &str,
     options: Value,
 ) -> (u16, Value) {
+    let r = post_import(app, token, "?wait=true", name, body, options).await;
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// `POST /api/v1/imports<query>` with the file and the options as a multipart form.
+async fn post_import(
+    app: &TestApp,
+    token: &str,
+    query: &str,
+    name: &str,
+    body: &str,
+    options: Value,
+) -> reqwest::Response {
     let form = reqwest::multipart::Form::new()
         .part(
             "file",
             reqwest::multipart::Part::bytes(body.as_bytes().to_vec()).file_name(name.to_owned()),
         )
         .text("options", options.to_string());
-    let r = app
-        .http
-        .post(format!("{}/api/v1/imports?wait=true", app.base))
+    app.http
+        .post(format!("{}/api/v1/imports{query}", app.base))
         .bearer_auth(token)
         .multipart(form)
         .send()
         .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+        .unwrap()
 }
 
 /// Starts an import without waiting (202) and polls `GET /imports/{id}` until it ends.
@@ -49,20 +60,7 @@ async fn import_and_follow(
     body: &str,
     options: Value,
 ) -> Value {
-    let form = reqwest::multipart::Form::new()
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(body.as_bytes().to_vec()).file_name(name.to_owned()),
-        )
-        .text("options", options.to_string());
-    let r = app
-        .http
-        .post(format!("{}/api/v1/imports", app.base))
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let r = post_import(app, token, "", name, body, options).await;
     assert_eq!(r.status().as_u16(), 202);
     let location = r.headers()["location"].to_str().unwrap().to_owned();
     for _ in 0..1_200 {
