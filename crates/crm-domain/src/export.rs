@@ -25,6 +25,27 @@ use crate::order::{Order, OrderListQuery, OrderRepository};
 use crate::ports::Clock;
 use crate::segment::{Segment, SegmentService};
 
+/// The characters that make a spreadsheet program read a cell as a formula (or, for tab and
+/// carriage return, that can smuggle one past a naive check), per the OWASP CSV Injection
+/// guidance.
+pub const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A cell made safe to open in a spreadsheet program: one that starts with `=`, `+`, `-`, `@`,
+/// tab or carriage return gets a leading `'`, so that Excel, LibreOffice and Google Sheets show
+/// it as text instead of evaluating it as a formula (OWASP "CSV Injection": a formula such as
+/// `=HYPERLINK(...)` or a DDE call in a customer's name would otherwise run on the exporting
+/// user's machine). Other cells are returned as they are.
+///
+/// The price: values that legitimately start so (`+62 812...` phone numbers, `-5`) show the
+/// `'` too. [`crate::import`] removes it again when such a file is imported.
+pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(FORMULA_STARTS) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
 /// Customers (and orders, ledger entries) read per page by an export.
 pub const EXPORT_PAGE_SIZE: u32 = MAX_PAGE_SIZE;
 

@@ -956,14 +956,11 @@ impl RowError {
     }
 }
 
-/// The characters the exporter's CSV-injection guard puts a `'` before.
-const NEUTRALISED: &[char] = &['=', '+', '-', '@', '\t', '\r'];
-
 /// A cell as read: trimmed, with the exporter's `'` guard removed.
 fn clean(cell: &str) -> &str {
     let t = cell.trim();
     match t.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(NEUTRALISED) => rest.trim(),
+        Some(rest) if rest.starts_with(crate::export::FORMULA_STARTS) => rest.trim(),
         _ => t,
     }
 }

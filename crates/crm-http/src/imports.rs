@@ -336,7 +336,7 @@ pub async fn import_errors(
             [
                 line.as_str(),
                 e.field.as_deref().unwrap_or(""),
-                &neutralise(&e.reason),
+                &crm_domain::export::neutralise(&e.reason),
             ],
         )?;
     }
@@ -376,15 +376,6 @@ fn parse_options(bytes: &[u8]) -> Result<ImportOptions, ApiError> {
         }
         other => other,
     })
-}
-
-/// A reason that starts like a formula gets a leading `'` (CSV injection guard).
-fn neutralise(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
-    } else {
-        s.to_owned()
-    }
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {

@@ -20,28 +20,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use crm_domain::export::{SheetError, SheetWriter, SheetWriters};
 use rust_xlsxwriter::{Workbook, XlsxError};
 
-/// The characters that make a spreadsheet program read a cell as a formula (or, for tab and
-/// carriage return, that can smuggle one past a naive check), per the OWASP CSV Injection
-/// guidance.
-const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
-
-/// A cell made safe to open in a spreadsheet program: one that starts with `=`, `+`, `-`, `@`,
-/// tab or carriage return gets a leading `'`, so that Excel, LibreOffice and Google Sheets show
-/// it as text instead of evaluating it as a formula (OWASP "CSV Injection": a formula such as
-/// `=HYPERLINK(...)` or a DDE call in a customer's name would otherwise run on the exporting
-/// user's machine). Other cells are returned as they are.
-///
-/// The price: values that legitimately start so (`+62 812...` phone numbers, `-5`) show the
-/// `'` too. `crm_domain::import` removes it again when such a file is imported.
-pub fn neutralise(cell: &str) -> Cow<'_, str> {
-    if cell.starts_with(FORMULA_STARTS) {
-        Cow::Owned(format!("'{cell}"))
-    } else {
-        Cow::Borrowed(cell)
-    }
-}
-
-pub use crm_domain::export::ExportFormat;
+pub use crm_domain::export::{ExportFormat, neutralise};
 
 /// Why an export could not be written.
 #[derive(Debug, thiserror::Error)]
