@@ -355,6 +355,229 @@ async fn the_cdnow_sample_imports_and_fits_the_published_models(backend: DbBacke
     assert_eq!(fit.body["customers"], 2_357);
 }
 
+/// The whole CDNOW purchase history (69,659 purchases by 23,570 customers) imported as orders:
+/// the counts and the revenue of `../shared/data/cdnow/README.md`.
+async fn the_cdnow_master_file_yields_the_published_totals(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let t = app.token(app.tenant_in("CDNOW", "US", "USD").await, "admin");
+    let file = include_str!("../../examples/cdnow/CDNOW_master.csv");
+    let job = import_and_follow(
+        &app,
+        &t,
+        "CDNOW_master.csv",
+        file,
+        json!({"kind": "orders"}),
+    )
+    .await;
+    assert_eq!(counts(&job), [69_659, 69_659, 0, 0, 0], "{job}");
+    assert_eq!(count(&app, &t).await, 23_570);
+    let stats = app.get("/api/v1/customers/stats", &t).await.body;
+    assert_eq!(
+        stats["revenue_by_currency"][0]["total_revenue"], "2500315.63",
+        "{stats}"
+    );
+    // Σ total_orders over the exported customers counts the stored orders.
+    let export = app
+        .http
+        .get(format!(
+            "{}/api/v1/exports/customers?format=csv&columns=total_orders",
+            app.base
+        ))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let orders: u64 = export
+        .lines()
+        .skip(1)
+        .map(|l| l.trim().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(orders, 69_659);
+    println!(
+        "CDNOW master import on {backend:?}: {} ms",
+        job["progress"]["duration_ms"]
+    );
+}
+
+/// What one customer's orders left behind: statistics, balance, tier, ledger and tier history
+/// (orders sorted where one-by-one and batched writes may list equal times differently).
+async fn outcome(app: &TestApp, token: &str, email: &str) -> Value {
+    let c = by_email(app, token, email).await;
+    let id = c["id"].as_str().unwrap();
+    let loyalty = app
+        .get(&format!("/api/v1/customers/{id}/loyalty"), token)
+        .await
+        .body;
+    let mut ledger: Vec<String> = loyalty["ledger"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| format!("{} {} {}", e["kind"], e["points"], e["reason"]))
+        .collect();
+    ledger.sort();
+    let mut history: Vec<String> = app
+        .get(&format!("/api/v1/customers/{id}/tier-history"), token)
+        .await
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["reason"].as_str().unwrap().to_owned())
+        .collect();
+    history.sort();
+    json!({
+        "stats": [c["total_orders"], c["total_spent"], c["average_order_value"],
+                  c["first_order_at"], c["last_order_at"], c["stage"], c["loyalty_points"]],
+        "balance": loyalty["balance"],
+        "tier": loyalty["tier"]["name"],
+        "ledger": ledger,
+        "history": history,
+    })
+}
+
+/// An orders import (batched) leaves the statistics, points, ledger, tiers and tier history
+/// that the same orders posted one by one leave, with a repeated ref, an invalid amount and a
+/// ref of another customer's order in the file.
+async fn an_orders_import_equals_the_orders_posted_one_by_one(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let a = app.token(app.tenant("A").await, "admin");
+    let b = app.token(app.tenant("B").await, "admin");
+    // (email, name, ref, day, amount, status); Ani crosses Silver (2,000,000) then Gold.
+    let rows = [
+        (
+            "ani@example.com",
+            "Ani",
+            "A-1",
+            "2026-01-05",
+            "1500000",
+            "completed",
+        ),
+        (
+            "ani@example.com",
+            "Ani",
+            "A-2",
+            "2026-01-06",
+            "600000",
+            "completed",
+        ),
+        (
+            "budi@example.com",
+            "Budi",
+            "B-1",
+            "2026-01-07",
+            "200000",
+            "pending",
+        ),
+        (
+            "ani@example.com",
+            "Ani",
+            "A-3",
+            "2026-02-01",
+            "3000000",
+            "completed",
+        ),
+        (
+            "ani@example.com",
+            "Ani",
+            "A-2",
+            "2026-01-06",
+            "600000",
+            "completed",
+        ),
+        (
+            "budi@example.com",
+            "Budi",
+            "B-2",
+            "2026-02-02",
+            "abc",
+            "completed",
+        ),
+        (
+            "budi@example.com",
+            "Budi",
+            "A-1",
+            "2026-02-03",
+            "100",
+            "completed",
+        ),
+        (
+            "budi@example.com",
+            "Budi",
+            "B-3",
+            "2026-02-04",
+            "12345.67",
+            "completed",
+        ),
+    ];
+    let mut file =
+        String::from("customer_email,customer_name,order_ref,placed_at,total_amount,status\n");
+    for r in rows {
+        file.push_str(&format!(
+            "{},{},{},{},{},{}\n",
+            r.0, r.1, r.2, r.3, r.4, r.5
+        ));
+    }
+    let (status, job) = import(&app, &a, "orders.csv", &file, json!({"kind": "orders"})).await;
+    assert_eq!(status, 200, "{job}");
+    assert_eq!(counts(&job), [8, 5, 0, 1, 2], "{job}");
+    let id = job["id"].as_str().unwrap();
+    let errors = app
+        .get(&format!("/api/v1/imports/{id}/errors"), &a)
+        .await
+        .body;
+    let lines: Vec<_> = errors["data"]
+        .as_array()
+        .unwrap_or_else(|| errors.as_array().unwrap())
+        .iter()
+        .map(|e| (e["line"].as_u64().unwrap(), e["field"].clone()))
+        .collect();
+    assert_eq!(
+        lines,
+        [(7, json!("total_amount")), (8, json!("order_ref"))],
+        "{errors}"
+    );
+    for (email, name) in [("ani@example.com", "Ani"), ("budi@example.com", "Budi")] {
+        let r = app
+            .post(
+                "/api/v1/customers",
+                &b,
+                json!({"name": name, "email": email}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    for r in rows {
+        let c = by_email(&app, &b, r.0).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        app.post(
+            &format!("/api/v1/customers/{c}/orders"),
+            &b,
+            json!({"order_ref": r.2, "placed_at": format!("{}T00:00:00Z", r.3),
+                   "total_amount": r.4, "status": r.5}),
+        )
+        .await;
+    }
+    for email in ["ani@example.com", "budi@example.com"] {
+        assert_eq!(
+            outcome(&app, &a, email).await,
+            outcome(&app, &b, email).await,
+            "{email}"
+        );
+    }
+    let ani = outcome(&app, &a, "ani@example.com").await;
+    assert_eq!(ani["tier"], "Gold", "{ani}");
+    assert_eq!(ani["history"].as_array().unwrap().len(), 3, "{ani}");
+}
+
 /// More rows than one lookup takes (100 keys a query) and than one batch holds (1,000): a
 /// second import of the same file finds every customer.
 async fn a_large_file_is_matched_across_batches(backend: DbBackend) {
@@ -374,6 +597,8 @@ async fn a_large_file_is_matched_across_batches(backend: DbBackend) {
 }
 
 on_both_backends!(
+    the_cdnow_master_file_yields_the_published_totals,
+    an_orders_import_equals_the_orders_posted_one_by_one,
     a_large_file_is_matched_across_batches,
     a_messy_csv_gives_the_expected_counts_with_each_policy,
     a_dry_run_writes_nothing_and_previews,

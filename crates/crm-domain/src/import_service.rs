@@ -10,10 +10,14 @@
 //!   value taken by a customer the match did not cover), its rows are retried one by one so
 //!   only the offending rows fail. The job's `result` says after each batch which line was
 //!   committed last, so an interrupted import leaves whole batches and says where it stopped.
-//! - Orders: each row finds its customer (created from the row when missing and
-//!   `create_missing_customers`), then is placed through [`OrderService::place`], one
-//!   transaction per order, so statistics, points and tiers come out exactly as if the orders
-//!   had been posted one by one; an order whose `order_ref` exists is `skipped`.
+//! - Orders: rows are read 1,000 at a time; each finds its customer by its normalised key
+//!   (stored customers are looked up per batch on the unique indexes; a missing one is
+//!   created from the first row naming it when `create_missing_customers`), then the batch is
+//!   placed through [`OrderService::place_many`] in one transaction with its new customers:
+//!   the rules of [`OrderService::place`] order by order, so statistics, points and tiers
+//!   come out exactly as if the orders had been posted one by one; an order whose `order_ref`
+//!   exists is `skipped`. When the batch's transaction fails, its customers and orders are
+//!   written one by one so only the offending rows fail.
 //! - A dry run does all the checks and writes nothing, and keeps the first 20 rows as they
 //!   would be stored (`preview`).
 
@@ -36,7 +40,7 @@ use crate::import::{
     DuplicatePolicy, ImportKind, ImportOptions, MatchBy, RowError, customer_row, order_row,
     resolve_mapping,
 };
-use crate::order::OrderService;
+use crate::order::{BulkOrder, OrderService};
 use crate::ports::{Clock, IdGenerator, truncate_to_micros};
 use crate::tenant::{TenantRepository, load};
 
@@ -643,13 +647,14 @@ impl ImportService {
             default_currency: tenant.default_currency,
             today: self.clock.now().date_naive(),
         };
-        let mut known: HashMap<(MatchBy, String), CustomerId> = HashMap::new();
         let mut errors = Vec::new();
         loop {
             let rows = Self::read_batch(source, p, &mut errors);
-            if rows.is_empty() {
+            let Some(last_line) = rows.last().map(|(line, _)| *line) else {
                 break;
-            }
+            };
+            // Parse every row and name its customer by a normalised key.
+            let mut parsed = Vec::with_capacity(rows.len());
             for (line, cells) in rows {
                 let row = match order_row(&mapping, &cells, opts, &req.fingerprint, line) {
                     Ok(r) => r,
@@ -664,92 +669,48 @@ impl ImportService {
                     errors.push(RowError::row(line, "the row names no customer"));
                     continue;
                 };
-                let value = match by {
-                    MatchBy::Phone => {
-                        crate::values::PhoneNumber::parse(value, tenant.default_country)
-                            .map(|ph| ph.as_str().to_owned())
-                            .unwrap_or_else(|_| value.to_owned())
-                    }
-                    _ => value.to_owned(),
-                };
-                let key = (by, value);
+                let key = (by, normalised_key(by, value, tenant.default_country));
+                parsed.push((line, row, key));
+            }
+            let mut known = self
+                .customers_by_key(actor, parsed.iter().map(|(_, _, k)| k))
+                .await?;
+            // Customers to create (the first row naming one describes it), orders to place.
+            let mut new_customers: Vec<(u64, NewCustomer)> = Vec::new();
+            let mut orders = Vec::with_capacity(parsed.len());
+            for (line, row, key) in parsed {
                 let customer = match known.get(&key) {
-                    Some(id) => Some(*id),
-                    None => {
-                        let found = match by {
-                            MatchBy::Email => {
-                                self.customers
-                                    .find_by_unique(actor.tenant_id, UniqueField::Email, &key.1)
-                                    .await?
-                            }
-                            MatchBy::ExternalRef => {
-                                self.customers
-                                    .find_by_unique(
-                                        actor.tenant_id,
-                                        UniqueField::ExternalRef,
-                                        &key.1,
-                                    )
-                                    .await?
-                            }
-                            MatchBy::Phone => match self
-                                .customers
-                                .find_by_unique(actor.tenant_id, UniqueField::Phone, &key.1)
-                                .await?
-                            {
-                                Some(id) => Some(id),
-                                None => {
-                                    self.customers
-                                        .find_by_unique(
-                                            actor.tenant_id,
-                                            UniqueField::MobilePhone,
-                                            &key.1,
-                                        )
-                                        .await?
-                                }
-                            },
-                        };
-                        if let Some(id) = found {
-                            known.insert(key.clone(), id);
-                        }
-                        found
-                    }
-                };
-                let customer = match customer {
-                    Some(id) => id,
+                    Some(id) => *id,
                     None if !opts.create_missing_customers => {
                         p.counts.failed += 1;
                         errors.push(RowError::row(
                             line,
-                            format!("no customer with {} {}", by.as_str(), key.1),
+                            format!("no customer with {} {}", key.0.as_str(), key.1),
                         ));
                         continue;
                     }
-                    None => {
-                        let profile = match row.new_customer(opts).validate(&ctx) {
-                            Ok(pr) => pr,
-                            Err(e) => {
-                                p.counts.failed += 1;
-                                errors.extend(RowError::from_field_errors(line, e));
-                                continue;
-                            }
-                        };
-                        let id = CustomerId(self.ids.new_id());
-                        if !opts.dry_run {
-                            let n = NewCustomer {
-                                id,
-                                tenant_id: actor.tenant_id,
-                                profile,
-                                created_by: Some(actor.user_id.clone()),
-                                created_at: truncate_to_micros(self.clock.now()),
-                            };
-                            if let Err(e) = self.write_one(actor, Some(&n), None).await {
-                                Self::reject(p, &mut errors, line, &e);
-                                continue;
-                            }
+                    None => match row.new_customer(opts).validate(&ctx) {
+                        Ok(profile) => {
+                            let id = CustomerId(self.ids.new_id());
+                            new_customers.push((
+                                line,
+                                NewCustomer {
+                                    id,
+                                    tenant_id: actor.tenant_id,
+                                    profile,
+                                    created_by: Some(actor.user_id.clone()),
+                                    created_at: truncate_to_micros(self.clock.now()),
+                                },
+                            ));
+                            known.insert(key.clone(), id);
+                            id
                         }
-                        known.insert(key.clone(), id);
-                        id
-                    }
+                        Err(e) => {
+                            p.counts.failed += 1;
+                            errors.extend(RowError::from_field_errors(line, e));
+                            continue;
+                        }
+                    },
                 };
                 if opts.dry_run {
                     if p.preview.len() < PREVIEW_ROWS {
@@ -765,23 +726,124 @@ impl ImportService {
                     p.counts.created += 1;
                     continue;
                 }
-                match self.orders.place(actor, customer, row.order, false).await {
-                    Ok(placed) if placed.created => p.counts.created += 1,
-                    Ok(_) => p.counts.skipped += 1,
-                    Err(DomainError::Unavailable(e)) => return Err(DomainError::Unavailable(e)),
-                    Err(DomainError::Validation(e)) => {
-                        p.counts.failed += 1;
-                        errors.extend(RowError::from_field_errors(line, e));
-                    }
-                    Err(e) => {
-                        p.counts.failed += 1;
-                        errors.push(RowError::row(line, e.to_string()));
-                    }
-                }
-                p.last_line = line;
+                orders.push(BulkOrder {
+                    key: line,
+                    customer_id: customer,
+                    input: row.order,
+                });
             }
+            if !opts.dry_run {
+                self.write_orders(actor, new_customers, orders, p, &mut errors)
+                    .await?;
+            }
+            p.last_line = last_line;
             self.checkpoint(job, req, p, &mut errors).await?;
         }
         self.checkpoint(job, req, p, &mut errors).await
+    }
+
+    /// Stored live customers named by `keys`, by key.
+    async fn customers_by_key<'a>(
+        &self,
+        actor: &Actor,
+        keys: impl Iterator<Item = &'a (MatchBy, String)>,
+    ) -> Result<HashMap<(MatchBy, String), CustomerId>, DomainError> {
+        let mut wanted: HashMap<MatchBy, Vec<String>> = HashMap::new();
+        for (by, value) in keys {
+            wanted.entry(*by).or_default().push(value.clone());
+        }
+        let mut out = HashMap::new();
+        for (by, mut values) in wanted {
+            values.sort_unstable();
+            values.dedup();
+            for (k, c) in self.existing(actor, by, values).await? {
+                out.insert((by, k), c.id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Places one batch of orders (and creates their missing customers) in one transaction;
+    /// when that fails, customer by customer and order by order, so only the offending rows
+    /// fail.
+    async fn write_orders(
+        &self,
+        actor: &Actor,
+        new_customers: Vec<(u64, NewCustomer)>,
+        orders: Vec<BulkOrder>,
+        p: &mut Progress,
+        errors: &mut Vec<RowError>,
+    ) -> Result<(), DomainError> {
+        let all: Vec<NewCustomer> = new_customers.iter().map(|(_, n)| n.clone()).collect();
+        let outcomes = match self.orders.place_many(actor, &all, orders.clone()).await {
+            Ok(outcomes) => outcomes,
+            Err(e @ (DomainError::Unavailable(_) | DomainError::Forbidden { .. })) => {
+                return Err(e);
+            }
+            Err(_) => {
+                let mut lost = std::collections::HashSet::new();
+                for (line, n) in new_customers {
+                    if let Err(e) = self.write_one(actor, Some(&n), None).await {
+                        Self::reject(p, errors, line, &e);
+                        lost.insert(n.id);
+                    }
+                }
+                let mut outcomes = Vec::with_capacity(orders.len());
+                for o in orders {
+                    if lost.contains(&o.customer_id) {
+                        p.counts.failed += 1;
+                        errors.push(RowError::row(o.key, "its customer could not be created"));
+                        continue;
+                    }
+                    let placed = self
+                        .orders
+                        .place(actor, o.customer_id, o.input, false)
+                        .await;
+                    if let Err(DomainError::Unavailable(e)) = placed {
+                        return Err(DomainError::Unavailable(e));
+                    }
+                    outcomes.push((o.key, placed));
+                }
+                outcomes
+            }
+        };
+        for (line, outcome) in outcomes {
+            match outcome {
+                Ok(placed) if placed.created => p.counts.created += 1,
+                Ok(_) => p.counts.skipped += 1,
+                Err(DomainError::Validation(e)) => {
+                    p.counts.failed += 1;
+                    errors.extend(RowError::from_field_errors(line, e));
+                }
+                Err(DomainError::Conflict { field, message, .. }) => {
+                    p.counts.failed += 1;
+                    errors.push(RowError {
+                        line,
+                        field: Some(field),
+                        reason: message,
+                    });
+                }
+                Err(e) => {
+                    p.counts.failed += 1;
+                    errors.push(RowError::row(line, e.to_string()));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A customer key as stored: e-mails lower-cased, phones in E.164 (national numbers read in
+/// the tenant's country), external refs trimmed; a value that does not parse is kept as given
+/// (it then matches nothing stored).
+fn normalised_key(by: MatchBy, value: &str, country: Option<crate::values::CountryCode>) -> String {
+    match by {
+        MatchBy::Phone => crate::values::PhoneNumber::parse(value, country)
+            .map(|ph| ph.as_str().to_owned())
+            .unwrap_or_else(|_| value.to_owned()),
+        MatchBy::Email => crate::values::EmailAddress::parse(value)
+            .map(|e| e.as_str().to_owned())
+            .unwrap_or_else(|| value.trim().to_owned()),
+        MatchBy::ExternalRef => value.trim().to_owned(),
     }
 }

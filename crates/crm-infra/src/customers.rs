@@ -31,7 +31,7 @@ use crate::error::map_db_err;
 #[derive(Debug, Clone)]
 pub struct SeaCustomerRepository {
     db: Database,
-    bulk_rows: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    bulk_rows: crate::db::BulkRows,
 }
 
 impl SeaCustomerRepository {
@@ -240,7 +240,7 @@ impl SeaCustomerRepository {
 }
 
 /// The multi-row insert of [`SeaCustomerRepository::insert_loaded`] inside `txn`.
-async fn insert_rows(
+pub(crate) async fn insert_rows(
     txn: &DatabaseTransaction,
     backend: sea_orm::DatabaseBackend,
     tenant: TenantId,
@@ -659,7 +659,7 @@ fn open_orders() -> Condition {
 pub struct SeaCustomerBatch {
     txn: DatabaseTransaction,
     backend: sea_orm::DatabaseBackend,
-    bulk_rows: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    bulk_rows: crate::db::BulkRows,
 }
 
 #[async_trait]
@@ -755,25 +755,14 @@ impl crm_domain::customer::CustomerBatch for SeaCustomerBatch {
             .map(|c| (c.clone(), PurchaseStats::default()))
             .collect();
         insert_rows(&self.txn, self.backend, tenant, &rows).await?;
-        // PostgreSQL plans the foreign-key checks of the tag and term rows from the tables'
-        // statistics; on tables that were small at the last ANALYZE it scans `customers` for
-        // every row (an import into a fresh database fell to 180 rows/s). Refresh them as bulk
-        // inserts of this process cross 1e3, 1e4, 1e5 and 1e6 rows.
-        let before = self
-            .bulk_rows
-            .fetch_add(rows.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        let after = before + rows.len() as u64;
-        if self.backend == sea_orm::DatabaseBackend::Postgres
-            && [1_000, 10_000, 100_000, 1_000_000]
-                .iter()
-                .any(|t| before < *t && after >= *t)
-        {
-            self.txn
-                .execute_unprepared("ANALYZE customers, customer_tags, customer_search_terms")
-                .await
-                .map_err(map_db_err)?;
-        }
-        Ok(())
+        self.bulk_rows
+            .add(
+                &self.txn,
+                self.backend,
+                rows.len(),
+                "customers, customer_tags, customer_search_terms",
+            )
+            .await
     }
 
     async fn commit(self: Box<Self>) -> Result<(), RepositoryError> {

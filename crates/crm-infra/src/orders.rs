@@ -4,12 +4,12 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use crm_domain::customer::{Customer, LifecycleStage, PurchaseStats};
+use crm_domain::customer::{Customer, LifecycleStage, NewCustomer, PurchaseStats};
 use crm_domain::ids::{LedgerEntryId, OrderId, TierId};
 use crm_domain::loyalty::{LedgerEntry, LedgerKind, Tier, TierChange};
 use crm_domain::order::{
     CompletedTotals, Order, OrderLine, OrderListQuery, OrderRepository, OrderStatus,
-    OrderTransaction, PaymentStatus, ProductTotal, TierPosition,
+    OrderTransaction, PaymentStatus, ProductTotal, Settlement, TierPosition,
 };
 use crm_domain::values::{Amount, CurrencyCode};
 use crm_domain::{CustomerId, RepositoryError, TenantId, UserId};
@@ -30,12 +30,16 @@ use crate::error::map_db_err;
 #[derive(Debug, Clone)]
 pub struct SeaOrderRepository {
     db: Database,
+    bulk_rows: crate::db::BulkRows,
 }
 
 impl SeaOrderRepository {
     /// Wraps a database.
     pub fn new(db: Database) -> Self {
-        Self { db }
+        Self {
+            db,
+            bulk_rows: Default::default(),
+        }
     }
 }
 
@@ -155,11 +159,15 @@ async fn with_lines<C: ConnectionTrait>(
         .all(conn)
         .await
         .map_err(map_db_err)?;
+    let mut by_order: std::collections::HashMap<Uuid, Vec<order_line::Model>> =
+        std::collections::HashMap::new();
+    for l in lines.drain(..) {
+        by_order.entry(l.order_id).or_default().push(l);
+    }
     orders
         .into_iter()
         .map(|o| {
-            let (mine, rest): (Vec<_>, Vec<_>) = lines.drain(..).partition(|l| l.order_id == o.id);
-            lines = rest;
+            let mine = by_order.remove(&o.id).unwrap_or_default();
             order_to_domain(o, mine)
         })
         .collect()
@@ -238,6 +246,7 @@ async fn totals(
 pub struct SeaOrderTransaction {
     txn: DatabaseTransaction,
     backend: DatabaseBackend,
+    bulk_rows: crate::db::BulkRows,
 }
 
 #[async_trait]
@@ -289,50 +298,7 @@ impl OrderTransaction for SeaOrderTransaction {
     }
 
     async fn insert_order(&mut self, o: &Order) -> Result<(), RepositoryError> {
-        order::Entity::insert(order::ActiveModel {
-            tenant_id: Set(o.tenant_id.0),
-            id: Set(o.id.0),
-            customer_id: Set(o.customer_id.0),
-            order_ref: Set(o.order_ref.clone()),
-            placed_at: Set(o.placed_at),
-            status: Set(o.status.as_str().to_owned()),
-            payment_status: Set(o.payment_status.as_str().to_owned()),
-            due_at: Set(o.due_at),
-            currency: Set(o.currency.as_str().to_owned()),
-            total_amount: Set(o.total_amount.to_scaled()),
-            channel: Set(o.channel.clone()),
-            metadata: Set(serde_json::Value::Object(o.metadata.clone())),
-            points_earned: Set(o.points_earned),
-            created_by: Set(o.created_by.as_ref().map(|u| u.as_str().to_owned())),
-            created_at: Set(o.created_at),
-            updated_at: Set(o.updated_at),
-            version: Set(o.version),
-        })
-        .exec_without_returning(&self.txn)
-        .await
-        .map_err(map_db_err)?;
-        let lines: Vec<order_line::ActiveModel> = o
-            .lines
-            .iter()
-            .enumerate()
-            .map(|(i, l)| order_line::ActiveModel {
-                tenant_id: Set(o.tenant_id.0),
-                order_id: Set(o.id.0),
-                line_no: Set(i32::try_from(i + 1).unwrap_or(i32::MAX)),
-                sku: Set(l.sku.clone()),
-                name: Set(l.name.clone()),
-                quantity: Set(quantity_to_scaled(l.quantity)),
-                unit_price: Set(l.unit_price.to_scaled()),
-                line_total: Set(l.line_total.to_scaled()),
-            })
-            .collect();
-        if !lines.is_empty() {
-            order_line::Entity::insert_many(lines)
-                .exec_without_returning(&self.txn)
-                .await
-                .map_err(map_db_err)?;
-        }
-        Ok(())
+        self.insert_orders(std::slice::from_ref(o)).await
     }
 
     async fn update_order(
@@ -385,32 +351,7 @@ impl OrderTransaction for SeaOrderTransaction {
         stats: &PurchaseStats,
         stage: LifecycleStage,
     ) -> Result<(), RepositoryError> {
-        customer::Entity::update_many()
-            .col_expr(
-                customer::Column::TotalOrders,
-                Expr::value(stats.total_orders),
-            )
-            .col_expr(
-                customer::Column::TotalSpent,
-                Expr::value(stats.total_spent.to_scaled()),
-            )
-            .col_expr(
-                customer::Column::AverageOrderValue,
-                Expr::value(stats.average_order_value.to_scaled()),
-            )
-            .col_expr(
-                customer::Column::FirstOrderAt,
-                Expr::value(stats.first_order_at),
-            )
-            .col_expr(
-                customer::Column::LastOrderAt,
-                Expr::value(stats.last_order_at),
-            )
-            .col_expr(customer::Column::Stage, Expr::value(stage.as_str()))
-            .col_expr(
-                customer::Column::Version,
-                Expr::col(customer::Column::Version).add(1),
-            )
+        stats_update(stats, stage)
             .filter(customer::Column::TenantId.eq(tenant.0))
             .filter(customer::Column::Id.eq(id.0))
             .exec(&self.txn)
@@ -420,20 +361,7 @@ impl OrderTransaction for SeaOrderTransaction {
     }
 
     async fn add_ledger_entry(&mut self, e: &LedgerEntry) -> Result<(), RepositoryError> {
-        ledger_entry::Entity::insert(ledger_entry::ActiveModel {
-            tenant_id: Set(e.tenant_id.0),
-            id: Set(e.id.0),
-            customer_id: Set(e.customer_id.0),
-            kind: Set(e.kind.as_str().to_owned()),
-            points: Set(e.points),
-            reason: Set(e.reason.clone()),
-            order_id: Set(e.order_id.map(|o| o.0)),
-            actor: Set(e.actor.as_ref().map(|u| u.as_str().to_owned())),
-            created_at: Set(e.created_at),
-        })
-        .exec_without_returning(&self.txn)
-        .await
-        .map_err(map_db_err)?;
+        self.append_ledger_entries(std::slice::from_ref(e)).await?;
         customer::Entity::update_many()
             .col_expr(
                 customer::Column::LoyaltyPoints,
@@ -452,19 +380,7 @@ impl OrderTransaction for SeaOrderTransaction {
     }
 
     async fn record_tier_change(&mut self, c: &TierChange) -> Result<(), RepositoryError> {
-        tier_change::Entity::insert(tier_change::ActiveModel {
-            tenant_id: Set(c.tenant_id.0),
-            id: Set(Uuid::now_v7()),
-            customer_id: Set(c.customer_id.0),
-            from_tier: Set(c.from_tier.map(|t| t.0)),
-            to_tier: Set(c.to_tier.map(|t| t.0)),
-            reason: Set(c.reason.clone()),
-            actor: Set(c.actor.as_ref().map(|u| u.as_str().to_owned())),
-            changed_at: Set(c.changed_at),
-        })
-        .exec_without_returning(&self.txn)
-        .await
-        .map_err(map_db_err)?;
+        self.append_tier_changes(std::slice::from_ref(c)).await?;
         customer::Entity::update_many()
             .col_expr(
                 customer::Column::TierId,
@@ -479,9 +395,280 @@ impl OrderTransaction for SeaOrderTransaction {
         Ok(())
     }
 
+    async fn lock_customers(
+        &mut self,
+        tenant: TenantId,
+        ids: &[CustomerId],
+    ) -> Result<Vec<Customer>, RepositoryError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(IDS_PER_QUERY) {
+            let mut q = customer::Entity::find()
+                .filter(customer::Column::TenantId.eq(tenant.0))
+                .filter(customer::Column::Id.is_in(chunk.iter().map(|c| c.0)))
+                .filter(customer::Column::DeletedAt.is_null())
+                .order_by(customer::Column::Id, SqlOrder::Asc);
+            if self.backend == DatabaseBackend::Postgres {
+                q = q.lock_exclusive();
+            }
+            for m in q.all(&self.txn).await.map_err(map_db_err)? {
+                out.push(customer_to_domain(m)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn orders_by_refs(
+        &mut self,
+        tenant: TenantId,
+        refs: &[String],
+    ) -> Result<Vec<Order>, RepositoryError> {
+        let mut out = Vec::new();
+        for chunk in refs.chunks(IDS_PER_QUERY) {
+            let found = order::Entity::find()
+                .filter(order::Column::TenantId.eq(tenant.0))
+                .filter(order::Column::OrderRef.is_in(chunk.iter().cloned()))
+                .all(&self.txn)
+                .await
+                .map_err(map_db_err)?;
+            out.extend(with_lines(&self.txn, tenant, found).await?);
+        }
+        Ok(out)
+    }
+
+    async fn completed_totals_many(
+        &mut self,
+        tenant: TenantId,
+        ids: &[CustomerId],
+    ) -> Result<Vec<(CustomerId, CompletedTotals)>, RepositoryError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(IDS_PER_QUERY) {
+            let mut q = Query::select();
+            q.column(order::Column::CustomerId)
+                .expr(Expr::cust("COUNT(*)"))
+                .expr(Expr::cust("CAST(COALESCE(SUM(total_amount), 0) AS BIGINT)"))
+                .expr(Expr::col(order::Column::PlacedAt).min())
+                .expr(Expr::col(order::Column::PlacedAt).max())
+                .from(order::Entity)
+                .and_where(order::Column::TenantId.eq(tenant.0))
+                .and_where(order::Column::CustomerId.is_in(chunk.iter().map(|c| c.0)))
+                .and_where(order::Column::Status.eq(OrderStatus::Completed.as_str()))
+                .group_by_col(order::Column::CustomerId);
+            for row in self.txn.query_all(&q).await.map_err(map_db_err)? {
+                out.push((
+                    CustomerId(row.try_get_by_index::<Uuid>(0).map_err(map_db_err)?),
+                    CompletedTotals {
+                        count: row.try_get_by_index::<i64>(1).map_err(map_db_err)?,
+                        sum: Amount::from_scaled(
+                            row.try_get_by_index::<i64>(2).map_err(map_db_err)?,
+                        ),
+                        first: row
+                            .try_get_by_index::<Option<DateTime<Utc>>>(3)
+                            .map_err(map_db_err)?,
+                        last: row
+                            .try_get_by_index::<Option<DateTime<Utc>>>(4)
+                            .map_err(map_db_err)?,
+                    },
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn insert_customers(
+        &mut self,
+        tenant: TenantId,
+        customers: &[NewCustomer],
+    ) -> Result<(), RepositoryError> {
+        let rows: Vec<(NewCustomer, PurchaseStats)> = customers
+            .iter()
+            .map(|c| (c.clone(), PurchaseStats::default()))
+            .collect();
+        crate::customers::insert_rows(&self.txn, self.backend, tenant, &rows).await?;
+        self.bulk_rows
+            .add(
+                &self.txn,
+                self.backend,
+                rows.len(),
+                "customers, customer_tags, customer_search_terms",
+            )
+            .await
+    }
+
+    async fn insert_orders(&mut self, orders: &[Order]) -> Result<(), RepositoryError> {
+        for chunk in orders.chunks(ORDERS_PER_INSERT) {
+            order::Entity::insert_many(chunk.iter().map(order_row))
+                .exec_without_returning(&self.txn)
+                .await
+                .map_err(map_db_err)?;
+        }
+        let lines: Vec<order_line::ActiveModel> = orders.iter().flat_map(line_rows).collect();
+        for chunk in lines.chunks(LINES_PER_INSERT) {
+            order_line::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(&self.txn)
+                .await
+                .map_err(map_db_err)?;
+        }
+        if orders.len() > 1 {
+            self.bulk_rows
+                .add(
+                    &self.txn,
+                    self.backend,
+                    orders.len(),
+                    "customers, orders, order_lines, loyalty_ledger, tier_changes",
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn append_ledger_entries(
+        &mut self,
+        entries: &[LedgerEntry],
+    ) -> Result<(), RepositoryError> {
+        for chunk in entries.chunks(LINES_PER_INSERT) {
+            ledger_entry::Entity::insert_many(chunk.iter().map(|e| ledger_entry::ActiveModel {
+                tenant_id: Set(e.tenant_id.0),
+                id: Set(e.id.0),
+                customer_id: Set(e.customer_id.0),
+                kind: Set(e.kind.as_str().to_owned()),
+                points: Set(e.points),
+                reason: Set(e.reason.clone()),
+                order_id: Set(e.order_id.map(|o| o.0)),
+                actor: Set(e.actor.as_ref().map(|u| u.as_str().to_owned())),
+                created_at: Set(e.created_at),
+            }))
+            .exec_without_returning(&self.txn)
+            .await
+            .map_err(map_db_err)?;
+        }
+        Ok(())
+    }
+
+    async fn append_tier_changes(&mut self, changes: &[TierChange]) -> Result<(), RepositoryError> {
+        for chunk in changes.chunks(LINES_PER_INSERT) {
+            tier_change::Entity::insert_many(chunk.iter().map(|c| tier_change::ActiveModel {
+                tenant_id: Set(c.tenant_id.0),
+                id: Set(Uuid::now_v7()),
+                customer_id: Set(c.customer_id.0),
+                from_tier: Set(c.from_tier.map(|t| t.0)),
+                to_tier: Set(c.to_tier.map(|t| t.0)),
+                reason: Set(c.reason.clone()),
+                actor: Set(c.actor.as_ref().map(|u| u.as_str().to_owned())),
+                changed_at: Set(c.changed_at),
+            }))
+            .exec_without_returning(&self.txn)
+            .await
+            .map_err(map_db_err)?;
+        }
+        Ok(())
+    }
+
+    async fn settle_many(
+        &mut self,
+        tenant: TenantId,
+        rows: &[Settlement],
+    ) -> Result<(), RepositoryError> {
+        for r in rows {
+            let mut update = stats_update(&r.stats, r.stage).col_expr(
+                customer::Column::LoyaltyPoints,
+                Expr::col(customer::Column::LoyaltyPoints).add(r.points),
+            );
+            if let Some((tier, since)) = r.tier {
+                update = update
+                    .col_expr(customer::Column::TierId, Expr::value(tier.map(|t| t.0)))
+                    .col_expr(customer::Column::TierSince, Expr::value(Some(since)));
+            }
+            update
+                .filter(customer::Column::TenantId.eq(tenant.0))
+                .filter(customer::Column::Id.eq(r.customer_id.0))
+                .exec(&self.txn)
+                .await
+                .map_err(map_db_err)?;
+        }
+        Ok(())
+    }
+
     async fn commit(self: Box<Self>) -> Result<(), RepositoryError> {
         self.txn.commit().await.map_err(map_db_err)
     }
+}
+
+/// Ids or refs per `IN (...)` list.
+const IDS_PER_QUERY: usize = 1_000;
+/// Orders per multi-row `INSERT` (17 columns: under SQLite's 32,766 bound parameters).
+const ORDERS_PER_INSERT: usize = 1_000;
+/// Order lines or ledger entries per multi-row `INSERT` (8 or 9 columns).
+const LINES_PER_INSERT: usize = 2_000;
+
+/// The `UPDATE` of a customer's statistics and stage (and version), to be filtered.
+fn stats_update(
+    stats: &PurchaseStats,
+    stage: LifecycleStage,
+) -> sea_orm::UpdateMany<customer::Entity> {
+    customer::Entity::update_many()
+        .col_expr(
+            customer::Column::TotalOrders,
+            Expr::value(stats.total_orders),
+        )
+        .col_expr(
+            customer::Column::TotalSpent,
+            Expr::value(stats.total_spent.to_scaled()),
+        )
+        .col_expr(
+            customer::Column::AverageOrderValue,
+            Expr::value(stats.average_order_value.to_scaled()),
+        )
+        .col_expr(
+            customer::Column::FirstOrderAt,
+            Expr::value(stats.first_order_at),
+        )
+        .col_expr(
+            customer::Column::LastOrderAt,
+            Expr::value(stats.last_order_at),
+        )
+        .col_expr(customer::Column::Stage, Expr::value(stage.as_str()))
+        .col_expr(
+            customer::Column::Version,
+            Expr::col(customer::Column::Version).add(1),
+        )
+}
+
+fn order_row(o: &Order) -> order::ActiveModel {
+    order::ActiveModel {
+        tenant_id: Set(o.tenant_id.0),
+        id: Set(o.id.0),
+        customer_id: Set(o.customer_id.0),
+        order_ref: Set(o.order_ref.clone()),
+        placed_at: Set(o.placed_at),
+        status: Set(o.status.as_str().to_owned()),
+        payment_status: Set(o.payment_status.as_str().to_owned()),
+        due_at: Set(o.due_at),
+        currency: Set(o.currency.as_str().to_owned()),
+        total_amount: Set(o.total_amount.to_scaled()),
+        channel: Set(o.channel.clone()),
+        metadata: Set(serde_json::Value::Object(o.metadata.clone())),
+        points_earned: Set(o.points_earned),
+        created_by: Set(o.created_by.as_ref().map(|u| u.as_str().to_owned())),
+        created_at: Set(o.created_at),
+        updated_at: Set(o.updated_at),
+        version: Set(o.version),
+    }
+}
+
+fn line_rows(o: &Order) -> impl Iterator<Item = order_line::ActiveModel> + '_ {
+    o.lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| order_line::ActiveModel {
+            tenant_id: Set(o.tenant_id.0),
+            order_id: Set(o.id.0),
+            line_no: Set(i32::try_from(i + 1).unwrap_or(i32::MAX)),
+            sku: Set(l.sku.clone()),
+            name: Set(l.name.clone()),
+            quantity: Set(quantity_to_scaled(l.quantity)),
+            unit_price: Set(l.unit_price.to_scaled()),
+            line_total: Set(l.line_total.to_scaled()),
+        })
 }
 
 #[async_trait]
@@ -491,6 +678,7 @@ impl OrderRepository for SeaOrderRepository {
         Ok(Box::new(SeaOrderTransaction {
             txn,
             backend: self.db.backend(),
+            bulk_rows: self.bulk_rows.clone(),
         }))
     }
 

@@ -25,6 +25,23 @@ pub struct CompletedTotals {
     pub last: Option<DateTime<Utc>>,
 }
 
+/// One customer's outcome of a batch of orders ([`OrderTransaction::settle_many`]): statistics
+/// and stage to store, and the points the batch earned (added to the cached balance).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settlement {
+    /// Customer.
+    pub customer_id: CustomerId,
+    /// Their statistics over all completed orders, the batch's included.
+    pub stats: PurchaseStats,
+    /// Their lifecycle stage after the batch.
+    pub stage: LifecycleStage,
+    /// Points earned by the batch's orders (already appended to the ledger).
+    pub points: i64,
+    /// The tier (and since when) after the batch's tier changes, when it changed (the changes
+    /// themselves go to [`OrderTransaction::append_tier_changes`]).
+    pub tier: Option<(Option<crate::ids::TierId>, DateTime<Utc>)>,
+}
+
 /// Quantity and revenue of one product over a customer's completed orders.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProductTotal {
@@ -133,6 +150,56 @@ pub trait OrderTransaction: Send {
     async fn tiers(&mut self, tenant: TenantId) -> Result<Vec<Tier>, RepositoryError>;
     /// Sets the customer's tier (and `tier_since`) and records the change in its history.
     async fn record_tier_change(&mut self, change: &TierChange) -> Result<(), RepositoryError>;
+    /// Reads live customers and locks them as [`OrderTransaction::lock_customer`] does, in id
+    /// order (so concurrent batches cannot deadlock); absent ids are left out.
+    async fn lock_customers(
+        &mut self,
+        tenant: TenantId,
+        ids: &[CustomerId],
+    ) -> Result<Vec<Customer>, RepositoryError>;
+    /// The tenant's orders whose ref is one of `refs`, with their lines.
+    async fn orders_by_refs(
+        &mut self,
+        tenant: TenantId,
+        refs: &[String],
+    ) -> Result<Vec<Order>, RepositoryError>;
+    /// [`OrderTransaction::completed_totals`] of many customers in one pass; customers without
+    /// a completed order are left out.
+    async fn completed_totals_many(
+        &mut self,
+        tenant: TenantId,
+        ids: &[CustomerId],
+    ) -> Result<Vec<(CustomerId, CompletedTotals)>, RepositoryError>;
+    /// Stores new customers of the tenant, with numbers, codes, tags and search terms, as the
+    /// customers' bulk insert does.
+    ///
+    /// # Errors
+    /// `Conflict` naming the field when a unique value is taken.
+    async fn insert_customers(
+        &mut self,
+        tenant: TenantId,
+        customers: &[crate::customer::NewCustomer],
+    ) -> Result<(), RepositoryError>;
+    /// Stores new orders and their lines with multi-row inserts.
+    async fn insert_orders(&mut self, orders: &[Order]) -> Result<(), RepositoryError>;
+    /// Appends ledger entries with multi-row inserts. Unlike
+    /// [`OrderTransaction::add_ledger_entry`] it leaves the cached balances alone:
+    /// [`OrderTransaction::settle_many`] moves them.
+    async fn append_ledger_entries(
+        &mut self,
+        entries: &[LedgerEntry],
+    ) -> Result<(), RepositoryError>;
+    /// Appends tier changes to the customers' histories with multi-row inserts, leaving the
+    /// customers' current tier alone ([`OrderTransaction::settle_many`] sets it).
+    async fn append_tier_changes(&mut self, changes: &[TierChange]) -> Result<(), RepositoryError>;
+    /// Writes each customer's statistics, stage and (when `tier` is set) tier (as
+    /// [`OrderTransaction::save_customer_stats`] and [`OrderTransaction::record_tier_change`])
+    /// and adds `points` to their cached balance.
+    async fn settle_many(
+        &mut self,
+        tenant: TenantId,
+        rows: &[Settlement],
+    ) -> Result<(), RepositoryError>;
     /// Makes every write of the transaction durable.
     async fn commit(self: Box<Self>) -> Result<(), RepositoryError>;
 }

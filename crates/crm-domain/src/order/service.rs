@@ -68,9 +68,9 @@ pub struct PurchaseReport {
 /// Use cases on orders.
 pub struct OrderService {
     customers: Arc<dyn crate::customer::CustomerRepository>,
-    orders: Arc<dyn OrderRepository>,
-    tenants: Arc<dyn TenantRepository>,
-    clock: Arc<dyn Clock>,
+    pub(super) orders: Arc<dyn OrderRepository>,
+    pub(super) tenants: Arc<dyn TenantRepository>,
+    pub(super) clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
 }
 
@@ -251,28 +251,7 @@ impl OrderService {
         let valid = input
             .validate(customer.profile.currency, now)
             .map_err(DomainError::Validation)?;
-        let id = OrderId(self.ids.new_id());
-        let mut order = Order {
-            id,
-            tenant_id: tenant.id,
-            customer_id,
-            order_ref: valid.order_ref.unwrap_or_else(|| format!("ORD-{id}")),
-            placed_at: valid.placed_at,
-            status: valid.status,
-            payment_status: valid.payment_status,
-            due_at: valid.placed_at
-                + Duration::days(i64::from(customer.profile.payment_terms_days)),
-            currency: customer.profile.currency,
-            total_amount: valid.total_amount,
-            lines: valid.lines,
-            channel: valid.channel,
-            metadata: valid.metadata,
-            points_earned: 0,
-            created_by: Some(actor.user_id.clone()),
-            created_at: now,
-            updated_at: now,
-            version: 1,
-        };
+        let mut order = self.new_order(actor, tenant.id, &customer, valid, now);
         if order.status == OrderStatus::Completed
             && order.payment_status == PaymentStatus::Unpaid
             && !override_credit_limit
@@ -528,7 +507,40 @@ impl OrderService {
         crate::tenant::load(self.tenants.as_ref(), id).await
     }
 
-    fn entry(
+    /// A new order of `customer` from validated input (id, ref, due date, currency).
+    pub(super) fn new_order(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+        customer: &Customer,
+        valid: super::model::ValidOrder,
+        now: DateTime<Utc>,
+    ) -> Order {
+        let id = OrderId(self.ids.new_id());
+        Order {
+            id,
+            tenant_id: tenant,
+            customer_id: customer.id,
+            order_ref: valid.order_ref.unwrap_or_else(|| format!("ORD-{id}")),
+            placed_at: valid.placed_at,
+            status: valid.status,
+            payment_status: valid.payment_status,
+            due_at: valid.placed_at
+                + Duration::days(i64::from(customer.profile.payment_terms_days)),
+            currency: customer.profile.currency,
+            total_amount: valid.total_amount,
+            lines: valid.lines,
+            channel: valid.channel,
+            metadata: valid.metadata,
+            points_earned: 0,
+            created_by: Some(actor.user_id.clone()),
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
+
+    pub(super) fn entry(
         &self,
         order: &Order,
         kind: LedgerKind,
@@ -556,18 +568,24 @@ impl OrderService {
         order: &Order,
         now: DateTime<Utc>,
     ) -> Result<(), DomainError> {
-        if order.points_earned > 0 {
-            let entry = self.entry(
+        if let Some(entry) = self.earn_entry(order, now) {
+            tx.add_ledger_entry(&entry).await?;
+        }
+        Ok(())
+    }
+
+    /// The ledger entry of a completed order's points (none for 0 points).
+    pub(super) fn earn_entry(&self, order: &Order, now: DateTime<Utc>) -> Option<LedgerEntry> {
+        (order.points_earned > 0).then(|| {
+            self.entry(
                 order,
                 LedgerKind::Earn,
                 order.points_earned,
                 now,
                 None,
                 format!("order {} completed", order.order_ref),
-            );
-            tx.add_ledger_entry(&entry).await?;
-        }
-        Ok(())
+            )
+        })
     }
 
     /// Rewrites the customer's statistics from their completed orders, moves a prospect or lead
@@ -581,54 +599,82 @@ impl OrderService {
         now: DateTime<Utc>,
     ) -> Result<(), DomainError> {
         let totals = tx.completed_totals(tenant.id, customer.id).await?;
-        let stats = PurchaseStats {
-            total_orders: totals.count,
-            total_spent: totals.sum,
-            average_order_value: average_order_value(totals.sum, totals.count),
-            first_order_at: totals.first,
-            last_order_at: totals.last,
-        };
-        let stage = match customer.profile.stage {
-            LifecycleStage::Prospect | LifecycleStage::Lead if totals.count > 0 => {
-                LifecycleStage::Customer
-            }
-            other => other,
-        };
-        tx.save_customer_stats(tenant.id, customer.id, &stats, stage)
-            .await?;
+        let stats = stats_of(&totals);
+        tx.save_customer_stats(
+            tenant.id,
+            customer.id,
+            &stats,
+            stage_after(customer.profile.stage, totals.count),
+        )
+        .await?;
         let tiers = tx.tiers(tenant.id).await?;
-        let target = tier_after_spending(
+        if let Some(change) = tier_change(
             &tiers,
+            customer,
             customer.loyalty.tier_id,
             customer.loyalty.tier_since,
             stats.total_spent,
-            settings.downgrade,
+            settings,
             now,
-        );
-        if let Some(target) = target {
-            let reason = match target {
-                Some(t) => format!(
-                    "total spent {} reached {} ({})",
-                    stats.total_spent, t.min_spend, t.name
-                ),
-                None => format!("total spent {} is below every tier", stats.total_spent),
-            };
-            tx.record_tier_change(&TierChange {
-                tenant_id: tenant.id,
-                customer_id: customer.id,
-                from_tier: customer.loyalty.tier_id,
-                to_tier: target.map(|t| t.id),
-                reason,
-                actor: None,
-                changed_at: now,
-            })
-            .await?;
+        ) {
+            tx.record_tier_change(&change).await?;
         }
         Ok(())
     }
 }
 
-fn settings(tenant: &Tenant) -> Result<LoyaltySettings, DomainError> {
+/// Purchase statistics from the totals of completed orders.
+pub(super) fn stats_of(totals: &super::ports::CompletedTotals) -> PurchaseStats {
+    PurchaseStats {
+        total_orders: totals.count,
+        total_spent: totals.sum,
+        average_order_value: average_order_value(totals.sum, totals.count),
+        first_order_at: totals.first,
+        last_order_at: totals.last,
+    }
+}
+
+/// A prospect or lead with a completed order becomes a customer.
+pub(super) fn stage_after(stage: LifecycleStage, completed_orders: i64) -> LifecycleStage {
+    match stage {
+        LifecycleStage::Prospect | LifecycleStage::Lead if completed_orders > 0 => {
+            LifecycleStage::Customer
+        }
+        other => other,
+    }
+}
+
+/// The tier change the tier rule asks for when `customer` (holding `tier` since `since`) has
+/// spent `total_spent`, if any.
+pub(super) fn tier_change(
+    tiers: &[crate::loyalty::Tier],
+    customer: &Customer,
+    tier: Option<crate::ids::TierId>,
+    since: Option<DateTime<Utc>>,
+    total_spent: Amount,
+    settings: &LoyaltySettings,
+    now: DateTime<Utc>,
+) -> Option<TierChange> {
+    let target = tier_after_spending(tiers, tier, since, total_spent, settings.downgrade, now)?;
+    let reason = match target {
+        Some(t) => format!(
+            "total spent {total_spent} reached {} ({})",
+            t.min_spend, t.name
+        ),
+        None => format!("total spent {total_spent} is below every tier"),
+    };
+    Some(TierChange {
+        tenant_id: customer.tenant_id,
+        customer_id: customer.id,
+        from_tier: tier,
+        to_tier: target.map(|t| t.id),
+        reason,
+        actor: None,
+        changed_at: now,
+    })
+}
+
+pub(super) fn settings(tenant: &Tenant) -> Result<LoyaltySettings, DomainError> {
     LoyaltySettings::from_settings(&tenant.settings).map_err(|e| {
         DomainError::Internal(format!(
             "tenant {} has invalid loyalty settings: {}",
@@ -637,7 +683,7 @@ fn settings(tenant: &Tenant) -> Result<LoyaltySettings, DomainError> {
     })
 }
 
-fn ref_taken() -> DomainError {
+pub(super) fn ref_taken() -> DomainError {
     DomainError::Conflict {
         field: "order_ref".into(),
         message: "another customer's order has this order_ref".into(),
@@ -662,6 +708,19 @@ async fn check_credit_limit(
     order: &Order,
 ) -> Result<(), DomainError> {
     let outstanding = tx.outstanding(customer.tenant_id, customer.id).await?;
+    within_credit(customer, outstanding, order)
+}
+
+/// The credit-limit rule: an unpaid completed order may not take the customer's outstanding
+/// amount above their limit.
+///
+/// # Errors
+/// [`DomainError::Conflict`] on `credit_limit`.
+pub(super) fn within_credit(
+    customer: &Customer,
+    outstanding: Amount,
+    order: &Order,
+) -> Result<(), DomainError> {
     check_credit(customer.profile.credit_limit, outstanding, order.total_amount).map_err(|e| DomainError::Conflict {
         field: "credit_limit".into(),
         message: format!(
