@@ -16,6 +16,7 @@ mod m20261121_000006_search_terms_from_names;
 mod m20261121_000007_analytics;
 mod m20261121_000008_customer_segments;
 mod m20261121_000009_import_errors;
+mod m20261121_000010_search_terms_on_customers;
 
 /// Every migration, oldest first. `Migrator::up(&db, None)` brings a database to the latest
 /// schema; it runs on `crm-server migrate` and at server start.
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000007_analytics::Migration),
             Box::new(m20261121_000008_customer_segments::Migration),
             Box::new(m20261121_000009_import_errors::Migration),
+            Box::new(m20261121_000010_search_terms_on_customers::Migration),
         ]
     }
 }

@@ -2,7 +2,9 @@
 # The import part of make bench: a generated customers CSV of BENCH_IMPORT_ROWS rows (default
 # 1,000,000; English names, unique e-mails and Indonesian mobile numbers, tags) imported with
 # `crm-server import customers` into a fresh SQLite file and a fresh PostgreSQL database;
-# reports rows/s and the importer's peak RSS. Sourced by run.sh (BIN, WORK, PG_ADMIN, notes).
+# reports rows/s and the importer's peak RSS. Then the CDNOW purchase history
+# (examples/cdnow/CDNOW_master.csv, 69,659 orders creating 23,570 customers) with
+# `crm-server import orders` the same way. Sourced by run.sh (BIN, WORK, PG_ADMIN, ROOT, notes).
 set -euo pipefail
 ROWS=${BENCH_IMPORT_ROWS:-1000000}
 CSV="$WORK/customers-$ROWS.csv"
@@ -20,17 +22,30 @@ with open(path, "w") as f:
         t = ",".join(random.sample(tags, random.randint(0, 2)))
         f.write(f"{a} {b};{a.lower()}.{b.lower()}{i}@example.id;0812{(i * 7919) % 100000000:08d};{t};Jakarta\n")
 PY
-import_into() { # backend, database url
+import_into() { # backend, database url, kind, file, label
   local start=$SECONDS tenant out rss
-  tenant=$(CRM_DATABASE_URL=$2 "$BIN" tenant create --name Import --country ID --currency IDR)
-  out=$(CRM_DATABASE_URL=$2 /usr/bin/time -f 'RSS %M' "$BIN" import customers "$CSV" --tenant "$tenant" 2>&1 | tr '\r' '\n' | grep -E 'import (completed|failed)|^RSS')
+  if [ "$3" = orders ]; then
+    tenant=$(CRM_DATABASE_URL=$2 "$BIN" tenant create --name CDNOW --country US --currency USD)
+  else
+    tenant=$(CRM_DATABASE_URL=$2 "$BIN" tenant create --name Import --country ID --currency IDR)
+  fi
+  out=$(CRM_DATABASE_URL=$2 /usr/bin/time -f 'RSS %M' "$BIN" import "$3" "$4" --tenant "$tenant" 2>&1 | tr '\r' '\n' | grep -E 'import (completed|failed)|^RSS')
   rss=$(grep '^RSS' <<<"$out" | awk '{printf "%.0f MiB", $2 / 1024}')
-  echo "- $1 import: \`crm-server import customers\` of a $ROWS-row CSV: $(grep import <<<"$out" | sed 's/^customers import //'); importer peak RSS $rss; $((SECONDS - start)) s in all" >> "$WORK/notes.md"
+  echo "- $1 import: \`crm-server import $3\` of $5: $(grep import <<<"$out" | sed "s/^$3 import //"); importer peak RSS $rss; $((SECONDS - start)) s in all" >> "$WORK/notes.md"
 }
-import_into sqlite "sqlite://$WORK/import.db"
+CDNOW="$ROOT/examples/cdnow/CDNOW_master.csv"
+rm -f "$WORK/import.db" "$WORK/cdnow.db"
+import_into sqlite "sqlite://$WORK/import.db" customers "$CSV" "a $ROWS-row CSV"
+import_into sqlite "sqlite://$WORK/cdnow.db" orders "$CDNOW" "CDNOW_master.csv (69,659 orders)"
 if pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
-  db="crm_bench_import_$$"
-  psql "$PG_ADMIN" -qc "CREATE DATABASE $db" >/dev/null
-  import_into postgres "${PG_ADMIN%/*}/$db"
-  psql "$PG_ADMIN" -qc "DROP DATABASE $db WITH (FORCE)" >/dev/null
+  for kind in customers orders; do
+    db="crm_bench_import_$$_$kind"
+    psql "$PG_ADMIN" -qc "CREATE DATABASE $db" >/dev/null
+    if [ "$kind" = customers ]; then
+      import_into "postgres (a fresh database)" "${PG_ADMIN%/*}/$db" customers "$CSV" "a $ROWS-row CSV"
+    else
+      import_into "postgres (a fresh database)" "${PG_ADMIN%/*}/$db" orders "$CDNOW" "CDNOW_master.csv (69,659 orders)"
+    fi
+    psql "$PG_ADMIN" -qc "DROP DATABASE $db WITH (FORCE)" >/dev/null
+  done
 fi

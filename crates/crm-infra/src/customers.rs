@@ -102,6 +102,12 @@ pub(crate) fn bp_to_percent(bp: i64) -> Decimal {
     Decimal::new(bp, 2).normalize()
 }
 
+/// Typo-tolerance terms as stored in `customers.search_terms`: separated by spaces (terms are
+/// letters and digits only).
+fn terms_column(terms: std::collections::BTreeSet<String>) -> String {
+    terms.into_iter().collect::<Vec<_>>().join(" ")
+}
+
 /// The active model with every profile column and the search document set, every other column
 /// `NotSet`.
 fn profile_columns(p: &CustomerProfile, code: &str) -> customer::ActiveModel {
@@ -109,6 +115,7 @@ fn profile_columns(p: &CustomerProfile, code: &str) -> customer::ActiveModel {
     customer::ActiveModel {
         search_text: Set(doc.text),
         search_phones: Set(doc.phones),
+        search_terms: Set(terms_column(doc.terms)),
         name: Set(p.name.clone()),
         display_name: Set(p.display_name.clone()),
         email: Set(p.email.as_ref().map(|e| e.as_str().to_owned())),
@@ -210,13 +217,13 @@ fn new_row(
 /// Rows per multi-row `INSERT` of customers: about 60 columns each stays under SQLite's 32,766
 /// bound parameters.
 const CUSTOMER_ROWS_PER_INSERT: usize = 400;
-/// Rows per multi-row `INSERT` of tags or search terms (3 columns each).
+/// Rows per multi-row `INSERT` of tags (3 columns each).
 const SMALL_ROWS_PER_INSERT: usize = 5_000;
 
 impl SeaCustomerRepository {
     /// Stores many new customers of one tenant in one transaction, with multi-row inserts: the
     /// bulk path of imports and of the benchmark loader. Customer numbers are taken in the order
-    /// given, codes in that order within each creation year; tags and search terms are written
+    /// given, codes in that order within each creation year; tags and search documents are written
     /// as by [`CustomerRepository::create`]. `stats` gives each customer's purchase statistics
     /// (the loader's way to load a spending history without order rows; imports pass zeros).
     /// All or nothing.
@@ -234,7 +241,7 @@ impl SeaCustomerRepository {
             return Ok(());
         }
         let txn = self.begin().await?;
-        insert_rows(&txn, self.db.backend(), tenant, rows).await?;
+        insert_rows(&txn, tenant, rows).await?;
         txn.commit().await.map_err(map_db_err)
     }
 }
@@ -242,7 +249,6 @@ impl SeaCustomerRepository {
 /// The multi-row insert of [`SeaCustomerRepository::insert_loaded`] inside `txn`.
 pub(crate) async fn insert_rows(
     txn: &DatabaseTransaction,
-    backend: sea_orm::DatabaseBackend,
     tenant: TenantId,
     rows: &[(NewCustomer, PurchaseStats)],
 ) -> Result<(), RepositoryError> {
@@ -268,7 +274,6 @@ pub(crate) async fn insert_rows(
     for chunk in rows.chunks(CUSTOMER_ROWS_PER_INSERT) {
         let mut customers = Vec::with_capacity(chunk.len());
         let mut tags = Vec::new();
-        let mut terms = Vec::new();
         for (c, stats) in chunk {
             number += 1;
             let seq = sequence.entry(c.created_at.year()).or_default();
@@ -280,14 +285,8 @@ pub(crate) async fn insert_rows(
                 customer_id: Set(c.id.0),
                 tag: Set(t.clone()),
             }));
-            terms.extend(
-                crm_domain::customer::search::search_document(&c.profile, &code)
-                    .terms
-                    .into_iter()
-                    .map(|t| (t, c.id)),
-            );
         }
-        // Customers first: tags and terms reference them.
+        // Customers first: tags reference them.
         customer::Entity::insert_many(customers)
             .exec_without_returning(txn)
             .await
@@ -297,49 +296,6 @@ pub(crate) async fn insert_rows(
                 .exec_without_returning(txn)
                 .await
                 .map_err(map_db_err)?;
-        }
-        insert_terms(txn, backend, tenant, terms).await?;
-    }
-    Ok(())
-}
-
-/// Inserts `(term, customer)` rows of one tenant. PostgreSQL gets two array parameters
-/// unnested by the server (a multi-row `VALUES` of thousands of bound parameters took about a
-/// second per 5,000 rows there); SQLite gets multi-row `VALUES`.
-async fn insert_terms(
-    txn: &DatabaseTransaction,
-    backend: sea_orm::DatabaseBackend,
-    tenant: TenantId,
-    terms: Vec<(String, CustomerId)>,
-) -> Result<(), RepositoryError> {
-    use crate::entity::customer_search_term as term;
-    for part in terms.chunks(SMALL_ROWS_PER_INSERT) {
-        if backend == sea_orm::DatabaseBackend::Postgres {
-            // Terms are letters and digits only, ids are UUIDs: neither holds the separators.
-            let words: Vec<&str> = part.iter().map(|(t, _)| t.as_str()).collect();
-            let ids: Vec<String> = part.iter().map(|(_, c)| c.0.to_string()).collect();
-            txn.execute_raw(crate::orders::raw(
-                backend,
-                "INSERT INTO customer_search_terms (tenant_id, term, customer_id) \
-                 SELECT $1, t, c FROM UNNEST(string_to_array($2, ' '), \
-                 string_to_array($3, ',')::uuid[]) AS u(t, c)",
-                vec![
-                    tenant.0.into(),
-                    words.join(" ").into(),
-                    ids.join(",").into(),
-                ],
-            ))
-            .await
-            .map_err(map_db_err)?;
-        } else {
-            term::Entity::insert_many(part.iter().map(|(t, c)| term::ActiveModel {
-                tenant_id: Set(tenant.0),
-                term: Set(t.clone()),
-                customer_id: Set(c.0),
-            }))
-            .exec_without_returning(txn)
-            .await
-            .map_err(map_db_err)?;
         }
     }
     Ok(())
@@ -503,42 +459,6 @@ async fn write_tags(
     Ok(())
 }
 
-/// Writes the customer's typo-tolerance terms; `replace` deletes the old ones first.
-async fn write_terms(
-    txn: &DatabaseTransaction,
-    tenant: TenantId,
-    id: CustomerId,
-    profile: &CustomerProfile,
-    code: &str,
-    replace: bool,
-) -> Result<(), RepositoryError> {
-    use crate::entity::customer_search_term as term;
-    if replace {
-        term::Entity::delete_many()
-            .filter(term::Column::TenantId.eq(tenant.0))
-            .filter(term::Column::CustomerId.eq(id.0))
-            .exec(txn)
-            .await
-            .map_err(map_db_err)?;
-    }
-    let rows: Vec<term::ActiveModel> = crm_domain::customer::search::search_document(profile, code)
-        .terms
-        .into_iter()
-        .map(|t| term::ActiveModel {
-            tenant_id: Set(tenant.0),
-            term: Set(t),
-            customer_id: Set(id.0),
-        })
-        .collect();
-    for chunk in rows.chunks(500) {
-        term::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(txn)
-            .await
-            .map_err(map_db_err)?;
-    }
-    Ok(())
-}
-
 /// Fills the search documents of customers written before search existed (empty
 /// `search_text`), 500 at a time. Idempotent; runs after migrations.
 pub(crate) async fn backfill_search(db: &Database) -> Result<u64, RepositoryError> {
@@ -560,12 +480,15 @@ pub(crate) async fn backfill_search(db: &Database) -> Result<u64, RepositoryErro
             customer::Entity::update_many()
                 .col_expr(customer::Column::SearchText, Expr::value(doc.text))
                 .col_expr(customer::Column::SearchPhones, Expr::value(doc.phones))
+                .col_expr(
+                    customer::Column::SearchTerms,
+                    Expr::value(terms_column(doc.terms)),
+                )
                 .filter(customer::Column::TenantId.eq(c.tenant_id.0))
                 .filter(customer::Column::Id.eq(c.id.0))
                 .exec(&txn)
                 .await
                 .map_err(map_db_err)?;
-            write_terms(&txn, c.tenant_id, c.id, &c.profile, &c.customer_code, true).await?;
             done += 1;
         }
         txn.commit().await.map_err(map_db_err)?;
@@ -711,15 +634,6 @@ impl crm_domain::customer::CustomerBatch for SeaCustomerBatch {
             .exec(&self.txn)
             .await
             .map_err(map_db_err)?;
-        write_terms(
-            &self.txn,
-            c.tenant_id,
-            c.id,
-            &c.profile,
-            &c.customer_code,
-            true,
-        )
-        .await?;
         write_tags(&self.txn, c.tenant_id, c.id, c.profile.tags.iter(), true).await
     }
 
@@ -754,13 +668,13 @@ impl crm_domain::customer::CustomerBatch for SeaCustomerBatch {
             .iter()
             .map(|c| (c.clone(), PurchaseStats::default()))
             .collect();
-        insert_rows(&self.txn, self.backend, tenant, &rows).await?;
+        insert_rows(&self.txn, tenant, &rows).await?;
         self.bulk_rows
             .add(
                 &self.txn,
                 self.backend,
                 rows.len(),
-                "customers, customer_tags, customer_search_terms",
+                "customers, customer_tags",
             )
             .await
     }
@@ -814,7 +728,6 @@ impl CustomerRepository for SeaCustomerRepository {
             .await
             .map_err(map_db_err)?;
         write_tags(&txn, tenant, new.id, new.profile.tags.iter(), false).await?;
-        write_terms(&txn, tenant, new.id, &new.profile, &code, false).await?;
         let stored = find_in(&txn, tenant, new.id, true)
             .await?
             .ok_or_else(|| RepositoryError::Other("inserted customer not found".into()))?;
@@ -883,7 +796,6 @@ impl CustomerRepository for SeaCustomerRepository {
             .await
             .map_err(map_db_err)?;
         let code = code.ok_or(RepositoryError::Stale)?;
-        write_terms(&txn, u.tenant_id, u.id, &u.profile, &code, true).await?;
         let target = Target {
             tenant: u.tenant_id,
             id: u.id,

@@ -483,13 +483,13 @@ impl OrderTransaction for SeaOrderTransaction {
             .iter()
             .map(|c| (c.clone(), PurchaseStats::default()))
             .collect();
-        crate::customers::insert_rows(&self.txn, self.backend, tenant, &rows).await?;
+        crate::customers::insert_rows(&self.txn, tenant, &rows).await?;
         self.bulk_rows
             .add(
                 &self.txn,
                 self.backend,
                 rows.len(),
-                "customers, customer_tags, customer_search_terms",
+                "customers, customer_tags",
             )
             .await
     }

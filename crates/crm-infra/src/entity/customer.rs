@@ -75,6 +75,8 @@ pub struct Model {
     pub search_text: String,
     /// Search document: phone digits, international and national forms.
     pub search_phones: String,
+    /// Search document: typo-tolerance terms, separated by spaces.
+    pub search_terms: String,
     pub rfm_r: Option<i16>,
     pub rfm_f: Option<i16>,
     pub rfm_m: Option<i16>,

@@ -3,7 +3,6 @@
 
 pub mod clv_model;
 pub mod customer;
-pub mod customer_search_term;
 pub mod customer_segment;
 pub mod customer_tag;
 pub mod customer_view;
