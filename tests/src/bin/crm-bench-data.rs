@@ -264,12 +264,12 @@ async fn main() -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             loaded += batch.len();
             // Fresh tables have no statistics: the foreign-key checks of PostgreSQL would scan
-            // `customers` for every term row until the planner learns the table is large.
+            // `customers` for every tag row until the planner learns the table is large.
             if db.backend() == sea_orm::DatabaseBackend::Postgres
                 && [1, 3, 10, 50].contains(&(loaded / BATCH))
             {
                 db.write
-                    .execute_unprepared("ANALYZE customers, customer_tags, customer_search_terms")
+                    .execute_unprepared("ANALYZE customers, customer_tags")
                     .await?;
             }
             if loaded % 100_000 < BATCH {

@@ -13,7 +13,7 @@ use crate::customer::{
     customer_code,
 };
 use crate::error::DomainError;
-use crate::ids::{CustomerId, TenantId, TierId, UserId};
+use crate::ids::{CustomerId, OrderId, TenantId, TierId, UserId};
 use crate::loyalty::{LedgerKind, Tier};
 use crate::ports::{MockClock, MockIdGenerator};
 use crate::tenant::{MockTenantRepository, Tenant};
@@ -444,4 +444,129 @@ async fn the_next_tier_and_the_missing_spend_come_from_the_current_tier() {
     assert_eq!(s.tier.unwrap().name, "Silver");
     assert_eq!(s.next_tier.unwrap().name, "Gold");
     assert_eq!(s.missing_to_next, Some(amount(2_000_000)));
+}
+
+/// A batch applies the rules order by order: the tier rule after each completed order (two
+/// changes, in sequence), one ledger entry per order, a repeated ref answered as the first
+/// order, a ref of another customer's order refused, an invalid order refused without
+/// stopping the others, and one settlement with the batch's totals.
+#[tokio::test]
+async fn place_many_applies_the_rules_order_by_order_and_writes_once() {
+    let [bronze, silver, gold] = [tiers()[0].id, tiers()[1].id, tiers()[2].id];
+    let other = CustomerId(Uuid::from_u128(3));
+    let mut tx = MockOrderTransaction::new();
+    tx.expect_lock_customers()
+        .withf(|_, ids| ids == [CUSTOMER])
+        .times(1)
+        .returning(move |_, _| Ok(vec![customer(0, Some(bronze))]));
+    tx.expect_orders_by_refs().times(1).returning(move |_, _| {
+        Ok(vec![Order {
+            id: OrderId(Uuid::from_u128(9)),
+            tenant_id: TENANT,
+            customer_id: other,
+            order_ref: "TAKEN".into(),
+            placed_at: Utc::now(),
+            status: OrderStatus::Completed,
+            payment_status: PaymentStatus::Paid,
+            due_at: Utc::now(),
+            currency: CurrencyCode::parse("IDR").unwrap(),
+            total_amount: amount(1),
+            lines: vec![],
+            channel: None,
+            metadata: Default::default(),
+            points_earned: 0,
+            created_by: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            version: 1,
+        }])
+    });
+    tx.expect_completed_totals_many()
+        .times(1)
+        .returning(|_, _| Ok(vec![]));
+    tx.expect_tiers().returning(|_| Ok(tiers()));
+    tx.expect_insert_orders()
+        .withf(|orders| {
+            orders.iter().map(|o| o.order_ref.as_str()).collect::<Vec<_>>() == ["A", "B", "C"]
+        })
+        .times(1)
+        .returning(|_| Ok(()));
+    tx.expect_append_ledger_entries()
+        .withf(|entries| entries.iter().map(|e| e.points).collect::<Vec<_>>() == [150, 60, 300])
+        .times(1)
+        .returning(|_| Ok(()));
+    tx.expect_append_tier_changes()
+        .withf(move |changes| {
+            changes
+                .iter()
+                .map(|c| (c.from_tier, c.to_tier))
+                .collect::<Vec<_>>()
+                == [(Some(bronze), Some(silver)), (Some(silver), Some(gold))]
+        })
+        .times(1)
+        .returning(|_| Ok(()));
+    tx.expect_settle_many()
+        .withf(move |_, rows| {
+            rows.len() == 1
+                && rows[0].stats.total_orders == 3
+                && rows[0].stats.total_spent == amount(5_100_000)
+                && rows[0].stage == LifecycleStage::Customer
+                && rows[0].points == 510
+                && rows[0].tier.map(|t| t.0) == Some(Some(gold))
+        })
+        .times(1)
+        .returning(|_, _| Ok(()));
+    tx.expect_commit().times(1).returning(|| Ok(()));
+    let bulk = |key: u64, input: OrderInput| BulkOrder {
+        key,
+        customer_id: CUSTOMER,
+        input,
+    };
+    let outcomes = service(repo_with(tx))
+        .place_many(
+            &actor("sales"),
+            &[],
+            vec![
+                bulk(1, order_input(1_500_000, "A")),
+                bulk(2, order_input(600_000, "B")),
+                bulk(3, order_input(600_000, "B")),
+                bulk(4, order_input(1, "TAKEN")),
+                bulk(
+                    5,
+                    OrderInput {
+                        order_ref: Some("D".into()),
+                        ..Default::default()
+                    },
+                ),
+                bulk(6, order_input(3_000_000, "C")),
+            ],
+        )
+        .await
+        .unwrap();
+    let shape: Vec<(u64, &str)> = outcomes
+        .iter()
+        .map(|(k, o)| {
+            (
+                *k,
+                match o {
+                    Ok(p) if p.created => "created",
+                    Ok(_) => "existing",
+                    Err(DomainError::Conflict { .. }) => "conflict",
+                    Err(DomainError::Validation(_)) => "invalid",
+                    Err(_) => "other",
+                },
+            )
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            (1, "created"),
+            (2, "created"),
+            (3, "existing"),
+            (4, "conflict"),
+            (5, "invalid"),
+            (6, "created")
+        ]
+    );
 }
