@@ -301,6 +301,14 @@ async fn an_orders_file_creates_customers_and_is_idempotent(backend: DbBackend) 
     assert_eq!(count(&app, &t).await, 3);
 }
 
+/// A CDNOW file imported as orders into a new USD tenant (customers created from the CDNOW
+/// ids); the admin token and the finished job.
+async fn import_cdnow(app: &TestApp, name: &str, file: &str) -> (String, Value) {
+    let t = app.token(app.tenant_in("CDNOW", "US", "USD").await, "admin");
+    let job = import_and_follow(app, &t, name, file, json!({"kind": "orders"})).await;
+    (t, job)
+}
+
 /// The CDNOW sample (2,357 customers, 6,919 purchases) imported as orders through the API; the
 /// models fitted through the API reproduce the published estimates (see
 /// `crates/crm-domain/src/analytics/clv` and `../shared/data/cdnow/README.md`).
@@ -308,14 +316,10 @@ async fn the_cdnow_sample_imports_and_fits_the_published_models(backend: DbBacke
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    let t = app.token(app.tenant_in("CDNOW", "US", "USD").await, "admin");
-    let file = include_str!("../../examples/cdnow/CDNOW_sample.csv");
-    let job = import_and_follow(
+    let (t, job) = import_cdnow(
         &app,
-        &t,
         "CDNOW_sample.csv",
-        file,
-        json!({"kind": "orders"}),
+        include_str!("../../examples/cdnow/CDNOW_sample.csv"),
     )
     .await;
     assert_eq!(counts(&job), [6_919, 6_919, 0, 0, 0], "{job}");
@@ -361,14 +365,10 @@ async fn the_cdnow_master_file_yields_the_published_totals(backend: DbBackend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    let t = app.token(app.tenant_in("CDNOW", "US", "USD").await, "admin");
-    let file = include_str!("../../examples/cdnow/CDNOW_master.csv");
-    let job = import_and_follow(
+    let (t, job) = import_cdnow(
         &app,
-        &t,
         "CDNOW_master.csv",
-        file,
-        json!({"kind": "orders"}),
+        include_str!("../../examples/cdnow/CDNOW_master.csv"),
     )
     .await;
     assert_eq!(counts(&job), [69_659, 69_659, 0, 0, 0], "{job}");

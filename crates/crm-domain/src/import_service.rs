@@ -435,20 +435,11 @@ impl ImportService {
                 let mut shown = profile.clone();
                 match action {
                     "create" => {
-                        let id = CustomerId(self.ids.new_id());
+                        let new = self.new_customer(actor, profile);
                         for k in &keys {
-                            seen.entry(k.clone()).or_insert(id);
+                            seen.entry(k.clone()).or_insert(new.id);
                         }
-                        creates.push((
-                            line,
-                            NewCustomer {
-                                id,
-                                tenant_id: actor.tenant_id,
-                                profile,
-                                created_by: Some(actor.user_id.clone()),
-                                created_at: now,
-                            },
-                        ));
+                        creates.push((line, new));
                         p.counts.created += 1;
                     }
                     "skip" => p.counts.skipped += 1,
@@ -620,6 +611,17 @@ impl ImportService {
         b.commit().await
     }
 
+    /// A new customer of the caller's tenant, created by the caller now.
+    fn new_customer(&self, actor: &Actor, profile: CustomerProfile) -> NewCustomer {
+        NewCustomer {
+            id: CustomerId(self.ids.new_id()),
+            tenant_id: actor.tenant_id,
+            profile,
+            created_by: Some(actor.user_id.clone()),
+            created_at: truncate_to_micros(self.clock.now()),
+        }
+    }
+
     /// Counts a row as failed with the storage error that refused it.
     fn reject(p: &mut Progress, errors: &mut Vec<RowError>, line: u64, e: &RepositoryError) {
         p.counts.failed += 1;
@@ -691,17 +693,9 @@ impl ImportService {
                     }
                     None => match row.new_customer(opts).validate(&ctx) {
                         Ok(profile) => {
-                            let id = CustomerId(self.ids.new_id());
-                            new_customers.push((
-                                line,
-                                NewCustomer {
-                                    id,
-                                    tenant_id: actor.tenant_id,
-                                    profile,
-                                    created_by: Some(actor.user_id.clone()),
-                                    created_at: truncate_to_micros(self.clock.now()),
-                                },
-                            ));
+                            let new = self.new_customer(actor, profile);
+                            let id = new.id;
+                            new_customers.push((line, new));
                             known.insert(key.clone(), id);
                             id
                         }

@@ -241,11 +241,13 @@ fn contains(backend: DatabaseBackend, col: C, fts_column: &str, needle: &str) ->
     }
 }
 
-/// Customers holding one of `terms` among their typo-tolerance terms (`search_terms`): the
-/// GIN index over `string_to_array(search_terms, ' ')` on PostgreSQL (`&&`, array overlap),
-/// the `customer_terms_fts` table on SQLite (`"a" OR "b"`). Terms are letters and digits only,
-/// so neither the array literal nor the FTS5 query needs more than quote doubling.
-fn any_term(backend: DatabaseBackend, terms: &[String]) -> SimpleExpr {
+/// Customers of `tenant` holding one of `terms` among their typo-tolerance terms
+/// (`search_terms`): the GIN index over `(tenant_id, string_to_array(search_terms, ' '))` on
+/// PostgreSQL (`&&`, array overlap); on SQLite the `customer_terms_fts` table, whose tokens are
+/// the terms prefixed by the tenant id in hex (`"<HEX>a" OR "<HEX>b"`). Terms are letters and
+/// digits only, so neither the array literal nor the FTS5 query needs more than quote
+/// doubling.
+fn any_term(backend: DatabaseBackend, tenant: TenantId, terms: &[String]) -> SimpleExpr {
     if backend == DatabaseBackend::Postgres {
         let list: Vec<String> = terms
             .iter()
@@ -256,9 +258,10 @@ fn any_term(backend: DatabaseBackend, terms: &[String]) -> SimpleExpr {
             list.join(", ")
         ))
     } else {
+        let prefix = tenant.0.simple().to_string().to_uppercase();
         let query: Vec<String> = terms
             .iter()
-            .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+            .map(|t| format!("\"{prefix}{}\"", t.replace('"', "\"\"")))
             .collect();
         Expr::cust_with_values(
             "\"customers\".\"rowid\" IN \
@@ -290,7 +293,7 @@ fn search_condition(tenant: TenantId, backend: DatabaseBackend, q: &SearchText) 
             .column(C::Id)
             .from(customer::Entity)
             .and_where(C::TenantId.eq(tenant.0))
-            .and_where(any_term(backend, &q.typo_terms))
+            .and_where(any_term(backend, tenant, &q.typo_terms))
             .take();
         set.union(UnionType::All, typo);
     }

@@ -246,6 +246,25 @@ impl SeaCustomerRepository {
     }
 }
 
+/// New customers (no purchases yet) through [`insert_rows`] inside `txn`: the bulk path of
+/// imports, counted in `bulk_rows`.
+pub(crate) async fn insert_new(
+    txn: &DatabaseTransaction,
+    backend: sea_orm::DatabaseBackend,
+    bulk_rows: &crate::db::BulkRows,
+    tenant: TenantId,
+    customers: &[NewCustomer],
+) -> Result<(), RepositoryError> {
+    let rows: Vec<(NewCustomer, PurchaseStats)> = customers
+        .iter()
+        .map(|c| (c.clone(), PurchaseStats::default()))
+        .collect();
+    insert_rows(txn, tenant, &rows).await?;
+    bulk_rows
+        .add(txn, backend, rows.len(), "customers, customer_tags")
+        .await
+}
+
 /// The multi-row insert of [`SeaCustomerRepository::insert_loaded`] inside `txn`.
 pub(crate) async fn insert_rows(
     txn: &DatabaseTransaction,
@@ -664,19 +683,7 @@ impl crm_domain::customer::CustomerBatch for SeaCustomerBatch {
         tenant: TenantId,
         customers: &[NewCustomer],
     ) -> Result<(), RepositoryError> {
-        let rows: Vec<(NewCustomer, PurchaseStats)> = customers
-            .iter()
-            .map(|c| (c.clone(), PurchaseStats::default()))
-            .collect();
-        insert_rows(&self.txn, tenant, &rows).await?;
-        self.bulk_rows
-            .add(
-                &self.txn,
-                self.backend,
-                rows.len(),
-                "customers, customer_tags",
-            )
-            .await
+        insert_new(&self.txn, self.backend, &self.bulk_rows, tenant, customers).await
     }
 
     async fn commit(self: Box<Self>) -> Result<(), RepositoryError> {

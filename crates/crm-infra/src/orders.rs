@@ -479,18 +479,7 @@ impl OrderTransaction for SeaOrderTransaction {
         tenant: TenantId,
         customers: &[NewCustomer],
     ) -> Result<(), RepositoryError> {
-        let rows: Vec<(NewCustomer, PurchaseStats)> = customers
-            .iter()
-            .map(|c| (c.clone(), PurchaseStats::default()))
-            .collect();
-        crate::customers::insert_rows(&self.txn, tenant, &rows).await?;
-        self.bulk_rows
-            .add(
-                &self.txn,
-                self.backend,
-                rows.len(),
-                "customers, customer_tags",
-            )
+        crate::customers::insert_new(&self.txn, self.backend, &self.bulk_rows, tenant, customers)
             .await
     }
 

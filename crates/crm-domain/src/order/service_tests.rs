@@ -487,7 +487,11 @@ async fn place_many_applies_the_rules_order_by_order_and_writes_once() {
     tx.expect_tiers().returning(|_| Ok(tiers()));
     tx.expect_insert_orders()
         .withf(|orders| {
-            orders.iter().map(|o| o.order_ref.as_str()).collect::<Vec<_>>() == ["A", "B", "C"]
+            orders
+                .iter()
+                .map(|o| o.order_ref.as_str())
+                .collect::<Vec<_>>()
+                == ["A", "B", "C"]
         })
         .times(1)
         .returning(|_| Ok(()));
