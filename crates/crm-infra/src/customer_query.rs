@@ -271,6 +271,17 @@ fn any_term(backend: DatabaseBackend, tenant: TenantId, terms: &[String]) -> Sim
     }
 }
 
+/// `tenant_id = ?`; with `from_fts`, written `+tenant_id = ?` so that SQLite drives the branch
+/// from its FTS5 `rowid IN (…)` match instead of walking the tenant's index and probing the match
+/// for every row (44–51 ms → 1–7 ms for a common word in a 500,000-customer tenant).
+fn tenant_is(tenant: TenantId, from_fts: bool) -> SimpleExpr {
+    if from_fts {
+        Expr::cust_with_values("+\"customers\".\"tenant_id\" = ?", [tenant.0])
+    } else {
+        C::TenantId.eq(tenant.0)
+    }
+}
+
 /// Customers matching a search (rules 1 to 3 of `crm_domain::customer::search`), as
 /// `id IN (<substring or phone matches> UNION ALL <typo-term matches>)`: each branch uses its own
 /// index (trigram GIN or FTS5; the terms' GIN or FTS5 index). Written as an OR on the customers row
@@ -282,17 +293,21 @@ fn search_condition(tenant: TenantId, backend: DatabaseBackend, q: &SearchText) 
     if let Some(d) = &q.digits {
         text = text.add(contains(backend, C::SearchPhones, "search_phones", d));
     }
+    let sqlite = backend == DatabaseBackend::Sqlite;
+    let fts_only = sqlite
+        && q.text.chars().count() >= 3
+        && q.digits.as_ref().is_none_or(|d| d.chars().count() >= 3);
     let mut set = Query::select()
         .column(C::Id)
         .from(customer::Entity)
-        .and_where(C::TenantId.eq(tenant.0))
+        .and_where(tenant_is(tenant, fts_only))
         .cond_where(text)
         .take();
     if !q.typo_terms.is_empty() {
         let typo = Query::select()
             .column(C::Id)
             .from(customer::Entity)
-            .and_where(C::TenantId.eq(tenant.0))
+            .and_where(tenant_is(tenant, sqlite))
             .and_where(any_term(backend, tenant, &q.typo_terms))
             .take();
         set.union(UnionType::All, typo);
