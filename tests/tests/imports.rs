@@ -74,6 +74,19 @@ async fn import_and_follow(
     panic!("the import did not finish in 5 minutes");
 }
 
+/// `GET path` as text (CSV answers).
+async fn text(app: &TestApp, token: &str, path: &str) -> String {
+    app.http
+        .get(format!("{}{path}", app.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 async fn count(app: &TestApp, token: &str) -> u64 {
     app.get("/api/v1/customers?limit=1&include_total=true", token)
         .await
@@ -170,19 +183,7 @@ async fn a_messy_csv_gives_the_expected_counts_with_each_policy(backend: DbBacke
             expected_lines.extend([(7, Some("email")), (8, Some("email"))]);
         }
         assert_eq!(lines, expected_lines, "{policy}: {errors}");
-        let csv = app
-            .http
-            .get(format!(
-                "{}/api/v1/imports/{id}/errors?format=csv",
-                app.base
-            ))
-            .bearer_auth(&t)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let csv = text(&app, &t, &format!("/api/v1/imports/{id}/errors?format=csv")).await;
         assert!(csv.starts_with("line,field,reason\n5,email,"), "{csv}");
     }
 }
@@ -302,11 +303,29 @@ async fn an_orders_file_creates_customers_and_is_idempotent(backend: DbBackend) 
 }
 
 /// A CDNOW file imported as orders into a new USD tenant (customers created from the CDNOW
-/// ids); the admin token and the finished job.
-async fn import_cdnow(app: &TestApp, name: &str, file: &str) -> (String, Value) {
+/// ids): every row becomes an order, with `customers` customers and `revenue` USD in all.
+/// Returns the tenant's admin token.
+async fn import_cdnow(
+    app: &TestApp,
+    name: &str,
+    file: &str,
+    rows: u64,
+    customers: u64,
+    revenue: &str,
+) -> String {
     let t = app.token(app.tenant_in("CDNOW", "US", "USD").await, "admin");
     let job = import_and_follow(app, &t, name, file, json!({"kind": "orders"})).await;
-    (t, job)
+    assert_eq!(counts(&job), [rows, rows, 0, 0, 0], "{job}");
+    println!("{name} imported in {} ms", job["progress"]["duration_ms"]);
+    assert_eq!(count(app, &t).await, customers);
+    let stats = app.get("/api/v1/customers/stats", &t).await.body;
+    let usd = &stats["revenue_by_currency"][0];
+    assert_eq!(
+        (&usd["currency"], &usd["total_revenue"]),
+        (&json!("USD"), &json!(revenue)),
+        "{stats}"
+    );
+    t
 }
 
 /// The CDNOW sample (2,357 customers, 6,919 purchases) imported as orders through the API; the
@@ -316,20 +335,15 @@ async fn the_cdnow_sample_imports_and_fits_the_published_models(backend: DbBacke
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    let (t, job) = import_cdnow(
+    let t = import_cdnow(
         &app,
         "CDNOW_sample.csv",
         include_str!("../../examples/cdnow/CDNOW_sample.csv"),
+        6_919,
+        2_357,
+        "244091.94",
     )
     .await;
-    assert_eq!(counts(&job), [6_919, 6_919, 0, 0, 0], "{job}");
-    assert_eq!(count(&app, &t).await, 2_357);
-    let stats = app.get("/api/v1/customers/stats", &t).await.body;
-    assert_eq!(stats["revenue_by_currency"][0]["currency"], "USD");
-    assert_eq!(
-        stats["revenue_by_currency"][0]["total_revenue"],
-        "244091.94"
-    );
     let fit = app
         .post(
             "/api/v1/analytics/clv/fit",
@@ -365,43 +379,28 @@ async fn the_cdnow_master_file_yields_the_published_totals(backend: DbBackend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    let (t, job) = import_cdnow(
+    let t = import_cdnow(
         &app,
         "CDNOW_master.csv",
         include_str!("../../examples/cdnow/CDNOW_master.csv"),
+        69_659,
+        23_570,
+        "2500315.63",
     )
     .await;
-    assert_eq!(counts(&job), [69_659, 69_659, 0, 0, 0], "{job}");
-    assert_eq!(count(&app, &t).await, 23_570);
-    let stats = app.get("/api/v1/customers/stats", &t).await.body;
-    assert_eq!(
-        stats["revenue_by_currency"][0]["total_revenue"], "2500315.63",
-        "{stats}"
-    );
     // Σ total_orders over the exported customers counts the stored orders.
-    let export = app
-        .http
-        .get(format!(
-            "{}/api/v1/exports/customers?format=csv&columns=total_orders",
-            app.base
-        ))
-        .bearer_auth(&t)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let export = text(
+        &app,
+        &t,
+        "/api/v1/exports/customers?format=csv&columns=total_orders",
+    )
+    .await;
     let orders: u64 = export
         .lines()
         .skip(1)
         .map(|l| l.trim().parse::<u64>().unwrap())
         .sum();
     assert_eq!(orders, 69_659);
-    println!(
-        "CDNOW master import on {backend:?}: {} ms",
-        job["progress"]["duration_ms"]
-    );
 }
 
 /// What one customer's orders left behind: statistics, balance, tier, ledger and tier history
@@ -449,81 +448,21 @@ async fn an_orders_import_equals_the_orders_posted_one_by_one(backend: DbBackend
     };
     let a = app.token(app.tenant("A").await, "admin");
     let b = app.token(app.tenant("B").await, "admin");
-    // (email, name, ref, day, amount, status); Ani crosses Silver (2,000,000) then Gold.
+    // email, name, ref, day, amount, status; Ani crosses Silver (2,000,000) then Gold.
     let rows = [
-        (
-            "ani@example.com",
-            "Ani",
-            "A-1",
-            "2026-01-05",
-            "1500000",
-            "completed",
-        ),
-        (
-            "ani@example.com",
-            "Ani",
-            "A-2",
-            "2026-01-06",
-            "600000",
-            "completed",
-        ),
-        (
-            "budi@example.com",
-            "Budi",
-            "B-1",
-            "2026-01-07",
-            "200000",
-            "pending",
-        ),
-        (
-            "ani@example.com",
-            "Ani",
-            "A-3",
-            "2026-02-01",
-            "3000000",
-            "completed",
-        ),
-        (
-            "ani@example.com",
-            "Ani",
-            "A-2",
-            "2026-01-06",
-            "600000",
-            "completed",
-        ),
-        (
-            "budi@example.com",
-            "Budi",
-            "B-2",
-            "2026-02-02",
-            "abc",
-            "completed",
-        ),
-        (
-            "budi@example.com",
-            "Budi",
-            "A-1",
-            "2026-02-03",
-            "100",
-            "completed",
-        ),
-        (
-            "budi@example.com",
-            "Budi",
-            "B-3",
-            "2026-02-04",
-            "12345.67",
-            "completed",
-        ),
+        "ani@example.com,Ani,A-1,2026-01-05,1500000,completed",
+        "ani@example.com,Ani,A-2,2026-01-06,600000,completed",
+        "budi@example.com,Budi,B-1,2026-01-07,200000,pending",
+        "ani@example.com,Ani,A-3,2026-02-01,3000000,completed",
+        "ani@example.com,Ani,A-2,2026-01-06,600000,completed",
+        "budi@example.com,Budi,B-2,2026-02-02,abc,completed",
+        "budi@example.com,Budi,A-1,2026-02-03,100,completed",
+        "budi@example.com,Budi,B-3,2026-02-04,12345.67,completed",
     ];
-    let mut file =
-        String::from("customer_email,customer_name,order_ref,placed_at,total_amount,status\n");
-    for r in rows {
-        file.push_str(&format!(
-            "{},{},{},{},{},{}\n",
-            r.0, r.1, r.2, r.3, r.4, r.5
-        ));
-    }
+    let file = format!(
+        "customer_email,customer_name,order_ref,placed_at,total_amount,status\n{}\n",
+        rows.join("\n")
+    );
     let (status, job) = import(&app, &a, "orders.csv", &file, json!({"kind": "orders"})).await;
     assert_eq!(status, 200, "{job}");
     assert_eq!(counts(&job), [8, 5, 0, 1, 2], "{job}");
@@ -553,16 +492,17 @@ async fn an_orders_import_equals_the_orders_posted_one_by_one(backend: DbBackend
             .await;
         assert_eq!(r.status, 201, "{}", r.body);
     }
-    for r in rows {
-        let c = by_email(&app, &b, r.0).await["id"]
+    for row in rows {
+        let r: Vec<&str> = row.split(',').collect();
+        let c = by_email(&app, &b, r[0]).await["id"]
             .as_str()
             .unwrap()
             .to_owned();
         app.post(
             &format!("/api/v1/customers/{c}/orders"),
             &b,
-            json!({"order_ref": r.2, "placed_at": format!("{}T00:00:00Z", r.3),
-                   "total_amount": r.4, "status": r.5}),
+            json!({"order_ref": r[2], "placed_at": format!("{}T00:00:00Z", r[3]),
+                   "total_amount": r[4], "status": r[5]}),
         )
         .await;
     }

@@ -13,7 +13,7 @@ use crate::customer::{
     customer_code,
 };
 use crate::error::DomainError;
-use crate::ids::{CustomerId, OrderId, TenantId, TierId, UserId};
+use crate::ids::{CustomerId, TenantId, TierId, UserId};
 use crate::loyalty::{LedgerKind, Tier};
 use crate::ports::{MockClock, MockIdGenerator};
 use crate::tenant::{MockTenantRepository, Tenant};
@@ -181,30 +181,10 @@ async fn a_resent_order_ref_returns_the_stored_order_without_writing() {
     let mut tx = MockOrderTransaction::new();
     tx.expect_lock_customer()
         .returning(|_, _| Ok(Some(customer(0, None))));
-    let stored = {
-        let v = order_input(10, "INV-1")
-            .validate(CurrencyCode::parse("IDR").unwrap(), Utc::now())
-            .unwrap();
-        Order {
-            id: crate::ids::OrderId(Uuid::now_v7()),
-            tenant_id: TENANT,
-            customer_id: CUSTOMER,
-            order_ref: "INV-1".into(),
-            placed_at: v.placed_at,
-            status: v.status,
-            payment_status: v.payment_status,
-            due_at: v.placed_at,
-            currency: CurrencyCode::parse("IDR").unwrap(),
-            total_amount: v.total_amount,
-            lines: vec![],
-            channel: None,
-            metadata: Default::default(),
-            points_earned: 0,
-            created_by: None,
-            created_at: Utc::now(),
-            updated_at: Utc::now(),
-            version: 1,
-        }
+    let stored = Order {
+        order_ref: "INV-1".into(),
+        total_amount: amount(10),
+        ..stored_order(OrderStatus::Completed, 0)
     };
     let copy = stored.clone();
     tx.expect_order_by_ref()
@@ -461,24 +441,9 @@ async fn place_many_applies_the_rules_order_by_order_and_writes_once() {
         .returning(move |_, _| Ok(vec![customer(0, Some(bronze))]));
     tx.expect_orders_by_refs().times(1).returning(move |_, _| {
         Ok(vec![Order {
-            id: OrderId(Uuid::from_u128(9)),
-            tenant_id: TENANT,
             customer_id: other,
             order_ref: "TAKEN".into(),
-            placed_at: Utc::now(),
-            status: OrderStatus::Completed,
-            payment_status: PaymentStatus::Paid,
-            due_at: Utc::now(),
-            currency: CurrencyCode::parse("IDR").unwrap(),
-            total_amount: amount(1),
-            lines: vec![],
-            channel: None,
-            metadata: Default::default(),
-            points_earned: 0,
-            created_by: None,
-            created_at: Utc::now(),
-            updated_at: Utc::now(),
-            version: 1,
+            ..stored_order(OrderStatus::Completed, 0)
         }])
     });
     tx.expect_completed_totals_many()
