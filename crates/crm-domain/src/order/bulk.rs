@@ -36,7 +36,8 @@ struct Running {
     tier_since: Option<chrono::DateTime<chrono::Utc>>,
     points: i64,
     tier_changed: bool,
-    /// Outstanding (completed, unpaid) amount, read when the first unpaid order arrives.
+    /// Outstanding (completed, unpaid) amount, read when the first unpaid order arrives (for a
+    /// customer with a credit limit).
     outstanding: Option<Amount>,
     settled: bool,
 }
@@ -117,20 +118,6 @@ impl OrderService {
                 )
             })
             .collect();
-        // Outstanding amounts of the customers with a credit limit and an unpaid order here.
-        for o in &orders {
-            let unpaid = o.input.status.unwrap_or(OrderStatus::Completed) == OrderStatus::Completed
-                && o.input.payment_status == Some(PaymentStatus::Unpaid);
-            if let (true, Some(c), Some(r)) = (
-                unpaid,
-                customers.get(&o.customer_id),
-                running.get_mut(&o.customer_id),
-            ) && !c.profile.credit_limit.value().is_zero()
-                && r.outstanding.is_none()
-            {
-                r.outstanding = Some(tx.outstanding(tenant.id, c.id).await?);
-            }
-        }
         let mut created = Vec::new();
         let mut ledger = Vec::new();
         let mut tier_changes = Vec::new();
@@ -168,6 +155,10 @@ impl OrderService {
             if order.status == OrderStatus::Completed
                 && order.payment_status == PaymentStatus::Unpaid
             {
+                // Read once per customer, and only where a limit applies.
+                if run.outstanding.is_none() && !customer.profile.credit_limit.value().is_zero() {
+                    run.outstanding = Some(tx.outstanding(tenant.id, customer.id).await?);
+                }
                 let owed = run.outstanding.unwrap_or(Amount::ZERO);
                 if let Err(e) = within_credit(customer, owed, &order) {
                     outcomes.push((o.key, Err(e)));
