@@ -383,12 +383,7 @@ impl ImportService {
         let opts = &req.options;
         let by = opts.customer_match_by();
         let mapping = resolve_mapping(opts, &source.headers()).map_err(DomainError::Validation)?;
-        let tenant = load(self.tenants.as_ref(), actor.tenant_id).await?;
-        let ctx = ValidationContext {
-            default_country: tenant.default_country,
-            default_currency: tenant.default_currency,
-            today: self.clock.now().date_naive(),
-        };
+        let ctx = self.validation_context(actor).await?;
         // Key → customer created or updated by an earlier row of this file.
         let mut seen: HashMap<String, CustomerId> = HashMap::new();
         let mut errors = Vec::new();
@@ -611,6 +606,17 @@ impl ImportService {
         b.commit().await
     }
 
+    /// The rules rows are validated by: the caller's tenant's default country and currency,
+    /// today.
+    async fn validation_context(&self, actor: &Actor) -> Result<ValidationContext, DomainError> {
+        let tenant = load(self.tenants.as_ref(), actor.tenant_id).await?;
+        Ok(ValidationContext {
+            default_country: tenant.default_country,
+            default_currency: tenant.default_currency,
+            today: self.clock.now().date_naive(),
+        })
+    }
+
     /// A new customer of the caller's tenant, created by the caller now.
     fn new_customer(&self, actor: &Actor, profile: CustomerProfile) -> NewCustomer {
         NewCustomer {
@@ -643,12 +649,7 @@ impl ImportService {
     ) -> Result<(), DomainError> {
         let opts = &req.options;
         let mapping = resolve_mapping(opts, &source.headers()).map_err(DomainError::Validation)?;
-        let tenant = load(self.tenants.as_ref(), actor.tenant_id).await?;
-        let ctx = ValidationContext {
-            default_country: tenant.default_country,
-            default_currency: tenant.default_currency,
-            today: self.clock.now().date_naive(),
-        };
+        let ctx = self.validation_context(actor).await?;
         let mut errors = Vec::new();
         loop {
             let rows = Self::read_batch(source, p, &mut errors);
@@ -671,7 +672,7 @@ impl ImportService {
                     errors.push(RowError::row(line, "the row names no customer"));
                     continue;
                 };
-                let key = (by, normalised_key(by, value, tenant.default_country));
+                let key = (by, normalised_key(by, value, ctx.default_country));
                 parsed.push((line, row, key));
             }
             let mut known = self
