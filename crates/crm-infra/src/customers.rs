@@ -226,7 +226,8 @@ impl SeaCustomerRepository {
     /// given, codes in that order within each creation year; tags and search documents are written
     /// as by [`CustomerRepository::create`]. `stats` gives each customer's purchase statistics
     /// (the loader's way to load a spending history without order rows; imports pass zeros).
-    /// All or nothing.
+    /// All or nothing. On PostgreSQL, planner statistics are refreshed as the rows written by
+    /// this repository cross 10^3..10^6.
     ///
     /// # Errors
     /// [`RepositoryError::Conflict`] naming the field when a unique value (e-mail, phone,
@@ -242,6 +243,14 @@ impl SeaCustomerRepository {
         }
         let txn = self.begin().await?;
         insert_rows(&txn, tenant, rows).await?;
+        self.bulk_rows
+            .add(
+                &txn,
+                self.db.backend(),
+                rows.len(),
+                "customers, customer_tags",
+            )
+            .await?;
         txn.commit().await.map_err(map_db_err)
     }
 }

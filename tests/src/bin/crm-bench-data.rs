@@ -30,7 +30,6 @@ use fake::faker::company::en::CompanyName;
 use fake::faker::name::en::{FirstName, LastName};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
 /// Loads benchmark customers.
@@ -263,15 +262,6 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             loaded += batch.len();
-            // Fresh tables have no statistics: the foreign-key checks of PostgreSQL would scan
-            // `customers` for every tag row until the planner learns the table is large.
-            if db.backend() == sea_orm::DatabaseBackend::Postgres
-                && [1, 3, 10, 50].contains(&(loaded / BATCH))
-            {
-                db.write
-                    .execute_unprepared("ANALYZE customers, customer_tags")
-                    .await?;
-            }
             if loaded % 100_000 < BATCH {
                 eprintln!(
                     "{loaded} customers in {:.0} s",
