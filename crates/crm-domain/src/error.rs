@@ -4,7 +4,7 @@
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::access::Permission;
+use crate::access::{Forbidden, Permission};
 
 /// One problem with one input field, as reported to API clients in problem details'
 /// `errors` array.
@@ -83,6 +83,12 @@ impl DomainError {
         message: impl Into<String>,
     ) -> Self {
         Self::Validation(vec![FieldError::new(field, code, message)])
+    }
+}
+
+impl From<Forbidden> for DomainError {
+    fn from(e: Forbidden) -> Self {
+        DomainError::Forbidden(e.0)
     }
 }
 

@@ -1,5 +1,6 @@
 //! Value objects shared by aggregates: codes checked against their ISO lists, e-mail
-//! addresses, E.164 phone numbers, URLs, time zones and money amounts.
+//! addresses, E.164 phone numbers, URLs, time zones, money amounts, percentages and the named
+//! RFM segments.
 //!
 //! Each has private contents and a fallible `parse`, so a value that exists is valid.
 
@@ -327,9 +328,120 @@ impl fmt::Display for Amount {
     }
 }
 
+/// A percentage 0..=100 with at most two decimal places (a discount: `12.5` means 12.5 %).
+/// Storage keeps it exactly as an integer count of hundredths of a percent
+/// ([`Percent::to_hundredths`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Percent(Decimal);
+
+/// Why a percentage was refused: below 0, above 100 or more than two decimals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PercentError;
+
+impl Percent {
+    /// Zero percent.
+    pub const ZERO: Percent = Percent(Decimal::ZERO);
+
+    /// Checks a percentage: 0..=100 with at most two decimals.
+    ///
+    /// # Errors
+    /// [`PercentError`] when out of range or too precise.
+    pub fn new(value: Decimal) -> Result<Self, PercentError> {
+        let normal = value.normalize();
+        if normal < Decimal::ZERO || normal > Decimal::ONE_HUNDRED || normal.scale() > 2 {
+            return Err(PercentError);
+        }
+        Ok(Self(normal))
+    }
+
+    /// Checks the value of the input field `field`.
+    ///
+    /// # Errors
+    /// A [`crate::FieldError`] `out_of_range` naming `field`.
+    pub fn for_field(field: &str, value: Decimal) -> Result<Self, crate::FieldError> {
+        Self::new(value).map_err(|PercentError| {
+            crate::FieldError::new(
+                field,
+                "out_of_range",
+                "must be a percentage 0..=100 with at most 2 decimals",
+            )
+        })
+    }
+
+    /// The percentage (`12.5` for 12.5 %).
+    pub fn value(&self) -> Decimal {
+        self.0
+    }
+
+    /// Hundredths of a percent (basis points): 1250 for 12.5 %. Exact: at most 10,000.
+    pub fn to_hundredths(&self) -> i64 {
+        let mut d = self.0;
+        d.rescale(2);
+        i64::try_from(d.mantissa()).unwrap_or(0)
+    }
+
+    /// Reads [`Percent::to_hundredths`] back; values outside 0..=10,000 (corrupt storage) are
+    /// clamped into the range.
+    pub fn from_hundredths(hundredths: i64) -> Self {
+        Self(Decimal::new(hundredths.clamp(0, 10_000), 2).normalize())
+    }
+}
+
+impl fmt::Display for Percent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+string_enum!(
+    /// A named RFM segment, decided by the R and F scores
+    /// ([`crate::analytics::rfm::segment_for`], which also gives its display name). The API name
+    /// is [`as_str`](Self::as_str). A shared value: customers carry it, filters and segments
+    /// select by it, analytics computes it.
+    RfmSegment {
+        /// Bought recently and often (R 5, F 4–5).
+        Champions => "champions",
+        /// Buy often and fairly recently (R 3–4, F 4–5).
+        LoyalCustomers => "loyal_customers",
+        /// Recent, with a few orders (R 4–5, F 2–3).
+        PotentialLoyalists => "potential_loyalists",
+        /// Most recent, one of the fewest orders (R 5, F 1).
+        NewCustomers => "new_customers",
+        /// Recent, few orders (R 4, F 1).
+        Promising => "promising",
+        /// Middling recency and frequency (R 3, F 3).
+        NeedAttention => "need_attention",
+        /// Middling recency, few orders (R 3, F 1–2).
+        AboutToSleep => "about_to_sleep",
+        /// Used to buy often, not lately (R 1–2, F 3–4).
+        AtRisk => "at_risk",
+        /// Among the most frequent buyers, not lately (R 1–2, F 5).
+        CannotLoseThem => "cannot_lose_them",
+        /// Long since the last order, few orders (R 2, F 1–2).
+        Hibernating => "hibernating",
+        /// The oldest last orders, few orders (R 1, F 1–2).
+        Lost => "lost",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percentages_are_0_to_100_with_two_decimals() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        assert_eq!(Percent::new(d("12.50")).unwrap().value(), d("12.5"));
+        assert_eq!(Percent::new(d("12.5")).unwrap().to_hundredths(), 1250);
+        assert_eq!(
+            Percent::from_hundredths(1250),
+            Percent::new(d("12.5")).unwrap()
+        );
+        assert!(Percent::new(d("100.01")).is_err());
+        assert!(Percent::new(d("-1")).is_err());
+        assert!(Percent::new(d("1.005")).is_err());
+        assert_eq!(Percent::for_field("p", d("101")).unwrap_err().field, "p");
+    }
 
     #[test]
     fn country_codes_are_checked_against_iso_3166() {

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use crm_domain::analytics::Job;
 use crm_domain::ids::JobId;
 use crm_domain::import::{ImportOptions, RowError};
-use crm_domain::import_service::{ImportRequest, RowSource};
+use crm_domain::import::{ImportRequest, RowSource};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

@@ -7,7 +7,7 @@ use crm_domain::CustomerId;
 use crm_domain::ids::{LedgerEntryId, TierId};
 use crm_domain::loyalty::{LedgerEntry, Tier, TierChange};
 use crm_domain::pricing::{DiscountSource, QuoteLineInput};
-use crm_domain::tier::TierInput;
+use crm_domain::loyalty::TierInput;
 use crm_domain::values::Amount;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -664,7 +664,7 @@ pub async fn reevaluate_tiers(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let changed = state.orders.reevaluate_tiers(&caller.0).await?;
+    let changed = state.loyalty.reevaluate_tiers(&caller.0).await?;
     Ok(HttpResponse::Ok().json(ReevaluationResponse { changed }))
 }
 
@@ -709,8 +709,7 @@ pub async fn get_tenant(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.0.require(crm_domain::Permission::CustomersView)?;
-    let t = state.tenants.get(caller.0.tenant_id).await?;
+    let t = state.tenants.current(&caller.0).await?;
     Ok(HttpResponse::Ok().json(tenant_response(&t)))
 }
 

@@ -3,10 +3,11 @@
 use std::sync::Arc;
 
 use crm_domain::customer::CustomerService;
-use crm_domain::order::{LoyaltyService, OrderService};
+use crm_domain::loyalty::LoyaltyService;
+use crm_domain::order::OrderService;
 use crm_domain::pricing::PricingService;
 use crm_domain::tenant::TenantService;
-use crm_domain::tier::TierService;
+use crm_domain::loyalty::TierService;
 use crm_domain::view::ViewService;
 use futures_util::future::BoxFuture;
 
@@ -63,7 +64,7 @@ pub struct AppState {
 /// The import use cases and their limits.
 pub struct Imports {
     /// Import use cases.
-    pub service: Arc<crm_domain::import_service::ImportService>,
+    pub service: Arc<crm_domain::import::ImportService>,
     /// Opens an uploaded file as rows.
     pub opener: crate::imports::RowOpener,
     /// Largest upload, bytes (413 beyond).

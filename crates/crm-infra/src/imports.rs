@@ -6,7 +6,7 @@ use std::path::Path;
 use async_trait::async_trait;
 use crm_domain::ids::JobId;
 use crm_domain::import::RowError;
-use crm_domain::import_service::{ImportRepository, RowSource};
+use crm_domain::import::{ImportRepository, RowSource};
 use crm_domain::{RepositoryError, TenantId};
 use sea_orm::{ConnectionTrait, TransactionTrait};
 

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use crm_domain::ids::TierId;
 use crm_domain::loyalty::Tier;
-use crm_domain::tier::TierRepository;
+use crm_domain::loyalty::TierRepository;
 use crm_domain::{RepositoryError, TenantId};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,

@@ -12,13 +12,14 @@ use anyhow::Context;
 use crm_domain::analytics::AnalyticsService;
 use crm_domain::customer::CustomerService;
 use crm_domain::export::ExportService;
-use crm_domain::import_service::{ImportService, RowSource};
-use crm_domain::order::{LoyaltyService, OrderService};
+use crm_domain::import::{ImportService, RowSource};
+use crm_domain::loyalty::LoyaltyService;
+use crm_domain::order::OrderService;
 use crm_domain::ports::{SystemClock, UuidV7Generator};
 use crm_domain::pricing::PricingService;
 use crm_domain::segment::SegmentService;
 use crm_domain::tenant::TenantService;
-use crm_domain::tier::TierService;
+use crm_domain::loyalty::TierService;
 use crm_domain::view::ViewService;
 use crm_http::auth::KnownTenants;
 use crm_http::{AppState, CursorCodec, JwtKeys, Metrics, ReadinessProbe};
@@ -166,6 +167,7 @@ impl Services {
             loyalty: Arc::new(LoyaltyService::new(
                 customer_repo.clone(),
                 order_repo,
+                tenant_repo.clone(),
                 clock.clone(),
                 ids.clone(),
             )),

@@ -176,7 +176,7 @@ async fn import(
     dry_run: bool,
 ) -> anyhow::Result<()> {
     use crm_domain::import::ImportOptions;
-    use crm_domain::import_service::{ImportRequest, RowSource};
+    use crm_domain::import::{ImportRequest, RowSource};
     let mut value: serde_json::Value =
         serde_json::from_str(options).map_err(|e| anyhow::anyhow!("--options: {e}"))?;
     let obj = value

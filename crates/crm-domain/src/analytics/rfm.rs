@@ -63,6 +63,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use rust_decimal::Decimal;
 
 use crate::ids::CustomerId;
+pub use crate::values::RfmSegment;
 
 /// Number of score buckets: scores are quintiles, 1..=5.
 pub const SCORE_BUCKETS: usize = 5;
@@ -181,35 +182,6 @@ fn scores_by(inputs: &[&RfmInput], cmp: impl Fn(&RfmInput, &RfmInput) -> Orderin
     }
     scores
 }
-
-string_enum!(
-    /// A named RFM segment, decided by the R and F scores ([`segment_for`]). The API name is
-    /// [`as_str`](Self::as_str), the display name [`label`](Self::label).
-    RfmSegment {
-        /// Bought recently and often (R 5, F 4–5).
-        Champions => "champions",
-        /// Buy often and fairly recently (R 3–4, F 4–5).
-        LoyalCustomers => "loyal_customers",
-        /// Recent, with a few orders (R 4–5, F 2–3).
-        PotentialLoyalists => "potential_loyalists",
-        /// Most recent, one of the fewest orders (R 5, F 1).
-        NewCustomers => "new_customers",
-        /// Recent, few orders (R 4, F 1).
-        Promising => "promising",
-        /// Middling recency and frequency (R 3, F 3).
-        NeedAttention => "need_attention",
-        /// Middling recency, few orders (R 3, F 1–2).
-        AboutToSleep => "about_to_sleep",
-        /// Used to buy often, not lately (R 1–2, F 3–4).
-        AtRisk => "at_risk",
-        /// Among the most frequent buyers, not lately (R 1–2, F 5).
-        CannotLoseThem => "cannot_lose_them",
-        /// Long since the last order, few orders (R 2, F 1–2).
-        Hibernating => "hibernating",
-        /// The oldest last orders, few orders (R 1, F 1–2).
-        Lost => "lost",
-    }
-);
 
 use RfmSegment as S;
 

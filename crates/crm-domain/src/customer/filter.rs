@@ -604,7 +604,7 @@ mod tests {
 
     #[test]
     fn rfm_segment_values_are_the_segments_api_names() {
-        let names: Vec<&str> = crate::analytics::rfm::RfmSegment::ALL
+        let names: Vec<&str> = crate::values::RfmSegment::ALL
             .iter()
             .map(|s| s.as_str())
             .collect();

@@ -395,7 +395,9 @@ impl CustomerInput {
             last_contact_at: self.last_contact_at.map(crate::ports::truncate_to_micros),
             next_follow_up_at: self.next_follow_up_at.map(crate::ports::truncate_to_micros),
             discount_percent: match self.discount_percent {
-                Some(p) => match crate::pricing::check_percent("discount_percent", p) {
+                Some(p) => match crate::values::Percent::for_field("discount_percent", p)
+                    .map(|p| p.value())
+                {
                     Ok(p) => Some(p),
                     Err(e) => {
                         c.errors.push(e);

@@ -215,7 +215,7 @@ pub struct CustomerRfm {
     /// Monetary score 1..=5.
     pub m: u8,
     /// The R×F segment.
-    pub segment: crate::analytics::rfm::RfmSegment,
+    pub segment: crate::values::RfmSegment,
     /// When the scores were computed.
     pub computed_at: DateTime<Utc>,
 }

@@ -7,14 +7,12 @@ use std::collections::HashMap;
 
 use super::model::{OrderInput, OrderStatus, PaymentStatus};
 use super::ports::{CompletedTotals, Settlement};
-use super::service::{
-    OrderService, Placed, ref_taken, settings, stage_after, stats_of, tier_change, within_credit,
-};
+use super::service::{OrderService, Placed, ref_taken, stage_after, stats_of, within_credit};
 use crate::access::{Actor, Permission};
 use crate::customer::{Customer, LifecycleStage, NewCustomer};
 use crate::error::DomainError;
 use crate::ids::{CustomerId, TierId};
-use crate::loyalty::points_for;
+use crate::loyalty::{points_for, tier_change};
 use crate::values::Amount;
 
 /// One order of [`OrderService::place_many`].
@@ -67,7 +65,7 @@ impl OrderService {
     ) -> Result<Vec<(u64, Result<Placed, DomainError>)>, DomainError> {
         actor.require(Permission::CustomersEdit)?;
         let tenant = crate::tenant::load(self.tenants.as_ref(), actor.tenant_id).await?;
-        let settings = settings(&tenant)?;
+        let settings = crate::loyalty::LoyaltySettings::of(&tenant)?;
         let now = self.clock.now();
         let mut tx = self.orders.begin().await?;
         if !new_customers.is_empty() {
@@ -181,11 +179,12 @@ impl OrderService {
                 run.settled = true;
                 if let Some(change) = tier_change(
                     &tiers,
-                    customer,
+                    customer.tenant_id,
+                    customer.id,
                     run.tier,
                     run.tier_since,
                     t.sum,
-                    &settings,
+                    settings.downgrade,
                     now,
                 ) {
                     run.tier = change.to_tier;

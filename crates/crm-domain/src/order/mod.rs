@@ -1,7 +1,11 @@
 //! Orders: purchases that drive each customer's statistics, loyalty points and tier.
+//!
+//! - `model`: [`Order`], its lines and statuses, [`OrderInput`] and its validation;
+//! - `ports`: [`OrderRepository`] and its unit of work [`OrderTransaction`];
+//! - `service`: [`OrderService`] (place, change, read, purchase report);
+//! - `bulk`: [`OrderService::place_many`], the batched path of orders imports.
 
 mod bulk;
-mod loyalty_service;
 mod model;
 mod ports;
 mod service;
@@ -9,7 +13,6 @@ mod service;
 mod service_tests;
 
 pub use bulk::BulkOrder;
-pub use loyalty_service::{LoyaltyService, LoyaltySummary};
 pub use model::{
     Order, OrderInput, OrderLine, OrderLineInput, OrderStatus, PaymentStatus, ValidOrder,
     average_order_value,

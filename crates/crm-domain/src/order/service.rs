@@ -13,9 +13,7 @@ use crate::access::{Actor, Permission};
 use crate::customer::{Customer, LifecycleStage, PurchaseStats};
 use crate::error::{DomainError, RepositoryError};
 use crate::ids::{CustomerId, LedgerEntryId, OrderId, TenantId};
-use crate::loyalty::{
-    LedgerEntry, LedgerKind, LoyaltySettings, TierChange, points_for, tier_after_spending,
-};
+use crate::loyalty::{LedgerEntry, LedgerKind, LoyaltySettings, points_for, tier_change};
 use crate::ports::{Clock, IdGenerator};
 use crate::pricing::check_credit;
 use crate::tenant::{Tenant, TenantRepository};
@@ -258,7 +256,7 @@ impl OrderService {
         {
             check_credit_limit(tx.as_mut(), &customer, &order).await?;
         }
-        let settings = settings(tenant)?;
+        let settings = LoyaltySettings::of(tenant)?;
         if order.status == OrderStatus::Completed {
             order.points_earned = points_for(order.total_amount, settings.points_unit);
         }
@@ -294,7 +292,7 @@ impl OrderService {
     ) -> Result<Order, DomainError> {
         actor.require(Permission::CustomersEdit)?;
         let tenant = self.tenant(actor.tenant_id).await?;
-        let settings = settings(&tenant)?;
+        let settings = LoyaltySettings::of(&tenant)?;
         let now = self.clock.now();
         let customer_id = self.get(actor, id).await?.customer_id;
         let mut tx = self.orders.begin().await?;
@@ -433,76 +431,6 @@ impl OrderService {
         Ok(self.orders.recompute_statistics(actor.tenant_id).await?)
     }
 
-    /// Applies the tier rule to every customer of the tenant (needs `customers.manage`): upgrades
-    /// customers whose spending reaches a higher tier (after thresholds changed) and, under a
-    /// grace-period downgrade policy, lowers tiers held longer than the grace period by customers
-    /// whose spending no longer reaches them. Walks the customers in batches of 500, re-checking
-    /// each change under the customer's lock. Returns the number of changes.
-    ///
-    /// # Errors
-    /// [`DomainError::Forbidden`], storage errors.
-    pub async fn reevaluate_tiers(&self, actor: &Actor) -> Result<u64, DomainError> {
-        actor.require(Permission::CustomersManage)?;
-        let tenant = self.tenant(actor.tenant_id).await?;
-        let settings = settings(&tenant)?;
-        let tiers = self.orders.tiers(tenant.id).await?;
-        let mut changed = 0;
-        let mut after = None;
-        loop {
-            let batch = self.orders.tier_positions(tenant.id, after, 500).await?;
-            let Some(last) = batch.last() else { break };
-            after = Some(last.customer_id);
-            let now = self.clock.now();
-            let due: Vec<_> = batch
-                .iter()
-                .filter(|p| {
-                    tier_after_spending(
-                        &tiers,
-                        p.tier_id,
-                        p.tier_since,
-                        p.total_spent,
-                        settings.downgrade,
-                        now,
-                    )
-                    .is_some()
-                })
-                .collect();
-            if due.is_empty() {
-                continue;
-            }
-            let mut tx = self.orders.begin().await?;
-            for p in due {
-                // Re-read under the lock: an order may have moved the customer meanwhile.
-                let Some(c) = tx.lock_customer(tenant.id, p.customer_id).await? else {
-                    continue;
-                };
-                let target = tier_after_spending(
-                    &tiers,
-                    c.loyalty.tier_id,
-                    c.loyalty.tier_since,
-                    c.stats.total_spent,
-                    settings.downgrade,
-                    now,
-                );
-                if let Some(target) = target {
-                    tx.record_tier_change(&TierChange {
-                        tenant_id: tenant.id,
-                        customer_id: c.id,
-                        from_tier: c.loyalty.tier_id,
-                        to_tier: target.map(|t| t.id),
-                        reason: format!("re-evaluation: total spent {}", c.stats.total_spent),
-                        actor: Some(actor.user_id.clone()),
-                        changed_at: now,
-                    })
-                    .await?;
-                    changed += 1;
-                }
-            }
-            tx.commit().await?;
-        }
-        Ok(changed)
-    }
-
     async fn tenant(&self, id: TenantId) -> Result<Tenant, DomainError> {
         crate::tenant::load(self.tenants.as_ref(), id).await
     }
@@ -610,11 +538,12 @@ impl OrderService {
         let tiers = tx.tiers(tenant.id).await?;
         if let Some(change) = tier_change(
             &tiers,
-            customer,
+            customer.tenant_id,
+            customer.id,
             customer.loyalty.tier_id,
             customer.loyalty.tier_since,
             stats.total_spent,
-            settings,
+            settings.downgrade,
             now,
         ) {
             tx.record_tier_change(&change).await?;
@@ -642,45 +571,6 @@ pub(super) fn stage_after(stage: LifecycleStage, completed_orders: i64) -> Lifec
         }
         other => other,
     }
-}
-
-/// The tier change the tier rule asks for when `customer` (holding `tier` since `since`) has
-/// spent `total_spent`, if any.
-pub(super) fn tier_change(
-    tiers: &[crate::loyalty::Tier],
-    customer: &Customer,
-    tier: Option<crate::ids::TierId>,
-    since: Option<DateTime<Utc>>,
-    total_spent: Amount,
-    settings: &LoyaltySettings,
-    now: DateTime<Utc>,
-) -> Option<TierChange> {
-    let target = tier_after_spending(tiers, tier, since, total_spent, settings.downgrade, now)?;
-    let reason = match target {
-        Some(t) => format!(
-            "total spent {total_spent} reached {} ({})",
-            t.min_spend, t.name
-        ),
-        None => format!("total spent {total_spent} is below every tier"),
-    };
-    Some(TierChange {
-        tenant_id: customer.tenant_id,
-        customer_id: customer.id,
-        from_tier: tier,
-        to_tier: target.map(|t| t.id),
-        reason,
-        actor: None,
-        changed_at: now,
-    })
-}
-
-pub(super) fn settings(tenant: &Tenant) -> Result<LoyaltySettings, DomainError> {
-    LoyaltySettings::from_settings(&tenant.settings).map_err(|e| {
-        DomainError::Internal(format!(
-            "tenant {} has invalid loyalty settings: {}",
-            tenant.id, e.message
-        ))
-    })
 }
 
 pub(super) fn ref_taken() -> DomainError {

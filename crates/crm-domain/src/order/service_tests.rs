@@ -14,7 +14,7 @@ use crate::customer::{
 };
 use crate::error::DomainError;
 use crate::ids::{CustomerId, TenantId, TierId, UserId};
-use crate::loyalty::{LedgerKind, Tier};
+use crate::loyalty::{LedgerKind, LoyaltyService, Tier};
 use crate::ports::{MockClock, MockIdGenerator};
 use crate::tenant::{MockTenantRepository, Tenant};
 use crate::values::{Amount, CountryCode, CurrencyCode};
@@ -358,6 +358,7 @@ fn loyalty_service(
     LoyaltyService::new(
         Arc::new(customers),
         Arc::new(orders),
+        Arc::new(MockTenantRepository::new()),
         Arc::new(clock),
         Arc::new(ids),
     )

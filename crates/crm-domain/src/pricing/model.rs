@@ -1,5 +1,5 @@
-//! Price quotes with a customer's discount, and the credit-limit rule. Pure functions with exact
-//! decimal arithmetic.
+//! The pricing rules: quotes with a discount, rounding to the currency's minor unit, and the
+//! credit-limit rule. Pure functions with exact decimal arithmetic.
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
@@ -124,21 +124,6 @@ pub fn quote(
     })
 }
 
-/// Checks a discount percentage: 0..=100 with at most 2 decimals.
-///
-/// # Errors
-/// A field error naming `field`.
-pub fn check_percent(field: &str, value: Decimal) -> Result<Decimal, FieldError> {
-    if value < Decimal::ZERO || value > Decimal::ONE_HUNDRED || value.normalize().scale() > 2 {
-        return Err(FieldError::new(
-            field,
-            "out_of_range",
-            "must be a percentage 0..=100 with at most 2 decimals",
-        ));
-    }
-    Ok(value.normalize())
-}
-
 /// Why an order was refused by the credit rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CreditExceeded {
@@ -247,72 +232,10 @@ mod tests {
     }
 
     #[test]
-    fn percentages_are_0_to_100_with_two_decimals() {
-        assert!(check_percent("p", d("12.5")).is_ok());
-        assert!(check_percent("p", d("100.01")).is_err());
-        assert!(check_percent("p", d("-1")).is_err());
-        assert!(check_percent("p", d("1.005")).is_err());
-    }
-
-    #[test]
     fn credit_is_unlimited_at_zero_and_inclusive_at_the_limit() {
         assert!(check_credit(Amount::ZERO, a("999999"), a("1")).is_ok());
         assert!(check_credit(a("1000"), a("600"), a("400")).is_ok());
         let err = check_credit(a("1000"), a("600"), a("400.01")).unwrap_err();
         assert_eq!((err.outstanding, err.requested), (a("600"), a("400.01")));
-    }
-}
-
-/// Where a quote's discount came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DiscountSource {
-    /// The customer's own `discount_percent`.
-    Customer,
-    /// The customer's tier (its name).
-    Tier(String),
-    /// No discount applies.
-    None,
-}
-
-/// Price quotes for a customer (needs `customers.view`).
-pub struct PricingService {
-    customers: std::sync::Arc<dyn crate::customer::CustomerRepository>,
-    tiers: std::sync::Arc<dyn crate::tier::TierRepository>,
-}
-
-impl PricingService {
-    /// Wires the service.
-    pub fn new(
-        customers: std::sync::Arc<dyn crate::customer::CustomerRepository>,
-        tiers: std::sync::Arc<dyn crate::tier::TierRepository>,
-    ) -> Self {
-        Self { customers, tiers }
-    }
-
-    /// Prices `lines` for a customer in the customer's currency: the customer's own
-    /// `discount_percent` when set, else the tier's discount, else none.
-    ///
-    /// # Errors
-    /// [`crate::DomainError::NotFound`] for an unknown customer; validation errors of [`quote`].
-    pub async fn quote_for(
-        &self,
-        actor: &crate::Actor,
-        customer: crate::CustomerId,
-        lines: &[QuoteLineInput],
-    ) -> Result<(Quote, DiscountSource), crate::DomainError> {
-        actor.require(crate::Permission::CustomersView)?;
-        let c =
-            crate::customer::load_live(self.customers.as_ref(), actor.tenant_id, customer).await?;
-        let (percent, source) = match (c.profile.discount_percent, c.loyalty.tier_id) {
-            (Some(p), _) => (p, DiscountSource::Customer),
-            (None, Some(t)) => match self.tiers.find(actor.tenant_id, t).await? {
-                Some(tier) => (tier.discount_percent, DiscountSource::Tier(tier.name)),
-                None => (Decimal::ZERO, DiscountSource::None),
-            },
-            (None, None) => (Decimal::ZERO, DiscountSource::None),
-        };
-        let q =
-            quote(lines, percent, c.profile.currency).map_err(crate::DomainError::Validation)?;
-        Ok((q, source))
     }
 }

@@ -1,146 +1,21 @@
-//! Exports: the filtered customer list as a spreadsheet (CSV or XLSX), and everything stored
-//! about one customer as one document (a data subject's access request, GDPR art. 15 and
-//! Indonesia's personal-data protection law art. 7).
-//!
-//! The rules live here: exporting needs `customers.manage` (exports take personal data out of
-//! the system in bulk), the list is read in keyset pages of [`EXPORT_PAGE_SIZE`] so the set is
-//! never held in memory, and a customer's document holds every order (with lines), every points
-//! ledger entry and every tier change, walking all pages. Writing the file is a port
-//! ([`SheetWriters`]): the infrastructure writes CSV or XLSX and guards each cell against formula
-//! injection.
+//! Export use cases: the filtered customer list as a sheet, and everything stored about one
+//! customer.
 
-use std::io::Read;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use super::model::EXPORT_PAGE_SIZE;
 use crate::access::{Actor, Permission};
 use crate::analytics::service::CustomerAnalytics;
 use crate::analytics::{AnalyticsService, PredictionOptions};
-use crate::customer::{Customer, CustomerQuery, CustomerService, MAX_PAGE_SIZE, Page};
+use crate::customer::{Customer, CustomerQuery, CustomerService, Page};
 use crate::error::DomainError;
 use crate::ids::CustomerId;
 use crate::loyalty::{LedgerEntry, TierChange};
 use crate::order::{Order, OrderListQuery, OrderRepository};
 use crate::ports::Clock;
 use crate::segment::{Segment, SegmentService};
-
-/// The characters that make a spreadsheet program read a cell as a formula (or, for tab and
-/// carriage return, that can smuggle one past a naive check), per the OWASP CSV Injection
-/// guidance.
-pub const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
-
-/// A cell made safe to open in a spreadsheet program: one that starts with `=`, `+`, `-`, `@`,
-/// tab or carriage return gets a leading `'`, so that Excel, LibreOffice and Google Sheets show
-/// it as text instead of evaluating it as a formula (OWASP "CSV Injection": a formula such as
-/// `=HYPERLINK(...)` or a DDE call in a customer's name would otherwise run on the exporting
-/// user's machine). Other cells are returned as they are.
-///
-/// The price: values that legitimately start so (`+62 812...` phone numbers, `-5`) show the
-/// `'` too. [`crate::import`] removes it again when such a file is imported.
-pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
-    if cell.starts_with(FORMULA_STARTS) {
-        std::borrow::Cow::Owned(format!("'{cell}"))
-    } else {
-        std::borrow::Cow::Borrowed(cell)
-    }
-}
-
-/// Customers (and orders, ledger entries) read per page by an export.
-pub const EXPORT_PAGE_SIZE: u32 = MAX_PAGE_SIZE;
-
-string_enum!(
-    /// The file format of a spreadsheet export.
-    ExportFormat {
-        /// Comma-separated values, UTF-8, RFC 4180.
-        Csv => "csv",
-        /// An Office Open XML workbook with one worksheet.
-        Xlsx => "xlsx",
-    }
-);
-
-impl ExportFormat {
-    /// The media type of the format.
-    pub fn content_type(self) -> &'static str {
-        match self {
-            ExportFormat::Csv => "text/csv; charset=utf-8",
-            ExportFormat::Xlsx => {
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-            }
-        }
-    }
-
-    /// The file name extension, without the dot.
-    pub fn extension(self) -> &'static str {
-        self.as_str()
-    }
-}
-
-/// Why a spreadsheet could not be written.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SheetError {
-    /// More rows or columns than a worksheet holds (1,048,576 × 16,384).
-    #[error("the export has more rows or columns than a worksheet holds")]
-    TooLarge,
-    /// The file could not be written (temporary file, I/O, a cell too long, ...).
-    #[error("cannot write the export: {0}")]
-    Failed(String),
-}
-
-impl From<SheetError> for DomainError {
-    fn from(e: SheetError) -> Self {
-        match e {
-            SheetError::TooLarge => DomainError::invalid(
-                "format",
-                "too_large",
-                "more customers than a worksheet holds (1,048,575 rows); export as CSV or \
-                 narrow the filters",
-            ),
-            SheetError::Failed(m) => DomainError::Internal(m),
-        }
-    }
-}
-
-/// A spreadsheet being written row by row: the header once, then the rows, then
-/// [`finish`](SheetWriter::finish). Every row cell is guarded against formula injection (a cell
-/// starting with `=`, `+`, `-`, `@`, tab or carriage return gets a leading `'`).
-pub trait SheetWriter: Send {
-    /// Writes the header row, as given.
-    ///
-    /// # Errors
-    /// The file could not be written.
-    fn write_header(&mut self, headers: &[&str]) -> Result<(), SheetError>;
-
-    /// Writes one row of text cells.
-    ///
-    /// # Errors
-    /// The file could not be written; [`SheetError::TooLarge`].
-    fn write_row(&mut self, cells: &[String]) -> Result<(), SheetError>;
-
-    /// The bytes that can be sent now and have not been taken yet: for CSV the rows written
-    /// since the last call; for XLSX nothing (a workbook is only complete at the end).
-    ///
-    /// # Errors
-    /// The file could not be written.
-    fn take_ready(&mut self) -> Result<Vec<u8>, SheetError>;
-
-    /// Completes the file and returns a reader of the bytes not taken yet (for XLSX the whole
-    /// workbook, from a temporary file).
-    ///
-    /// # Errors
-    /// The file could not be written.
-    fn finish(self: Box<Self>) -> Result<Box<dyn Read + Send>, SheetError>;
-}
-
-/// Opens spreadsheet writers (the port the infrastructure implements).
-#[cfg_attr(feature = "mock", mockall::automock)]
-pub trait SheetWriters: Send + Sync {
-    /// A new, empty spreadsheet of `format`.
-    ///
-    /// # Errors
-    /// The temporary file of an XLSX workbook could not be created.
-    fn open(&self, format: ExportFormat) -> Result<Box<dyn SheetWriter>, SheetError>;
-}
 
 /// Everything stored about one customer.
 #[derive(Debug, Clone, PartialEq)]
@@ -193,7 +68,7 @@ impl ExportService {
     /// # Errors
     /// [`DomainError::Forbidden`] without `customers.manage`.
     pub fn authorize(actor: &Actor) -> Result<(), DomainError> {
-        actor.require(Permission::CustomersManage)
+        Ok(actor.require(Permission::CustomersManage)?)
     }
 
     /// One page of an export of the customers `query` matches (its filters, search and sort):
@@ -298,6 +173,7 @@ mod tests {
         CustomerInput, LoyaltyStatus, MockCustomerRepository, PurchaseStats, ValidationContext,
         customer_code,
     };
+    use crate::export::ExportFormat;
     use crate::ids::{LedgerEntryId, OrderId, TenantId, UserId};
     use crate::loyalty::LedgerKind;
     use crate::order::{MockOrderRepository, OrderStatus, PaymentStatus};

@@ -1,5 +1,4 @@
-//! Role-based access: permissions, the default roles and the authenticated caller ([`Actor`]).
-//! See DESIGN.md §2.
+//! The model of access: permissions, the default roles and the authenticated caller.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -7,7 +6,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::DomainError;
+use super::error::Forbidden;
 use crate::ids::{TenantId, UserId};
 
 /// A permission a caller may hold.
@@ -162,12 +161,13 @@ impl Actor {
     }
 
     /// # Errors
-    /// [`DomainError::Forbidden`] when the caller lacks `permission`.
-    pub fn require(&self, permission: Permission) -> Result<(), DomainError> {
+    /// [`Forbidden`] naming `permission` when the caller lacks it (it converts into
+    /// `DomainError::Forbidden`, a 403).
+    pub fn require(&self, permission: Permission) -> Result<(), Forbidden> {
         if self.can(permission) {
             Ok(())
         } else {
-            Err(DomainError::Forbidden(permission))
+            Err(Forbidden(permission))
         }
     }
 }
@@ -205,7 +205,7 @@ mod tests {
         assert!(a.can(Permission::CustomersEdit) && a.can(Permission::CustomersCreate));
         assert_eq!(
             a.require(Permission::CustomersDelete),
-            Err(DomainError::Forbidden(Permission::CustomersDelete))
+            Err(Forbidden(Permission::CustomersDelete))
         );
     }
 

@@ -1,94 +1,17 @@
-//! Saved views of the customer list (the product documents' filter presets): a name, a filter
-//! in the filter language, a sort and the columns to show; private to their owner or shared
-//! with the tenant.
+//! Use cases on saved views, with the checks of a submitted view.
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::model::{EXTRA_COLUMNS, SavedView, ViewInput};
+use super::ports::ViewRepository;
 use crate::access::{Actor, Permission};
 use crate::customer::SortKey;
 use crate::customer::filter::{Field, Filter};
-use crate::error::{DomainError, FieldError, RepositoryError};
-use crate::ids::{TenantId, UserId, ViewId};
+use crate::error::{DomainError, FieldError};
+use crate::ids::ViewId;
 use crate::ports::{Clock, IdGenerator};
-
-/// Columns a view may show besides the filterable fields.
-const EXTRA_COLUMNS: &[&str] = &[
-    "id",
-    "average_order_value",
-    "tier_id",
-    "metadata",
-    "notes",
-    "internal_notes",
-];
-
-/// A saved view.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SavedView {
-    /// Id.
-    pub id: ViewId,
-    /// Tenant.
-    pub tenant_id: TenantId,
-    /// Who saved it.
-    pub owner: UserId,
-    /// Name, 1..=100 characters.
-    pub name: String,
-    /// The filter, in the filter language (validated).
-    pub filter: Value,
-    /// Sort keys.
-    pub sort: Vec<SortKey>,
-    /// Columns to show, in order.
-    pub columns: Vec<String>,
-    /// Visible to everyone in the tenant (otherwise only to the owner).
-    pub shared: bool,
-    /// Created.
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
-}
-
-/// A view as submitted.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ViewInput {
-    /// 1..=100 characters.
-    pub name: Option<String>,
-    /// A filter in the filter language (absent: every customer).
-    pub filter: Option<Value>,
-    /// Sort spec keys (`name`, `-created_at`).
-    pub sort: Option<Vec<String>>,
-    /// Column names (customer fields), at most 50.
-    pub columns: Option<Vec<String>>,
-    /// Share with the tenant.
-    pub shared: Option<bool>,
-}
-
-/// Storage of saved views.
-///
-/// # Errors
-/// As [`RepositoryError`].
-#[cfg_attr(feature = "mock", mockall::automock)]
-#[async_trait]
-pub trait ViewRepository: Send + Sync {
-    /// Views of the tenant that `user` owns or that are shared, by name.
-    async fn visible_to(
-        &self,
-        tenant: TenantId,
-        user: &UserId,
-    ) -> Result<Vec<SavedView>, RepositoryError>;
-    /// One view of the tenant.
-    async fn find(
-        &self,
-        tenant: TenantId,
-        id: ViewId,
-    ) -> Result<Option<SavedView>, RepositoryError>;
-    /// Stores a new view or replaces one.
-    async fn save(&self, view: &SavedView) -> Result<(), RepositoryError>;
-    /// Deletes a view.
-    async fn delete(&self, tenant: TenantId, id: ViewId) -> Result<(), RepositoryError>;
-}
 
 /// The checked fields of a [`ViewInput`].
 struct ValidView {
@@ -273,7 +196,10 @@ impl ViewService {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::{TenantId, UserId};
     use crate::ports::{MockClock, MockIdGenerator};
+    use crate::view::MockViewRepository;
+    use chrono::Utc;
     use serde_json::json;
     use uuid::Uuid;
 

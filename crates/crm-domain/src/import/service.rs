@@ -1,5 +1,5 @@
 //! Running an import: rows from a file ([`RowSource`]) through the rules of
-//! [`crate::import`] and the customer validation, into storage in batches, with a job that
+//! [`super`] and the customer validation, into storage in batches, with a job that
 //! reports progress and every rejected row.
 //!
 //! - Customers: rows are read 1,000 at a time; each valid row is matched against the stored
@@ -25,9 +25,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use async_trait::async_trait;
 use serde_json::{Value, json};
 
+use super::aliases::resolve_mapping;
+use super::options::{DuplicatePolicy, ImportKind, ImportOptions, MatchBy};
+use super::ports::{ImportRepository, RowSource};
+use super::rows::{RowError, customer_row, order_row};
 use crate::access::{Actor, Permission};
 use crate::analytics::{AnalyticsRepository, Job, JobState};
 use crate::customer::{
@@ -36,10 +39,6 @@ use crate::customer::{
 };
 use crate::error::{DomainError, RepositoryError};
 use crate::ids::{CustomerId, JobId};
-use crate::import::{
-    DuplicatePolicy, ImportKind, ImportOptions, MatchBy, RowError, customer_row, order_row,
-    resolve_mapping,
-};
 use crate::order::{BulkOrder, OrderService};
 use crate::ports::{Clock, IdGenerator, truncate_to_micros};
 use crate::tenant::{TenantRepository, load};
@@ -48,33 +47,6 @@ use crate::tenant::{TenantRepository, load};
 pub const IMPORT_BATCH: usize = 1_000;
 /// Rows kept in a dry run's preview.
 pub const PREVIEW_ROWS: usize = 20;
-
-/// The rows of an import file: a header and numbered rows of text cells.
-pub trait RowSource: Send {
-    /// The header row.
-    fn headers(&self) -> Vec<String>;
-    /// The next row as `(line, cells)`; an unreadable record is an `Err` with its reason.
-    fn next_row(&mut self) -> Option<Result<(u64, Vec<String>), String>>;
-}
-
-/// Storage of the rejected rows of imports.
-#[cfg_attr(feature = "mock", mockall::automock)]
-#[async_trait]
-pub trait ImportRepository: Send + Sync {
-    /// Appends rejected rows of a job.
-    async fn save_errors(
-        &self,
-        tenant: crate::ids::TenantId,
-        job: JobId,
-        errors: Vec<RowError>,
-    ) -> Result<(), RepositoryError>;
-    /// The rejected rows of a job, by line.
-    async fn errors(
-        &self,
-        tenant: crate::ids::TenantId,
-        job: JobId,
-    ) -> Result<Vec<RowError>, RepositoryError>;
-}
 
 /// An accepted import: its options and the file it reads.
 #[derive(Debug, Clone)]

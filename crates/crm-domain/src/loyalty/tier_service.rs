@@ -1,39 +1,19 @@
-//! Membership tiers of a tenant: CRUD (the rules of tiers themselves are in
-//! [`crate::loyalty`]).
+//! Membership tiers of a tenant: the tier catalogue's use cases (the rules of tiers themselves
+//! are in [`super::rules`]).
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
+use super::model::Tier;
+use super::ports::TierRepository;
 use crate::access::{Actor, Permission};
 use crate::error::{DomainError, FieldError, RepositoryError};
 use crate::ids::{TenantId, TierId};
-use crate::loyalty::Tier;
 use crate::ports::IdGenerator;
-use crate::pricing::check_percent;
 use crate::values::Amount;
-
-/// Storage of tiers.
-///
-/// # Errors
-/// Implementations return [`RepositoryError::Conflict`] with field `name` or `level` when the
-/// value is taken in the tenant.
-#[cfg_attr(feature = "mock", mockall::automock)]
-#[async_trait]
-pub trait TierRepository: Send + Sync {
-    /// The tenant's tiers by level.
-    async fn list(&self, tenant: TenantId) -> Result<Vec<Tier>, RepositoryError>;
-    /// One tier.
-    async fn find(&self, tenant: TenantId, id: TierId) -> Result<Option<Tier>, RepositoryError>;
-    /// Stores a new tier.
-    async fn insert(&self, tier: &Tier) -> Result<(), RepositoryError>;
-    /// Replaces a tier's fields.
-    async fn update(&self, tier: &Tier) -> Result<(), RepositoryError>;
-    /// Deletes a tier that no customer holds; `Ok(false)` when customers hold it.
-    async fn delete_unused(&self, tenant: TenantId, id: TierId) -> Result<bool, RepositoryError>;
-}
+use crate::values::Percent;
 
 /// A tier as submitted.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -87,7 +67,8 @@ impl TierInput {
                 ));
                 None
             }
-            Some(p) => check_percent("discount_percent", p)
+            Some(p) => Percent::for_field("discount_percent", p)
+                .map(|p| p.value())
                 .map_err(|e| errors.push(e))
                 .ok(),
         };

@@ -1,20 +1,14 @@
-//! Loyalty rules: points earned per purchase, membership tiers and their thresholds, tier
-//! changes, and the tenant settings that drive them. Pure functions; the services apply them
-//! inside one transaction.
+//! The loyalty rules: points earned per purchase, the tiers a tenant starts with, which tier a
+//! customer qualifies for, and when a tier goes up or (after the grace period) down. Pure
+//! functions; the services apply them inside one transaction.
 
 use std::cmp::Ordering;
 
 use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
-use serde_json::{Map, Value};
 
-use crate::error::FieldError;
-use crate::ids::{CustomerId, LedgerEntryId, OrderId, TenantId, TierId, UserId};
+use super::model::{DowngradePolicy, Tier, TierChange};
+use crate::ids::{CustomerId, TenantId, TierId};
 use crate::values::Amount;
-
-/// Points unit of a tenant that has not set one: one point per 10,000 of the tenant currency
-/// (the POS product document's rule).
-pub const DEFAULT_POINTS_UNIT: i64 = 10_000;
 
 /// Points a completed order earns: `floor(total_amount / points_unit)`, computed in exact
 /// decimal arithmetic (never floats). A zero unit earns nothing.
@@ -24,107 +18,6 @@ pub fn points_for(total: Amount, points_unit: Amount) -> i64 {
     }
     let points = (total.value() / points_unit.value()).floor();
     i64::try_from(points.mantissa() / 10_i128.pow(points.scale())).unwrap_or(i64::MAX)
-}
-
-/// How tiers go down when spending falls below the current tier (it never does by itself in
-/// this version: `total_spent` only drops on refunds).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DowngradePolicy {
-    /// A tier is never lowered automatically (default).
-    Never,
-    /// A refund or cancellation that leaves `total_spent` below the tier's minimum lowers the
-    /// tier only once the customer has held it for this many days.
-    AfterGraceDays(u32),
-}
-
-/// The loyalty settings of a tenant, read from its settings JSON: `points_unit` (decimal string
-/// or number, > 0) and `tier_downgrade` (`"never"` or `{"grace_days": N}`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LoyaltySettings {
-    /// Currency amount that earns one point.
-    pub points_unit: Amount,
-    /// Downgrade rule.
-    pub downgrade: DowngradePolicy,
-}
-
-impl Default for LoyaltySettings {
-    fn default() -> Self {
-        Self {
-            points_unit: Amount::from_scaled(DEFAULT_POINTS_UNIT * 10_000),
-            downgrade: DowngradePolicy::Never,
-        }
-    }
-}
-
-impl LoyaltySettings {
-    /// Reads the settings; absent keys take their defaults.
-    ///
-    /// # Errors
-    /// A [`FieldError`] for a malformed `points_unit` or `tier_downgrade`.
-    pub fn from_settings(settings: &Map<String, Value>) -> Result<Self, FieldError> {
-        let mut out = Self::default();
-        if let Some(v) = settings.get("points_unit") {
-            let parsed = match v {
-                Value::String(s) => s.parse::<Decimal>().ok(),
-                Value::Number(n) => n.to_string().parse::<Decimal>().ok(),
-                _ => None,
-            };
-            out.points_unit = parsed
-                .filter(|d| *d > Decimal::ZERO)
-                .and_then(|d| Amount::new(d).ok())
-                .ok_or_else(|| {
-                    FieldError::new("points_unit", "invalid", "must be an amount greater than 0")
-                })?;
-        }
-        match settings.get("tier_downgrade") {
-            None | Some(Value::Null) => {}
-            Some(Value::String(s)) if s == "never" => out.downgrade = DowngradePolicy::Never,
-            Some(Value::Object(o)) => {
-                let days = o
-                    .get("grace_days")
-                    .and_then(Value::as_u64)
-                    .and_then(|d| u32::try_from(d).ok())
-                    .filter(|d| *d <= 3650)
-                    .ok_or_else(|| {
-                        FieldError::new(
-                            "tier_downgrade.grace_days",
-                            "invalid",
-                            "must be 0..=3650 days",
-                        )
-                    })?;
-                out.downgrade = DowngradePolicy::AfterGraceDays(days);
-            }
-            Some(_) => {
-                return Err(FieldError::new(
-                    "tier_downgrade",
-                    "invalid",
-                    "must be \"never\" or {\"grace_days\": N}",
-                ));
-            }
-        }
-        Ok(out)
-    }
-}
-
-/// A membership tier of a tenant.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Tier {
-    /// Id.
-    pub id: TierId,
-    /// Owning tenant.
-    pub tenant_id: TenantId,
-    /// Name, 1..=100 characters, unique per tenant.
-    pub name: String,
-    /// Rank, unique per tenant; higher is better.
-    pub level: i32,
-    /// `total_spent` (tenant currency) from which a customer qualifies; unique per tenant.
-    pub min_spend: Amount,
-    /// Discount on quoted prices, percent, 0..=100 with at most 2 decimals.
-    pub discount_percent: Decimal,
-    /// Free-form benefits (JSON object).
-    pub benefits: Map<String, Value>,
-    /// Display colour, `#RRGGBB`.
-    pub colour: Option<String>,
 }
 
 /// The tiers a new tenant starts with: Bronze 0 / Silver 2,000,000 / Gold 5,000,000 /
@@ -182,94 +75,46 @@ pub fn tier_after_spending(
     }
 }
 
-/// Kinds of ledger entries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum LedgerKind {
-    /// Points earned by a completed order (> 0).
-    Earn,
-    /// Points taken back because their order was cancelled or refunded (< 0).
-    Reversal,
-    /// Points spent by the customer (< 0).
-    Redemption,
-    /// A manual correction by a manager (≠ 0).
-    Adjustment,
-    /// Points that expired (< 0).
-    Expiry,
-}
-
-impl LedgerKind {
-    /// Wire and storage name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LedgerKind::Earn => "earn",
-            LedgerKind::Reversal => "reversal",
-            LedgerKind::Redemption => "redemption",
-            LedgerKind::Adjustment => "adjustment",
-            LedgerKind::Expiry => "expiry",
-        }
-    }
-
-    /// Parses the storage name.
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Earn,
-            Self::Reversal,
-            Self::Redemption,
-            Self::Adjustment,
-            Self::Expiry,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-    }
-}
-
-/// One movement of a customer's points. The balance is the sum of a customer's entries and is
-/// never negative.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LedgerEntry {
-    /// Id (UUID v7).
-    pub id: LedgerEntryId,
-    /// Tenant.
-    pub tenant_id: TenantId,
-    /// Customer.
-    pub customer_id: CustomerId,
-    /// Kind.
-    pub kind: LedgerKind,
-    /// Signed points.
-    pub points: i64,
-    /// Why.
-    pub reason: String,
-    /// The order it comes from (earn, reversal).
-    pub order_id: Option<OrderId>,
-    /// Who made it (`None` for automatic entries).
-    pub actor: Option<UserId>,
-    /// When.
-    pub created_at: DateTime<Utc>,
-}
-
-/// A recorded change of a customer's tier.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TierChange {
-    /// Tenant.
-    pub tenant_id: TenantId,
-    /// Customer.
-    pub customer_id: CustomerId,
-    /// Tier before (`None`: no tier).
-    pub from_tier: Option<TierId>,
-    /// Tier after.
-    pub to_tier: Option<TierId>,
-    /// Why: `spending reached 2000000` or the manager's reason.
-    pub reason: String,
-    /// Who (`None` for automatic changes).
-    pub actor: Option<UserId>,
-    /// When.
-    pub changed_at: DateTime<Utc>,
+/// The tier change the tier rule asks for when a customer holding `current` since `since` has
+/// spent `total_spent` ([`tier_after_spending`] under `policy`), with its reason; `None` when the
+/// tier stays. Automatic: no actor.
+#[allow(clippy::too_many_arguments)]
+pub fn tier_change(
+    tiers: &[Tier],
+    tenant_id: TenantId,
+    customer_id: CustomerId,
+    current: Option<TierId>,
+    since: Option<DateTime<Utc>>,
+    total_spent: Amount,
+    policy: DowngradePolicy,
+    now: DateTime<Utc>,
+) -> Option<TierChange> {
+    let target = tier_after_spending(tiers, current, since, total_spent, policy, now)?;
+    let reason = match target {
+        Some(t) => format!(
+            "total spent {total_spent} reached {} ({})",
+            t.min_spend, t.name
+        ),
+        None => format!("total spent {total_spent} is below every tier"),
+    };
+    Some(TierChange {
+        tenant_id,
+        customer_id,
+        from_tier: current,
+        to_tier: target.map(|t| t.id),
+        reason,
+        actor: None,
+        changed_at: now,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::loyalty::model::LoyaltySettings;
     use chrono::Duration;
+    use rust_decimal::Decimal;
+    use serde_json::{Map, Value};
     use uuid::Uuid;
 
     fn amount(v: i64) -> Amount {

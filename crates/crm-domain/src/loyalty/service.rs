@@ -1,15 +1,18 @@
 //! Use cases on loyalty: a customer's balance, tier and ledger; redemptions, manual
-//! adjustments and tier assignments (each in one transaction with the customer locked).
+//! adjustments and tier assignments (each in one transaction with the customer locked); the
+//! tenant-wide tier re-evaluation.
 
 use std::sync::Arc;
 
-use super::ports::OrderRepository;
+use super::model::{LedgerEntry, LedgerKind, LoyaltySettings, Tier, TierChange};
+use super::rules::tier_after_spending;
 use crate::access::{Actor, Permission};
 use crate::customer::{Customer, CustomerRepository};
 use crate::error::DomainError;
 use crate::ids::{CustomerId, LedgerEntryId, TierId};
-use crate::loyalty::{LedgerEntry, LedgerKind, Tier, TierChange};
+use crate::order::OrderRepository;
 use crate::ports::{Clock, IdGenerator};
+use crate::tenant::TenantRepository;
 use crate::values::Amount;
 
 /// A customer's loyalty standing.
@@ -35,6 +38,7 @@ pub struct LoyaltySummary {
 pub struct LoyaltyService {
     customers: Arc<dyn CustomerRepository>,
     orders: Arc<dyn OrderRepository>,
+    tenants: Arc<dyn TenantRepository>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
 }
@@ -56,15 +60,87 @@ impl LoyaltyService {
     pub fn new(
         customers: Arc<dyn CustomerRepository>,
         orders: Arc<dyn OrderRepository>,
+        tenants: Arc<dyn TenantRepository>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
     ) -> Self {
         Self {
             customers,
             orders,
+            tenants,
             clock,
             ids,
         }
+    }
+
+    /// Applies the tier rule to every customer of the tenant (needs `customers.manage`): upgrades
+    /// customers whose spending reaches a higher tier (after thresholds changed) and, under a
+    /// grace-period downgrade policy, lowers tiers held longer than the grace period by customers
+    /// whose spending no longer reaches them. Walks the customers in batches of 500, re-checking
+    /// each change under the customer's lock. Returns the number of changes.
+    ///
+    /// # Errors
+    /// [`DomainError::Forbidden`], storage errors.
+    pub async fn reevaluate_tiers(&self, actor: &Actor) -> Result<u64, DomainError> {
+        actor.require(Permission::CustomersManage)?;
+        let tenant = crate::tenant::load(self.tenants.as_ref(), actor.tenant_id).await?;
+        let settings = LoyaltySettings::of(&tenant)?;
+        let tiers = self.orders.tiers(tenant.id).await?;
+        let mut changed = 0;
+        let mut after = None;
+        loop {
+            let batch = self.orders.tier_positions(tenant.id, after, 500).await?;
+            let Some(last) = batch.last() else { break };
+            after = Some(last.customer_id);
+            let now = self.clock.now();
+            let due: Vec<_> = batch
+                .iter()
+                .filter(|p| {
+                    tier_after_spending(
+                        &tiers,
+                        p.tier_id,
+                        p.tier_since,
+                        p.total_spent,
+                        settings.downgrade,
+                        now,
+                    )
+                    .is_some()
+                })
+                .collect();
+            if due.is_empty() {
+                continue;
+            }
+            let mut tx = self.orders.begin().await?;
+            for p in due {
+                // Re-read under the lock: an order may have moved the customer meanwhile.
+                let Some(c) = tx.lock_customer(tenant.id, p.customer_id).await? else {
+                    continue;
+                };
+                let target = tier_after_spending(
+                    &tiers,
+                    c.loyalty.tier_id,
+                    c.loyalty.tier_since,
+                    c.stats.total_spent,
+                    settings.downgrade,
+                    now,
+                );
+                if let Some(target) = target {
+                    tx.record_tier_change(&TierChange {
+                        tenant_id: tenant.id,
+                        customer_id: c.id,
+                        from_tier: c.loyalty.tier_id,
+                        to_tier: target.map(|t| t.id),
+                        reason: format!("re-evaluation: total spent {}", c.stats.total_spent),
+                        actor: Some(actor.user_id.clone()),
+                        changed_at: now,
+                    })
+                    .await?;
+                    changed += 1;
+                }
+            }
+            tx.commit().await?;
+        }
+        Ok(changed)
     }
 
     async fn customer(&self, actor: &Actor, id: CustomerId) -> Result<Customer, DomainError> {

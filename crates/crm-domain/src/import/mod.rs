@@ -1,0 +1,52 @@
+//! Bulk import of customers and orders from spreadsheets (CSV or XLSX): the options of an
+//! import, the mapping of the file's columns to API fields, and the conversion of one row of
+//! text cells into a [`CustomerInput`] or an [`OrderRow`].
+//!
+//! Pure: reading the file (encodings, delimiters, XLSX) is the infrastructure's job
+//! (`crm_infra::import_file`), which hands over a header row and rows of text cells with their
+//! line numbers. The flow of an import:
+//!
+//! 1. [`ImportOptions::validate`] the options;
+//! 2. [`resolve_mapping`] the header row (an explicit [`ImportOptions::mapping`], or
+//!    [`detect_mapping`] from English and Indonesian header names) into one target field per
+//!    column;
+//! 3. for each row, [`customer_row`] (then [`CustomerInput::validate`]) or [`order_row`] (then
+//!    the order service), collecting failures as [`RowError`]s with the row's line number.
+//!
+//! Cell rules, for every target: cells are trimmed, an empty cell is an absent value; a cell
+//! written by the exporter's CSV-injection guard (`'` before `=`, `+`, `-`, `@`, tab or carriage
+//! return) is read without the `'`; numbers follow [`ImportOptions::decimal_separator`] with
+//! thousands separators, currency symbols and codes (`Rp 1.500.000,-`, `$1,234.50`, `12.5%`)
+//! removed; dates follow [`ImportOptions::date_format`]; booleans are `true`/`false`, `yes`/`no`,
+//! `ya`/`tidak`, `y`/`n`, `1`/`0`; choice fields (`customer_type`, `status`, ...) take their API
+//! values case-insensitively with spaces or hyphens for underscores, and a few English and
+//! Indonesian synonyms (`perorangan`, `laki-laki`, `selesai`, ...).
+//!
+//! Where things are:
+//! - `options`: [`ImportOptions`] and its enums ([`ImportKind`], [`DuplicatePolicy`],
+//!   [`MatchBy`], [`DecimalSeparator`]);
+//! - `aliases`: the target fields of each kind and the English and Indonesian header aliases
+//!   (`No. HP`, `Kode Pos`, ...), [`detect_mapping`] and [`resolve_mapping`];
+//! - `cells`: cell parsing ([`parse_number`], [`parse_bool`], [`parse_date`],
+//!   [`parse_datetime`], choice synonyms);
+//! - `rows`: [`customer_row`], [`order_row`], [`RowError`];
+//! - `ports`: [`RowSource`], [`ImportRepository`];
+//! - `service`: [`ImportService`], which runs an import as a job.
+
+mod aliases;
+mod cells;
+mod options;
+mod ports;
+mod rows;
+mod service;
+#[cfg(test)]
+mod tests;
+
+pub use aliases::{detect_mapping, normalise_header, resolve_mapping, targets};
+pub use cells::{parse_bool, parse_date, parse_datetime, parse_number};
+pub use options::{DecimalSeparator, DuplicatePolicy, ImportKind, ImportOptions, MatchBy};
+#[cfg(any(test, feature = "mock"))]
+pub use ports::MockImportRepository;
+pub use ports::{ImportRepository, RowSource};
+pub use rows::{CustomerKey, OrderRow, RowError, customer_row, derived_order_ref, order_row};
+pub use service::{IMPORT_BATCH, ImportCounts, ImportRequest, ImportService, PREVIEW_ROWS};

@@ -1,0 +1,46 @@
+//! The segment context's storage port.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::model::Segment;
+use crate::error::RepositoryError;
+use crate::ids::{CustomerId, SegmentId, TenantId};
+
+/// Storage of segments and of manual segments' members.
+///
+/// # Errors
+/// [`RepositoryError::Conflict`] on `name` when another segment of the tenant has it.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait SegmentRepository: Send + Sync {
+    /// The tenant's segments by name.
+    async fn list(&self, tenant: TenantId) -> Result<Vec<Segment>, RepositoryError>;
+    /// One segment.
+    async fn find(
+        &self,
+        tenant: TenantId,
+        id: SegmentId,
+    ) -> Result<Option<Segment>, RepositoryError>;
+    /// Inserts or replaces a segment.
+    async fn save(&self, segment: &Segment) -> Result<(), RepositoryError>;
+    /// Deletes a segment and its members.
+    async fn delete(&self, tenant: TenantId, id: SegmentId) -> Result<(), RepositoryError>;
+    /// Adds live customers of the tenant to a manual segment (already members are kept), in one
+    /// transaction; returns the ids that are not live customers of the tenant (nothing is
+    /// added then).
+    async fn add_members(
+        &self,
+        tenant: TenantId,
+        id: SegmentId,
+        customers: Vec<CustomerId>,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<CustomerId>, RepositoryError>;
+    /// Removes customers from a manual segment; returns how many were members.
+    async fn remove_members(
+        &self,
+        tenant: TenantId,
+        id: SegmentId,
+        customers: Vec<CustomerId>,
+    ) -> Result<u64, RepositoryError>;
+}

@@ -1,0 +1,37 @@
+//! The tenant context's storage port.
+
+use async_trait::async_trait;
+
+use super::model::Tenant;
+use crate::error::{DomainError, RepositoryError};
+use crate::ids::TenantId;
+use crate::loyalty::Tier;
+
+/// Storage of tenants.
+///
+/// # Errors
+/// Implementations return [`RepositoryError::Unavailable`] when the database cannot be reached.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait TenantRepository: Send + Sync {
+    /// Stores a new tenant and its initial tiers in one transaction.
+    async fn insert(&self, tenant: &Tenant, tiers: &[Tier]) -> Result<(), RepositoryError>;
+    /// The tenant with this id.
+    async fn find(&self, id: TenantId) -> Result<Option<Tenant>, RepositoryError>;
+    /// Replaces the tenant's settings object.
+    async fn save_settings(
+        &self,
+        id: TenantId,
+        settings: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), RepositoryError>;
+}
+
+/// The tenant with this id, from any [`TenantRepository`].
+///
+/// # Errors
+/// [`DomainError::NotFound`] when there is none; storage errors.
+pub async fn load(repo: &dyn TenantRepository, id: TenantId) -> Result<Tenant, DomainError> {
+    repo.find(id)
+        .await?
+        .ok_or(DomainError::NotFound { entity: "tenant" })
+}

@@ -1,0 +1,213 @@
+//! Use cases on tenants: creation (operators: the CLI), reading one, and its settings.
+
+use std::sync::Arc;
+
+use super::model::Tenant;
+use super::ports::{TenantRepository, load};
+use crate::access::{Actor, Permission};
+use crate::error::{DomainError, FieldError};
+use crate::ids::{TenantId, TierId};
+use crate::loyalty::{LoyaltySettings, Tier, default_tiers};
+use crate::ports::{Clock, IdGenerator};
+use crate::values::{Amount, CountryCode, CurrencyCode};
+
+/// What is needed to create a tenant.
+#[derive(Debug, Clone, Default)]
+pub struct NewTenant {
+    /// Name, 1..=255 characters.
+    pub name: String,
+    /// ISO 3166-1 alpha-2 country, optional.
+    pub country: Option<String>,
+    /// ISO 4217 currency; `USD` when absent.
+    pub currency: Option<String>,
+}
+
+/// Use cases on tenants (operators only: the CLI, not the tenant-scoped HTTP API).
+pub struct TenantService {
+    repo: Arc<dyn TenantRepository>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+}
+
+impl TenantService {
+    /// Wires the service.
+    pub fn new(
+        repo: Arc<dyn TenantRepository>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+    ) -> Self {
+        Self { repo, clock, ids }
+    }
+
+    /// Creates a tenant with the default tiers ([`default_tiers`]).
+    ///
+    /// # Errors
+    /// [`DomainError::Validation`] for an empty name or an unknown country or currency code.
+    pub async fn create(&self, input: NewTenant) -> Result<Tenant, DomainError> {
+        let mut errors = Vec::new();
+        let name = input.name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 255 {
+            errors.push(FieldError::new(
+                "name",
+                "required",
+                "name must be 1..=255 characters",
+            ));
+        }
+        let default_country = match input.country.as_deref() {
+            None => None,
+            Some(c) => {
+                let parsed = CountryCode::parse(c);
+                if parsed.is_none() {
+                    errors.push(FieldError::new(
+                        "country",
+                        "invalid_country",
+                        format!("`{c}` is not an ISO 3166-1 alpha-2 code"),
+                    ));
+                }
+                parsed
+            }
+        };
+        let currency_raw = input.currency.as_deref().unwrap_or("USD");
+        let default_currency = CurrencyCode::parse(currency_raw);
+        if default_currency.is_none() {
+            errors.push(FieldError::new(
+                "currency",
+                "invalid_currency",
+                format!("`{currency_raw}` is not an ISO 4217 code"),
+            ));
+        }
+        let (Some(default_currency), true) = (default_currency, errors.is_empty()) else {
+            return Err(DomainError::Validation(errors));
+        };
+        let tenant = Tenant {
+            id: TenantId(self.ids.new_id()),
+            name,
+            default_country,
+            default_currency,
+            settings: serde_json::Map::new(),
+            created_at: self.clock.now(),
+        };
+        let tiers: Vec<Tier> = default_tiers()
+            .into_iter()
+            .map(|(name, level, min_spend, percent, colour)| Tier {
+                id: TierId(self.ids.new_id()),
+                tenant_id: tenant.id,
+                name: name.to_owned(),
+                level,
+                min_spend: Amount::from_scaled(min_spend * 10_000),
+                discount_percent: rust_decimal::Decimal::from(percent),
+                benefits: serde_json::Map::new(),
+                colour: Some(colour.to_owned()),
+            })
+            .collect();
+        self.repo.insert(&tenant, &tiers).await?;
+        Ok(tenant)
+    }
+
+    /// Merges `patch` into the caller's tenant settings (RFC 7396: `null` removes a key) and
+    /// checks the loyalty keys (`points_unit`, `tier_downgrade`; see
+    /// [`crate::loyalty::LoyaltySettings`]). Needs `customers.manage`.
+    ///
+    /// # Errors
+    /// [`DomainError::Validation`] naming the bad key; [`DomainError::Forbidden`].
+    pub async fn update_settings(
+        &self,
+        actor: &Actor,
+        patch: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Tenant, DomainError> {
+        actor.require(Permission::CustomersManage)?;
+        let mut tenant = self.get(actor.tenant_id).await?;
+        for (key, value) in patch {
+            if value.is_null() {
+                tenant.settings.remove(&key);
+            } else {
+                tenant.settings.insert(key, value);
+            }
+        }
+        LoyaltySettings::from_settings(&tenant.settings)
+            .map_err(|e| DomainError::Validation(vec![e]))?;
+        self.repo.save_settings(tenant.id, &tenant.settings).await?;
+        Ok(tenant)
+    }
+
+    /// The caller's own tenant (needs `customers.view`).
+    ///
+    /// # Errors
+    /// [`DomainError::Forbidden`]; [`DomainError::NotFound`] when the token names a tenant that
+    /// does not exist.
+    pub async fn current(&self, actor: &Actor) -> Result<Tenant, DomainError> {
+        actor.require(Permission::CustomersView)?;
+        self.get(actor.tenant_id).await
+    }
+
+    /// The tenant with this id (operators: the CLI; the API uses [`TenantService::current`]).
+    ///
+    /// # Errors
+    /// [`DomainError::NotFound`] when there is none.
+    pub async fn get(&self, id: TenantId) -> Result<Tenant, DomainError> {
+        load(self.repo.as_ref(), id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::ports::MockTenantRepository;
+    use super::*;
+    use crate::ports::{MockClock, MockIdGenerator};
+    use chrono::Utc;
+    use uuid::Uuid;
+
+    fn service(repo: MockTenantRepository) -> TenantService {
+        let mut clock = MockClock::new();
+        clock.expect_now().returning(Utc::now);
+        let mut ids = MockIdGenerator::new();
+        ids.expect_new_id().returning(Uuid::now_v7);
+        TenantService::new(Arc::new(repo), Arc::new(clock), Arc::new(ids))
+    }
+
+    #[tokio::test]
+    async fn create_stores_a_tenant_with_its_defaults() {
+        let mut repo = MockTenantRepository::new();
+        repo.expect_insert()
+            .withf(|t, tiers| {
+                t.name == "Toko Maju"
+                    && t.default_country.map(|c| c.as_str()) == Some("ID")
+                    && t.default_currency.as_str() == "IDR"
+                    && tiers.iter().map(|x| x.name.as_str()).collect::<Vec<_>>()
+                        == ["Bronze", "Silver", "Gold", "Platinum"]
+                    && tiers.iter().all(|x| x.tenant_id == t.id)
+            })
+            .times(1)
+            .returning(|_, _| Ok(()));
+        let t = service(repo)
+            .create(NewTenant {
+                name: " Toko Maju ".into(),
+                country: Some("id".into()),
+                currency: Some("idr".into()),
+            })
+            .await
+            .unwrap();
+        assert_eq!(t.name, "Toko Maju");
+    }
+
+    #[tokio::test]
+    async fn create_refuses_unknown_codes_without_storing() {
+        let mut repo = MockTenantRepository::new();
+        repo.expect_insert().never();
+        let err = service(repo)
+            .create(NewTenant {
+                name: "X".into(),
+                country: Some("XX".into()),
+                currency: Some("ABC".into()),
+            })
+            .await
+            .unwrap_err();
+        let DomainError::Validation(errors) = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(
+            errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(),
+            vec!["country", "currency"]
+        );
+    }
+}
