@@ -54,6 +54,19 @@ pub async fn connect(config: &Config) -> anyhow::Result<Database> {
         .with_context(|| format!("connecting to {}", redact(&url)))
 }
 
+/// Applies pending migrations, then, when any ran, fills the search documents they left empty
+/// ([`Database::backfill_search_documents`]): what start-up, `crm-server migrate` and every
+/// command that opens the database run first.
+///
+/// # Errors
+/// The failing migration's error, or the backfill's.
+pub async fn migrate(db: &Database) -> anyhow::Result<()> {
+    if db.migrate().await? > 0 {
+        db.backfill_search_documents().await?;
+    }
+    Ok(())
+}
+
 /// The URL without its password, for logs.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -213,7 +226,7 @@ impl Application {
     /// When the database, the secret or the address is unusable.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let db = connect(config).await?;
-        db.migrate().await.context("applying migrations")?;
+        migrate(&db).await.context("applying migrations")?;
         let interrupted = fail_interrupted_jobs(&db)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use crm_domain::TenantId;
 use crm_domain::tenant::NewTenant;
-use crm_server::{Application, Config, Services, connect, jwt_secret};
+use crm_server::{Application, Config, Services, connect, jwt_secret, migrate};
 use uuid::Uuid;
 
 #[derive(Debug, Parser)]
@@ -112,7 +112,7 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         }
         Command::Migrate => {
             let db = connect(&config).await?;
-            db.migrate().await?;
+            migrate(&db).await?;
             println!("migrations applied");
         }
         Command::Tenant {
@@ -124,7 +124,7 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 },
         } => {
             let db = connect(&config).await?;
-            db.migrate().await?;
+            migrate(&db).await?;
             let tenant = Services::new(&db)
                 .tenants
                 .create(NewTenant {
@@ -143,7 +143,7 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             ttl,
         } => {
             let db = connect(&config).await?;
-            db.migrate().await?;
+            migrate(&db).await?;
             Services::new(&db)
                 .tenants
                 .get(TenantId(tenant))
@@ -189,7 +189,7 @@ async fn import(
     let options: ImportOptions =
         serde_json::from_value(value).map_err(|e| anyhow::anyhow!("--options: {e}"))?;
     let db = connect(config).await?;
-    db.migrate().await?;
+    migrate(&db).await?;
     let services = Services::new(&db);
     services
         .tenants

@@ -10,7 +10,7 @@ use crate::entity::customer;
 use crate::error::map_db_err;
 
 /// Fills the search documents of customers written before search existed (empty
-/// `search_text`), 500 at a time. Idempotent; runs after migrations.
+/// `search_text`), 500 at a time. Idempotent; [`Database::backfill_search_documents`] runs it.
 pub(crate) async fn backfill_search(db: &Database) -> Result<u64, RepositoryError> {
     let mut done = 0;
     loop {
