@@ -28,8 +28,9 @@ impl SeaCustomerRepository {
     /// Stores many new customers of one tenant in one transaction, with multi-row inserts: the
     /// bulk path of imports and of the benchmark loader. Customer numbers are taken in the order
     /// given, codes in that order within each creation year; tags and search documents are written
-    /// as by [`CustomerRepository::create`]. `stats` gives each customer's purchase statistics
-    /// (the loader's way to load a spending history without order rows; imports pass zeros).
+    /// as by [`CustomerRepository::create`](crm_domain::customer::CustomerRepository::create).
+    /// `stats` gives each customer's purchase statistics (the loader's way to load a spending
+    /// history without order rows; imports pass zeros).
     /// All or nothing. On PostgreSQL, planner statistics are refreshed as the rows written by
     /// this repository cross 10^3..10^6.
     ///
