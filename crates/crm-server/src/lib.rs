@@ -21,6 +21,7 @@ use crm_domain::tenant::TenantService;
 use crm_domain::tier::TierService;
 use crm_domain::view::ViewService;
 use crm_http::auth::KnownTenants;
+use crm_http::state::ImportFiles;
 use crm_http::{AppState, CursorCodec, JwtKeys, Metrics, ReadinessProbe};
 use crm_infra::export_file::SheetFiles;
 use crm_infra::{
@@ -31,6 +32,7 @@ use crm_infra::{
 use futures_util::future::BoxFuture;
 
 pub use config::Config;
+pub use crm_http::Services;
 
 /// Connects to the database in `config`, creating the SQLite file's folder when needed.
 ///
@@ -105,103 +107,76 @@ pub fn jwt_secret(config: &Config) -> anyhow::Result<String> {
     Ok(secret)
 }
 
-/// The services, wired to one database.
-pub struct Services {
-    /// Customer use cases.
-    pub customers: Arc<CustomerService>,
-    /// Tenant use cases.
-    pub tenants: Arc<TenantService>,
-    /// Order use cases.
-    pub orders: Arc<OrderService>,
-    /// Loyalty use cases.
-    pub loyalty: Arc<LoyaltyService>,
-    /// Tier use cases.
-    pub tiers: Arc<TierService>,
-    /// Price quotes.
-    pub pricing: Arc<PricingService>,
-    /// Saved views.
-    pub views: Arc<ViewService>,
-    /// RFM, CLV models and jobs.
-    pub analytics: Arc<AnalyticsService>,
-    /// Customer segments.
-    pub segments: Arc<SegmentService>,
-    /// Imports.
-    pub imports: Arc<ImportService>,
-    /// Customer list exports and a customer's data export.
-    pub exports: Arc<ExportService>,
-}
-
-impl Services {
-    /// Wires the domain services to SeaORM repositories on `db`.
-    pub fn new(db: &Database) -> Self {
-        let clock = Arc::new(SystemClock);
-        let ids = Arc::new(UuidV7Generator);
-        let tenant_repo = Arc::new(SeaTenantRepository::new(db.clone()));
-        let customer_repo = Arc::new(SeaCustomerRepository::new(db.clone()));
-        let order_repo = Arc::new(SeaOrderRepository::new(db.clone()));
-        let tier_repo = Arc::new(SeaTierRepository::new(db.clone()));
-        let orders = Arc::new(OrderService::new(
-            customer_repo.clone(),
+/// The domain services wired to SeaORM repositories on `db`: what the server hands to
+/// crm-http (in [`AppState`]) and what one-shot commands call directly.
+pub fn services(db: &Database) -> Services {
+    let clock = Arc::new(SystemClock);
+    let ids = Arc::new(UuidV7Generator);
+    let tenant_repo = Arc::new(SeaTenantRepository::new(db.clone()));
+    let customer_repo = Arc::new(SeaCustomerRepository::new(db.clone()));
+    let order_repo = Arc::new(SeaOrderRepository::new(db.clone()));
+    let tier_repo = Arc::new(SeaTierRepository::new(db.clone()));
+    let orders = Arc::new(OrderService::new(
+        customer_repo.clone(),
+        order_repo.clone(),
+        tenant_repo.clone(),
+        clock.clone(),
+        ids.clone(),
+    ));
+    let customers = Arc::new(CustomerService::new(
+        customer_repo.clone(),
+        tenant_repo.clone(),
+        clock.clone(),
+        ids.clone(),
+    ));
+    let analytics = Arc::new(AnalyticsService::new(
+        Arc::new(SeaAnalyticsRepository::new(db.clone())),
+        customer_repo.clone(),
+        tenant_repo.clone(),
+        clock.clone(),
+        ids.clone(),
+    ));
+    let segments = Arc::new(SegmentService::new(
+        Arc::new(SeaSegmentRepository::new(db.clone())),
+        customer_repo.clone(),
+        clock.clone(),
+        ids.clone(),
+    ));
+    Services {
+        exports: Arc::new(ExportService::new(
+            customers.clone(),
             order_repo.clone(),
-            tenant_repo.clone(),
+            segments.clone(),
+            analytics.clone(),
+            clock.clone(),
+        )),
+        customers,
+        orders: orders.clone(),
+        loyalty: Arc::new(LoyaltyService::new(
+            customer_repo.clone(),
+            order_repo,
             clock.clone(),
             ids.clone(),
-        ));
-        let customers = Arc::new(CustomerService::new(
+        )),
+        analytics: analytics.clone(),
+        imports: Arc::new(ImportService::new(
             customer_repo.clone(),
             tenant_repo.clone(),
-            clock.clone(),
-            ids.clone(),
-        ));
-        let analytics = Arc::new(AnalyticsService::new(
             Arc::new(SeaAnalyticsRepository::new(db.clone())),
-            customer_repo.clone(),
-            tenant_repo.clone(),
+            Arc::new(SeaImportRepository::new(db.clone())),
+            orders.clone(),
             clock.clone(),
             ids.clone(),
-        ));
-        let segments = Arc::new(SegmentService::new(
-            Arc::new(SeaSegmentRepository::new(db.clone())),
-            customer_repo.clone(),
+        )),
+        segments,
+        tiers: Arc::new(TierService::new(tier_repo.clone(), ids.clone())),
+        pricing: Arc::new(PricingService::new(customer_repo, tier_repo)),
+        views: Arc::new(ViewService::new(
+            Arc::new(SeaViewRepository::new(db.clone())),
             clock.clone(),
             ids.clone(),
-        ));
-        Self {
-            exports: Arc::new(ExportService::new(
-                customers.clone(),
-                order_repo.clone(),
-                segments.clone(),
-                analytics.clone(),
-                clock.clone(),
-            )),
-            customers,
-            orders: orders.clone(),
-            loyalty: Arc::new(LoyaltyService::new(
-                customer_repo.clone(),
-                order_repo,
-                clock.clone(),
-                ids.clone(),
-            )),
-            analytics: analytics.clone(),
-            imports: Arc::new(ImportService::new(
-                customer_repo.clone(),
-                tenant_repo.clone(),
-                Arc::new(SeaAnalyticsRepository::new(db.clone())),
-                Arc::new(SeaImportRepository::new(db.clone())),
-                orders.clone(),
-                clock.clone(),
-                ids.clone(),
-            )),
-            segments,
-            tiers: Arc::new(TierService::new(tier_repo.clone(), ids.clone())),
-            pricing: Arc::new(PricingService::new(customer_repo, tier_repo)),
-            views: Arc::new(ViewService::new(
-                Arc::new(SeaViewRepository::new(db.clone())),
-                clock.clone(),
-                ids.clone(),
-            )),
-            tenants: Arc::new(TenantService::new(tenant_repo, clock, ids)),
-        }
+        )),
+        tenants: Arc::new(TenantService::new(tenant_repo, clock, ids)),
     }
 }
 
@@ -237,19 +212,9 @@ impl Application {
             );
         }
         let secret = jwt_secret(config)?;
-        let services = Services::new(&db);
         let state = web::Data::new(AppState {
-            customers: services.customers,
-            tenants: services.tenants,
-            orders: services.orders,
-            loyalty: services.loyalty,
-            tiers: services.tiers,
-            pricing: services.pricing,
-            views: services.views,
-            analytics: services.analytics,
-            segments: services.segments,
-            imports: crm_http::state::Imports {
-                service: services.imports,
+            services: services(&db),
+            import_files: ImportFiles {
                 opener: Arc::new(|path, delimiter, latin1| {
                     FileRows::open(path, delimiter, latin1)
                         .map(|f| Box::new(f) as Box<dyn RowSource>)
@@ -258,7 +223,6 @@ impl Application {
                 max_bytes: config.max_import_bytes,
                 max_rows: config.max_import_rows,
             },
-            exports: services.exports,
             sheets: Arc::new(SheetFiles),
             auth: Arc::new(JwtKeys::from_secret(secret.as_bytes())),
             cursors: CursorCodec::new(secret.as_bytes()),

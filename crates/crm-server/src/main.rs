@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use crm_domain::TenantId;
 use crm_domain::tenant::NewTenant;
-use crm_server::{Application, Config, Services, connect, jwt_secret, migrate};
+use crm_server::{Application, Config, connect, jwt_secret, migrate, services};
 use uuid::Uuid;
 
 #[derive(Debug, Parser)]
@@ -125,7 +125,7 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         } => {
             let db = connect(&config).await?;
             migrate(&db).await?;
-            let tenant = Services::new(&db)
+            let tenant = services(&db)
                 .tenants
                 .create(NewTenant {
                     name,
@@ -144,7 +144,7 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         } => {
             let db = connect(&config).await?;
             migrate(&db).await?;
-            Services::new(&db)
+            services(&db)
                 .tenants
                 .get(TenantId(tenant))
                 .await
@@ -190,7 +190,7 @@ async fn import(
         serde_json::from_value(value).map_err(|e| anyhow::anyhow!("--options: {e}"))?;
     let db = connect(config).await?;
     migrate(&db).await?;
-    let services = Services::new(&db);
+    let services = services(&db);
     services
         .tenants
         .get(tenant)
