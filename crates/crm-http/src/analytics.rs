@@ -112,18 +112,23 @@ pub async fn recompute_rfm(
         crate::json::parse_json::<RecomputeRequest>(&body)?.reference
     };
     let (job, reference) = state
+        .services
         .analytics
         .start_rfm_recompute(&caller.0, reference)
         .await?;
     let location = format!("/api/v1/jobs/{}", job.id);
     if wait {
-        let done = state.analytics.run_rfm_recompute(job, reference).await;
+        let done = state
+            .services
+            .analytics
+            .run_rfm_recompute(job, reference)
+            .await;
         return Ok(HttpResponse::Ok()
             .insert_header(("Location", location))
             .json(JobResponse::from(&done)));
     }
     let body = JobResponse::from(&job);
-    let service = state.analytics.clone();
+    let service = state.services.analytics.clone();
     actix_web::rt::spawn(async move {
         service.run_rfm_recompute(job, reference).await;
     });
@@ -149,6 +154,7 @@ pub async fn get_job(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let job = state
+        .services
         .analytics
         .job(&caller.0, JobId(id.into_inner()))
         .await?;
@@ -221,7 +227,7 @@ impl From<&RfmSummary> for RfmResponse {
 )]
 #[get("/analytics/rfm")]
 pub async fn get_rfm(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let s = state.analytics.rfm_summary(&caller.0).await?;
+    let s = state.services.analytics.rfm_summary(&caller.0).await?;
     Ok(HttpResponse::Ok().json(RfmResponse::from(&s)))
 }
 
@@ -309,6 +315,7 @@ pub async fn fit_clv(
             .map_err(|_| ApiError::bad("time_unit", "`time_unit` is `week` or `day`"))?,
     };
     let m = state
+        .services
         .analytics
         .fit_clv(&caller.0, body.calibration_end, unit)
         .await?;
@@ -433,7 +440,11 @@ pub async fn get_clv(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let (o, limit) = options(&req, &["at_risk_limit"])?;
-    let s = state.analytics.clv_summary(&caller.0, o, limit).await?;
+    let s = state
+        .services
+        .analytics
+        .clv_summary(&caller.0, o, limit)
+        .await?;
     Ok(HttpResponse::Ok().json(ClvSummaryResponse::from(&s)))
 }
 
@@ -543,6 +554,7 @@ pub async fn customer_analytics(
 ) -> Result<HttpResponse, ApiError> {
     let (o, _) = options(&req, &[])?;
     let a = state
+        .services
         .analytics
         .customer_analytics(&caller.0, CustomerId(id.into_inner()), o)
         .await?;

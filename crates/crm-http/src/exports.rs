@@ -350,6 +350,7 @@ impl Export {
         };
         let page = self
             .state
+            .services
             .exports
             .customers_page(&self.actor, query)
             .await?;
@@ -474,6 +475,7 @@ pub async fn export_customers(
     let request = export_request(req.query_string())?;
     let (query, _) = parse_params(&request.list_query, &state)?;
     let first = state
+        .services
         .exports
         .customers_page(&caller.0, query.clone())
         .await?;
@@ -586,6 +588,7 @@ pub async fn export_customer(
 ) -> Result<HttpResponse, ApiError> {
     crate::query::each_param(req.query_string(), &[], |_, _| Ok(()))?;
     let data = state
+        .services
         .exports
         .customer_data(&caller.0, CustomerId(id.into_inner()))
         .await?;

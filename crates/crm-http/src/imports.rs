@@ -114,7 +114,7 @@ pub async fn create_import(
             .map_err(|_| ApiError::bad(name, "`wait` is true or false"))?;
         Ok(())
     })?;
-    let limit = state.imports.max_bytes;
+    let limit = state.import_files.max_bytes;
     let mut file: Option<(tempfile::NamedTempFile, String, String)> = None;
     let mut options: Option<Vec<u8>> = None;
     while let Some(field) = form.next().await {
@@ -181,10 +181,10 @@ pub async fn create_import(
         None => return Err(ApiError::bad("options", "the form has no `options` part")),
     };
     let path = tmp.path().to_owned();
-    let open = state.imports.opener.clone();
+    let open = state.import_files.opener.clone();
     let (delimiter, latin1) = (options.delimiter, options.latin1);
     // Count the rows first: a file beyond the row limit is refused before any work.
-    let max_rows = state.imports.max_rows;
+    let max_rows = state.import_files.max_rows;
     let counted = {
         let path = path.clone();
         let open = open.clone();
@@ -214,11 +214,11 @@ pub async fn create_import(
         file_name,
         fingerprint,
     };
-    let job = state.imports.service.start(&caller.0, &request).await?;
+    let job = state.services.imports.start(&caller.0, &request).await?;
     let source = open(&path, delimiter, latin1).map_err(|e| ApiError::bad("file", e))?;
     let accepted = ImportResponse::from(&job);
     let location = format!("/api/v1/imports/{}", job.id);
-    let service = state.imports.service.clone();
+    let service = state.services.imports.clone();
     let actor = caller.0.clone();
     let run = async move {
         let done = service.run(&actor, job, request, source).await;
@@ -255,8 +255,8 @@ pub async fn get_import(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let job = state
+        .services
         .imports
-        .service
         .job(&caller.0, JobId(id.into_inner()))
         .await?;
     Ok(HttpResponse::Ok().json(ImportResponse::from(&job)))
@@ -313,8 +313,8 @@ pub async fn import_errors(
         Ok(())
     })?;
     let errors = state
+        .services
         .imports
-        .service
         .errors(&caller.0, JobId(id.into_inner()))
         .await?;
     if !csv {

@@ -302,7 +302,7 @@ async fn order_page(
     query: OrderListQuery,
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.limit as usize;
-    let mut rows = state.orders.list(&caller.0, query).await?;
+    let mut rows = state.services.orders.list(&caller.0, query).await?;
     let next_cursor = if rows.len() > limit {
         rows.truncate(limit);
         rows.last().map(|o| {
@@ -353,6 +353,7 @@ pub async fn create_order(
 ) -> Result<HttpResponse, ApiError> {
     let override_limit = body.0.override_credit_limit.unwrap_or(false);
     let placed = state
+        .services
         .orders
         .place(
             &caller.0,
@@ -396,7 +397,7 @@ pub async fn list_customer_orders(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let customer = CustomerId(id.into_inner());
-    state.customers.get(&caller.0, customer).await?;
+    state.services.customers.get(&caller.0, customer).await?;
     let query = parse_orders_query(&req, &state, Some(customer))?;
     order_page(&caller, &state, query).await
 }
@@ -441,6 +442,7 @@ pub async fn get_order(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let o = state
+        .services
         .orders
         .get(&caller.0, OrderId(id.into_inner()))
         .await?;
@@ -483,6 +485,7 @@ pub async fn patch_order(
         payment_status: body.0.payment_status.map(Into::into),
     };
     let o = state
+        .services
         .orders
         .change(&caller.0, OrderId(id.into_inner()), change, expected)
         .await?;
@@ -562,8 +565,12 @@ pub async fn purchase_stats(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let customer = CustomerId(id.into_inner());
-    let c = state.customers.get(&caller.0, customer).await?;
-    let r = state.orders.purchase_report(&caller.0, customer).await?;
+    let c = state.services.customers.get(&caller.0, customer).await?;
+    let r = state
+        .services
+        .orders
+        .purchase_report(&caller.0, customer)
+        .await?;
     let now = Utc::now();
     Ok(HttpResponse::Ok().json(PurchaseStatsResponse {
         currency: c.profile.currency.as_str().to_owned(),
@@ -622,6 +629,6 @@ pub async fn recompute_statistics(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let customers_updated = state.orders.recompute(&caller.0).await?;
+    let customers_updated = state.services.orders.recompute(&caller.0).await?;
     Ok(HttpResponse::Ok().json(RecomputeResponse { customers_updated }))
 }

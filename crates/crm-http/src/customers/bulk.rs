@@ -116,7 +116,11 @@ pub async fn bulk_customers(
         BulkActionRequest::SetVip { is_vip } => BulkAction::SetVip(is_vip),
         BulkActionRequest::Delete => BulkAction::Delete,
     };
-    let result = state.customers.bulk(&caller.0, target, action).await?;
+    let result = state
+        .services
+        .customers
+        .bulk(&caller.0, target, action)
+        .await?;
     Ok(HttpResponse::Ok().json(BulkResponse {
         matched: result.matched,
         updated: result.updated,
