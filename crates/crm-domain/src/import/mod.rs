@@ -40,6 +40,8 @@ mod ports;
 mod rows;
 mod service;
 #[cfg(test)]
+mod service_tests;
+#[cfg(test)]
 mod tests;
 
 pub use aliases::{detect_mapping, normalise_header, resolve_mapping, targets};

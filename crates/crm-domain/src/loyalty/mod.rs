@@ -14,6 +14,8 @@ pub mod model;
 pub mod ports;
 pub mod rules;
 pub mod service;
+#[cfg(test)]
+mod service_tests;
 pub mod tier_service;
 
 pub use model::{

@@ -1,0 +1,578 @@
+//! The import service against mockall mocks of its ports and an in-memory file.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::*;
+use crate::access::{Actor, Permission};
+use crate::analytics::ports::MockAnalyticsRepository;
+use crate::analytics::{Job, JobState};
+use crate::customer::{
+    Customer, CustomerInput, LoyaltyStatus, MockCustomerBatch, MockCustomerRepository, NewCustomer,
+    PurchaseStats, UniqueField, ValidationContext, customer_code,
+};
+use crate::error::DomainError;
+use crate::ids::{CustomerId, JobId, TenantId, UserId};
+use crate::order::{MockOrderRepository, MockOrderTransaction, OrderService};
+use crate::ports::{MockClock, MockIdGenerator};
+use crate::tenant::{MockTenantRepository, Tenant};
+use crate::values::{CountryCode, CurrencyCode};
+
+const TENANT: TenantId = TenantId(Uuid::from_u128(1));
+const STORED: CustomerId = CustomerId(Uuid::from_u128(2));
+const JOB: JobId = JobId(Uuid::from_u128(3));
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 21, 8, 0, 0).unwrap()
+}
+
+fn actor(role: &str) -> Actor {
+    Actor::new(TENANT, UserId::parse("user-1").unwrap(), [role], [])
+}
+
+/// An import file in memory.
+struct Rows {
+    headers: Vec<String>,
+    rows: VecDeque<Result<(u64, Vec<String>), String>>,
+}
+
+impl RowSource for Rows {
+    fn headers(&self) -> Vec<String> {
+        self.headers.clone()
+    }
+
+    fn next_row(&mut self) -> Option<Result<(u64, Vec<String>), String>> {
+        self.rows.pop_front()
+    }
+}
+
+/// A file with these headers and data rows, numbered from line 2.
+fn file(headers: &[&str], rows: &[&[&str]]) -> Box<dyn RowSource> {
+    Box::new(Rows {
+        headers: headers.iter().map(|h| (*h).to_owned()).collect(),
+        rows: rows
+            .iter()
+            .enumerate()
+            .map(|(i, cells)| {
+                Ok((
+                    i as u64 + 2,
+                    cells.iter().map(|c| (*c).to_owned()).collect(),
+                ))
+            })
+            .collect(),
+    })
+}
+
+/// What a mock was handed, for the test to look at afterwards.
+type Saved<T> = Arc<Mutex<Vec<T>>>;
+
+/// The ports of one import; each test sets the expectations it needs.
+struct Ports {
+    customers: MockCustomerRepository,
+    jobs: MockAnalyticsRepository,
+    errors: MockImportRepository,
+    orders: MockOrderRepository,
+}
+
+impl Ports {
+    fn new() -> Self {
+        Self {
+            customers: MockCustomerRepository::new(),
+            jobs: MockAnalyticsRepository::new(),
+            errors: MockImportRepository::new(),
+            orders: MockOrderRepository::new(),
+        }
+    }
+
+    /// Keeps every job the service saves, and every rejected row it reports.
+    fn recording(mut self) -> (Self, Saved<Job>, Saved<RowError>) {
+        let jobs = Arc::new(Mutex::new(Vec::new()));
+        let errors = Arc::new(Mutex::new(Vec::new()));
+        let (j, e) = (jobs.clone(), errors.clone());
+        self.jobs.expect_save_job().returning(move |job| {
+            j.lock().unwrap().push(job.clone());
+            Ok(())
+        });
+        self.errors
+            .expect_save_errors()
+            .returning(move |_, _, rows| {
+                e.lock().unwrap().extend(rows);
+                Ok(())
+            });
+        (self, jobs, errors)
+    }
+}
+
+fn tenants() -> MockTenantRepository {
+    let mut tenants = MockTenantRepository::new();
+    tenants.expect_find().returning(|id| {
+        Ok(Some(Tenant {
+            id,
+            name: "Toko".into(),
+            default_country: CountryCode::parse("ID"),
+            default_currency: CurrencyCode::parse("IDR").unwrap(),
+            settings: Default::default(),
+            created_at: now(),
+        }))
+    });
+    tenants
+}
+
+fn clock() -> MockClock {
+    let mut clock = MockClock::new();
+    clock.expect_now().returning(now);
+    clock
+}
+
+fn ids() -> MockIdGenerator {
+    let mut ids = MockIdGenerator::new();
+    ids.expect_new_id().returning(Uuid::now_v7);
+    ids
+}
+
+/// The one place the service is built.
+fn service(ports: Ports) -> ImportService {
+    let customers = Arc::new(ports.customers);
+    let orders = OrderService::new(
+        customers.clone(),
+        Arc::new(ports.orders),
+        Arc::new(tenants()),
+        Arc::new(clock()),
+        Arc::new(ids()),
+    );
+    ImportService::new(
+        customers,
+        Arc::new(tenants()),
+        Arc::new(ports.jobs),
+        Arc::new(ports.errors),
+        Arc::new(orders),
+        Arc::new(clock()),
+        Arc::new(ids()),
+    )
+}
+
+fn request(options: ImportOptions) -> ImportRequest {
+    ImportRequest {
+        options,
+        file_name: "customers.csv".into(),
+        fingerprint: "f".repeat(64),
+    }
+}
+
+fn customers_with(policy: DuplicatePolicy) -> ImportRequest {
+    let mut options = ImportOptions::new(ImportKind::Customers);
+    options.duplicate_policy = policy;
+    request(options)
+}
+
+fn running(kind: &str) -> Job {
+    Job {
+        id: JOB,
+        tenant_id: TENANT,
+        kind: kind.into(),
+        state: JobState::Running,
+        result: None,
+        error: None,
+        created_by: None,
+        created_at: now(),
+        finished_at: None,
+    }
+}
+
+/// The stored customer Budi, budi@example.com.
+fn budi() -> Customer {
+    let ctx = ValidationContext {
+        default_country: CountryCode::parse("ID"),
+        default_currency: CurrencyCode::parse("IDR").unwrap(),
+        today: now().date_naive(),
+    };
+    Customer {
+        id: STORED,
+        tenant_id: TENANT,
+        customer_number: 1,
+        customer_code: customer_code(2026, 1),
+        profile: CustomerInput {
+            name: Some("Budi".into()),
+            email: Some("budi@example.com".into()),
+            ..Default::default()
+        }
+        .validate(&ctx)
+        .unwrap(),
+        stats: PurchaseStats::default(),
+        loyalty: LoyaltyStatus::default(),
+        rfm: None,
+        created_by: None,
+        updated_by: None,
+        created_at: now(),
+        updated_at: now(),
+        deleted_at: None,
+        version: 1,
+    }
+}
+
+/// Storage where Budi is the only customer found by e-mail.
+fn storing_budi(customers: &mut MockCustomerRepository) {
+    customers
+        .expect_find_many_by_unique()
+        .withf(|t, field, _| *t == TENANT && *field == UniqueField::Email)
+        .returning(|_, _, values| {
+            Ok(if values.iter().any(|v| v == "budi@example.com") {
+                vec![budi()]
+            } else {
+                vec![]
+            })
+        });
+}
+
+/// What one committed batch wrote: new customers and saved customers.
+type Written = Arc<Mutex<(Vec<NewCustomer>, Vec<Customer>)>>;
+
+/// Storage taking one batch transaction, recording what it writes.
+fn one_batch(customers: &mut MockCustomerRepository) -> Written {
+    let written: Written = Arc::new(Mutex::new((Vec::new(), Vec::new())));
+    let w = written.clone();
+    customers.expect_begin_batch().times(1).returning(move || {
+        let mut b = MockCustomerBatch::new();
+        let (wi, ws) = (w.clone(), w.clone());
+        b.expect_insert().returning(move |_, new| {
+            wi.lock().unwrap().0.extend_from_slice(new);
+            Ok(())
+        });
+        b.expect_save().returning(move |c| {
+            ws.lock().unwrap().1.push(c.clone());
+            Ok(())
+        });
+        b.expect_commit().times(1).returning(|| Ok(()));
+        Ok(Box::new(b))
+    });
+    written
+}
+
+fn counts(job: &Job) -> [u64; 5] {
+    let r = job.result.as_ref().unwrap();
+    ["rows_read", "created", "updated", "skipped", "failed"].map(|k| r[k].as_u64().unwrap())
+}
+
+const HEADERS: &[&str] = &["Name", "Email"];
+
+#[tokio::test]
+async fn importing_needs_the_manage_permission() {
+    let mut ports = Ports::new();
+    ports.jobs.expect_save_job().never();
+    ports.jobs.expect_find_job().never();
+    let s = service(ports);
+    let forbidden = DomainError::Forbidden(Permission::CustomersManage);
+    let req = customers_with(DuplicatePolicy::Skip);
+    assert_eq!(
+        s.start(&actor("manager"), &req).await.unwrap_err(),
+        forbidden
+    );
+    assert_eq!(s.job(&actor("manager"), JOB).await.unwrap_err(), forbidden);
+    assert_eq!(
+        s.errors(&actor("manager"), JOB).await.unwrap_err(),
+        forbidden
+    );
+}
+
+#[tokio::test]
+async fn invalid_options_are_refused_naming_each_field() {
+    let mut ports = Ports::new();
+    ports.jobs.expect_save_job().never();
+    let mut options = ImportOptions::new(ImportKind::Orders);
+    options.duplicate_policy = DuplicatePolicy::Update;
+    options.default_currency = Some("RUPIAH".into());
+    let err = service(ports)
+        .start(&actor("admin"), &request(options))
+        .await
+        .unwrap_err();
+    let DomainError::Validation(errs) = err else {
+        panic!("expected a validation error, got {err:?}");
+    };
+    let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        ["options.default_currency", "options.duplicate_policy"]
+    );
+}
+
+#[tokio::test]
+async fn an_accepted_import_is_a_running_job_of_its_kind() {
+    let (ports, jobs, _) = Ports::new().recording();
+    let job = service(ports)
+        .start(&actor("admin"), &customers_with(DuplicatePolicy::Skip))
+        .await
+        .unwrap();
+    assert_eq!(
+        (job.kind.as_str(), job.state, job.tenant_id),
+        ("import_customers", JobState::Running, TENANT)
+    );
+    assert_eq!(*jobs.lock().unwrap(), [job]);
+}
+
+#[tokio::test]
+async fn a_job_of_another_kind_is_not_an_import() {
+    let mut ports = Ports::new();
+    ports
+        .jobs
+        .expect_find_job()
+        .withf(|t, id| *t == TENANT && *id == JOB)
+        .returning(|_, _| Ok(Some(running("rfm_recompute"))));
+    ports.errors.expect_errors().never();
+    let s = service(ports);
+    let not_found = DomainError::NotFound { entity: "import" };
+    assert_eq!(s.job(&actor("admin"), JOB).await.unwrap_err(), not_found);
+    assert_eq!(s.errors(&actor("admin"), JOB).await.unwrap_err(), not_found);
+}
+
+#[tokio::test]
+async fn new_customers_are_created_and_known_ones_skipped_by_default() {
+    let (mut ports, _, errors) = Ports::new().recording();
+    storing_budi(&mut ports.customers);
+    let written = one_batch(&mut ports.customers);
+    let job = service(ports)
+        .run(
+            &actor("admin"),
+            running("import_customers"),
+            customers_with(DuplicatePolicy::Skip),
+            file(
+                HEADERS,
+                &[
+                    &["Budi Santoso", "BUDI@example.com"],
+                    &["Sari", "sari@example.com"],
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(job.state, JobState::Completed, "{:?}", job.error);
+    assert_eq!(counts(&job), [2, 1, 0, 1, 0]);
+    let (created, saved) = &*written.lock().unwrap();
+    assert_eq!(created.len(), 1);
+    assert_eq!(
+        (
+            created[0].profile.name.as_str(),
+            created[0].tenant_id,
+            created[0].created_by.as_ref().map(UserId::as_str)
+        ),
+        ("Sari", TENANT, Some("user-1"))
+    );
+    assert!(saved.is_empty());
+    assert!(errors.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn under_the_update_policy_a_row_overwrites_the_known_customer_and_an_unchanged_row_is_skipped()
+ {
+    let (mut ports, _, _) = Ports::new().recording();
+    storing_budi(&mut ports.customers);
+    let written = one_batch(&mut ports.customers);
+    let job = service(ports)
+        .run(
+            &actor("admin"),
+            running("import_customers"),
+            customers_with(DuplicatePolicy::Update),
+            file(
+                &["Name", "Email", "Company"],
+                &[
+                    &["Budi", "budi@example.com", ""],
+                    &["Budi", "budi@example.com", "Toko Budi"],
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(counts(&job), [2, 0, 1, 1, 0]);
+    let (created, saved) = &*written.lock().unwrap();
+    assert!(created.is_empty());
+    assert_eq!(saved.len(), 1);
+    assert_eq!(
+        (saved[0].id, saved[0].profile.company.as_deref()),
+        (STORED, Some("Toko Budi"))
+    );
+    assert_eq!(
+        saved[0].updated_by.as_ref().map(UserId::as_str),
+        Some("user-1")
+    );
+}
+
+#[tokio::test]
+async fn under_the_create_policy_a_matching_row_is_created_anyway() {
+    let (mut ports, _, _) = Ports::new().recording();
+    storing_budi(&mut ports.customers);
+    let written = one_batch(&mut ports.customers);
+    let job = service(ports)
+        .run(
+            &actor("admin"),
+            running("import_customers"),
+            customers_with(DuplicatePolicy::Create),
+            file(HEADERS, &[&["Budi", "budi@example.com"]]),
+        )
+        .await;
+    assert_eq!(counts(&job), [1, 1, 0, 0, 0]);
+    assert_eq!(written.lock().unwrap().0.len(), 1);
+}
+
+#[tokio::test]
+async fn rejected_rows_are_reported_with_their_line_and_field() {
+    let (mut ports, _, errors) = Ports::new().recording();
+    storing_budi(&mut ports.customers);
+    let written = one_batch(&mut ports.customers);
+    let job = service(ports)
+        .run(
+            &actor("admin"),
+            running("import_customers"),
+            customers_with(DuplicatePolicy::Skip),
+            file(
+                HEADERS,
+                &[&["Sari", "sari@example.com"], &["Ani", "not-an-e-mail"]],
+            ),
+        )
+        .await;
+    assert_eq!(job.state, JobState::Completed);
+    assert_eq!(counts(&job), [2, 1, 0, 0, 1]);
+    assert_eq!(written.lock().unwrap().0.len(), 1);
+    let errors = errors.lock().unwrap();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(
+        (errors[0].line, errors[0].field.as_deref()),
+        (3, Some("email"))
+    );
+}
+
+#[tokio::test]
+async fn a_dry_run_writes_nothing_and_previews_what_it_would_do() {
+    let (mut ports, _, _) = Ports::new().recording();
+    storing_budi(&mut ports.customers);
+    ports.customers.expect_begin_batch().never();
+    let mut req = customers_with(DuplicatePolicy::Skip);
+    req.options.dry_run = true;
+    let job = service(ports)
+        .run(
+            &actor("admin"),
+            running("import_customers"),
+            req,
+            file(
+                HEADERS,
+                &[&["Budi", "budi@example.com"], &["Sari", "sari@example.com"]],
+            ),
+        )
+        .await;
+    assert_eq!(job.state, JobState::Completed);
+    assert_eq!(counts(&job), [2, 1, 0, 1, 0]);
+    let preview = &job.result.as_ref().unwrap()["preview"];
+    let actions: Vec<(u64, &str)> = preview
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["line"].as_u64().unwrap(), p["action"].as_str().unwrap()))
+        .collect();
+    assert_eq!(actions, [(2, "skip"), (3, "create")]);
+}
+
+#[tokio::test]
+async fn a_file_without_a_name_column_fails_the_job_and_writes_nothing() {
+    let (mut ports, _, _) = Ports::new().recording();
+    ports.customers.expect_begin_batch().never();
+    let job = service(ports)
+        .run(
+            &actor("admin"),
+            running("import_customers"),
+            customers_with(DuplicatePolicy::Skip),
+            file(&["Email"], &[&["sari@example.com"]]),
+        )
+        .await;
+    assert_eq!(job.state, JobState::Failed);
+    assert!(
+        job.error.as_deref().unwrap().contains("name column"),
+        "{:?}",
+        job.error
+    );
+    assert_eq!(job.finished_at, Some(now()));
+}
+
+#[tokio::test]
+async fn an_order_for_an_unknown_customer_fails_when_customers_are_not_created() {
+    let (mut ports, _, errors) = Ports::new().recording();
+    ports
+        .customers
+        .expect_find_many_by_unique()
+        .returning(|_, _, _| Ok(vec![]));
+    // The batch's transaction (it is opened even with nothing to place) places no order.
+    ports.orders.expect_begin().returning(|| {
+        let mut tx = MockOrderTransaction::new();
+        tx.expect_insert_customers().never();
+        tx.expect_lock_customers().returning(|_, _| Ok(vec![]));
+        tx.expect_completed_totals_many()
+            .returning(|_, _| Ok(vec![]));
+        tx.expect_tiers().returning(|_| Ok(vec![]));
+        tx.expect_insert_orders()
+            .withf(|o| o.is_empty())
+            .returning(|_| Ok(()));
+        tx.expect_append_ledger_entries().returning(|_| Ok(()));
+        tx.expect_append_tier_changes().returning(|_| Ok(()));
+        tx.expect_settle_many().returning(|_, _| Ok(()));
+        tx.expect_commit().returning(|| Ok(()));
+        Ok(Box::new(tx))
+    });
+    let mut options = ImportOptions::new(ImportKind::Orders);
+    options.create_missing_customers = false;
+    let job = service(ports)
+        .run(
+            &actor("admin"),
+            running("import_orders"),
+            request(options),
+            file(
+                &["Customer Email", "Order Ref", "Total Amount"],
+                &[&["ghost@example.com", "INV-1", "1000"]],
+            ),
+        )
+        .await;
+    assert_eq!(counts(&job), [1, 0, 0, 0, 1]);
+    let errors = errors.lock().unwrap();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].line, 2);
+    assert!(
+        errors[0].reason.contains("ghost@example.com"),
+        "{}",
+        errors[0].reason
+    );
+}
+
+#[tokio::test]
+async fn an_orders_dry_run_counts_the_orders_and_places_none() {
+    let (mut ports, _, _) = Ports::new().recording();
+    storing_budi(&mut ports.customers);
+    ports.customers.expect_begin_batch().never();
+    ports.orders.expect_begin().never();
+    let mut options = ImportOptions::new(ImportKind::Orders);
+    options.dry_run = true;
+    let job = service(ports)
+        .run(
+            &actor("admin"),
+            running("import_orders"),
+            request(options),
+            file(
+                &[
+                    "Customer Email",
+                    "Customer Name",
+                    "Order Ref",
+                    "Total Amount",
+                ],
+                &[
+                    &["budi@example.com", "", "INV-1", "1000"],
+                    &["new@example.com", "Nina", "INV-2", "2000"],
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(job.state, JobState::Completed, "{:?}", job.error);
+    assert_eq!(counts(&job), [2, 2, 0, 0, 0]);
+    let preview = job.result.as_ref().unwrap()["preview"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let refs: Vec<Value> = preview.iter().map(|p| p["order_ref"].clone()).collect();
+    assert_eq!(refs, [Value::from("INV-1"), Value::from("INV-2")]);
+}
