@@ -1,6 +1,6 @@
 //! Bulk import of customers and orders from spreadsheets (CSV or XLSX): the options of an
 //! import, the mapping of the file's columns to API fields, and the conversion of one row of
-//! text cells into a [`CustomerInput`] or an [`OrderRow`].
+//! text cells into a [`CustomerInput`](crate::customer::CustomerInput) or an [`OrderRow`].
 //!
 //! Pure: reading the file (encodings, delimiters, XLSX) is the infrastructure's job
 //! (`crm_infra::import_file`), which hands over a header row and rows of text cells with their
@@ -10,8 +10,9 @@
 //! 2. [`resolve_mapping`] the header row (an explicit [`ImportOptions::mapping`], or
 //!    [`detect_mapping`] from English and Indonesian header names) into one target field per
 //!    column;
-//! 3. for each row, [`customer_row`] (then [`CustomerInput::validate`]) or [`order_row`] (then
-//!    the order service), collecting failures as [`RowError`]s with the row's line number.
+//! 3. for each row, [`customer_row`] (then
+//!    [`CustomerInput::validate`](crate::customer::CustomerInput::validate)) or [`order_row`]
+//!    (then the order service), collecting failures as [`RowError`]s with the row's line number.
 //!
 //! Cell rules, for every target: cells are trimmed, an empty cell is an absent value; a cell
 //! written by the exporter's CSV-injection guard (`'` before `=`, `+`, `-`, `@`, tab or carriage

@@ -201,10 +201,10 @@ pub(super) fn date_what(format: Option<&str>) -> String {
 }
 
 /// Converts one row of a customers file into a [`CustomerInput`], to be checked with
-/// [`CustomerInput::validate`]. `mapping` is the target of each column ([`resolve_mapping`]);
-/// `cells` may be shorter or longer than it (missing cells are empty). `currency` and `country`
-/// come from the row, else [`ImportOptions::default_currency`] /
-/// [`ImportOptions::default_country`].
+/// [`CustomerInput::validate`]. `mapping` is the target of each column
+/// ([`resolve_mapping`](super::resolve_mapping)); `cells` may be shorter or longer than it
+/// (missing cells are empty). `currency` and `country` come from the row, else
+/// [`ImportOptions::default_currency`] / [`ImportOptions::default_country`].
 ///
 /// # Errors
 /// Every cell that cannot be read as its field's type, as a [`FieldError`] naming the field
