@@ -150,6 +150,8 @@ async fn main() -> anyhow::Result<()> {
     let url = format!("sqlite://{}/crm.db", dir.path().display());
     let db = Database::connect(&DbConfig::new(&url)).await?;
     db.migrate().await?;
+    // The search-document backfill that follows migrations (a no-op on a fresh database).
+    db.backfill_search_documents().await?;
     let services = wire(&db);
 
     // 2. A tenant (created with the default tiers) and an admin acting in it.
