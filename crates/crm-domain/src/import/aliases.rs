@@ -7,73 +7,14 @@ use std::collections::BTreeMap;
 use super::options::{DuplicatePolicy, ImportKind, ImportOptions, MatchBy};
 use crate::error::FieldError;
 
-/// Every target field of a customers file: the customer API's field names.
-pub(super) const CUSTOMER_TARGETS: &[&str] = &[
-    "name",
-    "display_name",
-    "email",
-    "phone",
-    "mobile_phone",
-    "customer_type",
-    "company",
-    "company_legal_name",
-    "tax_id",
-    "business_license",
-    "job_title",
-    "website",
-    "industry",
-    "company_size",
-    "annual_revenue",
-    "status",
-    "stage",
-    "source",
-    "assigned_to",
-    "currency",
-    "country",
-    "language",
-    "timezone",
-    "birth_date",
-    "gender",
-    "credit_limit",
-    "payment_terms_days",
-    "tags",
-    "metadata",
-    "notes",
-    "internal_notes",
-    "is_vip",
-    "is_blacklisted",
-    "blacklist_reason",
-    "referred_by",
-    "acquisition_cost",
-    "external_ref",
-    "last_contact_at",
-    "next_follow_up_at",
-    "discount_percent",
-];
+/// Every target field of a customers file: the customer API's writable fields
+/// ([`crate::customer::CUSTOMER_FIELDS`]).
+pub(super) const CUSTOMER_TARGETS: &[&str] = crate::customer::IMPORT_TARGETS;
 
 /// Fields of the customer API that an import does not write (a customer export has them). A
 /// column named so is ignored when another column names exactly the target its name is an alias
 /// of (see [`detect_mapping`]).
-pub(super) const CUSTOMER_READ_ONLY: &[&str] = &[
-    "id",
-    "customer_number",
-    "customer_code",
-    "total_orders",
-    "total_spent",
-    "average_order_value",
-    "first_order_at",
-    "last_order_at",
-    "created_by",
-    "updated_by",
-    "created_at",
-    "updated_at",
-    "deleted_at",
-    "tier_id",
-    "tier_since",
-    "loyalty_points",
-    "rfm",
-    "version",
-];
+pub(super) const CUSTOMER_READ_ONLY: &[&str] = crate::customer::READ_ONLY_FIELDS;
 
 /// Every target field of an orders file.
 pub(super) const ORDER_TARGETS: &[&str] = &[

@@ -67,7 +67,7 @@ impl OrderService {
         let tenant = crate::tenant::load(self.tenants.as_ref(), actor.tenant_id).await?;
         let settings = crate::loyalty::LoyaltySettings::of(&tenant)?;
         let now = self.clock.now();
-        let mut tx = self.orders.begin().await?;
+        let mut tx = self.orders.begin_bulk().await?;
         if !new_customers.is_empty() {
             tx.insert_customers(tenant.id, new_customers).await?;
         }

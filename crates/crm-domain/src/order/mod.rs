@@ -1,7 +1,8 @@
 //! Orders: purchases that drive each customer's statistics, loyalty points and tier.
 //!
 //! - `model`: [`Order`], its lines and statuses, [`OrderInput`] and its validation;
-//! - `ports`: [`OrderRepository`] and its unit of work [`OrderTransaction`];
+//! - `ports`: [`OrderRepository`] and its units of work, [`OrderTransaction`] (one order) and
+//!   [`BulkOrderTransaction`] (a batch);
 //! - `service`: [`OrderService`] (place, change, read, purchase report);
 //! - `bulk`: [`OrderService::place_many`], the batched path of orders imports.
 
@@ -18,9 +19,9 @@ pub use model::{
     average_order_value,
 };
 pub use ports::{
-    CompletedTotals, OrderListQuery, OrderRepository, OrderTransaction, ProductTotal, Settlement,
-    TierPosition,
+    BulkOrderTransaction, CompletedTotals, OrderListQuery, OrderRepository, OrderTransaction,
+    ProductTotal, Settlement, TierPosition,
 };
 #[cfg(any(test, feature = "mock"))]
-pub use ports::{MockOrderRepository, MockOrderTransaction};
+pub use ports::{MockBulkOrderTransaction, MockOrderRepository, MockOrderTransaction};
 pub use service::{MonthlySpend, OrderChange, OrderService, Placed, PurchaseReport};

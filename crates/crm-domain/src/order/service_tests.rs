@@ -118,6 +118,15 @@ fn repo_with(tx: MockOrderTransaction) -> MockOrderRepository {
     repo
 }
 
+fn bulk_repo_with(tx: MockBulkOrderTransaction) -> MockOrderRepository {
+    let mut repo = MockOrderRepository::new();
+    let mut tx = Some(tx);
+    repo.expect_begin_bulk()
+        .times(1)
+        .returning(move || Ok(Box::new(tx.take().unwrap())));
+    repo
+}
+
 fn order_input(total: i64, order_ref: &str) -> OrderInput {
     OrderInput {
         order_ref: Some(order_ref.into()),
@@ -435,7 +444,7 @@ async fn the_next_tier_and_the_missing_spend_come_from_the_current_tier() {
 async fn place_many_applies_the_rules_order_by_order_and_writes_once() {
     let [bronze, silver, gold] = [tiers()[0].id, tiers()[1].id, tiers()[2].id];
     let other = CustomerId(Uuid::from_u128(3));
-    let mut tx = MockOrderTransaction::new();
+    let mut tx = MockBulkOrderTransaction::new();
     tx.expect_lock_customers()
         .withf(|_, ids| ids == [CUSTOMER])
         .times(1)
@@ -492,7 +501,7 @@ async fn place_many_applies_the_rules_order_by_order_and_writes_once() {
         customer_id: CUSTOMER,
         input,
     };
-    let outcomes = service(repo_with(tx))
+    let outcomes = service(bulk_repo_with(tx))
         .place_many(
             &actor("sales"),
             &[],
