@@ -24,9 +24,10 @@
 //! Indonesian synonyms (`perorangan`, `laki-laki`, `selesai`, ...).
 //!
 //! Where things are:
-//! - `options`: [`ImportOptions`] and its enums ([`ImportKind`], [`DuplicatePolicy`],
-//!   [`MatchBy`], [`DecimalSeparator`]);
-//! - `aliases`: the target fields of each kind and the English and Indonesian header aliases
+//! - `model`: [`ImportKind`] and the target fields of each kind ([`targets`]);
+//! - `options`: [`ImportOptions`] and its enums ([`DuplicatePolicy`], [`MatchBy`],
+//!   [`DecimalSeparator`]);
+//! - `aliases`: the English and Indonesian header aliases
 //!   (`No. HP`, `Kode Pos`, ...), [`detect_mapping`] and [`resolve_mapping`];
 //! - `cells`: cell parsing ([`parse_number`], [`parse_bool`], [`parse_date`],
 //!   [`parse_datetime`], choice synonyms);
@@ -36,6 +37,7 @@
 
 mod aliases;
 mod cells;
+mod model;
 mod options;
 mod ports;
 mod rows;
@@ -45,9 +47,10 @@ mod service_tests;
 #[cfg(test)]
 mod tests;
 
-pub use aliases::{detect_mapping, normalise_header, resolve_mapping, targets};
+pub use aliases::{detect_mapping, normalise_header, resolve_mapping};
 pub use cells::{parse_bool, parse_date, parse_datetime, parse_number};
-pub use options::{DecimalSeparator, DuplicatePolicy, ImportKind, ImportOptions, MatchBy};
+pub use model::{ImportKind, targets};
+pub use options::{DecimalSeparator, DuplicatePolicy, ImportOptions, MatchBy};
 #[cfg(any(test, feature = "mock"))]
 pub use ports::MockImportRepository;
 pub use ports::{ImportRepository, RowSource};

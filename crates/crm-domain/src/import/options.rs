@@ -6,21 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::format::{Item, StrftimeItems};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::aliases::targets;
+use super::model::{ImportKind, targets};
 use crate::error::FieldError;
 use crate::values::{CountryCode, CurrencyCode};
-
-string_enum!(
-    /// What an import file holds.
-    #[derive(Serialize, Deserialize)]
-    #[serde(rename_all = "snake_case")]
-    ImportKind {
-        /// One customer per row.
-        Customers => "customers",
-        /// One order per row, naming its customer.
-        Orders => "orders",
-    }
-);
 
 string_enum!(
     /// What to do with a customer row that matches an existing customer (see [`MatchBy`]).

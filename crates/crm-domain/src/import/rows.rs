@@ -11,12 +11,12 @@ use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::aliases::ORDER_CUSTOMER_KEYS;
 use super::cells::{
     CUSTOMER_STATUS_SYNONYMS, CUSTOMER_TYPE_SYNONYMS, GENDER_SYNONYMS, ORDER_STATUS_SYNONYMS,
     SOURCE_SYNONYMS, STAGE_SYNONYMS, clean, normalise_choice, parse_bool, parse_date,
     parse_datetime, parse_number,
 };
+use super::model::ORDER_CUSTOMER_KEYS;
 use super::options::{ImportOptions, MatchBy};
 use crate::customer::{
     AcquisitionSource, CustomerInput, CustomerStatus, CustomerType, Gender, LifecycleStage,

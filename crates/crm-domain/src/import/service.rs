@@ -28,7 +28,8 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use super::aliases::resolve_mapping;
-use super::options::{DuplicatePolicy, ImportKind, ImportOptions, MatchBy};
+use super::model::ImportKind;
+use super::options::{DuplicatePolicy, ImportOptions, MatchBy};
 use super::ports::{ImportRepository, RowSource};
 use super::rows::{RowError, customer_row, order_row};
 use crate::access::{Actor, Permission};

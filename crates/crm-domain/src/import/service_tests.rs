@@ -17,7 +17,7 @@ use crate::customer::{
 };
 use crate::error::DomainError;
 use crate::ids::{CustomerId, JobId, TenantId, UserId};
-use crate::order::{MockOrderRepository, MockOrderTransaction, OrderService};
+use crate::order::{MockBulkOrderTransaction, MockOrderRepository, OrderService};
 use crate::ports::{MockClock, MockIdGenerator};
 use crate::tenant::{MockTenantRepository, Tenant};
 use crate::values::{CountryCode, CurrencyCode};
@@ -500,8 +500,8 @@ async fn an_order_for_an_unknown_customer_fails_when_customers_are_not_created()
         .expect_find_many_by_unique()
         .returning(|_, _, _| Ok(vec![]));
     // The batch's transaction (it is opened even with nothing to place) places no order.
-    ports.orders.expect_begin().returning(|| {
-        let mut tx = MockOrderTransaction::new();
+    ports.orders.expect_begin_bulk().returning(|| {
+        let mut tx = MockBulkOrderTransaction::new();
         tx.expect_insert_customers().never();
         tx.expect_lock_customers().returning(|_, _| Ok(vec![]));
         tx.expect_completed_totals_many()
