@@ -3,9 +3,11 @@
 //! - `model`: [`Order`], its lines and statuses, [`OrderInput`] and its validation;
 //! - `ports`: [`OrderRepository`] and its unit of work [`OrderTransaction`];
 //! - `service`: [`OrderService`] (place, change, read, purchase report);
+//! - `error`: [`PlaceOrderError`], the refusals that are orders' own (the credit limit);
 //! - `bulk`: [`OrderService::place_many`], the batched path of orders imports.
 
 mod bulk;
+mod error;
 mod model;
 mod ports;
 mod service;
@@ -13,6 +15,7 @@ mod service;
 mod service_tests;
 
 pub use bulk::BulkOrder;
+pub use error::PlaceOrderError;
 pub use model::{
     Order, OrderInput, OrderLine, OrderLineInput, OrderStatus, PaymentStatus, ValidOrder,
     average_order_value,
