@@ -1,6 +1,7 @@
 //! The customer aggregate: model, input rules, storage port and use cases.
 
 mod bulk;
+mod error;
 pub mod filter;
 mod input;
 mod model;
@@ -11,6 +12,7 @@ mod service;
 mod service_tests;
 
 pub use bulk::{BulkAction, BulkResult, BulkTarget, MAX_BULK_IDS};
+pub use error::{DeleteCustomerError, OPEN_ORDERS_LISTED};
 pub use input::{
     CustomerInput, MAX_METADATA_BYTES, MAX_NOTES_CHARS, MAX_TAG_CHARS, MAX_TAGS, ValidationContext,
 };
