@@ -5,9 +5,9 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
 use crm_domain::CustomerId;
 use crm_domain::ids::{LedgerEntryId, TierId};
+use crm_domain::loyalty::TierInput;
 use crm_domain::loyalty::{LedgerEntry, Tier, TierChange};
 use crm_domain::pricing::{DiscountSource, QuoteLineInput};
-use crm_domain::loyalty::TierInput;
 use crm_domain::values::Amount;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -276,7 +276,7 @@ pub async fn get_loyalty(
     responses(
         (status = 200, body = BalanceResponse),
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not enough points", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`/problems/insufficient-points`: not enough points, with `balance` and `requested`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Points ≤ 0 or no reason", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -309,7 +309,7 @@ pub async fn redeem_points(
         (status = 200, body = BalanceResponse),
         (status = 403, description = "Missing customers.manage", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The balance would go below zero", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`/problems/insufficient-points`: the balance would go below zero, with `balance` and `requested`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Zero points or no reason", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -490,7 +490,7 @@ pub async fn replace_tier(
         (status = 204, description = "Deleted"),
         (status = 403, description = "Missing customers.manage", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such tier", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Customers hold it", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`/problems/tier-in-use`: customers hold it, with `customers` (how many)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
