@@ -277,7 +277,7 @@ pub async fn get_loyalty(
     responses(
         (status = 200, body = BalanceResponse),
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not enough points", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`/problems/insufficient-points`: not enough points, with `balance` and `requested`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Points ≤ 0 or no reason", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -311,7 +311,7 @@ pub async fn redeem_points(
         (status = 200, body = BalanceResponse),
         (status = 403, description = "Missing customers.manage", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The balance would go below zero", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`/problems/insufficient-points`: the balance would go below zero, with `balance` and `requested`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Zero points or no reason", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -504,7 +504,7 @@ pub async fn replace_tier(
         (status = 204, description = "Deleted"),
         (status = 403, description = "Missing customers.manage", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such tier", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Customers hold it", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`/problems/tier-in-use`: customers hold it, with `customers` (how many)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -339,7 +339,7 @@ fn with_order(mut res: actix_web::HttpResponseBuilder, o: &Order) -> HttpRespons
         (status = 200, description = "This order_ref was already recorded for the customer; nothing changed", body = OrderResponse),
         (status = 403, description = "Missing customers.edit (or customers.manage to override the credit limit)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Beyond the credit limit, or the order_ref is another customer's", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`/problems/credit-limit-exceeded`: beyond the credit limit, with `limit`, `outstanding`, `requested` and `currency`; `/problems/conflict`: the order_ref is another customer's", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -465,7 +465,7 @@ pub async fn get_order(
         (status = 200, body = OrderResponse),
         (status = 403, description = "Missing customers.edit", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Beyond the credit limit", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`/problems/credit-limit-exceeded`: the order would become owed beyond the credit limit, with `limit`, `outstanding`, `requested` and `currency`", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match is stale", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A transition the life cycle does not allow", body = Problem, content_type = "application/problem+json"),
     ),

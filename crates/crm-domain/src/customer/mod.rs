@@ -1,6 +1,7 @@
 //! The customer aggregate: model, input rules, storage port and use cases.
 
 mod bulk;
+mod error;
 mod fields;
 pub mod filter;
 mod input;
@@ -12,6 +13,7 @@ mod service;
 mod service_tests;
 
 pub use bulk::{BulkAction, BulkResult, BulkTarget, MAX_BULK_IDS};
+pub use error::{DeleteCustomerError, OPEN_ORDERS_LISTED};
 pub use fields::{
     CUSTOMER_FIELDS, CustomerField, DEFAULT_EXPORT_COLUMNS, EXPORT_COLUMNS, IMPORT_TARGETS,
     READ_ONLY_FIELDS,

@@ -38,7 +38,7 @@ use crate::customer::{
     Customer, CustomerInput, CustomerProfile, CustomerRepository, NewCustomer, UniqueField,
     ValidationContext,
 };
-use crate::error::{DomainError, RepositoryError};
+use crate::error::{DomainError, RepositoryError, RuleViolation};
 use crate::ids::{CustomerId, JobId};
 use crate::order::{BulkOrder, OrderService};
 use crate::ports::{Clock, IdGenerator, truncate_to_micros};
@@ -783,7 +783,10 @@ impl ImportService {
                     p.counts.failed += 1;
                     errors.extend(RowError::from_field_errors(line, e));
                 }
-                Err(DomainError::Conflict { field, message, .. }) => {
+                Err(
+                    DomainError::Conflict { field, message, .. }
+                    | DomainError::Rule(RuleViolation { field, message, .. }),
+                ) => {
                     p.counts.failed += 1;
                     errors.push(RowError {
                         line,

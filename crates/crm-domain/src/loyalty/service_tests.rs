@@ -284,13 +284,15 @@ async fn a_tier_customers_hold_is_not_deleted() {
     let mut repo = holding_silver();
     repo.expect_delete_unused()
         .times(1)
-        .returning(|_, _| Ok(false));
+        .returning(|_, _| Ok(3));
     let err = tier_service(repo)
         .delete(&actor("admin"), silver())
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, DomainError::Conflict { field, .. } if field == "tier_id"),
+        matches!(&err, DomainError::Rule(v) if v.rule == crate::error::Rule::TierInUse
+            && v.field == "tier_id"
+            && v.facts.get("customers") == Some(&serde_json::json!(3))),
         "{err:?}"
     );
 }
@@ -301,7 +303,7 @@ async fn a_tier_nobody_holds_is_deleted() {
     repo.expect_delete_unused()
         .withf(|t, id| *t == TENANT && *id == silver())
         .times(1)
-        .returning(|_, _| Ok(true));
+        .returning(|_, _| Ok(0));
     tier_service(repo)
         .delete(&actor("admin"), silver())
         .await

@@ -4,9 +4,11 @@
 //! - `ports`: [`OrderRepository`] and its units of work, [`OrderTransaction`] (one order) and
 //!   [`BulkOrderTransaction`] (a batch);
 //! - `service`: [`OrderService`] (place, change, read, purchase report);
+//! - `error`: [`PlaceOrderError`], the refusals that are orders' own (the credit limit);
 //! - `bulk`: [`OrderService::place_many`], the batched path of orders imports.
 
 mod bulk;
+mod error;
 mod model;
 mod ports;
 mod service;
@@ -14,6 +16,7 @@ mod service;
 mod service_tests;
 
 pub use bulk::BulkOrder;
+pub use error::PlaceOrderError;
 pub use model::{
     Order, OrderInput, OrderLine, OrderLineInput, OrderStatus, PaymentStatus, ValidOrder,
     average_order_value,

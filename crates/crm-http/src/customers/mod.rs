@@ -331,6 +331,7 @@ pub async fn replace_customer(
         (status = 204, description = "Deleted"),
         (status = 403, description = "Missing customers.delete", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`/problems/customer-has-open-orders`: the customer has open (pending or unpaid) orders, with `open_orders` (up to 10 `{customer_id, order_ref}`)", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match is stale", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
