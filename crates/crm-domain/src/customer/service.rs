@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::bulk::{BulkAction, BulkResult, BulkTarget, MAX_BULK_IDS};
 use super::input::{CustomerInput, ValidationContext};
@@ -33,16 +33,9 @@ pub struct Created {
     pub replayed: bool,
 }
 
-/// One page of a list.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Page<T> {
-    /// The rows.
-    pub items: Vec<T>,
-    /// Where the next page starts; `None` on the last page.
-    pub next: Option<Position>,
-    /// Exact number of matching rows, when asked for.
-    pub total: Option<u64>,
-}
+/// One page of a customer list: the shared [`crate::page::Page`] whose next page starts after
+/// a [`Position`].
+pub type Page<T> = crate::page::Page<T, Position>;
 
 /// Statistics of a set of customers.
 #[derive(Debug, Clone, PartialEq)]
@@ -347,24 +340,23 @@ impl CustomerService {
                 "the cursor was issued for another sort",
             ));
         }
-        let limit = query.limit as usize;
         let probe = CustomerQuery {
             limit: query.limit + 1,
             ..query.clone()
         };
-        let mut items = self.customers.list(actor.tenant_id, &probe).await?;
-        let next = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(|c| query.position_of(c))
-        } else {
-            None
-        };
-        let total = if include_total {
-            Some(self.customers.count(actor.tenant_id, &query).await?)
-        } else {
-            None
-        };
-        Ok(Page { items, next, total })
+        let rows = self.customers.list(actor.tenant_id, &probe).await?;
+        let mut page = Page::from_probe(rows, query.limit, |c| query.position_of(c));
+        if include_total {
+            page.total = Some(self.customers.count(actor.tenant_id, &query).await?);
+        }
+        Ok(page)
+    }
+
+    /// The service clock's time: the instant a list's relative conditions
+    /// ([`Filter::follow_up_due`](super::filter::Filter::follow_up_due), [`CustomerQuery::now`])
+    /// are judged at.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
     }
 
     /// Statistics of the customers `query` matches (needs `customers.view`): counts by status,

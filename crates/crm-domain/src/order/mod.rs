@@ -14,8 +14,8 @@ mod service_tests;
 
 pub use bulk::BulkOrder;
 pub use model::{
-    Order, OrderInput, OrderLine, OrderLineInput, OrderStatus, PaymentStatus, ValidOrder,
-    average_order_value,
+    Order, OrderInput, OrderLine, OrderLineInput, OrderPosition, OrderStatus, PaymentStatus,
+    ValidOrder, average_order_value,
 };
 pub use ports::{
     CompletedTotals, OrderListQuery, OrderRepository, OrderTransaction, ProductTotal, Settlement,
