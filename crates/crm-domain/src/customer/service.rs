@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use super::bulk::{BulkAction, BulkResult, BulkTarget, MAX_BULK_IDS};
 use super::input::{CustomerInput, ValidationContext};
 use super::model::{Customer, CustomerProfile, NewCustomer, UniqueField};
+use super::patch::CustomerPatch;
 use super::ports::{
     CustomerAggregates, CustomerQuery, CustomerRepository, Deleted, DeletionChange, IdempotencyKey,
     IdempotencyRecord, Position, ProfileUpdate, SortField, SortKey,
@@ -207,6 +208,42 @@ impl CustomerService {
                         .explain_conflict(tenant_id, &profile, Some(id), e)
                         .await);
                 }
+            }
+        }
+        Err(DomainError::Unavailable(
+            "the customer is being changed too often; retry".into(),
+        ))
+    }
+
+    /// Changes some editable fields of a live customer (needs `customers.view` to read it and
+    /// `customers.edit` to write it): `patch` is applied to the version read and the result
+    /// replaces it ([`CustomerService::replace`]). With `expected_version` the write happens
+    /// only on that version; without it, when another writer changed the customer in between,
+    /// the patch is applied again to the fresh version, up to 3 attempts.
+    ///
+    /// # Errors
+    /// As [`CustomerService::replace`] and [`CustomerPatch::apply`]:
+    /// [`DomainError::PreconditionFailed`] when `expected_version` is stale, or when other
+    /// writers won every attempt.
+    pub async fn patch(
+        &self,
+        actor: &Actor,
+        id: CustomerId,
+        patch: &dyn CustomerPatch,
+        expected_version: Option<i64>,
+    ) -> Result<Customer, DomainError> {
+        for attempt in 1..=WRITE_ATTEMPTS {
+            let current = self.get(actor, id).await?;
+            check_version(expected_version, current.version)?;
+            let input = patch.apply(&current)?;
+            match self.replace(actor, id, input, Some(current.version)).await {
+                // Someone else wrote in between: patch their version, unless the caller pinned one.
+                Err(DomainError::PreconditionFailed { .. })
+                    if expected_version.is_none() && attempt < WRITE_ATTEMPTS =>
+                {
+                    continue;
+                }
+                result => return result,
             }
         }
         Err(DomainError::Unavailable(
