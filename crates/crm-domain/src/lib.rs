@@ -6,6 +6,7 @@ mod macros;
 // Shared kernel: identifiers, value objects, errors and the ports every context uses.
 pub mod error;
 pub mod ids;
+pub mod page;
 pub mod ports;
 pub mod values;
 

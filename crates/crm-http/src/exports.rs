@@ -1,25 +1,26 @@
 //! Exports: `GET /api/v1/exports/customers` (the filtered customer list as CSV or XLSX) and
 //! `GET /api/v1/customers/{id}/export` (everything stored about one customer, as JSON).
 //!
-//! The list export reads the customers in keyset pages of 200 (`ExportService::customers_page`)
-//! and never holds the set: a CSV goes out one page per chunk of a streaming body as it is read;
-//! an XLSX workbook is only complete at the end, so it is written to a temporary file and then
-//! streamed from it. Headers are the customer API's field names and cells are the API's values,
+//! The list export is `ExportService::write_customers`: it reads the customers in keyset pages
+//! of 200 and never holds the set; a CSV goes out one page per chunk of a streaming body as it
+//! is read; an XLSX workbook is only complete at the end, so it is written to a temporary file
+//! and then streamed from it. Headers are the customer API's field names and cells are the API's values,
 //! so a file re-imports as it was exported; every cell is guarded against formula injection by
 //! the writer (`crm_infra::export_file::neutralise`).
 
 use std::io::Read;
-use std::sync::Arc;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use crm_domain::customer::{Customer, CustomerQuery, Position};
-use crm_domain::export::{CustomerData, ExportFormat, SheetWriter};
+use crm_domain::customer::{Customer, CustomerQuery};
+use crm_domain::export::{CustomerData, CustomerSheet, ExportFormat, ExportSink, SheetError};
 use crm_domain::{Actor, CustomerId, DomainError};
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tokio::sync::mpsc;
 use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -198,165 +199,99 @@ fn cell(value: Option<&Value>) -> String {
 }
 
 /// A customer's cells in `columns`, as the customer API shows them.
-fn cells(customer: &Customer, columns: &[&str]) -> Result<Vec<String>, ApiError> {
+fn cells(customer: &Customer, columns: &[&str]) -> Result<Vec<String>, DomainError> {
     let value = serde_json::to_value(CustomerResponse::from(customer))
         .map_err(|e| DomainError::Internal(format!("serialising a customer: {e}")))?;
     Ok(columns.iter().map(|c| cell(value.get(*c))).collect())
 }
 
-/// Runs blocking file work (writing rows, assembling or reading the workbook) off the
-/// request's thread.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    web::block(work)
-        .await
-        .map_err(|e| DomainError::Internal(format!("export worker: {e}")))?
+/// The chunks of a list export's file as they are written, or the error that stopped it (the
+/// last item then).
+type Chunks = mpsc::Receiver<Result<web::Bytes, ApiError>>;
+
+/// Hands the bytes of an export to the response body.
+struct BodySink(mpsc::Sender<Result<web::Bytes, ApiError>>);
+
+#[async_trait]
+impl ExportSink for BodySink {
+    async fn send(&mut self, bytes: Vec<u8>) -> Result<(), SheetError> {
+        self.0
+            .send(Ok(web::Bytes::from(bytes)))
+            .await
+            .map_err(|_| SheetError::Failed("the client went away".into()))
+    }
 }
 
-/// Writes `rows` and returns the writer with the bytes ready to send.
-async fn write_rows(
-    mut writer: Box<dyn SheetWriter>,
-    rows: Vec<Customer>,
-    columns: Arc<[&'static str]>,
-) -> Result<(Box<dyn SheetWriter>, Vec<u8>), ApiError> {
-    blocking(move || {
-        for c in &rows {
-            writer
-                .write_row(&cells(c, &columns)?)
-                .map_err(DomainError::from)?;
-        }
-        let ready = writer.take_ready().map_err(DomainError::from)?;
-        Ok((writer, ready))
-    })
-    .await
-}
-
-/// Completes the file and returns a reader of its remaining bytes.
-async fn finish(writer: Box<dyn SheetWriter>) -> Result<Box<dyn Read + Send>, ApiError> {
-    blocking(move || Ok(writer.finish().map_err(DomainError::from)?)).await
-}
-
-/// An export under way: the query, where the next page starts, the rows read and not written
-/// yet, and the writer (`None` once finished).
-struct Export {
+/// Starts writing the export `request` asks for, of the customers `query` matches, and
+/// returns its chunks. Writing rows (an XLSX workbook goes to a temporary file) blocks, so
+/// the export runs on the blocking pool; its reads still run on the request's runtime.
+fn start_export(
     state: web::Data<AppState>,
     actor: Actor,
     query: CustomerQuery,
-    columns: Arc<[&'static str]>,
-    rows: Option<Vec<Customer>>,
-    next: Option<Position>,
-    writer: Option<Box<dyn SheetWriter>>,
+    request: ExportRequest,
+) -> Chunks {
+    let (tx, rx) = mpsc::channel(1);
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        runtime.block_on(async move {
+            if let Err(e) = write_export(&state, &actor, query, &request, &tx).await {
+                // Fails only when nobody listens any more (the client went away).
+                let _ = tx.send(Err(e)).await;
+            }
+        });
+    });
+    rx
 }
 
-impl Export {
-    /// The rows to write next: those already read, else the next page; `None` after the last.
-    async fn next_rows(&mut self) -> Result<Option<Vec<Customer>>, ApiError> {
-        if let Some(rows) = self.rows.take() {
-            return Ok(Some(rows));
+/// Writes the export into `tx`: the chunks the service has ready as it goes (CSV rows), then
+/// the rest of the file (for XLSX the whole workbook) in chunks of [`FILE_CHUNK`] bytes.
+async fn write_export(
+    state: &AppState,
+    actor: &Actor,
+    query: CustomerQuery,
+    request: &ExportRequest,
+    tx: &mpsc::Sender<Result<web::Bytes, ApiError>>,
+) -> Result<(), ApiError> {
+    let columns = request.columns.as_slice();
+    let sheet = CustomerSheet {
+        format: request.format,
+        headers: columns,
+        cells: &|c| cells(c, columns),
+    };
+    let mut sink = BodySink(tx.clone());
+    let mut rest = state
+        .services
+        .exports
+        .write_customers(actor, query, &*state.sheets, &sheet, &mut sink)
+        .await?;
+    loop {
+        let mut buf = vec![0; FILE_CHUNK];
+        let n = rest
+            .read(&mut buf)
+            .map_err(|e| DomainError::Internal(format!("reading the export: {e}")))?;
+        if n == 0 {
+            return Ok(());
         }
-        let Some(after) = self.next.take() else {
-            return Ok(None);
-        };
-        let query = CustomerQuery {
-            after: Some(after),
-            ..self.query.clone()
-        };
-        let page = self
-            .state
-            .services
-            .exports
-            .customers_page(&self.actor, query)
-            .await?;
-        self.next = page.next;
-        Ok(Some(page.items))
-    }
-
-    /// The next chunk of a CSV export: a page of rows (the first with the header); `None` when
-    /// everything was sent.
-    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, ApiError> {
-        loop {
-            let Some(writer) = self.writer.take() else {
-                return Ok(None);
-            };
-            let Some(rows) = self.next_rows().await? else {
-                let mut reader = finish(writer).await?;
-                let rest = blocking(move || {
-                    let mut rest = Vec::new();
-                    reader
-                        .read_to_end(&mut rest)
-                        .map_err(|e| DomainError::Internal(format!("reading the export: {e}")))?;
-                    Ok(rest)
-                })
-                .await?;
-                return Ok((!rest.is_empty()).then_some(rest));
-            };
-            let (writer, ready) = write_rows(writer, rows, self.columns.clone()).await?;
-            self.writer = Some(writer);
-            if !ready.is_empty() {
-                return Ok(Some(ready));
-            }
-        }
-    }
-
-    /// Writes every page and completes the file (XLSX).
-    async fn into_file(mut self) -> Result<Box<dyn Read + Send>, ApiError> {
-        loop {
-            let writer = self
-                .writer
-                .take()
-                .ok_or_else(|| DomainError::Internal("the export was already finished".into()))?;
-            match self.next_rows().await? {
-                Some(rows) => {
-                    let (writer, _) = write_rows(writer, rows, self.columns.clone()).await?;
-                    self.writer = Some(writer);
-                }
-                None => return finish(writer).await,
-            }
-        }
-    }
-
-    /// A CSV export as a stream of chunks, one per page. A failure after the first chunk ends
-    /// the response early (the status is already sent); it is logged.
-    fn into_stream(self) -> impl Stream<Item = Result<web::Bytes, ApiError>> + 'static {
-        futures_util::stream::unfold(Some(self), |export| async move {
-            let mut export = export?;
-            match export.next_chunk().await {
-                Ok(Some(bytes)) => Some((Ok(web::Bytes::from(bytes)), Some(export))),
-                Ok(None) => None,
-                Err(e) => {
-                    tracing::error!(error = %e, "the customer export failed while streaming");
-                    Some((Err(e), None))
-                }
-            }
-        })
+        buf.truncate(n);
+        sink.send(buf).await.map_err(DomainError::from)?;
     }
 }
 
-/// A finished file as a stream of chunks.
-fn file_stream(
-    reader: Box<dyn Read + Send>,
+/// The response body: `first`, then the other chunks. A failure after the first chunk ends
+/// the response early (the status is already sent); it is logged.
+fn body(
+    first: Option<Result<web::Bytes, ApiError>>,
+    mut rest: Chunks,
 ) -> impl Stream<Item = Result<web::Bytes, ApiError>> + 'static {
-    futures_util::stream::unfold(Some(reader), |reader| async move {
-        let mut reader = reader?;
-        let read = blocking(move || {
-            let mut buf = vec![0; FILE_CHUNK];
-            let n = reader
-                .read(&mut buf)
-                .map_err(|e| DomainError::Internal(format!("reading the export: {e}")))?;
-            buf.truncate(n);
-            Ok((reader, buf))
-        })
-        .await;
-        match read {
-            Ok((_, buf)) if buf.is_empty() => None,
-            Ok((reader, buf)) => Some((Ok(web::Bytes::from(buf)), Some(reader))),
-            Err(e) => {
+    let rest = futures_util::stream::poll_fn(move |cx| rest.poll_recv(cx));
+    futures_util::stream::iter(first)
+        .chain(rest)
+        .inspect(|chunk| {
+            if let Err(e) = chunk {
                 tracing::error!(error = %e, "the customer export failed while streaming");
-                Some((Err(e), None))
             }
-        }
-    })
+        })
 }
 
 /// Export the customers the list's filters, `q` and `sort` select, as a CSV or XLSX file with
@@ -388,28 +323,14 @@ pub async fn export_customers(
 ) -> Result<HttpResponse, ApiError> {
     let request = export_request(req.query_string())?;
     let (query, _) = parse_params(&request.list_query, &state)?;
-    let first = state
-        .services
-        .exports
-        .customers_page(&caller.0, query.clone())
-        .await?;
-    let mut writer = state
-        .sheets
-        .open(request.format)
-        .map_err(DomainError::from)?;
-    writer
-        .write_header(&request.columns)
-        .map_err(DomainError::from)?;
-    let export = Export {
-        state: state.clone(),
-        actor: caller.0.clone(),
-        query,
-        columns: request.columns.into(),
-        rows: Some(first.items),
-        next: first.next,
-        writer: Some(writer),
-    };
     let format = request.format;
+    let mut chunks = start_export(state, caller.0, query, request);
+    // The status waits for the first chunk: what fails before it (a refused query, a
+    // workbook too large) is answered as such.
+    let first = match chunks.recv().await {
+        Some(Err(e)) => return Err(e),
+        first => first,
+    };
     let mut res = HttpResponse::Ok();
     res.insert_header((header::CONTENT_TYPE, format.content_type()))
         .insert_header((
@@ -417,10 +338,7 @@ pub async fn export_customers(
             format!("attachment; filename=\"customers.{}\"", format.extension()),
         ))
         .insert_header((header::CACHE_CONTROL, "no-store"));
-    Ok(match format {
-        ExportFormat::Csv => res.streaming(export.into_stream()),
-        ExportFormat::Xlsx => res.streaming(file_stream(export.into_file().await?)),
-    })
+    Ok(res.streaming(body(first, chunks)))
 }
 
 /// The analytics part of a customer's data export.

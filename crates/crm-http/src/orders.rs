@@ -301,28 +301,29 @@ async fn order_page(
     state: &AppState,
     query: OrderListQuery,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = query.limit as usize;
-    let mut rows = state.services.orders.list(&caller.0, query).await?;
-    let next_cursor = if rows.len() > limit {
-        rows.truncate(limit);
-        rows.last().map(|o| {
+    let page = state.services.orders.list(&caller.0, query).await?;
+    let now = state.services.orders.now();
+    Ok(HttpResponse::Ok().json(OrderPage {
+        data: page
+            .items
+            .iter()
+            .map(|o| OrderResponse::new(o, now))
+            .collect(),
+        next_cursor: page.next.map(|(placed_at, id)| {
             state
                 .cursors
-                .encode_position(CursorKind::Orders, o.placed_at, o.id.0)
-        })
-    } else {
-        None
-    };
-    let now = Utc::now();
-    Ok(HttpResponse::Ok().json(OrderPage {
-        data: rows.iter().map(|o| OrderResponse::new(o, now)).collect(),
-        next_cursor,
+                .encode_position(CursorKind::Orders, placed_at, id.0)
+        }),
     }))
 }
 
-fn with_order(mut res: actix_web::HttpResponseBuilder, o: &Order) -> HttpResponse {
+fn with_order(
+    state: &AppState,
+    mut res: actix_web::HttpResponseBuilder,
+    o: &Order,
+) -> HttpResponse {
     res.insert_header((header::ETAG, format!("\"{}\"", o.version)))
-        .json(OrderResponse::new(o, Utc::now()))
+        .json(OrderResponse::new(o, state.services.orders.now()))
 }
 
 /// Record an order of a customer.
@@ -374,7 +375,7 @@ pub async fn create_order(
     if !placed.created {
         res.insert_header(("Idempotent-Replayed", "true"));
     }
-    Ok(with_order(res, &placed.order))
+    Ok(with_order(&state, res, &placed.order))
 }
 
 /// A customer's orders, newest first.
@@ -446,7 +447,7 @@ pub async fn get_order(
         .orders
         .get(&caller.0, OrderId(id.into_inner()))
         .await?;
-    Ok(with_order(HttpResponse::Ok(), &o))
+    Ok(with_order(&state, HttpResponse::Ok(), &o))
 }
 
 /// Change an order's status or payment status.
@@ -489,7 +490,7 @@ pub async fn patch_order(
         .orders
         .change(&caller.0, OrderId(id.into_inner()), change, expected)
         .await?;
-    Ok(with_order(HttpResponse::Ok(), &o))
+    Ok(with_order(&state, HttpResponse::Ok(), &o))
 }
 
 /// Spending of one month.
@@ -571,7 +572,7 @@ pub async fn purchase_stats(
         .orders
         .purchase_report(&caller.0, customer)
         .await?;
-    let now = Utc::now();
+    let now = state.services.orders.now();
     Ok(HttpResponse::Ok().json(PurchaseStatsResponse {
         currency: c.profile.currency.as_str().to_owned(),
         total_orders: r.stats.total_orders,

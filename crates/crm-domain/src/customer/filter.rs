@@ -456,6 +456,27 @@ impl Filter {
     pub fn mentions(&self, field: Field) -> bool {
         self.groups.iter().flatten().any(|c| c.field == field)
     }
+
+    /// The customers whose follow-up is due at `now` (`next_follow_up_at` ≤ now), or with
+    /// `due` false those whose follow-up is not (later, or none planned).
+    pub fn follow_up_due(due: bool, now: DateTime<Utc>) -> Filter {
+        let at = Operand::Instant(crate::ports::truncate_to_micros(now));
+        let condition = |op, value| Condition {
+            field: Field::NextFollowUpAt,
+            op,
+            value,
+        };
+        if due {
+            Filter::all(vec![condition(Op::Lte, at)])
+        } else {
+            Filter {
+                groups: vec![
+                    vec![condition(Op::Gt, at)],
+                    vec![condition(Op::IsNull, Operand::None)],
+                ],
+            }
+        }
+    }
 }
 
 fn parse_condition(c: &Value, at: &str) -> Result<Condition, FieldError> {
@@ -727,6 +748,28 @@ mod tests {
             both.groups
                 .iter()
                 .all(|g| g.len() == 2 && g[1].field == Field::Stage)
+        );
+    }
+
+    #[test]
+    fn a_follow_up_is_due_up_to_now_and_not_due_later_or_unplanned() {
+        use chrono::TimeZone;
+        let now = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap();
+        let c = |op, value| Condition {
+            field: Field::NextFollowUpAt,
+            op,
+            value,
+        };
+        assert_eq!(
+            Filter::follow_up_due(true, now).groups,
+            vec![vec![c(Op::Lte, Operand::Instant(now))]]
+        );
+        assert_eq!(
+            Filter::follow_up_due(false, now).groups,
+            vec![
+                vec![c(Op::Gt, Operand::Instant(now))],
+                vec![c(Op::IsNull, Operand::None)]
+            ]
         );
     }
 }

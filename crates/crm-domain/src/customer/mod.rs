@@ -6,6 +6,7 @@ mod fields;
 pub mod filter;
 mod input;
 mod model;
+mod patch;
 mod ports;
 pub mod search;
 mod service;
@@ -25,6 +26,9 @@ pub use model::{
     AcquisitionSource, Customer, CustomerProfile, CustomerRfm, CustomerStatus, CustomerType,
     Gender, LifecycleStage, LoyaltyStatus, NewCustomer, PurchaseStats, UniqueField, customer_code,
 };
+#[cfg(any(test, feature = "mock"))]
+pub use patch::MockCustomerPatch;
+pub use patch::{CustomerJson, CustomerPatch, MergePatch, merge_patch};
 pub use ports::{
     CustomerAggregates, CustomerBatch, CustomerQuery, CustomerRepository, Deleted, DeletionChange,
     IdempotencyKey, IdempotencyRecord, Position, ProfileUpdate, SortField, SortKey, SortValue,

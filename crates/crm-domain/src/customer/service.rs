@@ -2,12 +2,13 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::bulk::{BulkAction, BulkResult, BulkTarget, MAX_BULK_IDS};
 use super::error::{DeleteCustomerError, OPEN_ORDERS_LISTED};
 use super::input::{CustomerInput, ValidationContext};
 use super::model::{Customer, CustomerProfile, NewCustomer, UniqueField};
+use super::patch::CustomerPatch;
 use super::ports::{
     CustomerAggregates, CustomerQuery, CustomerRepository, Deleted, DeletionChange, IdempotencyKey,
     IdempotencyRecord, Position, ProfileUpdate, SortField, SortKey,
@@ -34,16 +35,9 @@ pub struct Created {
     pub replayed: bool,
 }
 
-/// One page of a list.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Page<T> {
-    /// The rows.
-    pub items: Vec<T>,
-    /// Where the next page starts; `None` on the last page.
-    pub next: Option<Position>,
-    /// Exact number of matching rows, when asked for.
-    pub total: Option<u64>,
-}
+/// One page of a customer list: the shared [`crate::page::Page`] whose next page starts after
+/// a [`Position`].
+pub type Page<T> = crate::page::Page<T, Position>;
 
 /// Statistics of a set of customers.
 #[derive(Debug, Clone, PartialEq)]
@@ -222,6 +216,42 @@ impl CustomerService {
         ))
     }
 
+    /// Changes some editable fields of a live customer (needs `customers.view` to read it and
+    /// `customers.edit` to write it): `patch` is applied to the version read and the result
+    /// replaces it ([`CustomerService::replace`]). With `expected_version` the write happens
+    /// only on that version; without it, when another writer changed the customer in between,
+    /// the patch is applied again to the fresh version, up to 3 attempts.
+    ///
+    /// # Errors
+    /// As [`CustomerService::replace`] and [`CustomerPatch::apply`]:
+    /// [`DomainError::PreconditionFailed`] when `expected_version` is stale, or when other
+    /// writers won every attempt.
+    pub async fn patch(
+        &self,
+        actor: &Actor,
+        id: CustomerId,
+        patch: &dyn CustomerPatch,
+        expected_version: Option<i64>,
+    ) -> Result<Customer, DomainError> {
+        for attempt in 1..=WRITE_ATTEMPTS {
+            let current = self.get(actor, id).await?;
+            check_version(expected_version, current.version)?;
+            let input = patch.apply(&current)?;
+            match self.replace(actor, id, input, Some(current.version)).await {
+                // Someone else wrote in between: patch their version, unless the caller pinned one.
+                Err(DomainError::PreconditionFailed { .. })
+                    if expected_version.is_none() && attempt < WRITE_ATTEMPTS =>
+                {
+                    continue;
+                }
+                result => return result,
+            }
+        }
+        Err(DomainError::Unavailable(
+            "the customer is being changed too often; retry".into(),
+        ))
+    }
+
     /// Soft-deletes a live customer (needs `customers.delete`): it disappears from reads and
     /// lists and frees its e-mail, phones and external_ref, until restored. A customer with
     /// open orders (pending, or completed and unpaid) cannot be deleted.
@@ -345,24 +375,23 @@ impl CustomerService {
                 "the cursor was issued for another sort",
             ));
         }
-        let limit = query.limit as usize;
         let probe = CustomerQuery {
             limit: query.limit + 1,
             ..query.clone()
         };
-        let mut items = self.customers.list(actor.tenant_id, &probe).await?;
-        let next = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(|c| query.position_of(c))
-        } else {
-            None
-        };
-        let total = if include_total {
-            Some(self.customers.count(actor.tenant_id, &query).await?)
-        } else {
-            None
-        };
-        Ok(Page { items, next, total })
+        let rows = self.customers.list(actor.tenant_id, &probe).await?;
+        let mut page = Page::from_probe(rows, query.limit, |c| query.position_of(c));
+        if include_total {
+            page.total = Some(self.customers.count(actor.tenant_id, &query).await?);
+        }
+        Ok(page)
+    }
+
+    /// The service clock's time: the instant a list's relative conditions
+    /// ([`Filter::follow_up_due`](super::filter::Filter::follow_up_due), [`CustomerQuery::now`])
+    /// are judged at.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
     }
 
     /// Statistics of the customers `query` matches (needs `customers.view`): counts by status,

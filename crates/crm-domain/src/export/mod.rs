@@ -10,15 +10,15 @@
 //! injection.
 //!
 //! - `model`: [`neutralise`] and [`FORMULA_STARTS`], [`ExportFormat`], [`SheetError`];
-//! - `ports`: [`SheetWriters`] and [`SheetWriter`];
-//! - `service`: [`ExportService`] and [`CustomerData`].
+//! - `ports`: [`SheetWriters`], [`SheetWriter`] and [`ExportSink`];
+//! - `service`: [`ExportService`], [`CustomerSheet`] and [`CustomerData`].
 
 mod model;
 mod ports;
 mod service;
 
 pub use model::{EXPORT_PAGE_SIZE, ExportFormat, FORMULA_STARTS, SheetError, neutralise};
+pub use ports::{ExportSink, SheetWriter, SheetWriters};
 #[cfg(any(test, feature = "mock"))]
-pub use ports::MockSheetWriters;
-pub use ports::{SheetWriter, SheetWriters};
-pub use service::{CustomerData, ExportService};
+pub use ports::{MockExportSink, MockSheetWriter, MockSheetWriters};
+pub use service::{CustomerData, CustomerSheet, ExportService};

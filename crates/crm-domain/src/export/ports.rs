@@ -1,18 +1,23 @@
-//! The export context's port: spreadsheet writers (CSV, XLSX) the infrastructure implements.
+//! The export context's ports: spreadsheet writers (CSV, XLSX) the infrastructure implements,
+//! and the sink that takes a file's bytes as they are ready.
 
 use std::io::Read;
+
+use async_trait::async_trait;
 
 use super::model::{ExportFormat, SheetError};
 
 /// A spreadsheet being written row by row: the header once, then the rows, then
 /// [`finish`](SheetWriter::finish). Every row cell is guarded against formula injection (a cell
 /// starting with `=`, `+`, `-`, `@`, tab or carriage return gets a leading `'`).
+#[cfg_attr(feature = "mock", mockall::automock)]
 pub trait SheetWriter: Send {
     /// Writes the header row, as given.
     ///
     /// # Errors
     /// The file could not be written.
-    fn write_header(&mut self, headers: &[&str]) -> Result<(), SheetError>;
+    #[allow(clippy::needless_lifetimes)] // mockall's mock needs the lifetime named
+    fn write_header<'a>(&mut self, headers: &[&'a str]) -> Result<(), SheetError>;
 
     /// Writes one row of text cells.
     ///
@@ -43,4 +48,16 @@ pub trait SheetWriters: Send + Sync {
     /// # Errors
     /// The temporary file of an XLSX workbook could not be created.
     fn open(&self, format: ExportFormat) -> Result<Box<dyn SheetWriter>, SheetError>;
+}
+
+/// Where the bytes of an export go as they are ready, in order (a streamed response body).
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait ExportSink: Send {
+    /// Takes the next bytes of the file.
+    ///
+    /// # Errors
+    /// [`SheetError::Failed`] when nobody takes them any more (the client went away): the
+    /// export stops.
+    async fn send(&mut self, bytes: Vec<u8>) -> Result<(), SheetError>;
 }

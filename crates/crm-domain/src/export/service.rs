@@ -1,11 +1,13 @@
 //! Export use cases: the filtered customer list as a sheet, and everything stored about one
 //! customer.
 
+use std::io::Read;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::model::EXPORT_PAGE_SIZE;
+use super::model::{EXPORT_PAGE_SIZE, ExportFormat};
+use super::ports::{ExportSink, SheetWriters};
 use crate::access::{Actor, Permission};
 use crate::analytics::service::CustomerAnalytics;
 use crate::analytics::{AnalyticsService, PredictionOptions};
@@ -34,6 +36,18 @@ pub struct CustomerData {
     pub segments: Vec<Segment>,
     /// RFM scores, historical value and model predictions (default options).
     pub analytics: CustomerAnalytics,
+}
+
+/// What a customer list export writes: the file format, the header row and each customer's
+/// row (one cell per header; the adapter decides how a customer reads, e.g. as its API shows
+/// it).
+pub struct CustomerSheet<'a> {
+    /// CSV or XLSX.
+    pub format: ExportFormat,
+    /// The header row.
+    pub headers: &'a [&'a str],
+    /// A customer's cells, in the order of `headers`.
+    pub cells: &'a (dyn Fn(&Customer) -> Result<Vec<String>, DomainError> + Sync),
 }
 
 /// Export use cases. Every method needs `customers.manage`.
@@ -92,6 +106,47 @@ impl ExportService {
         self.customers.list(actor, query, false).await
     }
 
+    /// Writes the customers `query` matches (its filters, search and sort; its page and
+    /// limit are ignored) as a `sheet.format` file opened from `sheets`: the header, then every
+    /// customer, read in keyset pages of [`EXPORT_PAGE_SIZE`] so the set is never held. After
+    /// each page the bytes ready (a CSV's rows) go to `sink`; the rest of the file (for XLSX
+    /// the whole workbook) is returned as a reader once every page is written.
+    ///
+    /// # Errors
+    /// As [`ExportService::customers_page`]; [`DomainError::Validation`] on `format` when an
+    /// XLSX file would have more rows than a worksheet holds; [`DomainError::Internal`] when the
+    /// file cannot be written or `sink` takes no more bytes; an error of `sheet.cells`.
+    pub async fn write_customers(
+        &self,
+        actor: &Actor,
+        query: CustomerQuery,
+        sheets: &dyn SheetWriters,
+        sheet: &CustomerSheet<'_>,
+        sink: &mut dyn ExportSink,
+    ) -> Result<Box<dyn Read + Send>, DomainError> {
+        let mut page = self.customers_page(actor, query.clone()).await?;
+        let mut writer = sheets.open(sheet.format)?;
+        writer.write_header(sheet.headers)?;
+        loop {
+            for customer in &page.items {
+                writer.write_row(&(sheet.cells)(customer)?)?;
+            }
+            let ready = writer.take_ready()?;
+            if !ready.is_empty() {
+                sink.send(ready).await?;
+            }
+            let Some(after) = page.next else {
+                break;
+            };
+            let next = CustomerQuery {
+                after: Some(after),
+                ..query.clone()
+            };
+            page = self.customers_page(actor, next).await?;
+        }
+        Ok(writer.finish()?)
+    }
+
     /// Everything stored about a live customer of the caller's tenant: the record, all orders
     /// with their lines, all ledger entries and tier changes, current segments and analytics.
     ///
@@ -118,27 +173,26 @@ impl ExportService {
                 now,
                 ..OrderListQuery::default()
             };
-            let mut page = self.orders.list_orders(tenant, &query).await?;
-            let more = page.len() > EXPORT_PAGE_SIZE as usize;
-            page.truncate(EXPORT_PAGE_SIZE as usize);
-            after = page.last().map(|o| (o.placed_at, o.id));
-            orders.extend(page);
-            if !more {
+            let rows = self.orders.list_orders(tenant, &query).await?;
+            let page = crate::page::Page::from_probe(rows, EXPORT_PAGE_SIZE, Order::position);
+            orders.extend(page.items);
+            after = page.next;
+            if after.is_none() {
                 break;
             }
         }
 
         let mut loyalty_ledger: Vec<LedgerEntry> = Vec::new();
+        let mut before = None;
         loop {
-            let before = loyalty_ledger.last().map(|e| e.id);
-            let mut page = self
+            let rows = self
                 .orders
                 .ledger(tenant, id, before, EXPORT_PAGE_SIZE + 1)
                 .await?;
-            let more = page.len() > EXPORT_PAGE_SIZE as usize;
-            page.truncate(EXPORT_PAGE_SIZE as usize);
-            loyalty_ledger.extend(page);
-            if !more {
+            let page = crate::page::Page::from_probe(rows, EXPORT_PAGE_SIZE, |e| e.id);
+            loyalty_ledger.extend(page.items);
+            before = page.next;
+            if before.is_none() {
                 break;
             }
         }
@@ -164,6 +218,8 @@ impl ExportService {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
     use chrono::{Duration, TimeZone};
     use uuid::Uuid;
 
@@ -173,7 +229,9 @@ mod tests {
         CustomerInput, LoyaltyStatus, MockCustomerRepository, PurchaseStats, ValidationContext,
         customer_code,
     };
-    use crate::export::ExportFormat;
+    use crate::export::{
+        ExportFormat, MockExportSink, MockSheetWriter, MockSheetWriters, SheetError,
+    };
     use crate::ids::{LedgerEntryId, OrderId, TenantId, UserId};
     use crate::loyalty::LedgerKind;
     use crate::order::{MockOrderRepository, OrderStatus, PaymentStatus};
@@ -266,16 +324,21 @@ mod tests {
     /// A service over a customer with [`ORDERS`] orders and [`ENTRIES`] ledger entries, whose
     /// repositories answer pages as the real ones do (newest first, after the given position).
     fn service() -> ExportService {
+        let mut customers = MockCustomerRepository::new();
+        customers
+            .expect_find()
+            .returning(|tenant, id, _| Ok((tenant == TENANT && id == CUSTOMER).then(customer)));
+        service_over(customers)
+    }
+
+    /// The service of [`service`] over these customers.
+    fn service_over(customers: MockCustomerRepository) -> ExportService {
         let mut clock = MockClock::new();
         clock.expect_now().returning(t0);
         let mut ids = MockIdGenerator::new();
         ids.expect_new_id().returning(Uuid::now_v7);
         let clock: Arc<dyn Clock> = Arc::new(clock);
         let ids: Arc<dyn crate::ports::IdGenerator> = Arc::new(ids);
-        let mut customers = MockCustomerRepository::new();
-        customers
-            .expect_find()
-            .returning(|tenant, id, _| Ok((tenant == TENANT && id == CUSTOMER).then(customer)));
         let customers: Arc<dyn crate::customer::CustomerRepository> = Arc::new(customers);
         let mut orders = MockOrderRepository::new();
         orders.expect_list_orders().returning(|_, q| {
@@ -340,6 +403,251 @@ mod tests {
         let expected: Vec<LedgerEntry> = (0..ENTRIES).rev().map(entry).collect();
         assert_eq!(data.loyalty_ledger, expected);
         assert!(data.segments.is_empty() && data.tier_history.is_empty());
+    }
+
+    /// Customers of a list export: more than a page, newest first.
+    const LISTED: u128 = EXPORT_PAGE_SIZE as u128 + 50;
+
+    /// Customer `i` of the list, created `i` seconds before t0.
+    fn listed(i: u128) -> Customer {
+        let mut c = customer();
+        c.id = CustomerId(Uuid::from_u128(100 + i));
+        c.profile.name = format!("C{i}");
+        c.created_at = t0() - Duration::seconds(i as i64);
+        c
+    }
+
+    /// A repository listing [`LISTED`] customers as the real one does: `limit` rows after
+    /// the query's position (newest first).
+    fn listing() -> MockCustomerRepository {
+        let mut customers = MockCustomerRepository::new();
+        // Keyset pages of EXPORT_PAGE_SIZE (one extra row tells a next page exists), whatever
+        // the list query's page and limit were.
+        customers
+            .expect_list()
+            .withf(|_, q| q.offset.is_none() && q.limit == EXPORT_PAGE_SIZE + 1)
+            .returning(|_, q| {
+                let all: Vec<Customer> = (0..LISTED).map(listed).collect();
+                let start = match &q.after {
+                    None => 0,
+                    Some(p) => all.iter().position(|c| c.id == p.id).unwrap() + 1,
+                };
+                Ok(all.into_iter().skip(start).take(q.limit as usize).collect())
+            });
+        customers
+    }
+
+    /// Everything a list export did, in order.
+    type Log = Arc<Mutex<Vec<String>>>;
+
+    fn record(log: &Log, event: String) {
+        log.lock().unwrap().push(event);
+    }
+
+    /// A mock CSV writer that logs its calls; the bytes ready after the n-th page are `page n`.
+    fn csv_writer(log: &Log) -> MockSheetWriter {
+        let mut writer = MockSheetWriter::new();
+        let l = log.clone();
+        writer.expect_write_header().times(1).returning(move |h| {
+            record(&l, format!("header {}", h.join(",")));
+            Ok(())
+        });
+        let l = log.clone();
+        writer.expect_write_row().returning(move |cells| {
+            record(&l, format!("row {}", cells.join(",")));
+            Ok(())
+        });
+        let l = log.clone();
+        let mut pages = 0;
+        writer.expect_take_ready().returning(move || {
+            pages += 1;
+            record(&l, "take_ready".into());
+            Ok(format!("page {pages}").into_bytes())
+        });
+        let l = log.clone();
+        writer.expect_finish().times(1).returning(move || {
+            record(&l, "finish".into());
+            Ok(Box::new(std::io::Cursor::new(b"rest".to_vec())))
+        });
+        writer
+    }
+
+    fn sink(log: &Log) -> MockExportSink {
+        let mut sink = MockExportSink::new();
+        let l = log.clone();
+        sink.expect_send().returning(move |bytes| {
+            record(&l, format!("send {}", String::from_utf8_lossy(&bytes)));
+            Ok(())
+        });
+        sink
+    }
+
+    fn cells(c: &Customer) -> Result<Vec<String>, DomainError> {
+        Ok(vec![c.profile.name.clone()])
+    }
+
+    fn sheet(format: ExportFormat) -> CustomerSheet<'static> {
+        CustomerSheet {
+            format,
+            headers: &["name"],
+            cells: &cells,
+        }
+    }
+
+    fn query() -> CustomerQuery {
+        CustomerQuery {
+            filter: Default::default(),
+            sort: vec![],
+            deleted: Default::default(),
+            limit: 20,
+            after: None,
+            offset: Some(40),
+            now: t0(),
+            search: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_list_export_writes_every_page_in_order_and_sends_each_as_it_is_ready() {
+        let log = Log::default();
+        let mut sheets = MockSheetWriters::new();
+        let writer = csv_writer(&log);
+        sheets
+            .expect_open()
+            .withf(|f| *f == ExportFormat::Csv)
+            .times(1)
+            .return_once(move |_| Ok(Box::new(writer)));
+        let mut rest = service_over(listing())
+            .write_customers(
+                &actor("admin"),
+                query(),
+                &sheets,
+                &sheet(ExportFormat::Csv),
+                &mut sink(&log),
+            )
+            .await
+            .unwrap();
+        let mut tail = String::new();
+        rest.read_to_string(&mut tail).unwrap();
+        assert_eq!(tail, "rest");
+
+        let page = EXPORT_PAGE_SIZE as u128;
+        let mut expected = vec!["header name".to_owned()];
+        expected.extend((0..page).map(|i| format!("row C{i}")));
+        expected.extend(["take_ready".into(), "send page 1".into()]);
+        expected.extend((page..LISTED).map(|i| format!("row C{i}")));
+        expected.extend(["take_ready".into(), "send page 2".into(), "finish".into()]);
+        assert_eq!(*log.lock().unwrap(), expected);
+    }
+
+    #[tokio::test]
+    async fn a_list_export_sends_nothing_until_bytes_are_ready() {
+        let mut writer = MockSheetWriter::new();
+        writer.expect_write_header().times(1).returning(|_| Ok(()));
+        writer
+            .expect_write_row()
+            .times(LISTED as usize)
+            .returning(|_| Ok(()));
+        writer
+            .expect_take_ready()
+            .times(2)
+            .returning(|| Ok(Vec::new()));
+        writer
+            .expect_finish()
+            .times(1)
+            .returning(|| Ok(Box::new(std::io::Cursor::new(b"PK".to_vec()))));
+        let mut sheets = MockSheetWriters::new();
+        sheets
+            .expect_open()
+            .withf(|f| *f == ExportFormat::Xlsx)
+            .return_once(move |_| Ok(Box::new(writer)));
+        let mut sink = MockExportSink::new();
+        sink.expect_send().never();
+        let mut file = Vec::new();
+        service_over(listing())
+            .write_customers(
+                &actor("admin"),
+                query(),
+                &sheets,
+                &sheet(ExportFormat::Xlsx),
+                &mut sink,
+            )
+            .await
+            .unwrap()
+            .read_to_end(&mut file)
+            .unwrap();
+        assert_eq!(file, b"PK");
+    }
+
+    #[tokio::test]
+    async fn a_list_export_stops_when_the_sink_takes_no_more() {
+        let mut sheets = MockSheetWriters::new();
+        let mut writer = MockSheetWriter::new();
+        writer.expect_write_header().returning(|_| Ok(()));
+        writer.expect_write_row().returning(|_| Ok(()));
+        writer
+            .expect_take_ready()
+            .times(1)
+            .returning(|| Ok(b"rows".to_vec()));
+        writer.expect_finish().never();
+        sheets
+            .expect_open()
+            .return_once(move |_| Ok(Box::new(writer)));
+        let mut sink = MockExportSink::new();
+        sink.expect_send()
+            .times(1)
+            .returning(|_| Err(SheetError::Failed("the client went away".into())));
+        let mut customers = MockCustomerRepository::new();
+        let calls = Arc::new(Mutex::new(0));
+        let c = calls.clone();
+        customers.expect_list().returning(move |_, q| {
+            *c.lock().unwrap() += 1;
+            Ok((0..=q.limit as u128).map(listed).collect())
+        });
+        let err = service_over(customers)
+            .write_customers(
+                &actor("admin"),
+                query(),
+                &sheets,
+                &sheet(ExportFormat::Csv),
+                &mut sink,
+            )
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(err, DomainError::Internal("the client went away".into()));
+        assert_eq!(
+            *calls.lock().unwrap(),
+            1,
+            "no page is read after the sink closed"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_list_export_needs_manage_before_anything_is_read_or_opened() {
+        let mut sheets = MockSheetWriters::new();
+        sheets.expect_open().never();
+        let mut sink = MockExportSink::new();
+        sink.expect_send().never();
+        for role in ["viewer", "sales", "manager"] {
+            let mut customers = MockCustomerRepository::new();
+            customers.expect_list().never();
+            let err = service_over(customers)
+                .write_customers(
+                    &actor(role),
+                    query(),
+                    &sheets,
+                    &sheet(ExportFormat::Csv),
+                    &mut sink,
+                )
+                .await
+                .err();
+            assert_eq!(
+                err,
+                Some(DomainError::Forbidden(Permission::CustomersManage)),
+                "{role}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -282,9 +282,7 @@ async fn replace_keeps_the_tiers_id_and_tenant() {
 #[tokio::test]
 async fn a_tier_customers_hold_is_not_deleted() {
     let mut repo = holding_silver();
-    repo.expect_delete_unused()
-        .times(1)
-        .returning(|_, _| Ok(3));
+    repo.expect_delete_unused().times(1).returning(|_, _| Ok(3));
     let err = tier_service(repo)
         .delete(&actor("admin"), silver())
         .await

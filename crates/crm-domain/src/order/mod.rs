@@ -18,8 +18,8 @@ mod service_tests;
 pub use bulk::BulkOrder;
 pub use error::PlaceOrderError;
 pub use model::{
-    Order, OrderInput, OrderLine, OrderLineInput, OrderStatus, PaymentStatus, ValidOrder,
-    average_order_value,
+    Order, OrderInput, OrderLine, OrderLineInput, OrderPosition, OrderStatus, PaymentStatus,
+    ValidOrder, average_order_value,
 };
 pub use ports::{
     BulkOrderTransaction, CompletedTotals, OrderListQuery, OrderRepository, OrderTransaction,

@@ -124,7 +124,16 @@ impl Order {
         self.status == OrderStatus::Pending
             || (self.status == OrderStatus::Completed && self.payment_status != PaymentStatus::Paid)
     }
+
+    /// Where the order stands in an order list (newest `placed_at` first, ties by id): the
+    /// next page starts after it.
+    pub fn position(&self) -> OrderPosition {
+        (self.placed_at, self.id)
+    }
 }
+
+/// The keyset of order lists: `placed_at` and id.
+pub type OrderPosition = (DateTime<Utc>, OrderId);
 
 /// One submitted order line.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -8,13 +8,16 @@ use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
 
 use super::error::PlaceOrderError;
-use super::model::{Order, OrderInput, OrderStatus, PaymentStatus, average_order_value};
+use super::model::{
+    Order, OrderInput, OrderPosition, OrderStatus, PaymentStatus, average_order_value,
+};
 use super::ports::{OrderListQuery, OrderRepository, OrderTransaction};
 use crate::access::{Actor, Permission};
 use crate::customer::{Customer, LifecycleStage, PurchaseStats};
 use crate::error::{DomainError, RepositoryError};
 use crate::ids::{CustomerId, LedgerEntryId, OrderId, TenantId};
 use crate::loyalty::{LedgerEntry, LedgerKind, LoyaltySettings, points_for, tier_change};
+use crate::page::Page;
 use crate::ports::{Clock, IdGenerator};
 use crate::pricing::check_credit;
 use crate::tenant::{Tenant, TenantRepository};
@@ -401,8 +404,8 @@ impl OrderService {
             .ok_or(DomainError::NotFound { entity: "order" })
     }
 
-    /// A page of the tenant's orders (needs `customers.view`), newest first; returns one row
-    /// more than `query.limit` when a next page exists. `query.now` is set here.
+    /// A page of the tenant's orders (needs `customers.view`), newest first: `query.limit`
+    /// orders after `query.after`, and where the next page starts. `query.now` is set here.
     ///
     /// # Errors
     /// [`DomainError::Validation`] when `limit` is outside 1..=200.
@@ -410,7 +413,7 @@ impl OrderService {
         &self,
         actor: &Actor,
         mut query: OrderListQuery,
-    ) -> Result<Vec<Order>, DomainError> {
+    ) -> Result<Page<Order, OrderPosition>, DomainError> {
         actor.require(Permission::CustomersView)?;
         if !(1..=crate::customer::MAX_PAGE_SIZE).contains(&query.limit) {
             return Err(DomainError::invalid(
@@ -420,8 +423,16 @@ impl OrderService {
             ));
         }
         query.now = self.clock.now();
+        let limit = query.limit;
         query.limit += 1;
-        Ok(self.orders.list_orders(actor.tenant_id, &query).await?)
+        let rows = self.orders.list_orders(actor.tenant_id, &query).await?;
+        Ok(Page::from_probe(rows, limit, Order::position))
+    }
+
+    /// The service clock's time: the instant an order's derived payment state (`overdue`,
+    /// [`Order::payment_status_at`]) is reported at.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
     }
 
     /// Rebuilds every customer's statistics, stage and points balance of the caller's tenant from

@@ -222,7 +222,7 @@ pub(crate) fn parse_params(
     query: &str,
     state: &AppState,
 ) -> Result<(CustomerQuery, ListMode), ApiError> {
-    let now = Utc::now();
+    let now = state.services.customers.now();
     let mut conditions = Vec::new();
     let mut extra = Filter::default();
     let mut limit = DEFAULT_PAGE_SIZE;
@@ -327,19 +327,9 @@ pub(crate) fn parse_params(
                 });
             }
             "follow_up_due" => {
-                let at = Operand::Instant(crm_domain::ports::truncate_to_micros(now));
-                let c = |op, value| Condition {
-                    field: Field::NextFollowUpAt,
-                    op,
-                    value,
-                };
-                extra = extra.clone().and(if boolean(name, value)? {
-                    Filter::all(vec![c(Op::Lte, at)])
-                } else {
-                    Filter {
-                        groups: vec![vec![c(Op::Gt, at)], vec![c(Op::IsNull, Operand::None)]],
-                    }
-                });
+                extra = extra
+                    .clone()
+                    .and(Filter::follow_up_due(boolean(name, value)?, now));
             }
             "include_deleted" if boolean(name, value)? => deleted = Deleted::Include,
             "only_deleted" if boolean(name, value)? => deleted = Deleted::Only,
@@ -528,7 +518,7 @@ pub async fn search_customers(
         limit,
         after: None,
         offset: r.page.map(|p| (p - 1) * u64::from(limit)),
-        now: Utc::now(),
+        now: state.services.customers.now(),
         search,
     };
     query.after = r

@@ -6,7 +6,7 @@ pub(crate) mod list;
 
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
-use crm_domain::customer::{Customer, IdempotencyKey};
+use crm_domain::customer::{Customer, CustomerInput, CustomerJson, IdempotencyKey, MergePatch};
 use crm_domain::{CustomerId, DomainError};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -30,9 +30,6 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(delete_customer)
         .service(restore_customer);
 }
-
-/// Attempts of a `PATCH` without `If-Match` when other writers keep changing the customer.
-const PATCH_ATTEMPTS: usize = 3;
 
 fn etag(version: i64) -> String {
     format!("\"{version}\"")
@@ -104,26 +101,21 @@ fn fingerprint(route: &str, body: &serde_json::Value) -> String {
         .collect()
 }
 
-/// RFC 7396 JSON merge patch: `null` removes a member, objects merge recursively, anything
-/// else replaces.
-fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
-    let serde_json::Value::Object(patch) = patch else {
-        *target = patch.clone();
-        return;
-    };
-    if !target.is_object() {
-        *target = serde_json::Value::Object(serde_json::Map::new());
+/// A customer's editable fields as the API's write body ([`CustomerWrite`]): what a `PATCH`
+/// merge patch applies to.
+struct WriteJson;
+
+impl CustomerJson for WriteJson {
+    fn fields(&self, customer: &Customer) -> Result<serde_json::Value, DomainError> {
+        serde_json::to_value(CustomerWrite::from(customer))
+            .map_err(|e| DomainError::Internal(e.to_string()))
     }
-    if let serde_json::Value::Object(map) = target {
-        for (key, value) in patch {
-            if value.is_null() {
-                map.remove(key);
-            } else {
-                merge_patch(
-                    map.entry(key.clone()).or_insert(serde_json::Value::Null),
-                    value,
-                );
-            }
+
+    fn input(&self, fields: serde_json::Value) -> Result<CustomerInput, DomainError> {
+        match from_value::<CustomerWrite>(fields) {
+            Ok(write) => Ok(write.into()),
+            Err(ApiError::Domain(e)) => Err(e),
+            Err(other) => Err(DomainError::Internal(other.to_string())),
         }
     }
 }
@@ -236,45 +228,14 @@ pub async fn patch_customer(
     id: web::Path<Uuid>,
     body: JsonBody<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = CustomerId(id.into_inner());
     let expected = if_match(req.headers())?;
-    if !body.0.is_object() {
-        return Err(DomainError::invalid(
-            "body",
-            "not_an_object",
-            "a merge patch must be a JSON object",
-        )
-        .into());
-    }
-    for attempt in 1..=PATCH_ATTEMPTS {
-        let current = state.services.customers.get(&caller.0, id).await?;
-        if let Some(v) = expected.filter(|v| *v != current.version) {
-            return Err(DomainError::PreconditionFailed {
-                expected: v,
-                current: current.version,
-            }
-            .into());
-        }
-        let mut merged = serde_json::to_value(CustomerWrite::from(&current))
-            .map_err(|e| DomainError::Internal(e.to_string()))?;
-        merge_patch(&mut merged, &body.0);
-        let write: CustomerWrite = from_value(merged)?;
-        match state
-            .services
-            .customers
-            .replace(&caller.0, id, write.into(), Some(current.version))
-            .await
-        {
-            // Someone else wrote in between: merge onto their version, unless the caller pinned one.
-            Err(DomainError::PreconditionFailed { .. })
-                if expected.is_none() && attempt < PATCH_ATTEMPTS =>
-            {
-                continue;
-            }
-            result => return Ok(with_customer(HttpResponse::Ok(), &result?)),
-        }
-    }
-    Err(DomainError::Unavailable("the customer is being changed too often; retry".into()).into())
+    let patch = MergePatch::new(body.0, WriteJson)?;
+    let c = state
+        .services
+        .customers
+        .patch(&caller.0, CustomerId(id.into_inner()), &patch, expected)
+        .await?;
+    Ok(with_customer(HttpResponse::Ok(), &c))
 }
 
 /// Replace every editable field of a customer.
@@ -382,13 +343,6 @@ pub async fn restore_customer(
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn merge_patch_follows_rfc_7396() {
-        let mut target = json!({"a": "b", "c": {"d": "e", "f": "g"}});
-        merge_patch(&mut target, &json!({"a": "z", "c": {"f": null}}));
-        assert_eq!(target, json!({"a": "z", "c": {"d": "e"}}));
-    }
 
     #[test]
     fn the_fingerprint_ignores_key_order() {
