@@ -4,10 +4,10 @@ use std::sync::Arc;
 
 use crm_domain::customer::CustomerService;
 use crm_domain::loyalty::LoyaltyService;
+use crm_domain::loyalty::TierService;
 use crm_domain::order::OrderService;
 use crm_domain::pricing::PricingService;
 use crm_domain::tenant::TenantService;
-use crm_domain::loyalty::TierService;
 use crm_domain::view::ViewService;
 use futures_util::future::BoxFuture;
 
