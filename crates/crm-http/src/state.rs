@@ -41,8 +41,10 @@ pub struct AppState {
     pub imports: Imports,
     /// Customer segments.
     pub segments: Arc<crm_domain::segment::SegmentService>,
-    /// RFM, CLV models and jobs.
+    /// RFM and CLV models.
     pub analytics: Arc<crm_domain::analytics::AnalyticsService>,
+    /// Reading background jobs (RFM recomputes, imports).
+    pub jobs: Arc<crm_domain::job::JobService>,
     /// Customer list exports and a customer's data export.
     pub exports: Arc<crm_domain::export::ExportService>,
     /// Writes export files (CSV, XLSX).
@@ -65,8 +67,6 @@ pub struct AppState {
 pub struct Imports {
     /// Import use cases.
     pub service: Arc<crm_domain::import::ImportService>,
-    /// Opens an uploaded file as rows.
-    pub opener: crate::imports::RowOpener,
     /// Largest upload, bytes (413 beyond).
     pub max_bytes: usize,
     /// Most data rows in a file (413 beyond).

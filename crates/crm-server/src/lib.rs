@@ -12,7 +12,8 @@ use anyhow::Context;
 use crm_domain::analytics::AnalyticsService;
 use crm_domain::customer::CustomerService;
 use crm_domain::export::ExportService;
-use crm_domain::import::{ImportService, RowSource};
+use crm_domain::import::ImportService;
+use crm_domain::job::JobService;
 use crm_domain::loyalty::LoyaltyService;
 use crm_domain::loyalty::TierService;
 use crm_domain::order::OrderService;
@@ -25,9 +26,9 @@ use crm_http::auth::KnownTenants;
 use crm_http::{AppState, CursorCodec, JwtKeys, Metrics, ReadinessProbe};
 use crm_infra::export_file::SheetFiles;
 use crm_infra::{
-    Database, DbConfig, FileRows, SeaAnalyticsRepository, SeaCustomerRepository,
-    SeaImportRepository, SeaOrderRepository, SeaSegmentRepository, SeaTenantRepository,
-    SeaTierRepository, SeaViewRepository, fail_interrupted_jobs,
+    Database, DbConfig, DiskImportFiles, SeaAnalyticsRepository, SeaCustomerRepository,
+    SeaImportRepository, SeaJobRepository, SeaOrderRepository, SeaSegmentRepository,
+    SeaTenantRepository, SeaTierRepository, SeaViewRepository,
 };
 use futures_util::future::BoxFuture;
 
@@ -109,8 +110,10 @@ pub struct Services {
     pub pricing: Arc<PricingService>,
     /// Saved views.
     pub views: Arc<ViewService>,
-    /// RFM, CLV models and jobs.
+    /// RFM and CLV models.
     pub analytics: Arc<AnalyticsService>,
+    /// Reading background jobs, and recovering interrupted ones.
+    pub jobs: Arc<JobService>,
     /// Customer segments.
     pub segments: Arc<SegmentService>,
     /// Imports.
@@ -128,6 +131,7 @@ impl Services {
         let customer_repo = Arc::new(SeaCustomerRepository::new(db.clone()));
         let order_repo = Arc::new(SeaOrderRepository::new(db.clone()));
         let tier_repo = Arc::new(SeaTierRepository::new(db.clone()));
+        let job_repo = Arc::new(SeaJobRepository::new(db.clone()));
         let orders = Arc::new(OrderService::new(
             customer_repo.clone(),
             order_repo.clone(),
@@ -143,6 +147,7 @@ impl Services {
         ));
         let analytics = Arc::new(AnalyticsService::new(
             Arc::new(SeaAnalyticsRepository::new(db.clone())),
+            job_repo.clone(),
             customer_repo.clone(),
             tenant_repo.clone(),
             clock.clone(),
@@ -175,12 +180,14 @@ impl Services {
             imports: Arc::new(ImportService::new(
                 customer_repo.clone(),
                 tenant_repo.clone(),
-                Arc::new(SeaAnalyticsRepository::new(db.clone())),
+                job_repo.clone(),
                 Arc::new(SeaImportRepository::new(db.clone())),
+                Arc::new(DiskImportFiles),
                 orders.clone(),
                 clock.clone(),
                 ids.clone(),
             )),
+            jobs: Arc::new(JobService::new(job_repo)),
             segments,
             tiers: Arc::new(TierService::new(tier_repo.clone(), ids.clone())),
             pricing: Arc::new(PricingService::new(customer_repo, tier_repo)),
@@ -216,7 +223,10 @@ impl Application {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let db = connect(config).await?;
         db.migrate().await.context("applying migrations")?;
-        let interrupted = fail_interrupted_jobs(&db)
+        let services = Services::new(&db);
+        let interrupted = services
+            .jobs
+            .recover_interrupted()
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         if interrupted > 0 {
@@ -226,7 +236,6 @@ impl Application {
             );
         }
         let secret = jwt_secret(config)?;
-        let services = Services::new(&db);
         let state = web::Data::new(AppState {
             customers: services.customers,
             tenants: services.tenants,
@@ -236,14 +245,10 @@ impl Application {
             pricing: services.pricing,
             views: services.views,
             analytics: services.analytics,
+            jobs: services.jobs,
             segments: services.segments,
             imports: crm_http::state::Imports {
                 service: services.imports,
-                opener: Arc::new(|path, delimiter, latin1| {
-                    FileRows::open(path, delimiter, latin1)
-                        .map(|f| Box::new(f) as Box<dyn RowSource>)
-                        .map_err(|e| e.to_string())
-                }),
                 max_bytes: config.max_import_bytes,
                 max_rows: config.max_import_rows,
             },

@@ -175,6 +175,7 @@ mod tests {
     };
     use crate::export::ExportFormat;
     use crate::ids::{LedgerEntryId, OrderId, TenantId, UserId};
+    use crate::job::MockJobRepository;
     use crate::loyalty::LedgerKind;
     use crate::order::{MockOrderRepository, OrderStatus, PaymentStatus};
     use crate::ports::{MockClock, MockIdGenerator};
@@ -317,6 +318,7 @@ mod tests {
             )),
             Arc::new(AnalyticsService::new(
                 Arc::new(analytics),
+                Arc::new(MockJobRepository::new()),
                 customers,
                 Arc::new(MockTenantRepository::new()),
                 clock.clone(),

@@ -8,6 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::aliases::targets;
 use crate::error::FieldError;
+use crate::job::JobKind;
 use crate::values::{CountryCode, CurrencyCode};
 
 string_enum!(
@@ -21,6 +22,16 @@ string_enum!(
         Orders => "orders",
     }
 );
+
+impl ImportKind {
+    /// The kind of the job that imports it.
+    pub fn job_kind(self) -> JobKind {
+        match self {
+            ImportKind::Customers => JobKind::ImportCustomers,
+            ImportKind::Orders => JobKind::ImportOrders,
+        }
+    }
+}
 
 string_enum!(
     /// What to do with a customer row that matches an existing customer (see [`MatchBy`]).
