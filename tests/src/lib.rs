@@ -8,7 +8,7 @@ use std::time::Duration;
 use crm_domain::TenantId;
 use crm_domain::tenant::NewTenant;
 use crm_infra::testing::{Backend, TestDatabase};
-use crm_server::{Application, Config, Services};
+use crm_server::{Application, Config, Services, services};
 use serde_json::Value;
 
 pub use crm_infra::testing::Backend as DbBackend;
@@ -88,7 +88,7 @@ impl TestApp {
                 .timeout(Duration::from_secs(30))
                 .build()
                 .unwrap(),
-            services: Services::new(&db.db),
+            services: services(&db.db),
             keys: crm_http::JwtKeys::from_secret(SECRET.as_bytes()),
             _db: db,
         })

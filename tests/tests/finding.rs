@@ -651,6 +651,21 @@ mod bulk {
         )
         .await;
         r.assert_problem(409);
+        let open: Vec<_> = r.body["open_orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["customer_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            (&r.body["type"], open),
+            (
+                &json!("/problems/customer-has-open-orders"),
+                vec![citra.as_str()]
+            ),
+            "{}",
+            r.body
+        );
         assert_eq!(
             names(&app, &admin, "only_deleted=true").await.len(),
             0,

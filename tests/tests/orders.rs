@@ -340,17 +340,31 @@ async fn credit_limits_overdue_orders_and_deletion_guard(backend: DbBackend) {
     .await;
     let path = format!("/api/v1/customers/{c}/orders");
     let unpaid = |amount: &str, r: &str| json!({"order_ref": r, "total_amount": amount, "payment_status": "unpaid", "placed_at": "2026-01-01T00:00:00Z"});
-    assert_eq!(
-        app.post(&path, &admin, unpaid("800000", "U-1"))
-            .await
-            .status,
-        201
-    );
+    let first = app.post(&path, &admin, unpaid("800000", "U-1")).await;
+    assert_eq!(first.status, 201);
     let refused = app.post(&path, &admin, unpaid("300000", "U-2")).await;
     refused.assert_problem(409);
     assert_eq!(refused.error_field(), Some("credit_limit"));
     assert!(
         refused.body["detail"].as_str().unwrap().contains("1000000"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(
+        [
+            &refused.body["type"],
+            &refused.body["limit"],
+            &refused.body["outstanding"],
+            &refused.body["requested"],
+            &refused.body["currency"],
+        ],
+        [
+            &json!("/problems/credit-limit-exceeded"),
+            &json!("1000000"),
+            &json!("800000"),
+            &json!("300000"),
+            &first.body["currency"],
+        ],
         "{}",
         refused.body
     );
@@ -386,6 +400,27 @@ async fn credit_limits_overdue_orders_and_deletion_guard(backend: DbBackend) {
     del.assert_problem(409);
     assert!(
         del.body["detail"].as_str().unwrap().contains("U-1"),
+        "{}",
+        del.body
+    );
+    let mut open: Vec<(&str, &str)> = del.body["open_orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["customer_id"].as_str().unwrap(),
+                o["order_ref"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    open.sort_unstable();
+    assert_eq!(
+        (del.body["type"].as_str(), open),
+        (
+            Some("/problems/customer-has-open-orders"),
+            vec![(c.as_str(), "U-1"), (c.as_str(), "U-2")]
+        ),
         "{}",
         del.body
     );
@@ -428,13 +463,28 @@ async fn points_are_redeemed_and_adjusted_with_reasons(backend: DbBackend) {
         "{}",
         r.body
     );
-    app.post(
-        &format!("{base}/redeem"),
-        &sales,
-        json!({"points": 16, "reason": "voucher"}),
-    )
-    .await
-    .assert_problem(409);
+    let short = app
+        .post(
+            &format!("{base}/redeem"),
+            &sales,
+            json!({"points": 16, "reason": "voucher"}),
+        )
+        .await;
+    short.assert_problem(409);
+    assert_eq!(
+        (
+            &short.body["type"],
+            &short.body["balance"],
+            &short.body["requested"]
+        ),
+        (
+            &json!("/problems/insufficient-points"),
+            &json!(15),
+            &json!(16)
+        ),
+        "{}",
+        short.body
+    );
     app.post(
         &format!("{base}/redeem"),
         &sales,
@@ -457,13 +507,28 @@ async fn points_are_redeemed_and_adjusted_with_reasons(backend: DbBackend) {
         )
         .await;
     assert_eq!(r.body["balance"], 0);
-    app.post(
-        &format!("{base}/adjust"),
-        &admin,
-        json!({"points": -1, "reason": "x"}),
-    )
-    .await
-    .assert_problem(409);
+    let below = app
+        .post(
+            &format!("{base}/adjust"),
+            &admin,
+            json!({"points": -1, "reason": "x"}),
+        )
+        .await;
+    below.assert_problem(409);
+    assert_eq!(
+        (
+            &below.body["type"],
+            &below.body["balance"],
+            &below.body["requested"]
+        ),
+        (
+            &json!("/problems/insufficient-points"),
+            &json!(0),
+            &json!(1)
+        ),
+        "{}",
+        below.body
+    );
 }
 
 async fn tiers_are_managed_per_tenant(backend: DbBackend) {
@@ -525,15 +590,22 @@ async fn tiers_are_managed_per_tenant(backend: DbBackend) {
         (&history[0]["reason"], &history[0]["actor"]),
         (&json!("key account"), &json!("admin-user"))
     );
-    app.call(
-        "DELETE",
-        &format!("/api/v1/customer-tiers/{}", tid.as_str().unwrap()),
-        Some(&admin),
-        None,
-        &[],
-    )
-    .await
-    .assert_problem(409);
+    let held = app
+        .call(
+            "DELETE",
+            &format!("/api/v1/customer-tiers/{}", tid.as_str().unwrap()),
+            Some(&admin),
+            None,
+            &[],
+        )
+        .await;
+    held.assert_problem(409);
+    assert_eq!(
+        (&held.body["type"], &held.body["customers"]),
+        (&json!("/problems/tier-in-use"), &json!(1)),
+        "{}",
+        held.body
+    );
     let other = app.token(app.tenant("B").await, "admin");
     app.get(
         &format!("/api/v1/customer-tiers/{}", tid.as_str().unwrap()),

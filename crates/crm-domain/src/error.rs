@@ -1,5 +1,8 @@
 //! Errors of the domain layer: one enum for use cases ([`DomainError`]) and one for ports
-//! ([`RepositoryError`]), which the services map into the former.
+//! ([`RepositoryError`]), which the services map into the former. An operation with failure
+//! cases of its own has its own error type in its context (`order::PlaceOrderError`,
+//! `loyalty::RedeemError`, ...), which converts into [`DomainError::Rule`], a
+//! [`RuleViolation`] that keeps the numbers.
 
 use serde::Serialize;
 use uuid::Uuid;
@@ -53,6 +56,16 @@ pub enum DomainError {
         /// The id of the record that already holds the value.
         existing_id: Option<Uuid>,
     },
+    /// A business rule refuses the operation in the current state of the records (409): a
+    /// credit limit, a points balance, open orders, a tier in use. The operation's own error
+    /// type (`PlaceOrderError`, `RedeemError`, `DeleteCustomerError`, `DeleteTierError`)
+    /// converts into this.
+    #[error(transparent)]
+    Rule(RuleViolation),
+    /// The record changed between reading and writing it, by a concurrent request (409); the
+    /// request may be retried.
+    #[error("the record changed concurrently; retry the request")]
+    ConcurrentUpdate,
     /// The caller lacks a permission (403).
     #[error("missing permission {0}")]
     Forbidden(Permission),
@@ -86,6 +99,64 @@ impl DomainError {
     }
 }
 
+/// The business rules whose refusals are [`RuleViolation`]s. The HTTP adapter gives each its
+/// own problem type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Rule {
+    /// An unpaid completed order would take the customer's outstanding amount above their
+    /// credit limit (`order::PlaceOrderError::CreditLimitExceeded`).
+    CreditLimitExceeded,
+    /// Points to take exceed the customer's balance
+    /// (`loyalty::RedeemError::InsufficientPoints`).
+    InsufficientPoints,
+    /// Customers with open orders cannot be deleted
+    /// (`customer::DeleteCustomerError::OpenOrders`).
+    CustomerHasOpenOrders,
+    /// A tier customers hold cannot be deleted (`loyalty::DeleteTierError::InUse`).
+    TierInUse,
+}
+
+/// A refusal by a business rule: which rule, the API field it concerns, a sentence for people
+/// and the numbers a client needs (`facts`, JSON members named as in the operation's error:
+/// `limit`, `outstanding`, `requested`, `balance`, ...).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct RuleViolation {
+    /// The broken rule.
+    pub rule: Rule,
+    /// The API field the rule guards (`credit_limit`, `points`, `orders`, `tier_id`).
+    pub field: String,
+    /// What went wrong, for people, with the numbers.
+    pub message: String,
+    /// The numbers, as JSON members (amounts as decimal strings, counts as integers).
+    pub facts: serde_json::Map<String, serde_json::Value>,
+}
+
+impl RuleViolation {
+    /// A violation of `rule` on `field`, with no facts yet.
+    pub fn new(rule: Rule, field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            rule,
+            field: field.into(),
+            message: message.into(),
+            facts: serde_json::Map::new(),
+        }
+    }
+
+    /// Adds one fact.
+    #[must_use]
+    pub fn with(mut self, name: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.facts.insert(name.to_owned(), value.into());
+        self
+    }
+}
+
+impl From<RuleViolation> for DomainError {
+    fn from(v: RuleViolation) -> Self {
+        DomainError::Rule(v)
+    }
+}
+
 impl From<Forbidden> for DomainError {
     fn from(e: Forbidden) -> Self {
         DomainError::Forbidden(e.0)
@@ -104,7 +175,9 @@ pub enum RepositoryError {
         /// The API field whose value is taken.
         field: String,
     },
-    /// The row changed since it was read (its version moved on) or vanished.
+    /// The row changed since it was read (its version moved on) or vanished; a use case that
+    /// does not retry or answer [`DomainError::PreconditionFailed`] passes it on as
+    /// [`DomainError::ConcurrentUpdate`].
     #[error("the record changed concurrently")]
     Stale,
     /// The database is unreachable, timed out or is shutting down.
@@ -123,11 +196,36 @@ impl From<RepositoryError> for DomainError {
                 field,
                 existing_id: None,
             },
-            RepositoryError::Stale => {
-                DomainError::Internal("the record changed concurrently; retry the request".into())
-            }
+            RepositoryError::Stale => DomainError::ConcurrentUpdate,
             RepositoryError::Unavailable(m) => DomainError::Unavailable(m),
             RepositoryError::Other(m) => DomainError::Internal(m),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stale_write_is_a_concurrent_update_not_an_internal_error() {
+        assert_eq!(
+            DomainError::from(RepositoryError::Stale),
+            DomainError::ConcurrentUpdate
+        );
+    }
+
+    #[test]
+    fn a_rule_violation_keeps_its_rule_field_and_facts() {
+        let e = DomainError::from(
+            RuleViolation::new(Rule::TierInUse, "tier_id", "3 customers hold this tier")
+                .with("customers", 3),
+        );
+        let DomainError::Rule(v) = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!((v.rule, v.field.as_str()), (Rule::TierInUse, "tier_id"));
+        assert_eq!(v.facts["customers"], 3);
+        assert_eq!(e.to_string(), "3 customers hold this tier");
     }
 }

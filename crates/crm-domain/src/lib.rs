@@ -24,5 +24,5 @@ pub mod tenant;
 pub mod view;
 
 pub use access::{Actor, Permission, Role};
-pub use error::{DomainError, FieldError, RepositoryError};
+pub use error::{DomainError, FieldError, RepositoryError, Rule, RuleViolation};
 pub use ids::{CustomerId, TenantId, UserId};

@@ -107,11 +107,12 @@ pub async fn recompute_rfm(
         crate::json::parse_json::<RecomputeRequest>(&body)?.reference
     };
     let (job, reference) = state
+        .services
         .analytics
         .start_rfm_recompute(&caller.0, reference)
         .await?;
     let location = format!("/api/v1/jobs/{}", job.id);
-    let service = state.analytics.clone();
+    let service = state.services.analytics.clone();
     let started = job.clone();
     let run = async move { service.run_rfm_recompute(job, reference).await };
     Ok(crate::jobs::launch::<JobResponse>(wait, location, &started, run).await)
@@ -133,7 +134,11 @@ pub async fn get_job(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let job = state.jobs.job(&caller.0, JobId(id.into_inner())).await?;
+    let job = state
+        .services
+        .jobs
+        .job(&caller.0, JobId(id.into_inner()))
+        .await?;
     Ok(HttpResponse::Ok().json(JobResponse::from(&job)))
 }
 
@@ -203,7 +208,7 @@ impl From<&RfmSummary> for RfmResponse {
 )]
 #[get("/analytics/rfm")]
 pub async fn get_rfm(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let s = state.analytics.rfm_summary(&caller.0).await?;
+    let s = state.services.analytics.rfm_summary(&caller.0).await?;
     Ok(HttpResponse::Ok().json(RfmResponse::from(&s)))
 }
 
@@ -291,6 +296,7 @@ pub async fn fit_clv(
             .map_err(|_| ApiError::bad("time_unit", "`time_unit` is `week` or `day`"))?,
     };
     let m = state
+        .services
         .analytics
         .fit_clv(&caller.0, body.calibration_end, unit)
         .await?;
@@ -415,7 +421,11 @@ pub async fn get_clv(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let (o, limit) = options(&req, &["at_risk_limit"])?;
-    let s = state.analytics.clv_summary(&caller.0, o, limit).await?;
+    let s = state
+        .services
+        .analytics
+        .clv_summary(&caller.0, o, limit)
+        .await?;
     Ok(HttpResponse::Ok().json(ClvSummaryResponse::from(&s)))
 }
 
@@ -525,6 +535,7 @@ pub async fn customer_analytics(
 ) -> Result<HttpResponse, ApiError> {
     let (o, _) = options(&req, &[])?;
     let a = state
+        .services
         .analytics
         .customer_analytics(&caller.0, CustomerId(id.into_inner()), o)
         .await?;

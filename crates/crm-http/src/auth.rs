@@ -155,7 +155,7 @@ impl FromRequest for Caller {
                 .ok_or_else(|| ApiError::Unauthorized("the token's sub is empty".into()))?;
             let tenant = TenantId(claims.tenant_id);
             if !state.known_tenants.contains(tenant) {
-                match state.tenants.get(tenant).await {
+                match state.services.tenants.get(tenant).await {
                     Ok(_) => state.known_tenants.insert(tenant),
                     Err(DomainError::NotFound { .. }) => {
                         return Err(ApiError::Unauthorized(

@@ -42,97 +42,11 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 }
 
 /// Every column a customer export can have: the fields of the customer API
-/// ([`CustomerResponse`]), in its order.
-pub const CUSTOMER_COLUMNS: &[&str] = &[
-    "id",
-    "customer_number",
-    "customer_code",
-    "name",
-    "display_name",
-    "email",
-    "phone",
-    "mobile_phone",
-    "customer_type",
-    "company",
-    "company_legal_name",
-    "tax_id",
-    "business_license",
-    "job_title",
-    "website",
-    "industry",
-    "company_size",
-    "annual_revenue",
-    "status",
-    "stage",
-    "source",
-    "assigned_to",
-    "currency",
-    "country",
-    "language",
-    "timezone",
-    "birth_date",
-    "gender",
-    "credit_limit",
-    "payment_terms_days",
-    "tags",
-    "metadata",
-    "notes",
-    "internal_notes",
-    "is_vip",
-    "is_blacklisted",
-    "blacklist_reason",
-    "referred_by",
-    "acquisition_cost",
-    "external_ref",
-    "total_orders",
-    "total_spent",
-    "average_order_value",
-    "first_order_at",
-    "last_order_at",
-    "last_contact_at",
-    "next_follow_up_at",
-    "created_by",
-    "updated_by",
-    "created_at",
-    "updated_at",
-    "deleted_at",
-    "discount_percent",
-    "tier_id",
-    "tier_since",
-    "loyalty_points",
-    "rfm",
-    "version",
-];
-
-/// The columns of an export without `columns=`.
-pub const DEFAULT_COLUMNS: &[&str] = &[
-    "id",
-    "customer_number",
-    "customer_code",
-    "name",
-    "display_name",
-    "email",
-    "phone",
-    "mobile_phone",
-    "customer_type",
-    "company",
-    "job_title",
-    "industry",
-    "status",
-    "stage",
-    "source",
-    "assigned_to",
-    "tags",
-    "currency",
-    "country",
-    "is_vip",
-    "total_orders",
-    "total_spent",
-    "last_order_at",
-    "loyalty_points",
-    "created_at",
-    "external_ref",
-];
+/// ([`CustomerResponse`]), in its order; and the columns of an export without `columns=`. Both
+/// come from the domain's one list of customer fields ([`crm_domain::customer::CUSTOMER_FIELDS`]).
+pub use crm_domain::customer::{
+    DEFAULT_EXPORT_COLUMNS as DEFAULT_COLUMNS, EXPORT_COLUMNS as CUSTOMER_COLUMNS,
+};
 
 /// List parameters that make no sense for an export, which reads every matching customer.
 const PAGING: [&str; 4] = ["limit", "cursor", "page", "include_total"];
@@ -350,6 +264,7 @@ impl Export {
         };
         let page = self
             .state
+            .services
             .exports
             .customers_page(&self.actor, query)
             .await?;
@@ -474,6 +389,7 @@ pub async fn export_customers(
     let request = export_request(req.query_string())?;
     let (query, _) = parse_params(&request.list_query, &state)?;
     let first = state
+        .services
         .exports
         .customers_page(&caller.0, query.clone())
         .await?;
@@ -586,6 +502,7 @@ pub async fn export_customer(
 ) -> Result<HttpResponse, ApiError> {
     crate::query::each_param(req.query_string(), &[], |_, _| Ok(()))?;
     let data = state
+        .services
         .exports
         .customer_data(&caller.0, CustomerId(id.into_inner()))
         .await?;

@@ -102,7 +102,7 @@ pub async fn create_import(
     mut form: Multipart,
 ) -> Result<HttpResponse, ApiError> {
     let wait = crate::jobs::wait_param(&req)?;
-    let limit = state.imports.max_bytes;
+    let limit = state.import_limits.max_bytes;
     let mut file: Option<(tempfile::NamedTempFile, String, String)> = None;
     let mut options: Option<Vec<u8>> = None;
     while let Some(field) = form.next().await {
@@ -174,9 +174,14 @@ pub async fn create_import(
         fingerprint,
     };
     let accepted = state
+        .services
         .imports
-        .service
-        .accept(&caller.0, request, tmp.path(), Some(state.imports.max_rows))
+        .accept(
+            &caller.0,
+            request,
+            tmp.path(),
+            Some(state.import_limits.max_rows),
+        )
         .await?;
     let location = format!("/api/v1/imports/{}", accepted.job.id);
     let run = async move {
@@ -204,7 +209,11 @@ pub async fn get_import(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let job = state.jobs.import(&caller.0, JobId(id.into_inner())).await?;
+    let job = state
+        .services
+        .jobs
+        .import(&caller.0, JobId(id.into_inner()))
+        .await?;
     Ok(HttpResponse::Ok().json(ImportResponse::from(&job)))
 }
 
@@ -259,8 +268,8 @@ pub async fn import_errors(
         Ok(())
     })?;
     let errors = state
+        .services
         .imports
-        .service
         .errors(&caller.0, JobId(id.into_inner()))
         .await?;
     if !csv {

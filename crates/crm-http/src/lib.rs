@@ -35,7 +35,7 @@ pub use auth::{Caller, Claims, JwtKeys};
 pub use cursor::CursorCodec;
 pub use metrics::Metrics;
 pub use problem::{ApiError, Problem};
-pub use state::{AppState, ReadinessProbe};
+pub use state::{AppState, ReadinessProbe, Services};
 
 /// The OpenAPI document's fixed parts; paths and schemas are collected from the routes.
 #[derive(OpenApi)]

@@ -254,6 +254,7 @@ pub async fn get_loyalty(
         Ok(())
     })?;
     let s = state
+        .services
         .loyalty
         .summary(&caller.0, CustomerId(id.into_inner()), before, limit)
         .await?;
@@ -276,7 +277,7 @@ pub async fn get_loyalty(
     responses(
         (status = 200, body = BalanceResponse),
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not enough points", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`/problems/insufficient-points`: not enough points, with `balance` and `requested`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Points ≤ 0 or no reason", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -289,6 +290,7 @@ pub async fn redeem_points(
     body: JsonBody<PointsRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let balance = state
+        .services
         .loyalty
         .redeem(
             &caller.0,
@@ -309,7 +311,7 @@ pub async fn redeem_points(
         (status = 200, body = BalanceResponse),
         (status = 403, description = "Missing customers.manage", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The balance would go below zero", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`/problems/insufficient-points`: the balance would go below zero, with `balance` and `requested`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Zero points or no reason", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -322,6 +324,7 @@ pub async fn adjust_points(
     body: JsonBody<PointsRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let balance = state
+        .services
         .loyalty
         .adjust(
             &caller.0,
@@ -354,6 +357,7 @@ pub async fn assign_tier(
     body: JsonBody<TierAssignment>,
 ) -> Result<HttpResponse, ApiError> {
     let c = state
+        .services
         .loyalty
         .assign_tier(
             &caller.0,
@@ -382,6 +386,7 @@ pub async fn tier_history(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let h = state
+        .services
         .loyalty
         .tier_history(&caller.0, CustomerId(id.into_inner()))
         .await?;
@@ -402,7 +407,7 @@ pub async fn list_tiers(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let tiers = state.tiers.list(&caller.0).await?;
+    let tiers = state.services.tiers.list(&caller.0).await?;
     Ok(HttpResponse::Ok().json(tiers.iter().map(TierResponse::from).collect::<Vec<_>>()))
 }
 
@@ -424,7 +429,11 @@ pub async fn create_tier(
     state: web::Data<AppState>,
     body: JsonBody<TierWrite>,
 ) -> Result<HttpResponse, ApiError> {
-    let t = state.tiers.create(&caller.0, body.0.into()).await?;
+    let t = state
+        .services
+        .tiers
+        .create(&caller.0, body.0.into())
+        .await?;
     Ok(HttpResponse::Created()
         .insert_header((
             actix_web::http::header::LOCATION,
@@ -449,7 +458,11 @@ pub async fn get_tier(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let t = state.tiers.get(&caller.0, TierId(id.into_inner())).await?;
+    let t = state
+        .services
+        .tiers
+        .get(&caller.0, TierId(id.into_inner()))
+        .await?;
     Ok(HttpResponse::Ok().json(TierResponse::from(&t)))
 }
 
@@ -476,6 +489,7 @@ pub async fn replace_tier(
     body: JsonBody<TierWrite>,
 ) -> Result<HttpResponse, ApiError> {
     let t = state
+        .services
         .tiers
         .replace(&caller.0, TierId(id.into_inner()), body.0.into())
         .await?;
@@ -490,7 +504,7 @@ pub async fn replace_tier(
         (status = 204, description = "Deleted"),
         (status = 403, description = "Missing customers.manage", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such tier", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Customers hold it", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`/problems/tier-in-use`: customers hold it, with `customers` (how many)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -501,6 +515,7 @@ pub async fn delete_tier(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     state
+        .services
         .tiers
         .delete(&caller.0, TierId(id.into_inner()))
         .await?;
@@ -611,6 +626,7 @@ pub async fn quote(
         });
     }
     let (q, source) = state
+        .services
         .pricing
         .quote_for(&caller.0, CustomerId(body.0.customer_id), &lines)
         .await?;
@@ -664,7 +680,7 @@ pub async fn reevaluate_tiers(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let changed = state.loyalty.reevaluate_tiers(&caller.0).await?;
+    let changed = state.services.loyalty.reevaluate_tiers(&caller.0).await?;
     Ok(HttpResponse::Ok().json(ReevaluationResponse { changed }))
 }
 
@@ -709,7 +725,7 @@ pub async fn get_tenant(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let t = state.tenants.current(&caller.0).await?;
+    let t = state.services.tenants.current(&caller.0).await?;
     Ok(HttpResponse::Ok().json(tenant_response(&t)))
 }
 
@@ -730,6 +746,10 @@ pub async fn update_tenant_settings(
     state: web::Data<AppState>,
     body: JsonBody<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<HttpResponse, ApiError> {
-    let t = state.tenants.update_settings(&caller.0, body.0).await?;
+    let t = state
+        .services
+        .tenants
+        .update_settings(&caller.0, body.0)
+        .await?;
     Ok(HttpResponse::Ok().json(tenant_response(&t)))
 }

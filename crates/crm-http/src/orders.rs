@@ -302,7 +302,7 @@ async fn order_page(
     query: OrderListQuery,
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.limit as usize;
-    let mut rows = state.orders.list(&caller.0, query).await?;
+    let mut rows = state.services.orders.list(&caller.0, query).await?;
     let next_cursor = if rows.len() > limit {
         rows.truncate(limit);
         rows.last().map(|o| {
@@ -339,7 +339,7 @@ fn with_order(mut res: actix_web::HttpResponseBuilder, o: &Order) -> HttpRespons
         (status = 200, description = "This order_ref was already recorded for the customer; nothing changed", body = OrderResponse),
         (status = 403, description = "Missing customers.edit (or customers.manage to override the credit limit)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Beyond the credit limit, or the order_ref is another customer's", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`/problems/credit-limit-exceeded`: beyond the credit limit, with `limit`, `outstanding`, `requested` and `currency`; `/problems/conflict`: the order_ref is another customer's", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -353,6 +353,7 @@ pub async fn create_order(
 ) -> Result<HttpResponse, ApiError> {
     let override_limit = body.0.override_credit_limit.unwrap_or(false);
     let placed = state
+        .services
         .orders
         .place(
             &caller.0,
@@ -396,7 +397,7 @@ pub async fn list_customer_orders(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let customer = CustomerId(id.into_inner());
-    state.customers.get(&caller.0, customer).await?;
+    state.services.customers.get(&caller.0, customer).await?;
     let query = parse_orders_query(&req, &state, Some(customer))?;
     order_page(&caller, &state, query).await
 }
@@ -441,6 +442,7 @@ pub async fn get_order(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let o = state
+        .services
         .orders
         .get(&caller.0, OrderId(id.into_inner()))
         .await?;
@@ -463,7 +465,7 @@ pub async fn get_order(
         (status = 200, body = OrderResponse),
         (status = 403, description = "Missing customers.edit", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Beyond the credit limit", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`/problems/credit-limit-exceeded`: the order would become owed beyond the credit limit, with `limit`, `outstanding`, `requested` and `currency`", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match is stale", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A transition the life cycle does not allow", body = Problem, content_type = "application/problem+json"),
     ),
@@ -483,6 +485,7 @@ pub async fn patch_order(
         payment_status: body.0.payment_status.map(Into::into),
     };
     let o = state
+        .services
         .orders
         .change(&caller.0, OrderId(id.into_inner()), change, expected)
         .await?;
@@ -562,8 +565,12 @@ pub async fn purchase_stats(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let customer = CustomerId(id.into_inner());
-    let c = state.customers.get(&caller.0, customer).await?;
-    let r = state.orders.purchase_report(&caller.0, customer).await?;
+    let c = state.services.customers.get(&caller.0, customer).await?;
+    let r = state
+        .services
+        .orders
+        .purchase_report(&caller.0, customer)
+        .await?;
     let now = Utc::now();
     Ok(HttpResponse::Ok().json(PurchaseStatsResponse {
         currency: c.profile.currency.as_str().to_owned(),
@@ -622,6 +629,6 @@ pub async fn recompute_statistics(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let customers_updated = state.orders.recompute(&caller.0).await?;
+    let customers_updated = state.services.orders.recompute(&caller.0).await?;
     Ok(HttpResponse::Ok().json(RecomputeResponse { customers_updated }))
 }

@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use crm_domain::import::AcceptImportError;
-use crm_domain::{DomainError, FieldError};
+use crm_domain::{DomainError, FieldError, Rule};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -12,8 +12,8 @@ use uuid::Uuid;
 /// Media type of error bodies.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// A problem details object (RFC 9457 §3), with crm's extension members `errors` and
-/// `existing_id`.
+/// A problem details object (RFC 9457 §3), with crm's extension members `errors`,
+/// `existing_id` and, on a refusal by a business rule, the numbers behind it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Problem {
     /// A URI reference naming the problem type, e.g. `/problems/validation-error`.
@@ -31,6 +31,13 @@ pub struct Problem {
     /// On a duplicate (409): the id of the customer that already holds the value.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub existing_id: Option<Uuid>,
+    /// On a refusal by a business rule (409), the numbers behind it as further members (RFC 9457
+    /// §3.2): `credit-limit-exceeded` has `limit`, `outstanding`, `requested` (decimal strings)
+    /// and `currency`; `insufficient-points` has `balance` and `requested` (integers);
+    /// `customer-has-open-orders` has `open_orders` (up to 10 `{customer_id, order_ref}`);
+    /// `tier-in-use` has `customers` (how many hold the tier).
+    #[serde(flatten)]
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 /// One field-level problem.
@@ -123,6 +130,7 @@ impl ApiError {
             detail: self.to_string(),
             errors: Vec::new(),
             existing_id: None,
+            extensions: serde_json::Map::new(),
         };
         match self {
             ApiError::Domain(DomainError::Validation(errors)) => {
@@ -140,6 +148,14 @@ impl ApiError {
                     message: message.clone(),
                 }];
                 p.existing_id = *existing_id;
+            }
+            ApiError::Domain(DomainError::Rule(v)) => {
+                p.errors = vec![ProblemField {
+                    field: v.field.clone(),
+                    code: slug.replace('-', "_"),
+                    message: v.message.clone(),
+                }];
+                p.extensions = v.facts.clone();
             }
             ApiError::Domain(DomainError::IdempotencyKeyReused) => {
                 p.errors = vec![ProblemField {
@@ -172,6 +188,17 @@ impl ApiError {
                 DomainError::Validation(_) => ("validation-error", "Invalid request fields"),
                 DomainError::NotFound { .. } => ("not-found", "Not found"),
                 DomainError::Conflict { .. } => ("conflict", "Conflict with an existing record"),
+                DomainError::Rule(v) => match v.rule {
+                    Rule::CreditLimitExceeded => ("credit-limit-exceeded", "Credit limit exceeded"),
+                    Rule::InsufficientPoints => ("insufficient-points", "Not enough points"),
+                    Rule::CustomerHasOpenOrders => {
+                        ("customer-has-open-orders", "The customer has open orders")
+                    }
+                    Rule::TierInUse => ("tier-in-use", "Customers hold the tier"),
+                },
+                DomainError::ConcurrentUpdate => {
+                    ("concurrent-update", "The record changed concurrently")
+                }
                 DomainError::Forbidden(_) => ("forbidden", "Missing permission"),
                 DomainError::PreconditionFailed { .. } => ("precondition-failed", "Stale version"),
                 DomainError::IdempotencyKeyReused => {
@@ -199,7 +226,9 @@ impl ResponseError for ApiError {
                     StatusCode::UNPROCESSABLE_ENTITY
                 }
                 DomainError::NotFound { .. } => StatusCode::NOT_FOUND,
-                DomainError::Conflict { .. } => StatusCode::CONFLICT,
+                DomainError::Conflict { .. }
+                | DomainError::Rule(_)
+                | DomainError::ConcurrentUpdate => StatusCode::CONFLICT,
                 DomainError::Forbidden(_) => StatusCode::FORBIDDEN,
                 DomainError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
                 DomainError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -233,5 +262,70 @@ impl ResponseError for ApiError {
             res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
         res.body(serde_json::to_vec(&self.problem()).unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crm_domain::{RepositoryError, RuleViolation};
+    use serde_json::json;
+
+    fn rendered(e: DomainError) -> (u16, serde_json::Value) {
+        let e = ApiError::Domain(e);
+        let body = serde_json::to_value(e.problem()).unwrap();
+        (e.status_code().as_u16(), body)
+    }
+
+    #[test]
+    fn a_stale_write_is_a_409_concurrent_update_not_a_500() {
+        let (status, body) = rendered(RepositoryError::Stale.into());
+        assert_eq!(status, 409);
+        assert_eq!(body["type"], "/problems/concurrent-update");
+        assert_eq!(body["status"], 409);
+        assert!(body["detail"].as_str().unwrap().contains("retry"), "{body}");
+    }
+
+    #[test]
+    fn a_rule_violation_has_its_own_type_and_its_numbers_as_members() {
+        let v = RuleViolation::new(Rule::InsufficientPoints, "points", "too few")
+            .with("balance", 15)
+            .with("requested", 16);
+        let (status, body) = rendered(v.into());
+        assert_eq!(status, 409);
+        assert_eq!(
+            body,
+            json!({
+                "type": "/problems/insufficient-points",
+                "title": "Not enough points",
+                "status": 409,
+                "detail": "too few",
+                "errors": [{"field": "points", "code": "insufficient_points", "message": "too few"}],
+                "balance": 15,
+                "requested": 16,
+            })
+        );
+    }
+
+    #[test]
+    fn each_rule_has_its_own_problem_type() {
+        let slugs: Vec<String> = [
+            Rule::CreditLimitExceeded,
+            Rule::InsufficientPoints,
+            Rule::CustomerHasOpenOrders,
+            Rule::TierInUse,
+        ]
+        .into_iter()
+        .map(|r| rendered(RuleViolation::new(r, "f", "m").into()).1["type"].to_string())
+        .collect();
+        assert_eq!(
+            slugs,
+            [
+                "\"/problems/credit-limit-exceeded\"",
+                "\"/problems/insufficient-points\"",
+                "\"/problems/customer-has-open-orders\"",
+                "\"/problems/tier-in-use\"",
+            ]
+        );
     }
 }

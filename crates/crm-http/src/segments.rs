@@ -149,7 +149,7 @@ pub async fn list_segments(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let all = state.segments.list(&caller.0).await?;
+    let all = state.services.segments.list(&caller.0).await?;
     Ok(HttpResponse::Ok().json(all.iter().map(SegmentResponse::from).collect::<Vec<_>>()))
 }
 
@@ -170,7 +170,11 @@ pub async fn create_segment(
     state: web::Data<AppState>,
     body: JsonBody<SegmentWrite>,
 ) -> Result<HttpResponse, ApiError> {
-    let s = state.segments.create(&caller.0, body.0.into()).await?;
+    let s = state
+        .services
+        .segments
+        .create(&caller.0, body.0.into())
+        .await?;
     Ok(HttpResponse::Created()
         .insert_header((
             "Location",
@@ -196,6 +200,7 @@ pub async fn get_segment(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let s = state
+        .services
         .segments
         .get(&caller.0, SegmentId(id.into_inner()))
         .await?;
@@ -223,6 +228,7 @@ pub async fn replace_segment(
     body: JsonBody<SegmentWrite>,
 ) -> Result<HttpResponse, ApiError> {
     let s = state
+        .services
         .segments
         .replace(&caller.0, SegmentId(id.into_inner()), body.0.into())
         .await?;
@@ -246,6 +252,7 @@ pub async fn delete_segment(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     state
+        .services
         .segments
         .delete(&caller.0, SegmentId(id.into_inner()))
         .await?;
@@ -273,6 +280,7 @@ pub async fn segment_customers(
 ) -> Result<HttpResponse, ApiError> {
     let (mut query, mode) = parse_params(req.query_string(), &state)?;
     let rule = state
+        .services
         .segments
         .filter(&caller.0, SegmentId(id.into_inner()))
         .await?;
@@ -301,6 +309,7 @@ pub async fn add_members(
 ) -> Result<HttpResponse, ApiError> {
     let ids = body.0.customer_ids.into_iter().map(CustomerId).collect();
     let s = state
+        .services
         .segments
         .add_members(&caller.0, SegmentId(id.into_inner()), ids)
         .await?;
@@ -328,6 +337,7 @@ pub async fn remove_members(
 ) -> Result<HttpResponse, ApiError> {
     let ids = body.0.customer_ids.into_iter().map(CustomerId).collect();
     let s = state
+        .services
         .segments
         .remove_members(&caller.0, SegmentId(id.into_inner()), ids)
         .await?;
@@ -372,6 +382,7 @@ pub async fn customer_segments(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let all = state
+        .services
         .segments
         .of_customer(&caller.0, CustomerId(id.into_inner()))
         .await?;

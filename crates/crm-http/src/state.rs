@@ -2,11 +2,15 @@
 
 use std::sync::Arc;
 
+use crm_domain::analytics::AnalyticsService;
 use crm_domain::customer::CustomerService;
+use crm_domain::export::ExportService;
+use crm_domain::import::ImportService;
 use crm_domain::loyalty::LoyaltyService;
 use crm_domain::loyalty::TierService;
 use crm_domain::order::OrderService;
 use crm_domain::pricing::PricingService;
+use crm_domain::segment::SegmentService;
 use crm_domain::tenant::TenantService;
 use crm_domain::view::ViewService;
 use futures_util::future::BoxFuture;
@@ -21,8 +25,10 @@ pub trait ReadinessProbe: Send + Sync {
     fn check(&self) -> BoxFuture<'_, Result<(), String>>;
 }
 
-/// Shared application state, built once by the server.
-pub struct AppState {
+/// The domain use cases, each service once, wired to storage by the server (crm-server's
+/// `services`) and reached by handlers through [`AppState::services`]. One-shot commands that
+/// need no HTTP use them on their own.
+pub struct Services {
     /// Customer use cases.
     pub customers: Arc<CustomerService>,
     /// Tenant use cases (token tenant check).
@@ -37,16 +43,25 @@ pub struct AppState {
     pub pricing: Arc<PricingService>,
     /// Saved views.
     pub views: Arc<ViewService>,
-    /// Imports.
-    pub imports: Imports,
+    /// RFM, CLV models and jobs.
+    pub analytics: Arc<AnalyticsService>,
     /// Customer segments.
-    pub segments: Arc<crm_domain::segment::SegmentService>,
-    /// RFM and CLV models.
-    pub analytics: Arc<crm_domain::analytics::AnalyticsService>,
+    pub segments: Arc<SegmentService>,
+    /// Imports.
+    pub imports: Arc<ImportService>,
     /// Reading background jobs (RFM recomputes, imports).
     pub jobs: Arc<crm_domain::job::JobService>,
     /// Customer list exports and a customer's data export.
-    pub exports: Arc<crm_domain::export::ExportService>,
+    pub exports: Arc<ExportService>,
+}
+
+/// Shared application state, built once by the server: the use cases and what only the HTTP
+/// side needs.
+pub struct AppState {
+    /// The use cases.
+    pub services: Services,
+    /// The limits of uploaded import files.
+    pub import_limits: ImportLimits,
     /// Writes export files (CSV, XLSX).
     pub sheets: Arc<dyn crm_domain::export::SheetWriters>,
     /// Token verification.
@@ -63,10 +78,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
 }
 
-/// The import use cases and their limits.
-pub struct Imports {
-    /// Import use cases.
-    pub service: Arc<crm_domain::import::ImportService>,
+/// The limits of uploaded import files.
+pub struct ImportLimits {
     /// Largest upload, bytes (413 beyond).
     pub max_bytes: usize,
     /// Most data rows in a file (413 beyond).

@@ -110,7 +110,7 @@ pub async fn list_views(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let views = state.views.list(&caller.0).await?;
+    let views = state.services.views.list(&caller.0).await?;
     Ok(HttpResponse::Ok().json(views.iter().map(ViewResponse::from).collect::<Vec<_>>()))
 }
 
@@ -131,7 +131,11 @@ pub async fn create_view(
     state: web::Data<AppState>,
     body: JsonBody<ViewWrite>,
 ) -> Result<HttpResponse, ApiError> {
-    let v = state.views.create(&caller.0, body.0.into()).await?;
+    let v = state
+        .services
+        .views
+        .create(&caller.0, body.0.into())
+        .await?;
     Ok(HttpResponse::Created()
         .insert_header((
             actix_web::http::header::LOCATION,
@@ -156,7 +160,11 @@ pub async fn get_view(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let v = state.views.get(&caller.0, ViewId(id.into_inner())).await?;
+    let v = state
+        .services
+        .views
+        .get(&caller.0, ViewId(id.into_inner()))
+        .await?;
     Ok(HttpResponse::Ok().json(ViewResponse::from(&v)))
 }
 
@@ -181,6 +189,7 @@ pub async fn replace_view(
     body: JsonBody<ViewWrite>,
 ) -> Result<HttpResponse, ApiError> {
     let v = state
+        .services
         .views
         .replace(&caller.0, ViewId(id.into_inner()), body.0.into())
         .await?;
@@ -205,6 +214,7 @@ pub async fn delete_view(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     state
+        .services
         .views
         .delete(&caller.0, ViewId(id.into_inner()))
         .await?;

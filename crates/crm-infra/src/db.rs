@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crm_domain::RepositoryError;
 use crm_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr};
@@ -100,25 +101,35 @@ impl Database {
         sea_orm::Database::connect(opts).await
     }
 
-    /// Applies every pending migration.
+    /// Applies every pending migration and returns how many it applied.
+    ///
+    /// Only the schema: data the application derives is filled by separate steps, run after
+    /// this one when it applied migrations ([`Database::backfill_search_documents`]).
     ///
     /// # Errors
     /// The failing migration's error; the schema is left at the last migration that succeeded.
-    pub async fn migrate(&self) -> Result<(), DbErr> {
+    pub async fn migrate(&self) -> Result<usize, DbErr> {
         let pending = Migrator::get_pending_migrations(&self.write).await?.len();
         Migrator::up(&self.write, None).await?;
-        if pending == 0 {
-            return Ok(());
-        }
-        // Search documents are computed by the application: after a schema change, fill those of
-        // rows written before search existed (a scan, so only when migrations ran).
-        let filled = crate::customers::backfill_search(self)
-            .await
-            .map_err(|e| DbErr::Custom(e.to_string()))?;
+        Ok(pending)
+    }
+
+    /// Fills the search documents (`search_text`, `search_phones`, `search_terms`) of customers
+    /// written before search existed (an empty `search_text`), 500 per transaction, logs how
+    /// many it filled and returns that count. Idempotent.
+    ///
+    /// Search documents are computed by the application, so a migration cannot fill them: run
+    /// this after [`Database::migrate`] has applied migrations. It scans the customers, so the
+    /// server runs it only then, not on every start.
+    ///
+    /// # Errors
+    /// A database error, or a stored customer that no longer parses.
+    pub async fn backfill_search_documents(&self) -> Result<u64, RepositoryError> {
+        let filled = crate::customers::backfill_search(self).await?;
         if filled > 0 {
             tracing::info!(customers = filled, "search documents filled");
         }
-        Ok(())
+        Ok(filled)
     }
 
     /// Which backend this is.
@@ -158,7 +169,7 @@ impl BulkRows {
         backend: DatabaseBackend,
         rows: usize,
         tables: &str,
-    ) -> Result<(), crm_domain::RepositoryError> {
+    ) -> Result<(), RepositoryError> {
         let rows = rows as u64;
         let before = self.0.fetch_add(rows, std::sync::atomic::Ordering::Relaxed);
         let after = before + rows;

@@ -1,7 +1,6 @@
 #![doc = include_str!("../README.md")]
 
 mod analytics;
-mod customer_query;
 mod customers;
 pub mod db;
 mod entity;

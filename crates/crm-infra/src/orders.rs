@@ -1,4 +1,5 @@
-//! [`OrderRepository`] and its [`OrderTransaction`] on SeaORM. A transaction holds the writer
+//! [`OrderRepository`] and its [`OrderTransaction`] and [`BulkOrderTransaction`] on SeaORM (one
+//! transaction type implements both). A transaction holds the writer
 //! connection (SQLite) or one pooled connection (PostgreSQL, where the customer row is locked
 //! `FOR UPDATE`); dropping it uncommitted rolls back.
 
@@ -8,8 +9,8 @@ use crm_domain::customer::{Customer, LifecycleStage, NewCustomer, PurchaseStats}
 use crm_domain::ids::{LedgerEntryId, OrderId, TierId};
 use crm_domain::loyalty::{LedgerEntry, LedgerKind, Tier, TierChange};
 use crm_domain::order::{
-    CompletedTotals, Order, OrderLine, OrderListQuery, OrderRepository, OrderStatus,
-    OrderTransaction, PaymentStatus, ProductTotal, Settlement, TierPosition,
+    BulkOrderTransaction, CompletedTotals, Order, OrderLine, OrderListQuery, OrderRepository,
+    OrderStatus, OrderTransaction, PaymentStatus, ProductTotal, Settlement, TierPosition,
 };
 use crm_domain::values::{Amount, CurrencyCode};
 use crm_domain::{CustomerId, RepositoryError, TenantId, UserId};
@@ -40,6 +41,16 @@ impl SeaOrderRepository {
             db,
             bulk_rows: Default::default(),
         }
+    }
+
+    /// Starts a transaction on the writer.
+    async fn transaction(&self) -> Result<SeaOrderTransaction, RepositoryError> {
+        let txn = self.db.write.begin().await.map_err(map_db_err)?;
+        Ok(SeaOrderTransaction {
+            txn,
+            backend: self.db.backend(),
+            bulk_rows: self.bulk_rows.clone(),
+        })
     }
 }
 
@@ -242,7 +253,8 @@ async fn totals(
     })
 }
 
-/// One transaction of [`SeaOrderRepository`].
+/// One transaction of [`SeaOrderRepository`], single-order ([`OrderTransaction`]) or bulk
+/// ([`BulkOrderTransaction`]).
 pub struct SeaOrderTransaction {
     txn: DatabaseTransaction,
     backend: DatabaseBackend,
@@ -395,6 +407,13 @@ impl OrderTransaction for SeaOrderTransaction {
         Ok(())
     }
 
+    async fn commit(self: Box<Self>) -> Result<(), RepositoryError> {
+        self.txn.commit().await.map_err(map_db_err)
+    }
+}
+
+#[async_trait]
+impl BulkOrderTransaction for SeaOrderTransaction {
     async fn lock_customers(
         &mut self,
         tenant: TenantId,
@@ -577,6 +596,18 @@ impl OrderTransaction for SeaOrderTransaction {
         Ok(())
     }
 
+    async fn outstanding(
+        &mut self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> Result<Amount, RepositoryError> {
+        Ok(totals(&self.txn, tenant, customer, true).await?.sum)
+    }
+
+    async fn tiers(&mut self, tenant: TenantId) -> Result<Vec<Tier>, RepositoryError> {
+        tiers_in(&self.txn, tenant).await
+    }
+
     async fn commit(self: Box<Self>) -> Result<(), RepositoryError> {
         self.txn.commit().await.map_err(map_db_err)
     }
@@ -663,12 +694,11 @@ fn line_rows(o: &Order) -> impl Iterator<Item = order_line::ActiveModel> + '_ {
 #[async_trait]
 impl OrderRepository for SeaOrderRepository {
     async fn begin(&self) -> Result<Box<dyn OrderTransaction>, RepositoryError> {
-        let txn = self.db.write.begin().await.map_err(map_db_err)?;
-        Ok(Box::new(SeaOrderTransaction {
-            txn,
-            backend: self.db.backend(),
-            bulk_rows: self.bulk_rows.clone(),
-        }))
+        Ok(Box::new(self.transaction().await?))
+    }
+
+    async fn begin_bulk(&self) -> Result<Box<dyn BulkOrderTransaction>, RepositoryError> {
+        Ok(Box::new(self.transaction().await?))
     }
 
     async fn find_order(

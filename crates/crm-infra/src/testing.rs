@@ -1,7 +1,8 @@
-//! Test databases: a fresh, migrated SQLite file or PostgreSQL database per test, so tests run
-//! in parallel. PostgreSQL comes from `CRM_TEST_POSTGRES_URL` (default
-//! `postgres://postgres@127.0.0.1:5432/postgres`); when it is unreachable the PostgreSQL tests
-//! are skipped, except under `CI=true`, where that is a failure.
+//! Test databases: a fresh SQLite file or PostgreSQL database per test, so tests run in
+//! parallel, migrated and search-backfilled as the server does at start-up. PostgreSQL comes
+//! from `CRM_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`); when it
+//! is unreachable the PostgreSQL tests are skipped, except under `CI=true`, where that is a
+//! failure.
 #![allow(clippy::expect_used, clippy::panic)]
 
 use sea_orm::{ConnectionTrait, Database as SeaDatabase};
@@ -49,6 +50,9 @@ impl TestDatabase {
                     .await
                     .expect("sqlite connect");
                 db.migrate().await.expect("migrate sqlite");
+                db.backfill_search_documents()
+                    .await
+                    .expect("backfill sqlite");
                 Some(Self {
                     url,
                     db,
@@ -80,6 +84,9 @@ impl TestDatabase {
                 cfg.max_connections = 20;
                 let db = Database::connect(&cfg).await.expect("postgres connect");
                 db.migrate().await.expect("migrate postgres");
+                db.backfill_search_documents()
+                    .await
+                    .expect("backfill postgres");
                 Some(Self {
                     url,
                     db,

@@ -104,7 +104,7 @@ impl TierRepository for SeaTierRepository {
         Ok(())
     }
 
-    async fn delete_unused(&self, tenant: TenantId, id: TierId) -> Result<bool, RepositoryError> {
+    async fn delete_unused(&self, tenant: TenantId, id: TierId) -> Result<u64, RepositoryError> {
         let txn = self.db.write.begin().await.map_err(map_db_err)?;
         let holders = customer::Entity::find()
             .filter(customer::Column::TenantId.eq(tenant.0))
@@ -113,7 +113,7 @@ impl TierRepository for SeaTierRepository {
             .await
             .map_err(map_db_err)?;
         if holders > 0 {
-            return Ok(false);
+            return Ok(holders);
         }
         tier::Entity::delete_many()
             .filter(tier::Column::TenantId.eq(tenant.0))
@@ -122,6 +122,6 @@ impl TierRepository for SeaTierRepository {
             .await
             .map_err(map_db_err)?;
         txn.commit().await.map_err(map_db_err)?;
-        Ok(true)
+        Ok(0)
     }
 }

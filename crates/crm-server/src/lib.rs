@@ -23,6 +23,7 @@ use crm_domain::segment::SegmentService;
 use crm_domain::tenant::TenantService;
 use crm_domain::view::ViewService;
 use crm_http::auth::KnownTenants;
+use crm_http::state::ImportLimits;
 use crm_http::{AppState, CursorCodec, JwtKeys, Metrics, ReadinessProbe};
 use crm_infra::export_file::SheetFiles;
 use crm_infra::{
@@ -33,6 +34,7 @@ use crm_infra::{
 use futures_util::future::BoxFuture;
 
 pub use config::Config;
+pub use crm_http::Services;
 
 /// Connects to the database in `config`, creating the SQLite file's folder when needed.
 ///
@@ -54,6 +56,19 @@ pub async fn connect(config: &Config) -> anyhow::Result<Database> {
     Database::connect(&db)
         .await
         .with_context(|| format!("connecting to {}", redact(&url)))
+}
+
+/// Applies pending migrations, then, when any ran, fills the search documents they left empty
+/// ([`Database::backfill_search_documents`]): what start-up, `crm-server migrate` and every
+/// command that opens the database run first.
+///
+/// # Errors
+/// The failing migration's error, or the backfill's.
+pub async fn migrate(db: &Database) -> anyhow::Result<()> {
+    if db.migrate().await? > 0 {
+        db.backfill_search_documents().await?;
+    }
+    Ok(())
 }
 
 /// The URL without its password, for logs.
@@ -94,110 +109,81 @@ pub fn jwt_secret(config: &Config) -> anyhow::Result<String> {
     Ok(secret)
 }
 
-/// The services, wired to one database.
-pub struct Services {
-    /// Customer use cases.
-    pub customers: Arc<CustomerService>,
-    /// Tenant use cases.
-    pub tenants: Arc<TenantService>,
-    /// Order use cases.
-    pub orders: Arc<OrderService>,
-    /// Loyalty use cases.
-    pub loyalty: Arc<LoyaltyService>,
-    /// Tier use cases.
-    pub tiers: Arc<TierService>,
-    /// Price quotes.
-    pub pricing: Arc<PricingService>,
-    /// Saved views.
-    pub views: Arc<ViewService>,
-    /// RFM and CLV models.
-    pub analytics: Arc<AnalyticsService>,
-    /// Reading background jobs, and recovering interrupted ones.
-    pub jobs: Arc<JobService>,
-    /// Customer segments.
-    pub segments: Arc<SegmentService>,
-    /// Imports.
-    pub imports: Arc<ImportService>,
-    /// Customer list exports and a customer's data export.
-    pub exports: Arc<ExportService>,
-}
-
-impl Services {
-    /// Wires the domain services to SeaORM repositories on `db`.
-    pub fn new(db: &Database) -> Self {
-        let clock = Arc::new(SystemClock);
-        let ids = Arc::new(UuidV7Generator);
-        let tenant_repo = Arc::new(SeaTenantRepository::new(db.clone()));
-        let customer_repo = Arc::new(SeaCustomerRepository::new(db.clone()));
-        let order_repo = Arc::new(SeaOrderRepository::new(db.clone()));
-        let tier_repo = Arc::new(SeaTierRepository::new(db.clone()));
-        let job_repo = Arc::new(SeaJobRepository::new(db.clone()));
-        let orders = Arc::new(OrderService::new(
-            customer_repo.clone(),
+/// The domain services wired to SeaORM repositories on `db`: what the server hands to
+/// crm-http (in [`AppState`]) and what one-shot commands call directly.
+pub fn services(db: &Database) -> Services {
+    let clock = Arc::new(SystemClock);
+    let ids = Arc::new(UuidV7Generator);
+    let tenant_repo = Arc::new(SeaTenantRepository::new(db.clone()));
+    let customer_repo = Arc::new(SeaCustomerRepository::new(db.clone()));
+    let order_repo = Arc::new(SeaOrderRepository::new(db.clone()));
+    let tier_repo = Arc::new(SeaTierRepository::new(db.clone()));
+    let job_repo = Arc::new(SeaJobRepository::new(db.clone()));
+    let orders = Arc::new(OrderService::new(
+        customer_repo.clone(),
+        order_repo.clone(),
+        tenant_repo.clone(),
+        clock.clone(),
+        ids.clone(),
+    ));
+    let customers = Arc::new(CustomerService::new(
+        customer_repo.clone(),
+        tenant_repo.clone(),
+        clock.clone(),
+        ids.clone(),
+    ));
+    let analytics = Arc::new(AnalyticsService::new(
+        Arc::new(SeaAnalyticsRepository::new(db.clone())),
+        job_repo.clone(),
+        customer_repo.clone(),
+        tenant_repo.clone(),
+        clock.clone(),
+        ids.clone(),
+    ));
+    let segments = Arc::new(SegmentService::new(
+        Arc::new(SeaSegmentRepository::new(db.clone())),
+        customer_repo.clone(),
+        clock.clone(),
+        ids.clone(),
+    ));
+    Services {
+        exports: Arc::new(ExportService::new(
+            customers.clone(),
             order_repo.clone(),
+            segments.clone(),
+            analytics.clone(),
+            clock.clone(),
+        )),
+        customers,
+        orders: orders.clone(),
+        loyalty: Arc::new(LoyaltyService::new(
+            customer_repo.clone(),
+            order_repo,
             tenant_repo.clone(),
             clock.clone(),
             ids.clone(),
-        ));
-        let customers = Arc::new(CustomerService::new(
+        )),
+        analytics: analytics.clone(),
+        imports: Arc::new(ImportService::new(
             customer_repo.clone(),
             tenant_repo.clone(),
-            clock.clone(),
-            ids.clone(),
-        ));
-        let analytics = Arc::new(AnalyticsService::new(
-            Arc::new(SeaAnalyticsRepository::new(db.clone())),
             job_repo.clone(),
-            customer_repo.clone(),
-            tenant_repo.clone(),
+            Arc::new(SeaImportRepository::new(db.clone())),
+            Arc::new(DiskImportFiles),
+            orders.clone(),
             clock.clone(),
             ids.clone(),
-        ));
-        let segments = Arc::new(SegmentService::new(
-            Arc::new(SeaSegmentRepository::new(db.clone())),
-            customer_repo.clone(),
+        )),
+        segments,
+        jobs: Arc::new(JobService::new(job_repo)),
+        tiers: Arc::new(TierService::new(tier_repo.clone(), ids.clone())),
+        pricing: Arc::new(PricingService::new(customer_repo, tier_repo)),
+        views: Arc::new(ViewService::new(
+            Arc::new(SeaViewRepository::new(db.clone())),
             clock.clone(),
             ids.clone(),
-        ));
-        Self {
-            exports: Arc::new(ExportService::new(
-                customers.clone(),
-                order_repo.clone(),
-                segments.clone(),
-                analytics.clone(),
-                clock.clone(),
-            )),
-            customers,
-            orders: orders.clone(),
-            loyalty: Arc::new(LoyaltyService::new(
-                customer_repo.clone(),
-                order_repo,
-                tenant_repo.clone(),
-                clock.clone(),
-                ids.clone(),
-            )),
-            analytics: analytics.clone(),
-            imports: Arc::new(ImportService::new(
-                customer_repo.clone(),
-                tenant_repo.clone(),
-                job_repo.clone(),
-                Arc::new(SeaImportRepository::new(db.clone())),
-                Arc::new(DiskImportFiles),
-                orders.clone(),
-                clock.clone(),
-                ids.clone(),
-            )),
-            jobs: Arc::new(JobService::new(job_repo)),
-            segments,
-            tiers: Arc::new(TierService::new(tier_repo.clone(), ids.clone())),
-            pricing: Arc::new(PricingService::new(customer_repo, tier_repo)),
-            views: Arc::new(ViewService::new(
-                Arc::new(SeaViewRepository::new(db.clone())),
-                clock.clone(),
-                ids.clone(),
-            )),
-            tenants: Arc::new(TenantService::new(tenant_repo, clock, ids)),
-        }
+        )),
+        tenants: Arc::new(TenantService::new(tenant_repo, clock, ids)),
     }
 }
 
@@ -222,8 +208,8 @@ impl Application {
     /// When the database, the secret or the address is unusable.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let db = connect(config).await?;
-        db.migrate().await.context("applying migrations")?;
-        let services = Services::new(&db);
+        migrate(&db).await.context("applying migrations")?;
+        let services = services(&db);
         let interrupted = services
             .jobs
             .recover_interrupted()
@@ -237,22 +223,11 @@ impl Application {
         }
         let secret = jwt_secret(config)?;
         let state = web::Data::new(AppState {
-            customers: services.customers,
-            tenants: services.tenants,
-            orders: services.orders,
-            loyalty: services.loyalty,
-            tiers: services.tiers,
-            pricing: services.pricing,
-            views: services.views,
-            analytics: services.analytics,
-            jobs: services.jobs,
-            segments: services.segments,
-            imports: crm_http::state::Imports {
-                service: services.imports,
+            services,
+            import_limits: ImportLimits {
                 max_bytes: config.max_import_bytes,
                 max_rows: config.max_import_rows,
             },
-            exports: services.exports,
             sheets: Arc::new(SheetFiles),
             auth: Arc::new(JwtKeys::from_secret(secret.as_bytes())),
             cursors: CursorCodec::new(secret.as_bytes()),

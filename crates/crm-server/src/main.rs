@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use crm_domain::TenantId;
 use crm_domain::tenant::NewTenant;
-use crm_server::{Application, Config, Services, connect, jwt_secret};
+use crm_server::{Application, Config, connect, jwt_secret, migrate, services};
 use uuid::Uuid;
 
 #[derive(Debug, Parser)]
@@ -112,7 +112,7 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         }
         Command::Migrate => {
             let db = connect(&config).await?;
-            db.migrate().await?;
+            migrate(&db).await?;
             println!("migrations applied");
         }
         Command::Tenant {
@@ -124,8 +124,8 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 },
         } => {
             let db = connect(&config).await?;
-            db.migrate().await?;
-            let tenant = Services::new(&db)
+            migrate(&db).await?;
+            let tenant = services(&db)
                 .tenants
                 .create(NewTenant {
                     name,
@@ -143,8 +143,8 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             ttl,
         } => {
             let db = connect(&config).await?;
-            db.migrate().await?;
-            Services::new(&db)
+            migrate(&db).await?;
+            services(&db)
                 .tenants
                 .get(TenantId(tenant))
                 .await
@@ -188,8 +188,8 @@ async fn import(
     let options: ImportOptions =
         serde_json::from_value(value).map_err(|e| anyhow::anyhow!("--options: {e}"))?;
     let db = connect(config).await?;
-    db.migrate().await?;
-    let services = Services::new(&db);
+    migrate(&db).await?;
+    let services = services(&db);
     services
         .tenants
         .get(tenant)

@@ -212,8 +212,8 @@ fn customer(
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let db = Database::connect(&DbConfig::new(&args.database_url)).await?;
-    db.migrate().await?;
-    let services = crm_server::Services::new(&db);
+    crm_server::migrate(&db).await?;
+    let services = crm_server::services(&db);
     let repo = SeaCustomerRepository::new(db.clone());
     let others = args.tenants.saturating_sub(1).max(1);
     let rest = args.customers.saturating_sub(args.largest);

@@ -1,8 +1,7 @@
-//! Role-based access: permissions, the default roles and the authenticated caller ([`Actor`]).
-//! See DESIGN.md §2. The bottom of the context graph: it depends on identifiers only.
+//! Role-based access: permissions, the default roles, the authenticated caller ([`Actor`]) and
+//! the one failure of an access check ([`Forbidden`]). See DESIGN.md §2. The bottom of the
+//! context graph: it depends on identifiers only.
 
-mod error;
 mod model;
 
-pub use error::Forbidden;
-pub use model::{Actor, Permission, Role};
+pub use model::{Actor, Forbidden, Permission, Role};

@@ -6,7 +6,6 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::error::Forbidden;
 use crate::ids::{TenantId, UserId};
 
 /// A permission a caller may hold.
@@ -66,6 +65,12 @@ impl FromStr for Permission {
             .ok_or(())
     }
 }
+
+/// The caller lacks `0` (403): the one failure of an access check. Converts into
+/// [`crate::DomainError::Forbidden`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("missing permission {0}")]
+pub struct Forbidden(pub Permission);
 
 /// The default roles and what they grant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

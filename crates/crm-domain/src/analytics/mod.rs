@@ -14,6 +14,8 @@ pub mod clv;
 pub mod ports;
 pub mod rfm;
 pub mod service;
+#[cfg(test)]
+mod service_tests;
 
 pub use ports::{AnalyticsRepository, ClvModel, PurchaseHistory, RfmSegmentTotals};
 pub use service::{AnalyticsService, PredictionOptions};

@@ -1,6 +1,8 @@
 //! The customer aggregate: model, input rules, storage port and use cases.
 
 mod bulk;
+mod error;
+mod fields;
 pub mod filter;
 mod input;
 mod model;
@@ -11,6 +13,11 @@ mod service;
 mod service_tests;
 
 pub use bulk::{BulkAction, BulkResult, BulkTarget, MAX_BULK_IDS};
+pub use error::{DeleteCustomerError, OPEN_ORDERS_LISTED};
+pub use fields::{
+    CUSTOMER_FIELDS, CustomerField, DEFAULT_EXPORT_COLUMNS, EXPORT_COLUMNS, IMPORT_TARGETS,
+    READ_ONLY_FIELDS,
+};
 pub use input::{
     CustomerInput, MAX_METADATA_BYTES, MAX_NOTES_CHARS, MAX_TAG_CHARS, MAX_TAGS, ValidationContext,
 };

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use super::bulk::{BulkAction, BulkResult, BulkTarget, MAX_BULK_IDS};
+use super::error::{DeleteCustomerError, OPEN_ORDERS_LISTED};
 use super::input::{CustomerInput, ValidationContext};
 use super::model::{Customer, CustomerProfile, NewCustomer, UniqueField};
 use super::ports::{
@@ -227,7 +228,8 @@ impl CustomerService {
     ///
     /// # Errors
     /// [`DomainError::NotFound`], [`DomainError::PreconditionFailed`], [`DomainError::Forbidden`],
-    /// [`DomainError::Conflict`] on `orders`, naming the open orders.
+    /// [`DeleteCustomerError::OpenOrders`] (as [`DomainError::Rule`]), naming up to
+    /// [`OPEN_ORDERS_LISTED`] open orders.
     pub async fn delete(
         &self,
         actor: &Actor,
@@ -240,17 +242,13 @@ impl CustomerService {
             check_version(expected_version, current.version)?;
             let open = self
                 .customers
-                .open_order_refs(actor.tenant_id, id, 10)
+                .open_order_refs(actor.tenant_id, id, OPEN_ORDERS_LISTED)
                 .await?;
             if !open.is_empty() {
-                return Err(DomainError::Conflict {
-                    field: "orders".into(),
-                    message: format!(
-                        "the customer has open (pending or unpaid) orders: {}",
-                        open.join(", ")
-                    ),
-                    existing_id: None,
-                });
+                return Err(DeleteCustomerError::OpenOrders {
+                    orders: open.into_iter().map(|r| (id, r)).collect(),
+                }
+                .into());
             }
             match self
                 .customers
@@ -441,7 +439,8 @@ impl CustomerService {
     ///
     /// # Errors
     /// [`DomainError::NotFound`] when an id is not a live customer of the tenant;
-    /// [`DomainError::Conflict`] on `orders` when deleting customers with open orders;
+    /// [`DeleteCustomerError::OpenOrders`] (as [`DomainError::Rule`]) when deleting customers
+    /// with open orders, naming up to [`OPEN_ORDERS_LISTED`] of them;
     /// [`DomainError::Validation`] for bad tags or too many ids.
     pub async fn bulk(
         &self,
@@ -488,18 +487,7 @@ impl CustomerService {
                     .open_orders(actor.tenant_id, batch.iter().map(|c| c.id).collect())
                     .await?;
                 if !open.is_empty() {
-                    let refs: Vec<_> = open
-                        .iter()
-                        .map(|(c, r)| format!("{r} (customer {c})"))
-                        .collect();
-                    return Err(DomainError::Conflict {
-                        field: "orders".into(),
-                        message: format!(
-                            "customers with open orders cannot be deleted: {}",
-                            refs.join(", ")
-                        ),
-                        existing_id: open.first().map(|(c, _)| c.0),
-                    });
+                    return Err(DeleteCustomerError::OpenOrders { orders: open }.into());
                 }
             }
             for c in &mut batch {

@@ -486,15 +486,90 @@ async fn a_customer_with_open_orders_cannot_be_deleted() {
     repo.expect_open_order_refs()
         .returning(|_, _, _| Ok(vec!["INV-7".into(), "INV-9".into()]));
     repo.expect_set_deleted().never();
+    let id = CustomerId(Uuid::now_v7());
     let err = service(repo)
-        .delete(&actor("admin"), CustomerId(Uuid::now_v7()), None)
+        .delete(&actor("admin"), id, None)
         .await
         .unwrap_err();
-    let DomainError::Conflict { field, message, .. } = err else {
+    assert_eq!(
+        err,
+        DomainError::from(DeleteCustomerError::OpenOrders {
+            orders: vec![(id, "INV-7".into()), (id, "INV-9".into())],
+        })
+    );
+    let DomainError::Rule(v) = err else {
         panic!("{err:?}")
     };
-    assert_eq!(field, "orders");
-    assert!(message.contains("INV-7, INV-9"), "{message}");
+    assert_eq!(
+        (v.rule, v.field.as_str()),
+        (crate::error::Rule::CustomerHasOpenOrders, "orders")
+    );
+    assert!(v.message.contains("INV-7, INV-9"), "{}", v.message);
+    assert_eq!(
+        v.facts["open_orders"][1],
+        serde_json::json!({"customer_id": id.0, "order_ref": "INV-9"})
+    );
+}
+
+#[tokio::test]
+async fn a_bulk_delete_of_customers_with_open_orders_names_them_and_commits_nothing() {
+    let (a, b) = (CustomerId(Uuid::now_v7()), CustomerId(Uuid::now_v7()));
+    let mut batch = MockCustomerBatch::new();
+    batch
+        .expect_next()
+        .returning(move |_, _, _, _, _| Ok(vec![stored(a, 1), stored(b, 1)]));
+    batch
+        .expect_open_orders()
+        .returning(move |_, _| Ok(vec![(a, "A-1".into()), (b, "B-1".into())]));
+    batch.expect_save().never();
+    batch.expect_commit().never();
+    let mut repo = MockCustomerRepository::new();
+    let mut batch = Some(batch);
+    repo.expect_begin_batch()
+        .returning(move || Ok(Box::new(batch.take().unwrap())));
+    let err = service(repo)
+        .bulk(
+            &actor("admin"),
+            BulkTarget::Ids(vec![a, b]),
+            BulkAction::Delete,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        DomainError::from(DeleteCustomerError::OpenOrders {
+            orders: vec![(a, "A-1".into()), (b, "B-1".into())],
+        })
+    );
+    assert!(
+        err.to_string().contains(&format!("B-1 (customer {b})")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_customer_changed_during_a_bulk_action_is_a_concurrent_update() {
+    let mut batch = MockCustomerBatch::new();
+    batch
+        .expect_next()
+        .returning(|_, _, _, _, _| Ok(vec![stored(CustomerId(Uuid::now_v7()), 1)]));
+    batch
+        .expect_save()
+        .returning(|_| Err(RepositoryError::Stale));
+    batch.expect_commit().never();
+    let mut repo = MockCustomerRepository::new();
+    let mut batch = Some(batch);
+    repo.expect_begin_batch()
+        .returning(move || Ok(Box::new(batch.take().unwrap())));
+    let err = service(repo)
+        .bulk(
+            &actor("sales"),
+            BulkTarget::Filter(Default::default()),
+            BulkAction::AddTags(vec!["new".into()]),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err, DomainError::ConcurrentUpdate);
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! Bulk import of customers and orders from spreadsheets (CSV or XLSX): the options of an
 //! import, the mapping of the file's columns to API fields, and the conversion of one row of
-//! text cells into a [`CustomerInput`] or an [`OrderRow`].
+//! text cells into a [`CustomerInput`](crate::customer::CustomerInput) or an [`OrderRow`].
 //!
 //! Pure: reading the file (encodings, delimiters, XLSX) is the infrastructure's job
 //! (`crm_infra::import_file`), which hands over a header row and rows of text cells with their
@@ -10,8 +10,9 @@
 //! 2. [`resolve_mapping`] the header row (an explicit [`ImportOptions::mapping`], or
 //!    [`detect_mapping`] from English and Indonesian header names) into one target field per
 //!    column;
-//! 3. for each row, [`customer_row`] (then [`CustomerInput::validate`]) or [`order_row`] (then
-//!    the order service), collecting failures as [`RowError`]s with the row's line number.
+//! 3. for each row, [`customer_row`] (then
+//!    [`CustomerInput::validate`](crate::customer::CustomerInput::validate)) or [`order_row`]
+//!    (then the order service), collecting failures as [`RowError`]s with the row's line number.
 //!
 //! Cell rules, for every target: cells are trimmed, an empty cell is an absent value; a cell
 //! written by the exporter's CSV-injection guard (`'` before `=`, `+`, `-`, `@`, tab or carriage
@@ -23,9 +24,10 @@
 //! Indonesian synonyms (`perorangan`, `laki-laki`, `selesai`, ...).
 //!
 //! Where things are:
-//! - `options`: [`ImportOptions`] and its enums ([`ImportKind`], [`DuplicatePolicy`],
-//!   [`MatchBy`], [`DecimalSeparator`]);
-//! - `aliases`: the target fields of each kind and the English and Indonesian header aliases
+//! - `model`: [`ImportKind`] and the target fields of each kind ([`targets`]);
+//! - `options`: [`ImportOptions`] and its enums ([`DuplicatePolicy`], [`MatchBy`],
+//!   [`DecimalSeparator`]);
+//! - `aliases`: the English and Indonesian header aliases
 //!   (`No. HP`, `Kode Pos`, ...), [`detect_mapping`] and [`resolve_mapping`];
 //! - `cells`: cell parsing ([`parse_number`], [`parse_bool`], [`parse_date`],
 //!   [`parse_datetime`], choice synonyms);
@@ -36,8 +38,11 @@
 //!   the file's row count), starts its job and hands back the run, which records its progress
 //!   as a [`crate::job::ImportOutcome`].
 
+#[cfg(test)]
+mod accept_tests;
 mod aliases;
 mod cells;
+mod model;
 mod options;
 mod ports;
 mod rows;
@@ -49,9 +54,10 @@ mod tests;
 
 /// Counters of an import (kept on its job's [`crate::job::ImportOutcome`]).
 pub use crate::job::ImportCounts;
-pub use aliases::{detect_mapping, normalise_header, resolve_mapping, targets};
+pub use aliases::{detect_mapping, normalise_header, resolve_mapping};
 pub use cells::{parse_bool, parse_date, parse_datetime, parse_number};
-pub use options::{DecimalSeparator, DuplicatePolicy, ImportKind, ImportOptions, MatchBy};
+pub use model::{ImportKind, targets};
+pub use options::{DecimalSeparator, DuplicatePolicy, ImportOptions, MatchBy};
 pub use ports::{ImportFiles, ImportRepository, RowSource};
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{MockImportFiles, MockImportRepository};

@@ -6,32 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::format::{Item, StrftimeItems};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::aliases::targets;
+use super::model::{ImportKind, targets};
 use crate::error::FieldError;
-use crate::job::JobKind;
 use crate::values::{CountryCode, CurrencyCode};
-
-string_enum!(
-    /// What an import file holds.
-    #[derive(Serialize, Deserialize)]
-    #[serde(rename_all = "snake_case")]
-    ImportKind {
-        /// One customer per row.
-        Customers => "customers",
-        /// One order per row, naming its customer.
-        Orders => "orders",
-    }
-);
-
-impl ImportKind {
-    /// The kind of the job that imports it.
-    pub fn job_kind(self) -> JobKind {
-        match self {
-            ImportKind::Customers => JobKind::ImportCustomers,
-            ImportKind::Orders => JobKind::ImportOrders,
-        }
-    }
-}
 
 string_enum!(
     /// What to do with a customer row that matches an existing customer (see [`MatchBy`]).
@@ -99,7 +76,8 @@ pub struct ImportOptions {
     pub kind: ImportKind,
     /// Explicit mapping from header (as written in the file) to target field (see
     /// [`targets`]). When given, it replaces header detection and columns it does not name are
-    /// ignored. `None` (default): detect from the headers ([`detect_mapping`]).
+    /// ignored. `None` (default): detect from the headers
+    /// ([`detect_mapping`](super::detect_mapping)).
     #[serde(default)]
     pub mapping: Option<BTreeMap<String, String>>,
     /// CSV field delimiter; `None` (default) detects among comma, semicolon and tab. In JSON a
@@ -129,14 +107,15 @@ pub struct ImportOptions {
     pub duplicate_policy: DuplicatePolicy,
     /// How an existing customer is found. `None` (default): by `email` for customers; for
     /// orders, by the first of the row's customer external ref, email and phone that is present
-    /// (see [`CustomerKey::lookup`]).
+    /// (see [`CustomerKey::lookup`](super::CustomerKey::lookup)).
     #[serde(default)]
     pub match_by: Option<MatchBy>,
     /// Check every row and report what would happen, storing nothing.
     #[serde(default)]
     pub dry_run: bool,
     /// Orders: create the customer an order names when none matches (from the row's customer
-    /// columns, see [`OrderRow::new_customer`]); default `true`. When `false` such rows fail.
+    /// columns, see [`OrderRow::new_customer`](super::OrderRow::new_customer)); default
+    /// `true`. When `false` such rows fail.
     #[serde(default = "default_true")]
     pub create_missing_customers: bool,
     /// The CSV file is Latin-1 (Windows-1252) rather than UTF-8.
@@ -201,7 +180,8 @@ impl ImportOptions {
         self.match_by.unwrap_or(MatchBy::Email)
     }
 
-    /// Checks the options on their own (the headers are checked by [`resolve_mapping`]).
+    /// Checks the options on their own (the headers are checked by
+    /// [`resolve_mapping`](super::resolve_mapping)).
     ///
     /// # Errors
     /// Every problem, as a [`FieldError`] named `options.<field>`: an unknown mapping target

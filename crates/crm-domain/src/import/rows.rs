@@ -11,12 +11,12 @@ use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::aliases::ORDER_CUSTOMER_KEYS;
 use super::cells::{
     CUSTOMER_STATUS_SYNONYMS, CUSTOMER_TYPE_SYNONYMS, GENDER_SYNONYMS, ORDER_STATUS_SYNONYMS,
     SOURCE_SYNONYMS, STAGE_SYNONYMS, clean, normalise_choice, parse_bool, parse_date,
     parse_datetime, parse_number,
 };
+use super::model::ORDER_CUSTOMER_KEYS;
 use super::options::{ImportOptions, MatchBy};
 use crate::customer::{
     AcquisitionSource, CustomerInput, CustomerStatus, CustomerType, Gender, LifecycleStage,
@@ -201,10 +201,10 @@ pub(super) fn date_what(format: Option<&str>) -> String {
 }
 
 /// Converts one row of a customers file into a [`CustomerInput`], to be checked with
-/// [`CustomerInput::validate`]. `mapping` is the target of each column ([`resolve_mapping`]);
-/// `cells` may be shorter or longer than it (missing cells are empty). `currency` and `country`
-/// come from the row, else [`ImportOptions::default_currency`] /
-/// [`ImportOptions::default_country`].
+/// [`CustomerInput::validate`]. `mapping` is the target of each column
+/// ([`resolve_mapping`](super::resolve_mapping)); `cells` may be shorter or longer than it
+/// (missing cells are empty). `currency` and `country` come from the row, else
+/// [`ImportOptions::default_currency`] / [`ImportOptions::default_country`].
 ///
 /// # Errors
 /// Every cell that cannot be read as its field's type, as a [`FieldError`] naming the field

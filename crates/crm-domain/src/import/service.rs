@@ -31,7 +31,8 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use super::aliases::resolve_mapping;
-use super::options::{DuplicatePolicy, ImportKind, ImportOptions, MatchBy};
+use super::model::ImportKind;
+use super::options::{DuplicatePolicy, ImportOptions, MatchBy};
 use super::ports::{ImportFiles, ImportRepository, RowSource};
 use super::rows::{RowError, customer_row, order_row};
 use crate::access::{Actor, Permission};
@@ -39,7 +40,7 @@ use crate::customer::{
     Customer, CustomerInput, CustomerProfile, CustomerRepository, NewCustomer, UniqueField,
     ValidationContext,
 };
-use crate::error::{DomainError, RepositoryError};
+use crate::error::{DomainError, RepositoryError, RuleViolation};
 use crate::ids::{CustomerId, JobId};
 use crate::job::{ImportCounts, ImportOutcome, Job, JobOutcome, JobRepository, JobService};
 use crate::order::{BulkOrder, OrderService};
@@ -844,7 +845,10 @@ impl ImportService {
                     p.counts.failed += 1;
                     errors.extend(RowError::from_field_errors(line, e));
                 }
-                Err(DomainError::Conflict { field, message, .. }) => {
+                Err(
+                    DomainError::Conflict { field, message, .. }
+                    | DomainError::Rule(RuleViolation { field, message, .. }),
+                ) => {
                     p.counts.failed += 1;
                     errors.push(RowError {
                         line,

@@ -1,95 +1,115 @@
-//! [`ImportService::accept`] against mockall mocks of its ports: what is checked, in which
-//! order, before a job exists, and that the run it hands back records the outcome.
+//! The import service against mockall mocks of its ports and an in-memory file.
 
-use std::path::{Path, PathBuf};
+use std::collections::VecDeque;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeZone, Utc};
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::*;
-use crate::access::Actor;
-use crate::customer::MockCustomerRepository;
+use crate::access::{Actor, Permission};
+use crate::customer::{
+    Customer, CustomerInput, LoyaltyStatus, MockCustomerBatch, MockCustomerRepository, NewCustomer,
+    PurchaseStats, UniqueField, ValidationContext, customer_code,
+};
 use crate::error::DomainError;
-use crate::ids::{JobId, TenantId, UserId};
-use crate::job::{ImportCounts, Job, JobKind, JobState, MockJobRepository};
-use crate::order::{MockOrderRepository, OrderService};
+use crate::ids::{CustomerId, JobId, TenantId, UserId};
+use crate::job::{Job, JobKind, JobState, MockJobRepository};
+use crate::order::{MockBulkOrderTransaction, MockOrderRepository, OrderService};
 use crate::ports::{MockClock, MockIdGenerator};
 use crate::tenant::{MockTenantRepository, Tenant};
 use crate::values::{CountryCode, CurrencyCode};
 
 const TENANT: TenantId = TenantId(Uuid::from_u128(1));
-const JOB: Uuid = Uuid::from_u128(77);
+const STORED: CustomerId = CustomerId(Uuid::from_u128(2));
+const JOB: JobId = JobId(Uuid::from_u128(3));
 
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 1, 31, 8, 0, 0).unwrap()
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 21, 8, 0, 0).unwrap()
 }
 
 fn actor(role: &str) -> Actor {
     Actor::new(TENANT, UserId::parse("user-1").unwrap(), [role], [])
 }
 
-fn upload() -> PathBuf {
-    PathBuf::from("/uploads/pelanggan.csv")
+/// An import file in memory.
+struct Rows {
+    headers: Vec<String>,
+    rows: VecDeque<Result<(u64, Vec<String>), String>>,
 }
-
-fn request(options: ImportOptions) -> ImportRequest {
-    ImportRequest {
-        options,
-        file_name: "pelanggan.csv".into(),
-        fingerprint: "ab".repeat(32),
-    }
-}
-
-fn dry_run_of_customers() -> ImportOptions {
-    ImportOptions {
-        dry_run: true,
-        ..ImportOptions::new(ImportKind::Customers)
-    }
-}
-
-/// Rows from memory, numbered from line 2.
-struct Rows(Vec<Vec<String>>, usize);
 
 impl RowSource for Rows {
     fn headers(&self) -> Vec<String> {
-        vec!["Nama".into(), "E-mail".into()]
+        self.headers.clone()
     }
 
     fn next_row(&mut self) -> Option<Result<(u64, Vec<String>), String>> {
-        let row = self.0.get(self.1)?.clone();
-        self.1 += 1;
-        Some(Ok((self.1 as u64 + 1, row)))
+        self.rows.pop_front()
     }
 }
 
-fn two_customers() -> Box<dyn RowSource> {
-    Box::new(Rows(
-        vec![
-            vec!["Budi".into(), "budi@example.com".into()],
-            vec!["Siti".into(), "siti@example.com".into()],
-        ],
-        0,
-    ))
+/// A file with these headers and data rows, numbered from line 2.
+fn file(headers: &[&str], rows: &[&[&str]]) -> Box<dyn RowSource> {
+    Box::new(Rows {
+        headers: headers.iter().map(|h| (*h).to_owned()).collect(),
+        rows: rows
+            .iter()
+            .enumerate()
+            .map(|(i, cells)| {
+                Ok((
+                    i as u64 + 2,
+                    cells.iter().map(|c| (*c).to_owned()).collect(),
+                ))
+            })
+            .collect(),
+    })
 }
 
-/// What the mocked job storage saw.
-type Saved = Arc<Mutex<Vec<Job>>>;
+/// What a mock was handed, for the test to look at afterwards.
+type Saved<T> = Arc<Mutex<Vec<T>>>;
 
-/// The service over `files` and `jobs`; the customer and tenant mocks serve a dry run of
-/// customers (no stored customer matches).
-fn service(files: MockImportFiles, jobs: MockJobRepository) -> Arc<ImportService> {
-    let mut clock = MockClock::new();
-    clock.expect_now().returning(t0);
-    let mut ids = MockIdGenerator::new();
-    ids.expect_new_id().returning(|| JOB);
-    let clock = Arc::new(clock);
-    let ids = Arc::new(ids);
-    let mut customers = MockCustomerRepository::new();
-    customers
-        .expect_find_many_by_unique()
-        .returning(|_, _, _| Ok(vec![]));
-    let customers = Arc::new(customers);
+/// The ports of one import; each test sets the expectations it needs.
+struct Ports {
+    customers: MockCustomerRepository,
+    jobs: MockJobRepository,
+    errors: MockImportRepository,
+    files: MockImportFiles,
+    orders: MockOrderRepository,
+}
+
+impl Ports {
+    fn new() -> Self {
+        Self {
+            customers: MockCustomerRepository::new(),
+            jobs: MockJobRepository::new(),
+            errors: MockImportRepository::new(),
+            files: MockImportFiles::new(),
+            orders: MockOrderRepository::new(),
+        }
+    }
+
+    /// Keeps every job the service saves, and every rejected row it reports.
+    fn recording(mut self) -> (Self, Saved<Job>, Saved<RowError>) {
+        let jobs = Arc::new(Mutex::new(Vec::new()));
+        let errors = Arc::new(Mutex::new(Vec::new()));
+        let (j, e) = (jobs.clone(), errors.clone());
+        self.jobs.expect_save().returning(move |job| {
+            j.lock().unwrap().push(job.clone());
+            Ok(())
+        });
+        self.errors
+            .expect_save_errors()
+            .returning(move |_, _, rows| {
+                e.lock().unwrap().extend(rows);
+                Ok(())
+            });
+        (self, jobs, errors)
+    }
+}
+
+fn tenants() -> MockTenantRepository {
     let mut tenants = MockTenantRepository::new();
     tenants.expect_find().returning(|id| {
         Ok(Some(Tenant {
@@ -98,178 +118,484 @@ fn service(files: MockImportFiles, jobs: MockJobRepository) -> Arc<ImportService
             default_country: CountryCode::parse("ID"),
             default_currency: CurrencyCode::parse("IDR").unwrap(),
             settings: Default::default(),
-            created_at: t0(),
+            created_at: now(),
         }))
     });
-    let tenants = Arc::new(tenants);
-    let orders = Arc::new(OrderService::new(
+    tenants
+}
+
+fn clock() -> MockClock {
+    let mut clock = MockClock::new();
+    clock.expect_now().returning(now);
+    clock
+}
+
+fn ids() -> MockIdGenerator {
+    let mut ids = MockIdGenerator::new();
+    ids.expect_new_id().returning(Uuid::now_v7);
+    ids
+}
+
+/// The one place the service is built.
+fn service(ports: Ports) -> Arc<ImportService> {
+    let customers = Arc::new(ports.customers);
+    let orders = OrderService::new(
         customers.clone(),
-        Arc::new(MockOrderRepository::new()),
-        tenants.clone(),
-        clock.clone(),
-        ids.clone(),
-    ));
+        Arc::new(ports.orders),
+        Arc::new(tenants()),
+        Arc::new(clock()),
+        Arc::new(ids()),
+    );
     Arc::new(ImportService::new(
         customers,
-        tenants,
-        Arc::new(jobs),
-        Arc::new(MockImportRepository::new()),
-        Arc::new(files),
-        orders,
-        clock,
-        ids,
+        Arc::new(tenants()),
+        Arc::new(ports.jobs),
+        Arc::new(ports.errors),
+        Arc::new(ports.files),
+        Arc::new(orders),
+        Arc::new(clock()),
+        Arc::new(ids()),
     ))
 }
 
-/// Job storage that records every save.
-fn recording_jobs() -> (MockJobRepository, Saved) {
-    let saved: Saved = Arc::default();
-    let mut jobs = MockJobRepository::new();
-    let log = saved.clone();
-    jobs.expect_save().returning(move |j| {
-        log.lock().unwrap().push(j.clone());
-        Ok(())
-    });
-    (jobs, saved)
+/// Where the uploaded file is.
+fn upload() -> &'static Path {
+    Path::new("/uploads/customers.csv")
 }
 
-/// A file of `rows` data rows, opened as [`two_customers`].
-fn file_of(rows: u64) -> MockImportFiles {
-    let mut files = MockImportFiles::new();
+/// An upload of one data row, read as `rows`.
+fn uploaded(files: &mut MockImportFiles, rows: fn() -> Box<dyn RowSource>) {
     files
         .expect_count_rows()
-        .withf(|path, delimiter, latin1, _| {
-            path == Path::new("/uploads/pelanggan.csv") && delimiter.is_none() && !latin1
-        })
-        .returning(move |_, _, _, limit| Ok(rows.min(limit.saturating_add(1))));
-    files.expect_open().returning(|_, _, _| Ok(two_customers()));
-    files
+        .withf(|path, _, _, _| path == upload())
+        .returning(|_, _, _, _| Ok(1));
+    files.expect_open().returning(move |_, _, _| Ok(rows()));
 }
 
-#[tokio::test]
-async fn accept_checks_the_caller_and_the_options_before_reading_the_file() {
-    // Neither the file nor the jobs are touched: their mocks have no expectations.
-    let imports = service(MockImportFiles::new(), MockJobRepository::new());
-    let refused = imports
-        .accept(
-            &actor("manager"),
-            request(dry_run_of_customers()),
-            &upload(),
-            None,
-        )
-        .await;
-    assert!(
-        matches!(
-            refused,
-            Err(AcceptImportError::Domain(DomainError::Forbidden(_)))
-        ),
-        "{refused:?}"
-    );
-    let bad = ImportOptions {
-        delimiter: Some(b'x'),
-        ..dry_run_of_customers()
-    };
-    let Err(AcceptImportError::Domain(DomainError::Validation(errors))) = imports
-        .accept(&actor("admin"), request(bad), &upload(), None)
-        .await
-    else {
-        panic!("invalid options were accepted");
-    };
-    assert_eq!(errors[0].field, "options.delimiter");
-}
-
-#[tokio::test]
-async fn a_file_beyond_the_row_limit_or_without_rows_starts_no_job() {
-    for (rows, limit, expected) in [
-        (11, Some(10), AcceptImportError::TooManyRows { limit: 10 }),
-        (0, Some(10), AcceptImportError::NoRows),
-        (0, None, AcceptImportError::NoRows),
-    ] {
-        let imports = service(file_of(rows), MockJobRepository::new());
-        let refused = imports
-            .accept(
-                &actor("admin"),
-                request(dry_run_of_customers()),
-                &upload(),
-                limit,
-            )
-            .await;
-        assert_eq!(
-            refused.err(),
-            Some(expected),
-            "{rows} rows, limit {limit:?}"
-        );
+fn request(options: ImportOptions) -> ImportRequest {
+    ImportRequest {
+        options,
+        file_name: "customers.csv".into(),
+        fingerprint: "f".repeat(64),
     }
-    let mut unreadable = MockImportFiles::new();
-    unreadable
-        .expect_count_rows()
-        .returning(|_, _, _, _| Err("not a CSV or XLSX file".into()));
-    let refused = service(unreadable, MockJobRepository::new())
-        .accept(
-            &actor("admin"),
-            request(dry_run_of_customers()),
-            &upload(),
-            None,
-        )
-        .await;
+}
+
+fn customers_with(policy: DuplicatePolicy) -> ImportRequest {
+    let mut options = ImportOptions::new(ImportKind::Customers);
+    options.duplicate_policy = policy;
+    request(options)
+}
+
+fn running(kind: JobKind) -> Job {
+    Job::start(JOB, TENANT, kind, None, now(), None)
+}
+
+/// The stored customer Budi, budi@example.com.
+fn budi() -> Customer {
+    let ctx = ValidationContext {
+        default_country: CountryCode::parse("ID"),
+        default_currency: CurrencyCode::parse("IDR").unwrap(),
+        today: now().date_naive(),
+    };
+    Customer {
+        id: STORED,
+        tenant_id: TENANT,
+        customer_number: 1,
+        customer_code: customer_code(2026, 1),
+        profile: CustomerInput {
+            name: Some("Budi".into()),
+            email: Some("budi@example.com".into()),
+            ..Default::default()
+        }
+        .validate(&ctx)
+        .unwrap(),
+        stats: PurchaseStats::default(),
+        loyalty: LoyaltyStatus::default(),
+        rfm: None,
+        created_by: None,
+        updated_by: None,
+        created_at: now(),
+        updated_at: now(),
+        deleted_at: None,
+        version: 1,
+    }
+}
+
+/// Storage where Budi is the only customer found by e-mail.
+fn storing_budi(customers: &mut MockCustomerRepository) {
+    customers
+        .expect_find_many_by_unique()
+        .withf(|t, field, _| *t == TENANT && *field == UniqueField::Email)
+        .returning(|_, _, values| {
+            Ok(if values.iter().any(|v| v == "budi@example.com") {
+                vec![budi()]
+            } else {
+                vec![]
+            })
+        });
+}
+
+/// What one committed batch wrote: new customers and saved customers.
+type Written = Arc<Mutex<(Vec<NewCustomer>, Vec<Customer>)>>;
+
+/// Storage taking one batch transaction, recording what it writes.
+fn one_batch(customers: &mut MockCustomerRepository) -> Written {
+    let written: Written = Arc::new(Mutex::new((Vec::new(), Vec::new())));
+    let w = written.clone();
+    customers.expect_begin_batch().times(1).returning(move || {
+        let mut b = MockCustomerBatch::new();
+        let (wi, ws) = (w.clone(), w.clone());
+        b.expect_insert().returning(move |_, new| {
+            wi.lock().unwrap().0.extend_from_slice(new);
+            Ok(())
+        });
+        b.expect_save().returning(move |c| {
+            ws.lock().unwrap().1.push(c.clone());
+            Ok(())
+        });
+        b.expect_commit().times(1).returning(|| Ok(()));
+        Ok(Box::new(b))
+    });
+    written
+}
+
+fn counts(job: &Job) -> [u64; 5] {
+    let c = job.import_outcome().unwrap().counts;
+    [c.rows_read, c.created, c.updated, c.skipped, c.failed]
+}
+
+/// The rows a dry run previewed.
+fn preview(job: &Job) -> &[Value] {
+    job.import_outcome().unwrap().preview.as_deref().unwrap()
+}
+
+const HEADERS: &[&str] = &["Name", "Email"];
+
+#[tokio::test]
+async fn importing_needs_the_manage_permission() {
+    // Neither the file nor the jobs are touched.
+    let mut ports = Ports::new();
+    ports.jobs.expect_save().never();
+    ports.jobs.expect_find().never();
+    ports.files.expect_count_rows().never();
+    ports.files.expect_open().never();
+    let s = service(ports);
+    let forbidden = DomainError::Forbidden(Permission::CustomersManage);
+    let req = customers_with(DuplicatePolicy::Skip);
     assert_eq!(
-        refused.err(),
-        Some(AcceptImportError::UnreadableFile(
-            "not a CSV or XLSX file".into()
-        ))
+        s.accept(&actor("manager"), req, upload(), None)
+            .await
+            .unwrap_err(),
+        AcceptImportError::Domain(forbidden.clone())
+    );
+    // (Reading an import's job needs it too: `JobService::import`, tested in `crate::job`.)
+    assert_eq!(
+        s.errors(&actor("manager"), JOB).await.unwrap_err(),
+        forbidden
     );
 }
 
 #[tokio::test]
-async fn an_accepted_import_has_a_running_job_and_its_run_records_the_outcome() {
-    let (jobs, saved) = recording_jobs();
-    let imports = service(file_of(2), jobs);
-    let accepted = imports
+async fn invalid_options_are_refused_naming_each_field() {
+    let mut ports = Ports::new();
+    ports.jobs.expect_save().never();
+    ports.files.expect_count_rows().never();
+    let mut options = ImportOptions::new(ImportKind::Orders);
+    options.duplicate_policy = DuplicatePolicy::Update;
+    options.default_currency = Some("RUPIAH".into());
+    let err = service(ports)
+        .accept(&actor("admin"), request(options), upload(), None)
+        .await
+        .unwrap_err();
+    let AcceptImportError::Domain(DomainError::Validation(errs)) = err else {
+        panic!("expected a validation error, got {err:?}");
+    };
+    let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        ["options.default_currency", "options.duplicate_policy"]
+    );
+}
+
+#[tokio::test]
+async fn an_accepted_import_is_a_running_job_of_its_kind() {
+    let (mut ports, jobs, _) = Ports::new().recording();
+    uploaded(&mut ports.files, || {
+        file(HEADERS, &[&["Sari", "sari@example.com"]])
+    });
+    let accepted = service(ports)
         .accept(
             &actor("admin"),
-            request(dry_run_of_customers()),
-            &upload(),
-            Some(10),
+            customers_with(DuplicatePolicy::Skip),
+            upload(),
+            None,
         )
         .await
         .unwrap();
-    assert_eq!(accepted.rows, 2);
-    let job = accepted.job.clone();
-    assert_eq!(job.id, JobId(JOB));
-    assert_eq!(job.kind, JobKind::ImportCustomers);
-    assert_eq!(job.state, JobState::Running);
-    assert_eq!(job.created_at, t0());
-    let progress = job.import_outcome().unwrap();
+    let job = accepted.job;
     assert_eq!(
-        (progress.counts, progress.last_line, &progress.file),
-        (ImportCounts::default(), 1, &"pelanggan.csv".to_owned())
+        (job.kind.as_str(), job.state, job.tenant_id),
+        ("import_customers", JobState::Running, TENANT)
     );
-    // Accepting stored the running job, nothing else; the run is the caller's to drive.
-    assert_eq!(saved.lock().unwrap().clone(), vec![job.clone()]);
-
-    let done = accepted.run.await;
-    assert_eq!(done.state, JobState::Completed, "{:?}", done.error);
-    assert_eq!(done.finished_at, Some(t0()));
-    let outcome = done.import_outcome().unwrap();
-    assert_eq!(
-        outcome.counts,
-        ImportCounts {
-            rows_read: 2,
-            created: 2,
-            ..ImportCounts::default()
-        }
-    );
-    assert_eq!(outcome.last_line, 3);
-    assert_eq!(outcome.preview.as_ref().map(Vec::len), Some(2));
-    let saved = saved.lock().unwrap();
-    assert_eq!(saved.last(), Some(&done));
-    assert!(saved.iter().all(|j| j.id == job.id));
+    assert_eq!(*jobs.lock().unwrap(), [job]);
 }
 
-#[test]
-fn each_import_kind_has_its_job_kind() {
-    for kind in ImportKind::ALL {
-        assert!(kind.job_kind().is_import());
-        assert_eq!(kind.job_kind().imports(), Some(kind.as_str()));
-    }
+#[tokio::test]
+async fn a_job_of_another_kind_is_not_an_import() {
+    let mut ports = Ports::new();
+    ports
+        .jobs
+        .expect_find()
+        .withf(|t, id| *t == TENANT && *id == JOB)
+        .returning(|_, _| Ok(Some(running(JobKind::RfmRecompute))));
+    ports.errors.expect_errors().never();
+    let s = service(ports);
+    let not_found = DomainError::NotFound { entity: "import" };
+    // (Reading the job itself as an import is `JobService::import`, tested in `crate::job`.)
+    assert_eq!(s.errors(&actor("admin"), JOB).await.unwrap_err(), not_found);
+}
+
+#[tokio::test]
+async fn new_customers_are_created_and_known_ones_skipped_by_default() {
+    let (mut ports, _, errors) = Ports::new().recording();
+    storing_budi(&mut ports.customers);
+    let written = one_batch(&mut ports.customers);
+    let job = service(ports)
+        .run(
+            &actor("admin"),
+            running(JobKind::ImportCustomers),
+            customers_with(DuplicatePolicy::Skip),
+            file(
+                HEADERS,
+                &[
+                    &["Budi Santoso", "BUDI@example.com"],
+                    &["Sari", "sari@example.com"],
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(job.state, JobState::Completed, "{:?}", job.error);
+    assert_eq!(counts(&job), [2, 1, 0, 1, 0]);
+    let (created, saved) = &*written.lock().unwrap();
+    assert_eq!(created.len(), 1);
+    assert_eq!(
+        (
+            created[0].profile.name.as_str(),
+            created[0].tenant_id,
+            created[0].created_by.as_ref().map(UserId::as_str)
+        ),
+        ("Sari", TENANT, Some("user-1"))
+    );
+    assert!(saved.is_empty());
+    assert!(errors.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn under_the_update_policy_a_row_overwrites_the_known_customer_and_an_unchanged_row_is_skipped()
+ {
+    let (mut ports, _, _) = Ports::new().recording();
+    storing_budi(&mut ports.customers);
+    let written = one_batch(&mut ports.customers);
+    let job = service(ports)
+        .run(
+            &actor("admin"),
+            running(JobKind::ImportCustomers),
+            customers_with(DuplicatePolicy::Update),
+            file(
+                &["Name", "Email", "Company"],
+                &[
+                    &["Budi", "budi@example.com", ""],
+                    &["Budi", "budi@example.com", "Toko Budi"],
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(counts(&job), [2, 0, 1, 1, 0]);
+    let (created, saved) = &*written.lock().unwrap();
+    assert!(created.is_empty());
+    assert_eq!(saved.len(), 1);
+    assert_eq!(
+        (saved[0].id, saved[0].profile.company.as_deref()),
+        (STORED, Some("Toko Budi"))
+    );
+    assert_eq!(
+        saved[0].updated_by.as_ref().map(UserId::as_str),
+        Some("user-1")
+    );
+}
+
+#[tokio::test]
+async fn under_the_create_policy_a_matching_row_is_created_anyway() {
+    let (mut ports, _, _) = Ports::new().recording();
+    storing_budi(&mut ports.customers);
+    let written = one_batch(&mut ports.customers);
+    let job = service(ports)
+        .run(
+            &actor("admin"),
+            running(JobKind::ImportCustomers),
+            customers_with(DuplicatePolicy::Create),
+            file(HEADERS, &[&["Budi", "budi@example.com"]]),
+        )
+        .await;
+    assert_eq!(counts(&job), [1, 1, 0, 0, 0]);
+    assert_eq!(written.lock().unwrap().0.len(), 1);
+}
+
+#[tokio::test]
+async fn rejected_rows_are_reported_with_their_line_and_field() {
+    let (mut ports, _, errors) = Ports::new().recording();
+    storing_budi(&mut ports.customers);
+    let written = one_batch(&mut ports.customers);
+    let job = service(ports)
+        .run(
+            &actor("admin"),
+            running(JobKind::ImportCustomers),
+            customers_with(DuplicatePolicy::Skip),
+            file(
+                HEADERS,
+                &[&["Sari", "sari@example.com"], &["Ani", "not-an-e-mail"]],
+            ),
+        )
+        .await;
+    assert_eq!(job.state, JobState::Completed);
+    assert_eq!(counts(&job), [2, 1, 0, 0, 1]);
+    assert_eq!(written.lock().unwrap().0.len(), 1);
+    let errors = errors.lock().unwrap();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(
+        (errors[0].line, errors[0].field.as_deref()),
+        (3, Some("email"))
+    );
+}
+
+#[tokio::test]
+async fn a_dry_run_writes_nothing_and_previews_what_it_would_do() {
+    let (mut ports, _, _) = Ports::new().recording();
+    storing_budi(&mut ports.customers);
+    ports.customers.expect_begin_batch().never();
+    let mut req = customers_with(DuplicatePolicy::Skip);
+    req.options.dry_run = true;
+    let job = service(ports)
+        .run(
+            &actor("admin"),
+            running(JobKind::ImportCustomers),
+            req,
+            file(
+                HEADERS,
+                &[&["Budi", "budi@example.com"], &["Sari", "sari@example.com"]],
+            ),
+        )
+        .await;
+    assert_eq!(job.state, JobState::Completed);
+    assert_eq!(counts(&job), [2, 1, 0, 1, 0]);
+    let actions: Vec<(u64, &str)> = preview(&job)
+        .iter()
+        .map(|p| (p["line"].as_u64().unwrap(), p["action"].as_str().unwrap()))
+        .collect();
+    assert_eq!(actions, [(2, "skip"), (3, "create")]);
+}
+
+#[tokio::test]
+async fn a_file_without_a_name_column_fails_the_job_and_writes_nothing() {
+    let (mut ports, _, _) = Ports::new().recording();
+    ports.customers.expect_begin_batch().never();
+    let job = service(ports)
+        .run(
+            &actor("admin"),
+            running(JobKind::ImportCustomers),
+            customers_with(DuplicatePolicy::Skip),
+            file(&["Email"], &[&["sari@example.com"]]),
+        )
+        .await;
+    assert_eq!(job.state, JobState::Failed);
+    assert!(
+        job.error.as_deref().unwrap().contains("name column"),
+        "{:?}",
+        job.error
+    );
+    assert_eq!(job.finished_at, Some(now()));
+}
+
+#[tokio::test]
+async fn an_order_for_an_unknown_customer_fails_when_customers_are_not_created() {
+    let (mut ports, _, errors) = Ports::new().recording();
+    ports
+        .customers
+        .expect_find_many_by_unique()
+        .returning(|_, _, _| Ok(vec![]));
+    // The batch's transaction (it is opened even with nothing to place) places no order.
+    ports.orders.expect_begin_bulk().returning(|| {
+        let mut tx = MockBulkOrderTransaction::new();
+        tx.expect_insert_customers().never();
+        tx.expect_lock_customers().returning(|_, _| Ok(vec![]));
+        tx.expect_completed_totals_many()
+            .returning(|_, _| Ok(vec![]));
+        tx.expect_tiers().returning(|_| Ok(vec![]));
+        tx.expect_insert_orders()
+            .withf(|o| o.is_empty())
+            .returning(|_| Ok(()));
+        tx.expect_append_ledger_entries().returning(|_| Ok(()));
+        tx.expect_append_tier_changes().returning(|_| Ok(()));
+        tx.expect_settle_many().returning(|_, _| Ok(()));
+        tx.expect_commit().returning(|| Ok(()));
+        Ok(Box::new(tx))
+    });
+    let mut options = ImportOptions::new(ImportKind::Orders);
+    options.create_missing_customers = false;
+    let job = service(ports)
+        .run(
+            &actor("admin"),
+            running(JobKind::ImportOrders),
+            request(options),
+            file(
+                &["Customer Email", "Order Ref", "Total Amount"],
+                &[&["ghost@example.com", "INV-1", "1000"]],
+            ),
+        )
+        .await;
+    assert_eq!(counts(&job), [1, 0, 0, 0, 1]);
+    let errors = errors.lock().unwrap();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].line, 2);
+    assert!(
+        errors[0].reason.contains("ghost@example.com"),
+        "{}",
+        errors[0].reason
+    );
+}
+
+#[tokio::test]
+async fn an_orders_dry_run_counts_the_orders_and_places_none() {
+    let (mut ports, _, _) = Ports::new().recording();
+    storing_budi(&mut ports.customers);
+    ports.customers.expect_begin_batch().never();
+    ports.orders.expect_begin().never();
+    let mut options = ImportOptions::new(ImportKind::Orders);
+    options.dry_run = true;
+    let job = service(ports)
+        .run(
+            &actor("admin"),
+            running(JobKind::ImportOrders),
+            request(options),
+            file(
+                &[
+                    "Customer Email",
+                    "Customer Name",
+                    "Order Ref",
+                    "Total Amount",
+                ],
+                &[
+                    &["budi@example.com", "", "INV-1", "1000"],
+                    &["new@example.com", "Nina", "INV-2", "2000"],
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(job.state, JobState::Completed, "{:?}", job.error);
+    assert_eq!(counts(&job), [2, 2, 0, 0, 0]);
+    let refs: Vec<Value> = preview(&job)
+        .iter()
+        .map(|p| p["order_ref"].clone())
+        .collect();
+    assert_eq!(refs, [Value::from("INV-1"), Value::from("INV-2")]);
 }

@@ -7,6 +7,7 @@ use rust_decimal::Decimal;
 
 use super::aliases::*;
 use super::cells::*;
+use super::model::*;
 use super::options::*;
 use super::rows::*;
 use crate::customer::ValidationContext;

@@ -8,14 +8,19 @@
 //!   work, [`crate::order::OrderTransaction`]);
 //! - [`service`]: [`LoyaltyService`] (balance and ledger, redemptions, adjustments, tier
 //!   assignment, tenant-wide tier re-evaluation);
-//! - [`tier_service`]: [`TierService`] (the tier catalogue).
+//! - [`tier_service`]: [`TierService`] (the tier catalogue);
+//! - [`error`]: [`RedeemError`] and [`DeleteTierError`], the refusals that are loyalty's own.
 
+pub mod error;
 pub mod model;
 pub mod ports;
 pub mod rules;
 pub mod service;
+#[cfg(test)]
+mod service_tests;
 pub mod tier_service;
 
+pub use error::{DeleteTierError, RedeemError};
 pub use model::{
     DEFAULT_POINTS_UNIT, DowngradePolicy, LedgerEntry, LedgerKind, LoyaltySettings, Tier,
     TierChange,

@@ -23,6 +23,7 @@ pub trait TierRepository: Send + Sync {
     async fn insert(&self, tier: &Tier) -> Result<(), RepositoryError>;
     /// Replaces a tier's fields.
     async fn update(&self, tier: &Tier) -> Result<(), RepositoryError>;
-    /// Deletes a tier that no customer holds; `Ok(false)` when customers hold it.
-    async fn delete_unused(&self, tenant: TenantId, id: TierId) -> Result<bool, RepositoryError>;
+    /// Deletes a tier that no customer holds (soft-deleted customers included) and returns 0;
+    /// when customers hold it, deletes nothing and returns how many do.
+    async fn delete_unused(&self, tenant: TenantId, id: TierId) -> Result<u64, RepositoryError>;
 }

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::error::RedeemError;
 use super::model::{LedgerEntry, LedgerKind, LoyaltySettings, Tier, TierChange};
 use super::rules::tier_after_spending;
 use crate::access::{Actor, Permission};
@@ -208,8 +209,9 @@ impl LoyaltyService {
     /// new balance.
     ///
     /// # Errors
-    /// [`DomainError::Validation`] for points ≤ 0 or no reason; [`DomainError::Conflict`] on
-    /// `points` when the balance is smaller.
+    /// [`DomainError::Validation`] for points ≤ 0 or no reason;
+    /// [`RedeemError::InsufficientPoints`] (as [`DomainError::Rule`], with the balance and the
+    /// points asked for) when the balance is smaller.
     pub async fn redeem(
         &self,
         actor: &Actor,
@@ -233,8 +235,8 @@ impl LoyaltyService {
     /// `customers.manage`). Returns the new balance.
     ///
     /// # Errors
-    /// [`DomainError::Validation`] for 0 or no reason; [`DomainError::Conflict`] on `points`
-    /// when the balance would go below zero.
+    /// [`DomainError::Validation`] for 0 or no reason; [`RedeemError::InsufficientPoints`] (as
+    /// [`DomainError::Rule`]) when the balance would go below zero.
     pub async fn adjust(
         &self,
         actor: &Actor,
@@ -268,19 +270,23 @@ impl LoyaltyService {
             .lock_customer(actor.tenant_id, id)
             .await?
             .ok_or(DomainError::NotFound { entity: "customer" })?;
-        let balance = c
-            .loyalty
-            .points
-            .checked_add(points)
-            .filter(|b| *b >= 0)
-            .ok_or_else(|| DomainError::Conflict {
-                field: "points".into(),
-                message: format!(
-                    "the balance is {} points; it cannot go below zero",
-                    c.loyalty.points
-                ),
-                existing_id: None,
-            })?;
+        let balance = match c.loyalty.points.checked_add(points) {
+            Some(b) if b >= 0 => b,
+            Some(_) => {
+                return Err(RedeemError::InsufficientPoints {
+                    balance: c.loyalty.points,
+                    requested: points.saturating_neg(),
+                }
+                .into());
+            }
+            None => {
+                return Err(DomainError::invalid(
+                    "points",
+                    "out_of_range",
+                    "the balance would overflow",
+                ));
+            }
+        };
         tx.add_ledger_entry(&LedgerEntry {
             id: LedgerEntryId(self.ids.new_id()),
             tenant_id: actor.tenant_id,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
+use super::error::DeleteTierError;
 use super::model::Tier;
 use super::ports::TierRepository;
 use crate::access::{Actor, Permission};
@@ -189,18 +190,14 @@ impl TierService {
     /// Deletes a tier no customer holds.
     ///
     /// # Errors
-    /// [`DomainError::NotFound`]; [`DomainError::Conflict`] when customers hold it.
+    /// [`DomainError::NotFound`]; [`DeleteTierError::InUse`] (as [`DomainError::Rule`], with
+    /// the number of customers) when customers hold it.
     pub async fn delete(&self, actor: &Actor, id: TierId) -> Result<(), DomainError> {
         actor.require(Permission::CustomersManage)?;
         self.get(actor, id).await?;
-        if self.tiers.delete_unused(actor.tenant_id, id).await? {
-            Ok(())
-        } else {
-            Err(DomainError::Conflict {
-                field: "tier_id".into(),
-                message: "customers hold this tier; assign them another first".into(),
-                existing_id: None,
-            })
+        match self.tiers.delete_unused(actor.tenant_id, id).await? {
+            0 => Ok(()),
+            customers => Err(DeleteTierError::InUse { customers }.into()),
         }
     }
 }
@@ -251,5 +248,59 @@ mod tests {
             .map(|e| e.field)
             .collect();
         assert_eq!(fields, vec!["discount_percent", "colour"]);
+    }
+
+    fn tiers_holding(holders: u64) -> TierService {
+        let mut repo = crate::loyalty::MockTierRepository::new();
+        repo.expect_find().returning(|tenant, id| {
+            Ok(Some(
+                input()
+                    .validate(id, tenant)
+                    .map_err(|e| RepositoryError::Other(format!("{e:?}")))?,
+            ))
+        });
+        repo.expect_delete_unused()
+            .times(1)
+            .returning(move |_, _| Ok(holders));
+        let mut ids = crate::ports::MockIdGenerator::new();
+        ids.expect_new_id().returning(Uuid::now_v7);
+        TierService::new(std::sync::Arc::new(repo), std::sync::Arc::new(ids))
+    }
+
+    fn admin() -> Actor {
+        Actor::new(
+            TenantId(Uuid::from_u128(1)),
+            crate::ids::UserId::parse("u").unwrap(),
+            ["admin"],
+            [],
+        )
+    }
+
+    #[tokio::test]
+    async fn a_tier_customers_hold_is_not_deleted_and_the_error_counts_them() {
+        let err = tiers_holding(3)
+            .delete(&admin(), TierId(Uuid::from_u128(7)))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            DomainError::from(DeleteTierError::InUse { customers: 3 })
+        );
+        let DomainError::Rule(v) = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(
+            (v.rule, v.field.as_str()),
+            (crate::error::Rule::TierInUse, "tier_id")
+        );
+        assert_eq!(v.facts["customers"], 3);
+    }
+
+    #[tokio::test]
+    async fn a_tier_nobody_holds_is_deleted() {
+        tiers_holding(0)
+            .delete(&admin(), TierId(Uuid::from_u128(7)))
+            .await
+            .unwrap();
     }
 }

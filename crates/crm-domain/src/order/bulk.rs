@@ -47,7 +47,8 @@ impl OrderService {
     ///
     /// Each order is judged as [`OrderService::place`] judges it, in the order given: an
     /// unknown customer, invalid input, a ref held by another customer's order or an exceeded
-    /// credit limit is that order's error in the outcome and does not stop the others; a ref
+    /// credit limit ([`super::PlaceOrderError::CreditLimitExceeded`] as [`DomainError::Rule`])
+    /// is that order's error in the outcome and does not stop the others; a ref
     /// already stored (or earlier in `orders`) for the same customer answers
     /// `created: false`. Statistics, stages, points (one ledger entry per order) and tier
     /// changes (recorded in sequence) come out as if the orders had been placed one by one.
@@ -67,7 +68,7 @@ impl OrderService {
         let tenant = crate::tenant::load(self.tenants.as_ref(), actor.tenant_id).await?;
         let settings = crate::loyalty::LoyaltySettings::of(&tenant)?;
         let now = self.clock.now();
-        let mut tx = self.orders.begin().await?;
+        let mut tx = self.orders.begin_bulk().await?;
         if !new_customers.is_empty() {
             tx.insert_customers(tenant.id, new_customers).await?;
         }
@@ -159,7 +160,7 @@ impl OrderService {
                 }
                 let owed = run.outstanding.unwrap_or(Amount::ZERO);
                 if let Err(e) = within_credit(customer, owed, &order) {
-                    outcomes.push((o.key, Err(e)));
+                    outcomes.push((o.key, Err(e.into())));
                     continue;
                 }
                 run.outstanding = Some(plus(owed, order.total_amount));

@@ -1,11 +1,14 @@
 //! Orders: purchases that drive each customer's statistics, loyalty points and tier.
 //!
 //! - `model`: [`Order`], its lines and statuses, [`OrderInput`] and its validation;
-//! - `ports`: [`OrderRepository`] and its unit of work [`OrderTransaction`];
+//! - `ports`: [`OrderRepository`] and its units of work, [`OrderTransaction`] (one order) and
+//!   [`BulkOrderTransaction`] (a batch);
 //! - `service`: [`OrderService`] (place, change, read, purchase report);
+//! - `error`: [`PlaceOrderError`], the refusals that are orders' own (the credit limit);
 //! - `bulk`: [`OrderService::place_many`], the batched path of orders imports.
 
 mod bulk;
+mod error;
 mod model;
 mod ports;
 mod service;
@@ -13,14 +16,15 @@ mod service;
 mod service_tests;
 
 pub use bulk::BulkOrder;
+pub use error::PlaceOrderError;
 pub use model::{
     Order, OrderInput, OrderLine, OrderLineInput, OrderStatus, PaymentStatus, ValidOrder,
     average_order_value,
 };
 pub use ports::{
-    CompletedTotals, OrderListQuery, OrderRepository, OrderTransaction, ProductTotal, Settlement,
-    TierPosition,
+    BulkOrderTransaction, CompletedTotals, OrderListQuery, OrderRepository, OrderTransaction,
+    ProductTotal, Settlement, TierPosition,
 };
 #[cfg(any(test, feature = "mock"))]
-pub use ports::{MockOrderRepository, MockOrderTransaction};
+pub use ports::{MockBulkOrderTransaction, MockOrderRepository, MockOrderTransaction};
 pub use service::{MonthlySpend, OrderChange, OrderService, Placed, PurchaseReport};

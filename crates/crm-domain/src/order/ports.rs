@@ -1,6 +1,8 @@
 //! Storage ports of orders, loyalty and tiers. Writes that touch several rows go through one
-//! [`OrderTransaction`], so an order, the customer's statistics, the points ledger and a tier
-//! change are stored together or not at all.
+//! unit of work, so an order, the customer's statistics, the points ledger and a tier change
+//! are stored together or not at all: an [`OrderTransaction`] for one customer's order (or
+//! points, or tier), a [`BulkOrderTransaction`] for a batch of orders
+//! ([`super::OrderService::place_many`]).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -25,7 +27,7 @@ pub struct CompletedTotals {
     pub last: Option<DateTime<Utc>>,
 }
 
-/// One customer's outcome of a batch of orders ([`OrderTransaction::settle_many`]): statistics
+/// One customer's outcome of a batch of orders ([`BulkOrderTransaction::settle_many`]): statistics
 /// and stage to store, and the points the batch earned (added to the cached balance).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settlement {
@@ -38,7 +40,7 @@ pub struct Settlement {
     /// Points earned by the batch's orders (already appended to the ledger).
     pub points: i64,
     /// The tier (and since when) after the batch's tier changes, when it changed (the changes
-    /// themselves go to [`OrderTransaction::append_tier_changes`]).
+    /// themselves go to [`BulkOrderTransaction::append_tier_changes`]).
     pub tier: Option<(Option<crate::ids::TierId>, DateTime<Utc>)>,
 }
 
@@ -89,7 +91,8 @@ pub struct OrderListQuery {
     pub now: DateTime<Utc>,
 }
 
-/// One transaction. Dropping it without [`OrderTransaction::commit`] rolls everything back.
+/// One transaction of single-order writes (place or change one order, adjust points, set a
+/// tier). Dropping it without [`OrderTransaction::commit`] rolls everything back.
 ///
 /// # Errors
 /// As [`RepositoryError`]; `Conflict { field: "order_ref" }` when an order ref is taken.
@@ -150,6 +153,19 @@ pub trait OrderTransaction: Send {
     async fn tiers(&mut self, tenant: TenantId) -> Result<Vec<Tier>, RepositoryError>;
     /// Sets the customer's tier (and `tier_since`) and records the change in its history.
     async fn record_tier_change(&mut self, change: &TierChange) -> Result<(), RepositoryError>;
+    /// Makes every write of the transaction durable.
+    async fn commit(self: Box<Self>) -> Result<(), RepositoryError>;
+}
+
+/// One transaction of a batch of orders ([`super::OrderService::place_many`]): the batch's
+/// reads in one pass each, then multi-row writes. Dropping it without
+/// [`BulkOrderTransaction::commit`] rolls everything back.
+///
+/// # Errors
+/// As [`RepositoryError`]; `Conflict { field: "order_ref" }` when an order ref is taken.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait BulkOrderTransaction: Send {
     /// Reads live customers and locks them as [`OrderTransaction::lock_customer`] does, in id
     /// order (so concurrent batches cannot deadlock); absent ids are left out.
     async fn lock_customers(
@@ -184,13 +200,13 @@ pub trait OrderTransaction: Send {
     async fn insert_orders(&mut self, orders: &[Order]) -> Result<(), RepositoryError>;
     /// Appends ledger entries with multi-row inserts. Unlike
     /// [`OrderTransaction::add_ledger_entry`] it leaves the cached balances alone:
-    /// [`OrderTransaction::settle_many`] moves them.
+    /// [`BulkOrderTransaction::settle_many`] moves them.
     async fn append_ledger_entries(
         &mut self,
         entries: &[LedgerEntry],
     ) -> Result<(), RepositoryError>;
     /// Appends tier changes to the customers' histories with multi-row inserts, leaving the
-    /// customers' current tier alone ([`OrderTransaction::settle_many`] sets it).
+    /// customers' current tier alone ([`BulkOrderTransaction::settle_many`] sets it).
     async fn append_tier_changes(&mut self, changes: &[TierChange]) -> Result<(), RepositoryError>;
     /// Writes each customer's statistics, stage and (when `tier` is set) tier (as
     /// [`OrderTransaction::save_customer_stats`] and [`OrderTransaction::record_tier_change`])
@@ -200,6 +216,14 @@ pub trait OrderTransaction: Send {
         tenant: TenantId,
         rows: &[Settlement],
     ) -> Result<(), RepositoryError>;
+    /// Sum of the customer's completed, unpaid orders (as [`OrderTransaction::outstanding`]).
+    async fn outstanding(
+        &mut self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> Result<Amount, RepositoryError>;
+    /// The tenant's tiers.
+    async fn tiers(&mut self, tenant: TenantId) -> Result<Vec<Tier>, RepositoryError>;
     /// Makes every write of the transaction durable.
     async fn commit(self: Box<Self>) -> Result<(), RepositoryError>;
 }
@@ -208,8 +232,10 @@ pub trait OrderTransaction: Send {
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait OrderRepository: Send + Sync {
-    /// Starts a transaction.
+    /// Starts a transaction of single-order writes.
     async fn begin(&self) -> Result<Box<dyn OrderTransaction>, RepositoryError>;
+    /// Starts a transaction of a batch of orders.
+    async fn begin_bulk(&self) -> Result<Box<dyn BulkOrderTransaction>, RepositoryError>;
     /// The tenant's order with this id.
     async fn find_order(
         &self,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
 
+use super::error::PlaceOrderError;
 use super::model::{Order, OrderInput, OrderStatus, PaymentStatus, average_order_value};
 use super::ports::{OrderListQuery, OrderRepository, OrderTransaction};
 use crate::access::{Actor, Permission};
@@ -178,8 +179,10 @@ impl OrderService {
     ///
     /// # Errors
     /// [`DomainError::NotFound`] (customer), [`DomainError::Validation`],
-    /// [`DomainError::Conflict`] on `credit_limit` when an unpaid completed order would exceed it,
-    /// or on `order_ref` when the ref belongs to another customer's order.
+    /// [`PlaceOrderError::CreditLimitExceeded`] (as [`DomainError::Rule`], with the limit, the
+    /// outstanding and the requested amounts) when an unpaid completed order would exceed the
+    /// credit limit, [`DomainError::Conflict`] on `order_ref` when the ref belongs to another
+    /// customer's order.
     pub async fn place(
         &self,
         actor: &Actor,
@@ -282,7 +285,8 @@ impl OrderService {
     ///
     /// # Errors
     /// [`DomainError::NotFound`], [`DomainError::Validation`] for a forbidden transition,
-    /// [`DomainError::PreconditionFailed`], [`DomainError::Conflict`] on `credit_limit`.
+    /// [`DomainError::PreconditionFailed`], [`PlaceOrderError::CreditLimitExceeded`] (as
+    /// [`DomainError::Rule`]) when the order becomes owed beyond the credit limit.
     pub async fn change(
         &self,
         actor: &Actor,
@@ -598,28 +602,29 @@ async fn check_credit_limit(
     order: &Order,
 ) -> Result<(), DomainError> {
     let outstanding = tx.outstanding(customer.tenant_id, customer.id).await?;
-    within_credit(customer, outstanding, order)
+    Ok(within_credit(customer, outstanding, order)?)
 }
 
 /// The credit-limit rule: an unpaid completed order may not take the customer's outstanding
 /// amount above their limit.
 ///
 /// # Errors
-/// [`DomainError::Conflict`] on `credit_limit`.
+/// [`PlaceOrderError::CreditLimitExceeded`] with the limit, the outstanding and the order's
+/// amounts.
 pub(super) fn within_credit(
     customer: &Customer,
     outstanding: Amount,
     order: &Order,
-) -> Result<(), DomainError> {
-    check_credit(customer.profile.credit_limit, outstanding, order.total_amount).map_err(|e| DomainError::Conflict {
-        field: "credit_limit".into(),
-        message: format!(
-            "the credit limit is {} {cur}; {} {cur} is outstanding, so an unpaid order of {} {cur} would exceed it",
-            e.limit,
-            e.outstanding,
-            e.requested,
-            cur = customer.profile.currency
-        ),
-        existing_id: None,
+) -> Result<(), PlaceOrderError> {
+    check_credit(
+        customer.profile.credit_limit,
+        outstanding,
+        order.total_amount,
+    )
+    .map_err(|e| PlaceOrderError::CreditLimitExceeded {
+        limit: e.limit,
+        outstanding: e.outstanding,
+        requested: e.requested,
+        currency: customer.profile.currency,
     })
 }

@@ -118,6 +118,15 @@ fn repo_with(tx: MockOrderTransaction) -> MockOrderRepository {
     repo
 }
 
+fn bulk_repo_with(tx: MockBulkOrderTransaction) -> MockOrderRepository {
+    let mut repo = MockOrderRepository::new();
+    let mut tx = Some(tx);
+    repo.expect_begin_bulk()
+        .times(1)
+        .returning(move || Ok(Box::new(tx.take().unwrap())));
+    repo
+}
+
 fn order_input(total: i64, order_ref: &str) -> OrderInput {
     OrderInput {
         order_ref: Some(order_ref.into()),
@@ -213,9 +222,70 @@ async fn an_unpaid_order_beyond_the_credit_limit_is_refused() {
         .place(&actor("sales"), CUSTOMER, input, false)
         .await
         .unwrap_err();
-    assert!(
-        matches!(err, DomainError::Conflict { ref field, .. } if field == "credit_limit"),
-        "{err:?}"
+    assert_eq!(
+        err,
+        DomainError::from(PlaceOrderError::CreditLimitExceeded {
+            limit: amount(1_000_000),
+            outstanding: amount(900_000),
+            requested: amount(100_001),
+            currency: CurrencyCode::parse("IDR").unwrap(),
+        })
+    );
+    let DomainError::Rule(v) = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        (v.rule, v.field.as_str()),
+        (crate::error::Rule::CreditLimitExceeded, "credit_limit")
+    );
+    assert_eq!(
+        serde_json::Value::Object(v.facts),
+        serde_json::json!({"limit": "1000000", "outstanding": "900000", "requested": "100001", "currency": "IDR"})
+    );
+}
+
+#[tokio::test]
+async fn completing_an_unpaid_order_beyond_the_credit_limit_is_refused() {
+    let mut pending = stored_order(OrderStatus::Pending, 0);
+    pending.payment_status = PaymentStatus::Unpaid;
+    let stored = pending.clone();
+    let mut repo = MockOrderRepository::new();
+    repo.expect_find_order()
+        .returning(move |_, _| Ok(Some(stored.clone())));
+    let mut tx = MockOrderTransaction::new();
+    tx.expect_lock_customer()
+        .returning(|_, _| Ok(Some(customer(500_000, None))));
+    tx.expect_find_order()
+        .returning(move |_, _| Ok(Some(pending.clone())));
+    tx.expect_outstanding()
+        .returning(|_, _| Ok(amount(200_001)));
+    tx.expect_update_order().never();
+    tx.expect_commit().never();
+    let mut tx = Some(tx);
+    repo.expect_begin()
+        .times(1)
+        .returning(move || Ok(Box::new(tx.take().unwrap())));
+    let change = OrderChange {
+        status: Some(OrderStatus::Completed),
+        payment_status: None,
+    };
+    let err = service(repo)
+        .change(
+            &actor("sales"),
+            crate::ids::OrderId(Uuid::from_u128(9)),
+            change,
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        DomainError::from(PlaceOrderError::CreditLimitExceeded {
+            limit: amount(500_000),
+            outstanding: amount(200_001),
+            requested: amount(300_000),
+            currency: CurrencyCode::parse("IDR").unwrap(),
+        })
     );
 }
 
@@ -382,9 +452,50 @@ async fn redeeming_more_than_the_balance_is_refused_without_writing() {
         .redeem(&actor("sales"), CUSTOMER, 16, "voucher")
         .await
         .unwrap_err();
-    assert!(
-        matches!(err, DomainError::Conflict { ref field, .. } if field == "points"),
-        "{err:?}"
+    assert_eq!(
+        err,
+        DomainError::from(crate::loyalty::RedeemError::InsufficientPoints {
+            balance: 15,
+            requested: 16
+        })
+    );
+    let DomainError::Rule(v) = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        (v.rule, v.field.as_str()),
+        (crate::error::Rule::InsufficientPoints, "points")
+    );
+    assert_eq!(
+        serde_json::Value::Object(v.facts),
+        serde_json::json!({"balance": 15, "requested": 16})
+    );
+}
+
+#[tokio::test]
+async fn a_negative_adjustment_beyond_the_balance_is_refused_with_the_numbers() {
+    let mut tx = MockOrderTransaction::new();
+    tx.expect_lock_customer().returning(|_, _| {
+        let mut c = customer(0, None);
+        c.loyalty.points = 4;
+        Ok(Some(c))
+    });
+    tx.expect_add_ledger_entry().never();
+    tx.expect_commit().never();
+    let svc = loyalty_service(
+        repo_with(tx),
+        crate::customer::MockCustomerRepository::new(),
+    );
+    let err = svc
+        .adjust(&actor("admin"), CUSTOMER, -5, "correction")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        DomainError::from(crate::loyalty::RedeemError::InsufficientPoints {
+            balance: 4,
+            requested: 5
+        })
     );
 }
 
@@ -435,7 +546,7 @@ async fn the_next_tier_and_the_missing_spend_come_from_the_current_tier() {
 async fn place_many_applies_the_rules_order_by_order_and_writes_once() {
     let [bronze, silver, gold] = [tiers()[0].id, tiers()[1].id, tiers()[2].id];
     let other = CustomerId(Uuid::from_u128(3));
-    let mut tx = MockOrderTransaction::new();
+    let mut tx = MockBulkOrderTransaction::new();
     tx.expect_lock_customers()
         .withf(|_, ids| ids == [CUSTOMER])
         .times(1)
@@ -492,7 +603,7 @@ async fn place_many_applies_the_rules_order_by_order_and_writes_once() {
         customer_id: CUSTOMER,
         input,
     };
-    let outcomes = service(repo_with(tx))
+    let outcomes = service(bulk_repo_with(tx))
         .place_many(
             &actor("sales"),
             &[],

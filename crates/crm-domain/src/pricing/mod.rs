@@ -6,6 +6,8 @@
 
 pub mod model;
 pub mod service;
+#[cfg(test)]
+mod service_tests;
 
 pub use model::{
     CreditExceeded, Quote, QuoteLineInput, QuotedLine, check_credit, quote, round_to_minor_unit,

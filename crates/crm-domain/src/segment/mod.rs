@@ -18,6 +18,8 @@
 mod model;
 mod ports;
 mod service;
+#[cfg(test)]
+mod service_tests;
 
 pub use model::{MAX_MEMBER_CHANGE, Segment, SegmentInput, SegmentRule, SegmentType};
 #[cfg(any(test, feature = "mock"))]

@@ -77,7 +77,7 @@ pub struct BulkResponse {
         (status = 200, body = BulkResponse),
         (status = 403, description = "Missing customers.edit (customers.delete to delete)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "An id is not a live customer of the tenant; nothing changed", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Deleting customers with open orders; nothing changed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`/problems/customer-has-open-orders`: deleting customers with open orders, with `open_orders` (up to 10 `{customer_id, order_ref}`); nothing changed", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Neither or both of ids and filter, a bad filter or bad tags", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -116,7 +116,11 @@ pub async fn bulk_customers(
         BulkActionRequest::SetVip { is_vip } => BulkAction::SetVip(is_vip),
         BulkActionRequest::Delete => BulkAction::Delete,
     };
-    let result = state.customers.bulk(&caller.0, target, action).await?;
+    let result = state
+        .services
+        .customers
+        .bulk(&caller.0, target, action)
+        .await?;
     Ok(HttpResponse::Ok().json(BulkResponse {
         matched: result.matched,
         updated: result.updated,

@@ -395,6 +395,7 @@ pub(crate) async fn answer(
     let keys = query.sort_keys();
     let limit = query.limit;
     let page = state
+        .services
         .customers
         .list(&caller.0, query, mode.include_total || mode.page.is_some())
         .await?;
@@ -610,8 +611,8 @@ pub async fn customer_stats(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let (query, _) = parse_params(req.query_string(), &state)?;
-    let s = state.customers.stats(&caller.0, query).await?;
-    let tiers = state.tiers.list(&caller.0).await?;
+    let s = state.services.customers.stats(&caller.0, query).await?;
+    let tiers = state.services.tiers.list(&caller.0).await?;
     let a = s.aggregates;
     let map = |rows: Vec<(String, u64)>| {
         rows.into_iter()

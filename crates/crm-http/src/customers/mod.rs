@@ -166,7 +166,11 @@ pub async fn create_customer(
         }),
     };
     let write: CustomerWrite = from_value(body.0)?;
-    let created = state.customers.create(&caller.0, write.into(), key).await?;
+    let created = state
+        .services
+        .customers
+        .create(&caller.0, write.into(), key)
+        .await?;
     let mut res = HttpResponse::Created();
     res.insert_header((header::LOCATION, location(created.customer.id)));
     if created.replayed {
@@ -194,6 +198,7 @@ pub async fn get_customer(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let c = state
+        .services
         .customers
         .get(&caller.0, CustomerId(id.into_inner()))
         .await?;
@@ -242,7 +247,7 @@ pub async fn patch_customer(
         .into());
     }
     for attempt in 1..=PATCH_ATTEMPTS {
-        let current = state.customers.get(&caller.0, id).await?;
+        let current = state.services.customers.get(&caller.0, id).await?;
         if let Some(v) = expected.filter(|v| *v != current.version) {
             return Err(DomainError::PreconditionFailed {
                 expected: v,
@@ -255,6 +260,7 @@ pub async fn patch_customer(
         merge_patch(&mut merged, &body.0);
         let write: CustomerWrite = from_value(merged)?;
         match state
+            .services
             .customers
             .replace(&caller.0, id, write.into(), Some(current.version))
             .await
@@ -301,6 +307,7 @@ pub async fn replace_customer(
 ) -> Result<HttpResponse, ApiError> {
     let expected = if_match(req.headers())?;
     let c = state
+        .services
         .customers
         .replace(
             &caller.0,
@@ -324,6 +331,7 @@ pub async fn replace_customer(
         (status = 204, description = "Deleted"),
         (status = 403, description = "Missing customers.delete", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`/problems/customer-has-open-orders`: the customer has open (pending or unpaid) orders, with `open_orders` (up to 10 `{customer_id, order_ref}`)", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match is stale", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -337,6 +345,7 @@ pub async fn delete_customer(
 ) -> Result<HttpResponse, ApiError> {
     let expected = if_match(req.headers())?;
     state
+        .services
         .customers
         .delete(&caller.0, CustomerId(id.into_inner()), expected)
         .await?;
@@ -362,6 +371,7 @@ pub async fn restore_customer(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let c = state
+        .services
         .customers
         .restore(&caller.0, CustomerId(id.into_inner()))
         .await?;

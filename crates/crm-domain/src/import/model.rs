@@ -1,0 +1,66 @@
+//! The model of an import: what a file holds ([`ImportKind`]) and the target fields a column of
+//! each kind can be mapped to (the customer's come from [`crate::customer::CUSTOMER_FIELDS`]).
+
+use serde::{Deserialize, Serialize};
+
+use crate::job::JobKind;
+
+string_enum!(
+    /// What an import file holds.
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    ImportKind {
+        /// One customer per row.
+        Customers => "customers",
+        /// One order per row, naming its customer.
+        Orders => "orders",
+    }
+);
+
+impl ImportKind {
+    /// The kind of the job that imports it.
+    pub fn job_kind(self) -> JobKind {
+        match self {
+            ImportKind::Customers => JobKind::ImportCustomers,
+            ImportKind::Orders => JobKind::ImportOrders,
+        }
+    }
+}
+
+/// Every target field of a customers file: the customer API's writable fields
+/// ([`crate::customer::CUSTOMER_FIELDS`]).
+pub(super) const CUSTOMER_TARGETS: &[&str] = crate::customer::IMPORT_TARGETS;
+
+/// Fields of the customer API that an import does not write (a customer export has them). A
+/// column named so is ignored when another column names exactly the target its name is an alias
+/// of (see [`detect_mapping`]).
+pub(super) const CUSTOMER_READ_ONLY: &[&str] = crate::customer::READ_ONLY_FIELDS;
+
+/// Every target field of an orders file.
+pub(super) const ORDER_TARGETS: &[&str] = &[
+    "customer_external_ref",
+    "customer_email",
+    "customer_phone",
+    "customer_name",
+    "order_ref",
+    "placed_at",
+    "status",
+    "total_amount",
+    "currency",
+    "quantity",
+];
+
+/// The customer columns of an orders file that identify the customer.
+pub(super) const ORDER_CUSTOMER_KEYS: &[&str] =
+    &["customer_external_ref", "customer_email", "customer_phone"];
+
+/// The fields a column of a file of `kind` can be mapped to. Customers: every field of the
+/// customer API (`tags` is one cell of tags separated by `,` or `;`; `metadata` a JSON object).
+/// Orders: `customer_external_ref`, `customer_email`, `customer_phone`, `customer_name`,
+/// `order_ref`, `placed_at`, `status`, `total_amount`, `currency`, `quantity`.
+pub fn targets(kind: ImportKind) -> &'static [&'static str] {
+    match kind {
+        ImportKind::Customers => CUSTOMER_TARGETS,
+        ImportKind::Orders => ORDER_TARGETS,
+    }
+}

@@ -1,0 +1,141 @@
+//! [`CustomerRepository`] on SeaORM: one code path for PostgreSQL and SQLite.
+//!
+//! By concern: [`mapping`] converts rows to the domain and back, [`writes`] holds the
+//! single-customer inserts and updates, [`bulk`] the multi-row paths of imports and the
+//! benchmark loader, [`queries`] the reads, lists and aggregates, [`query_sql`] compiles the
+//! filter language, search, sorting and keyset pagination, and [`backfill`] fills the search
+//! documents of rows written before search existed.
+
+mod backfill;
+mod bulk;
+mod mapping;
+mod queries;
+mod query_sql;
+mod writes;
+
+use async_trait::async_trait;
+use crm_domain::customer::{
+    Customer, CustomerQuery, CustomerRepository, DeletionChange, IdempotencyRecord, NewCustomer,
+    ProfileUpdate, UniqueField,
+};
+use crm_domain::{CustomerId, RepositoryError, TenantId};
+use sea_orm::{DatabaseTransaction, TransactionTrait};
+
+use crate::db::Database;
+use crate::error::map_db_err;
+
+pub(crate) use backfill::backfill_search;
+pub(crate) use bulk::insert_new;
+pub(crate) use mapping::{bp_to_percent, percent_to_bp, to_domain};
+
+/// Customers in the `customers` and `customer_tags` tables.
+#[derive(Debug, Clone)]
+pub struct SeaCustomerRepository {
+    db: Database,
+    bulk_rows: crate::db::BulkRows,
+}
+
+impl SeaCustomerRepository {
+    /// Wraps a database.
+    pub fn new(db: Database) -> Self {
+        Self {
+            db,
+            bulk_rows: Default::default(),
+        }
+    }
+
+    async fn begin(&self) -> Result<DatabaseTransaction, RepositoryError> {
+        self.db.write.begin().await.map_err(map_db_err)
+    }
+}
+
+#[async_trait]
+impl CustomerRepository for SeaCustomerRepository {
+    async fn begin_batch(
+        &self,
+    ) -> Result<Box<dyn crm_domain::customer::CustomerBatch>, RepositoryError> {
+        bulk::begin_batch(self).await
+    }
+
+    async fn create(
+        &self,
+        new: NewCustomer,
+        idempotency: Option<IdempotencyRecord>,
+    ) -> Result<Customer, RepositoryError> {
+        writes::create(self, new, idempotency).await
+    }
+
+    async fn find(
+        &self,
+        tenant: TenantId,
+        id: CustomerId,
+        include_deleted: bool,
+    ) -> Result<Option<Customer>, RepositoryError> {
+        queries::find_in(&self.db.read, tenant, id, include_deleted).await
+    }
+
+    async fn find_by_unique(
+        &self,
+        tenant: TenantId,
+        field: UniqueField,
+        value: &str,
+    ) -> Result<Option<CustomerId>, RepositoryError> {
+        queries::find_by_unique(self, tenant, field, value).await
+    }
+
+    async fn find_many_by_unique(
+        &self,
+        tenant: TenantId,
+        field: UniqueField,
+        values: Vec<String>,
+    ) -> Result<Vec<Customer>, RepositoryError> {
+        queries::find_many_by_unique(self, tenant, field, values).await
+    }
+
+    async fn update_profile(&self, u: ProfileUpdate) -> Result<Customer, RepositoryError> {
+        writes::update_profile(self, u).await
+    }
+
+    async fn set_deleted(&self, c: DeletionChange) -> Result<Customer, RepositoryError> {
+        writes::set_deleted(self, c).await
+    }
+
+    async fn find_idempotency(
+        &self,
+        tenant: TenantId,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, RepositoryError> {
+        queries::find_idempotency(self, tenant, key).await
+    }
+
+    async fn open_order_refs(
+        &self,
+        tenant: TenantId,
+        id: CustomerId,
+        limit: u32,
+    ) -> Result<Vec<String>, RepositoryError> {
+        queries::open_order_refs(self, tenant, id, limit).await
+    }
+
+    async fn list(
+        &self,
+        tenant: TenantId,
+        query: &CustomerQuery,
+    ) -> Result<Vec<Customer>, RepositoryError> {
+        queries::list(self, tenant, query).await
+    }
+
+    async fn aggregates(
+        &self,
+        tenant: TenantId,
+        query: &CustomerQuery,
+        month_start: chrono::DateTime<chrono::Utc>,
+        last_month_start: chrono::DateTime<chrono::Utc>,
+    ) -> Result<crm_domain::customer::CustomerAggregates, RepositoryError> {
+        queries::aggregates(self, tenant, query, month_start, last_month_start).await
+    }
+
+    async fn count(&self, tenant: TenantId, query: &CustomerQuery) -> Result<u64, RepositoryError> {
+        queries::count(self, tenant, query).await
+    }
+}

@@ -1,0 +1,268 @@
+//! Reads: one customer, lookups by unique value, idempotency records, open orders, the list
+//! page, its count and its aggregates.
+
+use crm_domain::customer::{Customer, CustomerQuery, IdempotencyRecord, UniqueField};
+use crm_domain::ids::TierId;
+use crm_domain::values::Amount;
+use crm_domain::{CustomerId, RepositoryError, TenantId};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use uuid::Uuid;
+
+use super::SeaCustomerRepository;
+use super::mapping::to_domain;
+use crate::entity::{customer, idempotency_key};
+use crate::error::map_db_err;
+
+fn unique_column(field: UniqueField) -> customer::Column {
+    match field {
+        UniqueField::Email => customer::Column::Email,
+        UniqueField::Phone => customer::Column::Phone,
+        UniqueField::MobilePhone => customer::Column::MobilePhone,
+        UniqueField::ExternalRef => customer::Column::ExternalRef,
+    }
+}
+
+pub(super) async fn find_in<C: ConnectionTrait>(
+    conn: &C,
+    tenant: TenantId,
+    id: CustomerId,
+    include_deleted: bool,
+) -> Result<Option<Customer>, RepositoryError> {
+    let mut q = customer::Entity::find()
+        .filter(customer::Column::TenantId.eq(tenant.0))
+        .filter(customer::Column::Id.eq(id.0));
+    if !include_deleted {
+        q = q.filter(customer::Column::DeletedAt.is_null());
+    }
+    q.one(conn)
+        .await
+        .map_err(map_db_err)?
+        .map(to_domain)
+        .transpose()
+}
+
+/// Orders still open: pending, or completed and unpaid (`crm_domain::order::Order::is_open`).
+pub(super) fn open_orders() -> Condition {
+    use crate::entity::order;
+    Condition::any()
+        .add(order::Column::Status.eq("pending"))
+        .add(
+            Condition::all()
+                .add(order::Column::Status.eq("completed"))
+                .add(order::Column::PaymentStatus.eq("unpaid")),
+        )
+}
+
+/// [`crm_domain::customer::CustomerRepository::find_by_unique`].
+pub(super) async fn find_by_unique(
+    repo: &SeaCustomerRepository,
+    tenant: TenantId,
+    field: UniqueField,
+    value: &str,
+) -> Result<Option<CustomerId>, RepositoryError> {
+    let id: Option<Uuid> = customer::Entity::find()
+        .select_only()
+        .column(customer::Column::Id)
+        .filter(customer::Column::TenantId.eq(tenant.0))
+        .filter(unique_column(field).eq(value))
+        .filter(customer::Column::DeletedAt.is_null())
+        .into_tuple()
+        .one(&repo.db.read)
+        .await
+        .map_err(map_db_err)?;
+    Ok(id.map(CustomerId))
+}
+
+/// [`crm_domain::customer::CustomerRepository::find_many_by_unique`].
+pub(super) async fn find_many_by_unique(
+    repo: &SeaCustomerRepository,
+    tenant: TenantId,
+    field: UniqueField,
+    values: Vec<String>,
+) -> Result<Vec<Customer>, RepositoryError> {
+    if values.is_empty() {
+        return Ok(Vec::new());
+    }
+    customer::Entity::find()
+        .filter(customer::Column::TenantId.eq(tenant.0))
+        .filter(unique_column(field).is_in(values))
+        .filter(customer::Column::DeletedAt.is_null())
+        .all(&repo.db.read)
+        .await
+        .map_err(map_db_err)?
+        .into_iter()
+        .map(to_domain)
+        .collect()
+}
+
+/// [`crm_domain::customer::CustomerRepository::find_idempotency`].
+pub(super) async fn find_idempotency(
+    repo: &SeaCustomerRepository,
+    tenant: TenantId,
+    key: &str,
+) -> Result<Option<IdempotencyRecord>, RepositoryError> {
+    let row = idempotency_key::Entity::find_by_id((tenant.0, key.to_owned()))
+        .one(&repo.db.read)
+        .await
+        .map_err(map_db_err)?;
+    Ok(row.map(|r| IdempotencyRecord {
+        key: r.key,
+        fingerprint: r.fingerprint,
+        customer_id: CustomerId(r.customer_id),
+        created_at: r.created_at,
+    }))
+}
+
+/// [`crm_domain::customer::CustomerRepository::open_order_refs`]: the oldest first.
+pub(super) async fn open_order_refs(
+    repo: &SeaCustomerRepository,
+    tenant: TenantId,
+    id: CustomerId,
+    limit: u32,
+) -> Result<Vec<String>, RepositoryError> {
+    use crate::entity::order;
+    let open = open_orders();
+    order::Entity::find()
+        .select_only()
+        .column(order::Column::OrderRef)
+        .filter(order::Column::TenantId.eq(tenant.0))
+        .filter(order::Column::CustomerId.eq(id.0))
+        .filter(open)
+        .order_by(order::Column::PlacedAt, Order::Asc)
+        .limit(u64::from(limit))
+        .into_tuple()
+        .all(&repo.db.read)
+        .await
+        .map_err(map_db_err)
+}
+
+/// [`crm_domain::customer::CustomerRepository::list`]: one page.
+pub(super) async fn list(
+    repo: &SeaCustomerRepository,
+    tenant: TenantId,
+    query: &CustomerQuery,
+) -> Result<Vec<Customer>, RepositoryError> {
+    super::query_sql::page(tenant, repo.db.backend(), query)
+        .all(&repo.db.read)
+        .await
+        .map_err(map_db_err)?
+        .into_iter()
+        .map(to_domain)
+        .collect()
+}
+
+/// [`crm_domain::customer::CustomerRepository::aggregates`]: one grouped pass plus two range
+/// counts.
+pub(super) async fn aggregates(
+    repo: &SeaCustomerRepository,
+    tenant: TenantId,
+    query: &CustomerQuery,
+    month_start: chrono::DateTime<chrono::Utc>,
+    last_month_start: chrono::DateTime<chrono::Utc>,
+) -> Result<crm_domain::customer::CustomerAggregates, RepositoryError> {
+    use super::query_sql::filtered;
+    let backend = repo.db.backend();
+    use sea_orm::sea_query::Expr;
+    type Col = customer::Column;
+    let db = &repo.db.read;
+    // One pass: group by every breakdown at once (a few hundred groups at most) and fold
+    // the groups here, instead of one scan of the filtered customers per breakdown.
+    type Group = (
+        String,
+        String,
+        String,
+        Option<Uuid>,
+        String,
+        i64,
+        i64,
+        i64,
+        i64,
+    );
+    let groups: Vec<Group> = filtered(tenant, backend, query)
+        .select_only()
+        .column(Col::Status)
+        .column(Col::CustomerType)
+        .column(Col::Stage)
+        .column(Col::TierId)
+        .column(Col::Currency)
+        .column_as(Expr::cust("COUNT(*)"), "n")
+        .column_as(
+            Expr::cust("CAST(SUM(CASE WHEN is_vip THEN 1 ELSE 0 END) AS BIGINT)"),
+            "vip",
+        )
+        .column_as(Expr::cust("CAST(SUM(total_orders) AS BIGINT)"), "orders")
+        .column_as(Expr::cust("CAST(SUM(total_spent) AS BIGINT)"), "spent")
+        .group_by(Col::Status)
+        .group_by(Col::CustomerType)
+        .group_by(Col::Stage)
+        .group_by(Col::TierId)
+        .group_by(Col::Currency)
+        .into_tuple()
+        .all(db)
+        .await
+        .map_err(map_db_err)?;
+    let n = |v: i64| u64::try_from(v).unwrap_or(0);
+    fn add<K: PartialEq>(into: &mut Vec<(K, u64)>, key: K, count: u64) {
+        match into.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, c)) => *c += count,
+            None => into.push((key, count)),
+        }
+    }
+    let mut out = crm_domain::customer::CustomerAggregates::default();
+    let mut spent_by_currency: Vec<(String, u64, i64)> = Vec::new();
+    for (status, kind, stage, tier, currency, count, vip, orders, spent) in groups {
+        let c = n(count);
+        out.count += c;
+        out.vip += n(vip);
+        out.total_orders += n(orders);
+        add(&mut out.by_status, status, c);
+        add(&mut out.by_type, kind, c);
+        add(&mut out.by_stage, stage, c);
+        add(&mut out.by_tier, tier.map(TierId), c);
+        match spent_by_currency.iter_mut().find(|(k, ..)| *k == currency) {
+            Some((_, k, sum)) => {
+                *k += c;
+                *sum += spent;
+            }
+            None => spent_by_currency.push((currency, c, spent)),
+        }
+    }
+    // New customers: range scans of the created_at index.
+    use sea_orm::PaginatorTrait;
+    out.new_this_month = filtered(tenant, backend, query)
+        .filter(Col::CreatedAt.gte(month_start))
+        .count(db)
+        .await
+        .map_err(map_db_err)?;
+    out.new_last_month = filtered(tenant, backend, query)
+        .filter(Col::CreatedAt.gte(last_month_start))
+        .filter(Col::CreatedAt.lt(month_start))
+        .count(db)
+        .await
+        .map_err(map_db_err)?;
+    for v in [&mut out.by_status, &mut out.by_type, &mut out.by_stage] {
+        v.sort();
+    }
+    spent_by_currency.sort();
+    out.by_currency = spent_by_currency
+        .into_iter()
+        .map(|(c, k, sum)| (c, k, Amount::from_scaled(sum)))
+        .collect();
+    Ok(out)
+}
+
+/// [`crm_domain::customer::CustomerRepository::count`].
+pub(super) async fn count(
+    repo: &SeaCustomerRepository,
+    tenant: TenantId,
+    query: &CustomerQuery,
+) -> Result<u64, RepositoryError> {
+    use sea_orm::PaginatorTrait;
+    super::query_sql::filtered(tenant, repo.db.backend(), query)
+        .count(&repo.db.read)
+        .await
+        .map_err(map_db_err)
+}

@@ -1,0 +1,249 @@
+//! Single-customer writes: create (with its idempotency key and numbering counters), the
+//! conditional profile update and soft delete or restore, and a customer's tag rows.
+
+use chrono::Datelike;
+use crm_domain::customer::{
+    Customer, DeletionChange, IdempotencyRecord, NewCustomer, ProfileUpdate, PurchaseStats,
+    customer_code,
+};
+use crm_domain::{CustomerId, RepositoryError, TenantId, UserId};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, Set,
+};
+
+use super::SeaCustomerRepository;
+use super::mapping::{new_row, profile_columns};
+use super::queries::find_in;
+use crate::entity::{customer, customer_tag, idempotency_key};
+use crate::error::map_db_err;
+
+/// Advances a per-tenant counter by `by` (a new counter starts at 0) inside `txn` and returns
+/// its new value: the values taken are `new - by + 1 ..= new`. The upsert locks the counter row
+/// until the transaction ends, so concurrent creates get distinct, increasing values; a
+/// rolled-back transaction leaves the counter as it was.
+pub(super) async fn next_counter(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    name: &str,
+    by: i64,
+) -> Result<i64, RepositoryError> {
+    #[derive(sea_orm::DeriveIden)]
+    enum TenantCounters {
+        Table,
+        TenantId,
+        Name,
+        Value,
+    }
+    let stmt = Query::insert()
+        .into_table(TenantCounters::Table)
+        .columns([
+            TenantCounters::TenantId,
+            TenantCounters::Name,
+            TenantCounters::Value,
+        ])
+        .values([tenant.0.into(), name.into(), by.into()])
+        .map_err(|e| RepositoryError::Other(e.to_string()))?
+        .on_conflict(
+            OnConflict::columns([TenantCounters::TenantId, TenantCounters::Name])
+                .value(
+                    TenantCounters::Value,
+                    Expr::col((TenantCounters::Table, TenantCounters::Value)).add(by),
+                )
+                .to_owned(),
+        )
+        .returning_col(TenantCounters::Value)
+        .to_owned();
+    let row = txn
+        .query_one(&stmt)
+        .await
+        .map_err(map_db_err)?
+        .ok_or_else(|| RepositoryError::Other("counter upsert returned no row".into()))?;
+    row.try_get_by_index::<i64>(0).map_err(map_db_err)
+}
+
+/// [`crm_domain::customer::CustomerRepository::create`]: numbers, code, row, tags and the
+/// idempotency key in one transaction.
+pub(super) async fn create(
+    repo: &SeaCustomerRepository,
+    new: NewCustomer,
+    idempotency: Option<IdempotencyRecord>,
+) -> Result<Customer, RepositoryError> {
+    let txn = repo.begin().await?;
+    let tenant = new.tenant_id;
+    // The key goes first: a concurrent request with the same key waits here, then fails
+    // with a conflict and replays this one's answer.
+    if let Some(rec) = &idempotency {
+        idempotency_key::Entity::insert(idempotency_key::ActiveModel {
+            tenant_id: Set(tenant.0),
+            key: Set(rec.key.clone()),
+            fingerprint: Set(rec.fingerprint.clone()),
+            customer_id: Set(rec.customer_id.0),
+            created_at: Set(rec.created_at),
+        })
+        .exec_without_returning(&txn)
+        .await
+        .map_err(map_db_err)?;
+    }
+    let number = next_counter(&txn, tenant, "customer_number", 1).await?;
+    let year = new.created_at.year();
+    let sequence = next_counter(&txn, tenant, &format!("customer_code:{year}"), 1).await?;
+    let code = customer_code(year, sequence);
+    let row = new_row(&new, number, &code, &PurchaseStats::default());
+    customer::Entity::insert(row)
+        .exec_without_returning(&txn)
+        .await
+        .map_err(map_db_err)?;
+    write_tags(&txn, tenant, new.id, new.profile.tags.iter(), false).await?;
+    let stored = find_in(&txn, tenant, new.id, true)
+        .await?
+        .ok_or_else(|| RepositoryError::Other("inserted customer not found".into()))?;
+    txn.commit().await.map_err(map_db_err)?;
+    Ok(stored)
+}
+
+/// [`crm_domain::customer::CustomerRepository::update_profile`]: a conditional update of the
+/// profile columns and tags of a live customer.
+pub(super) async fn update_profile(
+    repo: &SeaCustomerRepository,
+    u: ProfileUpdate,
+) -> Result<Customer, RepositoryError> {
+    let txn = repo.begin().await?;
+    let code: Option<String> = customer::Entity::find()
+        .select_only()
+        .column(customer::Column::CustomerCode)
+        .filter(customer::Column::TenantId.eq(u.tenant_id.0))
+        .filter(customer::Column::Id.eq(u.id.0))
+        .into_tuple()
+        .one(&txn)
+        .await
+        .map_err(map_db_err)?;
+    let code = code.ok_or(RepositoryError::Stale)?;
+    let target = Target {
+        tenant: u.tenant_id,
+        id: u.id,
+        expected_version: u.expected_version,
+        live_only: true,
+    };
+    conditional_update(
+        txn,
+        target,
+        profile_columns(&u.profile, &code),
+        u.updated_by.as_ref(),
+        u.updated_at,
+        Some(&u.profile.tags),
+    )
+    .await
+}
+
+/// [`crm_domain::customer::CustomerRepository::set_deleted`]: a conditional update of
+/// `deleted_at`.
+pub(super) async fn set_deleted(
+    repo: &SeaCustomerRepository,
+    c: DeletionChange,
+) -> Result<Customer, RepositoryError> {
+    let txn = repo.begin().await?;
+    let changes = customer::ActiveModel {
+        deleted_at: Set(c.deleted_at),
+        ..Default::default()
+    };
+    let target = Target {
+        tenant: c.tenant_id,
+        id: c.id,
+        expected_version: c.expected_version,
+        live_only: false,
+    };
+    conditional_update(
+        txn,
+        target,
+        changes,
+        c.updated_by.as_ref(),
+        c.updated_at,
+        None,
+    )
+    .await
+}
+
+/// Rewrites the `customer_tags` rows of one customer to `tags`.
+pub(super) async fn write_tags(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    id: CustomerId,
+    tags: impl Iterator<Item = &String>,
+    replace: bool,
+) -> Result<(), RepositoryError> {
+    if replace {
+        customer_tag::Entity::delete_many()
+            .filter(customer_tag::Column::TenantId.eq(tenant.0))
+            .filter(customer_tag::Column::CustomerId.eq(id.0))
+            .exec(txn)
+            .await
+            .map_err(map_db_err)?;
+    }
+    let rows: Vec<customer_tag::ActiveModel> = tags
+        .map(|t| customer_tag::ActiveModel {
+            tenant_id: Set(tenant.0),
+            customer_id: Set(id.0),
+            tag: Set(t.clone()),
+        })
+        .collect();
+    if !rows.is_empty() {
+        customer_tag::Entity::insert_many(rows)
+            .exec_without_returning(txn)
+            .await
+            .map_err(map_db_err)?;
+    }
+    Ok(())
+}
+
+/// The row a conditional update targets and the version it must still have.
+struct Target {
+    tenant: TenantId,
+    id: CustomerId,
+    expected_version: i64,
+    /// Only a row that is not soft-deleted.
+    live_only: bool,
+}
+
+/// Runs a conditional `UPDATE ... WHERE tenant_id AND id AND version = expected`, then reads the
+/// row back, all in one transaction. No row updated means another version (or no row).
+async fn conditional_update(
+    txn: DatabaseTransaction,
+    Target {
+        tenant,
+        id,
+        expected_version,
+        live_only,
+    }: Target,
+    mut changes: customer::ActiveModel,
+    updated_by: Option<&UserId>,
+    updated_at: chrono::DateTime<chrono::Utc>,
+    tags: Option<&std::collections::BTreeSet<String>>,
+) -> Result<Customer, RepositoryError> {
+    changes.updated_by = Set(updated_by.map(|u| u.as_str().to_owned()));
+    changes.updated_at = Set(updated_at);
+    let mut update = customer::Entity::update_many()
+        .set(changes)
+        .col_expr(
+            customer::Column::Version,
+            Expr::col(customer::Column::Version).add(1),
+        )
+        .filter(customer::Column::TenantId.eq(tenant.0))
+        .filter(customer::Column::Id.eq(id.0))
+        .filter(customer::Column::Version.eq(expected_version));
+    if live_only {
+        update = update.filter(customer::Column::DeletedAt.is_null());
+    }
+    let result = update.exec(&txn).await.map_err(map_db_err)?;
+    if result.rows_affected != 1 {
+        return Err(RepositoryError::Stale);
+    }
+    if let Some(tags) = tags {
+        write_tags(&txn, tenant, id, tags.iter(), true).await?;
+    }
+    let stored = find_in(&txn, tenant, id, true)
+        .await?
+        .ok_or(RepositoryError::Stale)?;
+    txn.commit().await.map_err(map_db_err)?;
+    Ok(stored)
+}
