@@ -16,6 +16,7 @@ pub mod analytics;
 pub mod customer;
 pub mod export;
 pub mod import;
+pub mod job;
 pub mod loyalty;
 pub mod order;
 pub mod pricing;

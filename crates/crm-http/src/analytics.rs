@@ -9,8 +9,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crm_domain::CustomerId;
 use crm_domain::analytics::clv::TimeUnit;
 use crm_domain::analytics::service::{ClvSummary, CustomerAnalytics, RfmSummary};
-use crm_domain::analytics::{ClvModel, Job, PredictionOptions};
+use crm_domain::analytics::{ClvModel, PredictionOptions};
 use crm_domain::ids::JobId;
+use crm_domain::job::Job;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -58,9 +59,9 @@ impl From<&Job> for JobResponse {
     fn from(j: &Job) -> Self {
         Self {
             id: j.id.0,
-            kind: j.kind.clone(),
+            kind: j.kind.as_str().to_owned(),
             state: j.state.as_str().to_owned(),
-            result: j.result.clone(),
+            result: j.result_json(),
             error: j.error.clone(),
             created_by: j.created_by.as_ref().map(|u| u.as_str().to_owned()),
             created_at: j.created_at,
@@ -98,13 +99,7 @@ pub async fn recompute_rfm(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let mut wait = false;
-    crate::query::each_param(req.query_string(), &["wait"], |name, value| {
-        wait = value
-            .parse()
-            .map_err(|_| ApiError::bad(name, "`wait` is true or false"))?;
-        Ok(())
-    })?;
+    let wait = crate::jobs::wait_param(&req)?;
     // The body is optional: empty means "as of now".
     let reference = if body.iter().all(u8::is_ascii_whitespace) {
         None
@@ -117,24 +112,10 @@ pub async fn recompute_rfm(
         .start_rfm_recompute(&caller.0, reference)
         .await?;
     let location = format!("/api/v1/jobs/{}", job.id);
-    if wait {
-        let done = state
-            .services
-            .analytics
-            .run_rfm_recompute(job, reference)
-            .await;
-        return Ok(HttpResponse::Ok()
-            .insert_header(("Location", location))
-            .json(JobResponse::from(&done)));
-    }
-    let body = JobResponse::from(&job);
     let service = state.services.analytics.clone();
-    actix_web::rt::spawn(async move {
-        service.run_rfm_recompute(job, reference).await;
-    });
-    Ok(HttpResponse::Accepted()
-        .insert_header(("Location", location))
-        .json(body))
+    let started = job.clone();
+    let run = async move { service.run_rfm_recompute(job, reference).await };
+    Ok(crate::jobs::launch::<JobResponse>(wait, location, &started, run).await)
 }
 
 /// A job of the caller's tenant.
@@ -155,7 +136,7 @@ pub async fn get_job(
 ) -> Result<HttpResponse, ApiError> {
     let job = state
         .services
-        .analytics
+        .jobs
         .job(&caller.0, JobId(id.into_inner()))
         .await?;
     Ok(HttpResponse::Ok().json(JobResponse::from(&job)))

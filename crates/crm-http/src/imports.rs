@@ -1,15 +1,14 @@
 //! `/api/v1/imports`: bulk import of customers or orders from a CSV or XLSX file, as a job.
 
 use std::io::Write;
-use std::sync::Arc;
 
 use actix_multipart::Multipart;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
-use crm_domain::analytics::Job;
 use crm_domain::ids::JobId;
+use crm_domain::import::ImportRequest;
 use crm_domain::import::{ImportOptions, RowError};
-use crm_domain::import::{ImportRequest, RowSource};
+use crm_domain::job::Job;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -19,11 +18,6 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
-
-/// Opens an uploaded file as rows (implemented by the server with `crm_infra::FileRows`).
-pub type RowOpener = Arc<
-    dyn Fn(&std::path::Path, Option<u8>, bool) -> Result<Box<dyn RowSource>, String> + Send + Sync,
->;
 
 /// Registers the import routes (inside the `/api/v1` scope).
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -58,9 +52,9 @@ impl From<&Job> for ImportResponse {
     fn from(j: &Job) -> Self {
         Self {
             id: j.id.0,
-            kind: j.kind.clone(),
+            kind: j.kind.as_str().to_owned(),
             state: j.state.as_str().to_owned(),
-            progress: j.result.clone().unwrap_or_default(),
+            progress: j.result_json().unwrap_or_default(),
             error: j.error.clone(),
             created_at: j.created_at,
             finished_at: j.finished_at,
@@ -107,14 +101,8 @@ pub async fn create_import(
     req: HttpRequest,
     mut form: Multipart,
 ) -> Result<HttpResponse, ApiError> {
-    let mut wait = false;
-    crate::query::each_param(req.query_string(), &["wait"], |name, value| {
-        wait = value
-            .parse()
-            .map_err(|_| ApiError::bad(name, "`wait` is true or false"))?;
-        Ok(())
-    })?;
-    let limit = state.import_files.max_bytes;
+    let wait = crate::jobs::wait_param(&req)?;
+    let limit = state.import_limits.max_bytes;
     let mut file: Option<(tempfile::NamedTempFile, String, String)> = None;
     let mut options: Option<Vec<u8>> = None;
     while let Some(field) = form.next().await {
@@ -180,62 +168,29 @@ pub async fn create_import(
         Some(bytes) => parse_options(&bytes)?,
         None => return Err(ApiError::bad("options", "the form has no `options` part")),
     };
-    let path = tmp.path().to_owned();
-    let open = state.import_files.opener.clone();
-    let (delimiter, latin1) = (options.delimiter, options.latin1);
-    // Count the rows first: a file beyond the row limit is refused before any work.
-    let max_rows = state.import_files.max_rows;
-    let counted = {
-        let path = path.clone();
-        let open = open.clone();
-        web::block(move || -> Result<u64, String> {
-            let mut src = open(&path, delimiter, latin1)?;
-            let mut n = 0u64;
-            while src.next_row().is_some() {
-                n += 1;
-                if n > max_rows {
-                    break;
-                }
-            }
-            Ok(n)
-        })
-        .await
-        .map_err(internal)?
-        .map_err(|e| ApiError::bad("file", e))?
-    };
-    if counted > max_rows {
-        return Err(ApiError::TooManyRows { limit: max_rows });
-    }
-    if counted == 0 {
-        return Err(ApiError::bad("file", "the file has a header but no rows"));
-    }
     let request = ImportRequest {
         options,
         file_name,
         fingerprint,
     };
-    let job = state.services.imports.start(&caller.0, &request).await?;
-    let source = open(&path, delimiter, latin1).map_err(|e| ApiError::bad("file", e))?;
-    let accepted = ImportResponse::from(&job);
-    let location = format!("/api/v1/imports/{}", job.id);
-    let service = state.services.imports.clone();
-    let actor = caller.0.clone();
+    let accepted = state
+        .services
+        .imports
+        .accept(
+            &caller.0,
+            request,
+            tmp.path(),
+            Some(state.import_limits.max_rows),
+        )
+        .await?;
+    let location = format!("/api/v1/imports/{}", accepted.job.id);
     let run = async move {
-        let done = service.run(&actor, job, request, source).await;
+        let done = accepted.run.await;
         // The upload is deleted once the import has read it.
         drop(tmp);
         done
     };
-    if wait {
-        let done = run.await;
-        return Ok(HttpResponse::Ok()
-            .insert_header(("Location", location))
-            .json(ImportResponse::from(&done)));
-    }
-    actix_web::rt::spawn(run);
-    Ok(HttpResponse::Accepted()
-        .insert_header(("Location", location))
-        .json(accepted))
+    Ok(crate::jobs::launch::<ImportResponse>(wait, location, &accepted.job, run).await)
 }
 
 /// An import job: state, progress and timings.
@@ -256,8 +211,8 @@ pub async fn get_import(
 ) -> Result<HttpResponse, ApiError> {
     let job = state
         .services
-        .imports
-        .job(&caller.0, JobId(id.into_inner()))
+        .jobs
+        .import(&caller.0, JobId(id.into_inner()))
         .await?;
     Ok(HttpResponse::Ok().json(ImportResponse::from(&job)))
 }

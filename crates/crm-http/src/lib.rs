@@ -10,6 +10,7 @@ pub mod customers;
 pub mod exports;
 pub mod health;
 pub mod imports;
+pub mod jobs;
 pub mod json;
 pub mod loyalty;
 pub mod metrics;

@@ -3,6 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use crm_domain::import::AcceptImportError;
 use crm_domain::{DomainError, FieldError, Rule};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -98,6 +99,17 @@ pub enum ApiError {
     /// The route exists but not with this method (405).
     #[error("method not allowed")]
     MethodNotAllowed,
+}
+
+impl From<AcceptImportError> for ApiError {
+    fn from(e: AcceptImportError) -> Self {
+        match e {
+            AcceptImportError::Domain(e) => ApiError::Domain(e),
+            AcceptImportError::UnreadableFile(reason) => ApiError::bad("file", reason),
+            e @ AcceptImportError::NoRows => ApiError::bad("file", e.to_string()),
+            AcceptImportError::TooManyRows { limit } => ApiError::TooManyRows { limit },
+        }
+    }
 }
 
 impl ApiError {

@@ -49,6 +49,8 @@ pub struct Services {
     pub segments: Arc<SegmentService>,
     /// Imports.
     pub imports: Arc<ImportService>,
+    /// Reading background jobs (RFM recomputes, imports).
+    pub jobs: Arc<crm_domain::job::JobService>,
     /// Customer list exports and a customer's data export.
     pub exports: Arc<ExportService>,
 }
@@ -58,8 +60,8 @@ pub struct Services {
 pub struct AppState {
     /// The use cases.
     pub services: Services,
-    /// How uploaded import files are read, and their limits.
-    pub import_files: ImportFiles,
+    /// The limits of uploaded import files.
+    pub import_limits: ImportLimits,
     /// Writes export files (CSV, XLSX).
     pub sheets: Arc<dyn crm_domain::export::SheetWriters>,
     /// Token verification.
@@ -76,10 +78,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
 }
 
-/// How uploaded import files are opened, and their limits.
-pub struct ImportFiles {
-    /// Opens an uploaded file as rows.
-    pub opener: crate::imports::RowOpener,
+/// The limits of uploaded import files.
+pub struct ImportLimits {
     /// Largest upload, bytes (413 beyond).
     pub max_bytes: usize,
     /// Most data rows in a file (413 beyond).

@@ -1,6 +1,6 @@
 //! [`AnalyticsRepository`] on SeaORM: RFM scoring as two SQL statements (window functions do the
 //! quintiles in the database; no customer is loaded), purchase histories aggregated per day by
-//! the database, CLV models and jobs.
+//! the database, and CLV models.
 
 use std::str::FromStr;
 
@@ -9,21 +9,18 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crm_domain::analytics::clv::{BgNbdParams, GammaGammaParams, TimeUnit};
 use crm_domain::analytics::rfm::RfmSegment;
 use crm_domain::analytics::service::end_of_day;
-use crm_domain::analytics::{
-    AnalyticsRepository, ClvModel, Job, JobState, PurchaseHistory, RfmSegmentTotals,
-};
-use crm_domain::ids::JobId;
+use crm_domain::analytics::{AnalyticsRepository, ClvModel, PurchaseHistory, RfmSegmentTotals};
 use crm_domain::values::Amount;
-use crm_domain::{CustomerId, RepositoryError, TenantId, UserId};
+use crm_domain::{CustomerId, RepositoryError, TenantId};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ConnectionTrait, DatabaseBackend, EntityTrait, Set, TransactionTrait};
 
 use crate::db::Database;
-use crate::entity::{clv_model, job};
+use crate::entity::clv_model;
 use crate::error::map_db_err;
 use crate::orders::raw;
 
-/// Analytics on the `customers`, `orders`, `clv_models` and `jobs` tables.
+/// Analytics on the `customers`, `orders` and `clv_models` tables.
 #[derive(Debug, Clone)]
 pub struct SeaAnalyticsRepository {
     db: Database,
@@ -289,52 +286,6 @@ impl AnalyticsRepository for SeaAnalyticsRepository {
             repeat_customers: m.repeat_customers as u64,
             fit_ms: m.fit_ms as u64,
             fitted_at: m.fitted_at,
-        }))
-    }
-
-    async fn save_job(&self, j: &Job) -> Result<(), RepositoryError> {
-        use job::Column as C;
-        let row = job::ActiveModel {
-            tenant_id: Set(j.tenant_id.0),
-            id: Set(j.id.0),
-            kind: Set(j.kind.clone()),
-            state: Set(j.state.as_str().to_owned()),
-            result: Set(j.result.clone()),
-            error: Set(j.error.clone()),
-            created_by: Set(j.created_by.as_ref().map(|u| u.as_str().to_owned())),
-            created_at: Set(j.created_at),
-            finished_at: Set(j.finished_at),
-        };
-        job::Entity::insert(row)
-            .on_conflict(
-                OnConflict::columns([C::TenantId, C::Id])
-                    .update_columns([C::State, C::Result, C::Error, C::FinishedAt])
-                    .to_owned(),
-            )
-            .exec_without_returning(&self.db.write)
-            .await
-            .map_err(map_db_err)?;
-        Ok(())
-    }
-
-    async fn find_job(&self, tenant: TenantId, id: JobId) -> Result<Option<Job>, RepositoryError> {
-        let Some(m) = job::Entity::find_by_id((tenant.0, id.0))
-            .one(&self.db.read)
-            .await
-            .map_err(map_db_err)?
-        else {
-            return Ok(None);
-        };
-        Ok(Some(Job {
-            id,
-            tenant_id: tenant,
-            kind: m.kind,
-            state: JobState::from_str(&m.state).map_err(|_| corrupt("job state"))?,
-            result: m.result,
-            error: m.error,
-            created_by: m.created_by.as_deref().and_then(UserId::parse),
-            created_at: m.created_at,
-            finished_at: m.finished_at,
         }))
     }
 }

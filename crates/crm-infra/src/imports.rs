@@ -1,12 +1,12 @@
 //! [`ImportRepository`] on SeaORM (`import_errors`), the [`RowSource`] over
-//! [`crate::import_file::SheetReader`], and the start-up sweep of interrupted jobs.
+//! [`crate::import_file::SheetReader`], and [`ImportFiles`] over files on disk.
 
 use std::path::Path;
 
 use async_trait::async_trait;
 use crm_domain::ids::JobId;
 use crm_domain::import::RowError;
-use crm_domain::import::{ImportRepository, RowSource};
+use crm_domain::import::{ImportFiles, ImportRepository, RowSource};
 use crm_domain::{RepositoryError, TenantId};
 use sea_orm::{ConnectionTrait, TransactionTrait};
 
@@ -97,23 +97,6 @@ impl ImportRepository for SeaImportRepository {
     }
 }
 
-/// Jobs left `running` by a process that stopped (crash, restart) are marked `failed`, with
-/// the line their last committed batch ended at; called at start-up.
-///
-/// # Errors
-/// The database's.
-pub async fn fail_interrupted_jobs(db: &Database) -> Result<u64, RepositoryError> {
-    let done = db
-        .write
-        .execute_unprepared(
-            "UPDATE jobs SET state = 'failed', error = 'interrupted: the server stopped while \
-             the job ran; its result says the last line committed' WHERE state = 'running'",
-        )
-        .await
-        .map_err(map_db_err)?;
-    Ok(done.rows_affected())
-}
-
 /// A [`RowSource`] over a CSV or XLSX file on disk.
 pub struct FileRows {
     reader: SheetReader,
@@ -139,5 +122,43 @@ impl RowSource for FileRows {
 
     fn next_row(&mut self) -> Option<Result<(u64, Vec<String>), String>> {
         self.reader.next_row().map(|r| r.map_err(|e| e.to_string()))
+    }
+}
+
+/// [`ImportFiles`] over files on disk, read with [`FileRows`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DiskImportFiles;
+
+#[async_trait]
+impl ImportFiles for DiskImportFiles {
+    async fn count_rows(
+        &self,
+        path: &Path,
+        delimiter: Option<u8>,
+        latin1: bool,
+        limit: u64,
+    ) -> Result<u64, String> {
+        let path = path.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let mut rows = FileRows::open(&path, delimiter, latin1).map_err(|e| e.to_string())?;
+            let mut n = 0u64;
+            while n <= limit && rows.next_row().is_some() {
+                n += 1;
+            }
+            Ok(n)
+        })
+        .await
+        .map_err(|e| format!("the file could not be read: {e}"))?
+    }
+
+    fn open(
+        &self,
+        path: &Path,
+        delimiter: Option<u8>,
+        latin1: bool,
+    ) -> Result<Box<dyn RowSource>, String> {
+        FileRows::open(path, delimiter, latin1)
+            .map(|f| Box::new(f) as Box<dyn RowSource>)
+            .map_err(|e| e.to_string())
     }
 }

@@ -12,7 +12,8 @@ use anyhow::Context;
 use crm_domain::analytics::AnalyticsService;
 use crm_domain::customer::CustomerService;
 use crm_domain::export::ExportService;
-use crm_domain::import::{ImportService, RowSource};
+use crm_domain::import::ImportService;
+use crm_domain::job::JobService;
 use crm_domain::loyalty::LoyaltyService;
 use crm_domain::loyalty::TierService;
 use crm_domain::order::OrderService;
@@ -22,13 +23,13 @@ use crm_domain::segment::SegmentService;
 use crm_domain::tenant::TenantService;
 use crm_domain::view::ViewService;
 use crm_http::auth::KnownTenants;
-use crm_http::state::ImportFiles;
+use crm_http::state::ImportLimits;
 use crm_http::{AppState, CursorCodec, JwtKeys, Metrics, ReadinessProbe};
 use crm_infra::export_file::SheetFiles;
 use crm_infra::{
-    Database, DbConfig, FileRows, SeaAnalyticsRepository, SeaCustomerRepository,
-    SeaImportRepository, SeaOrderRepository, SeaSegmentRepository, SeaTenantRepository,
-    SeaTierRepository, SeaViewRepository, fail_interrupted_jobs,
+    Database, DbConfig, DiskImportFiles, SeaAnalyticsRepository, SeaCustomerRepository,
+    SeaImportRepository, SeaJobRepository, SeaOrderRepository, SeaSegmentRepository,
+    SeaTenantRepository, SeaTierRepository, SeaViewRepository,
 };
 use futures_util::future::BoxFuture;
 
@@ -117,6 +118,7 @@ pub fn services(db: &Database) -> Services {
     let customer_repo = Arc::new(SeaCustomerRepository::new(db.clone()));
     let order_repo = Arc::new(SeaOrderRepository::new(db.clone()));
     let tier_repo = Arc::new(SeaTierRepository::new(db.clone()));
+    let job_repo = Arc::new(SeaJobRepository::new(db.clone()));
     let orders = Arc::new(OrderService::new(
         customer_repo.clone(),
         order_repo.clone(),
@@ -132,6 +134,7 @@ pub fn services(db: &Database) -> Services {
     ));
     let analytics = Arc::new(AnalyticsService::new(
         Arc::new(SeaAnalyticsRepository::new(db.clone())),
+        job_repo.clone(),
         customer_repo.clone(),
         tenant_repo.clone(),
         clock.clone(),
@@ -164,13 +167,15 @@ pub fn services(db: &Database) -> Services {
         imports: Arc::new(ImportService::new(
             customer_repo.clone(),
             tenant_repo.clone(),
-            Arc::new(SeaAnalyticsRepository::new(db.clone())),
+            job_repo.clone(),
             Arc::new(SeaImportRepository::new(db.clone())),
+            Arc::new(DiskImportFiles),
             orders.clone(),
             clock.clone(),
             ids.clone(),
         )),
         segments,
+        jobs: Arc::new(JobService::new(job_repo)),
         tiers: Arc::new(TierService::new(tier_repo.clone(), ids.clone())),
         pricing: Arc::new(PricingService::new(customer_repo, tier_repo)),
         views: Arc::new(ViewService::new(
@@ -204,7 +209,10 @@ impl Application {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let db = connect(config).await?;
         migrate(&db).await.context("applying migrations")?;
-        let interrupted = fail_interrupted_jobs(&db)
+        let services = services(&db);
+        let interrupted = services
+            .jobs
+            .recover_interrupted()
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         if interrupted > 0 {
@@ -215,13 +223,8 @@ impl Application {
         }
         let secret = jwt_secret(config)?;
         let state = web::Data::new(AppState {
-            services: services(&db),
-            import_files: ImportFiles {
-                opener: Arc::new(|path, delimiter, latin1| {
-                    FileRows::open(path, delimiter, latin1)
-                        .map(|f| Box::new(f) as Box<dyn RowSource>)
-                        .map_err(|e| e.to_string())
-                }),
+            services,
+            import_limits: ImportLimits {
                 max_bytes: config.max_import_bytes,
                 max_rows: config.max_import_rows,
             },

@@ -175,8 +175,7 @@ async fn import(
     options: &str,
     dry_run: bool,
 ) -> anyhow::Result<()> {
-    use crm_domain::import::ImportOptions;
-    use crm_domain::import::{ImportRequest, RowSource};
+    use crm_domain::import::{ImportOptions, ImportRequest};
     let mut value: serde_json::Value =
         serde_json::from_str(options).map_err(|e| anyhow::anyhow!("--options: {e}"))?;
     let obj = value
@@ -202,30 +201,20 @@ async fn import(
         ["admin"],
         [],
     );
-    let (delimiter, latin1) = (options.delimiter, options.latin1);
-    let open = || crm_infra::FileRows::open(file, delimiter, latin1);
-    let mut counter = open().map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-    let mut total = 0u64;
-    while counter.next_row().is_some() {
-        total += 1;
-    }
     let request = ImportRequest {
         options,
         file_name: file.display().to_string(),
-        fingerprint: crm_infra::import_file::fingerprint(file)?,
+        fingerprint: crm_infra::import_file::fingerprint(file)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?,
     };
-    let job = services
+    let accepted = services
         .imports
-        .start(&actor, &request)
+        .accept(&actor, request, file, None)
         .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let id = job.id;
-    let source = open().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let service = services.imports.clone();
-    let runner = actor.clone();
-    let run =
-        tokio::spawn(async move { service.run(&runner, job, request, Box::new(source)).await });
-    let bar = indicatif::ProgressBar::new(total);
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let id = accepted.job.id;
+    let run = tokio::spawn(accepted.run);
+    let bar = indicatif::ProgressBar::new(accepted.rows);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
             "{bar:40} {pos}/{len} rows {per_sec} eta {eta} {msg}",
@@ -233,27 +222,30 @@ async fn import(
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     while !run.is_finished() {
-        if let Ok(j) = services.imports.job(&actor, id).await
-            && let Some(r) = &j.result
+        if let Ok(j) = services.jobs.import(&actor, id).await
+            && let Some(progress) = j.import_outcome()
         {
-            bar.set_position(r["rows_read"].as_u64().unwrap_or(0));
+            bar.set_position(progress.counts.rows_read);
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let done = run.await?;
     bar.finish_and_clear();
-    let r = done.result.clone().unwrap_or_default();
+    let outcome = done
+        .import_outcome()
+        .ok_or_else(|| anyhow::anyhow!("the import job {id} has no outcome"))?;
+    let c = outcome.counts;
     println!(
-        "{} import {}: {} rows read, {} created, {} updated, {} skipped, {} failed in {:.1} s ({} rows/s)",
+        "{} import {}: {} rows read, {} created, {} updated, {} skipped, {} failed in {:.1} s ({:?} rows/s)",
         kind,
         done.state.as_str(),
-        r["rows_read"],
-        r["created"],
-        r["updated"],
-        r["skipped"],
-        r["failed"],
-        r["duration_ms"].as_f64().unwrap_or(0.0) / 1000.0,
-        r["rows_per_second"],
+        c.rows_read,
+        c.created,
+        c.updated,
+        c.skipped,
+        c.failed,
+        outcome.duration_ms as f64 / 1000.0,
+        outcome.rows_per_second,
     );
     if let Some(e) = &done.error {
         println!("error: {e}");
@@ -280,7 +272,7 @@ async fn import(
             errors.len() - 20
         );
     }
-    if done.state != crm_domain::analytics::JobState::Completed {
+    if done.state != crm_domain::job::JobState::Completed {
         anyhow::bail!("the import failed");
     }
     Ok(())

@@ -10,16 +10,17 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use crm_domain::analytics::clv::TimeUnit;
-use crm_domain::analytics::{AnalyticsService, JobState, PredictionOptions};
+use crm_domain::analytics::{AnalyticsService, PredictionOptions};
 use crm_domain::customer::{CustomerInput, CustomerService};
+use crm_domain::job::JobState;
 use crm_domain::loyalty::LoyaltyService;
 use crm_domain::order::{BulkOrder, OrderInput, OrderService, OrderStatus};
 use crm_domain::ports::{SystemClock, UuidV7Generator};
 use crm_domain::tenant::{NewTenant, TenantService};
 use crm_domain::{Actor, CustomerId, UserId};
 use crm_infra::{
-    Database, DbConfig, SeaAnalyticsRepository, SeaCustomerRepository, SeaOrderRepository,
-    SeaTenantRepository,
+    Database, DbConfig, SeaAnalyticsRepository, SeaCustomerRepository, SeaJobRepository,
+    SeaOrderRepository, SeaTenantRepository,
 };
 use rust_decimal::Decimal;
 
@@ -64,6 +65,7 @@ fn wire(db: &Database) -> Services {
         ),
         analytics: AnalyticsService::new(
             Arc::new(SeaAnalyticsRepository::new(db.clone())),
+            Arc::new(SeaJobRepository::new(db.clone())),
             customers,
             tenants.clone(),
             clock.clone(),

@@ -7,8 +7,8 @@
 //! - [`rfm`]: recency / frequency / monetary quintile scores and the named R×F segments.
 //! - [`clv`]: customer-lifetime-value models (BG/NBD purchase counts, Gamma-Gamma spend, and the
 //!   discounted value that combines them).
-//! - [`ports`] and [`service`]: storage port and use cases (RFM recompute as a job, CLV fit,
-//!   per-customer analytics, tenant summaries).
+//! - [`ports`] and [`service`]: storage port and use cases (RFM recompute as a job of
+//!   [`crate::job`], CLV fit, per-customer analytics, tenant summaries).
 
 pub mod clv;
 pub mod ports;
@@ -17,5 +17,5 @@ pub mod service;
 #[cfg(test)]
 mod service_tests;
 
-pub use ports::{AnalyticsRepository, ClvModel, Job, JobState, PurchaseHistory, RfmSegmentTotals};
+pub use ports::{AnalyticsRepository, ClvModel, PurchaseHistory, RfmSegmentTotals};
 pub use service::{AnalyticsService, PredictionOptions};

@@ -2,12 +2,11 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
-use serde_json::Value;
 
 use super::clv::{BgNbdParams, GammaGammaParams, TimeUnit};
 use super::rfm::RfmSegment;
 use crate::error::RepositoryError;
-use crate::ids::{CustomerId, JobId, TenantId, UserId};
+use crate::ids::{CustomerId, TenantId};
 use crate::values::Amount;
 
 /// Customers and revenue of one RFM segment.
@@ -58,43 +57,7 @@ pub struct ClvModel {
     pub fitted_at: DateTime<Utc>,
 }
 
-string_enum!(
-    /// Where a background job is.
-    JobState {
-        /// Accepted, running.
-        Running => "running",
-        /// Finished; `result` holds the outcome.
-        Completed => "completed",
-        /// Stopped by an error; `error` says which.
-        Failed => "failed",
-    }
-);
-
-/// A background job of a tenant (RFM recompute).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Job {
-    /// Id (UUID v7).
-    pub id: JobId,
-    /// Tenant.
-    pub tenant_id: TenantId,
-    /// What it does: `rfm_recompute`.
-    pub kind: String,
-    /// State.
-    pub state: JobState,
-    /// Outcome, when completed (kind-specific JSON).
-    pub result: Option<Value>,
-    /// Error message, when failed.
-    pub error: Option<String>,
-    /// Who started it.
-    pub created_by: Option<UserId>,
-    /// When it was started.
-    pub created_at: DateTime<Utc>,
-    /// When it ended.
-    pub finished_at: Option<DateTime<Utc>>,
-}
-
-/// Storage of analytics: RFM scores on customers, CLV models, jobs. Every method is scoped to one
-/// tenant.
+/// Storage of analytics: RFM scores on customers, CLV models. Every method is scoped to one tenant.
 ///
 /// # Errors
 /// [`RepositoryError::Unavailable`] when the database cannot be reached; writes are atomic.
@@ -132,10 +95,4 @@ pub trait AnalyticsRepository: Send + Sync {
 
     /// The tenant's model.
     async fn find_model(&self, tenant: TenantId) -> Result<Option<ClvModel>, RepositoryError>;
-
-    /// Inserts or updates a job.
-    async fn save_job(&self, job: &Job) -> Result<(), RepositoryError>;
-
-    /// A job of the tenant.
-    async fn find_job(&self, tenant: TenantId, id: JobId) -> Result<Option<Job>, RepositoryError>;
 }

@@ -6,18 +6,18 @@ use std::time::Instant;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rust_decimal::prelude::ToPrimitive;
-use serde_json::json;
 
 use super::clv::{
     BgNbdParams, CustomerSummary, FitError, GammaGammaParams, TimeUnit, customer_lifetime_value,
     fit_bgnbd, fit_gamma_gamma,
 };
-use super::ports::{AnalyticsRepository, ClvModel, Job, JobState, RfmSegmentTotals};
+use super::ports::{AnalyticsRepository, ClvModel, RfmSegmentTotals};
 use super::rfm::{CoarseSegment, RfmSegment};
 use crate::access::{Actor, Permission};
 use crate::customer::{Customer, CustomerRepository, load_live};
 use crate::error::{DomainError, FieldError};
 use crate::ids::{CustomerId, JobId};
+use crate::job::{Job, JobKind, JobOutcome, JobRepository, RfmRecomputeOutcome};
 use crate::ports::{Clock, IdGenerator, truncate_to_micros};
 use crate::tenant::{TenantRepository, load};
 
@@ -145,6 +145,7 @@ pub struct ClvSummary {
 /// Analytics use cases.
 pub struct AnalyticsService {
     repo: Arc<dyn AnalyticsRepository>,
+    jobs: Arc<dyn JobRepository>,
     customers: Arc<dyn CustomerRepository>,
     tenants: Arc<dyn TenantRepository>,
     clock: Arc<dyn Clock>,
@@ -167,6 +168,7 @@ impl AnalyticsService {
     /// Wires the service.
     pub fn new(
         repo: Arc<dyn AnalyticsRepository>,
+        jobs: Arc<dyn JobRepository>,
         customers: Arc<dyn CustomerRepository>,
         tenants: Arc<dyn TenantRepository>,
         clock: Arc<dyn Clock>,
@@ -174,6 +176,7 @@ impl AnalyticsService {
     ) -> Self {
         Self {
             repo,
+            jobs,
             customers,
             tenants,
             clock,
@@ -194,56 +197,39 @@ impl AnalyticsService {
     ) -> Result<(Job, DateTime<Utc>), DomainError> {
         actor.require(Permission::CustomersManage)?;
         let now = truncate_to_micros(self.clock.now());
-        let job = Job {
-            id: JobId(self.ids.new_id()),
-            tenant_id: actor.tenant_id,
-            kind: "rfm_recompute".into(),
-            state: JobState::Running,
-            result: None,
-            error: None,
-            created_by: Some(actor.user_id.clone()),
-            created_at: now,
-            finished_at: None,
-        };
-        self.repo.save_job(&job).await?;
+        let job = Job::start(
+            JobId(self.ids.new_id()),
+            actor.tenant_id,
+            JobKind::RfmRecompute,
+            Some(actor.user_id.clone()),
+            now,
+            None,
+        );
+        self.jobs.save(&job).await?;
         Ok((job, reference.map_or(now, truncate_to_micros)))
     }
 
-    /// Runs a started recompute and records its outcome on the job (`result`:
-    /// `{"scored": n, "reference": ..., "duration_ms": ...}`). Returns the finished job.
+    /// Runs a started recompute and records its outcome on the job
+    /// ([`RfmRecomputeOutcome`]). Returns the finished job.
     pub async fn run_rfm_recompute(&self, mut job: Job, reference: DateTime<Utc>) -> Job {
         let started = Instant::now();
-        match self.repo.recompute_rfm(job.tenant_id, reference).await {
-            Ok(scored) => {
-                job.state = JobState::Completed;
-                job.result = Some(json!({
-                    "scored": scored,
-                    "reference": reference,
-                    "duration_ms": started.elapsed().as_millis() as u64,
-                }));
-            }
-            Err(e) => {
-                job.state = JobState::Failed;
-                job.error = Some(e.to_string());
-            }
+        let outcome = self.repo.recompute_rfm(job.tenant_id, reference).await;
+        let now = truncate_to_micros(self.clock.now());
+        match outcome {
+            Ok(scored) => job.complete(
+                JobOutcome::RfmRecompute(RfmRecomputeOutcome {
+                    scored,
+                    reference,
+                    duration_ms: started.elapsed().as_millis() as u64,
+                }),
+                now,
+            ),
+            Err(e) => job.fail(e.to_string(), now),
         }
-        job.finished_at = Some(truncate_to_micros(self.clock.now()));
-        if let Err(e) = self.repo.save_job(&job).await {
+        if let Err(e) = self.jobs.save(&job).await {
             tracing::error!(job = %job.id, error = %e, "could not record the job's outcome");
         }
         job
-    }
-
-    /// A job of the caller's tenant.
-    ///
-    /// # Errors
-    /// [`DomainError::NotFound`] when absent or another tenant's.
-    pub async fn job(&self, actor: &Actor, id: JobId) -> Result<Job, DomainError> {
-        actor.require(Permission::CustomersView)?;
-        self.repo
-            .find_job(actor.tenant_id, id)
-            .await?
-            .ok_or(DomainError::NotFound { entity: "job" })
     }
 
     /// The RFM distribution of the tenant.

@@ -18,6 +18,7 @@ use crate::customer::{
 };
 use crate::error::{DomainError, RepositoryError};
 use crate::ids::{CustomerId, JobId, TenantId, UserId};
+use crate::job::{Job, JobKind, JobOutcome, JobService, JobState, MockJobRepository};
 use crate::ports::{MockClock, MockIdGenerator};
 use crate::tenant::{MockTenantRepository, Tenant};
 use crate::values::{Amount, CountryCode, CurrencyCode};
@@ -39,7 +40,11 @@ fn actor(role: &str) -> Actor {
 }
 
 /// The one place the service is built.
-fn service(repo: MockAnalyticsRepository, customers: MockCustomerRepository) -> AnalyticsService {
+fn service(
+    repo: MockAnalyticsRepository,
+    jobs: MockJobRepository,
+    customers: MockCustomerRepository,
+) -> AnalyticsService {
     let mut tenants = MockTenantRepository::new();
     tenants.expect_find().returning(|id| {
         Ok(Some(Tenant {
@@ -57,6 +62,7 @@ fn service(repo: MockAnalyticsRepository, customers: MockCustomerRepository) -> 
     ids.expect_new_id().returning(|| NEW_ID);
     AnalyticsService::new(
         Arc::new(repo),
+        Arc::new(jobs),
         Arc::new(customers),
         Arc::new(tenants),
         Arc::new(clock),
@@ -65,10 +71,10 @@ fn service(repo: MockAnalyticsRepository, customers: MockCustomerRepository) -> 
 }
 
 /// Records the jobs the service saves (the job port's only use here).
-fn recording_jobs(repo: &mut MockAnalyticsRepository) -> Arc<Mutex<Vec<Job>>> {
+fn recording_jobs(jobs: &mut MockJobRepository) -> Arc<Mutex<Vec<Job>>> {
     let saved = Arc::new(Mutex::new(Vec::new()));
     let sink = saved.clone();
-    repo.expect_save_job().returning(move |j| {
+    jobs.expect_save().returning(move |j| {
         sink.lock().unwrap().push(j.clone());
         Ok(())
     });
@@ -76,17 +82,14 @@ fn recording_jobs(repo: &mut MockAnalyticsRepository) -> Arc<Mutex<Vec<Job>>> {
 }
 
 fn running_job() -> Job {
-    Job {
-        id: JobId(NEW_ID),
-        tenant_id: TENANT,
-        kind: "rfm_recompute".into(),
-        state: JobState::Running,
-        result: None,
-        error: None,
-        created_by: Some(UserId::parse("user-1").unwrap()),
-        created_at: now(),
-        finished_at: None,
-    }
+    Job::start(
+        JobId(NEW_ID),
+        TENANT,
+        JobKind::RfmRecompute,
+        Some(UserId::parse("user-1").unwrap()),
+        now(),
+        None,
+    )
 }
 
 /// The published CDNOW estimates (weeks), as a stored model calibrated up to 1997-09-30.
@@ -213,10 +216,11 @@ fn field_codes(err: DomainError) -> Vec<(String, &'static str)> {
 #[tokio::test]
 async fn recomputing_and_fitting_need_the_manage_permission() {
     let mut repo = MockAnalyticsRepository::new();
-    repo.expect_save_job().never();
+    let mut jobs = MockJobRepository::new();
+    jobs.expect_save().never();
     repo.expect_purchase_days().never();
     repo.expect_save_model().never();
-    let s = service(repo, MockCustomerRepository::new());
+    let s = service(repo, jobs, MockCustomerRepository::new());
     let forbidden = DomainError::Forbidden(Permission::CustomersManage);
     let manager = actor("manager");
     assert_eq!(
@@ -236,11 +240,21 @@ async fn reading_analytics_needs_the_view_permission() {
     let nobody = Actor::new(TENANT, UserId::parse("u").unwrap(), [], []);
     let mut customers = MockCustomerRepository::new();
     customers.expect_find().never();
-    let s = service(MockAnalyticsRepository::new(), customers);
+    let s = service(
+        MockAnalyticsRepository::new(),
+        MockJobRepository::new(),
+        customers,
+    );
     let forbidden = DomainError::Forbidden(Permission::CustomersView);
     assert_eq!(s.rfm_summary(&nobody).await.unwrap_err(), forbidden);
     assert_eq!(s.model(&nobody).await.unwrap_err(), forbidden);
-    assert_eq!(s.job(&nobody, JobId(NEW_ID)).await.unwrap_err(), forbidden);
+    // Jobs (an RFM recompute's included) are read through the job context; no lookup without
+    // the permission (the mock has no expectation).
+    let jobs = JobService::new(Arc::new(MockJobRepository::new()));
+    assert_eq!(
+        jobs.job(&nobody, JobId(NEW_ID)).await.unwrap_err(),
+        forbidden
+    );
     assert_eq!(
         s.customer_analytics(&nobody, CUSTOMER, PredictionOptions::default())
             .await
@@ -257,9 +271,13 @@ async fn reading_analytics_needs_the_view_permission() {
 
 #[tokio::test]
 async fn a_recompute_starts_as_a_running_job_as_of_now_by_default() {
-    let mut repo = MockAnalyticsRepository::new();
-    let saved = recording_jobs(&mut repo);
-    let s = service(repo, MockCustomerRepository::new());
+    let mut jobs = MockJobRepository::new();
+    let saved = recording_jobs(&mut jobs);
+    let s = service(
+        MockAnalyticsRepository::new(),
+        jobs,
+        MockCustomerRepository::new(),
+    );
     let (job, reference) = s.start_rfm_recompute(&actor("admin"), None).await.unwrap();
     assert_eq!(job, running_job());
     assert_eq!(reference, now());
@@ -282,12 +300,16 @@ async fn a_finished_recompute_records_how_many_customers_it_scored() {
         .withf(move |t, r| *t == TENANT && *r == reference)
         .times(1)
         .returning(|_, _| Ok(42));
-    let saved = recording_jobs(&mut repo);
-    let job = service(repo, MockCustomerRepository::new())
+    let mut jobs = MockJobRepository::new();
+    let saved = recording_jobs(&mut jobs);
+    let job = service(repo, jobs, MockCustomerRepository::new())
         .run_rfm_recompute(running_job(), reference)
         .await;
     assert_eq!(job.state, JobState::Completed);
-    assert_eq!(job.result.as_ref().unwrap()["scored"], 42);
+    let Some(JobOutcome::RfmRecompute(outcome)) = &job.result else {
+        panic!("expected an RFM outcome, got {:?}", job.result);
+    };
+    assert_eq!(outcome.scored, 42);
     assert_eq!(job.finished_at, Some(now()));
     assert_eq!(*saved.lock().unwrap(), [job]);
 }
@@ -297,8 +319,9 @@ async fn a_failed_recompute_records_its_error() {
     let mut repo = MockAnalyticsRepository::new();
     repo.expect_recompute_rfm()
         .returning(|_, _| Err(RepositoryError::Unavailable("connection refused".into())));
-    let saved = recording_jobs(&mut repo);
-    let job = service(repo, MockCustomerRepository::new())
+    let mut jobs = MockJobRepository::new();
+    let saved = recording_jobs(&mut jobs);
+    let job = service(repo, jobs, MockCustomerRepository::new())
         .run_rfm_recompute(running_job(), now())
         .await;
     assert_eq!(job.state, JobState::Failed);
@@ -309,19 +332,6 @@ async fn a_failed_recompute_records_its_error() {
         job.error
     );
     assert_eq!(saved.lock().unwrap()[0].state, JobState::Failed);
-}
-
-#[tokio::test]
-async fn an_unknown_or_other_tenants_job_is_not_found() {
-    let mut repo = MockAnalyticsRepository::new();
-    repo.expect_find_job()
-        .withf(|t, _| *t == TENANT)
-        .returning(|_, _| Ok(None));
-    let err = service(repo, MockCustomerRepository::new())
-        .job(&actor("viewer"), JobId(NEW_ID))
-        .await
-        .unwrap_err();
-    assert_eq!(err, DomainError::NotFound { entity: "job" });
 }
 
 #[tokio::test]
@@ -345,10 +355,14 @@ async fn the_rfm_summary_lists_every_segment_with_its_share_of_the_scored_custom
             Some(computed),
         ))
     });
-    let summary = service(repo, MockCustomerRepository::new())
-        .rfm_summary(&actor("viewer"))
-        .await
-        .unwrap();
+    let summary = service(
+        repo,
+        MockJobRepository::new(),
+        MockCustomerRepository::new(),
+    )
+    .rfm_summary(&actor("viewer"))
+    .await
+    .unwrap();
     assert_eq!((summary.scored, summary.computed_at), (4, Some(computed)));
     let order: Vec<_> = summary.segments.iter().map(|s| s.totals.segment).collect();
     assert_eq!(order, RfmSegment::ALL);
@@ -372,10 +386,14 @@ async fn the_rfm_summary_lists_every_segment_with_its_share_of_the_scored_custom
 async fn before_the_first_recompute_every_share_is_zero() {
     let mut repo = MockAnalyticsRepository::new();
     repo.expect_rfm_totals().returning(|_| Ok((vec![], None)));
-    let summary = service(repo, MockCustomerRepository::new())
-        .rfm_summary(&actor("viewer"))
-        .await
-        .unwrap();
+    let summary = service(
+        repo,
+        MockJobRepository::new(),
+        MockCustomerRepository::new(),
+    )
+    .rfm_summary(&actor("viewer"))
+    .await
+    .unwrap();
     assert_eq!((summary.scored, summary.computed_at), (0, None));
     assert!(summary.segments.iter().all(|s| s.share == 0.0));
 }
@@ -384,10 +402,14 @@ async fn before_the_first_recompute_every_share_is_zero() {
 async fn a_calibration_period_ending_in_the_future_is_refused() {
     let mut repo = MockAnalyticsRepository::new();
     repo.expect_purchase_days().never();
-    let err = service(repo, MockCustomerRepository::new())
-        .fit_clv(&actor("admin"), day(2026, 11, 22), TimeUnit::Week)
-        .await
-        .unwrap_err();
+    let err = service(
+        repo,
+        MockJobRepository::new(),
+        MockCustomerRepository::new(),
+    )
+    .fit_clv(&actor("admin"), day(2026, 11, 22), TimeUnit::Week)
+    .await
+    .unwrap_err();
     assert_eq!(
         field_codes(err),
         [("calibration_end".to_owned(), "in_future")]
@@ -404,10 +426,14 @@ async fn the_models_are_not_fitted_on_fewer_than_two_customers() {
         }])
     });
     repo.expect_save_model().never();
-    let err = service(repo, MockCustomerRepository::new())
-        .fit_clv(&actor("admin"), day(2026, 11, 21), TimeUnit::Week)
-        .await
-        .unwrap_err();
+    let err = service(
+        repo,
+        MockJobRepository::new(),
+        MockCustomerRepository::new(),
+    )
+    .fit_clv(&actor("admin"), day(2026, 11, 21), TimeUnit::Week)
+    .await
+    .unwrap_err();
     assert_eq!(
         field_codes(err),
         [("calibration_end".to_owned(), "not_enough_data")]
@@ -420,10 +446,14 @@ async fn the_models_are_not_fitted_when_nobody_bought_twice() {
     repo.expect_purchase_days()
         .returning(|_, _, _, _| Ok(one_time_buyers(50)));
     repo.expect_save_model().never();
-    let err = service(repo, MockCustomerRepository::new())
-        .fit_clv(&actor("admin"), day(2026, 11, 21), TimeUnit::Week)
-        .await
-        .unwrap_err();
+    let err = service(
+        repo,
+        MockJobRepository::new(),
+        MockCustomerRepository::new(),
+    )
+    .fit_clv(&actor("admin"), day(2026, 11, 21), TimeUnit::Week)
+    .await
+    .unwrap_err();
     let DomainError::Validation(errs) = err else {
         panic!("expected a validation error, got {err:?}");
     };
@@ -450,10 +480,14 @@ async fn a_fit_uses_the_tenant_currencys_orders_up_to_the_calibration_end_and_is
         *sink.lock().unwrap() = Some(m.clone());
         Ok(())
     });
-    let model = service(repo, MockCustomerRepository::new())
-        .fit_clv(&actor("admin"), end, TimeUnit::Week)
-        .await
-        .unwrap();
+    let model = service(
+        repo,
+        MockJobRepository::new(),
+        MockCustomerRepository::new(),
+    )
+    .fit_clv(&actor("admin"), end, TimeUnit::Week)
+    .await
+    .unwrap();
     assert_eq!(saved.lock().unwrap().as_ref(), Some(&model));
     assert_eq!(
         (
@@ -479,7 +513,7 @@ async fn prediction_options_are_checked_before_anything_is_read() {
     customers.expect_find().never();
     let mut repo = MockAnalyticsRepository::new();
     repo.expect_find_model().never();
-    let s = service(repo, customers);
+    let s = service(repo, MockJobRepository::new(), customers);
     for (horizon_months, monthly_discount_rate) in [(0, 0.01), (121, 0.01), (12, 1.0), (12, -0.01)]
     {
         let options = PredictionOptions {
@@ -515,10 +549,14 @@ async fn the_analytics_of_an_unknown_or_other_tenants_customer_are_not_found() {
         .expect_find()
         .withf(|t, _, _| *t == TENANT)
         .returning(|_, _, _| Ok(None));
-    let err = service(MockAnalyticsRepository::new(), customers)
-        .customer_analytics(&actor("viewer"), CUSTOMER, PredictionOptions::default())
-        .await
-        .unwrap_err();
+    let err = service(
+        MockAnalyticsRepository::new(),
+        MockJobRepository::new(),
+        customers,
+    )
+    .customer_analytics(&actor("viewer"), CUSTOMER, PredictionOptions::default())
+    .await
+    .unwrap_err();
     assert_eq!(err, DomainError::NotFound { entity: "customer" });
 }
 
@@ -527,10 +565,14 @@ async fn historical_value_comes_from_the_customers_statistics() {
     let mut repo = MockAnalyticsRepository::new();
     repo.expect_find_model().returning(|_| Ok(None));
     repo.expect_purchase_days().never();
-    let a = service(repo, holding(customer(300, 3, 90, Some(100))))
-        .customer_analytics(&actor("viewer"), CUSTOMER, PredictionOptions::default())
-        .await
-        .unwrap();
+    let a = service(
+        repo,
+        MockJobRepository::new(),
+        holding(customer(300, 3, 90, Some(100))),
+    )
+    .customer_analytics(&actor("viewer"), CUSTOMER, PredictionOptions::default())
+    .await
+    .unwrap();
     let h = a.historical;
     assert_eq!(
         (h.total_revenue, h.orders, h.average_order_value),
@@ -548,22 +590,30 @@ async fn historical_value_comes_from_the_customers_statistics() {
 async fn a_new_customer_has_no_tenure_and_counts_its_orders_as_one_month() {
     let mut repo = MockAnalyticsRepository::new();
     repo.expect_find_model().returning(|_| Ok(None));
-    let h = service(repo, holding(customer(50, 2, 10, None)))
-        .customer_analytics(&actor("viewer"), CUSTOMER, PredictionOptions::default())
-        .await
-        .unwrap()
-        .historical;
+    let h = service(
+        repo,
+        MockJobRepository::new(),
+        holding(customer(50, 2, 10, None)),
+    )
+    .customer_analytics(&actor("viewer"), CUSTOMER, PredictionOptions::default())
+    .await
+    .unwrap()
+    .historical;
     assert_eq!(
         (h.tenure_days, h.purchases_per_month, h.profit),
         (10, 2.0, 50.0)
     );
     let mut repo = MockAnalyticsRepository::new();
     repo.expect_find_model().returning(|_| Ok(None));
-    let h = service(repo, holding(customer(0, 0, 0, None)))
-        .customer_analytics(&actor("viewer"), CUSTOMER, PredictionOptions::default())
-        .await
-        .unwrap()
-        .historical;
+    let h = service(
+        repo,
+        MockJobRepository::new(),
+        holding(customer(0, 0, 0, None)),
+    )
+    .customer_analytics(&actor("viewer"), CUSTOMER, PredictionOptions::default())
+    .await
+    .unwrap()
+    .historical;
     assert_eq!((h.average_order_value, h.tenure_days), (0.0, 0));
 }
 
@@ -590,12 +640,16 @@ async fn predictions_are_made_as_of_the_calibration_end_in_the_customers_currenc
                 ],
             }])
         });
-    let p = service(repo, holding(customer(74, 3, 300, None)))
-        .customer_analytics(&actor("viewer"), CUSTOMER, PredictionOptions::default())
-        .await
-        .unwrap()
-        .prediction
-        .unwrap();
+    let p = service(
+        repo,
+        MockJobRepository::new(),
+        holding(customer(74, 3, 300, None)),
+    )
+    .customer_analytics(&actor("viewer"), CUSTOMER, PredictionOptions::default())
+    .await
+    .unwrap()
+    .prediction
+    .unwrap();
     assert_eq!((p.as_of, p.summary.frequency), (day(1997, 9, 30), 2.0));
     assert!(p.probability_alive > 0.0 && p.probability_alive < 1.0);
     assert!(p.expected_purchases > 0.0);
@@ -611,17 +665,21 @@ async fn a_customer_without_a_purchase_by_the_prediction_day_has_no_prediction()
     repo.expect_purchase_days()
         .withf(move |_, _, until, _| *until == asked)
         .returning(|_, _, _, _| Ok(vec![]));
-    let a = service(repo, holding(customer(10, 1, 30, None)))
-        .customer_analytics(
-            &actor("viewer"),
-            CUSTOMER,
-            PredictionOptions {
-                as_of: Some(asked),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let a = service(
+        repo,
+        MockJobRepository::new(),
+        holding(customer(10, 1, 30, None)),
+    )
+    .customer_analytics(
+        &actor("viewer"),
+        CUSTOMER,
+        PredictionOptions {
+            as_of: Some(asked),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     assert!(a.prediction.is_none());
 }
 
@@ -630,10 +688,14 @@ async fn the_clv_summary_needs_a_fitted_model() {
     let mut repo = MockAnalyticsRepository::new();
     repo.expect_find_model().returning(|_| Ok(None));
     repo.expect_purchase_days().never();
-    let err = service(repo, MockCustomerRepository::new())
-        .clv_summary(&actor("viewer"), PredictionOptions::default(), 10)
-        .await
-        .unwrap_err();
+    let err = service(
+        repo,
+        MockJobRepository::new(),
+        MockCustomerRepository::new(),
+    )
+    .clv_summary(&actor("viewer"), PredictionOptions::default(), 10)
+    .await
+    .unwrap_err();
     assert_eq!(
         err,
         DomainError::NotFound {
@@ -652,7 +714,11 @@ async fn the_at_risk_list_is_the_top_revenue_quarter_least_likely_alive_first() 
             currency == "IDR" && *until == day(1997, 9, 30) && customer.is_none()
         })
         .returning(|_, _, _, _| Ok(cdnow_histories(day(1997, 9, 30))));
-    let s = service(repo, MockCustomerRepository::new());
+    let s = service(
+        repo,
+        MockJobRepository::new(),
+        MockCustomerRepository::new(),
+    );
     let summary = s
         .clv_summary(&actor("viewer"), PredictionOptions::default(), 1_000)
         .await

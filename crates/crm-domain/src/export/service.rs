@@ -233,6 +233,7 @@ mod tests {
         ExportFormat, MockExportSink, MockSheetWriter, MockSheetWriters, SheetError,
     };
     use crate::ids::{LedgerEntryId, OrderId, TenantId, UserId};
+    use crate::job::MockJobRepository;
     use crate::loyalty::LedgerKind;
     use crate::order::{MockOrderRepository, OrderStatus, PaymentStatus};
     use crate::ports::{MockClock, MockIdGenerator};
@@ -380,6 +381,7 @@ mod tests {
             )),
             Arc::new(AnalyticsService::new(
                 Arc::new(analytics),
+                Arc::new(MockJobRepository::new()),
                 customers,
                 Arc::new(MockTenantRepository::new()),
                 clock.clone(),

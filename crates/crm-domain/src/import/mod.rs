@@ -32,9 +32,14 @@
 //! - `cells`: cell parsing ([`parse_number`], [`parse_bool`], [`parse_date`],
 //!   [`parse_datetime`], choice synonyms);
 //! - `rows`: [`customer_row`], [`order_row`], [`RowError`];
-//! - `ports`: [`RowSource`], [`ImportRepository`];
-//! - `service`: [`ImportService`], which runs an import as a job.
+//! - `ports`: [`RowSource`], [`ImportFiles`] (opens a stored file as rows),
+//!   [`ImportRepository`];
+//! - `service`: [`ImportService`]: [`ImportService::accept`] checks an import (caller, options,
+//!   the file's row count), starts its job and hands back the run, which records its progress
+//!   as a [`crate::job::ImportOutcome`].
 
+#[cfg(test)]
+mod accept_tests;
 mod aliases;
 mod cells;
 mod model;
@@ -47,12 +52,16 @@ mod service_tests;
 #[cfg(test)]
 mod tests;
 
+/// Counters of an import (kept on its job's [`crate::job::ImportOutcome`]).
+pub use crate::job::ImportCounts;
 pub use aliases::{detect_mapping, normalise_header, resolve_mapping};
 pub use cells::{parse_bool, parse_date, parse_datetime, parse_number};
 pub use model::{ImportKind, targets};
 pub use options::{DecimalSeparator, DuplicatePolicy, ImportOptions, MatchBy};
+pub use ports::{ImportFiles, ImportRepository, RowSource};
 #[cfg(any(test, feature = "mock"))]
-pub use ports::MockImportRepository;
-pub use ports::{ImportRepository, RowSource};
+pub use ports::{MockImportFiles, MockImportRepository};
 pub use rows::{CustomerKey, OrderRow, RowError, customer_row, derived_order_ref, order_row};
-pub use service::{IMPORT_BATCH, ImportCounts, ImportRequest, ImportService, PREVIEW_ROWS};
+pub use service::{
+    AcceptImportError, AcceptedImport, IMPORT_BATCH, ImportRequest, ImportService, PREVIEW_ROWS,
+};

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::job::JobKind;
+
 string_enum!(
     /// What an import file holds.
     #[derive(Serialize, Deserialize)]
@@ -14,6 +16,16 @@ string_enum!(
         Orders => "orders",
     }
 );
+
+impl ImportKind {
+    /// The kind of the job that imports it.
+    pub fn job_kind(self) -> JobKind {
+        match self {
+            ImportKind::Customers => JobKind::ImportCustomers,
+            ImportKind::Orders => JobKind::ImportOrders,
+        }
+    }
+}
 
 /// Every target field of a customers file: the customer API's writable fields
 /// ([`crate::customer::CUSTOMER_FIELDS`]).

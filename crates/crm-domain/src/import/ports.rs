@@ -1,4 +1,7 @@
-//! The import context's ports: the rows of a file, and the storage of rejected rows.
+//! The import context's ports: the rows of a file, opening a stored file, and the storage of
+//! rejected rows.
+
+use std::path::Path;
 
 use async_trait::async_trait;
 
@@ -12,6 +15,35 @@ pub trait RowSource: Send {
     fn headers(&self) -> Vec<String>;
     /// The next row as `(line, cells)`; an unreadable record is an `Err` with its reason.
     fn next_row(&mut self) -> Option<Result<(u64, Vec<String>), String>>;
+}
+
+/// Opens stored import files (CSV or XLSX) as rows.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait ImportFiles: Send + Sync {
+    /// Counts the data rows of the file at `path`, stopping once it has seen more than `limit`
+    /// (so the answer is at most `limit + 1`). Reads the file off the async threads.
+    ///
+    /// # Errors
+    /// Why the file cannot be read (not CSV or XLSX, empty, no such file).
+    async fn count_rows(
+        &self,
+        path: &Path,
+        delimiter: Option<u8>,
+        latin1: bool,
+        limit: u64,
+    ) -> Result<u64, String>;
+
+    /// Opens the file at `path` as rows, from its first data row.
+    ///
+    /// # Errors
+    /// As [`ImportFiles::count_rows`].
+    fn open(
+        &self,
+        path: &Path,
+        delimiter: Option<u8>,
+        latin1: bool,
+    ) -> Result<Box<dyn RowSource>, String>;
 }
 
 /// Storage of the rejected rows of imports.

@@ -22,6 +22,9 @@
 //!   would be stored (`preview`).
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -30,16 +33,16 @@ use serde_json::{Value, json};
 use super::aliases::resolve_mapping;
 use super::model::ImportKind;
 use super::options::{DuplicatePolicy, ImportOptions, MatchBy};
-use super::ports::{ImportRepository, RowSource};
+use super::ports::{ImportFiles, ImportRepository, RowSource};
 use super::rows::{RowError, customer_row, order_row};
 use crate::access::{Actor, Permission};
-use crate::analytics::{AnalyticsRepository, Job, JobState};
 use crate::customer::{
     Customer, CustomerInput, CustomerProfile, CustomerRepository, NewCustomer, UniqueField,
     ValidationContext,
 };
 use crate::error::{DomainError, RepositoryError, RuleViolation};
 use crate::ids::{CustomerId, JobId};
+use crate::job::{ImportCounts, ImportOutcome, Job, JobOutcome, JobRepository, JobService};
 use crate::order::{BulkOrder, OrderService};
 use crate::ports::{Clock, IdGenerator, truncate_to_micros};
 use crate::tenant::{TenantRepository, load};
@@ -49,10 +52,10 @@ pub const IMPORT_BATCH: usize = 1_000;
 /// Rows kept in a dry run's preview.
 pub const PREVIEW_ROWS: usize = 20;
 
-/// An accepted import: its options and the file it reads.
+/// An import: its options and the file it reads.
 #[derive(Debug, Clone)]
 pub struct ImportRequest {
-    /// Options (validated by [`ImportService::start`]).
+    /// Options (validated by [`ImportService::accept`]).
     pub options: ImportOptions,
     /// The file's name as uploaded.
     pub file_name: String,
@@ -60,19 +63,45 @@ pub struct ImportRequest {
     pub fingerprint: String,
 }
 
-/// Counters of an import.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ImportCounts {
-    /// Data rows read.
-    pub rows_read: u64,
-    /// Customers or orders created.
-    pub created: u64,
-    /// Customers updated.
-    pub updated: u64,
-    /// Rows that matched and were left alone.
-    pub skipped: u64,
-    /// Rows rejected (see the job's errors).
-    pub failed: u64,
+/// Why [`ImportService::accept`] refused an import.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AcceptImportError {
+    /// The caller may not import, the options are invalid (naming `options.<field>`), or the
+    /// storage failed.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// The file cannot be read as CSV or XLSX; the reason.
+    #[error("{0}")]
+    UnreadableFile(String),
+    /// The file has a header and no data row.
+    #[error("the file has a header but no rows")]
+    NoRows,
+    /// The file has more data rows than the limit.
+    #[error("the file has more than {limit} rows")]
+    TooManyRows {
+        /// The most data rows a file may have.
+        limit: u64,
+    },
+}
+
+/// An import [`ImportService::accept`] took: its `running` job, the file's data rows, and the
+/// run, which the caller spawns (or awaits) and which yields the finished job.
+pub struct AcceptedImport {
+    /// The job as accepted (`running`, nothing read yet).
+    pub job: Job,
+    /// Data rows in the file.
+    pub rows: u64,
+    /// Reads the file to its end, recording progress and outcome on the job.
+    pub run: Pin<Box<dyn Future<Output = Job> + Send + 'static>>,
+}
+
+impl std::fmt::Debug for AcceptedImport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AcceptedImport")
+            .field("job", &self.job)
+            .field("rows", &self.rows)
+            .finish_non_exhaustive()
+    }
 }
 
 struct Progress {
@@ -82,12 +111,26 @@ struct Progress {
     started: Instant,
 }
 
+impl Progress {
+    /// Nothing read yet: the last line is the header's.
+    fn new() -> Self {
+        Self {
+            counts: ImportCounts::default(),
+            last_line: 1,
+            preview: Vec::new(),
+            started: Instant::now(),
+        }
+    }
+}
+
 /// Import use cases (needs `customers.manage`).
 pub struct ImportService {
     customers: Arc<dyn CustomerRepository>,
     tenants: Arc<dyn TenantRepository>,
-    jobs: Arc<dyn AnalyticsRepository>,
+    jobs: Arc<dyn JobRepository>,
+    reads: JobService,
     errors: Arc<dyn ImportRepository>,
+    files: Arc<dyn ImportFiles>,
     orders: Arc<OrderService>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
@@ -135,11 +178,13 @@ fn conflict_reason(e: &RepositoryError) -> (Option<String>, String) {
 
 impl ImportService {
     /// Wires the service.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         customers: Arc<dyn CustomerRepository>,
         tenants: Arc<dyn TenantRepository>,
-        jobs: Arc<dyn AnalyticsRepository>,
+        jobs: Arc<dyn JobRepository>,
         errors: Arc<dyn ImportRepository>,
+        files: Arc<dyn ImportFiles>,
         orders: Arc<OrderService>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
@@ -147,88 +192,108 @@ impl ImportService {
         Self {
             customers,
             tenants,
+            reads: JobService::new(jobs.clone()),
             jobs,
             errors,
+            files,
             orders,
             clock,
             ids,
         }
     }
 
-    fn result(req: &ImportRequest, p: &Progress) -> Value {
-        let c = p.counts;
-        json!({
-            "kind": req.options.kind.as_str(),
-            "file": req.file_name,
-            "dry_run": req.options.dry_run,
-            "rows_read": c.rows_read,
-            "created": c.created,
-            "updated": c.updated,
-            "skipped": c.skipped,
-            "failed": c.failed,
-            "last_line": p.last_line,
-            "duration_ms": p.started.elapsed().as_millis() as u64,
-            "rows_per_second": if p.started.elapsed().as_secs_f64() > 0.0 {
-                (c.rows_read as f64 / p.started.elapsed().as_secs_f64()).round()
-            } else { 0.0 },
-            "preview": if req.options.dry_run { Value::from(p.preview.clone()) } else { Value::Null },
+    fn outcome(req: &ImportRequest, p: &Progress) -> JobOutcome {
+        let elapsed = p.started.elapsed();
+        JobOutcome::Import(ImportOutcome {
+            file: req.file_name.clone(),
+            dry_run: req.options.dry_run,
+            counts: p.counts,
+            last_line: p.last_line,
+            duration_ms: elapsed.as_millis() as u64,
+            rows_per_second: if elapsed.as_secs_f64() > 0.0 {
+                (p.counts.rows_read as f64 / elapsed.as_secs_f64()).round()
+            } else {
+                0.0
+            },
+            preview: req.options.dry_run.then(|| p.preview.clone()),
         })
     }
 
-    /// Accepts an import: checks the caller and the options, stores a `running` job.
+    /// Accepts an import of the file at `path`: checks the caller (`customers.manage`) and the
+    /// options, counts the file's data rows (refusing a file without any, or with more than
+    /// `max_rows`), opens it, and stores a `running` job. The import itself is the returned
+    /// [`AcceptedImport::run`], for the caller to spawn or await; the file must stay in place
+    /// until that ends.
     ///
     /// # Errors
-    /// [`DomainError::Forbidden`] without `customers.manage`; [`DomainError::Validation`] naming
-    /// `options.<field>`.
-    pub async fn start(&self, actor: &Actor, req: &ImportRequest) -> Result<Job, DomainError> {
-        actor.require(Permission::CustomersManage)?;
+    /// [`AcceptImportError::Domain`] with [`DomainError::Forbidden`] without `customers.manage`,
+    /// [`DomainError::Validation`] naming `options.<field>`, or a storage failure;
+    /// [`AcceptImportError::UnreadableFile`], [`AcceptImportError::NoRows`],
+    /// [`AcceptImportError::TooManyRows`] for the file.
+    pub async fn accept(
+        self: &Arc<Self>,
+        actor: &Actor,
+        req: ImportRequest,
+        path: &Path,
+        max_rows: Option<u64>,
+    ) -> Result<AcceptedImport, AcceptImportError> {
+        actor
+            .require(Permission::CustomersManage)
+            .map_err(DomainError::from)?;
         req.options.validate().map_err(DomainError::Validation)?;
-        let job = Job {
-            id: JobId(self.ids.new_id()),
-            tenant_id: actor.tenant_id,
-            kind: format!("import_{}", req.options.kind.as_str()),
-            state: JobState::Running,
-            result: Some(Self::result(
-                req,
-                &Progress {
-                    counts: ImportCounts::default(),
-                    last_line: 1,
-                    preview: Vec::new(),
-                    started: Instant::now(),
-                },
-            )),
-            error: None,
-            created_by: Some(actor.user_id.clone()),
-            created_at: truncate_to_micros(self.clock.now()),
-            finished_at: None,
-        };
-        self.jobs.save_job(&job).await?;
-        Ok(job)
+        let (delimiter, latin1) = (req.options.delimiter, req.options.latin1);
+        let limit = max_rows.unwrap_or(u64::MAX);
+        let rows = self
+            .files
+            .count_rows(path, delimiter, latin1, limit)
+            .await
+            .map_err(AcceptImportError::UnreadableFile)?;
+        if rows > limit {
+            return Err(AcceptImportError::TooManyRows { limit });
+        }
+        if rows == 0 {
+            return Err(AcceptImportError::NoRows);
+        }
+        let source = self
+            .files
+            .open(path, delimiter, latin1)
+            .map_err(AcceptImportError::UnreadableFile)?;
+        let job = self.start(actor, &req).await?;
+        let service = Arc::clone(self);
+        let runner = actor.clone();
+        let running = job.clone();
+        Ok(AcceptedImport {
+            job,
+            rows,
+            run: Box::pin(async move { service.run(&runner, running, req, source).await }),
+        })
     }
 
-    /// An import job of the caller's tenant.
-    ///
-    /// # Errors
-    /// [`DomainError::NotFound`] when absent, another tenant's, or not an import.
-    pub async fn job(&self, actor: &Actor, id: JobId) -> Result<Job, DomainError> {
-        actor.require(Permission::CustomersManage)?;
-        self.jobs
-            .find_job(actor.tenant_id, id)
-            .await?
-            .filter(|j| j.kind.starts_with("import_"))
-            .ok_or(DomainError::NotFound { entity: "import" })
+    /// Stores the `running` job of an accepted import.
+    async fn start(&self, actor: &Actor, req: &ImportRequest) -> Result<Job, DomainError> {
+        let job = Job::start(
+            JobId(self.ids.new_id()),
+            actor.tenant_id,
+            req.options.kind.job_kind(),
+            Some(actor.user_id.clone()),
+            truncate_to_micros(self.clock.now()),
+            Some(Self::outcome(req, &Progress::new())),
+        );
+        self.jobs.save(&job).await?;
+        Ok(job)
     }
 
     /// The rejected rows of an import, by line.
     ///
     /// # Errors
-    /// As [`ImportService::job`].
+    /// As [`JobService::import`].
     pub async fn errors(&self, actor: &Actor, id: JobId) -> Result<Vec<RowError>, DomainError> {
-        self.job(actor, id).await?;
+        self.reads.import(actor, id).await?;
         Ok(self.errors.errors(actor.tenant_id, id).await?)
     }
 
     /// Runs an accepted import to its end and records the outcome on the job (also returned).
+    /// [`ImportService::accept`] hands this over as [`AcceptedImport::run`].
     pub async fn run(
         &self,
         actor: &Actor,
@@ -236,12 +301,7 @@ impl ImportService {
         req: ImportRequest,
         mut source: Box<dyn RowSource>,
     ) -> Job {
-        let mut p = Progress {
-            counts: ImportCounts::default(),
-            last_line: 1,
-            preview: Vec::new(),
-            started: Instant::now(),
-        };
+        let mut p = Progress::new();
         let outcome = match req.options.kind {
             ImportKind::Customers => {
                 self.run_customers(actor, &job, &req, source.as_mut(), &mut p)
@@ -252,19 +312,21 @@ impl ImportService {
                     .await
             }
         };
-        job.result = Some(Self::result(&req, &p));
+        let now = truncate_to_micros(self.clock.now());
         match outcome {
-            Ok(()) => job.state = JobState::Completed,
+            Ok(()) => job.complete(Self::outcome(&req, &p), now),
             Err(e) => {
-                job.state = JobState::Failed;
-                job.error = Some(format!(
-                    "stopped after line {}: {e}; rows up to that line are stored",
-                    p.last_line
-                ));
+                job.result = Some(Self::outcome(&req, &p));
+                job.fail(
+                    format!(
+                        "stopped after line {}: {e}; rows up to that line are stored",
+                        p.last_line
+                    ),
+                    now,
+                );
             }
         }
-        job.finished_at = Some(truncate_to_micros(self.clock.now()));
-        if let Err(e) = self.jobs.save_job(&job).await {
+        if let Err(e) = self.jobs.save(&job).await {
             tracing::error!(job = %job.id, error = %e, "could not record the import's outcome");
         }
         job
@@ -283,8 +345,8 @@ impl ImportService {
                 .await?;
         }
         let mut j = job.clone();
-        j.result = Some(Self::result(req, p));
-        self.jobs.save_job(&j).await?;
+        j.result = Some(Self::outcome(req, p));
+        self.jobs.save(&j).await?;
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! The import service against mockall mocks of its ports and an in-memory file.
 
 use std::collections::VecDeque;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -9,14 +10,13 @@ use uuid::Uuid;
 
 use super::*;
 use crate::access::{Actor, Permission};
-use crate::analytics::ports::MockAnalyticsRepository;
-use crate::analytics::{Job, JobState};
 use crate::customer::{
     Customer, CustomerInput, LoyaltyStatus, MockCustomerBatch, MockCustomerRepository, NewCustomer,
     PurchaseStats, UniqueField, ValidationContext, customer_code,
 };
 use crate::error::DomainError;
 use crate::ids::{CustomerId, JobId, TenantId, UserId};
+use crate::job::{Job, JobKind, JobState, MockJobRepository};
 use crate::order::{MockBulkOrderTransaction, MockOrderRepository, OrderService};
 use crate::ports::{MockClock, MockIdGenerator};
 use crate::tenant::{MockTenantRepository, Tenant};
@@ -73,8 +73,9 @@ type Saved<T> = Arc<Mutex<Vec<T>>>;
 /// The ports of one import; each test sets the expectations it needs.
 struct Ports {
     customers: MockCustomerRepository,
-    jobs: MockAnalyticsRepository,
+    jobs: MockJobRepository,
     errors: MockImportRepository,
+    files: MockImportFiles,
     orders: MockOrderRepository,
 }
 
@@ -82,8 +83,9 @@ impl Ports {
     fn new() -> Self {
         Self {
             customers: MockCustomerRepository::new(),
-            jobs: MockAnalyticsRepository::new(),
+            jobs: MockJobRepository::new(),
             errors: MockImportRepository::new(),
+            files: MockImportFiles::new(),
             orders: MockOrderRepository::new(),
         }
     }
@@ -93,7 +95,7 @@ impl Ports {
         let jobs = Arc::new(Mutex::new(Vec::new()));
         let errors = Arc::new(Mutex::new(Vec::new()));
         let (j, e) = (jobs.clone(), errors.clone());
-        self.jobs.expect_save_job().returning(move |job| {
+        self.jobs.expect_save().returning(move |job| {
             j.lock().unwrap().push(job.clone());
             Ok(())
         });
@@ -135,7 +137,7 @@ fn ids() -> MockIdGenerator {
 }
 
 /// The one place the service is built.
-fn service(ports: Ports) -> ImportService {
+fn service(ports: Ports) -> Arc<ImportService> {
     let customers = Arc::new(ports.customers);
     let orders = OrderService::new(
         customers.clone(),
@@ -144,15 +146,30 @@ fn service(ports: Ports) -> ImportService {
         Arc::new(clock()),
         Arc::new(ids()),
     );
-    ImportService::new(
+    Arc::new(ImportService::new(
         customers,
         Arc::new(tenants()),
         Arc::new(ports.jobs),
         Arc::new(ports.errors),
+        Arc::new(ports.files),
         Arc::new(orders),
         Arc::new(clock()),
         Arc::new(ids()),
-    )
+    ))
+}
+
+/// Where the uploaded file is.
+fn upload() -> &'static Path {
+    Path::new("/uploads/customers.csv")
+}
+
+/// An upload of one data row, read as `rows`.
+fn uploaded(files: &mut MockImportFiles, rows: fn() -> Box<dyn RowSource>) {
+    files
+        .expect_count_rows()
+        .withf(|path, _, _, _| path == upload())
+        .returning(|_, _, _, _| Ok(1));
+    files.expect_open().returning(move |_, _, _| Ok(rows()));
 }
 
 fn request(options: ImportOptions) -> ImportRequest {
@@ -169,18 +186,8 @@ fn customers_with(policy: DuplicatePolicy) -> ImportRequest {
     request(options)
 }
 
-fn running(kind: &str) -> Job {
-    Job {
-        id: JOB,
-        tenant_id: TENANT,
-        kind: kind.into(),
-        state: JobState::Running,
-        result: None,
-        error: None,
-        created_by: None,
-        created_at: now(),
-        finished_at: None,
-    }
+fn running(kind: JobKind) -> Job {
+    Job::start(JOB, TENANT, kind, None, now(), None)
 }
 
 /// The stored customer Budi, budi@example.com.
@@ -253,25 +260,35 @@ fn one_batch(customers: &mut MockCustomerRepository) -> Written {
 }
 
 fn counts(job: &Job) -> [u64; 5] {
-    let r = job.result.as_ref().unwrap();
-    ["rows_read", "created", "updated", "skipped", "failed"].map(|k| r[k].as_u64().unwrap())
+    let c = job.import_outcome().unwrap().counts;
+    [c.rows_read, c.created, c.updated, c.skipped, c.failed]
+}
+
+/// The rows a dry run previewed.
+fn preview(job: &Job) -> &[Value] {
+    job.import_outcome().unwrap().preview.as_deref().unwrap()
 }
 
 const HEADERS: &[&str] = &["Name", "Email"];
 
 #[tokio::test]
 async fn importing_needs_the_manage_permission() {
+    // Neither the file nor the jobs are touched.
     let mut ports = Ports::new();
-    ports.jobs.expect_save_job().never();
-    ports.jobs.expect_find_job().never();
+    ports.jobs.expect_save().never();
+    ports.jobs.expect_find().never();
+    ports.files.expect_count_rows().never();
+    ports.files.expect_open().never();
     let s = service(ports);
     let forbidden = DomainError::Forbidden(Permission::CustomersManage);
     let req = customers_with(DuplicatePolicy::Skip);
     assert_eq!(
-        s.start(&actor("manager"), &req).await.unwrap_err(),
-        forbidden
+        s.accept(&actor("manager"), req, upload(), None)
+            .await
+            .unwrap_err(),
+        AcceptImportError::Domain(forbidden.clone())
     );
-    assert_eq!(s.job(&actor("manager"), JOB).await.unwrap_err(), forbidden);
+    // (Reading an import's job needs it too: `JobService::import`, tested in `crate::job`.)
     assert_eq!(
         s.errors(&actor("manager"), JOB).await.unwrap_err(),
         forbidden
@@ -281,15 +298,16 @@ async fn importing_needs_the_manage_permission() {
 #[tokio::test]
 async fn invalid_options_are_refused_naming_each_field() {
     let mut ports = Ports::new();
-    ports.jobs.expect_save_job().never();
+    ports.jobs.expect_save().never();
+    ports.files.expect_count_rows().never();
     let mut options = ImportOptions::new(ImportKind::Orders);
     options.duplicate_policy = DuplicatePolicy::Update;
     options.default_currency = Some("RUPIAH".into());
     let err = service(ports)
-        .start(&actor("admin"), &request(options))
+        .accept(&actor("admin"), request(options), upload(), None)
         .await
         .unwrap_err();
-    let DomainError::Validation(errs) = err else {
+    let AcceptImportError::Domain(DomainError::Validation(errs)) = err else {
         panic!("expected a validation error, got {err:?}");
     };
     let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
@@ -301,11 +319,20 @@ async fn invalid_options_are_refused_naming_each_field() {
 
 #[tokio::test]
 async fn an_accepted_import_is_a_running_job_of_its_kind() {
-    let (ports, jobs, _) = Ports::new().recording();
-    let job = service(ports)
-        .start(&actor("admin"), &customers_with(DuplicatePolicy::Skip))
+    let (mut ports, jobs, _) = Ports::new().recording();
+    uploaded(&mut ports.files, || {
+        file(HEADERS, &[&["Sari", "sari@example.com"]])
+    });
+    let accepted = service(ports)
+        .accept(
+            &actor("admin"),
+            customers_with(DuplicatePolicy::Skip),
+            upload(),
+            None,
+        )
         .await
         .unwrap();
+    let job = accepted.job;
     assert_eq!(
         (job.kind.as_str(), job.state, job.tenant_id),
         ("import_customers", JobState::Running, TENANT)
@@ -318,13 +345,13 @@ async fn a_job_of_another_kind_is_not_an_import() {
     let mut ports = Ports::new();
     ports
         .jobs
-        .expect_find_job()
+        .expect_find()
         .withf(|t, id| *t == TENANT && *id == JOB)
-        .returning(|_, _| Ok(Some(running("rfm_recompute"))));
+        .returning(|_, _| Ok(Some(running(JobKind::RfmRecompute))));
     ports.errors.expect_errors().never();
     let s = service(ports);
     let not_found = DomainError::NotFound { entity: "import" };
-    assert_eq!(s.job(&actor("admin"), JOB).await.unwrap_err(), not_found);
+    // (Reading the job itself as an import is `JobService::import`, tested in `crate::job`.)
     assert_eq!(s.errors(&actor("admin"), JOB).await.unwrap_err(), not_found);
 }
 
@@ -336,7 +363,7 @@ async fn new_customers_are_created_and_known_ones_skipped_by_default() {
     let job = service(ports)
         .run(
             &actor("admin"),
-            running("import_customers"),
+            running(JobKind::ImportCustomers),
             customers_with(DuplicatePolicy::Skip),
             file(
                 HEADERS,
@@ -372,7 +399,7 @@ async fn under_the_update_policy_a_row_overwrites_the_known_customer_and_an_unch
     let job = service(ports)
         .run(
             &actor("admin"),
-            running("import_customers"),
+            running(JobKind::ImportCustomers),
             customers_with(DuplicatePolicy::Update),
             file(
                 &["Name", "Email", "Company"],
@@ -405,7 +432,7 @@ async fn under_the_create_policy_a_matching_row_is_created_anyway() {
     let job = service(ports)
         .run(
             &actor("admin"),
-            running("import_customers"),
+            running(JobKind::ImportCustomers),
             customers_with(DuplicatePolicy::Create),
             file(HEADERS, &[&["Budi", "budi@example.com"]]),
         )
@@ -422,7 +449,7 @@ async fn rejected_rows_are_reported_with_their_line_and_field() {
     let job = service(ports)
         .run(
             &actor("admin"),
-            running("import_customers"),
+            running(JobKind::ImportCustomers),
             customers_with(DuplicatePolicy::Skip),
             file(
                 HEADERS,
@@ -451,7 +478,7 @@ async fn a_dry_run_writes_nothing_and_previews_what_it_would_do() {
     let job = service(ports)
         .run(
             &actor("admin"),
-            running("import_customers"),
+            running(JobKind::ImportCustomers),
             req,
             file(
                 HEADERS,
@@ -461,10 +488,7 @@ async fn a_dry_run_writes_nothing_and_previews_what_it_would_do() {
         .await;
     assert_eq!(job.state, JobState::Completed);
     assert_eq!(counts(&job), [2, 1, 0, 1, 0]);
-    let preview = &job.result.as_ref().unwrap()["preview"];
-    let actions: Vec<(u64, &str)> = preview
-        .as_array()
-        .unwrap()
+    let actions: Vec<(u64, &str)> = preview(&job)
         .iter()
         .map(|p| (p["line"].as_u64().unwrap(), p["action"].as_str().unwrap()))
         .collect();
@@ -478,7 +502,7 @@ async fn a_file_without_a_name_column_fails_the_job_and_writes_nothing() {
     let job = service(ports)
         .run(
             &actor("admin"),
-            running("import_customers"),
+            running(JobKind::ImportCustomers),
             customers_with(DuplicatePolicy::Skip),
             file(&["Email"], &[&["sari@example.com"]]),
         )
@@ -521,7 +545,7 @@ async fn an_order_for_an_unknown_customer_fails_when_customers_are_not_created()
     let job = service(ports)
         .run(
             &actor("admin"),
-            running("import_orders"),
+            running(JobKind::ImportOrders),
             request(options),
             file(
                 &["Customer Email", "Order Ref", "Total Amount"],
@@ -551,7 +575,7 @@ async fn an_orders_dry_run_counts_the_orders_and_places_none() {
     let job = service(ports)
         .run(
             &actor("admin"),
-            running("import_orders"),
+            running(JobKind::ImportOrders),
             request(options),
             file(
                 &[
@@ -569,10 +593,9 @@ async fn an_orders_dry_run_counts_the_orders_and_places_none() {
         .await;
     assert_eq!(job.state, JobState::Completed, "{:?}", job.error);
     assert_eq!(counts(&job), [2, 2, 0, 0, 0]);
-    let preview = job.result.as_ref().unwrap()["preview"]
-        .as_array()
-        .unwrap()
-        .clone();
-    let refs: Vec<Value> = preview.iter().map(|p| p["order_ref"].clone()).collect();
+    let refs: Vec<Value> = preview(&job)
+        .iter()
+        .map(|p| p["order_ref"].clone())
+        .collect();
     assert_eq!(refs, [Value::from("INV-1"), Value::from("INV-2")]);
 }

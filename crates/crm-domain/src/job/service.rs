@@ -1,0 +1,59 @@
+//! Use cases on jobs: reading one with the permission of its kind, and the start-up recovery
+//! of interrupted jobs.
+
+use std::sync::Arc;
+
+use super::model::{INTERRUPTED, Job};
+use super::ports::JobRepository;
+use crate::access::{Actor, Permission};
+use crate::error::DomainError;
+use crate::ids::JobId;
+
+/// Reading jobs, and recovering interrupted ones.
+#[derive(Clone)]
+pub struct JobService {
+    jobs: Arc<dyn JobRepository>,
+}
+
+impl JobService {
+    /// Wires the service.
+    pub fn new(jobs: Arc<dyn JobRepository>) -> Self {
+        Self { jobs }
+    }
+
+    /// A job of any kind of the caller's tenant (`GET /jobs/{id}`; needs `customers.view`).
+    ///
+    /// # Errors
+    /// [`DomainError::Forbidden`] without `customers.view`; [`DomainError::NotFound`] (`job`)
+    /// when absent or another tenant's.
+    pub async fn job(&self, actor: &Actor, id: JobId) -> Result<Job, DomainError> {
+        actor.require(Permission::CustomersView)?;
+        self.jobs
+            .find(actor.tenant_id, id)
+            .await?
+            .ok_or(DomainError::NotFound { entity: "job" })
+    }
+
+    /// An import job of the caller's tenant (`GET /imports/{id}`; needs `customers.manage`).
+    ///
+    /// # Errors
+    /// [`DomainError::Forbidden`] without `customers.manage`; [`DomainError::NotFound`]
+    /// (`import`) when absent, another tenant's, or not an import.
+    pub async fn import(&self, actor: &Actor, id: JobId) -> Result<Job, DomainError> {
+        actor.require(Permission::CustomersManage)?;
+        self.jobs
+            .find(actor.tenant_id, id)
+            .await?
+            .filter(|j| j.kind.is_import())
+            .ok_or(DomainError::NotFound { entity: "import" })
+    }
+
+    /// Marks the jobs a stopped process left `running` as failed ([`INTERRUPTED`]); returns
+    /// how many. Call it at start-up, before any job is started.
+    ///
+    /// # Errors
+    /// [`DomainError::Unavailable`] when the database cannot be reached.
+    pub async fn recover_interrupted(&self) -> Result<u64, DomainError> {
+        Ok(self.jobs.fail_interrupted(INTERRUPTED).await?)
+    }
+}
