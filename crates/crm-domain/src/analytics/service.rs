@@ -190,6 +190,7 @@ impl AnalyticsService {
     ///
     /// # Errors
     /// [`DomainError::Forbidden`] without `customers.manage`.
+    #[tracing::instrument(name = "AnalyticsService::start_rfm_recompute", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id))]
     pub async fn start_rfm_recompute(
         &self,
         actor: &Actor,
@@ -211,6 +212,7 @@ impl AnalyticsService {
 
     /// Runs a started recompute and records its outcome on the job
     /// ([`RfmRecomputeOutcome`]). Returns the finished job.
+    #[tracing::instrument(name = "AnalyticsService::run_rfm_recompute", skip_all)]
     pub async fn run_rfm_recompute(&self, mut job: Job, reference: DateTime<Utc>) -> Job {
         let started = Instant::now();
         let outcome = self.repo.recompute_rfm(job.tenant_id, reference).await;
@@ -236,6 +238,7 @@ impl AnalyticsService {
     ///
     /// # Errors
     /// [`DomainError::Forbidden`] without `customers.view`.
+    #[tracing::instrument(name = "AnalyticsService::rfm_summary", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id))]
     pub async fn rfm_summary(&self, actor: &Actor) -> Result<RfmSummary, DomainError> {
         actor.require(Permission::CustomersView)?;
         let (totals, computed_at) = self.repo.rfm_totals(actor.tenant_id).await?;
@@ -276,6 +279,7 @@ impl AnalyticsService {
     /// [`DomainError::Forbidden`] without `customers.manage`; [`DomainError::Validation`] on
     /// `calibration_end` when it is in the future or the orders cannot identify the model
     /// (too few customers, nobody bought twice).
+    #[tracing::instrument(name = "AnalyticsService::fit_clv", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id))]
     pub async fn fit_clv(
         &self,
         actor: &Actor,
@@ -329,6 +333,7 @@ impl AnalyticsService {
     ///
     /// # Errors
     /// [`DomainError::NotFound`] (`clv_model`) before the first fit.
+    #[tracing::instrument(name = "AnalyticsService::model", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id))]
     pub async fn model(&self, actor: &Actor) -> Result<ClvModel, DomainError> {
         actor.require(Permission::CustomersView)?;
         self.repo
@@ -395,6 +400,7 @@ impl AnalyticsService {
     /// # Errors
     /// [`DomainError::NotFound`] for a missing or another tenant's customer;
     /// [`DomainError::Validation`] on `horizon_months` or `discount_rate` out of range.
+    #[tracing::instrument(name = "AnalyticsService::customer_analytics", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, customer_id = %id))]
     pub async fn customer_analytics(
         &self,
         actor: &Actor,
@@ -465,6 +471,7 @@ impl AnalyticsService {
     /// # Errors
     /// [`DomainError::NotFound`] (`clv_model`) before the first fit; validation as
     /// [`AnalyticsService::customer_analytics`].
+    #[tracing::instrument(name = "AnalyticsService::clv_summary", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id))]
     pub async fn clv_summary(
         &self,
         actor: &Actor,

@@ -85,6 +85,7 @@ impl CustomerService {
     /// [`DomainError::Conflict`] naming the field and the existing customer when e-mail, phone,
     /// mobile phone or external_ref is taken in the tenant, [`DomainError::IdempotencyKeyReused`]
     /// when the key came with another body, [`DomainError::Forbidden`].
+    #[tracing::instrument(name = "CustomerService::create", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id))]
     pub async fn create(
         &self,
         actor: &Actor,
@@ -167,6 +168,7 @@ impl CustomerService {
     ///
     /// # Errors
     /// [`DomainError::NotFound`] when absent, deleted or another tenant's.
+    #[tracing::instrument(name = "CustomerService::get", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, customer_id = %id))]
     pub async fn get(&self, actor: &Actor, id: CustomerId) -> Result<Customer, DomainError> {
         actor.require(Permission::CustomersView)?;
         self.live(actor.tenant_id, id).await
@@ -179,6 +181,7 @@ impl CustomerService {
     /// # Errors
     /// As [`CustomerService::create`], plus [`DomainError::NotFound`] and
     /// [`DomainError::PreconditionFailed`] when `expected_version` is stale.
+    #[tracing::instrument(name = "CustomerService::replace", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, customer_id = %id))]
     pub async fn replace(
         &self,
         actor: &Actor,
@@ -226,6 +229,7 @@ impl CustomerService {
     /// As [`CustomerService::replace`] and [`CustomerPatch::apply`]:
     /// [`DomainError::PreconditionFailed`] when `expected_version` is stale, or when other
     /// writers won every attempt.
+    #[tracing::instrument(name = "CustomerService::patch", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, customer_id = %id))]
     pub async fn patch(
         &self,
         actor: &Actor,
@@ -260,6 +264,7 @@ impl CustomerService {
     /// [`DomainError::NotFound`], [`DomainError::PreconditionFailed`], [`DomainError::Forbidden`],
     /// [`DeleteCustomerError::OpenOrders`] (as [`DomainError::Rule`]), naming up to
     /// [`OPEN_ORDERS_LISTED`] open orders.
+    #[tracing::instrument(name = "CustomerService::delete", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, customer_id = %id))]
     pub async fn delete(
         &self,
         actor: &Actor,
@@ -301,6 +306,7 @@ impl CustomerService {
     /// # Errors
     /// [`DomainError::NotFound`]; [`DomainError::Conflict`] when a live customer took its
     /// e-mail, phone, mobile phone or external_ref meanwhile.
+    #[tracing::instrument(name = "CustomerService::restore", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, customer_id = %id))]
     pub async fn restore(&self, actor: &Actor, id: CustomerId) -> Result<Customer, DomainError> {
         actor.require(Permission::CustomersDelete)?;
         let tenant_id = actor.tenant_id;
@@ -340,6 +346,7 @@ impl CustomerService {
     /// # Errors
     /// [`DomainError::Validation`] when `limit` is outside 1..=200 or the position does not fit
     /// the sort; [`DomainError::Forbidden`].
+    #[tracing::instrument(name = "CustomerService::list", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id))]
     pub async fn list(
         &self,
         actor: &Actor,
@@ -401,6 +408,7 @@ impl CustomerService {
     ///
     /// # Errors
     /// As [`CustomerService::list`].
+    #[tracing::instrument(name = "CustomerService::stats", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id))]
     pub async fn stats(
         &self,
         actor: &Actor,
@@ -471,6 +479,7 @@ impl CustomerService {
     /// [`DeleteCustomerError::OpenOrders`] (as [`DomainError::Rule`]) when deleting customers
     /// with open orders, naming up to [`OPEN_ORDERS_LISTED`] of them;
     /// [`DomainError::Validation`] for bad tags or too many ids.
+    #[tracing::instrument(name = "CustomerService::bulk", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id))]
     pub async fn bulk(
         &self,
         actor: &Actor,

@@ -81,6 +81,7 @@ impl ExportService {
     ///
     /// # Errors
     /// [`DomainError::Forbidden`] without `customers.manage`.
+    #[tracing::instrument(name = "ExportService::authorize", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id))]
     pub fn authorize(actor: &Actor) -> Result<(), DomainError> {
         Ok(actor.require(Permission::CustomersManage)?)
     }
@@ -92,6 +93,7 @@ impl ExportService {
     /// # Errors
     /// [`DomainError::Forbidden`] without `customers.manage` (or `customers.view`); as
     /// [`CustomerService::list`].
+    #[tracing::instrument(name = "ExportService::customers_page", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id))]
     pub async fn customers_page(
         &self,
         actor: &Actor,
@@ -116,6 +118,7 @@ impl ExportService {
     /// As [`ExportService::customers_page`]; [`DomainError::Validation`] on `format` when an
     /// XLSX file would have more rows than a worksheet holds; [`DomainError::Internal`] when the
     /// file cannot be written or `sink` takes no more bytes; an error of `sheet.cells`.
+    #[tracing::instrument(name = "ExportService::write_customers", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id))]
     pub async fn write_customers(
         &self,
         actor: &Actor,
@@ -153,6 +156,7 @@ impl ExportService {
     /// # Errors
     /// [`DomainError::Forbidden`] without `customers.manage` (or `customers.view`);
     /// [`DomainError::NotFound`] for a missing, deleted or another tenant's customer.
+    #[tracing::instrument(name = "ExportService::customer_data", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, customer_id = %id))]
     pub async fn customer_data(
         &self,
         actor: &Actor,

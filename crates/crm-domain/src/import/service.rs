@@ -230,6 +230,7 @@ impl ImportService {
     /// [`DomainError::Validation`] naming `options.<field>`, or a storage failure;
     /// [`AcceptImportError::UnreadableFile`], [`AcceptImportError::NoRows`],
     /// [`AcceptImportError::TooManyRows`] for the file.
+    #[tracing::instrument(name = "ImportService::accept", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id))]
     pub async fn accept(
         self: &Arc<Self>,
         actor: &Actor,
@@ -287,6 +288,7 @@ impl ImportService {
     ///
     /// # Errors
     /// As [`JobService::import`].
+    #[tracing::instrument(name = "ImportService::errors", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, job_id = %id))]
     pub async fn errors(&self, actor: &Actor, id: JobId) -> Result<Vec<RowError>, DomainError> {
         self.reads.import(actor, id).await?;
         Ok(self.errors.errors(actor.tenant_id, id).await?)
@@ -294,6 +296,7 @@ impl ImportService {
 
     /// Runs an accepted import to its end and records the outcome on the job (also returned).
     /// [`ImportService::accept`] hands this over as [`AcceptedImport::run`].
+    #[tracing::instrument(name = "ImportService::run", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id))]
     pub async fn run(
         &self,
         actor: &Actor,

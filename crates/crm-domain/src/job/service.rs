@@ -26,6 +26,7 @@ impl JobService {
     /// # Errors
     /// [`DomainError::Forbidden`] without `customers.view`; [`DomainError::NotFound`] (`job`)
     /// when absent or another tenant's.
+    #[tracing::instrument(name = "JobService::job", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, job_id = %id))]
     pub async fn job(&self, actor: &Actor, id: JobId) -> Result<Job, DomainError> {
         actor.require(Permission::CustomersView)?;
         self.jobs
@@ -39,6 +40,7 @@ impl JobService {
     /// # Errors
     /// [`DomainError::Forbidden`] without `customers.manage`; [`DomainError::NotFound`]
     /// (`import`) when absent, another tenant's, or not an import.
+    #[tracing::instrument(name = "JobService::import", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, job_id = %id))]
     pub async fn import(&self, actor: &Actor, id: JobId) -> Result<Job, DomainError> {
         actor.require(Permission::CustomersManage)?;
         self.jobs
@@ -53,6 +55,7 @@ impl JobService {
     ///
     /// # Errors
     /// [`DomainError::Unavailable`] when the database cannot be reached.
+    #[tracing::instrument(name = "JobService::recover_interrupted", skip_all)]
     pub async fn recover_interrupted(&self) -> Result<u64, DomainError> {
         Ok(self.jobs.fail_interrupted(INTERRUPTED).await?)
     }

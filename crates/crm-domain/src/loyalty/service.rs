@@ -82,6 +82,7 @@ impl LoyaltyService {
     ///
     /// # Errors
     /// [`DomainError::Forbidden`], storage errors.
+    #[tracing::instrument(name = "LoyaltyService::reevaluate_tiers", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id))]
     pub async fn reevaluate_tiers(&self, actor: &Actor) -> Result<u64, DomainError> {
         actor.require(Permission::CustomersManage)?;
         let tenant = crate::tenant::load(self.tenants.as_ref(), actor.tenant_id).await?;
@@ -153,6 +154,7 @@ impl LoyaltyService {
     ///
     /// # Errors
     /// [`DomainError::NotFound`]; [`DomainError::Validation`] for `limit` outside 1..=200.
+    #[tracing::instrument(name = "LoyaltyService::summary", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, customer_id = %id, before_id = ?before))]
     pub async fn summary(
         &self,
         actor: &Actor,
@@ -212,6 +214,7 @@ impl LoyaltyService {
     /// [`DomainError::Validation`] for points ≤ 0 or no reason;
     /// [`RedeemError::InsufficientPoints`] (as [`DomainError::Rule`], with the balance and the
     /// points asked for) when the balance is smaller.
+    #[tracing::instrument(name = "LoyaltyService::redeem", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, customer_id = %id))]
     pub async fn redeem(
         &self,
         actor: &Actor,
@@ -237,6 +240,7 @@ impl LoyaltyService {
     /// # Errors
     /// [`DomainError::Validation`] for 0 or no reason; [`RedeemError::InsufficientPoints`] (as
     /// [`DomainError::Rule`]) when the balance would go below zero.
+    #[tracing::instrument(name = "LoyaltyService::adjust", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, customer_id = %id))]
     pub async fn adjust(
         &self,
         actor: &Actor,
@@ -309,6 +313,7 @@ impl LoyaltyService {
     /// # Errors
     /// [`DomainError::NotFound`]; [`DomainError::Validation`] for an unknown `tier_id` or no
     /// reason.
+    #[tracing::instrument(name = "LoyaltyService::assign_tier", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, customer_id = %id, tier_id = ?tier))]
     pub async fn assign_tier(
         &self,
         actor: &Actor,
@@ -352,6 +357,7 @@ impl LoyaltyService {
     ///
     /// # Errors
     /// [`DomainError::NotFound`].
+    #[tracing::instrument(name = "LoyaltyService::tier_history", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, customer_id = %id))]
     pub async fn tier_history(
         &self,
         actor: &Actor,

@@ -137,6 +137,7 @@ impl TierService {
     ///
     /// # Errors
     /// [`DomainError::Forbidden`].
+    #[tracing::instrument(name = "TierService::list", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id))]
     pub async fn list(&self, actor: &Actor) -> Result<Vec<Tier>, DomainError> {
         actor.require(Permission::CustomersView)?;
         Ok(self.tiers.list(actor.tenant_id).await?)
@@ -146,6 +147,7 @@ impl TierService {
     ///
     /// # Errors
     /// [`DomainError::NotFound`].
+    #[tracing::instrument(name = "TierService::get", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, tier_id = %id))]
     pub async fn get(&self, actor: &Actor, id: TierId) -> Result<Tier, DomainError> {
         actor.require(Permission::CustomersView)?;
         self.tiers
@@ -158,6 +160,7 @@ impl TierService {
     ///
     /// # Errors
     /// [`DomainError::Validation`]; [`DomainError::Conflict`] on `name` or `level`.
+    #[tracing::instrument(name = "TierService::create", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id))]
     pub async fn create(&self, actor: &Actor, input: TierInput) -> Result<Tier, DomainError> {
         actor.require(Permission::CustomersManage)?;
         let tier = input
@@ -172,6 +175,7 @@ impl TierService {
     ///
     /// # Errors
     /// As [`TierService::create`], plus [`DomainError::NotFound`].
+    #[tracing::instrument(name = "TierService::replace", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, tier_id = %id))]
     pub async fn replace(
         &self,
         actor: &Actor,
@@ -192,6 +196,7 @@ impl TierService {
     /// # Errors
     /// [`DomainError::NotFound`]; [`DeleteTierError::InUse`] (as [`DomainError::Rule`], with
     /// the number of customers) when customers hold it.
+    #[tracing::instrument(name = "TierService::delete", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, tier_id = %id))]
     pub async fn delete(&self, actor: &Actor, id: TierId) -> Result<(), DomainError> {
         actor.require(Permission::CustomersManage)?;
         self.get(actor, id).await?;

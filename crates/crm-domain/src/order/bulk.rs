@@ -58,6 +58,7 @@ impl OrderService {
     /// [`DomainError::Forbidden`]; a storage error (a new customer's unique value taken, an
     /// order ref stored concurrently, the database down) fails the whole batch and writes
     /// nothing, so the caller may place the orders one by one.
+    #[tracing::instrument(name = "OrderService::place_many", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id))]
     pub async fn place_many(
         &self,
         actor: &Actor,

@@ -99,6 +99,7 @@ impl OrderService {
     ///
     /// # Errors
     /// [`DomainError::NotFound`].
+    #[tracing::instrument(name = "OrderService::purchase_report", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, customer_id = %customer_id))]
     pub async fn purchase_report(
         &self,
         actor: &Actor,
@@ -186,6 +187,7 @@ impl OrderService {
     /// outstanding and the requested amounts) when an unpaid completed order would exceed the
     /// credit limit, [`DomainError::Conflict`] on `order_ref` when the ref belongs to another
     /// customer's order.
+    #[tracing::instrument(name = "OrderService::place", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, customer_id = %customer_id))]
     pub async fn place(
         &self,
         actor: &Actor,
@@ -290,6 +292,7 @@ impl OrderService {
     /// [`DomainError::NotFound`], [`DomainError::Validation`] for a forbidden transition,
     /// [`DomainError::PreconditionFailed`], [`PlaceOrderError::CreditLimitExceeded`] (as
     /// [`DomainError::Rule`]) when the order becomes owed beyond the credit limit.
+    #[tracing::instrument(name = "OrderService::change", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, order_id = %id))]
     pub async fn change(
         &self,
         actor: &Actor,
@@ -396,6 +399,7 @@ impl OrderService {
     ///
     /// # Errors
     /// [`DomainError::NotFound`] when absent or another tenant's.
+    #[tracing::instrument(name = "OrderService::get", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, order_id = %id))]
     pub async fn get(&self, actor: &Actor, id: OrderId) -> Result<Order, DomainError> {
         actor.require(Permission::CustomersView)?;
         self.orders
@@ -409,6 +413,7 @@ impl OrderService {
     ///
     /// # Errors
     /// [`DomainError::Validation`] when `limit` is outside 1..=200.
+    #[tracing::instrument(name = "OrderService::list", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id))]
     pub async fn list(
         &self,
         actor: &Actor,
@@ -441,6 +446,7 @@ impl OrderService {
     ///
     /// # Errors
     /// [`DomainError::Forbidden`], storage errors.
+    #[tracing::instrument(name = "OrderService::recompute", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id))]
     pub async fn recompute(&self, actor: &Actor) -> Result<u64, DomainError> {
         actor.require(Permission::CustomersManage)?;
         Ok(self.orders.recompute_statistics(actor.tenant_id).await?)

@@ -39,6 +39,7 @@ impl PricingService {
     ///
     /// # Errors
     /// [`DomainError::NotFound`] for an unknown customer; validation errors of [`quote`].
+    #[tracing::instrument(name = "PricingService::quote_for", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, customer_id = %customer))]
     pub async fn quote_for(
         &self,
         actor: &Actor,

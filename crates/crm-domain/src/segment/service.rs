@@ -81,6 +81,7 @@ impl SegmentService {
     ///
     /// # Errors
     /// [`DomainError::Forbidden`].
+    #[tracing::instrument(name = "SegmentService::list", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id))]
     pub async fn list(&self, actor: &Actor) -> Result<Vec<SegmentWithTotals>, DomainError> {
         actor.require(Permission::CustomersView)?;
         let mut out = Vec::new();
@@ -101,6 +102,7 @@ impl SegmentService {
     ///
     /// # Errors
     /// [`DomainError::NotFound`] when absent or another tenant's.
+    #[tracing::instrument(name = "SegmentService::get", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, segment_id = %id))]
     pub async fn get(
         &self,
         actor: &Actor,
@@ -115,6 +117,7 @@ impl SegmentService {
     ///
     /// # Errors
     /// [`DomainError::NotFound`] when absent or another tenant's.
+    #[tracing::instrument(name = "SegmentService::filter", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, segment_id = %id))]
     pub async fn filter(&self, actor: &Actor, id: SegmentId) -> Result<Filter, DomainError> {
         actor.require(Permission::CustomersView)?;
         self.load(actor, id).await?.filter()
@@ -124,6 +127,7 @@ impl SegmentService {
     ///
     /// # Errors
     /// [`DomainError::Validation`] naming the field; [`DomainError::Conflict`] on `name`.
+    #[tracing::instrument(name = "SegmentService::create", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id))]
     pub async fn create(
         &self,
         actor: &Actor,
@@ -151,6 +155,7 @@ impl SegmentService {
     ///
     /// # Errors
     /// As [`SegmentService::create`]; [`DomainError::NotFound`].
+    #[tracing::instrument(name = "SegmentService::replace", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, segment_id = %id))]
     pub async fn replace(
         &self,
         actor: &Actor,
@@ -175,6 +180,7 @@ impl SegmentService {
     ///
     /// # Errors
     /// [`DomainError::NotFound`].
+    #[tracing::instrument(name = "SegmentService::delete", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, segment_id = %id))]
     pub async fn delete(&self, actor: &Actor, id: SegmentId) -> Result<(), DomainError> {
         actor.require(Permission::CustomersManage)?;
         self.load(actor, id).await?;
@@ -205,6 +211,7 @@ impl SegmentService {
     /// [`DomainError::Validation`] on `customer_ids` for a segment that is not manual, an empty
     /// or too long list, or ids that are not live customers of the tenant (named in the
     /// message); [`DomainError::NotFound`] for the segment.
+    #[tracing::instrument(name = "SegmentService::add_members", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, segment_id = %id))]
     pub async fn add_members(
         &self,
         actor: &Actor,
@@ -244,6 +251,7 @@ impl SegmentService {
     ///
     /// # Errors
     /// As [`SegmentService::add_members`], without the unknown-id check.
+    #[tracing::instrument(name = "SegmentService::remove_members", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, segment_id = %id))]
     pub async fn remove_members(
         &self,
         actor: &Actor,
@@ -261,6 +269,7 @@ impl SegmentService {
     ///
     /// # Errors
     /// [`DomainError::NotFound`] for a missing or another tenant's customer.
+    #[tracing::instrument(name = "SegmentService::of_customer", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, customer_id = %customer))]
     pub async fn of_customer(
         &self,
         actor: &Actor,

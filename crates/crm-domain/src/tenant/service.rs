@@ -43,6 +43,7 @@ impl TenantService {
     ///
     /// # Errors
     /// [`DomainError::Validation`] for an empty name or an unknown country or currency code.
+    #[tracing::instrument(name = "TenantService::create", skip_all)]
     pub async fn create(&self, input: NewTenant) -> Result<Tenant, DomainError> {
         let mut errors = Vec::new();
         let name = input.name.trim().to_owned();
@@ -110,6 +111,7 @@ impl TenantService {
     ///
     /// # Errors
     /// [`DomainError::Validation`] naming the bad key; [`DomainError::Forbidden`].
+    #[tracing::instrument(name = "TenantService::update_settings", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id))]
     pub async fn update_settings(
         &self,
         actor: &Actor,
@@ -135,6 +137,7 @@ impl TenantService {
     /// # Errors
     /// [`DomainError::Forbidden`]; [`DomainError::NotFound`] when the token names a tenant that
     /// does not exist.
+    #[tracing::instrument(name = "TenantService::current", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id))]
     pub async fn current(&self, actor: &Actor) -> Result<Tenant, DomainError> {
         actor.require(Permission::CustomersView)?;
         self.get(actor.tenant_id).await
@@ -144,6 +147,7 @@ impl TenantService {
     ///
     /// # Errors
     /// [`DomainError::NotFound`] when there is none.
+    #[tracing::instrument(name = "TenantService::get", skip_all, fields(tenant_id = %id))]
     pub async fn get(&self, id: TenantId) -> Result<Tenant, DomainError> {
         load(self.repo.as_ref(), id).await
     }

@@ -90,6 +90,7 @@ impl ViewService {
     ///
     /// # Errors
     /// [`DomainError::Forbidden`].
+    #[tracing::instrument(name = "ViewService::list", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id))]
     pub async fn list(&self, actor: &Actor) -> Result<Vec<SavedView>, DomainError> {
         actor.require(Permission::CustomersView)?;
         Ok(self
@@ -102,6 +103,7 @@ impl ViewService {
     ///
     /// # Errors
     /// [`DomainError::NotFound`] when absent, another tenant's, or someone else's private view.
+    #[tracing::instrument(name = "ViewService::get", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, view_id = %id))]
     pub async fn get(&self, actor: &Actor, id: ViewId) -> Result<SavedView, DomainError> {
         actor.require(Permission::CustomersView)?;
         self.views
@@ -115,6 +117,7 @@ impl ViewService {
     ///
     /// # Errors
     /// [`DomainError::Validation`] naming the bad field (filter errors carry their path).
+    #[tracing::instrument(name = "ViewService::create", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id))]
     pub async fn create(&self, actor: &Actor, input: ViewInput) -> Result<SavedView, DomainError> {
         actor.require(Permission::CustomersView)?;
         let ValidView {
@@ -154,6 +157,7 @@ impl ViewService {
     /// # Errors
     /// As [`ViewService::get`] and [`ViewService::create`]; [`DomainError::Forbidden`] for a
     /// shared view of someone else without `customers.manage`.
+    #[tracing::instrument(name = "ViewService::replace", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, view_id = %id))]
     pub async fn replace(
         &self,
         actor: &Actor,
@@ -186,6 +190,7 @@ impl ViewService {
     ///
     /// # Errors
     /// As [`ViewService::replace`].
+    #[tracing::instrument(name = "ViewService::delete", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, view_id = %id))]
     pub async fn delete(&self, actor: &Actor, id: ViewId) -> Result<(), DomainError> {
         let current = self.get(actor, id).await?;
         Self::may_change(actor, &current)?;
