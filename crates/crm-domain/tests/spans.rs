@@ -2,6 +2,8 @@
 //! the actor and the record ids, and never personal data (names, e-mail addresses, phones), so
 //! a request's log lines show which use case ran without leaking who it was about.
 
+#![allow(clippy::unwrap_used)]
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 

@@ -15,6 +15,10 @@ use crate::ids::{CustomerId, TierId};
 use crate::loyalty::{points_for, tier_change};
 use crate::values::Amount;
 
+/// The outcome of one order of [`OrderService::place_many`]: the caller's key and the order
+/// placed (or found by its ref), or why this order was refused.
+pub type BulkOutcome = (u64, Result<Placed, DomainError>);
+
 /// One order of [`OrderService::place_many`].
 #[derive(Debug, Clone)]
 pub struct BulkOrder {
@@ -64,7 +68,7 @@ impl OrderService {
         actor: &Actor,
         new_customers: &[NewCustomer],
         orders: Vec<BulkOrder>,
-    ) -> Result<Vec<(u64, Result<Placed, DomainError>)>, DomainError> {
+    ) -> Result<Vec<BulkOutcome>, DomainError> {
         actor.require(Permission::CustomersEdit)?;
         let tenant = crate::tenant::load(self.tenants.as_ref(), actor.tenant_id).await?;
         let settings = crate::loyalty::LoyaltySettings::of(&tenant)?;

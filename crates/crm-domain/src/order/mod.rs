@@ -15,7 +15,7 @@ mod service;
 #[cfg(test)]
 mod service_tests;
 
-pub use bulk::BulkOrder;
+pub use bulk::{BulkOrder, BulkOutcome};
 pub use error::PlaceOrderError;
 pub use model::{
     Order, OrderInput, OrderLine, OrderLineInput, OrderPosition, OrderStatus, PaymentStatus,
