@@ -106,16 +106,13 @@ pub async fn recompute_rfm(
     } else {
         crate::json::parse_json::<RecomputeRequest>(&body)?.reference
     };
-    let (job, reference) = state
+    let started = state
         .services
         .analytics
-        .start_rfm_recompute(&caller.0, reference)
+        .accept_rfm_recompute(&caller.0, reference)
         .await?;
-    let location = format!("/api/v1/jobs/{}", job.id);
-    let service = state.services.analytics.clone();
-    let started = job.clone();
-    let run = async move { service.run_rfm_recompute(job, reference).await };
-    Ok(crate::jobs::launch::<JobResponse>(wait, location, &started, run).await)
+    let location = format!("/api/v1/jobs/{}", started.job.id);
+    Ok(crate::jobs::launch::<JobResponse>(wait, location, &started.job, started.run).await)
 }
 
 /// A job of the caller's tenant.

@@ -7,8 +7,9 @@ use chrono::{DateTime, Utc};
 use crm_domain::CustomerId;
 use crm_domain::ids::OrderId;
 use crm_domain::order::{
-    self as domain, Order, OrderChange, OrderInput, OrderLineInput, OrderListQuery,
+    self as domain, Order, OrderChange, OrderInput, OrderLineInput, OrderListQuery, OrderPosition,
 };
+use crm_domain::page::Page;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -296,14 +297,10 @@ fn parse_orders_query(
     Ok(q)
 }
 
-async fn order_page(
-    caller: &Caller,
-    state: &AppState,
-    query: OrderListQuery,
-) -> Result<HttpResponse, ApiError> {
-    let page = state.services.orders.list(&caller.0, query).await?;
+/// A page of orders as the API answers it, each order's payment state reported now.
+fn order_page(state: &AppState, page: Page<Order, OrderPosition>) -> HttpResponse {
     let now = state.services.orders.now();
-    Ok(HttpResponse::Ok().json(OrderPage {
+    HttpResponse::Ok().json(OrderPage {
         data: page
             .items
             .iter()
@@ -314,7 +311,7 @@ async fn order_page(
                 .cursors
                 .encode_position(CursorKind::Orders, placed_at, id.0)
         }),
-    }))
+    })
 }
 
 fn with_order(
@@ -398,9 +395,13 @@ pub async fn list_customer_orders(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let customer = CustomerId(id.into_inner());
-    state.services.customers.get(&caller.0, customer).await?;
     let query = parse_orders_query(&req, &state, Some(customer))?;
-    order_page(&caller, &state, query).await
+    let page = state
+        .services
+        .orders
+        .list_for_customer(&caller.0, customer, query)
+        .await?;
+    Ok(order_page(&state, page))
 }
 
 /// The tenant's orders, newest first; `payment_status=overdue` lists unpaid completed orders
@@ -422,7 +423,8 @@ pub async fn list_orders(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let query = parse_orders_query(&req, &state, None)?;
-    order_page(&caller, &state, query).await
+    let page = state.services.orders.list(&caller.0, query).await?;
+    Ok(order_page(&state, page))
 }
 
 /// Get an order.
@@ -566,15 +568,14 @@ pub async fn purchase_stats(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let customer = CustomerId(id.into_inner());
-    let c = state.services.customers.get(&caller.0, customer).await?;
     let r = state
         .services
         .orders
         .purchase_report(&caller.0, customer)
         .await?;
-    let now = state.services.orders.now();
+    let now = r.as_of;
     Ok(HttpResponse::Ok().json(PurchaseStatsResponse {
-        currency: c.profile.currency.as_str().to_owned(),
+        currency: r.currency.as_str().to_owned(),
         total_orders: r.stats.total_orders,
         total_spent: r.stats.total_spent.value(),
         average_order_value: r.stats.average_order_value.value(),

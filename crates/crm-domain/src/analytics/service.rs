@@ -17,7 +17,7 @@ use crate::access::{Actor, Permission};
 use crate::customer::{Customer, CustomerRepository, load_live};
 use crate::error::{DomainError, FieldError};
 use crate::ids::{CustomerId, JobId};
-use crate::job::{Job, JobKind, JobOutcome, JobRepository, RfmRecomputeOutcome};
+use crate::job::{Job, JobKind, JobOutcome, JobRepository, RfmRecomputeOutcome, Started};
 use crate::ports::{Clock, IdGenerator, truncate_to_micros};
 use crate::tenant::{TenantRepository, load};
 
@@ -208,6 +208,27 @@ impl AnalyticsService {
         );
         self.jobs.save(&job).await?;
         Ok((job, reference.map_or(now, truncate_to_micros)))
+    }
+
+    /// Starts an RFM recompute as of `reference` (default now) and hands back the work that
+    /// finishes it: [`AnalyticsService::start_rfm_recompute`] then
+    /// [`AnalyticsService::run_rfm_recompute`] as one use case, for the API and embedders.
+    ///
+    /// # Errors
+    /// [`DomainError::Forbidden`] without `customers.manage`; storage errors saving the job.
+    #[tracing::instrument(name = "AnalyticsService::accept_rfm_recompute", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id))]
+    pub async fn accept_rfm_recompute(
+        self: &Arc<Self>,
+        actor: &Actor,
+        reference: Option<DateTime<Utc>>,
+    ) -> Result<Started, DomainError> {
+        let (job, reference) = self.start_rfm_recompute(actor, reference).await?;
+        let service = Arc::clone(self);
+        let running = job.clone();
+        Ok(Started {
+            job,
+            run: Box::pin(async move { service.run_rfm_recompute(running, reference).await }),
+        })
     }
 
     /// Runs a started recompute and records its outcome on the job

@@ -18,7 +18,7 @@ mod tests;
 
 pub use model::{
     INTERRUPTED, ImportCounts, ImportOutcome, Job, JobKind, JobOutcome, JobState,
-    RfmRecomputeOutcome,
+    RfmRecomputeOutcome, Started,
 };
 pub use ports::JobRepository;
 #[cfg(any(test, feature = "mock"))]

@@ -209,3 +209,20 @@ impl Job {
         self.result.as_ref().map(|o| o.to_json(self.kind))
     }
 }
+
+/// A job that was started and the work that finishes it: the caller awaits `run` (to answer
+/// with the finished job) or spawns it (to answer 202 at once); the domain spawns nothing.
+pub struct Started {
+    /// The job as started (`running`).
+    pub job: Job,
+    /// Does the work and records the outcome on the job; resolves to the finished job.
+    pub run: std::pin::Pin<Box<dyn std::future::Future<Output = Job> + Send + 'static>>,
+}
+
+impl std::fmt::Debug for Started {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Started")
+            .field("job", &self.job)
+            .finish_non_exhaustive()
+    }
+}

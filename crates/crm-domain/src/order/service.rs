@@ -55,6 +55,11 @@ pub struct MonthlySpend {
 /// A customer's purchase statistics and history.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PurchaseReport {
+    /// The customer's currency, every amount's.
+    pub currency: crate::values::CurrencyCode,
+    /// The instant the report was made at: the derived payment state of `last_orders`
+    /// ([`Order::payment_status_at`]) is reported at it.
+    pub as_of: DateTime<Utc>,
     /// Totals (completed orders).
     pub stats: PurchaseStats,
     /// Completed orders per month since the first one (at least one month), 2 decimals.
@@ -163,6 +168,8 @@ impl OrderService {
         };
         let last_orders = self.orders.list_orders(actor.tenant_id, &list).await?;
         Ok(PurchaseReport {
+            currency: c.profile.currency,
+            as_of: now,
             stats: c.stats,
             purchase_frequency_per_month: frequency,
             monthly,
@@ -432,6 +439,25 @@ impl OrderService {
         query.limit += 1;
         let rows = self.orders.list_orders(actor.tenant_id, &query).await?;
         Ok(Page::from_probe(rows, limit, Order::position))
+    }
+
+    /// A page of one customer's orders (needs `customers.view`): as [`OrderService::list`]
+    /// with `query.customer_id` set to `customer`, which must be a live customer of the tenant.
+    ///
+    /// # Errors
+    /// [`DomainError::NotFound`] for an unknown, deleted or another tenant's customer; as
+    /// [`OrderService::list`].
+    #[tracing::instrument(name = "OrderService::list_for_customer", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, customer_id = %customer))]
+    pub async fn list_for_customer(
+        &self,
+        actor: &Actor,
+        customer: CustomerId,
+        mut query: OrderListQuery,
+    ) -> Result<Page<Order, OrderPosition>, DomainError> {
+        actor.require(Permission::CustomersView)?;
+        crate::customer::load_live(self.customers.as_ref(), actor.tenant_id, customer).await?;
+        query.customer_id = Some(customer);
+        self.list(actor, query).await
     }
 
     /// The service clock's time: the instant an order's derived payment state (`overdue`,
