@@ -286,6 +286,18 @@ impl Amount {
     /// Zero.
     pub const ZERO: Amount = Amount(Decimal::ZERO);
 
+    /// The largest whole amount storage holds: 922,337,203,685,477 (`i64::MAX` ten-thousandths,
+    /// rounded down to a whole unit).
+    pub const MAX_UNITS: i64 = 922_337_203_685_477;
+
+    /// `self + other`, or `None` when the sum is beyond [`Amount::MAX_UNITS`] (so a sum of
+    /// amounts that is stored, such as a customer's total spent, always fits storage).
+    pub fn checked_add(self, other: Amount) -> Option<Amount> {
+        self.0
+            .checked_add(other.0)
+            .and_then(|sum| Amount::new(sum).ok())
+    }
+
     /// Checks an amount: ≥ 0, at most four decimal places, at most 922,337,203,685,477.
     ///
     /// # Errors
@@ -298,7 +310,7 @@ impl Amount {
         if normal.scale() > AMOUNT_SCALE {
             return Err(AmountError::TooPrecise);
         }
-        if normal > Decimal::from(922_337_203_685_477_i64) {
+        if normal > Decimal::from(Self::MAX_UNITS) {
             return Err(AmountError::TooLarge);
         }
         Ok(Self(normal))
@@ -321,6 +333,19 @@ impl Amount {
         Self(Decimal::new(scaled.max(0), AMOUNT_SCALE).normalize())
     }
 }
+
+/// The largest quantity of an order line or a quote line: 1,000,000,000. With a unit price of at
+/// most [`Amount::MAX_UNITS`] the product stays far inside `Decimal` (≈ 10^24 of ≈ 7.9 × 10^28),
+/// and the quantity's storage form (ten-thousandths) fits an `i64`.
+pub const MAX_QUANTITY: i64 = 1_000_000_000;
+
+/// A quantity: > 0, at most 4 decimals, at most [`MAX_QUANTITY`].
+pub fn valid_quantity(q: Decimal) -> bool {
+    q > Decimal::ZERO && q.normalize().scale() <= AMOUNT_SCALE && q <= Decimal::from(MAX_QUANTITY)
+}
+
+/// What a refused quantity is told.
+pub const QUANTITY_RULE: &str = "must be > 0 and at most 1000000000 with at most 4 decimals";
 
 impl fmt::Display for Amount {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

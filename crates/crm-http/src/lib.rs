@@ -15,6 +15,7 @@ pub mod json;
 pub mod loyalty;
 pub mod metrics;
 pub mod orders;
+pub mod panic;
 pub mod problem;
 pub mod query;
 pub mod segments;
@@ -126,7 +127,8 @@ async fn docs_redirect() -> HttpResponse {
 }
 
 /// The whole application: API routes, `/openapi.json`, Swagger UI at `/docs`, health probes,
-/// `/metrics`, request-id tracing spans and problem+json for unknown routes and bad path ids.
+/// `/metrics`, request-id tracing spans, problem+json for unknown routes and bad path ids, and
+/// a logged 500 problem instead of a dropped connection when a handler panics.
 pub fn build_app(
     state: web::Data<AppState>,
 ) -> App<
@@ -153,6 +155,8 @@ pub fn build_app(
         .route("/docs", web::get().to(docs_redirect))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
         .default_service(web::to(not_found))
+        // Innermost: a panic becomes a 500 problem that the metrics and the request span see.
+        .wrap(from_fn(panic::catch_panic))
         .wrap(from_fn(metrics::record))
         .wrap(TracingLogger::default())
 }

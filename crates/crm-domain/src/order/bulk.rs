@@ -7,7 +7,9 @@ use std::collections::HashMap;
 
 use super::model::{OrderInput, OrderStatus, PaymentStatus};
 use super::ports::{CompletedTotals, Settlement};
-use super::service::{OrderService, Placed, ref_taken, stage_after, stats_of, within_credit};
+use super::service::{
+    OrderService, Placed, ref_taken, stage_after, stats_of, within_credit, within_total_spent,
+};
 use crate::access::{Actor, Permission};
 use crate::customer::{Customer, LifecycleStage, NewCustomer};
 use crate::error::DomainError;
@@ -156,6 +158,12 @@ impl OrderService {
                 }
             };
             let mut order = self.new_order(actor, tenant.id, customer, valid, now);
+            if order.status == OrderStatus::Completed
+                && let Err(e) = within_total_spent(run.totals.sum, &order)
+            {
+                outcomes.push((o.key, Err(e)));
+                continue;
+            }
             if order.status == OrderStatus::Completed
                 && order.payment_status == PaymentStatus::Unpaid
             {

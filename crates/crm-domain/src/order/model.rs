@@ -6,7 +6,9 @@ use serde_json::{Map, Value};
 
 use crate::error::FieldError;
 use crate::ids::{CustomerId, OrderId, TenantId, UserId};
-use crate::values::{AMOUNT_SCALE, Amount, CurrencyCode};
+use crate::values::{
+    AMOUNT_SCALE, Amount, AmountError, CurrencyCode, QUANTITY_RULE, valid_quantity,
+};
 
 string_enum!(
     /// Where an order is in its life. `pending → completed | cancelled`,
@@ -187,6 +189,14 @@ pub struct ValidOrder {
 fn amount(field: &str, value: Decimal, errors: &mut Vec<FieldError>) -> Option<Amount> {
     match Amount::new(value) {
         Ok(a) => Some(a),
+        Err(AmountError::TooLarge) => {
+            errors.push(FieldError::new(
+                field,
+                "out_of_range",
+                format!("must be at most {}", Amount::MAX_UNITS),
+            ));
+            None
+        }
         Err(_) => {
             errors.push(FieldError::new(
                 field,
@@ -272,15 +282,9 @@ impl OrderInput {
             if sku.is_none() {
                 errors.push(FieldError::new(f("sku"), "required", "1..=100 characters"));
             }
-            let quantity = l
-                .quantity
-                .filter(|q| *q > Decimal::ZERO && q.normalize().scale() <= AMOUNT_SCALE);
+            let quantity = l.quantity.filter(|q| valid_quantity(*q));
             if quantity.is_none() {
-                errors.push(FieldError::new(
-                    f("quantity"),
-                    "invalid",
-                    "must be > 0 with at most 4 decimals",
-                ));
+                errors.push(FieldError::new(f("quantity"), "invalid", QUANTITY_RULE));
             }
             let unit_price = match l.unit_price {
                 Some(p) => amount(&f("unit_price"), p, &mut errors),
@@ -296,8 +300,17 @@ impl OrderInput {
             let (Some(sku), Some(quantity), Some(unit_price)) = (sku, quantity, unit_price) else {
                 continue;
             };
-            let exact = (quantity * unit_price.value()).round_dp(AMOUNT_SCALE);
-            let Some(line_total) = amount(&f("line_total"), exact, &mut errors) else {
+            let Some(exact) = quantity.checked_mul(unit_price.value()) else {
+                errors.push(FieldError::new(
+                    f("quantity"),
+                    "out_of_range",
+                    "quantity × unit_price is too large",
+                ));
+                continue;
+            };
+            let Some(line_total) =
+                amount(&f("line_total"), exact.round_dp(AMOUNT_SCALE), &mut errors)
+            else {
                 continue;
             };
             if l.line_total
@@ -321,7 +334,19 @@ impl OrderInput {
                 line_total,
             });
         }
-        let lines_sum: Decimal = lines.iter().map(|l| l.line_total.value()).sum();
+        // At most 1,000 lines of at most `Amount::MAX_UNITS` each: the sum fits a Decimal, and
+        // checked addition keeps that true whatever the limits become.
+        let lines_sum = lines.iter().try_fold(Decimal::ZERO, |sum, l| {
+            sum.checked_add(l.line_total.value())
+        });
+        let Some(lines_sum) = lines_sum else {
+            errors.push(FieldError::new(
+                "total_amount",
+                "out_of_range",
+                format!("the lines add up to more than {}", Amount::MAX_UNITS),
+            ));
+            return Err(errors);
+        };
         let total_amount = match (self.total_amount, lines.is_empty()) {
             (Some(t), _) => {
                 let total = amount("total_amount", t, &mut errors);

@@ -265,6 +265,9 @@ impl OrderService {
             .validate(customer.profile.currency, now)
             .map_err(DomainError::Validation)?;
         let mut order = self.new_order(actor, tenant.id, &customer, valid, now);
+        if order.status == OrderStatus::Completed {
+            within_total_spent(customer.stats.total_spent, &order)?;
+        }
         if order.status == OrderStatus::Completed
             && order.payment_status == PaymentStatus::Unpaid
             && !override_credit_limit
@@ -357,6 +360,9 @@ impl OrderService {
         let newly_owed = order.status == OrderStatus::Completed
             && order.payment_status == PaymentStatus::Unpaid
             && (completing || current.payment_status != PaymentStatus::Unpaid);
+        if completing {
+            within_total_spent(customer.stats.total_spent, &order)?;
+        }
         if newly_owed {
             check_credit_limit(tx.as_mut(), &customer, &order).await?;
         }
@@ -646,6 +652,29 @@ async fn check_credit_limit(
 ) -> Result<(), DomainError> {
     let outstanding = tx.outstanding(customer.tenant_id, customer.id).await?;
     Ok(within_credit(customer, outstanding, order)?)
+}
+
+/// The total-spent rule: a customer's completed orders add up to at most
+/// [`Amount::MAX_UNITS`], what storage holds (`total_spent` is an `i64` of ten-thousandths,
+/// and every per-customer `SUM` of order amounts is read into one). A completing order that
+/// would pass it is refused, naming `total_amount`, instead of overflowing a sum later.
+///
+/// # Errors
+/// [`DomainError::Validation`] on `total_amount`.
+pub(super) fn within_total_spent(
+    total_spent: Amount,
+    order: &Order,
+) -> Result<Amount, DomainError> {
+    total_spent.checked_add(order.total_amount).ok_or_else(|| {
+        DomainError::invalid(
+            "total_amount",
+            "out_of_range",
+            format!(
+                "the customer's completed orders would add up to more than {} (now {total_spent})",
+                Amount::MAX_UNITS
+            ),
+        )
+    })
 }
 
 /// The credit-limit rule: an unpaid completed order may not take the customer's outstanding

@@ -4,7 +4,7 @@
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::error::FieldError;
-use crate::values::{Amount, CurrencyCode};
+use crate::values::{Amount, CurrencyCode, QUANTITY_RULE, valid_quantity};
 
 /// Rounds to the currency's minor unit (ISO 4217 exponent: 2 for IDR and USD, 0 for JPY),
 /// half away from zero, and keeps exactly that many decimals.
@@ -91,35 +91,66 @@ pub fn quote(
                 "1..=100 characters",
             ));
         }
-        if line.quantity <= Decimal::ZERO || line.quantity.normalize().scale() > 4 {
+        if !valid_quantity(line.quantity) {
             errors.push(FieldError::new(
                 format!("lines[{i}].quantity"),
                 "invalid",
-                "must be > 0 with at most 4 decimals",
+                QUANTITY_RULE,
             ));
             continue;
         }
-        let subtotal = round_to_minor_unit(line.quantity * line.unit_price.value(), currency);
-        let discount = round_to_minor_unit(subtotal * discount_percent / hundred, currency);
+        // Bounded quantity and unit price keep these far inside Decimal; checked all the same.
+        let priced = line
+            .quantity
+            .checked_mul(line.unit_price.value())
+            .map(|s| round_to_minor_unit(s, currency))
+            .and_then(|subtotal| {
+                let discount = subtotal
+                    .checked_mul(discount_percent)
+                    .and_then(|d| d.checked_div(hundred))
+                    .map(|d| round_to_minor_unit(d, currency))?;
+                Some((subtotal, discount, subtotal.checked_sub(discount)?))
+            });
+        let Some((subtotal, discount, total)) = priced else {
+            errors.push(FieldError::new(
+                format!("lines[{i}].quantity"),
+                "out_of_range",
+                "quantity × unit_price is too large",
+            ));
+            continue;
+        };
         out.push(QuotedLine {
             sku: sku.to_owned(),
             quantity: line.quantity.normalize(),
             unit_price: line.unit_price.value(),
             subtotal,
             discount,
-            total: subtotal - discount,
+            total,
         });
     }
+    let sum = |f: fn(&QuotedLine) -> Decimal| {
+        out.iter()
+            .try_fold(Decimal::ZERO, |sum, l| sum.checked_add(f(l)))
+    };
+    let (Some(subtotal), Some(discount), Some(total)) =
+        (sum(|l| l.subtotal), sum(|l| l.discount), sum(|l| l.total))
+    else {
+        errors.push(FieldError::new(
+            "lines",
+            "out_of_range",
+            "the lines add up to more than a quote can hold",
+        ));
+        return Err(errors);
+    };
     if !errors.is_empty() {
         return Err(errors);
     }
-    let sum = |f: fn(&QuotedLine) -> Decimal| out.iter().map(f).sum::<Decimal>();
     Ok(Quote {
         currency,
         discount_percent,
-        subtotal: sum(|l| l.subtotal),
-        discount: sum(|l| l.discount),
-        total: sum(|l| l.total),
+        subtotal,
+        discount,
+        total,
         lines: out,
     })
 }
@@ -145,7 +176,12 @@ pub fn check_credit(
     outstanding: Amount,
     requested: Amount,
 ) -> Result<(), CreditExceeded> {
-    if limit.value().is_zero() || outstanding.value() + requested.value() <= limit.value() {
+    if limit.value().is_zero()
+        || outstanding
+            .value()
+            .checked_add(requested.value())
+            .is_some_and(|owed| owed <= limit.value())
+    {
         Ok(())
     } else {
         Err(CreditExceeded {
@@ -229,6 +265,20 @@ mod tests {
             .map(|e| e.field)
             .collect();
         assert_eq!(fields, vec!["lines[0].sku", "lines[0].quantity"]);
+    }
+
+    #[test]
+    fn a_quantity_beyond_the_maximum_is_refused_not_a_panic() {
+        let line = |q: &str| QuoteLineInput {
+            sku: "A".into(),
+            quantity: d(q),
+            unit_price: Amount::new(Decimal::from(Amount::MAX_UNITS)).unwrap(),
+        };
+        let err = quote(&[line("99999999999999999999")], d("10"), idr()).unwrap_err();
+        assert_eq!(err[0].field, "lines[0].quantity");
+        // The largest quantity at the largest price still prices exactly.
+        let q = quote(&[line("1000000000"), line("1000000000")], d("10"), idr()).unwrap();
+        assert_eq!(q.subtotal, d("1844674407370954000000000.00"));
     }
 
     #[test]

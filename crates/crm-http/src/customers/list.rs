@@ -36,7 +36,8 @@ pub struct ListCustomersParams {
     limit: Option<u32>,
     /// `next_cursor` of the previous page (only valid with the same `sort`).
     cursor: Option<String>,
-    /// Page number (1-based): answers `{page, limit, total, total_pages}` instead of a cursor.
+    /// Page number (1-based, at most 1,000,000): answers `{page, limit, total, total_pages}`
+    /// instead of a cursor.
     page: Option<u64>,
     /// `true` adds the exact `total`.
     include_total: Option<bool>,
@@ -212,6 +213,26 @@ fn decode_cursor(state: &AppState, keys: &[SortKey], raw: &str) -> Result<Positi
     })
 }
 
+/// The largest `page` in page-number mode: 1,000,000. With `limit` ≤ 200 the offset
+/// `(page - 1) × limit` stays below 2 × 10^8, far inside the `i64` a database binds it as.
+pub(crate) const MAX_PAGE: u64 = 1_000_000;
+
+fn bad_page() -> ApiError {
+    ApiError::bad("page", format!("a page number from 1 to {MAX_PAGE}"))
+}
+
+/// The offset of a page: `(page - 1) × limit`, for `page` in 1..=[`MAX_PAGE`].
+///
+/// # Errors
+/// A 400 naming `page` outside that range.
+fn page_offset(page: u64, limit: u32) -> Result<u64, ApiError> {
+    (1..=MAX_PAGE)
+        .contains(&page)
+        .then(|| (page - 1).checked_mul(u64::from(limit)))
+        .flatten()
+        .ok_or_else(bad_page)
+}
+
 /// What a list request asks for beyond the query itself.
 pub(crate) struct ListMode {
     include_total: bool,
@@ -262,13 +283,9 @@ pub(crate) fn parse_params(
             "limit" => limit = crate::query::limit(value)?,
             "cursor" => cursor = Some(value.to_owned()),
             "page" => {
-                mode.page = Some(
-                    value
-                        .parse::<u64>()
-                        .ok()
-                        .filter(|p| *p >= 1)
-                        .ok_or_else(|| ApiError::bad(name, "a page number ≥ 1"))?,
-                );
+                let page = value.parse::<u64>().map_err(|_| bad_page())?;
+                page_offset(page, limit)?;
+                mode.page = Some(page);
             }
             "include_total" => mode.include_total = boolean(name, value)?,
             "sort" => sort = parse_sort(value)?,
@@ -357,7 +374,7 @@ pub(crate) fn parse_params(
             conditions.push(cond(name, field, Op::In, &Value::Array(values))?);
         }
     }
-    let offset = mode.page.map(|p| (p - 1) * u64::from(limit));
+    let offset = mode.page.map(|p| page_offset(p, limit)).transpose()?;
     let filter = Filter::all(conditions).and(extra);
     let mut query = CustomerQuery {
         filter,
@@ -464,7 +481,7 @@ pub struct SearchRequest {
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
-    /// Page number mode.
+    /// Page number mode (1-based, at most 1,000,000).
     pub page: Option<u64>,
     /// Add the exact total.
     pub include_total: Option<bool>,
@@ -503,9 +520,7 @@ pub async fn search_customers(
         None => DEFAULT_PAGE_SIZE,
         Some(l) => crate::query::limit(&l.to_string())?,
     };
-    if r.page == Some(0) {
-        return Err(ApiError::bad("page", "a page number ≥ 1"));
-    }
+    let offset = r.page.map(|p| page_offset(p, limit)).transpose()?;
     let deleted = match r.deleted.unwrap_or_default() {
         DeletedMode::Exclude => Deleted::Exclude,
         DeletedMode::Include => Deleted::Include,
@@ -517,7 +532,7 @@ pub async fn search_customers(
         deleted,
         limit,
         after: None,
-        offset: r.page.map(|p| (p - 1) * u64::from(limit)),
+        offset,
         now: state.services.customers.now(),
         search,
     };

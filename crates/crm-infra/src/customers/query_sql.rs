@@ -444,7 +444,9 @@ pub(crate) fn page(
     if let Some(pos) = &q.after {
         s = s.filter(after(&keys, pos, q));
     } else if let Some(offset) = q.offset {
-        s = s.offset(offset);
+        // The driver binds the offset as an i64 (and panics beyond it); no table has that many
+        // rows, so a larger offset is the same empty page.
+        s = s.offset(Ord::min(offset, i64::MAX.unsigned_abs()));
     }
     for key in &keys {
         let (expr, nullable) = sort_expr(key.field, q);
