@@ -1,6 +1,6 @@
-//! The columns of an import file: the target fields of each kind, the English and Indonesian
-//! header aliases (`No. HP`, `Nama Pelanggan`, `Kode Pos`, ...), header detection and the check
-//! of an explicit mapping.
+//! The columns of an import file: the English and Indonesian header aliases (`No. HP`,
+//! `Nama Pelanggan`, `Tanggal Lahir`, ...), header detection and the check of an explicit
+//! mapping. The target fields themselves are in `model`.
 
 use std::collections::BTreeMap;
 

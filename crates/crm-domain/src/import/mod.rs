@@ -28,7 +28,7 @@
 //! - `options`: [`ImportOptions`] and its enums ([`DuplicatePolicy`], [`MatchBy`],
 //!   [`DecimalSeparator`]);
 //! - `aliases`: the English and Indonesian header aliases
-//!   (`No. HP`, `Kode Pos`, ...), [`detect_mapping`] and [`resolve_mapping`];
+//!   (`No. HP`, `Nama Pelanggan`, ...), [`detect_mapping`] and [`resolve_mapping`];
 //! - `cells`: cell parsing ([`parse_number`], [`parse_bool`], [`parse_date`],
 //!   [`parse_datetime`], choice synonyms);
 //! - `rows`: [`customer_row`], [`order_row`], [`RowError`];
