@@ -1,6 +1,7 @@
 //! Hostile input as a client sends it, on SQLite and PostgreSQL: NUL and other control
 //! characters in any text answer the same 422 naming the field on both backends (PostgreSQL
-//! refuses NUL in `text` and `jsonb`, so they once answered 500 there).
+//! refuses NUL in `text` and `jsonb`, so they once answered 500 there), and `/metrics` keeps a
+//! bounded set of label values whatever methods and paths clients send.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crm_blackbox_tests::{DbBackend, TestApp, on_both_backends};
@@ -177,6 +178,48 @@ async fn nul_and_control_characters_answer_422_naming_the_field(backend: DbBacke
     }
 }
 
+async fn metrics_labels_stay_bounded_whatever_clients_send(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let series = |text: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("crm_http_requests_total{"))
+            .count()
+    };
+    for i in 0..150 {
+        // Random extension methods and random unknown paths, unauthenticated.
+        let method = format!("ZQ{i}X");
+        app.call(
+            &method,
+            &format!("/api/v1/customers/{i}/zz{i}"),
+            None,
+            None,
+            &[],
+        )
+        .await;
+        app.call("GET", &format!("/nowhere-{i}"), None, None, &[])
+            .await;
+    }
+    let text = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        series(&text) <= 10,
+        "{} series after 300 hostile requests:\n{text}",
+        series(&text)
+    );
+    assert!(!text.contains("ZQ"), "a raw method became a label");
+    assert!(!text.contains("nowhere"), "a raw path became a label");
+    assert!(text.contains("method=\"other\""), "{text}");
+}
+
 /// `POST /api/v1/imports?wait=true` with a CSV file; the status and the job.
 async fn import(app: &TestApp, token: &str, csv: &str, options: Value) -> (u16, Value) {
     let form = reqwest::multipart::Form::new()
@@ -236,4 +279,5 @@ Citra,citra@example.com,a\u{0}b\n";
 on_both_backends!(
     nul_and_control_characters_answer_422_naming_the_field,
     imported_cells_with_nul_fail_their_row_only,
+    metrics_labels_stay_bounded_whatever_clients_send,
 );
