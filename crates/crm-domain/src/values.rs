@@ -449,6 +449,69 @@ string_enum!(
     }
 );
 
+/// Whether a text field holds one line or may hold several.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextKind {
+    /// Names, codes, references, tags, keys, filter operands, search text: no control
+    /// character at all.
+    SingleLine,
+    /// Notes, descriptions, reasons and metadata string values: tab, line feed and carriage
+    /// return are allowed; every other control character is not.
+    MultiLine,
+}
+
+/// The one text rule of the domain: text never holds NUL or another C0 control character
+/// (U+0000..=U+001F) nor DEL (U+007F), except tab, line feed and carriage return in
+/// [`TextKind::MultiLine`] fields. Both backends then store the same text (PostgreSQL refuses
+/// NUL in `text` and `jsonb`; SQLite would keep it).
+///
+/// # Errors
+/// A [`crate::FieldError`] `invalid_characters` naming `field` (the value is not echoed).
+pub fn check_text(field: &str, value: &str, kind: TextKind) -> Result<(), crate::FieldError> {
+    if has_forbidden_control(value, kind) {
+        let allowed = match kind {
+            TextKind::SingleLine => "",
+            TextKind::MultiLine => " other than tab and line breaks",
+        };
+        return Err(crate::FieldError::new(
+            field,
+            "invalid_characters",
+            format!("must not contain NUL or other control characters{allowed}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `value` breaks [`check_text`]'s rule.
+pub fn has_forbidden_control(value: &str, kind: TextKind) -> bool {
+    value.chars().any(|c| match c {
+        '\t' | '\n' | '\r' => kind == TextKind::SingleLine,
+        c => c.is_ascii_control(),
+    })
+}
+
+/// Checks every key (single-line) and every string value (multi-line) of a JSON value at any
+/// depth against [`check_text`]; `field` names the value (`metadata`), and errors name the
+/// path (`metadata.a.b`, `metadata.list[2]`).
+///
+/// # Errors
+/// The first offending key or string, as a [`crate::FieldError`] `invalid_characters`.
+pub fn check_json_text(field: &str, value: &serde_json::Value) -> Result<(), crate::FieldError> {
+    match value {
+        serde_json::Value::String(s) => check_text(field, s, TextKind::MultiLine),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, v)| check_json_text(&format!("{field}[{i}]"), v)),
+        serde_json::Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+            // The key itself is not echoed into the field name when it is the offender.
+            check_text(field, k, TextKind::SingleLine)?;
+            check_json_text(&format!("{field}.{k}"), v)
+        }),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -586,5 +649,35 @@ mod tests {
         let a = Amount::new("1234567890123.4567".parse().unwrap()).unwrap();
         assert_eq!(a.to_scaled(), 12_345_678_901_234_567);
         assert_eq!(Amount::from_scaled(a.to_scaled()), a);
+    }
+    #[test]
+    fn the_text_rule_refuses_nul_and_controls_and_allows_line_breaks_only_in_multi_line_text() {
+        for bad in ["a\0b", "\u{1}", "x\u{1b}[31m", "del\u{7f}"] {
+            for kind in [TextKind::SingleLine, TextKind::MultiLine] {
+                let e = check_text("name", bad, kind).unwrap_err();
+                assert_eq!((e.field.as_str(), e.code), ("name", "invalid_characters"));
+            }
+        }
+        for breaks in ["a\tb", "line\nline", "crlf\r\n"] {
+            assert!(check_text("notes", breaks, TextKind::MultiLine).is_ok());
+            assert!(check_text("name", breaks, TextKind::SingleLine).is_err());
+        }
+        assert!(check_text("name", "Budi Santoso — 日本 🚀", TextKind::SingleLine).is_ok());
+    }
+
+    #[test]
+    fn json_text_is_checked_at_any_depth_and_names_the_path() {
+        let ok = serde_json::json!({"a": {"b": ["x\ny", 1, null]}});
+        assert!(check_json_text("metadata", &ok).is_ok());
+        let deep = serde_json::json!({"a": {"b": ["ok", "n\u{0}l"]}});
+        assert_eq!(
+            check_json_text("metadata", &deep).unwrap_err().field,
+            "metadata.a.b[1]"
+        );
+        let key = serde_json::json!({"k\u{0}": 1});
+        assert_eq!(
+            check_json_text("metadata", &key).unwrap_err().field,
+            "metadata"
+        );
     }
 }

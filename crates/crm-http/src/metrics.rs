@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 use prometheus::{
@@ -75,17 +76,34 @@ impl Metrics {
     }
 }
 
-/// Middleware recording every request under its route template (`/api/v1/customers/{id}`), so
+/// The route label of a request no route matched: raw paths never become label values.
+pub const UNMATCHED: &str = "unmatched";
+
+/// The method label: one of the standard methods the API knows, else `other`, so clients
+/// sending arbitrary extension methods cannot grow the label set.
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// Middleware recording every request under a bounded method label ([`method_label`]) and
+/// its route template (`/api/v1/customers/{id}`), so
 /// ids never become label values.
 pub async fn record(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let method = req.method().to_string();
-    let route = req
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = method_label(req.method());
+    let route = req.match_pattern().unwrap_or_else(|| UNMATCHED.to_owned());
     let metrics = req
         .app_data::<web::Data<AppState>>()
         .map(|s| s.metrics.clone());
@@ -93,7 +111,7 @@ pub async fn record(
     let status = res.status().as_u16();
     let seconds = started.elapsed().as_secs_f64();
     if let Some(m) = metrics {
-        m.observe(&method, &route, status, seconds);
+        m.observe(method, &route, status, seconds);
     }
     // One access-log line per request, inside the request's span (which carries the request id).
     // Values of refused input are not logged: they may be personal data.
@@ -111,4 +129,19 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_outside_the_known_set_share_one_label() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::OPTIONS), "OPTIONS");
+        for raw in ["ZQ1X", "get", "PROPFIND", "TRACE", "CONNECT"] {
+            let m = Method::from_bytes(raw.as_bytes()).unwrap();
+            assert_eq!(method_label(&m), "other", "{raw}");
+        }
+    }
 }

@@ -71,6 +71,12 @@ impl BulkAction {
                             "1..=50 characters",
                         ))
                     } else {
+                        crate::values::check_text(
+                            &format!("action.tags[{i}]"),
+                            &t,
+                            crate::values::TextKind::SingleLine,
+                        )
+                        .map_err(|e| DomainError::Validation(vec![e]))?;
                         Ok(t)
                     }
                 })

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::error::FieldError;
 use crate::values::Amount;
+use crate::values::{TextKind, check_text, has_forbidden_control};
 
 /// Most groups in a filter.
 pub const MAX_GROUPS: usize = 5;
@@ -517,6 +518,13 @@ fn parse_condition(c: &Value, at: &str) -> Result<Condition, FieldError> {
         ));
     }
     let value = obj.get("value").unwrap_or(&Value::Null);
+    let texts = match value {
+        Value::Array(items) => items.iter().collect(),
+        one => vec![one],
+    };
+    for s in texts.into_iter().filter_map(Value::as_str) {
+        check_text(&format!("{at}.value"), s, TextKind::SingleLine)?;
+    }
     let operand = operand(field, kind, op, value)
         .map_err(|m| FieldError::new(format!("{at}.value"), "invalid_value", m))?;
     Ok(Condition {
@@ -569,6 +577,9 @@ fn scalar(field: Field, kind: FieldKind, v: &Value) -> Result<Operand, String> {
             let s = text()
                 .filter(|s| !s.is_empty() && s.chars().count() <= 255)
                 .ok_or(format!("{shown} is not a text of 1..=255 characters"))?;
+            if has_forbidden_control(&s, TextKind::SingleLine) {
+                return Err("must not contain NUL or other control characters".to_owned());
+            }
             let s = if field == Field::Phone || field == Field::MobilePhone {
                 s
             } else {
@@ -638,6 +649,30 @@ mod tests {
             .into_iter()
             .map(|e| (e.field, e.code))
             .collect()
+    }
+
+    #[test]
+    fn control_characters_in_operands_are_refused() {
+        assert_eq!(
+            fields_of(json!({"all": [
+                {"field": "name", "op": "contains", "value": "a\u{0}"},
+                {"field": "tags", "op": "in", "value": ["vip", "b\u{1}"]}
+            ]})),
+            vec![
+                ("filter.all[0].value".to_owned(), "invalid_characters"),
+                ("filter.all[1].value".to_owned(), "invalid_characters")
+            ]
+        );
+        // Query parameters reach `operand` directly.
+        assert!(
+            operand(
+                Field::Industry,
+                Field::Industry.kind(),
+                Op::Eq,
+                &json!("re\u{0}tail")
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::error::FieldError;
 use crate::ids::{CustomerId, UserId};
 use crate::values::{
     Amount, AmountError, CountryCode, CurrencyCode, EmailAddress, LanguageCode, PhoneError,
-    PhoneNumber, TimeZoneName, WebUrl,
+    PhoneNumber, TextKind, TimeZoneName, WebUrl, check_json_text, check_text,
 };
 
 /// Longest tag, in characters.
@@ -96,10 +96,30 @@ impl Checker {
         self.errors.push(FieldError::new(field, code, message));
     }
 
-    /// Trims; empty becomes `None`; longer than `max` characters is an error.
+    /// Trims; empty becomes `None`; longer than `max` characters or a control character
+    /// ([`check_text`], single-line) is an error.
     fn text(&mut self, field: &str, value: Option<String>, max: usize) -> Option<String> {
+        self.text_of(field, value, max, TextKind::SingleLine)
+    }
+
+    /// As [`Checker::text`] for free text that may span lines (tab and line breaks allowed).
+    fn multiline(&mut self, field: &str, value: Option<String>, max: usize) -> Option<String> {
+        self.text_of(field, value, max, TextKind::MultiLine)
+    }
+
+    fn text_of(
+        &mut self,
+        field: &str,
+        value: Option<String>,
+        max: usize,
+        kind: TextKind,
+    ) -> Option<String> {
         let v = value?.trim().to_owned();
         if v.is_empty() {
+            return None;
+        }
+        if let Err(e) = check_text(field, &v, kind) {
+            self.errors.push(e);
             return None;
         }
         if v.chars().count() > max {
@@ -182,6 +202,8 @@ impl Checker {
             let tag = raw.trim().to_lowercase();
             if tag.is_empty() {
                 self.fail(&field, "required", "a tag cannot be empty");
+            } else if let Err(e) = check_text(&field, &tag, TextKind::SingleLine) {
+                self.errors.push(e);
             } else if tag.chars().count() > MAX_TAG_CHARS {
                 self.fail(
                     &field,
@@ -211,6 +233,14 @@ impl Checker {
                         "too_large",
                         format!("must be at most {MAX_METADATA_BYTES} bytes"),
                     );
+                }
+                for (k, v) in &map {
+                    let checked = check_text("metadata", k, TextKind::SingleLine)
+                        .and_then(|()| check_json_text(&format!("metadata.{k}"), v));
+                    if let Err(e) = checked {
+                        self.errors.push(e);
+                        break;
+                    }
                 }
                 map
             }
@@ -295,7 +325,7 @@ impl CustomerInput {
             );
         }
         let is_blacklisted = self.is_blacklisted.unwrap_or(false);
-        let blacklist_reason = c.text("blacklist_reason", self.blacklist_reason, 1000);
+        let blacklist_reason = c.multiline("blacklist_reason", self.blacklist_reason, 1000);
         if is_blacklisted && blacklist_reason.is_none() {
             c.fail(
                 "blacklist_reason",
@@ -384,8 +414,8 @@ impl CustomerInput {
             payment_terms_days,
             tags: c.tags(self.tags),
             metadata: c.metadata(self.metadata),
-            notes: c.text("notes", self.notes, MAX_NOTES_CHARS),
-            internal_notes: c.text("internal_notes", self.internal_notes, MAX_NOTES_CHARS),
+            notes: c.multiline("notes", self.notes, MAX_NOTES_CHARS),
+            internal_notes: c.multiline("internal_notes", self.internal_notes, MAX_NOTES_CHARS),
             is_vip: self.is_vip.unwrap_or(false),
             is_blacklisted,
             blacklist_reason,
@@ -544,6 +574,33 @@ mod tests {
             .into_iter()
             .map(|e| (e.field, e.code))
             .collect()
+    }
+
+    #[test]
+    fn control_characters_are_refused_in_every_text_and_line_breaks_only_in_notes() {
+        let bad = CustomerInput {
+            name: Some("Bu\0di".into()),
+            company: Some("A\nB".into()),
+            tags: Some(vec!["vip".into(), "x\u{7f}".into()]),
+            metadata: Some(serde_json::json!({"k": {"deep": ["ok", "\u{0}"]}})),
+            notes: Some("a\u{1b}b".into()),
+            ..valid()
+        };
+        let got = fields(bad);
+        for field in ["name", "company", "tags[1]", "metadata.k.deep[1]", "notes"] {
+            assert!(
+                got.contains(&(field.to_owned(), "invalid_characters")),
+                "{field}: {got:?}"
+            );
+        }
+        let multi = CustomerInput {
+            notes: Some("line 1\n\tline 2\r\nend".into()),
+            internal_notes: Some("a\nb".into()),
+            metadata: Some(serde_json::json!({"k": "a\nb"})),
+            ..valid()
+        };
+        let p = multi.validate(&ctx()).unwrap();
+        assert_eq!(p.notes.as_deref(), Some("line 1\n\tline 2\r\nend"));
     }
 
     #[test]

@@ -51,6 +51,7 @@ impl SearchText {
             .collect::<Vec<_>>()
             .join(" ")
             .to_lowercase();
+        crate::values::check_text("q", &text, crate::values::TextKind::SingleLine)?;
         let len = text.chars().count();
         if !(2..=100).contains(&len) {
             return Err(FieldError::new(
@@ -215,6 +216,10 @@ mod tests {
             "budi santoso"
         );
         assert!(SearchText::parse("b").is_err());
+        assert_eq!(
+            SearchText::parse("bu\u{0}di").unwrap_err().code,
+            "invalid_characters"
+        );
         assert!(SearchText::parse(&"x".repeat(101)).is_err());
     }
 

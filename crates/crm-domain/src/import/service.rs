@@ -364,6 +364,22 @@ impl ImportService {
                 None => break,
                 Some(Ok(row)) => {
                     p.counts.rows_read += 1;
+                    // The text rule on every cell (line breaks allowed: a cell may hold notes);
+                    // the value is not echoed, and storage never sees a NUL.
+                    let bad = row.1.iter().position(|c| {
+                        crate::values::has_forbidden_control(c, crate::values::TextKind::MultiLine)
+                    });
+                    if let Some(column) = bad {
+                        p.counts.failed += 1;
+                        errors.push(RowError::row(
+                            row.0,
+                            format!(
+                                "column {}: must not contain NUL or other control characters",
+                                column + 1
+                            ),
+                        ));
+                        continue;
+                    }
                     rows.push(row);
                 }
                 Some(Err(reason)) => {
@@ -710,6 +726,20 @@ impl ImportService {
                     errors.push(RowError::row(line, "the row names no customer"));
                     continue;
                 };
+                // The text rule before anything is looked up: storage never sees a NUL.
+                let mut text_errors = row.order.text_errors();
+                if let Err(e) = crate::values::check_text(
+                    by.as_str(),
+                    value,
+                    crate::values::TextKind::SingleLine,
+                ) {
+                    text_errors.push(e);
+                }
+                if !text_errors.is_empty() {
+                    p.counts.failed += 1;
+                    errors.extend(RowError::from_field_errors(line, text_errors));
+                    continue;
+                }
                 let key = (by, normalised_key(by, value, ctx.default_country));
                 parsed.push((line, row, key));
             }

@@ -53,6 +53,8 @@ fn reason_of(reason: &str) -> Result<String, DomainError> {
             "a reason of 1..=500 characters is required",
         ));
     }
+    crate::values::check_text("reason", r, crate::values::TextKind::MultiLine)
+        .map_err(|e| DomainError::Validation(vec![e]))?;
     Ok(r.to_owned())
 }
 

@@ -15,6 +15,7 @@ use crate::ids::{TenantId, TierId};
 use crate::ports::IdGenerator;
 use crate::values::Amount;
 use crate::values::Percent;
+use crate::values::{TextKind, check_json_text, check_text};
 
 /// A tier as submitted.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -46,6 +47,11 @@ impl TierInput {
             .filter(|n| !n.is_empty() && n.chars().count() <= 100);
         if name.is_none() {
             errors.push(FieldError::new("name", "required", "1..=100 characters"));
+        } else if let Some(Err(e)) = name
+            .as_deref()
+            .map(|n| check_text("name", n, TextKind::SingleLine))
+        {
+            errors.push(e);
         }
         let level = self.level.filter(|l| (1..=1000).contains(l));
         if level.is_none() {
@@ -75,7 +81,12 @@ impl TierInput {
         };
         let benefits = match self.benefits {
             None | Some(Value::Null) => Map::new(),
-            Some(Value::Object(m)) => m,
+            Some(Value::Object(m)) => {
+                if let Err(e) = check_json_text("benefits", &Value::Object(m.clone())) {
+                    errors.push(e);
+                }
+                m
+            }
             Some(_) => {
                 errors.push(FieldError::new(
                     "benefits",

@@ -7,7 +7,8 @@ use serde_json::{Map, Value};
 use crate::error::FieldError;
 use crate::ids::{CustomerId, OrderId, TenantId, UserId};
 use crate::values::{
-    AMOUNT_SCALE, Amount, AmountError, CurrencyCode, QUANTITY_RULE, valid_quantity,
+    AMOUNT_SCALE, Amount, AmountError, CurrencyCode, QUANTITY_RULE, TextKind, check_json_text,
+    check_text, valid_quantity,
 };
 
 string_enum!(
@@ -223,7 +224,7 @@ impl OrderInput {
         customer_currency: CurrencyCode,
         now: DateTime<Utc>,
     ) -> Result<ValidOrder, Vec<FieldError>> {
-        let mut errors = Vec::new();
+        let mut errors = self.text_errors();
         let order_ref = self
             .order_ref
             .map(|r| r.trim().to_owned())
@@ -408,6 +409,40 @@ impl OrderInput {
     }
 }
 
+impl OrderInput {
+    /// The text rule ([`check_text`]) on every text of the order: `order_ref`, `currency`,
+    /// `channel`, each line's `sku` and `name` (single-line) and `metadata` (keys single-line,
+    /// string values multi-line). Checked before the ref is looked up, so storage never sees
+    /// a NUL.
+    pub fn text_errors(&self) -> Vec<FieldError> {
+        let single = [
+            ("order_ref", &self.order_ref),
+            ("currency", &self.currency),
+            ("channel", &self.channel),
+        ];
+        let mut errors: Vec<FieldError> = single
+            .into_iter()
+            .filter_map(|(field, v)| check_text(field, v.as_deref()?, TextKind::SingleLine).err())
+            .collect();
+        for (i, l) in self.lines.iter().flatten().enumerate() {
+            for (name, v) in [("sku", &l.sku), ("name", &l.name)] {
+                if let Some(v) = v.as_deref()
+                    && let Err(e) =
+                        check_text(&format!("lines[{i}].{name}"), v, TextKind::SingleLine)
+                {
+                    errors.push(e);
+                }
+            }
+        }
+        if let Some(m) = &self.metadata
+            && let Err(e) = check_json_text("metadata", m)
+        {
+            errors.push(e);
+        }
+        errors
+    }
+}
+
 /// `total_spent / total_orders`, truncated to 4 decimals (ten-thousandths); zero without orders.
 /// The tenant-wide recompute computes the same with integer division of the stored amounts.
 pub fn average_order_value(total_spent: Amount, total_orders: i64) -> Amount {
@@ -445,6 +480,24 @@ mod tests {
             .into_iter()
             .map(|e| e.field)
             .collect()
+    }
+
+    #[test]
+    fn control_characters_in_order_texts_are_refused() {
+        let o = OrderInput {
+            order_ref: Some("INV\u{0}1".into()),
+            channel: Some("web\n".into()),
+            lines: Some(vec![OrderLineInput {
+                name: Some("Kopi\u{0}".into()),
+                ..line("S\u{1}", "1", "10")
+            }]),
+            metadata: Some(serde_json::json!({"k": "\u{0}"})),
+            ..Default::default()
+        };
+        let got = fields(o);
+        for f in ["order_ref", "lines[0].sku", "lines[0].name", "metadata.k"] {
+            assert!(got.contains(&f.to_owned()), "{f}: {got:?}");
+        }
     }
 
     #[test]

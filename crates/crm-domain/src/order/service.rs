@@ -206,6 +206,10 @@ impl OrderService {
         if override_credit_limit {
             actor.require(Permission::CustomersManage)?;
         }
+        let text_errors = input.text_errors();
+        if !text_errors.is_empty() {
+            return Err(DomainError::Validation(text_errors));
+        }
         let tenant = self.tenant(actor.tenant_id).await?;
         let order_ref = input.order_ref.clone().map(|r| r.trim().to_owned());
         match self

@@ -90,6 +90,12 @@ pub fn quote(
                 "required",
                 "1..=100 characters",
             ));
+        } else if let Err(e) = crate::values::check_text(
+            &format!("lines[{i}].sku"),
+            sku,
+            crate::values::TextKind::SingleLine,
+        ) {
+            errors.push(e);
         }
         if !valid_quantity(line.quantity) {
             errors.push(FieldError::new(

@@ -7,6 +7,7 @@ use crate::analytics::rfm::RfmSegment;
 use crate::customer::filter::Filter;
 use crate::error::{DomainError, FieldError};
 use crate::ids::{SegmentId, TenantId, UserId};
+use crate::values::{TextKind, check_text};
 
 /// Most customers added or removed in one request.
 pub const MAX_MEMBER_CHANGE: usize = 1_000;
@@ -115,8 +116,16 @@ pub(super) fn validate(
             "required",
             "name is 1..=100 characters",
         ));
+    } else if let Err(e) = check_text("name", &name, TextKind::SingleLine) {
+        errors.push(e);
     }
     let description = input.description.filter(|d| !d.trim().is_empty());
+    if let Some(Err(e)) = description
+        .as_deref()
+        .map(|d| check_text("description", d, TextKind::MultiLine))
+    {
+        errors.push(e);
+    }
     if description
         .as_ref()
         .is_some_and(|d| d.chars().count() > 1_000)

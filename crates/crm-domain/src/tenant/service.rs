@@ -53,6 +53,10 @@ impl TenantService {
                 "required",
                 "name must be 1..=255 characters",
             ));
+        } else if let Err(e) =
+            crate::values::check_text("name", &name, crate::values::TextKind::SingleLine)
+        {
+            errors.push(e);
         }
         let default_country = match input.country.as_deref() {
             None => None,
@@ -118,6 +122,11 @@ impl TenantService {
         patch: serde_json::Map<String, serde_json::Value>,
     ) -> Result<Tenant, DomainError> {
         actor.require(Permission::CustomersManage)?;
+        for (key, value) in &patch {
+            crate::values::check_text("settings", key, crate::values::TextKind::SingleLine)
+                .and_then(|()| crate::values::check_json_text(key, value))
+                .map_err(|e| DomainError::Validation(vec![e]))?;
+        }
         let mut tenant = self.get(actor.tenant_id).await?;
         for (key, value) in patch {
             if value.is_null() {

@@ -12,6 +12,7 @@ use crate::customer::filter::{Field, Filter};
 use crate::error::{DomainError, FieldError};
 use crate::ids::ViewId;
 use crate::ports::{Clock, IdGenerator};
+use crate::values::{TextKind, check_text};
 
 /// The checked fields of a [`ViewInput`].
 struct ValidView {
@@ -30,6 +31,11 @@ fn validate(input: ViewInput) -> Result<ValidView, DomainError> {
         .filter(|n| !n.is_empty() && n.chars().count() <= 100);
     if name.is_none() {
         errors.push(FieldError::new("name", "required", "1..=100 characters"));
+    } else if let Some(Err(e)) = name
+        .as_deref()
+        .map(|n| check_text("name", n, TextKind::SingleLine))
+    {
+        errors.push(e);
     }
     let filter = input.filter.unwrap_or(Value::Null);
     if let Err(e) = Filter::parse(&filter, "filter") {
