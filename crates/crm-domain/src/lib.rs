@@ -24,6 +24,10 @@ pub mod segment;
 pub mod tenant;
 pub mod view;
 
+// Fixtures shared by the unit tests.
+#[cfg(test)]
+pub(crate) mod testing;
+
 pub use access::{Actor, Permission, Role};
 pub use error::{DomainError, FieldError, RepositoryError, Rule, RuleViolation};
 pub use ids::{CustomerId, TenantId, UserId};

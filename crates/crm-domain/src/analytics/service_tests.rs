@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -12,31 +12,20 @@ use super::ports::{MockAnalyticsRepository, PurchaseHistory};
 use super::rfm::{CoarseSegment, RfmSegment};
 use super::*;
 use crate::access::{Actor, Permission};
-use crate::customer::{
-    Customer, CustomerInput, LoyaltyStatus, MockCustomerRepository, PurchaseStats,
-    ValidationContext, customer_code,
-};
+use crate::customer::{Customer, CustomerInput, MockCustomerRepository, PurchaseStats};
 use crate::error::{DomainError, RepositoryError};
-use crate::ids::{CustomerId, JobId, TenantId, UserId};
+use crate::ids::{CustomerId, JobId, UserId};
 use crate::job::{Job, JobKind, JobOutcome, JobService, JobState, MockJobRepository};
-use crate::ports::{MockClock, MockIdGenerator};
-use crate::tenant::{MockTenantRepository, Tenant};
-use crate::values::{Amount, CountryCode, CurrencyCode};
+use crate::testing::{
+    self, TENANT, actor, budi, clock, field_codes, fixed_ids, holding, now, profile, tenants,
+};
+use crate::values::Amount;
 
-const TENANT: TenantId = TenantId(Uuid::from_u128(1));
 const CUSTOMER: CustomerId = CustomerId(Uuid::from_u128(2));
 const NEW_ID: Uuid = Uuid::from_u128(50);
 
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 21, 8, 0, 0).unwrap()
-}
-
 fn day(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()
-}
-
-fn actor(role: &str) -> Actor {
-    Actor::new(TENANT, UserId::parse("user-1").unwrap(), [role], [])
 }
 
 /// The one place the service is built.
@@ -45,28 +34,13 @@ fn service(
     jobs: MockJobRepository,
     customers: MockCustomerRepository,
 ) -> AnalyticsService {
-    let mut tenants = MockTenantRepository::new();
-    tenants.expect_find().returning(|id| {
-        Ok(Some(Tenant {
-            id,
-            name: "Toko".into(),
-            default_country: CountryCode::parse("ID"),
-            default_currency: CurrencyCode::parse("IDR").unwrap(),
-            settings: Default::default(),
-            created_at: now(),
-        }))
-    });
-    let mut clock = MockClock::new();
-    clock.expect_now().returning(now);
-    let mut ids = MockIdGenerator::new();
-    ids.expect_new_id().returning(|| NEW_ID);
     AnalyticsService::new(
         Arc::new(repo),
         Arc::new(jobs),
         Arc::new(customers),
-        Arc::new(tenants),
-        Arc::new(clock),
-        Arc::new(ids),
+        Arc::new(tenants(now)),
+        Arc::new(clock(now)),
+        Arc::new(fixed_ids(NEW_ID)),
     )
 }
 
@@ -162,54 +136,20 @@ fn customer(
     first_order_days_ago: i64,
     acquisition: Option<i64>,
 ) -> Customer {
-    let ctx = ValidationContext {
-        default_country: CountryCode::parse("ID"),
-        default_currency: CurrencyCode::parse("IDR").unwrap(),
-        today: now().date_naive(),
+    let input = CustomerInput {
+        currency: Some("USD".into()),
+        acquisition_cost: acquisition.map(Decimal::from),
+        ..budi()
     };
     Customer {
-        id: CUSTOMER,
-        tenant_id: TENANT,
-        customer_number: 1,
-        customer_code: customer_code(2026, 1),
-        profile: CustomerInput {
-            name: Some("Budi".into()),
-            email: Some("budi@example.com".into()),
-            currency: Some("USD".into()),
-            acquisition_cost: acquisition.map(Decimal::from),
-            ..Default::default()
-        }
-        .validate(&ctx)
-        .unwrap(),
+        profile: profile(input, now().date_naive()),
         stats: PurchaseStats {
             total_orders: orders,
             total_spent: Amount::new(Decimal::from(spent)).unwrap(),
             first_order_at: (orders > 0).then(|| now() - Duration::days(first_order_days_ago)),
             ..Default::default()
         },
-        loyalty: LoyaltyStatus::default(),
-        rfm: None,
-        created_by: None,
-        updated_by: None,
-        created_at: now(),
-        updated_at: now(),
-        deleted_at: None,
-        version: 1,
-    }
-}
-
-fn holding(c: Customer) -> MockCustomerRepository {
-    let mut customers = MockCustomerRepository::new();
-    customers.expect_find().returning(move |t, id, deleted| {
-        Ok((t == TENANT && id == c.id && !deleted).then(|| c.clone()))
-    });
-    customers
-}
-
-fn field_codes(err: DomainError) -> Vec<(String, &'static str)> {
-    match err {
-        DomainError::Validation(e) => e.into_iter().map(|e| (e.field, e.code)).collect(),
-        other => panic!("expected a validation error, got {other:?}"),
+        ..testing::customer(CUSTOMER, now())
     }
 }
 

@@ -144,47 +144,22 @@ mod tests {
         use serde_json::{Value, json};
         use uuid::Uuid;
 
-        use crate::access::Actor;
         use crate::customer::{
-            Customer, CustomerInput, CustomerJson, CustomerService, LoyaltyStatus, MergePatch,
-            MockCustomerPatch, MockCustomerRepository, PurchaseStats, ValidationContext,
-            customer_code,
+            Customer, CustomerInput, CustomerJson, CustomerService, MergePatch, MockCustomerPatch,
+            MockCustomerRepository,
         };
         use crate::error::{DomainError, RepositoryError};
-        use crate::ids::{CustomerId, TenantId, UserId};
-        use crate::ports::{MockClock, MockIdGenerator};
-        use crate::tenant::{MockTenantRepository, Tenant};
-        use crate::values::{CountryCode, CurrencyCode};
+        use crate::ids::CustomerId;
+        use crate::testing::{TENANT, actor, clock, customer, ids, now, tenants};
 
-        const TENANT: TenantId = TenantId(Uuid::from_u128(1));
         const ID: CustomerId = CustomerId(Uuid::from_u128(2));
 
-        fn actor() -> Actor {
-            Actor::new(TENANT, UserId::parse("user-1").unwrap(), ["sales"], [])
-        }
-
         fn service(repo: MockCustomerRepository) -> CustomerService {
-            let now = Utc.with_ymd_and_hms(2026, 11, 21, 8, 0, 0).unwrap();
-            let mut tenants = MockTenantRepository::new();
-            tenants.expect_find().returning(move |id| {
-                Ok(Some(Tenant {
-                    id,
-                    name: "Toko".into(),
-                    default_country: CountryCode::parse("ID"),
-                    default_currency: CurrencyCode::parse("IDR").unwrap(),
-                    settings: Default::default(),
-                    created_at: now,
-                }))
-            });
-            let mut clock = MockClock::new();
-            clock.expect_now().returning(move || now);
-            let mut ids = MockIdGenerator::new();
-            ids.expect_new_id().returning(Uuid::now_v7);
             CustomerService::new(
                 Arc::new(repo),
-                Arc::new(tenants),
-                Arc::new(clock),
-                Arc::new(ids),
+                Arc::new(tenants(now)),
+                Arc::new(clock(now)),
+                Arc::new(ids()),
             )
         }
 
@@ -198,26 +173,9 @@ mod tests {
 
         fn stored(version: i64) -> Customer {
             let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
-            let ctx = ValidationContext {
-                default_country: CountryCode::parse("ID"),
-                default_currency: CurrencyCode::parse("IDR").unwrap(),
-                today: at.date_naive(),
-            };
             Customer {
-                id: ID,
-                tenant_id: TENANT,
-                customer_number: 1,
-                customer_code: customer_code(2026, 1),
-                profile: input("Budi").validate(&ctx).unwrap(),
-                stats: PurchaseStats::default(),
-                loyalty: LoyaltyStatus::default(),
-                rfm: None,
-                created_by: None,
-                updated_by: None,
-                created_at: at,
-                updated_at: at,
-                deleted_at: None,
                 version,
+                ..customer(ID, at)
             }
         }
 
@@ -277,7 +235,7 @@ mod tests {
                 });
             let patch = MergePatch::new(json!({"name": "Budi Baru"}), NameAndEmail).unwrap();
             let c = service(repo)
-                .patch(&actor(), ID, &patch, None)
+                .patch(&actor("sales"), ID, &patch, None)
                 .await
                 .unwrap();
             assert_eq!((c.profile.name.as_str(), c.version), ("Budi Baru", 5));
@@ -311,7 +269,7 @@ mod tests {
                     .returning(|c| Ok(input(&format!("on {}", c.version))));
             }
             let c = service(repo)
-                .patch(&actor(), ID, &patch, None)
+                .patch(&actor("sales"), ID, &patch, None)
                 .await
                 .unwrap();
             assert_eq!(c.version, 3);
@@ -328,7 +286,7 @@ mod tests {
                 .times(3)
                 .returning(|_| Ok(input("Budi Baru")));
             let err = service(repo)
-                .patch(&actor(), ID, &patch, None)
+                .patch(&actor("sales"), ID, &patch, None)
                 .await
                 .unwrap_err();
             assert_eq!(
@@ -347,7 +305,7 @@ mod tests {
             let mut patch = MockCustomerPatch::new();
             patch.expect_apply().never();
             let err = service(repo)
-                .patch(&actor(), ID, &patch, Some(2))
+                .patch(&actor("sales"), ID, &patch, Some(2))
                 .await
                 .unwrap_err();
             assert_eq!(
@@ -371,7 +329,7 @@ mod tests {
                 .times(1)
                 .returning(|_| Ok(input("Budi Baru")));
             let err = service(repo)
-                .patch(&actor(), ID, &patch, Some(2))
+                .patch(&actor("sales"), ID, &patch, Some(2))
                 .await
                 .unwrap_err();
             assert_eq!(
@@ -396,7 +354,7 @@ mod tests {
                 ))
             });
             let err = service(repo)
-                .patch(&actor(), ID, &patch, None)
+                .patch(&actor("sales"), ID, &patch, None)
                 .await
                 .unwrap_err();
             assert!(matches!(err, DomainError::Validation(_)), "{err:?}");

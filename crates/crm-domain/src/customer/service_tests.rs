@@ -2,50 +2,20 @@
 
 use std::sync::Arc;
 
-use chrono::{TimeZone, Utc};
+use chrono::Utc;
 use uuid::Uuid;
 
 use super::*;
-use crate::access::Actor;
 use crate::error::{DomainError, RepositoryError};
-use crate::ids::{CustomerId, TenantId, UserId};
-use crate::ports::{MockClock, MockIdGenerator};
-use crate::tenant::{MockTenantRepository, Tenant};
-use crate::values::{CountryCode, CurrencyCode};
-
-const TENANT: TenantId = TenantId(Uuid::from_u128(1));
-
-fn actor(role: &str) -> Actor {
-    Actor::new(TENANT, UserId::parse("user-1").unwrap(), [role], [])
-}
-
-fn tenants() -> MockTenantRepository {
-    let mut t = MockTenantRepository::new();
-    t.expect_find().returning(|id| {
-        Ok(Some(Tenant {
-            id,
-            name: "Toko".into(),
-            default_country: CountryCode::parse("ID"),
-            default_currency: CurrencyCode::parse("IDR").unwrap(),
-            settings: Default::default(),
-            created_at: Utc::now(),
-        }))
-    });
-    t
-}
+use crate::ids::{CustomerId, UserId};
+use crate::testing::{TENANT, actor, clock, customer, ids, now, profile, tenants};
 
 fn service(repo: MockCustomerRepository) -> CustomerService {
-    let mut clock = MockClock::new();
-    clock
-        .expect_now()
-        .returning(|| Utc.with_ymd_and_hms(2026, 11, 21, 8, 0, 0).unwrap());
-    let mut ids = MockIdGenerator::new();
-    ids.expect_new_id().returning(Uuid::now_v7);
     CustomerService::new(
         Arc::new(repo),
-        Arc::new(tenants()),
-        Arc::new(clock),
-        Arc::new(ids),
+        Arc::new(tenants(Utc::now)),
+        Arc::new(clock(now)),
+        Arc::new(ids()),
     )
 }
 
@@ -58,26 +28,10 @@ fn input() -> CustomerInput {
 }
 
 fn stored(id: CustomerId, version: i64) -> Customer {
-    let ctx = ValidationContext {
-        default_country: CountryCode::parse("ID"),
-        default_currency: CurrencyCode::parse("IDR").unwrap(),
-        today: Utc::now().date_naive(),
-    };
     Customer {
-        id,
-        tenant_id: TENANT,
-        customer_number: 1,
-        customer_code: customer_code(2026, 1),
-        profile: input().validate(&ctx).unwrap(),
-        stats: PurchaseStats::default(),
-        loyalty: LoyaltyStatus::default(),
-        rfm: None,
-        created_by: None,
-        updated_by: None,
-        created_at: Utc::now(),
-        updated_at: Utc::now(),
-        deleted_at: None,
+        profile: profile(input(), Utc::now().date_naive()),
         version,
+        ..customer(id, Utc::now())
     }
 }
 

@@ -229,10 +229,7 @@ mod tests {
 
     use super::*;
     use crate::analytics::ports::MockAnalyticsRepository;
-    use crate::customer::{
-        CustomerInput, LoyaltyStatus, MockCustomerRepository, PurchaseStats, ValidationContext,
-        customer_code,
-    };
+    use crate::customer::MockCustomerRepository;
     use crate::export::{
         ExportFormat, MockExportSink, MockSheetWriter, MockSheetWriters, SheetError,
     };
@@ -240,51 +237,21 @@ mod tests {
     use crate::job::MockJobRepository;
     use crate::loyalty::LedgerKind;
     use crate::order::{MockOrderRepository, OrderStatus, PaymentStatus};
-    use crate::ports::{MockClock, MockIdGenerator};
     use crate::segment::MockSegmentRepository;
     use crate::tenant::MockTenantRepository;
-    use crate::values::{Amount, CountryCode, CurrencyCode};
+    use crate::testing::{self, TENANT, actor, clock, ids};
+    use crate::values::{Amount, CurrencyCode};
 
-    const TENANT: TenantId = TenantId(Uuid::from_u128(1));
     const CUSTOMER: CustomerId = CustomerId(Uuid::from_u128(2));
     const ORDERS: u128 = 450;
     const ENTRIES: u128 = 401;
-
-    fn actor(role: &str) -> Actor {
-        Actor::new(TENANT, UserId::parse("user-1").unwrap(), [role], [])
-    }
 
     fn t0() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
     }
 
     fn customer() -> Customer {
-        let ctx = ValidationContext {
-            default_country: CountryCode::parse("ID"),
-            default_currency: CurrencyCode::parse("IDR").unwrap(),
-            today: t0().date_naive(),
-        };
-        let input = CustomerInput {
-            name: Some("Budi".into()),
-            email: Some("budi@example.com".into()),
-            ..Default::default()
-        };
-        Customer {
-            id: CUSTOMER,
-            tenant_id: TENANT,
-            customer_number: 1,
-            customer_code: customer_code(2026, 1),
-            profile: input.validate(&ctx).unwrap(),
-            stats: PurchaseStats::default(),
-            loyalty: LoyaltyStatus::default(),
-            rfm: None,
-            created_by: None,
-            updated_by: None,
-            created_at: t0(),
-            updated_at: t0(),
-            deleted_at: None,
-            version: 1,
-        }
+        testing::customer(CUSTOMER, t0())
     }
 
     /// Order `i` is placed `i` hours after t0; several share an hour to test the id tie-break.
@@ -338,12 +305,8 @@ mod tests {
 
     /// The service of [`service`] over these customers.
     fn service_over(customers: MockCustomerRepository) -> ExportService {
-        let mut clock = MockClock::new();
-        clock.expect_now().returning(t0);
-        let mut ids = MockIdGenerator::new();
-        ids.expect_new_id().returning(Uuid::now_v7);
-        let clock: Arc<dyn Clock> = Arc::new(clock);
-        let ids: Arc<dyn crate::ports::IdGenerator> = Arc::new(ids);
+        let clock: Arc<dyn Clock> = Arc::new(clock(t0));
+        let ids: Arc<dyn crate::ports::IdGenerator> = Arc::new(ids());
         let customers: Arc<dyn crate::customer::CustomerRepository> = Arc::new(customers);
         let mut orders = MockOrderRepository::new();
         orders.expect_list_orders().returning(|_, q| {

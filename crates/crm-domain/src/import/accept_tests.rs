@@ -8,25 +8,17 @@ use chrono::{DateTime, TimeZone, Utc};
 use uuid::Uuid;
 
 use super::*;
-use crate::access::Actor;
 use crate::customer::MockCustomerRepository;
 use crate::error::DomainError;
-use crate::ids::{JobId, TenantId, UserId};
+use crate::ids::JobId;
 use crate::job::{ImportCounts, Job, JobKind, JobState, MockJobRepository};
 use crate::order::{MockOrderRepository, OrderService};
-use crate::ports::{MockClock, MockIdGenerator};
-use crate::tenant::{MockTenantRepository, Tenant};
-use crate::values::{CountryCode, CurrencyCode};
+use crate::testing::{actor, clock, fixed_ids, tenants};
 
-const TENANT: TenantId = TenantId(Uuid::from_u128(1));
 const JOB: Uuid = Uuid::from_u128(77);
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 31, 8, 0, 0).unwrap()
-}
-
-fn actor(role: &str) -> Actor {
-    Actor::new(TENANT, UserId::parse("user-1").unwrap(), [role], [])
 }
 
 fn upload() -> PathBuf {
@@ -79,29 +71,14 @@ type Saved = Arc<Mutex<Vec<Job>>>;
 /// The service over `files` and `jobs`; the customer and tenant mocks serve a dry run of
 /// customers (no stored customer matches).
 fn service(files: MockImportFiles, jobs: MockJobRepository) -> Arc<ImportService> {
-    let mut clock = MockClock::new();
-    clock.expect_now().returning(t0);
-    let mut ids = MockIdGenerator::new();
-    ids.expect_new_id().returning(|| JOB);
-    let clock = Arc::new(clock);
-    let ids = Arc::new(ids);
+    let clock = Arc::new(clock(t0));
+    let ids = Arc::new(fixed_ids(JOB));
     let mut customers = MockCustomerRepository::new();
     customers
         .expect_find_many_by_unique()
         .returning(|_, _, _| Ok(vec![]));
     let customers = Arc::new(customers);
-    let mut tenants = MockTenantRepository::new();
-    tenants.expect_find().returning(|id| {
-        Ok(Some(Tenant {
-            id,
-            name: "Toko".into(),
-            default_country: CountryCode::parse("ID"),
-            default_currency: CurrencyCode::parse("IDR").unwrap(),
-            settings: Default::default(),
-            created_at: t0(),
-        }))
-    });
-    let tenants = Arc::new(tenants);
+    let tenants = Arc::new(tenants(t0));
     let orders = Arc::new(OrderService::new(
         customers.clone(),
         Arc::new(MockOrderRepository::new()),

@@ -4,35 +4,22 @@ use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::*;
-use crate::access::{Actor, Permission};
+use crate::access::Permission;
 use crate::customer::{
-    Customer, CustomerInput, LoyaltyStatus, MockCustomerBatch, MockCustomerRepository, NewCustomer,
-    PurchaseStats, UniqueField, ValidationContext, customer_code,
+    Customer, MockCustomerBatch, MockCustomerRepository, NewCustomer, UniqueField,
 };
 use crate::error::DomainError;
-use crate::ids::{CustomerId, JobId, TenantId, UserId};
+use crate::ids::{CustomerId, JobId, UserId};
 use crate::job::{Job, JobKind, JobState, MockJobRepository};
 use crate::order::{MockBulkOrderTransaction, MockOrderRepository, OrderService};
-use crate::ports::{MockClock, MockIdGenerator};
-use crate::tenant::{MockTenantRepository, Tenant};
-use crate::values::{CountryCode, CurrencyCode};
+use crate::testing::{TENANT, actor, clock, customer, ids, now, tenants};
 
-const TENANT: TenantId = TenantId(Uuid::from_u128(1));
 const STORED: CustomerId = CustomerId(Uuid::from_u128(2));
 const JOB: JobId = JobId(Uuid::from_u128(3));
-
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 21, 8, 0, 0).unwrap()
-}
-
-fn actor(role: &str) -> Actor {
-    Actor::new(TENANT, UserId::parse("user-1").unwrap(), [role], [])
-}
 
 /// An import file in memory.
 struct Rows {
@@ -109,51 +96,24 @@ impl Ports {
     }
 }
 
-fn tenants() -> MockTenantRepository {
-    let mut tenants = MockTenantRepository::new();
-    tenants.expect_find().returning(|id| {
-        Ok(Some(Tenant {
-            id,
-            name: "Toko".into(),
-            default_country: CountryCode::parse("ID"),
-            default_currency: CurrencyCode::parse("IDR").unwrap(),
-            settings: Default::default(),
-            created_at: now(),
-        }))
-    });
-    tenants
-}
-
-fn clock() -> MockClock {
-    let mut clock = MockClock::new();
-    clock.expect_now().returning(now);
-    clock
-}
-
-fn ids() -> MockIdGenerator {
-    let mut ids = MockIdGenerator::new();
-    ids.expect_new_id().returning(Uuid::now_v7);
-    ids
-}
-
 /// The one place the service is built.
 fn service(ports: Ports) -> Arc<ImportService> {
     let customers = Arc::new(ports.customers);
     let orders = OrderService::new(
         customers.clone(),
         Arc::new(ports.orders),
-        Arc::new(tenants()),
-        Arc::new(clock()),
+        Arc::new(tenants(now)),
+        Arc::new(clock(now)),
         Arc::new(ids()),
     );
     Arc::new(ImportService::new(
         customers,
-        Arc::new(tenants()),
+        Arc::new(tenants(now)),
         Arc::new(ports.jobs),
         Arc::new(ports.errors),
         Arc::new(ports.files),
         Arc::new(orders),
-        Arc::new(clock()),
+        Arc::new(clock(now)),
         Arc::new(ids()),
     ))
 }
@@ -192,33 +152,7 @@ fn running(kind: JobKind) -> Job {
 
 /// The stored customer Budi, budi@example.com.
 fn budi() -> Customer {
-    let ctx = ValidationContext {
-        default_country: CountryCode::parse("ID"),
-        default_currency: CurrencyCode::parse("IDR").unwrap(),
-        today: now().date_naive(),
-    };
-    Customer {
-        id: STORED,
-        tenant_id: TENANT,
-        customer_number: 1,
-        customer_code: customer_code(2026, 1),
-        profile: CustomerInput {
-            name: Some("Budi".into()),
-            email: Some("budi@example.com".into()),
-            ..Default::default()
-        }
-        .validate(&ctx)
-        .unwrap(),
-        stats: PurchaseStats::default(),
-        loyalty: LoyaltyStatus::default(),
-        rfm: None,
-        created_by: None,
-        updated_by: None,
-        created_at: now(),
-        updated_at: now(),
-        deleted_at: None,
-        version: 1,
-    }
+    customer(STORED, now())
 }
 
 /// Storage where Budi is the only customer found by e-mail.

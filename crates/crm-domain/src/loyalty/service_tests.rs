@@ -3,56 +3,24 @@
 
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::Duration;
 use rust_decimal::Decimal;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::*;
 use crate::access::{Actor, Permission};
-use crate::customer::{
-    Customer, CustomerInput, LoyaltyStatus, MockCustomerRepository, PurchaseStats,
-    ValidationContext, customer_code,
-};
+use crate::customer::{Customer, LoyaltyStatus, MockCustomerRepository, PurchaseStats};
 use crate::error::{DomainError, RepositoryError};
 use crate::ids::{CustomerId, TenantId, TierId, UserId};
 use crate::order::{MockOrderRepository, MockOrderTransaction, TierPosition};
-use crate::ports::{MockClock, MockIdGenerator};
 use crate::tenant::{MockTenantRepository, Tenant};
-use crate::values::{Amount, CountryCode, CurrencyCode};
+use crate::testing::{
+    TENANT, actor, amount, clock, customer, field_codes, fixed_ids, ids, now, tenant, tiers,
+};
 
-const TENANT: TenantId = TenantId(Uuid::from_u128(1));
 const OTHER_TENANT: TenantId = TenantId(Uuid::from_u128(9));
 const NEW_ID: Uuid = Uuid::from_u128(77);
-
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 21, 8, 0, 0).unwrap()
-}
-
-fn actor(role: &str) -> Actor {
-    Actor::new(TENANT, UserId::parse("user-1").unwrap(), [role], [])
-}
-
-fn amount(v: i64) -> Amount {
-    Amount::new(Decimal::from(v)).unwrap()
-}
-
-/// Bronze (level 1, 0), Silver (2, 2,000,000), Gold (3, 5,000,000), Platinum (4, 10,000,000).
-fn tiers() -> Vec<Tier> {
-    default_tiers()
-        .into_iter()
-        .map(|(name, level, min, pct, _)| Tier {
-            id: TierId(Uuid::from_u128(100 + level as u128)),
-            tenant_id: TENANT,
-            name: name.into(),
-            level,
-            min_spend: amount(min),
-            discount_percent: Decimal::from(pct),
-            benefits: Map::new(),
-            colour: None,
-        })
-        .collect()
-}
 
 fn bronze() -> TierId {
     tiers()[0].id
@@ -70,9 +38,7 @@ fn gold() -> TierId {
 
 /// The one place the tier service is built.
 fn tier_service(repo: MockTierRepository) -> TierService {
-    let mut ids = MockIdGenerator::new();
-    ids.expect_new_id().returning(|| NEW_ID);
-    TierService::new(Arc::new(repo), Arc::new(ids))
+    TierService::new(Arc::new(repo), Arc::new(fixed_ids(NEW_ID)))
 }
 
 fn diamond() -> TierInput {
@@ -92,13 +58,6 @@ fn holding_silver() -> MockTierRepository {
     repo.expect_find()
         .returning(|t, id| Ok(tiers().into_iter().find(|x| t == TENANT && x.id == id)));
     repo
-}
-
-fn field_codes(err: DomainError) -> Vec<(String, &'static str)> {
-    match err {
-        DomainError::Validation(e) => e.into_iter().map(|e| (e.field, e.code)).collect(),
-        other => panic!("expected a validation error, got {other:?}"),
-    }
 }
 
 #[tokio::test]
@@ -315,24 +274,16 @@ fn loyalty_service(orders: MockOrderRepository, settings: Value) -> LoyaltyServi
     let mut tenants = MockTenantRepository::new();
     tenants.expect_find().returning(move |id| {
         Ok(Some(Tenant {
-            id,
-            name: "Toko".into(),
-            default_country: CountryCode::parse("ID"),
-            default_currency: CurrencyCode::parse("IDR").unwrap(),
             settings: settings.as_object().cloned().unwrap_or_default(),
-            created_at: now(),
+            ..tenant(id, now())
         }))
     });
-    let mut clock = MockClock::new();
-    clock.expect_now().returning(now);
-    let mut ids = MockIdGenerator::new();
-    ids.expect_new_id().returning(Uuid::now_v7);
     LoyaltyService::new(
         Arc::new(MockCustomerRepository::new()),
         Arc::new(orders),
         Arc::new(tenants),
-        Arc::new(clock),
-        Arc::new(ids),
+        Arc::new(clock(now)),
+        Arc::new(ids()),
     )
 }
 
@@ -351,23 +302,7 @@ fn standing(n: u128, tier: Option<TierId>, held_days: i64, spent: i64) -> TierPo
 }
 
 fn customer_at(p: &TierPosition) -> Customer {
-    let ctx = ValidationContext {
-        default_country: CountryCode::parse("ID"),
-        default_currency: CurrencyCode::parse("IDR").unwrap(),
-        today: now().date_naive(),
-    };
     Customer {
-        id: p.customer_id,
-        tenant_id: TENANT,
-        customer_number: 1,
-        customer_code: customer_code(2026, 1),
-        profile: CustomerInput {
-            name: Some("Budi".into()),
-            email: Some("budi@example.com".into()),
-            ..Default::default()
-        }
-        .validate(&ctx)
-        .unwrap(),
         stats: PurchaseStats {
             total_spent: p.total_spent,
             ..Default::default()
@@ -377,13 +312,7 @@ fn customer_at(p: &TierPosition) -> Customer {
             tier_since: p.tier_since,
             points: 0,
         },
-        rfm: None,
-        created_by: None,
-        updated_by: None,
-        created_at: now(),
-        updated_at: now(),
-        deleted_at: None,
-        version: 1,
+        ..customer(p.customer_id, now())
     }
 }
 

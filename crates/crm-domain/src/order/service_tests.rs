@@ -2,110 +2,42 @@
 
 use std::sync::Arc;
 
-use chrono::{TimeZone, Utc};
+use chrono::Utc;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use super::*;
-use crate::access::{Actor, Permission};
-use crate::customer::{
-    Customer, CustomerInput, LifecycleStage, LoyaltyStatus, PurchaseStats, ValidationContext,
-    customer_code,
-};
+use crate::access::Permission;
+use crate::customer::{Customer, CustomerInput, LifecycleStage};
 use crate::error::DomainError;
-use crate::ids::{CustomerId, TenantId, TierId, UserId};
-use crate::loyalty::{LedgerKind, LoyaltyService, Tier};
-use crate::ports::{MockClock, MockIdGenerator};
-use crate::tenant::{MockTenantRepository, Tenant};
-use crate::values::{Amount, CountryCode, CurrencyCode};
+use crate::ids::{CustomerId, TierId};
+use crate::loyalty::{LedgerKind, LoyaltyService};
+use crate::tenant::MockTenantRepository;
+use crate::testing::{self, TENANT, actor, amount, clock, ids, now, profile, tenants, tiers};
+use crate::values::CurrencyCode;
 
-const TENANT: TenantId = TenantId(Uuid::from_u128(1));
 const CUSTOMER: CustomerId = CustomerId(Uuid::from_u128(2));
 
-fn actor(role: &str) -> Actor {
-    Actor::new(TENANT, UserId::parse("u").unwrap(), [role], [])
-}
-
-fn amount(v: i64) -> Amount {
-    Amount::new(Decimal::from(v)).unwrap()
-}
-
 fn customer(credit_limit: i64, tier: Option<TierId>) -> Customer {
-    let ctx = ValidationContext {
-        default_country: CountryCode::parse("ID"),
-        default_currency: CurrencyCode::parse("IDR").unwrap(),
-        today: Utc::now().date_naive(),
-    };
-    let mut profile = CustomerInput {
+    let input = CustomerInput {
         name: Some("B".into()),
         email: Some("b@example.com".into()),
         ..Default::default()
-    }
-    .validate(&ctx)
-    .unwrap();
-    profile.credit_limit = amount(credit_limit);
-    Customer {
-        id: CUSTOMER,
-        tenant_id: TENANT,
-        customer_number: 1,
-        customer_code: customer_code(2026, 1),
-        profile,
-        stats: PurchaseStats::default(),
-        loyalty: LoyaltyStatus {
-            tier_id: tier,
-            tier_since: None,
-            points: 0,
-        },
-        rfm: None,
-        created_by: None,
-        updated_by: None,
-        created_at: Utc::now(),
-        updated_at: Utc::now(),
-        deleted_at: None,
-        version: 1,
-    }
-}
-
-fn tiers() -> Vec<Tier> {
-    crate::loyalty::default_tiers()
-        .into_iter()
-        .map(|(name, level, min, pct, _)| Tier {
-            id: TierId(Uuid::from_u128(100 + level as u128)),
-            tenant_id: TENANT,
-            name: name.into(),
-            level,
-            min_spend: amount(min),
-            discount_percent: Decimal::from(pct),
-            benefits: Default::default(),
-            colour: None,
-        })
-        .collect()
+    };
+    let mut c = testing::customer(CUSTOMER, Utc::now());
+    c.profile = profile(input, Utc::now().date_naive());
+    c.profile.credit_limit = amount(credit_limit);
+    c.loyalty.tier_id = tier;
+    c
 }
 
 fn service(orders: MockOrderRepository) -> OrderService {
-    let mut tenants = MockTenantRepository::new();
-    tenants.expect_find().returning(|id| {
-        Ok(Some(Tenant {
-            id,
-            name: "T".into(),
-            default_country: CountryCode::parse("ID"),
-            default_currency: CurrencyCode::parse("IDR").unwrap(),
-            settings: Default::default(),
-            created_at: Utc::now(),
-        }))
-    });
-    let mut clock = MockClock::new();
-    clock
-        .expect_now()
-        .returning(|| Utc.with_ymd_and_hms(2026, 11, 21, 8, 0, 0).unwrap());
-    let mut ids = MockIdGenerator::new();
-    ids.expect_new_id().returning(Uuid::now_v7);
     OrderService::new(
         Arc::new(crate::customer::MockCustomerRepository::new()),
         Arc::new(orders),
-        Arc::new(tenants),
-        Arc::new(clock),
-        Arc::new(ids),
+        Arc::new(tenants(Utc::now)),
+        Arc::new(clock(now)),
+        Arc::new(ids()),
     )
 }
 
@@ -421,16 +353,12 @@ fn loyalty_service(
     orders: MockOrderRepository,
     customers: crate::customer::MockCustomerRepository,
 ) -> LoyaltyService {
-    let mut clock = MockClock::new();
-    clock.expect_now().returning(Utc::now);
-    let mut ids = MockIdGenerator::new();
-    ids.expect_new_id().returning(Uuid::now_v7);
     LoyaltyService::new(
         Arc::new(customers),
         Arc::new(orders),
         Arc::new(MockTenantRepository::new()),
-        Arc::new(clock),
-        Arc::new(ids),
+        Arc::new(clock(Utc::now)),
+        Arc::new(ids()),
     )
 }
 

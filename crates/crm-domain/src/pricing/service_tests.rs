@@ -2,29 +2,21 @@
 
 use std::sync::Arc;
 
-use chrono::{TimeZone, Utc};
 use rust_decimal::Decimal;
 use serde_json::Map;
 use uuid::Uuid;
 
 use super::*;
 use crate::access::{Actor, Permission};
-use crate::customer::{
-    Customer, CustomerInput, LoyaltyStatus, MockCustomerRepository, PurchaseStats,
-    ValidationContext, customer_code,
-};
+use crate::customer::{Customer, CustomerInput, LoyaltyStatus, MockCustomerRepository};
 use crate::error::DomainError;
 use crate::ids::{CustomerId, TenantId, TierId, UserId};
 use crate::loyalty::{MockTierRepository, Tier};
-use crate::values::{Amount, CountryCode, CurrencyCode};
+use crate::testing::{self, TENANT, actor, budi, holding, now, profile};
+use crate::values::{Amount, CurrencyCode};
 
-const TENANT: TenantId = TenantId(Uuid::from_u128(1));
 const CUSTOMER: CustomerId = CustomerId(Uuid::from_u128(2));
 const SILVER: TierId = TierId(Uuid::from_u128(102));
-
-fn actor(role: &str) -> Actor {
-    Actor::new(TENANT, UserId::parse("user-1").unwrap(), [role], [])
-}
 
 fn d(s: &str) -> Decimal {
     s.parse().unwrap()
@@ -37,49 +29,20 @@ fn service(customers: MockCustomerRepository, tiers: MockTierRepository) -> Pric
 
 /// A customer paying in `currency`, with its own discount and tier.
 fn customer(currency: &str, own: Option<&str>, tier: Option<TierId>) -> Customer {
-    let now = Utc.with_ymd_and_hms(2026, 11, 21, 8, 0, 0).unwrap();
-    let ctx = ValidationContext {
-        default_country: CountryCode::parse("ID"),
-        default_currency: CurrencyCode::parse("IDR").unwrap(),
-        today: now.date_naive(),
+    let input = CustomerInput {
+        currency: Some(currency.into()),
+        discount_percent: own.map(d),
+        ..budi()
     };
     Customer {
-        id: CUSTOMER,
-        tenant_id: TENANT,
-        customer_number: 1,
-        customer_code: customer_code(2026, 1),
-        profile: CustomerInput {
-            name: Some("Budi".into()),
-            email: Some("budi@example.com".into()),
-            currency: Some(currency.into()),
-            discount_percent: own.map(d),
-            ..Default::default()
-        }
-        .validate(&ctx)
-        .unwrap(),
-        stats: PurchaseStats::default(),
+        profile: profile(input, now().date_naive()),
         loyalty: LoyaltyStatus {
             tier_id: tier,
-            tier_since: tier.map(|_| now),
+            tier_since: tier.map(|_| now()),
             points: 0,
         },
-        rfm: None,
-        created_by: None,
-        updated_by: None,
-        created_at: now,
-        updated_at: now,
-        deleted_at: None,
-        version: 1,
+        ..testing::customer(CUSTOMER, now())
     }
-}
-
-/// Customers holding `c` for `TENANT` only.
-fn holding(c: Customer) -> MockCustomerRepository {
-    let mut customers = MockCustomerRepository::new();
-    customers.expect_find().returning(move |t, id, deleted| {
-        Ok((t == TENANT && id == c.id && !deleted).then(|| c.clone()))
-    });
-    customers
 }
 
 /// Tiers holding Silver at `percent` for `TENANT`.

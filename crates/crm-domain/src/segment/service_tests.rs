@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{TimeZone, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -11,40 +11,24 @@ use super::*;
 use crate::access::{Actor, Permission};
 use crate::analytics::rfm::RfmSegment;
 use crate::customer::filter::{Field, Filter};
-use crate::customer::{
-    Customer, CustomerAggregates, CustomerInput, LoyaltyStatus, MockCustomerRepository,
-    PurchaseStats, ValidationContext, customer_code,
-};
+use crate::customer::{Customer, CustomerAggregates, MockCustomerRepository};
 use crate::error::{DomainError, RepositoryError};
 use crate::ids::{CustomerId, SegmentId, TenantId, UserId};
-use crate::ports::{MockClock, MockIdGenerator};
-use crate::values::{Amount, CountryCode, CurrencyCode};
+use crate::testing::{self, TENANT, actor, clock, field_codes as fields, fixed_ids, now};
+use crate::values::Amount;
 
-const TENANT: TenantId = TenantId(Uuid::from_u128(1));
 const OTHER_TENANT: TenantId = TenantId(Uuid::from_u128(9));
 const SEGMENT: SegmentId = SegmentId(Uuid::from_u128(10));
 const NEW_ID: Uuid = Uuid::from_u128(11);
 const CUSTOMER: CustomerId = CustomerId(Uuid::from_u128(2));
 
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 21, 8, 0, 0).unwrap()
-}
-
-fn actor(role: &str) -> Actor {
-    Actor::new(TENANT, UserId::parse("user-1").unwrap(), [role], [])
-}
-
 /// The one place the service is built.
 fn service(repo: MockSegmentRepository, customers: MockCustomerRepository) -> SegmentService {
-    let mut clock = MockClock::new();
-    clock.expect_now().returning(now);
-    let mut ids = MockIdGenerator::new();
-    ids.expect_new_id().returning(|| NEW_ID);
     SegmentService::new(
         Arc::new(repo),
         Arc::new(customers),
-        Arc::new(clock),
-        Arc::new(ids),
+        Arc::new(clock(now)),
+        Arc::new(fixed_ids(NEW_ID)),
     )
 }
 
@@ -101,41 +85,8 @@ fn ids(n: u128) -> Vec<CustomerId> {
         .collect()
 }
 
-fn fields(err: DomainError) -> Vec<(String, &'static str)> {
-    match err {
-        DomainError::Validation(e) => e.into_iter().map(|e| (e.field, e.code)).collect(),
-        other => panic!("expected a validation error, got {other:?}"),
-    }
-}
-
 fn customer() -> Customer {
-    let ctx = ValidationContext {
-        default_country: CountryCode::parse("ID"),
-        default_currency: CurrencyCode::parse("IDR").unwrap(),
-        today: now().date_naive(),
-    };
-    Customer {
-        id: CUSTOMER,
-        tenant_id: TENANT,
-        customer_number: 1,
-        customer_code: customer_code(2026, 1),
-        profile: CustomerInput {
-            name: Some("Budi".into()),
-            email: Some("budi@example.com".into()),
-            ..Default::default()
-        }
-        .validate(&ctx)
-        .unwrap(),
-        stats: PurchaseStats::default(),
-        loyalty: LoyaltyStatus::default(),
-        rfm: None,
-        created_by: None,
-        updated_by: None,
-        created_at: now(),
-        updated_at: now(),
-        deleted_at: None,
-        version: 1,
-    }
+    testing::customer(CUSTOMER, now())
 }
 
 #[tokio::test]

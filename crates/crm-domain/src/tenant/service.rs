@@ -166,16 +166,11 @@ impl TenantService {
 mod tests {
     use super::super::ports::MockTenantRepository;
     use super::*;
-    use crate::ports::{MockClock, MockIdGenerator};
+    use crate::testing::{clock, ids};
     use chrono::Utc;
-    use uuid::Uuid;
 
     fn service(repo: MockTenantRepository) -> TenantService {
-        let mut clock = MockClock::new();
-        clock.expect_now().returning(Utc::now);
-        let mut ids = MockIdGenerator::new();
-        ids.expect_new_id().returning(Uuid::now_v7);
-        TenantService::new(Arc::new(repo), Arc::new(clock), Arc::new(ids))
+        TenantService::new(Arc::new(repo), Arc::new(clock(Utc::now)), Arc::new(ids()))
     }
 
     #[tokio::test]

@@ -208,7 +208,7 @@ impl ViewService {
 mod tests {
     use super::*;
     use crate::ids::{TenantId, UserId};
-    use crate::ports::{MockClock, MockIdGenerator};
+    use crate::testing::{clock, ids};
     use crate::view::MockViewRepository;
     use chrono::Utc;
     use serde_json::json;
@@ -221,11 +221,7 @@ mod tests {
     }
 
     fn service(repo: MockViewRepository) -> ViewService {
-        let mut clock = MockClock::new();
-        clock.expect_now().returning(Utc::now);
-        let mut ids = MockIdGenerator::new();
-        ids.expect_new_id().returning(Uuid::now_v7);
-        ViewService::new(Arc::new(repo), Arc::new(clock), Arc::new(ids))
+        ViewService::new(Arc::new(repo), Arc::new(clock(Utc::now)), Arc::new(ids()))
     }
 
     fn view(owner: &str, shared: bool) -> SavedView {
