@@ -210,6 +210,62 @@ async fn a_dry_run_writes_nothing_and_previews(backend: DbBackend) {
     assert_eq!(preview[0]["action"], "create");
 }
 
+/// Issue 16, defect 8: an import's job (a dry run's preview holds names, e-mails and phones)
+/// is read with `customers.manage` on every path, `GET /jobs/{id}` included; an RFM job stays
+/// readable with `customers.view`.
+async fn import_jobs_need_manage_on_every_path(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let a = app.tenant("A").await;
+    let admin = app.token(a, "admin");
+    let (status, job) = import(
+        &app,
+        &admin,
+        "messy.csv",
+        MESSY,
+        json!({"kind": "customers", "dry_run": true}),
+    )
+    .await;
+    assert_eq!(status, 200, "{job}");
+    let id = job["id"].as_str().unwrap();
+    for role in ["viewer", "sales", "manager"] {
+        let token = app.token(a, role);
+        for path in [
+            format!("/api/v1/jobs/{id}"),
+            format!("/api/v1/imports/{id}"),
+        ] {
+            let r = app.get(&path, &token).await;
+            r.assert_problem(403);
+            assert!(
+                !r.body.to_string().contains("budi@example.com"),
+                "{role} read {path}: {}",
+                r.body
+            );
+        }
+    }
+    assert_eq!(
+        app.get(&format!("/api/v1/jobs/{id}"), &admin).await.status,
+        200
+    );
+    let rfm = app
+        .post(
+            "/api/v1/analytics/rfm/recompute?wait=true",
+            &admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(rfm.status, 200, "{}", rfm.body);
+    let rfm_id = rfm.body["id"].as_str().unwrap();
+    let viewer = app.token(a, "viewer");
+    assert_eq!(
+        app.get(&format!("/api/v1/jobs/{rfm_id}"), &viewer)
+            .await
+            .status,
+        200
+    );
+}
+
 async fn imports_are_tenant_isolated_and_checked(backend: DbBackend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
@@ -543,6 +599,7 @@ on_both_backends!(
     a_messy_csv_gives_the_expected_counts_with_each_policy,
     a_dry_run_writes_nothing_and_previews,
     imports_are_tenant_isolated_and_checked,
+    import_jobs_need_manage_on_every_path,
     an_orders_file_creates_customers_and_is_idempotent,
     the_cdnow_sample_imports_and_fits_the_published_models,
 );

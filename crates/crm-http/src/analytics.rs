@@ -115,12 +115,14 @@ pub async fn recompute_rfm(
     Ok(crate::jobs::launch::<JobResponse>(wait, location, &started.job, started.run).await)
 }
 
-/// A job of the caller's tenant.
+/// A job of the caller's tenant: `customers.view`, and `customers.manage` for an import's job
+/// (its preview holds personal data).
 #[utoipa::path(
     tag = "analytics",
     params(("id" = Uuid, Path, description = "Job id")),
     responses(
         (status = 200, body = JobResponse),
+        (status = 403, description = "Missing customers.view, or customers.manage for an import's job", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

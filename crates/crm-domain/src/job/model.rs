@@ -35,6 +35,18 @@ string_enum!(
 );
 
 impl JobKind {
+    /// The permission that reading a job of this kind needs: an import's job holds file names,
+    /// counts and a dry run's preview rows (names, e-mails, phones), so it needs
+    /// `customers.manage`, like starting one; an RFM recompute's holds counts only
+    /// (`customers.view`).
+    pub fn read_permission(self) -> crate::access::Permission {
+        if self.is_import() {
+            crate::access::Permission::CustomersManage
+        } else {
+            crate::access::Permission::CustomersView
+        }
+    }
+
     /// Whether it is an import (of customers or of orders).
     pub fn is_import(self) -> bool {
         self.imports().is_some()

@@ -21,18 +21,23 @@ impl JobService {
         Self { jobs }
     }
 
-    /// A job of any kind of the caller's tenant (`GET /jobs/{id}`; needs `customers.view`).
+    /// A job of any kind of the caller's tenant (`GET /jobs/{id}`): needs `customers.view`, and
+    /// the permission of the job's kind ([`super::JobKind::read_permission`]: an import's job
+    /// needs `customers.manage`).
     ///
     /// # Errors
-    /// [`DomainError::Forbidden`] without `customers.view`; [`DomainError::NotFound`] (`job`)
-    /// when absent or another tenant's.
+    /// [`DomainError::Forbidden`] without `customers.view`, or without the kind's permission;
+    /// [`DomainError::NotFound`] (`job`) when absent or another tenant's.
     #[tracing::instrument(name = "JobService::job", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, job_id = %id))]
     pub async fn job(&self, actor: &Actor, id: JobId) -> Result<Job, DomainError> {
         actor.require(Permission::CustomersView)?;
-        self.jobs
+        let job = self
+            .jobs
             .find(actor.tenant_id, id)
             .await?
-            .ok_or(DomainError::NotFound { entity: "job" })
+            .ok_or(DomainError::NotFound { entity: "job" })?;
+        actor.require(job.kind.read_permission())?;
+        Ok(job)
     }
 
     /// An import job of the caller's tenant (`GET /imports/{id}`; needs `customers.manage`).

@@ -189,7 +189,7 @@ fn service_finding(found: Option<Job>) -> JobService {
 }
 
 #[tokio::test]
-async fn any_job_is_read_with_customers_view() {
+async fn a_job_is_read_with_the_permission_of_its_kind() {
     let rfm = job(JobKind::RfmRecompute, None);
     let found = service_finding(Some(rfm.clone()))
         .job(&actor("viewer"), JOB)
@@ -200,8 +200,18 @@ async fn any_job_is_read_with_customers_view() {
         JobKind::ImportOrders,
         Some(JobOutcome::Import(import_outcome(false))),
     );
+    // An import's job (preview rows hold personal data) needs customers.manage.
+    for role in ["viewer", "sales", "manager"] {
+        assert_eq!(
+            service_finding(Some(import.clone()))
+                .job(&actor(role), JOB)
+                .await,
+            Err(DomainError::Forbidden(crate::Permission::CustomersManage)),
+            "{role}"
+        );
+    }
     let found = service_finding(Some(import.clone()))
-        .job(&actor("viewer"), JOB)
+        .job(&actor("admin"), JOB)
         .await
         .unwrap();
     assert_eq!(found, import);
