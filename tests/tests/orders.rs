@@ -775,7 +775,63 @@ async fn reevaluation_applies_changed_thresholds(backend: DbBackend) {
     assert_eq!(again.body["changed"], 0);
 }
 
+/// Issue 16, defect 9: a PATCH without If-Match asked for last-writer-wins, so contention with
+/// orders (which change the customer's version as they settle) never answers 412: the patch is
+/// applied to the fresh version, or, after its bounded attempts, a 503 with Retry-After.
+async fn patch_without_if_match_never_answers_412_under_orders(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let t = app.token(app.tenant("A").await, "admin");
+    let c = customer(&app, &t, json!({})).await;
+    let path = format!("/api/v1/customers/{c}");
+    let mut patches = Vec::new();
+    let mut orders = Vec::new();
+    for i in 0..24 {
+        let notes = format!("note {i}");
+        let (app, t, path) = (&app, &t, &path);
+        patches.push(async move {
+            app.call("PATCH", path, Some(t), Some(json!({"notes": notes})), &[])
+                .await
+        });
+        let c = &c;
+        orders.push(async move {
+            app.post(
+                &format!("/api/v1/customers/{c}/orders"),
+                t,
+                json!({"total_amount": "1000", "status": "completed", "payment_status": "paid"}),
+            )
+            .await
+        });
+    }
+    let (patched, placed) = futures_util::future::join(
+        futures_util::future::join_all(patches),
+        futures_util::future::join_all(orders),
+    )
+    .await;
+    for r in &placed {
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let mut applied = 0;
+    for r in &patched {
+        match r.status {
+            200 => applied += 1,
+            503 => assert_eq!(
+                r.headers.get("retry-after").and_then(|v| v.to_str().ok()),
+                Some("1"),
+                "{}",
+                r.body
+            ),
+            other => panic!("a PATCH without If-Match answered {other}: {}", r.body),
+        }
+    }
+    assert!(applied > 0, "no patch applied");
+    let got = app.get(&path, &t).await;
+    assert_eq!(got.body["total_orders"], 24, "{}", got.body);
+}
+
 on_both_backends!(
+    patch_without_if_match_never_answers_412_under_orders,
     tenant_settings_drive_points_and_downgrades,
     reevaluation_applies_changed_thresholds,
     a_mix_of_orders_gives_the_hand_computed_numbers,

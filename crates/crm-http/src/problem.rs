@@ -261,6 +261,10 @@ impl ResponseError for ApiError {
         if matches!(self, ApiError::Unauthorized(_)) {
             res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            // Overload and contention pass quickly: a client may retry after a second.
+            res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+        }
         res.body(serde_json::to_vec(&self.problem()).unwrap_or_default())
     }
 }

@@ -37,5 +37,5 @@ pub use ports::{
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{MockCustomerBatch, MockCustomerRepository};
 pub use service::{
-    Created, CustomerService, CustomerStats, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page,
+    Created, CustomerService, CustomerStats, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PATCH_ATTEMPTS, Page,
 };

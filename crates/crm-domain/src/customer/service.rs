@@ -25,6 +25,9 @@ pub const MAX_PAGE_SIZE: u32 = 200;
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
 /// Attempts of a write that the caller did not make conditional before giving up.
 const WRITE_ATTEMPTS: usize = 3;
+/// Attempts of a PATCH without `If-Match` (last writer wins): orders change a customer's
+/// version as they settle, so a busy customer may need several; then 503 (retry), never 412.
+pub const PATCH_ATTEMPTS: usize = 8;
 
 /// The result of a create.
 #[derive(Debug, Clone, PartialEq)]
@@ -223,12 +226,14 @@ impl CustomerService {
     /// `customers.edit` to write it): `patch` is applied to the version read and the result
     /// replaces it ([`CustomerService::replace`]). With `expected_version` the write happens
     /// only on that version; without it, when another writer changed the customer in between,
-    /// the patch is applied again to the fresh version, up to 3 attempts.
+    /// the patch is applied again to the fresh version, up to [`PATCH_ATTEMPTS`] attempts: the
+    /// caller asked for last-writer-wins, so it never gets a 412.
     ///
     /// # Errors
     /// As [`CustomerService::replace`] and [`CustomerPatch::apply`]:
-    /// [`DomainError::PreconditionFailed`] when `expected_version` is stale, or when other
-    /// writers won every attempt.
+    /// [`DomainError::PreconditionFailed`] only when `expected_version` is stale;
+    /// [`DomainError::Unavailable`] (503, retry) when, without it, other writers won every
+    /// attempt.
     #[tracing::instrument(name = "CustomerService::patch", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, customer_id = %id))]
     pub async fn patch(
         &self,
@@ -237,23 +242,21 @@ impl CustomerService {
         patch: &dyn CustomerPatch,
         expected_version: Option<i64>,
     ) -> Result<Customer, DomainError> {
-        for attempt in 1..=WRITE_ATTEMPTS {
+        for _ in 0..PATCH_ATTEMPTS {
             let current = self.get(actor, id).await?;
             check_version(expected_version, current.version)?;
             let input = patch.apply(&current)?;
             match self.replace(actor, id, input, Some(current.version)).await {
                 // Someone else wrote in between: patch their version, unless the caller pinned one.
-                Err(DomainError::PreconditionFailed { .. })
-                    if expected_version.is_none() && attempt < WRITE_ATTEMPTS =>
-                {
+                Err(DomainError::PreconditionFailed { .. }) if expected_version.is_none() => {
                     continue;
                 }
                 result => return result,
             }
         }
-        Err(DomainError::Unavailable(
-            "the customer is being changed too often; retry".into(),
-        ))
+        Err(DomainError::Unavailable(format!(
+            "the customer was changed by other writers during each of {PATCH_ATTEMPTS} attempts; retry"
+        )))
     }
 
     /// Soft-deletes a live customer (needs `customers.delete`): it disappears from reads and
