@@ -188,6 +188,11 @@ pub enum RepositoryError {
     Other(String),
 }
 
+/// What a client reads when the database cannot serve the request (503): never the driver's
+/// text.
+pub const STORAGE_UNAVAILABLE: &str =
+    "the database is unavailable or overloaded; retry after the Retry-After delay";
+
 impl From<RepositoryError> for DomainError {
     fn from(e: RepositoryError) -> Self {
         match e {
@@ -197,7 +202,12 @@ impl From<RepositoryError> for DomainError {
                 existing_id: None,
             },
             RepositoryError::Stale => DomainError::ConcurrentUpdate,
-            RepositoryError::Unavailable(m) => DomainError::Unavailable(m),
+            // The driver's text names hosts, pools and SQL states: it goes to the log, and the
+            // client reads a sentence of ours.
+            RepositoryError::Unavailable(m) => {
+                tracing::warn!(error = %m, "storage unavailable");
+                DomainError::Unavailable(STORAGE_UNAVAILABLE.into())
+            }
             RepositoryError::Other(m) => DomainError::Internal(m),
         }
     }
@@ -227,5 +237,16 @@ mod tests {
         assert_eq!((v.rule, v.field.as_str()), (Rule::TierInUse, "tier_id"));
         assert_eq!(v.facts["customers"], 3);
         assert_eq!(e.to_string(), "3 customers hold this tier");
+    }
+
+    #[test]
+    fn an_unavailable_store_reads_as_our_sentence_not_the_drivers_text() {
+        let e: DomainError = RepositoryError::Unavailable(
+            "error communicating with database: Connection refused (os error 111) at 10.0.0.5"
+                .into(),
+        )
+        .into();
+        assert_eq!(e, DomainError::Unavailable(STORAGE_UNAVAILABLE.into()));
+        assert!(!e.to_string().contains("10.0.0.5"));
     }
 }

@@ -32,13 +32,28 @@ pub struct Claims {
     pub permissions: Vec<String>,
     /// Expiry, seconds since the Unix epoch.
     pub exp: i64,
-    /// Issue time, seconds since the Unix epoch.
+    /// Issue time, seconds since the Unix epoch; not in the future.
     #[serde(default)]
     pub iat: i64,
+    /// Not valid before, seconds since the Unix epoch (optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     /// For a customer-portal user: the customer they are.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_id: Option<Uuid>,
 }
+
+/// The longest a token may live: its `exp` may be at most this far ahead of now (30 days).
+/// A token claiming more (an absurd `exp`) is refused, so a leaked token cannot outlive a
+/// secret rotation by years.
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Clock skew tolerated on `exp`, `nbf` and `iat`, seconds.
+pub const LEEWAY_SECS: u64 = 30;
+
+/// The shortest HS256 secret accepted, bytes (RFC 7518 §3.2: a key at least as long as the
+/// hash output, 256 bits).
+pub const MIN_SECRET_BYTES: usize = 32;
 
 /// Signs and verifies tokens with one shared secret (HS256).
 pub struct JwtKeys {
@@ -57,7 +72,8 @@ impl JwtKeys {
     /// Keys from a secret (at least 32 bytes is advisable).
     pub fn from_secret(secret: &[u8]) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 30;
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub"]);
         Self {
             encoding: EncodingKey::from_secret(secret),
@@ -83,19 +99,35 @@ impl JwtKeys {
             tenant_id: tenant.0,
             roles: roles.to_vec(),
             permissions: Vec::new(),
-            exp: now + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
+            exp: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2)),
             iat: now,
+            nbf: None,
             customer_id: None,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
     }
 
-    /// Verifies a token's signature and expiry and returns its claims.
+    /// Verifies a token's signature, expiry and `nbf` (with [`LEEWAY_SECS`]), and that it is
+    /// neither issued in the future nor valid for longer than [`MAX_TOKEN_LIFETIME`] from now;
+    /// returns its claims.
     ///
     /// # Errors
-    /// The verifier's error: bad signature, expired, malformed, missing claims.
+    /// The verifier's error: bad signature, expired, not yet valid, malformed, missing claims,
+    /// an `iat` in the future or an `exp` beyond the longest lifetime.
     pub fn verify(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map(|d| d.claims)
+        use jsonwebtoken::errors::ErrorKind;
+        let claims =
+            jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)?.claims;
+        let now = chrono::Utc::now().timestamp();
+        let leeway = i64::try_from(LEEWAY_SECS).unwrap_or(0);
+        let longest = i64::try_from(MAX_TOKEN_LIFETIME.as_secs()).unwrap_or(i64::MAX);
+        if claims.iat > now.saturating_add(leeway) {
+            return Err(ErrorKind::ImmatureSignature.into());
+        }
+        if claims.exp > now.saturating_add(longest).saturating_add(leeway) {
+            return Err(ErrorKind::InvalidClaimFormat("exp".into()).into());
+        }
+        Ok(claims)
     }
 }
 
@@ -202,10 +234,55 @@ mod tests {
             permissions: vec![],
             exp: chrono::Utc::now().timestamp() - 3600,
             iat: 0,
+            nbf: None,
             customer_id: None,
         };
         let token =
             jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding).unwrap();
         assert!(keys.verify(&token).is_err());
+    }
+
+    fn signed(keys: &JwtKeys, f: impl FnOnce(&mut Claims)) -> String {
+        let now = chrono::Utc::now().timestamp();
+        let mut claims = Claims {
+            sub: "a".into(),
+            tenant_id: Uuid::nil(),
+            roles: vec!["admin".into()],
+            permissions: vec![],
+            exp: now + 3600,
+            iat: now,
+            nbf: None,
+            customer_id: None,
+        };
+        f(&mut claims);
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding).unwrap()
+    }
+
+    #[test]
+    fn a_token_living_longer_than_the_longest_lifetime_is_refused() {
+        let keys = JwtKeys::from_secret(b"0123456789abcdef0123456789abcdef");
+        let day = 24 * 3600;
+        assert!(keys.verify(&signed(&keys, |c| c.exp += 29 * day)).is_ok());
+        assert!(keys.verify(&signed(&keys, |c| c.exp += 31 * day)).is_err());
+        assert!(keys.verify(&signed(&keys, |c| c.exp = i64::MAX)).is_err());
+    }
+
+    #[test]
+    fn a_token_issued_or_valid_only_in_the_future_is_refused() {
+        let keys = JwtKeys::from_secret(b"0123456789abcdef0123456789abcdef");
+        let now = chrono::Utc::now().timestamp();
+        assert!(keys.verify(&signed(&keys, |c| c.iat = now + 3600)).is_err());
+        assert!(
+            keys.verify(&signed(&keys, |c| c.nbf = Some(now + 3600)))
+                .is_err()
+        );
+        assert!(
+            keys.verify(&signed(&keys, |c| c.nbf = Some(now - 10)))
+                .is_ok()
+        );
+        assert!(
+            keys.verify(&signed(&keys, |c| c.iat = now + 5)).is_ok(),
+            "within the leeway"
+        );
     }
 }

@@ -27,6 +27,29 @@ const UNIQUE_FIELDS: [(&str, &str, &str); 6] = [
     ),
 ];
 
+/// What a driver error says when the database is unreachable, restarting, shutting down or
+/// overloaded: the request may succeed if retried, so it is a 503, not a 500. PostgreSQL's
+/// class 57 (operator intervention: `57P01` admin shutdown, `57P02` crash shutdown, `57P03`
+/// cannot connect now) and `57014` (statement timeout) included.
+const UNAVAILABLE_SIGNS: &[&str] = &[
+    "database is locked",
+    "PoolTimedOut",
+    "PoolClosed",
+    "connection refused",
+    "Connection refused",
+    "Connection reset",
+    "Broken pipe",
+    "terminating connection",
+    "the database system is shutting down",
+    "the database system is starting up",
+    "the database system is in recovery mode",
+    "57P01",
+    "57P02",
+    "57P03",
+    "57014",
+    "canceling statement due to statement timeout",
+];
+
 /// Maps a SeaORM error: unique violations to [`RepositoryError::Conflict`], connection
 /// failures to [`RepositoryError::Unavailable`], the rest to [`RepositoryError::Other`].
 pub fn map_db_err(err: DbErr) -> RepositoryError {
@@ -45,14 +68,37 @@ pub fn map_db_err(err: DbErr) -> RepositoryError {
         DbErr::Conn(e) => RepositoryError::Unavailable(e.to_string()),
         other => {
             let text = other.to_string();
-            if text.contains("database is locked")
-                || text.contains("PoolTimedOut")
-                || text.contains("connection refused")
-            {
+            if UNAVAILABLE_SIGNS.iter().any(|sign| text.contains(sign)) {
                 RepositoryError::Unavailable(text)
             } else {
                 RepositoryError::Other(text)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod unavailable_tests {
+    use super::*;
+
+    #[test]
+    fn an_administrator_shutdown_or_restart_is_unavailable_not_a_bug() {
+        for text in [
+            "error returned from database: terminating connection due to administrator command",
+            "error returned from database: the database system is shutting down",
+            "pool timed out while waiting for an open connection (PoolTimedOut)",
+        ] {
+            assert!(
+                matches!(
+                    map_db_err(DbErr::Custom(text.into())),
+                    RepositoryError::Unavailable(_)
+                ),
+                "{text}"
+            );
+        }
+        assert!(matches!(
+            map_db_err(DbErr::Custom("syntax error at or near".into())),
+            RepositoryError::Other(_)
+        ));
     }
 }

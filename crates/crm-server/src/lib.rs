@@ -89,6 +89,13 @@ fn redact(url: &str) -> String {
 /// When the secret file cannot be read or written.
 pub fn jwt_secret(config: &Config) -> anyhow::Result<String> {
     if let Some(s) = config.jwt_secret.as_ref().filter(|s| !s.is_empty()) {
+        anyhow::ensure!(
+            s.len() >= crm_http::auth::MIN_SECRET_BYTES,
+            "CRM_JWT_SECRET must be at least {} bytes (it has {}): generate one with \
+             `openssl rand -hex 32`",
+            crm_http::auth::MIN_SECRET_BYTES,
+            s.len()
+        );
         return Ok(s.clone());
     }
     let path = config.data_dir.join("jwt-secret");
@@ -285,10 +292,19 @@ mod tests {
         let first = jwt_secret(&config).unwrap();
         assert_eq!(first.len(), 64);
         assert_eq!(jwt_secret(&config).unwrap(), first);
-        let configured = Config {
+        let short = Config {
             jwt_secret: Some("s3cret".into()),
+            ..config.clone()
+        };
+        let err = jwt_secret(&short).unwrap_err().to_string();
+        assert!(err.contains("at least 32 bytes"), "{err}");
+        let configured = Config {
+            jwt_secret: Some("0123456789abcdef0123456789abcdef".into()),
             ..config
         };
-        assert_eq!(jwt_secret(&configured).unwrap(), "s3cret");
+        assert_eq!(
+            jwt_secret(&configured).unwrap(),
+            "0123456789abcdef0123456789abcdef"
+        );
     }
 }

@@ -149,6 +149,10 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 .get(TenantId(tenant))
                 .await
                 .map_err(|_| anyhow::anyhow!("tenant {tenant} does not exist"))?;
+            anyhow::ensure!(
+                ttl <= crm_http::auth::MAX_TOKEN_LIFETIME,
+                "--ttl is at most 30 days: the server refuses longer-lived tokens"
+            );
             let keys = crm_http::JwtKeys::from_secret(jwt_secret(&config)?.as_bytes());
             println!("{}", keys.mint(TenantId(tenant), &sub, &role, ttl)?);
         }

@@ -247,7 +247,7 @@ impl AnalyticsService {
                 }),
                 now,
             ),
-            Err(e) => job.fail(e.to_string(), now),
+            Err(e) => job.fail(DomainError::from(e).to_string(), now),
         }
         if let Err(e) = self.jobs.save(&job).await {
             tracing::error!(job = %job.id, error = %e, "could not record the job's outcome");

@@ -266,11 +266,10 @@ async fn a_failed_recompute_records_its_error() {
         .await;
     assert_eq!(job.state, JobState::Failed);
     assert!(job.result.is_none());
-    assert!(
-        job.error.as_deref().unwrap().contains("connection refused"),
-        "{:?}",
-        job.error
-    );
+    // The job says the database was unavailable, in our words: the driver's text is logged.
+    let error = job.error.as_deref().unwrap();
+    assert!(error.contains("unavailable"), "{error}");
+    assert!(!error.contains("connection refused"), "{error}");
     assert_eq!(saved.lock().unwrap()[0].state, JobState::Failed);
 }
 

@@ -263,6 +263,8 @@ async fn interrupted_jobs_are_failed_with_the_interrupted_message() {
         .returning(|_| Err(RepositoryError::Unavailable("down".into())));
     assert_eq!(
         JobService::new(Arc::new(down)).recover_interrupted().await,
-        Err(DomainError::Unavailable("down".into()))
+        Err(DomainError::Unavailable(
+            crate::error::STORAGE_UNAVAILABLE.into()
+        ))
     );
 }
