@@ -15,7 +15,7 @@ scale_backend() { # backend, url
   BACKEND="$1 (scale)"
   local tenant size
   read -r tenant size < "$DATA/$1.tenants"
-  export CRM_DATABASE_URL=$2 CRM_BIND=127.0.0.1:$PORT CRM_JWT_SECRET=bench-secret-0123456789abcdef CRM_DATA_DIR="$WORK/data-scale-$1" CRM_LOG=warn
+  export CRM_DATABASE_URL=$2 CRM_BIND=127.0.0.1:$PORT CRM_JWT_SECRET=bench-secret-0123456789abcdef-0123456789 CRM_DATA_DIR="$WORK/data-scale-$1" CRM_LOG=warn
   TOKEN=$("$BIN" token --tenant "$tenant" --role admin)
   "$BIN" serve & local pid=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/null && break; sleep 0.2; done
