@@ -830,7 +830,52 @@ async fn patch_without_if_match_never_answers_412_under_orders(backend: DbBacken
     assert_eq!(got.body["total_orders"], 24, "{}", got.body);
 }
 
+/// Issue 16, defect 4: deleting a customer and placing an order for it serialise on the
+/// customer, so a race ends with either the order placed and the delete refused (409
+/// customer-has-open-orders), or the customer deleted and the order refused (404), never both.
+async fn a_delete_and_an_order_racing_never_leave_an_order_behind_a_deleted_customer(
+    backend: DbBackend,
+) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let t = app.token(app.tenant("A").await, "admin");
+    let mut deleted = 0;
+    let mut placed = 0;
+    for trial in 0..30 {
+        let c = customer(&app, &t, json!({})).await;
+        let orders_path = format!("/api/v1/customers/{c}/orders");
+        let customer_path = format!("/api/v1/customers/{c}");
+        let (order, delete) = futures_util::future::join(
+            app.post(
+                &orders_path,
+                &t,
+                json!({"order_ref": format!("RACE-{trial}"), "total_amount": "1000", "status": "pending"}),
+            ),
+            app.call("DELETE", &customer_path, Some(&t), None, &[]),
+        )
+        .await;
+        match (order.status, delete.status) {
+            (201, 409) => {
+                placed += 1;
+                assert_eq!(
+                    delete.body["type"], "/problems/customer-has-open-orders",
+                    "{}",
+                    delete.body
+                );
+            }
+            (404, 204) => deleted += 1,
+            other => panic!(
+                "trial {trial}: order {} / delete {}: {} {}",
+                other.0, other.1, order.body, delete.body
+            ),
+        }
+    }
+    assert_eq!(placed + deleted, 30);
+}
+
 on_both_backends!(
+    a_delete_and_an_order_racing_never_leave_an_order_behind_a_deleted_customer,
     patch_without_if_match_never_answers_412_under_orders,
     tenant_settings_drive_points_and_downgrades,
     reevaluation_applies_changed_thresholds,

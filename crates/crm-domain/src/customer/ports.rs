@@ -368,6 +368,11 @@ pub trait CustomerRepository: Send + Sync {
 
     /// Sets or clears `deleted_at` if the version is still `expected_version`, incrementing the
     /// version. Returns the stored customer.
+    ///
+    /// A deletion is refused with [`RepositoryError::Conflict`] on `orders` when the customer
+    /// has open orders (pending, or completed and unpaid), checked in the same transaction under
+    /// the customer's lock, the lock order placement takes: a delete and a concurrent order
+    /// serialise, so no order is left behind a deleted customer.
     async fn set_deleted(&self, change: DeletionChange) -> Result<Customer, RepositoryError>;
 
     /// The idempotency record of this key in this tenant.

@@ -295,6 +295,17 @@ impl CustomerService {
             {
                 Ok(_) => return Ok(()),
                 Err(RepositoryError::Stale) => continue,
+                // An order arrived between the check above and the delete's lock.
+                Err(RepositoryError::Conflict { field }) if field == "orders" => {
+                    let open = self
+                        .customers
+                        .open_order_refs(actor.tenant_id, id, OPEN_ORDERS_LISTED)
+                        .await?;
+                    return Err(DeleteCustomerError::OpenOrders {
+                        orders: open.into_iter().map(|r| (id, r)).collect(),
+                    }
+                    .into());
+                }
                 Err(e) => return Err(e.into()),
             }
         }

@@ -143,6 +143,32 @@ pub(super) async fn set_deleted(
     c: DeletionChange,
 ) -> Result<Customer, RepositoryError> {
     let txn = repo.begin().await?;
+    if c.deleted_at.is_some() {
+        // Serialise with order placement, which locks the customer row too: under the lock, an
+        // order placed before this delete is seen here, and one placed after finds the customer
+        // deleted. (SQLite's one writer connection already serialises the two transactions.)
+        if repo.db.backend() == sea_orm::DatabaseBackend::Postgres {
+            customer::Entity::find()
+                .filter(customer::Column::TenantId.eq(c.tenant_id.0))
+                .filter(customer::Column::Id.eq(c.id.0))
+                .lock_exclusive()
+                .one(&txn)
+                .await
+                .map_err(map_db_err)?;
+        }
+        let open = crate::entity::order::Entity::find()
+            .filter(crate::entity::order::Column::TenantId.eq(c.tenant_id.0))
+            .filter(crate::entity::order::Column::CustomerId.eq(c.id.0))
+            .filter(super::queries::open_orders())
+            .one(&txn)
+            .await
+            .map_err(map_db_err)?;
+        if open.is_some() {
+            return Err(RepositoryError::Conflict {
+                field: "orders".into(),
+            });
+        }
+    }
     let changes = customer::ActiveModel {
         deleted_at: Set(c.deleted_at),
         ..Default::default()
