@@ -121,7 +121,7 @@ pub async fn recompute_rfm(
     tag = "analytics",
     params(("id" = Uuid, Path, description = "Job id")),
     responses(
-        (status = 200, body = JobResponse),
+        (status = 200, description = "The job: its state, and its outcome once finished", body = JobResponse),
         (status = 403, description = "Missing customers.view, or customers.manage for an import's job", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
     ),
@@ -200,7 +200,7 @@ impl From<&RfmSummary> for RfmResponse {
 #[utoipa::path(
     tag = "analytics",
     responses(
-        (status = 200, body = RfmResponse),
+        (status = 200, description = "The RFM distribution: customers and revenue per segment", body = RfmResponse),
         (status = 403, description = "Missing customers.view", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -276,7 +276,7 @@ impl From<&ClvModel> for ClvModelResponse {
     tag = "analytics",
     request_body = FitRequest,
     responses(
-        (status = 200, body = ClvModelResponse),
+        (status = 200, description = "The fitted models, with their parameters, log-likelihoods and fit time", body = ClvModelResponse),
         (status = 422, description = "Bad date or unit, or not enough data", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -408,7 +408,7 @@ impl From<&ClvSummary> for ClvSummaryResponse {
         ("at_risk_limit" = Option<u32>, Query, description = "At-risk customers listed (default 10, ≤ 100)"),
     ),
     responses(
-        (status = 200, body = ClvSummaryResponse),
+        (status = 200, description = "The tenant's CLV summary from the fitted models", body = ClvSummaryResponse),
         (status = 404, description = "No model fitted yet", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -520,7 +520,7 @@ impl From<&CustomerAnalytics> for CustomerAnalyticsResponse {
         ("as_of" = Option<NaiveDate>, Query, description = "Predict as of this day (default: calibration end)"),
     ),
     responses(
-        (status = 200, body = CustomerAnalyticsResponse),
+        (status = 200, description = "The customer's RFM scores, historical value and CLV prediction", body = CustomerAnalyticsResponse),
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

@@ -16,7 +16,7 @@ pub struct HealthStatus {
 }
 
 /// The process is up.
-#[utoipa::path(tag = "operations", responses((status = 200, body = HealthStatus)))]
+#[utoipa::path(tag = "operations", responses((status = 200, description = "The process is up", body = HealthStatus)))]
 #[get("/health/live")]
 pub async fn live() -> HttpResponse {
     HttpResponse::Ok().json(HealthStatus { status: "ok" })
@@ -24,7 +24,7 @@ pub async fn live() -> HttpResponse {
 
 /// The service can serve requests: the database answers.
 #[utoipa::path(tag = "operations", responses(
-    (status = 200, body = HealthStatus),
+    (status = 200, description = "The database answers", body = HealthStatus),
     (status = 503, description = "The database does not answer", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/health/ready")]

@@ -198,7 +198,7 @@ pub async fn create_import(
     tag = "imports",
     params(("id" = Uuid, Path, description = "Import id")),
     responses(
-        (status = 200, body = ImportResponse),
+        (status = 200, description = "The import: its state, counts and progress", body = ImportResponse),
         (status = 404, description = "No such import", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -246,7 +246,7 @@ impl From<&RowError> for RowErrorResponse {
         ("format" = Option<String>, Query, description = "`json` (default) or `csv`"),
     ),
     responses(
-        (status = 200, body = Vec<RowErrorResponse>),
+        (status = 200, description = "The rejected rows, by line", body = Vec<RowErrorResponse>),
         (status = 404, description = "No such import", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

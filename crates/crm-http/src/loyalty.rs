@@ -225,7 +225,7 @@ impl From<&TierChange> for TierChangeResponse {
         ("before" = Option<Uuid>, Query, description = "`next_before` of the previous page"),
     ),
     responses(
-        (status = 200, body = LoyaltyResponse),
+        (status = 200, description = "The customer's balance, tier, next tier and a ledger page", body = LoyaltyResponse),
         (status = 400, description = "Unknown parameter or malformed value", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
     ),
@@ -275,7 +275,7 @@ pub async fn get_loyalty(
     params(("id" = Uuid, Path, description = "Customer id")),
     request_body = PointsRequest,
     responses(
-        (status = 200, body = BalanceResponse),
+        (status = 200, description = "Redeemed: the new balance", body = BalanceResponse),
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`/problems/insufficient-points`: not enough points, with `balance` and `requested`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Points ≤ 0 or no reason", body = Problem, content_type = "application/problem+json"),
@@ -308,7 +308,7 @@ pub async fn redeem_points(
     params(("id" = Uuid, Path, description = "Customer id")),
     request_body = PointsRequest,
     responses(
-        (status = 200, body = BalanceResponse),
+        (status = 200, description = "Adjusted: the new balance", body = BalanceResponse),
         (status = 403, description = "Missing customers.manage", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`/problems/insufficient-points`: the balance would go below zero, with `balance` and `requested`", body = Problem, content_type = "application/problem+json"),
@@ -342,7 +342,7 @@ pub async fn adjust_points(
     params(("id" = Uuid, Path, description = "Customer id")),
     request_body = TierAssignment,
     responses(
-        (status = 200, body = CustomerResponse),
+        (status = 200, description = "The customer with its new tier", body = CustomerResponse),
         (status = 403, description = "Missing customers.manage", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown tier or no reason", body = Problem, content_type = "application/problem+json"),
@@ -374,7 +374,7 @@ pub async fn assign_tier(
     tag = "loyalty",
     params(("id" = Uuid, Path, description = "Customer id")),
     responses(
-        (status = 200, body = Vec<TierChangeResponse>),
+        (status = 200, description = "The customer's tier changes, newest first", body = Vec<TierChangeResponse>),
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -397,7 +397,7 @@ pub async fn tier_history(
 #[utoipa::path(
     tag = "tiers",
     responses(
-        (status = 200, body = Vec<TierResponse>),
+        (status = 200, description = "The tenant's tiers by level", body = Vec<TierResponse>),
         (status = 403, description = "Missing customers.view", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -416,7 +416,7 @@ pub async fn list_tiers(
     tag = "tiers",
     request_body = TierWrite,
     responses(
-        (status = 201, body = TierResponse),
+        (status = 201, description = "The tier created", body = TierResponse),
         (status = 403, description = "Missing customers.manage", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Name or level taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
@@ -447,7 +447,7 @@ pub async fn create_tier(
     tag = "tiers",
     params(("id" = Uuid, Path, description = "Tier id")),
     responses(
-        (status = 200, body = TierResponse),
+        (status = 200, description = "The tier", body = TierResponse),
         (status = 404, description = "No such tier", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -473,7 +473,7 @@ pub async fn get_tier(
     params(("id" = Uuid, Path, description = "Tier id")),
     request_body = TierWrite,
     responses(
-        (status = 200, body = TierResponse),
+        (status = 200, description = "The tier as replaced", body = TierResponse),
         (status = 403, description = "Missing customers.manage", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such tier", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Name or level taken", body = Problem, content_type = "application/problem+json"),
@@ -598,7 +598,7 @@ pub struct QuoteResponse {
     tag = "pricing",
     request_body = QuoteRequest,
     responses(
-        (status = 200, body = QuoteResponse),
+        (status = 200, description = "The priced lines, the discount applied and its source", body = QuoteResponse),
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid lines", body = Problem, content_type = "application/problem+json"),
     ),
@@ -670,7 +670,7 @@ pub struct ReevaluationResponse {
 #[utoipa::path(
     tag = "tiers",
     responses(
-        (status = 200, body = ReevaluationResponse),
+        (status = 200, description = "How many customers' tiers changed", body = ReevaluationResponse),
         (status = 403, description = "Missing customers.manage", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -715,7 +715,7 @@ fn tenant_response(t: &crm_domain::tenant::Tenant) -> TenantResponse {
 #[utoipa::path(
     tag = "tenant",
     responses(
-        (status = 200, body = TenantResponse),
+        (status = 200, description = "The caller's tenant and its settings", body = TenantResponse),
         (status = 403, description = "Missing customers.view", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -734,7 +734,7 @@ pub async fn get_tenant(
     tag = "tenant",
     request_body(content = Object, description = "e.g. {\"points_unit\": \"5000\", \"tier_downgrade\": {\"grace_days\": 30}}"),
     responses(
-        (status = 200, body = TenantResponse),
+        (status = 200, description = "The tenant with its merged settings", body = TenantResponse),
         (status = 403, description = "Missing customers.manage", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A malformed setting", body = Problem, content_type = "application/problem+json"),
     ),

@@ -380,7 +380,7 @@ pub async fn create_order(
     tag = "orders",
     params(("id" = Uuid, Path, description = "Customer id"), ListOrdersParams),
     responses(
-        (status = 200, body = OrderPage),
+        (status = 200, description = "A page of the customer's orders, newest first", body = OrderPage),
         (status = 400, description = "Unknown parameter or malformed value", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing customers.view", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
@@ -410,7 +410,7 @@ pub async fn list_customer_orders(
     tag = "orders",
     params(ListOrdersParams),
     responses(
-        (status = 200, body = OrderPage),
+        (status = 200, description = "A page of the tenant's orders, newest first", body = OrderPage),
         (status = 400, description = "Unknown parameter or malformed value", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing customers.view", body = Problem, content_type = "application/problem+json"),
     ),
@@ -432,7 +432,7 @@ pub async fn list_orders(
     tag = "orders",
     params(("id" = Uuid, Path, description = "Order id")),
     responses(
-        (status = 200, body = OrderResponse),
+        (status = 200, description = "The order", body = OrderResponse),
         (status = 403, description = "Missing customers.view", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
     ),
@@ -465,7 +465,7 @@ pub async fn get_order(
     ),
     request_body = OrderPatch,
     responses(
-        (status = 200, body = OrderResponse),
+        (status = 200, description = "The order as changed", body = OrderResponse),
         (status = 403, description = "Missing customers.edit", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`/problems/credit-limit-exceeded`: the order would become owed beyond the credit limit, with `limit`, `outstanding`, `requested` and `currency`", body = Problem, content_type = "application/problem+json"),
@@ -555,7 +555,7 @@ pub struct PurchaseStatsResponse {
     tag = "orders",
     params(("id" = Uuid, Path, description = "Customer id")),
     responses(
-        (status = 200, body = PurchaseStatsResponse),
+        (status = 200, description = "The customer's purchase statistics and history", body = PurchaseStatsResponse),
         (status = 403, description = "Missing customers.view", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
     ),
@@ -621,7 +621,7 @@ pub struct RecomputeResponse {
 #[utoipa::path(
     tag = "orders",
     responses(
-        (status = 200, body = RecomputeResponse),
+        (status = 200, description = "How many customers' statistics were rebuilt", body = RecomputeResponse),
         (status = 403, description = "Missing customers.manage", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

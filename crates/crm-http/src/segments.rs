@@ -139,7 +139,7 @@ pub struct MembersRequest {
 #[utoipa::path(
     tag = "segments",
     responses(
-        (status = 200, body = Vec<SegmentResponse>),
+        (status = 200, description = "The tenant's segments with their sizes and revenue", body = Vec<SegmentResponse>),
         (status = 403, description = "Missing customers.view", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -158,7 +158,7 @@ pub async fn list_segments(
     tag = "segments",
     request_body = SegmentWrite,
     responses(
-        (status = 201, body = SegmentResponse),
+        (status = 201, description = "The segment created, with its size and revenue", body = SegmentResponse),
         (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid field (the filter's errors carry their path)", body = Problem, content_type = "application/problem+json"),
     ),
@@ -188,7 +188,7 @@ pub async fn create_segment(
     tag = "segments",
     params(("id" = Uuid, Path, description = "Segment id")),
     responses(
-        (status = 200, body = SegmentResponse),
+        (status = 200, description = "The segment with its size and revenue", body = SegmentResponse),
         (status = 404, description = "No such segment", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -214,7 +214,7 @@ pub async fn get_segment(
     params(("id" = Uuid, Path, description = "Segment id")),
     request_body = SegmentWrite,
     responses(
-        (status = 200, body = SegmentResponse),
+        (status = 200, description = "The segment as replaced", body = SegmentResponse),
         (status = 404, description = "No such segment", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid field", body = Problem, content_type = "application/problem+json"),
     ),
@@ -265,7 +265,7 @@ pub async fn delete_segment(
     tag = "segments",
     params(("id" = Uuid, Path, description = "Segment id"), ListCustomersParams),
     responses(
-        (status = 200, body = CustomerPage),
+        (status = 200, description = "A page of the segment's customers", body = CustomerPage),
         (status = 400, description = "Unknown parameter or malformed value", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such segment", body = Problem, content_type = "application/problem+json"),
     ),
@@ -294,7 +294,7 @@ pub async fn segment_customers(
     params(("id" = Uuid, Path, description = "Segment id")),
     request_body = MembersRequest,
     responses(
-        (status = 200, body = SegmentResponse),
+        (status = 200, description = "The segment after the change", body = SegmentResponse),
         (status = 404, description = "No such segment", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a manual segment, or unknown customers", body = Problem, content_type = "application/problem+json"),
     ),
@@ -322,7 +322,7 @@ pub async fn add_members(
     params(("id" = Uuid, Path, description = "Segment id")),
     request_body = MembersRequest,
     responses(
-        (status = 200, body = SegmentResponse),
+        (status = 200, description = "The segment after the change", body = SegmentResponse),
         (status = 404, description = "No such segment", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a manual segment", body = Problem, content_type = "application/problem+json"),
     ),
@@ -370,7 +370,7 @@ impl From<&Segment> for MembershipResponse {
     tag = "segments",
     params(("id" = Uuid, Path, description = "Customer id")),
     responses(
-        (status = 200, body = Vec<MembershipResponse>),
+        (status = 200, description = "The segments the customer is in", body = Vec<MembershipResponse>),
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

@@ -100,7 +100,7 @@ impl From<&SavedView> for ViewResponse {
 #[utoipa::path(
     tag = "views",
     responses(
-        (status = 200, body = Vec<ViewResponse>),
+        (status = 200, description = "The saved views the caller may see", body = Vec<ViewResponse>),
         (status = 403, description = "Missing customers.view", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -119,7 +119,7 @@ pub async fn list_views(
     tag = "views",
     request_body = ViewWrite,
     responses(
-        (status = 201, body = ViewResponse),
+        (status = 201, description = "The view created", body = ViewResponse),
         (status = 403, description = "Missing customers.view", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid name, filter, sort or column", body = Problem, content_type = "application/problem+json"),
     ),
@@ -149,7 +149,7 @@ pub async fn create_view(
     tag = "views",
     params(("id" = Uuid, Path, description = "View id")),
     responses(
-        (status = 200, body = ViewResponse),
+        (status = 200, description = "The view", body = ViewResponse),
         (status = 404, description = "No such view, or another user's private view", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -174,7 +174,7 @@ pub async fn get_view(
     params(("id" = Uuid, Path, description = "View id")),
     request_body = ViewWrite,
     responses(
-        (status = 200, body = ViewResponse),
+        (status = 200, description = "The view as replaced", body = ViewResponse),
         (status = 403, description = "Someone else's shared view without customers.manage", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such view", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),

@@ -30,3 +30,24 @@ fn every_api_operation_documents_its_errors_as_problem_details() {
         }
     }
 }
+
+/// OpenAPI 3.1 (§4.8.17.1) requires a `description` on every response object; client
+/// generators reject a document that lacks one.
+#[test]
+fn every_response_has_a_description() {
+    let doc = serde_json::to_value(crm_http::openapi()).unwrap();
+    let mut missing = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for (code, r) in op["responses"].as_object().unwrap() {
+                if r["description"].as_str().is_none_or(str::is_empty) {
+                    missing.push(format!("{} {path} {code}", method.to_uppercase()));
+                }
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "responses without a description: {missing:?}"
+    );
+}

@@ -603,7 +603,7 @@ pub struct CustomerStatsResponse {
     tag = "customers",
     params(ListCustomersParams),
     responses(
-        (status = 200, body = CustomerStatsResponse),
+        (status = 200, description = "Counts and revenue of the customers the filters select", body = CustomerStatsResponse),
         (status = 400, description = "Unknown parameter or malformed value", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing customers.view", body = Problem, content_type = "application/problem+json"),
     ),
