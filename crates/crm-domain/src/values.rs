@@ -354,8 +354,6 @@ impl fmt::Display for Amount {
 }
 
 /// A percentage 0..=100 with at most two decimal places (a discount: `12.5` means 12.5 %).
-/// Storage keeps it exactly as an integer count of hundredths of a percent
-/// ([`Percent::to_hundredths`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Percent(Decimal);
 
@@ -396,19 +394,6 @@ impl Percent {
     /// The percentage (`12.5` for 12.5 %).
     pub fn value(&self) -> Decimal {
         self.0
-    }
-
-    /// Hundredths of a percent (basis points): 1250 for 12.5 %. Exact: at most 10,000.
-    pub fn to_hundredths(&self) -> i64 {
-        let mut d = self.0;
-        d.rescale(2);
-        i64::try_from(d.mantissa()).unwrap_or(0)
-    }
-
-    /// Reads [`Percent::to_hundredths`] back; values outside 0..=10,000 (corrupt storage) are
-    /// clamped into the range.
-    pub fn from_hundredths(hundredths: i64) -> Self {
-        Self(Decimal::new(hundredths.clamp(0, 10_000), 2).normalize())
     }
 }
 
@@ -520,11 +505,6 @@ mod tests {
     fn percentages_are_0_to_100_with_two_decimals() {
         let d = |s: &str| s.parse::<Decimal>().unwrap();
         assert_eq!(Percent::new(d("12.50")).unwrap().value(), d("12.5"));
-        assert_eq!(Percent::new(d("12.5")).unwrap().to_hundredths(), 1250);
-        assert_eq!(
-            Percent::from_hundredths(1250),
-            Percent::new(d("12.5")).unwrap()
-        );
         assert!(Percent::new(d("100.01")).is_err());
         assert!(Percent::new(d("-1")).is_err());
         assert!(Percent::new(d("1.005")).is_err());
