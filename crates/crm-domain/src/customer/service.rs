@@ -278,15 +278,9 @@ impl CustomerService {
         for _ in 0..WRITE_ATTEMPTS {
             let current = self.live(actor.tenant_id, id).await?;
             check_version(expected_version, current.version)?;
-            let open = self
-                .customers
-                .open_order_refs(actor.tenant_id, id, OPEN_ORDERS_LISTED)
-                .await?;
+            let open = self.open_orders(actor.tenant_id, id).await?;
             if !open.is_empty() {
-                return Err(DeleteCustomerError::OpenOrders {
-                    orders: open.into_iter().map(|r| (id, r)).collect(),
-                }
-                .into());
+                return Err(open_orders_refusal(id, open));
             }
             match self
                 .customers
@@ -297,14 +291,8 @@ impl CustomerService {
                 Err(RepositoryError::Stale) => continue,
                 // An order arrived between the check above and the delete's lock.
                 Err(RepositoryError::Conflict { field }) if field == "orders" => {
-                    let open = self
-                        .customers
-                        .open_order_refs(actor.tenant_id, id, OPEN_ORDERS_LISTED)
-                        .await?;
-                    return Err(DeleteCustomerError::OpenOrders {
-                        orders: open.into_iter().map(|r| (id, r)).collect(),
-                    }
-                    .into());
+                    let open = self.open_orders(actor.tenant_id, id).await?;
+                    return Err(open_orders_refusal(id, open));
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -568,6 +556,18 @@ impl CustomerService {
         super::load_live(self.customers.as_ref(), tenant, id).await
     }
 
+    /// Up to [`OPEN_ORDERS_LISTED`] refs of the customer's open orders, oldest first.
+    async fn open_orders(
+        &self,
+        tenant: TenantId,
+        id: CustomerId,
+    ) -> Result<Vec<String>, DomainError> {
+        Ok(self
+            .customers
+            .open_order_refs(tenant, id, OPEN_ORDERS_LISTED)
+            .await?)
+    }
+
     fn deletion(&self, actor: &Actor, current: &Customer, delete: bool) -> DeletionChange {
         let now = self.clock.now();
         DeletionChange {
@@ -694,4 +694,12 @@ fn check_version(expected: Option<i64>, current: i64) -> Result<(), DomainError>
         }
         _ => Ok(()),
     }
+}
+
+/// The refusal to delete customer `id`, naming its open orders `refs`.
+fn open_orders_refusal(id: CustomerId, refs: Vec<String>) -> DomainError {
+    DeleteCustomerError::OpenOrders {
+        orders: refs.into_iter().map(|r| (id, r)).collect(),
+    }
+    .into()
 }

@@ -114,7 +114,7 @@ impl CustomerRepository for SeaCustomerRepository {
         id: CustomerId,
         limit: u32,
     ) -> Result<Vec<String>, RepositoryError> {
-        queries::open_order_refs(self, tenant, id, limit).await
+        queries::open_order_refs(&self.db.read, tenant, id, limit).await
     }
 
     async fn list(

@@ -116,9 +116,10 @@ pub(super) async fn find_idempotency(
     }))
 }
 
-/// [`crm_domain::customer::CustomerRepository::open_order_refs`]: the oldest first.
+/// [`crm_domain::customer::CustomerRepository::open_order_refs`]: the oldest first, read on
+/// `conn` (the read pool, or the transaction of a deletion that checks under the lock).
 pub(super) async fn open_order_refs(
-    repo: &SeaCustomerRepository,
+    conn: &impl ConnectionTrait,
     tenant: TenantId,
     id: CustomerId,
     limit: u32,
@@ -134,7 +135,7 @@ pub(super) async fn open_order_refs(
         .order_by(order::Column::PlacedAt, Order::Asc)
         .limit(u64::from(limit))
         .into_tuple()
-        .all(&repo.db.read)
+        .all(conn)
         .await
         .map_err(map_db_err)
 }

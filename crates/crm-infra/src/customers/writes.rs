@@ -156,14 +156,8 @@ pub(super) async fn set_deleted(
                 .await
                 .map_err(map_db_err)?;
         }
-        let open = crate::entity::order::Entity::find()
-            .filter(crate::entity::order::Column::TenantId.eq(c.tenant_id.0))
-            .filter(crate::entity::order::Column::CustomerId.eq(c.id.0))
-            .filter(super::queries::open_orders())
-            .one(&txn)
-            .await
-            .map_err(map_db_err)?;
-        if open.is_some() {
+        let open = super::queries::open_order_refs(&txn, c.tenant_id, c.id, 1).await?;
+        if !open.is_empty() {
             return Err(RepositoryError::Conflict {
                 field: "orders".into(),
             });
