@@ -17,7 +17,7 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, EntityTrait, Set, TransactionTra
 
 use crate::db::Database;
 use crate::entity::clv_model;
-use crate::error::map_db_err;
+use crate::error::{corrupt, map_db_err};
 use crate::orders::raw;
 
 /// Analytics on the `customers`, `orders` and `clv_models` tables.
@@ -31,10 +31,6 @@ impl SeaAnalyticsRepository {
     pub fn new(db: Database) -> Self {
         Self { db }
     }
-}
-
-fn corrupt(what: &str) -> RepositoryError {
-    RepositoryError::Other(format!("stored {what} is invalid"))
 }
 
 /// `CASE r * 10 + f WHEN 11 THEN 'lost' ... END`: the domain's R×F table compiled to SQL.

@@ -27,6 +27,12 @@ const UNIQUE_FIELDS: [(&str, &str, &str); 6] = [
     ),
 ];
 
+/// A stored value that no longer reads as its domain type (`what` names it): corrupt data or a
+/// bug, never the caller's fault.
+pub(crate) fn corrupt(what: &str) -> RepositoryError {
+    RepositoryError::Other(format!("stored {what} is invalid"))
+}
+
 /// What a driver error says when the database is unreachable, restarting, shutting down or
 /// overloaded: the request may succeed if retried, so it is a 503, not a 500. PostgreSQL's
 /// class 57 (operator intervention: `57P01` admin shutdown, `57P02` crash shutdown, `57P03`

@@ -12,7 +12,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 
 use crate::db::Database;
 use crate::entity::job;
-use crate::error::map_db_err;
+use crate::error::{corrupt, map_db_err};
 
 /// Background jobs in `jobs`.
 #[derive(Debug, Clone)]
@@ -25,10 +25,6 @@ impl SeaJobRepository {
     pub fn new(db: Database) -> Self {
         Self { db }
     }
-}
-
-fn corrupt(what: &str) -> RepositoryError {
-    RepositoryError::Other(format!("stored {what} is invalid"))
 }
 
 #[async_trait]

@@ -25,7 +25,7 @@ use uuid::Uuid;
 use crate::customers::{bp_to_percent, to_domain as customer_to_domain};
 use crate::db::Database;
 use crate::entity::{customer, ledger_entry, order, order_line, tier, tier_change};
-use crate::error::map_db_err;
+use crate::error::{corrupt, map_db_err};
 
 /// Orders, ledger and tier history in their tables.
 #[derive(Debug, Clone)]
@@ -67,10 +67,6 @@ pub(crate) fn raw(backend: DatabaseBackend, sql: &str, values: Vec<sea_orm::Valu
         sql.to_owned()
     };
     Statement::from_sql_and_values(backend, sql, values)
-}
-
-fn corrupt(what: &str) -> RepositoryError {
-    RepositoryError::Other(format!("stored {what} is invalid"))
 }
 
 fn quantity_to_scaled(q: Decimal) -> i64 {
