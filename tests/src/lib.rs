@@ -76,6 +76,10 @@ impl TestApp {
             bind: "127.0.0.1:0".into(),
             jwt_secret: Some(SECRET.into()),
             workers: Some(1),
+            // Rate limits are off unless a test turns them on (tests/tests/rate_limits.rs).
+            rate_limit_per_token: 0.0,
+            rate_limit_per_tenant: 0.0,
+            rate_limit_auth_failures: 0.0,
             ..Config::default()
         };
         tweak(&mut config);

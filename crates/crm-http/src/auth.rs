@@ -1,4 +1,5 @@
-//! Bearer-token authentication (HS256 JWT) and the per-request caller.
+//! Bearer-token authentication (HS256 with a shared secret; RS256, PS256, ES256 and EdDSA from
+//! an OpenID Connect provider's keys, [`crate::oidc`]) and the per-request caller.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -8,12 +9,13 @@ use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use crm_domain::{Actor, DomainError, TenantId, UserId};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::oidc::{ACCEPTED_ALGORITHMS, OidcVerifier};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -115,19 +117,104 @@ impl JwtKeys {
     /// The verifier's error: bad signature, expired, not yet valid, malformed, missing claims,
     /// an `iat` in the future or an `exp` beyond the longest lifetime.
     pub fn verify(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
-        use jsonwebtoken::errors::ErrorKind;
         let claims =
             jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)?.claims;
-        let now = chrono::Utc::now().timestamp();
-        let leeway = i64::try_from(LEEWAY_SECS).unwrap_or(0);
-        let longest = i64::try_from(MAX_TOKEN_LIFETIME.as_secs()).unwrap_or(i64::MAX);
-        if claims.iat > now.saturating_add(leeway) {
-            return Err(ErrorKind::ImmatureSignature.into());
-        }
-        if claims.exp > now.saturating_add(longest).saturating_add(leeway) {
-            return Err(ErrorKind::InvalidClaimFormat("exp".into()).into());
-        }
+        check_lifetime(claims.iat, claims.exp)?;
         Ok(claims)
+    }
+}
+
+/// The lifetime rules every token obeys, whoever signed it: issued (`iat`, seconds since the
+/// Unix epoch; 0 when absent) no later than now plus [`LEEWAY_SECS`], and expiring (`exp`) no
+/// later than [`MAX_TOKEN_LIFETIME`] (plus the leeway) from now.
+///
+/// # Errors
+/// `ImmatureSignature` for an `iat` in the future, `InvalidClaimFormat("exp")` for an `exp`
+/// beyond the longest lifetime.
+pub fn check_lifetime(iat: i64, exp: i64) -> Result<(), jsonwebtoken::errors::Error> {
+    use jsonwebtoken::errors::ErrorKind;
+    let now = chrono::Utc::now().timestamp();
+    let leeway = i64::try_from(LEEWAY_SECS).unwrap_or(0);
+    let longest = i64::try_from(MAX_TOKEN_LIFETIME.as_secs()).unwrap_or(i64::MAX);
+    if iat > now.saturating_add(leeway) {
+        return Err(ErrorKind::ImmatureSignature.into());
+    }
+    if exp > now.saturating_add(longest).saturating_add(leeway) {
+        return Err(ErrorKind::InvalidClaimFormat("exp".into()).into());
+    }
+    Ok(())
+}
+
+/// Who a verified token says the caller is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The token's `sub`.
+    pub sub: String,
+    /// The tenant every request of the token is scoped to.
+    pub tenant: TenantId,
+    /// Role names as the token lists them (names that are not crm roles are ignored later).
+    pub roles: Vec<String>,
+    /// Permission names (HS256 tokens only).
+    pub permissions: Vec<String>,
+}
+
+/// Verifies bearer tokens by their algorithm: HS256 with the shared secret when one is
+/// configured, RS256/PS256/ES256/EdDSA with the identity provider's keys when a JWKS URL is
+/// configured. Any other algorithm (`none` included, which does not even parse), and a family
+/// whose verifier is not configured, is refused.
+#[derive(Debug)]
+pub struct Authenticator {
+    hs256: Option<JwtKeys>,
+    oidc: Option<OidcVerifier>,
+}
+
+impl Authenticator {
+    /// An authenticator with the HS256 keys and/or the OpenID Connect verifier; with neither,
+    /// every token is refused.
+    pub fn new(hs256: Option<JwtKeys>, oidc: Option<OidcVerifier>) -> Self {
+        Self { hs256, oidc }
+    }
+
+    /// HS256 only (development, the CLI's tokens, embedding).
+    pub fn hs256(keys: JwtKeys) -> Self {
+        Self::new(Some(keys), None)
+    }
+
+    /// The identity provider's verifier, when configured.
+    pub fn oidc(&self) -> Option<&OidcVerifier> {
+        self.oidc.as_ref()
+    }
+
+    /// Verifies `token` with the verifier of its algorithm.
+    ///
+    /// # Errors
+    /// A sentence for the 401: malformed token, algorithm not accepted, or the verifier's
+    /// refusal.
+    pub async fn verify(&self, token: &str) -> Result<Identity, String> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|e| format!("the token's header is malformed: {e}"))?;
+        match header.alg {
+            Algorithm::HS256 => {
+                let keys = self.hs256.as_ref().ok_or(
+                    "HS256 tokens are not accepted: this server verifies tokens with its identity \
+                     provider's keys",
+                )?;
+                let claims = keys.verify(token).map_err(|e| e.to_string())?;
+                Ok(Identity {
+                    sub: claims.sub,
+                    tenant: TenantId(claims.tenant_id),
+                    roles: claims.roles,
+                    permissions: claims.permissions,
+                })
+            }
+            alg if ACCEPTED_ALGORITHMS.contains(&alg) => match &self.oidc {
+                Some(oidc) => oidc.verify(token, &header).await,
+                None => Err(format!(
+                    "{alg:?} tokens are not accepted: no identity provider is configured"
+                )),
+            },
+            alg => Err(format!("the token's algorithm {alg:?} is not accepted")),
+        }
     }
 }
 
@@ -157,54 +244,87 @@ impl FromRequest for Caller {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
+    /// Authenticates the bearer token, then spends the request's cells from the caller's and
+    /// the tenant's rate-limit buckets (a heavy route costs more, [`crate::rate_limit`]); the
+    /// buckets' state goes into the request's extensions for the response's `RateLimit`
+    /// fields. A failed authentication is charged to the client IP's bucket: past it, a 429
+    /// instead of the 401.
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let auth = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let req = req.clone();
         Box::pin(async move {
-            let state = state.ok_or_else(|| {
-                ApiError::Domain(DomainError::Internal("app state missing".into()))
-            })?;
-            let auth = auth.ok_or_else(|| {
-                ApiError::Unauthorized("an Authorization: Bearer token is required".into())
-            })?;
-            let token = auth
-                .strip_prefix("Bearer ")
-                .or_else(|| auth.strip_prefix("bearer "))
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .cloned()
                 .ok_or_else(|| {
-                    ApiError::Unauthorized(
-                        "the Authorization header must be `Bearer <token>`".into(),
-                    )
+                    ApiError::Domain(DomainError::Internal("app state missing".into()))
                 })?;
-            let claims = state
-                .auth
-                .verify(token.trim())
-                .map_err(|e| ApiError::Unauthorized(format!("the bearer token is invalid: {e}")))?;
-            let user = UserId::parse(&claims.sub)
-                .ok_or_else(|| ApiError::Unauthorized("the token's sub is empty".into()))?;
-            let tenant = TenantId(claims.tenant_id);
-            if !state.known_tenants.contains(tenant) {
-                match state.services.tenants.get(tenant).await {
-                    Ok(_) => state.known_tenants.insert(tenant),
-                    Err(DomainError::NotFound { .. }) => {
-                        return Err(ApiError::Unauthorized(
-                            "the token's tenant does not exist".into(),
-                        ));
+            let identity = match authenticate(&state, &req).await {
+                Ok(identity) => identity,
+                Err(e @ ApiError::Unauthorized(_)) => {
+                    if let Some(peer) = req.peer_addr() {
+                        state
+                            .rate_limits
+                            .auth_failure(peer.ip())
+                            .map_err(ApiError::RateLimited)?;
                     }
-                    Err(e) => return Err(e.into()),
+                    return Err(e);
                 }
-            }
+                Err(e) => return Err(e),
+            };
+            let heavy = crate::rate_limit::is_heavy(req.method(), req.match_pattern().as_deref());
+            let status = state
+                .rate_limits
+                .admit(identity.tenant, &identity.sub, heavy)
+                .map_err(ApiError::RateLimited)?;
+            req.extensions_mut().insert(status);
+            let user = UserId::parse(&identity.sub)
+                .ok_or_else(|| ApiError::Unauthorized("the token's sub is empty".into()))?;
             Ok(Caller(Actor::new(
-                tenant,
+                identity.tenant,
                 user,
-                claims.roles.iter().map(String::as_str),
-                claims.permissions.iter().map(String::as_str),
+                identity.roles.iter().map(String::as_str),
+                identity.permissions.iter().map(String::as_str),
             )))
         })
     }
+}
+
+/// The verified identity of the request's bearer token, whose tenant exists.
+async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Identity, ApiError> {
+    let auth = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            ApiError::Unauthorized("an Authorization: Bearer token is required".into())
+        })?;
+    let token = auth
+        .strip_prefix("Bearer ")
+        .or_else(|| auth.strip_prefix("bearer "))
+        .ok_or_else(|| {
+            ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
+        })?;
+    let identity = state
+        .auth
+        .verify(token.trim())
+        .await
+        .map_err(|e| ApiError::Unauthorized(format!("the bearer token is invalid: {e}")))?;
+    if identity.sub.is_empty() {
+        return Err(ApiError::Unauthorized("the token's sub is empty".into()));
+    }
+    let tenant = identity.tenant;
+    if !state.known_tenants.contains(tenant) {
+        match state.services.tenants.get(tenant).await {
+            Ok(_) => state.known_tenants.insert(tenant),
+            Err(DomainError::NotFound { .. }) => {
+                return Err(ApiError::Unauthorized(
+                    "the token's tenant does not exist".into(),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(identity)
 }
 
 #[cfg(test)]

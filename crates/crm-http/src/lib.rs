@@ -14,10 +14,12 @@ pub mod jobs;
 pub mod json;
 pub mod loyalty;
 pub mod metrics;
+pub mod oidc;
 pub mod orders;
 pub mod panic;
 pub mod problem;
 pub mod query;
+pub mod rate_limit;
 pub mod segments;
 pub mod state;
 pub mod views;
@@ -32,7 +34,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::{AppExt, scope};
 use utoipa_swagger_ui::SwaggerUi;
 
-pub use auth::{Caller, Claims, JwtKeys};
+pub use auth::{Authenticator, Caller, Claims, Identity, JwtKeys};
 pub use cursor::CursorCodec;
 pub use metrics::Metrics;
 pub use problem::{ApiError, Problem};
@@ -157,6 +159,7 @@ pub fn build_app(
         .default_service(web::to(not_found))
         // Innermost: a panic becomes a 500 problem that the metrics and the request span see.
         .wrap(from_fn(panic::catch_panic))
+        .wrap(from_fn(rate_limit::headers))
         .wrap(from_fn(metrics::record))
         .wrap(TracingLogger::default())
 }

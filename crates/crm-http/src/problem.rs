@@ -5,6 +5,8 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use crm_domain::import::AcceptImportError;
 use crm_domain::{DomainError, FieldError, Rule};
+
+use crate::rate_limit::RateLimited;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -35,7 +37,9 @@ pub struct Problem {
     /// §3.2): `credit-limit-exceeded` has `limit`, `outstanding`, `requested` (decimal strings)
     /// and `currency`; `insufficient-points` has `balance` and `requested` (integers);
     /// `customer-has-open-orders` has `open_orders` (up to 10 `{customer_id, order_ref}`);
-    /// `tier-in-use` has `customers` (how many hold the tier).
+    /// `tier-in-use` has `customers` (how many hold the tier). A 429 `rate-limited` has `scope`
+    /// (`token`, `tenant` or `auth-failures`), `limit` (the bucket's size), `cost` (this
+    /// request's cells) and `retry_after` (seconds, as the `Retry-After` header).
     #[serde(flatten)]
     pub extensions: serde_json::Map<String, serde_json::Value>,
 }
@@ -99,6 +103,13 @@ pub enum ApiError {
     /// The route exists but not with this method (405).
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// A rate-limit bucket is empty (429, with `Retry-After`, `RateLimit-Policy` and
+    /// `RateLimit`).
+    #[error(
+        "the {} rate limit is exhausted (a bucket of {} requests; this one costs {}): retry after {} s",
+        .0.scope.name(), .0.limit, .0.cost, .0.retry_after
+    )]
+    RateLimited(RateLimited),
 }
 
 impl From<AcceptImportError> for ApiError {
@@ -167,6 +178,13 @@ impl ApiError {
             ApiError::Domain(DomainError::Internal(_)) => {
                 p.detail = "an unexpected error occurred; it has been logged".into();
             }
+            ApiError::RateLimited(r) => {
+                p.extensions.insert("scope".into(), r.scope.name().into());
+                p.extensions.insert("limit".into(), r.limit.into());
+                p.extensions.insert("cost".into(), r.cost.into());
+                p.extensions
+                    .insert("retry_after".into(), r.retry_after.into());
+            }
             ApiError::BadRequest {
                 field: Some(field),
                 detail,
@@ -214,6 +232,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
             ApiError::NoRoute(_) => ("not-found", "Not found"),
             ApiError::MethodNotAllowed => ("method-not-allowed", "Method not allowed"),
+            ApiError::RateLimited(_) => ("rate-limited", "Too many requests"),
         }
     }
 }
@@ -242,6 +261,7 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -260,6 +280,15 @@ impl ResponseError for ApiError {
         res.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
         if matches!(self, ApiError::Unauthorized(_)) {
             res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        if let ApiError::RateLimited(r) = self {
+            res.insert_header((header::RETRY_AFTER, r.retry_after.to_string()));
+            if let Ok(policy) = HeaderValue::from_str(&r.policy) {
+                res.insert_header(("ratelimit-policy", policy));
+            }
+            if let Ok(state) = HeaderValue::from_str(&r.state_field()) {
+                res.insert_header(("ratelimit", state));
+            }
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             // Overload and contention pass quickly: a client may retry after a second.

@@ -15,9 +15,10 @@ use crm_domain::tenant::TenantService;
 use crm_domain::view::ViewService;
 use futures_util::future::BoxFuture;
 
-use crate::auth::{JwtKeys, KnownTenants};
+use crate::auth::{Authenticator, KnownTenants};
 use crate::cursor::CursorCodec;
 use crate::metrics::Metrics;
+use crate::rate_limit::RateLimits;
 
 /// Checks that the service can do its work (the database answers), for `/health/ready`.
 pub trait ReadinessProbe: Send + Sync {
@@ -64,8 +65,10 @@ pub struct AppState {
     pub import_limits: ImportLimits,
     /// Writes export files (CSV, XLSX).
     pub sheets: Arc<dyn crm_domain::export::SheetWriters>,
-    /// Token verification.
-    pub auth: Arc<JwtKeys>,
+    /// Token verification (HS256 secret and/or the identity provider's keys).
+    pub auth: Arc<Authenticator>,
+    /// Per-token, per-tenant and failed-authentication rate limits.
+    pub rate_limits: RateLimits,
     /// List cursor signing.
     pub cursors: CursorCodec,
     /// Tenants already seen to exist.

@@ -1,6 +1,11 @@
 //! Configuration: defaults, then an optional TOML file, then `CRM_*` environment variables.
 
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crm_http::oidc::{ClaimPath, OidcSettings};
+use crm_http::rate_limit::{Rate, RateLimitSettings};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -34,6 +39,45 @@ pub struct Config {
     pub db_max_connections: u32,
     /// HTTP worker threads. Default: one per core.
     pub workers: Option<usize>,
+    /// The identity provider's JWKS URL (its `jwks_uri`): with it, RS256, PS256, ES256 and
+    /// EdDSA tokens signed by the provider's keys are accepted, and HS256 tokens only when
+    /// `jwt_secret` is set too. `https://` (or `http://` to the loopback). Default: none.
+    pub auth_jwks_url: Option<String>,
+    /// The required `iss` of provider tokens; required with `auth_jwks_url`.
+    pub auth_issuer: Option<String>,
+    /// The accepted `aud` of provider tokens, comma-separated; required with `auth_jwks_url`.
+    pub auth_audience: Option<String>,
+    /// The claim holding the tenant id (a UUID string); a dotted path reaches nested claims.
+    /// Default `tenant_id`.
+    pub auth_tenant_claim: String,
+    /// The claim holding the role names (an array, or a space-separated string); a dotted path
+    /// reaches nested claims (`realm_access.roles` for Keycloak realm roles). Default `roles`.
+    pub auth_roles_claim: String,
+    /// Shortest time between two fetches of the key set caused by tokens with an unknown `kid`,
+    /// seconds. Default 30.
+    pub auth_jwks_min_refresh_secs: u64,
+    /// The key set is fetched again at the first use after it is this old, seconds. Default
+    /// 3600.
+    pub auth_jwks_max_age_secs: u64,
+    /// Timeout of one key-set fetch, seconds. Default 5.
+    pub auth_jwks_timeout_secs: u64,
+    /// Requests per second per token subject (tenant and `sub`); 0 turns the limit off.
+    /// Default 50.
+    pub rate_limit_per_token: f64,
+    /// Burst of the per-token bucket (requests). Default 200.
+    pub rate_limit_per_token_burst: u32,
+    /// Requests per second per tenant, all its callers together; 0 turns the limit off.
+    /// Default 200.
+    pub rate_limit_per_tenant: f64,
+    /// Burst of the per-tenant bucket (requests). Default 1000.
+    pub rate_limit_per_tenant_burst: u32,
+    /// What a heavy request (import, export, recompute) costs, in requests. Default 10.
+    pub rate_limit_heavy_cost: u32,
+    /// Failed authentications per second per client IP; past the burst a 429 instead of a 401.
+    /// 0 turns the limit off. Default 5.
+    pub rate_limit_auth_failures: f64,
+    /// Burst of the failed-authentication bucket. Default 100.
+    pub rate_limit_auth_failures_burst: u32,
 }
 
 impl Default for Config {
@@ -50,6 +94,21 @@ impl Default for Config {
             max_import_rows: 2_000_000,
             db_max_connections: 10,
             workers: None,
+            auth_jwks_url: None,
+            auth_issuer: None,
+            auth_audience: None,
+            auth_tenant_claim: "tenant_id".into(),
+            auth_roles_claim: "roles".into(),
+            auth_jwks_min_refresh_secs: 30,
+            auth_jwks_max_age_secs: 3600,
+            auth_jwks_timeout_secs: 5,
+            rate_limit_per_token: 50.0,
+            rate_limit_per_token_burst: 200,
+            rate_limit_per_tenant: 200.0,
+            rate_limit_per_tenant_burst: 1000,
+            rate_limit_heavy_cost: 10,
+            rate_limit_auth_failures: 5.0,
+            rate_limit_auth_failures_burst: 100,
         }
     }
 }
@@ -65,6 +124,77 @@ impl Config {
             fig = fig.merge(Toml::file_exact(path));
         }
         fig.merge(Env::prefixed("CRM_")).extract().map_err(Box::new)
+    }
+
+    /// The rate limits in force.
+    ///
+    /// # Errors
+    /// A message naming the bad `CRM_RATE_LIMIT_*` setting.
+    pub fn rate_limits(&self) -> anyhow::Result<RateLimitSettings> {
+        let rate = |name: &str, per_second: f64, burst: u32| {
+            Rate::new(per_second, burst).map_err(|e| anyhow::anyhow!("CRM_RATE_LIMIT_{name}: {e}"))
+        };
+        Ok(RateLimitSettings {
+            per_token: rate(
+                "PER_TOKEN",
+                self.rate_limit_per_token,
+                self.rate_limit_per_token_burst,
+            )?,
+            per_tenant: rate(
+                "PER_TENANT",
+                self.rate_limit_per_tenant,
+                self.rate_limit_per_tenant_burst,
+            )?,
+            auth_failures_per_ip: rate(
+                "AUTH_FAILURES",
+                self.rate_limit_auth_failures,
+                self.rate_limit_auth_failures_burst,
+            )?,
+            heavy_cost: NonZeroU32::new(self.rate_limit_heavy_cost)
+                .ok_or_else(|| anyhow::anyhow!("CRM_RATE_LIMIT_HEAVY_COST is at least 1"))?,
+        })
+    }
+
+    /// The identity provider's settings, or `None` without `auth_jwks_url`.
+    ///
+    /// # Errors
+    /// A message naming the missing or bad `CRM_AUTH_*` setting.
+    pub fn oidc(&self) -> anyhow::Result<Option<(String, OidcSettings)>> {
+        let Some(url) = self.auth_jwks_url.as_ref().filter(|u| !u.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let issuer = self
+            .auth_issuer
+            .clone()
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| anyhow::anyhow!("CRM_AUTH_ISSUER is required with CRM_AUTH_JWKS_URL"))?;
+        let audiences: Vec<String> = self
+            .auth_audience
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned)
+            .collect();
+        anyhow::ensure!(
+            !audiences.is_empty(),
+            "CRM_AUTH_AUDIENCE is required with CRM_AUTH_JWKS_URL"
+        );
+        let claim = |name: &str, path: &str| {
+            ClaimPath::new(path).map_err(|e| anyhow::anyhow!("CRM_AUTH_{name}_CLAIM: {e}"))
+        };
+        Ok(Some((
+            url.trim().to_owned(),
+            OidcSettings {
+                issuer,
+                audiences,
+                tenant_claim: claim("TENANT", &self.auth_tenant_claim)?,
+                roles_claim: claim("ROLES", &self.auth_roles_claim)?,
+                min_refresh_interval: Duration::from_secs(self.auth_jwks_min_refresh_secs),
+                max_key_age: Duration::from_secs(self.auth_jwks_max_age_secs),
+            },
+        )))
     }
 
     /// The database URL in force.
@@ -84,6 +214,67 @@ mod tests {
         let c = Config::default();
         assert_eq!(c.database_url(), "sqlite://data/crm.db");
         assert_eq!(c.bind, "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn rate_limits_are_on_by_default_and_zero_turns_them_off() {
+        let c = Config::default();
+        let r = c.rate_limits().unwrap();
+        assert_eq!(r.per_token.unwrap().burst.get(), 200);
+        assert_eq!(r.per_tenant.unwrap().burst.get(), 1000);
+        assert_eq!(r.heavy_cost.get(), 10);
+        let off = Config {
+            rate_limit_per_token: 0.0,
+            rate_limit_per_tenant: 0.0,
+            rate_limit_auth_failures: 0.0,
+            ..c.clone()
+        };
+        assert_eq!(
+            off.rate_limits().unwrap(),
+            RateLimitSettings {
+                heavy_cost: r.heavy_cost,
+                ..RateLimitSettings::off()
+            }
+        );
+        let bad = Config {
+            rate_limit_per_token_burst: 0,
+            ..c
+        };
+        let err = bad.rate_limits().unwrap_err().to_string();
+        assert!(err.contains("CRM_RATE_LIMIT_PER_TOKEN"), "{err}");
+    }
+
+    #[test]
+    fn an_identity_provider_needs_an_issuer_and_an_audience() {
+        let c = Config::default();
+        assert!(c.oidc().unwrap().is_none());
+        let jwks = Config {
+            auth_jwks_url: Some("https://idp.example.com/certs".into()),
+            ..c
+        };
+        let err = jwks.oidc().unwrap_err().to_string();
+        assert!(err.contains("CRM_AUTH_ISSUER"), "{err}");
+        let with_issuer = Config {
+            auth_issuer: Some("https://idp.example.com".into()),
+            ..jwks
+        };
+        let err = with_issuer.oidc().unwrap_err().to_string();
+        assert!(err.contains("CRM_AUTH_AUDIENCE"), "{err}");
+        let full = Config {
+            auth_audience: Some("crm, crm-api".into()),
+            auth_roles_claim: "realm_access.roles".into(),
+            ..with_issuer
+        };
+        let (url, settings) = full.oidc().unwrap().unwrap();
+        assert_eq!(url, "https://idp.example.com/certs");
+        assert_eq!(settings.audiences, ["crm", "crm-api"]);
+        assert_eq!(settings.roles_claim.as_str(), "realm_access.roles");
+        let bad_claim = Config {
+            auth_tenant_claim: ".tenant".into(),
+            ..full
+        };
+        let err = bad_claim.oidc().unwrap_err().to_string();
+        assert!(err.contains("CRM_AUTH_TENANT_CLAIM"), "{err}");
     }
 
     #[test]

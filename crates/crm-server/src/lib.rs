@@ -5,6 +5,7 @@ pub mod config;
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{HttpServer, web};
@@ -23,8 +24,10 @@ use crm_domain::segment::SegmentService;
 use crm_domain::tenant::TenantService;
 use crm_domain::view::ViewService;
 use crm_http::auth::KnownTenants;
+use crm_http::oidc::{HttpJwks, OidcVerifier};
+use crm_http::rate_limit::RateLimits;
 use crm_http::state::ImportLimits;
-use crm_http::{AppState, CursorCodec, JwtKeys, Metrics, ReadinessProbe};
+use crm_http::{AppState, Authenticator, CursorCodec, JwtKeys, Metrics, ReadinessProbe};
 use crm_infra::export_file::SheetFiles;
 use crm_infra::{
     Database, DbConfig, DiskImportFiles, SeaAnalyticsRepository, SeaCustomerRepository,
@@ -82,8 +85,9 @@ fn redact(url: &str) -> String {
     }
 }
 
-/// The JWT secret in force: the configured one, else the one kept in `<data_dir>/jwt-secret`,
-/// generated (256 random bits) on first use with a warning.
+/// The server secret in force (HS256 tokens, when accepted, and list cursors): the configured
+/// one, else the one kept in `<data_dir>/jwt-secret`, generated (256 random bits) on first use
+/// with a warning.
 ///
 /// # Errors
 /// When the secret file cannot be read or written.
@@ -114,6 +118,40 @@ pub fn jwt_secret(config: &Config) -> anyhow::Result<String> {
         "CRM_JWT_SECRET is not set: generated a development secret; set CRM_JWT_SECRET in production"
     );
     Ok(secret)
+}
+
+/// Whether the server accepts HS256 tokens: always without an identity provider (with the
+/// configured or the generated secret), and with one only when `CRM_JWT_SECRET` is set.
+pub fn hs256_accepted(config: &Config) -> bool {
+    config.jwt_secret.as_ref().is_some_and(|s| !s.is_empty())
+        || config
+            .auth_jwks_url
+            .as_ref()
+            .is_none_or(|u| u.trim().is_empty())
+}
+
+/// The token verifier of `config`: HS256 with `secret` when [`hs256_accepted`], and the
+/// identity provider's keys when `CRM_AUTH_JWKS_URL` is set, fetched once now (a failure is
+/// logged, not fatal: the keys are fetched again when a token needs them).
+///
+/// # Errors
+/// A message naming the bad `CRM_AUTH_*` setting.
+pub async fn authenticator(config: &Config, secret: &str) -> anyhow::Result<Authenticator> {
+    let hs256 = hs256_accepted(config).then(|| JwtKeys::from_secret(secret.as_bytes()));
+    let oidc = match config.oidc()? {
+        None => None,
+        Some((url, settings)) => {
+            let timeout = Duration::from_secs(config.auth_jwks_timeout_secs.max(1));
+            let source = HttpJwks::new(&url, timeout)
+                .map_err(|e| anyhow::anyhow!("CRM_AUTH_JWKS_URL: {e}"))?;
+            let verifier = OidcVerifier::new(settings, Box::new(source));
+            if let Err(e) = verifier.refresh().await {
+                tracing::error!(error = %e, "could not fetch the identity provider's keys at start-up; tokens will be refused until a fetch succeeds");
+            }
+            Some(verifier)
+        }
+    };
+    Ok(Authenticator::new(hs256, oidc))
 }
 
 /// The domain services wired to SeaORM repositories on `db`: what the server hands to
@@ -236,7 +274,8 @@ impl Application {
                 max_rows: config.max_import_rows,
             },
             sheets: Arc::new(SheetFiles),
-            auth: Arc::new(JwtKeys::from_secret(secret.as_bytes())),
+            auth: Arc::new(authenticator(config, &secret).await?),
+            rate_limits: RateLimits::new(&config.rate_limits()?),
             cursors: CursorCodec::new(secret.as_bytes()),
             known_tenants: KnownTenants::default(),
             readiness: Arc::new(DbReadiness(db)),

@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use crm_domain::TenantId;
 use crm_domain::tenant::NewTenant;
-use crm_server::{Application, Config, connect, jwt_secret, migrate, services};
+use crm_server::{Application, Config, connect, hs256_accepted, jwt_secret, migrate, services};
 use uuid::Uuid;
 
 #[derive(Debug, Parser)]
@@ -149,6 +149,11 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 .get(TenantId(tenant))
                 .await
                 .map_err(|_| anyhow::anyhow!("tenant {tenant} does not exist"))?;
+            anyhow::ensure!(
+                hs256_accepted(&config),
+                "the server accepts no HS256 tokens: CRM_AUTH_JWKS_URL is set and CRM_JWT_SECRET \
+                 is not (get a token from the identity provider, or set CRM_JWT_SECRET)"
+            );
             anyhow::ensure!(
                 ttl <= crm_http::auth::MAX_TOKEN_LIFETIME,
                 "--ttl is at most 30 days: the server refuses longer-lived tokens"
