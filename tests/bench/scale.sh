@@ -16,6 +16,8 @@ scale_backend() { # backend, url
   local tenant size
   read -r tenant size < "$DATA/$1.tenants"
   export CRM_DATABASE_URL=$2 CRM_BIND=127.0.0.1:$PORT CRM_JWT_SECRET=bench-secret-0123456789abcdef-0123456789 CRM_DATA_DIR="$WORK/data-scale-$1" CRM_LOG=warn
+  # The bench measures throughput from one token: rate limits off.
+  export CRM_RATE_LIMIT_PER_TOKEN=0 CRM_RATE_LIMIT_PER_TENANT=0
   TOKEN=$("$BIN" token --tenant "$tenant" --role admin)
   "$BIN" serve & local pid=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/null && break; sleep 0.2; done
