@@ -54,6 +54,12 @@ pub fn is_heavy(method: &Method, route: Option<&str>) -> bool {
     })
 }
 
+/// The slowest rate accepted, cells per second: one a day.
+pub const MIN_RATE: f64 = 1.0 / 86_400.0;
+
+/// The fastest rate accepted, cells per second.
+pub const MAX_RATE: f64 = 1e9;
+
 /// One token bucket: refilled at `per_second` cells per second, holding at most `burst`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rate {
@@ -67,14 +73,16 @@ impl Rate {
     /// A bucket, or `None` (no limit) when `per_second` is 0.
     ///
     /// # Errors
-    /// A sentence when `per_second` is negative, not finite or above 10^9, or `burst` is 0.
+    /// A sentence when `per_second` is outside [`MIN_RATE`]..=[`MAX_RATE`] (negative, not a
+    /// number, infinite), or `burst` is 0.
     pub fn new(per_second: f64, burst: u32) -> Result<Option<Self>, String> {
         if per_second == 0.0 {
             return Ok(None);
         }
-        if !per_second.is_finite() || !(0.0..=1e9).contains(&per_second) {
+        if !(MIN_RATE..=MAX_RATE).contains(&per_second) {
             return Err(format!(
-                "a rate is 0 (off) or a positive number of requests per second up to 10^9, not {per_second}"
+                "a rate is 0 (off) or a number of requests per second from {MIN_RATE} (one a \
+                 day) to 10^9, not {per_second}"
             ));
         }
         let burst = NonZeroU32::new(burst).ok_or("a burst is at least 1")?;
@@ -82,7 +90,10 @@ impl Rate {
     }
 
     fn quota(&self) -> Quota {
-        let period = Duration::from_secs_f64(1.0 / self.per_second).max(Duration::from_nanos(1));
+        // `Rate::new` keeps the period within 1 ns..=1 day; a hand-built `Rate` gets the nearest.
+        let period = Duration::try_from_secs_f64(1.0 / self.per_second)
+            .unwrap_or(Duration::from_secs(86_400))
+            .clamp(Duration::from_nanos(1), Duration::from_secs(86_400));
         Quota::with_period(period)
             .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX))
             .allow_burst(self.burst)
@@ -541,6 +552,8 @@ mod tests {
         assert_eq!(Rate::new(0.0, 0), Ok(None));
         assert!(Rate::new(-1.0, 5).is_err());
         assert!(Rate::new(f64::NAN, 5).is_err());
+        assert!(Rate::new(f64::INFINITY, 5).is_err());
+        assert!(Rate::new(1e-300, 5).is_err(), "a period beyond Duration");
         assert!(Rate::new(5.0, 0).is_err());
         assert!(Rate::new(0.5, 1).unwrap().is_some());
     }
