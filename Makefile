@@ -1,5 +1,5 @@
 # crm: the two commands a newcomer needs are `make run` and `make test`.
-.PHONY: run test bench bench-data demo openapi openapi-check lint fmt ci
+.PHONY: run test fault bench bench-data demo openapi openapi-check lint fmt ci
 
 CARGO ?= cargo
 
@@ -11,6 +11,13 @@ run:
 ## at 127.0.0.1:5432 (mandatory when CI=true).
 test:
 	$(CARGO) test --workspace --no-fail-fast
+
+## The fault suite: the real server binary against a PostgreSQL cluster of its own (initdb'd in a
+## temporary folder): PostgreSQL restarted under load, SIGTERM under load, a saturated pool, the
+## server killed during an import. Needs PostgreSQL's server binaries (pg_config --bindir).
+fault:
+	$(CARGO) build -p crm-server
+	$(CARGO) test -p crm-blackbox-tests --test faults -- --ignored --test-threads=1
 
 ## Load-test the release server (wrk, 1 and 32 connections, SQLite and PostgreSQL; a tenant the
 ## run fills, then the bench-data set with pgbench ceilings) and write docs/BENCHMARKS.md.

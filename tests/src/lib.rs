@@ -3,6 +3,8 @@
 //! file or PostgreSQL database, and talks to it over HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod fault;
+
 use std::time::Duration;
 
 use crm_domain::TenantId;
