@@ -210,6 +210,10 @@ impl ServerProcess {
             ("CRM_JWT_SECRET".into(), SECRET.into()),
             ("CRM_DATA_DIR".into(), data_dir.path().display().to_string()),
             ("CRM_LOG".into(), "error".into()),
+            // The load here is the point; rate limits have tests of their own.
+            ("CRM_RATE_LIMIT_PER_TOKEN".into(), "0".into()),
+            ("CRM_RATE_LIMIT_PER_TENANT".into(), "0".into()),
+            ("CRM_RATE_LIMIT_AUTH_FAILURES".into(), "0".into()),
         ];
         env.extend(extra.iter().map(|(k, v)| ((*k).into(), (*v).into())));
         let child = Self::spawn(&env, &["serve"]);
