@@ -114,6 +114,8 @@ pub enum Rule {
     CustomerHasOpenOrders,
     /// A tier customers hold cannot be deleted (`loyalty::DeleteTierError::InUse`).
     TierInUse,
+    /// An erased customer cannot be changed: its profile, consents (`customer::CustomerErased`).
+    CustomerErased,
 }
 
 /// A refusal by a business rule: which rule, the API field it concerns, a sentence for people

@@ -94,3 +94,11 @@ uuid_id!(
     /// A customer segment (UUID v7).
     SegmentId
 );
+uuid_id!(
+    /// A recorded consent grant or withdrawal (UUID v7).
+    ConsentEventId
+);
+uuid_id!(
+    /// The record of a customer's erasure (UUID v7).
+    ErasureId
+);

@@ -20,6 +20,7 @@ pub mod job;
 pub mod loyalty;
 pub mod order;
 pub mod pricing;
+pub mod privacy;
 pub mod segment;
 pub mod tenant;
 pub mod view;

@@ -124,6 +124,8 @@ pub(crate) fn customer(id: CustomerId, at: DateTime<Utc>) -> Customer {
         created_at: at,
         updated_at: at,
         deleted_at: None,
+        erased_at: None,
+        erased_by: None,
         version: 1,
     }
 }

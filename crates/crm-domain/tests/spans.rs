@@ -76,6 +76,8 @@ fn service() -> CustomerService {
             created_at: new.created_at,
             updated_at: new.created_at,
             deleted_at: None,
+            erased_at: None,
+            erased_by: None,
             version: 1,
         })
     });

@@ -24,6 +24,8 @@ pub enum CursorKind {
     Customers = 1,
     /// Order lists (`placed_at`, id).
     Orders = 2,
+    /// A customer's consent history (`at`, id).
+    ConsentHistory = 3,
 }
 
 /// Encodes and verifies cursors with a server secret.

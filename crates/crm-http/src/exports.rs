@@ -1,5 +1,6 @@
 //! Exports: `GET /api/v1/exports/customers` (the filtered customer list as CSV or XLSX) and
-//! `GET /api/v1/customers/{id}/export` (everything stored about one customer, as JSON).
+//! `GET /api/v1/customers/{id}/data-export` (everything stored about one customer, as JSON; also
+//! at its older, deprecated path `GET /api/v1/customers/{id}/export`).
 //!
 //! The list export is `ExportService::write_customers`: it reads the customers in keyset pages
 //! of 200 and never holds the set; a CSV goes out one page per chunk of a streaming body as it
@@ -14,8 +15,10 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use crm_domain::customer::{Customer, CustomerQuery};
-use crm_domain::export::{CustomerData, CustomerSheet, ExportFormat, ExportSink, SheetError};
+use crm_domain::customer::CustomerQuery;
+use crm_domain::export::{
+    CustomerData, CustomerRow, CustomerSheet, ExportFormat, ExportSink, SheetError,
+};
 use crm_domain::{Actor, CustomerId, DomainError};
 use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
@@ -33,18 +36,23 @@ use crate::customers::dto::{CustomerResponse, RfmScoresResponse};
 use crate::customers::list::{ListCustomersParams, parse_params};
 use crate::loyalty::{LedgerEntryResponse, TierChangeResponse};
 use crate::orders::OrderResponse;
+use crate::privacy::{ConsentEventResponse, ConsentResponse};
 use crate::problem::{ApiError, Problem};
 use crate::segments::MembershipResponse;
 use crate::state::AppState;
 
 /// Registers the export routes (inside the `/api/v1` scope, before the customer routes).
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(export_customers).service(export_customer);
+    cfg.service(export_customers)
+        .service(data_export)
+        .service(legacy::export_customer);
 }
 
 /// Every column a customer export can have: the fields of the customer API
-/// ([`CustomerResponse`]), in its order; and the columns of an export without `columns=`. Both
-/// come from the domain's one list of customer fields ([`crm_domain::customer::CUSTOMER_FIELDS`]).
+/// ([`CustomerResponse`]), in its order, then one column per consent purpose
+/// (`consent_marketing_email`, ...: the current status); and the columns of an export without
+/// `columns=`. Both come from the domain's one list of customer fields
+/// ([`crm_domain::customer::CUSTOMER_FIELDS`]).
 pub use crm_domain::customer::{
     DEFAULT_EXPORT_COLUMNS as DEFAULT_COLUMNS, EXPORT_COLUMNS as CUSTOMER_COLUMNS,
 };
@@ -83,8 +91,9 @@ struct ExportOptionsParams {
     /// are a 400). Default: id, customer_number, customer_code, name, display_name, email,
     /// phone, mobile_phone, customer_type, company, job_title, industry, status, stage, source,
     /// assigned_to, tags, currency, country, is_vip, total_orders, total_spent, last_order_at,
-    /// loyalty_points, created_at, external_ref. Tags are joined with `;`; `metadata` and `rfm`
-    /// are JSON.
+    /// loyalty_points, created_at, external_ref, consent_marketing_email, consent_marketing_sms,
+    /// consent_marketing_whatsapp. Tags are joined with `;`; `metadata` and `rfm` are JSON; a
+    /// consent column holds `granted`, `withdrawn` or nothing (never recorded).
     columns: Option<String>,
 }
 
@@ -198,11 +207,15 @@ fn cell(value: Option<&Value>) -> String {
     }
 }
 
-/// A customer's cells in `columns`, as the customer API shows them.
-fn cells(customer: &Customer, columns: &[&str]) -> Result<Vec<String>, DomainError> {
-    let value = serde_json::to_value(CustomerResponse::from(customer))
+/// A customer's cells in `columns`, as the customer API shows them; a consent column holds
+/// the purpose's current status.
+fn cells(row: &CustomerRow<'_>, columns: &[&str]) -> Result<Vec<String>, DomainError> {
+    let value = serde_json::to_value(CustomerResponse::from(row.customer))
         .map_err(|e| DomainError::Internal(format!("serialising a customer: {e}")))?;
-    Ok(columns.iter().map(|c| cell(value.get(*c))).collect())
+    Ok(columns
+        .iter()
+        .map(|c| row.consent_cell(c).unwrap_or_else(|| cell(value.get(*c))))
+        .collect())
 }
 
 /// The chunks of a list export's file as they are written, or the error that stopped it (the
@@ -371,6 +384,10 @@ pub struct CustomerDataResponse {
     pub segments: Vec<MembershipResponse>,
     /// RFM scores, historical value and predictions.
     pub analytics: CustomerDataAnalytics,
+    /// The current state of each consent purpose.
+    pub consents: Vec<ConsentResponse>,
+    /// Every recorded consent grant and withdrawal, newest first by `at`.
+    pub consent_history: Vec<ConsentEventResponse>,
 }
 
 impl From<&CustomerData> for CustomerDataResponse {
@@ -393,13 +410,16 @@ impl From<&CustomerData> for CustomerDataResponse {
                 prediction: analytics.prediction,
                 options: analytics.options,
             },
+            consents: d.consents.iter().map(Into::into).collect(),
+            consent_history: d.consent_history.iter().map(Into::into).collect(),
         }
     }
 }
 
-/// Everything stored about a customer, as one JSON document (a data subject's access request;
-/// needs `customers.manage`): the record, every order with its lines, every loyalty ledger
-/// entry and tier change, current segments and analytics.
+/// Everything stored about a customer, as one JSON document (a data subject's access request,
+/// GDPR art. 15; needs `customers.manage`): the record, every order with its lines, every
+/// loyalty ledger entry and tier change, current segments and analytics, the current consents
+/// and their whole history.
 #[utoipa::path(
     tag = "exports",
     params(("id" = Uuid, Path, description = "Customer id")),
@@ -411,19 +431,59 @@ impl From<&CustomerData> for CustomerDataResponse {
     ),
     security(("bearer" = []))
 )]
-#[get("/customers/{id}/export")]
-pub async fn export_customer(
+#[get("/customers/{id}/data-export")]
+pub async fn data_export(
     caller: Caller,
     state: web::Data<AppState>,
     req: HttpRequest,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
+    customer_document(&caller, &state, &req, CustomerId(id.into_inner())).await
+}
+
+/// The data subject export's older path, kept for clients written before
+/// `/customers/{id}/data-export`; marked deprecated in the OpenAPI document (Rust's
+/// `#[deprecated]` is how utoipa learns it, so the module allows its own use).
+mod legacy {
+    #![allow(deprecated)]
+
+    use super::*;
+
+    /// The data subject export at its older path; the same document as
+    /// `GET /customers/{id}/data-export`.
+    #[utoipa::path(
+        tag = "exports",
+        params(("id" = Uuid, Path, description = "Customer id")),
+        responses(
+            (status = 200, description = "The document, as an attachment (`customer-<id>.json`)", body = CustomerDataResponse),
+            (status = 400, description = "Unknown parameter", body = Problem, content_type = "application/problem+json"),
+            (status = 403, description = "Missing customers.manage", body = Problem, content_type = "application/problem+json"),
+            (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
+        ),
+        security(("bearer" = [])),
+    )]
+    #[deprecated = "use GET /api/v1/customers/{id}/data-export"]
+    #[get("/customers/{id}/export")]
+    pub async fn export_customer(
+        caller: Caller,
+        state: web::Data<AppState>,
+        req: HttpRequest,
+        id: web::Path<Uuid>,
+    ) -> Result<HttpResponse, ApiError> {
+        customer_document(&caller, &state, &req, CustomerId(id.into_inner())).await
+    }
+}
+
+/// Answers a customer's data export: one service call, the document as an attachment that no
+/// cache keeps.
+async fn customer_document(
+    caller: &Caller,
+    state: &AppState,
+    req: &HttpRequest,
+    id: CustomerId,
+) -> Result<HttpResponse, ApiError> {
     crate::query::each_param(req.query_string(), &[], |_, _| Ok(()))?;
-    let data = state
-        .services
-        .exports
-        .customer_data(&caller.0, CustomerId(id.into_inner()))
-        .await?;
+    let data = state.services.exports.customer_data(&caller.0, id).await?;
     Ok(HttpResponse::Ok()
         .insert_header((
             header::CONTENT_DISPOSITION,
@@ -442,17 +502,24 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn the_columns_are_the_fields_of_the_customer_api() {
+    fn the_columns_are_the_fields_of_the_customer_api_and_the_consents() {
         let schema = <CustomerResponse as utoipa::PartialSchema>::schema();
         let utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::Object(object)) = schema
         else {
             panic!("CustomerResponse is not an object schema");
         };
         let mut fields: Vec<&str> = object.properties.keys().map(String::as_str).collect();
-        let mut columns = CUSTOMER_COLUMNS.to_vec();
+        let mut api = crm_domain::customer::API_FIELDS.to_vec();
         fields.sort_unstable();
-        columns.sort_unstable();
-        assert_eq!(columns, fields);
+        api.sort_unstable();
+        assert_eq!(api, fields);
+        let consents: Vec<&str> = crm_domain::privacy::ConsentPurpose::ALL
+            .iter()
+            .map(|p| p.export_column())
+            .collect();
+        let mut columns = crm_domain::customer::API_FIELDS.to_vec();
+        columns.extend(consents);
+        assert_eq!(CUSTOMER_COLUMNS, columns.as_slice());
         assert!(DEFAULT_COLUMNS.iter().all(|c| CUSTOMER_COLUMNS.contains(c)));
     }
 

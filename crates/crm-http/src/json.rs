@@ -28,6 +28,33 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limits = BodyLimits::of(req);
+        let payload = payload.take();
+        Box::pin(async move { limits.read(payload).await.map(JsonBody) })
+    }
+}
+
+/// Reads a JSON body of type `T` by the rules of [`JsonBody`], for a handler that checks
+/// something first (a permission) and reads the body only then.
+///
+/// # Errors
+/// As [`JsonBody`]: 415, 413, 400, or 422 naming the field.
+pub async fn read_json<T: DeserializeOwned>(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<T, ApiError> {
+    BodyLimits::of(req).read(payload).await
+}
+
+/// What a request says about its body, and the configured limit.
+struct BodyLimits {
+    limit: usize,
+    is_json: bool,
+    declared_len: Option<usize>,
+}
+
+impl BodyLimits {
+    fn of(req: &HttpRequest) -> Self {
         let limit = req
             .app_data::<web::Data<AppState>>()
             .map_or(1 << 20, |s| s.max_body_bytes);
@@ -51,27 +78,38 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
-        let mut payload = payload.take();
-        Box::pin(async move {
-            if !is_json {
-                return Err(ApiError::UnsupportedMediaType);
-            }
-            if declared_len.is_some_and(|n| n > limit) {
+        Self {
+            limit,
+            is_json,
+            declared_len,
+        }
+    }
+
+    async fn read<T, S, E>(self, mut payload: S) -> Result<T, ApiError>
+    where
+        T: DeserializeOwned,
+        S: futures_util::Stream<Item = Result<web::Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let limit = self.limit;
+        if !self.is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        if self.declared_len.is_some_and(|n| n > limit) {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| ApiError::BadRequest {
+                detail: format!("reading the body failed: {e}"),
+                field: None,
+            })?;
+            if body.len() + chunk.len() > limit {
                 return Err(ApiError::PayloadTooLarge { limit });
             }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| ApiError::BadRequest {
-                    detail: format!("reading the body failed: {e}"),
-                    field: None,
-                })?;
-                if body.len() + chunk.len() > limit {
-                    return Err(ApiError::PayloadTooLarge { limit });
-                }
-                body.extend_from_slice(&chunk);
-            }
-            parse_json(&body).map(JsonBody)
-        })
+            body.extend_from_slice(&chunk);
+        }
+        parse_json(&body)
     }
 }
 

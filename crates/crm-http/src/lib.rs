@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod oidc;
 pub mod orders;
 pub mod panic;
+pub mod privacy;
 pub mod problem;
 pub mod query;
 pub mod rate_limit;
@@ -61,6 +62,7 @@ pub use state::{AppState, ReadinessProbe, Services};
         (name = "segments", description = "Customer segments: manual, auto (filter rules) and RFM"),
         (name = "analytics", description = "RFM segmentation, CLV models (BG/NBD, Gamma-Gamma) and background jobs"),
         (name = "exports", description = "Exports: the customer list as CSV or XLSX, and everything stored about a customer (data subject access request)"),
+        (name = "privacy", description = "Privacy (GDPR): erasure of a person, and consent records with their history"),
         (name = "operations", description = "Health probes"),
     ),
     components(schemas(problem::Problem, problem::ProblemField)),
@@ -89,6 +91,7 @@ fn register(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(
         scope("/api/v1")
             .configure(exports::routes)
+            .configure(privacy::routes)
             .configure(analytics::routes)
             .configure(segments::routes)
             .configure(imports::routes)

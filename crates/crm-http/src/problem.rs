@@ -37,7 +37,8 @@ pub struct Problem {
     /// §3.2): `credit-limit-exceeded` has `limit`, `outstanding`, `requested` (decimal strings)
     /// and `currency`; `insufficient-points` has `balance` and `requested` (integers);
     /// `customer-has-open-orders` has `open_orders` (up to 10 `{customer_id, order_ref}`);
-    /// `tier-in-use` has `customers` (how many hold the tier). A 429 `rate-limited` has `scope`
+    /// `tier-in-use` has `customers` (how many hold the tier); `customer-erased` has
+    /// `erased_at` and `customer_id`. A 429 `rate-limited` has `scope`
     /// (`token`, `tenant` or `auth-failures`), `limit` (the bucket's size), `cost` (this
     /// request's cells) and `retry_after` (seconds, as the `Retry-After` header).
     #[serde(flatten)]
@@ -213,6 +214,7 @@ impl ApiError {
                         ("customer-has-open-orders", "The customer has open orders")
                     }
                     Rule::TierInUse => ("tier-in-use", "Customers hold the tier"),
+                    Rule::CustomerErased => ("customer-erased", "The customer is erased"),
                 },
                 DomainError::ConcurrentUpdate => {
                     ("concurrent-update", "The record changed concurrently")
@@ -347,6 +349,7 @@ mod tests {
             Rule::InsufficientPoints,
             Rule::CustomerHasOpenOrders,
             Rule::TierInUse,
+            Rule::CustomerErased,
         ]
         .into_iter()
         .map(|r| rendered(RuleViolation::new(r, "f", "m").into()).1["type"].to_string())
@@ -358,6 +361,7 @@ mod tests {
                 "\"/problems/insufficient-points\"",
                 "\"/problems/customer-has-open-orders\"",
                 "\"/problems/tier-in-use\"",
+                "\"/problems/customer-erased\"",
             ]
         );
     }

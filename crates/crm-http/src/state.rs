@@ -10,6 +10,7 @@ use crm_domain::loyalty::LoyaltyService;
 use crm_domain::loyalty::TierService;
 use crm_domain::order::OrderService;
 use crm_domain::pricing::PricingService;
+use crm_domain::privacy::PrivacyService;
 use crm_domain::segment::SegmentService;
 use crm_domain::tenant::TenantService;
 use crm_domain::view::ViewService;
@@ -54,6 +55,8 @@ pub struct Services {
     pub jobs: Arc<crm_domain::job::JobService>,
     /// Customer list exports and a customer's data export.
     pub exports: Arc<ExportService>,
+    /// Erasure and consents.
+    pub privacy: Arc<PrivacyService>,
 }
 
 /// Shared application state, built once by the server: the use cases and what only the HTTP

@@ -27,6 +27,26 @@ impl SeaJobRepository {
     }
 }
 
+/// Reads a stored job back: its kind, state and the typed outcome of its kind.
+pub(crate) fn job_to_domain(m: job::Model) -> Result<Job, RepositoryError> {
+    let kind = JobKind::from_str(&m.kind).map_err(|_| corrupt("job kind"))?;
+    Ok(Job {
+        id: JobId(m.id),
+        tenant_id: TenantId(m.tenant_id),
+        kind,
+        state: JobState::from_str(&m.state).map_err(|_| corrupt("job state"))?,
+        result: m
+            .result
+            .map(|v| JobOutcome::from_json(kind, v))
+            .transpose()
+            .map_err(|_| corrupt("job result"))?,
+        error: m.error,
+        created_by: m.created_by.as_deref().and_then(UserId::parse),
+        created_at: m.created_at,
+        finished_at: m.finished_at,
+    })
+}
+
 #[async_trait]
 impl JobRepository for SeaJobRepository {
     async fn save(&self, j: &Job) -> Result<(), RepositoryError> {
@@ -55,29 +75,12 @@ impl JobRepository for SeaJobRepository {
     }
 
     async fn find(&self, tenant: TenantId, id: JobId) -> Result<Option<Job>, RepositoryError> {
-        let Some(m) = job::Entity::find_by_id((tenant.0, id.0))
+        job::Entity::find_by_id((tenant.0, id.0))
             .one(&self.db.read)
             .await
             .map_err(map_db_err)?
-        else {
-            return Ok(None);
-        };
-        let kind = JobKind::from_str(&m.kind).map_err(|_| corrupt("job kind"))?;
-        Ok(Some(Job {
-            id,
-            tenant_id: tenant,
-            kind,
-            state: JobState::from_str(&m.state).map_err(|_| corrupt("job state"))?,
-            result: m
-                .result
-                .map(|v| JobOutcome::from_json(kind, v))
-                .transpose()
-                .map_err(|_| corrupt("job result"))?,
-            error: m.error,
-            created_by: m.created_by.as_deref().and_then(UserId::parse),
-            created_at: m.created_at,
-            finished_at: m.finished_at,
-        }))
+            .map(job_to_domain)
+            .transpose()
     }
 
     async fn fail_interrupted(&self, error: &str) -> Result<u64, RepositoryError> {

@@ -10,6 +10,7 @@ pub mod import_file;
 mod imports;
 mod jobs;
 mod orders;
+mod privacy;
 mod segments;
 mod tenants;
 #[cfg(feature = "testing")]
@@ -24,6 +25,7 @@ pub use error::map_db_err;
 pub use imports::{DiskImportFiles, FileRows, SeaImportRepository};
 pub use jobs::SeaJobRepository;
 pub use orders::{SeaOrderRepository, SeaOrderTransaction};
+pub use privacy::{SeaPrivacyRepository, SeaPrivacyTransaction};
 pub use segments::SeaSegmentRepository;
 pub use tenants::SeaTenantRepository;
 pub use tiers::SeaTierRepository;

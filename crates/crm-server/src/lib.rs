@@ -20,6 +20,7 @@ use crm_domain::loyalty::TierService;
 use crm_domain::order::OrderService;
 use crm_domain::ports::{SystemClock, UuidV7Generator};
 use crm_domain::pricing::PricingService;
+use crm_domain::privacy::PrivacyService;
 use crm_domain::segment::SegmentService;
 use crm_domain::tenant::TenantService;
 use crm_domain::view::ViewService;
@@ -31,8 +32,8 @@ use crm_http::{AppState, Authenticator, CursorCodec, JwtKeys, Metrics, Readiness
 use crm_infra::export_file::SheetFiles;
 use crm_infra::{
     Database, DbConfig, DiskImportFiles, SeaAnalyticsRepository, SeaCustomerRepository,
-    SeaImportRepository, SeaJobRepository, SeaOrderRepository, SeaSegmentRepository,
-    SeaTenantRepository, SeaTierRepository, SeaViewRepository,
+    SeaImportRepository, SeaJobRepository, SeaOrderRepository, SeaPrivacyRepository,
+    SeaSegmentRepository, SeaTenantRepository, SeaTierRepository, SeaViewRepository,
 };
 use futures_util::future::BoxFuture;
 
@@ -191,14 +192,22 @@ pub fn services(db: &Database) -> Services {
         clock.clone(),
         ids.clone(),
     ));
+    let privacy = Arc::new(PrivacyService::new(
+        Arc::new(SeaPrivacyRepository::new(db.clone())),
+        customer_repo.clone(),
+        clock.clone(),
+        ids.clone(),
+    ));
     Services {
         exports: Arc::new(ExportService::new(
             customers.clone(),
             order_repo.clone(),
             segments.clone(),
             analytics.clone(),
+            privacy.clone(),
             clock.clone(),
         )),
+        privacy,
         customers,
         orders: orders.clone(),
         loyalty: Arc::new(LoyaltyService::new(

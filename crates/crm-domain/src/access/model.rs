@@ -23,7 +23,7 @@ pub enum Permission {
     /// `customers.delete`: soft-delete and restore customers.
     #[serde(rename = "customers.delete")]
     CustomersDelete,
-    /// `customers.manage`: segments, tiers, imports, exports, audit, hard delete.
+    /// `customers.manage`: segments, tiers, imports, exports, erasure, audit, hard delete.
     #[serde(rename = "customers.manage")]
     CustomersManage,
 }

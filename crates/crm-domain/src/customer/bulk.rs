@@ -89,7 +89,9 @@ impl BulkAction {
         })
     }
 
-    /// Applies the action to one customer; returns whether anything changed.
+    /// Applies the action to one customer; returns whether anything changed. An erased
+    /// customer's profile does not change (it counts as matched, not updated); it can still be
+    /// deleted.
     ///
     /// # Errors
     /// A validation error when the customer would end up with more than 50 tags.
@@ -98,6 +100,9 @@ impl BulkAction {
         c: &mut Customer,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<bool, DomainError> {
+        if c.erased_at.is_some() && *self != BulkAction::Delete {
+            return Ok(false);
+        }
         let p = &mut c.profile;
         Ok(match self {
             BulkAction::UpdateStatus(s) => std::mem::replace(&mut p.status, *s) != *s,

@@ -2,8 +2,50 @@
 
 use std::fmt;
 
+use chrono::{DateTime, SecondsFormat, Utc};
+
 use crate::error::{DomainError, Rule, RuleViolation};
 use crate::ids::CustomerId;
+
+/// A change to an erased customer (its profile by `PUT` or `PATCH`, its consents) was refused:
+/// an erasure cannot be undone (see [`crate::privacy`]). Converts into [`DomainError::Rule`]
+/// ([`Rule::CustomerErased`], field `erased_at`, fact `erased_at`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("customer {id} was erased at {}; an erased customer cannot be changed", .erased_at.to_rfc3339_opts(SecondsFormat::AutoSi, true))]
+pub struct CustomerErased {
+    /// The customer.
+    pub id: CustomerId,
+    /// When it was erased.
+    pub erased_at: DateTime<Utc>,
+}
+
+impl From<CustomerErased> for DomainError {
+    fn from(e: CustomerErased) -> Self {
+        RuleViolation::new(Rule::CustomerErased, "erased_at", e.to_string())
+            .with(
+                "erased_at",
+                e.erased_at.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+            )
+            .with("customer_id", e.id.0.to_string())
+            .into()
+    }
+}
+
+impl CustomerErased {
+    /// The refusal for `customer` when it is erased.
+    ///
+    /// # Errors
+    /// [`CustomerErased`] when `customer.erased_at` is set.
+    pub fn check(customer: &super::Customer) -> Result<(), CustomerErased> {
+        match customer.erased_at {
+            Some(erased_at) => Err(CustomerErased {
+                id: customer.id,
+                erased_at,
+            }),
+            None => Ok(()),
+        }
+    }
+}
 
 /// Most open orders a [`DeleteCustomerError::OpenOrders`] names.
 pub const OPEN_ORDERS_LISTED: u32 = 10;

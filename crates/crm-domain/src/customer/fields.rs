@@ -1,7 +1,9 @@
 //! The customer API's fields in one table, and the lists of them that other contexts use: the
 //! targets of a customers import (the writable fields) and the columns of a customer export
 //! (every exportable field, and the default ones in their own order). A field added to the API
-//! is added here, once.
+//! is added here, once. The table also holds the export's columns that are not fields of the
+//! customer record: one per consent purpose (`consent_marketing_email`, ...; see
+//! [`crate::privacy::ConsentPurpose::export_column`]).
 
 /// One field of the customer API: its name and what an import and an export do with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,6 +16,8 @@ pub struct CustomerField {
     pub exportable: bool,
     /// Its place (from 0) among the columns of an export that names none, if it is one of them.
     pub default_column: Option<u8>,
+    /// A field of the customer API's record (`false` for an export-only column).
+    pub in_api: bool,
 }
 
 impl CustomerField {
@@ -24,6 +28,7 @@ impl CustomerField {
             writable: true,
             exportable: true,
             default_column: None,
+            in_api: true,
         }
     }
 
@@ -34,6 +39,19 @@ impl CustomerField {
             writable: false,
             exportable: true,
             default_column: None,
+            in_api: true,
+        }
+    }
+
+    /// An export column that is not a field of the customer record (a consent purpose's
+    /// current status): read-only for an import.
+    pub const fn export_only(name: &'static str) -> Self {
+        Self {
+            name,
+            writable: false,
+            exportable: true,
+            default_column: None,
+            in_api: false,
         }
     }
 
@@ -46,7 +64,8 @@ impl CustomerField {
     }
 }
 
-/// Every field of the customer API, in its order (that of the customer response).
+/// Every field of the customer API, in its order (that of the customer response), then the
+/// export-only columns.
 pub const CUSTOMER_FIELDS: &[CustomerField] = &[
     CustomerField::read_only("id").default_column(0),
     CustomerField::read_only("customer_number").default_column(1),
@@ -100,25 +119,34 @@ pub const CUSTOMER_FIELDS: &[CustomerField] = &[
     CustomerField::read_only("created_at").default_column(24),
     CustomerField::read_only("updated_at"),
     CustomerField::read_only("deleted_at"),
+    CustomerField::read_only("erased_at"),
+    CustomerField::read_only("erased_by"),
     CustomerField::writable("discount_percent"),
     CustomerField::read_only("tier_id"),
     CustomerField::read_only("tier_since"),
     CustomerField::read_only("loyalty_points").default_column(23),
     CustomerField::read_only("rfm"),
     CustomerField::read_only("version"),
+    CustomerField::export_only("consent_marketing_email").default_column(26),
+    CustomerField::export_only("consent_marketing_sms").default_column(27),
+    CustomerField::export_only("consent_marketing_whatsapp").default_column(28),
 ];
 
 /// The fields a customers import writes (its targets), in API order.
 pub const IMPORT_TARGETS: &[&str] = &names::<{ count(Pick::Writable) }>(Pick::Writable);
 
-/// The fields a customers import does not write (the server keeps them), in API order.
+/// The fields a customers import does not write (the server keeps them, or they are
+/// export-only columns), in table order.
 pub const READ_ONLY_FIELDS: &[&str] = &names::<{ count(Pick::ReadOnly) }>(Pick::ReadOnly);
 
-/// Every column a customer export can have, in API order.
+/// Every column a customer export can have, in table order.
 pub const EXPORT_COLUMNS: &[&str] = &names::<{ count(Pick::Exportable) }>(Pick::Exportable);
 
 /// The columns of a customer export that names none, in their order.
 pub const DEFAULT_EXPORT_COLUMNS: &[&str] = &default_columns::<{ count(Pick::Default) }>();
+
+/// The fields of the customer API's record (the customer response), in its order.
+pub const API_FIELDS: &[&str] = &names::<{ count(Pick::Api) }>(Pick::Api);
 
 // The default columns are numbered 0, 1, 2, ... without a gap or a repeat, and exportable.
 const _: () = assert!(
@@ -133,6 +161,7 @@ enum Pick {
     ReadOnly,
     Exportable,
     Default,
+    Api,
 }
 
 const fn picks(field: &CustomerField, pick: Pick) -> bool {
@@ -141,6 +170,7 @@ const fn picks(field: &CustomerField, pick: Pick) -> bool {
         Pick::ReadOnly => !field.writable,
         Pick::Exportable => field.exportable,
         Pick::Default => field.default_column.is_some(),
+        Pick::Api => field.in_api,
     }
 }
 
@@ -286,11 +316,16 @@ mod tests {
         "created_at",
         "updated_at",
         "deleted_at",
+        "erased_at",
+        "erased_by",
         "tier_id",
         "tier_since",
         "loyalty_points",
         "rfm",
         "version",
+        "consent_marketing_email",
+        "consent_marketing_sms",
+        "consent_marketing_whatsapp",
     ];
     const COLUMNS: &[&str] = &[
         "id",
@@ -345,12 +380,17 @@ mod tests {
         "created_at",
         "updated_at",
         "deleted_at",
+        "erased_at",
+        "erased_by",
         "discount_percent",
         "tier_id",
         "tier_since",
         "loyalty_points",
         "rfm",
         "version",
+        "consent_marketing_email",
+        "consent_marketing_sms",
+        "consent_marketing_whatsapp",
     ];
     const DEFAULT: &[&str] = &[
         "id",
@@ -379,6 +419,9 @@ mod tests {
         "loyalty_points",
         "created_at",
         "external_ref",
+        "consent_marketing_email",
+        "consent_marketing_sms",
+        "consent_marketing_whatsapp",
     ];
 
     #[test]
@@ -391,6 +434,12 @@ mod tests {
     fn the_export_columns_are_every_field_and_the_default_ones_in_their_order() {
         assert_eq!(EXPORT_COLUMNS, COLUMNS);
         assert_eq!(DEFAULT_EXPORT_COLUMNS, DEFAULT);
+        let consents: Vec<&str> = crate::privacy::ConsentPurpose::ALL
+            .iter()
+            .map(|p| p.export_column())
+            .collect();
+        assert_eq!(&COLUMNS[COLUMNS.len() - 3..], consents.as_slice());
+        assert_eq!(API_FIELDS, &COLUMNS[..COLUMNS.len() - 3]);
     }
 
     #[test]

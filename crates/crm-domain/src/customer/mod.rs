@@ -14,10 +14,10 @@ mod service;
 mod service_tests;
 
 pub use bulk::{BulkAction, BulkResult, BulkTarget, MAX_BULK_IDS};
-pub use error::{DeleteCustomerError, OPEN_ORDERS_LISTED};
+pub use error::{CustomerErased, DeleteCustomerError, OPEN_ORDERS_LISTED};
 pub use fields::{
-    CUSTOMER_FIELDS, CustomerField, DEFAULT_EXPORT_COLUMNS, EXPORT_COLUMNS, IMPORT_TARGETS,
-    READ_ONLY_FIELDS,
+    API_FIELDS, CUSTOMER_FIELDS, CustomerField, DEFAULT_EXPORT_COLUMNS, EXPORT_COLUMNS,
+    IMPORT_TARGETS, READ_ONLY_FIELDS,
 };
 pub use input::{
     CustomerInput, MAX_METADATA_BYTES, MAX_NOTES_CHARS, MAX_TAG_CHARS, MAX_TAGS, ValidationContext,

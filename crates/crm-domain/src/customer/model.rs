@@ -249,6 +249,11 @@ pub struct Customer {
     pub updated_at: DateTime<Utc>,
     /// Soft-deletion time; `None` while live.
     pub deleted_at: Option<DateTime<Utc>>,
+    /// When the person was erased (see [`crate::privacy`]): the profile is anonymised and can
+    /// no longer change. `None` for a customer never erased.
+    pub erased_at: Option<DateTime<Utc>>,
+    /// Who erased it.
+    pub erased_by: Option<UserId>,
     /// Optimistic-concurrency version: 1 on creation, +1 on every change.
     pub version: i64,
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::bulk::{BulkAction, BulkResult, BulkTarget, MAX_BULK_IDS};
-use super::error::{DeleteCustomerError, OPEN_ORDERS_LISTED};
+use super::error::{CustomerErased, DeleteCustomerError, OPEN_ORDERS_LISTED};
 use super::input::{CustomerInput, ValidationContext};
 use super::model::{Customer, CustomerProfile, NewCustomer, UniqueField};
 use super::patch::CustomerPatch;
@@ -182,8 +182,9 @@ impl CustomerService {
     /// change is retried on the fresh version.
     ///
     /// # Errors
-    /// As [`CustomerService::create`], plus [`DomainError::NotFound`] and
-    /// [`DomainError::PreconditionFailed`] when `expected_version` is stale.
+    /// As [`CustomerService::create`], plus [`DomainError::NotFound`],
+    /// [`DomainError::PreconditionFailed`] when `expected_version` is stale, and
+    /// [`CustomerErased`] (409) when the customer was erased.
     #[tracing::instrument(name = "CustomerService::replace", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, customer_id = %id))]
     pub async fn replace(
         &self,
@@ -198,6 +199,7 @@ impl CustomerService {
         let profile = self.validate(&tenant, input, Some(id)).await?;
         for _ in 0..WRITE_ATTEMPTS {
             let current = self.live(tenant_id, id).await?;
+            CustomerErased::check(&current)?;
             check_version(expected_version, current.version)?;
             let update = ProfileUpdate {
                 tenant_id,
@@ -233,7 +235,7 @@ impl CustomerService {
     /// As [`CustomerService::replace`] and [`CustomerPatch::apply`]:
     /// [`DomainError::PreconditionFailed`] only when `expected_version` is stale;
     /// [`DomainError::Unavailable`] (503, retry) when, without it, other writers won every
-    /// attempt.
+    /// attempt; [`CustomerErased`] (409) when the customer was erased.
     #[tracing::instrument(name = "CustomerService::patch", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, customer_id = %id))]
     pub async fn patch(
         &self,
@@ -244,6 +246,7 @@ impl CustomerService {
     ) -> Result<Customer, DomainError> {
         for _ in 0..PATCH_ATTEMPTS {
             let current = self.get(actor, id).await?;
+            CustomerErased::check(&current)?;
             check_version(expected_version, current.version)?;
             let input = patch.apply(&current)?;
             match self.replace(actor, id, input, Some(current.version)).await {

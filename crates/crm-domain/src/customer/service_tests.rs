@@ -50,6 +50,8 @@ fn from_new(new: NewCustomer) -> Customer {
         created_at: new.created_at,
         updated_at: new.created_at,
         deleted_at: None,
+        erased_at: None,
+        erased_by: None,
         version: 1,
     }
 }

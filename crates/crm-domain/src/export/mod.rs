@@ -21,4 +21,4 @@ pub use model::{EXPORT_PAGE_SIZE, ExportFormat, FORMULA_STARTS, SheetError, neut
 pub use ports::{ExportSink, SheetWriter, SheetWriters};
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{MockExportSink, MockSheetWriter, MockSheetWriters};
-pub use service::{CustomerData, CustomerSheet, ExportService};
+pub use service::{CustomerData, CustomerRow, CustomerSheet, ExportService};

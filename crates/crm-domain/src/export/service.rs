@@ -17,6 +17,9 @@ use crate::ids::CustomerId;
 use crate::loyalty::{LedgerEntry, TierChange};
 use crate::order::{Order, OrderListQuery, OrderRepository};
 use crate::ports::Clock;
+use crate::privacy::{
+    Consent, ConsentEvent, ConsentHistoryQuery, ConsentPurpose, PrivacyService, PurposeState,
+};
 use crate::segment::{Segment, SegmentService};
 
 /// Everything stored about one customer.
@@ -36,6 +39,36 @@ pub struct CustomerData {
     pub segments: Vec<Segment>,
     /// RFM scores, historical value and model predictions (default options).
     pub analytics: CustomerAnalytics,
+    /// The current state of each consent purpose.
+    pub consents: Vec<PurposeState>,
+    /// Every recorded consent grant and withdrawal, newest first by `at`.
+    pub consent_history: Vec<ConsentEvent>,
+}
+
+/// A customer's row of a list export: the record and its current consents (one per purpose
+/// that has any; empty when the sheet has no consent column).
+#[derive(Debug, Clone, Copy)]
+pub struct CustomerRow<'a> {
+    /// The customer.
+    pub customer: &'a Customer,
+    /// Its current consents.
+    pub consents: &'a [Consent],
+}
+
+impl CustomerRow<'_> {
+    /// The cell of an export-only consent column (`consent_marketing_email`, ...): the
+    /// purpose's current status (`granted`, `withdrawn`), empty when none is recorded; `None`
+    /// when `column` is not a consent column.
+    pub fn consent_cell(&self, column: &str) -> Option<String> {
+        let purpose = ConsentPurpose::from_export_column(column)?;
+        Some(
+            self.consents
+                .iter()
+                .find(|c| c.purpose == purpose)
+                .map(|c| c.status.as_str().to_owned())
+                .unwrap_or_default(),
+        )
+    }
 }
 
 /// What a customer list export writes: the file format, the header row and each customer's
@@ -47,7 +80,7 @@ pub struct CustomerSheet<'a> {
     /// The header row.
     pub headers: &'a [&'a str],
     /// A customer's cells, in the order of `headers`.
-    pub cells: &'a (dyn Fn(&Customer) -> Result<Vec<String>, DomainError> + Sync),
+    pub cells: &'a (dyn Fn(&CustomerRow<'_>) -> Result<Vec<String>, DomainError> + Sync),
 }
 
 /// Export use cases. Every method needs `customers.manage`.
@@ -56,6 +89,7 @@ pub struct ExportService {
     orders: Arc<dyn OrderRepository>,
     segments: Arc<SegmentService>,
     analytics: Arc<AnalyticsService>,
+    privacy: Arc<PrivacyService>,
     clock: Arc<dyn Clock>,
 }
 
@@ -66,6 +100,7 @@ impl ExportService {
         orders: Arc<dyn OrderRepository>,
         segments: Arc<SegmentService>,
         analytics: Arc<AnalyticsService>,
+        privacy: Arc<PrivacyService>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
@@ -73,6 +108,7 @@ impl ExportService {
             orders,
             segments,
             analytics,
+            privacy,
             clock,
         }
     }
@@ -110,7 +146,8 @@ impl ExportService {
 
     /// Writes the customers `query` matches (its filters, search and sort; its page and
     /// limit are ignored) as a `sheet.format` file opened from `sheets`: the header, then every
-    /// customer, read in keyset pages of [`EXPORT_PAGE_SIZE`] so the set is never held. After
+    /// customer, read in keyset pages of [`EXPORT_PAGE_SIZE`] so the set is never held (with
+    /// the page's current consents, one read per page, when a header is a consent column). After
     /// each page the bytes ready (a CSV's rows) go to `sink`; the rest of the file (for XLSX
     /// the whole workbook) is returned as a reader once every page is written.
     ///
@@ -130,9 +167,23 @@ impl ExportService {
         let mut page = self.customers_page(actor, query.clone()).await?;
         let mut writer = sheets.open(sheet.format)?;
         writer.write_header(sheet.headers)?;
+        let with_consents = sheet
+            .headers
+            .iter()
+            .any(|h| ConsentPurpose::from_export_column(h).is_some());
         loop {
+            let consents = if with_consents {
+                let ids = page.items.iter().map(|c| c.id).collect();
+                self.privacy.consents_of(actor, ids).await?
+            } else {
+                Default::default()
+            };
             for customer in &page.items {
-                writer.write_row(&(sheet.cells)(customer)?)?;
+                let row = CustomerRow {
+                    customer,
+                    consents: consents.get(&customer.id).map_or(&[], Vec::as_slice),
+                };
+                writer.write_row(&(sheet.cells)(&row)?)?;
             }
             let ready = writer.take_ready()?;
             if !ready.is_empty() {
@@ -151,7 +202,8 @@ impl ExportService {
     }
 
     /// Everything stored about a live customer of the caller's tenant: the record, all orders
-    /// with their lines, all ledger entries and tier changes, current segments and analytics.
+    /// with their lines, all ledger entries and tier changes, current segments and analytics,
+    /// the current consents and their whole history.
     ///
     /// # Errors
     /// [`DomainError::Forbidden`] without `customers.manage` (or `customers.view`);
@@ -208,6 +260,22 @@ impl ExportService {
             .analytics
             .customer_analytics(actor, id, PredictionOptions::default())
             .await?;
+        let consents = self.privacy.consents(actor, id).await?;
+        let mut consent_history = Vec::new();
+        let mut after = None;
+        loop {
+            let query = ConsentHistoryQuery {
+                purpose: None,
+                after,
+                limit: EXPORT_PAGE_SIZE,
+            };
+            let page = self.privacy.consent_history(actor, id, query).await?;
+            consent_history.extend(page.items);
+            after = page.next;
+            if after.is_none() {
+                break;
+            }
+        }
         Ok(CustomerData {
             exported_at: now,
             customer,
@@ -216,6 +284,8 @@ impl ExportService {
             tier_history,
             segments,
             analytics,
+            consents,
+            consent_history,
         })
     }
 }
@@ -237,6 +307,7 @@ mod tests {
     use crate::job::MockJobRepository;
     use crate::loyalty::LedgerKind;
     use crate::order::{MockOrderRepository, OrderStatus, PaymentStatus};
+    use crate::privacy::{ConsentSource, ConsentStatus, MockPrivacyRepository};
     use crate::segment::MockSegmentRepository;
     use crate::tenant::MockTenantRepository;
     use crate::testing::{self, TENANT, actor, clock, ids};
@@ -245,6 +316,35 @@ mod tests {
     const CUSTOMER: CustomerId = CustomerId(Uuid::from_u128(2));
     const ORDERS: u128 = 450;
     const ENTRIES: u128 = 401;
+    const CONSENT_EVENTS: i64 = 230;
+
+    /// Consent event `i`, `i` minutes after t0.
+    fn consent_event(i: i64) -> ConsentEvent {
+        ConsentEvent {
+            id: crate::ids::ConsentEventId(Uuid::from_u128(9000 + i as u128)),
+            tenant_id: TENANT,
+            customer_id: CUSTOMER,
+            purpose: ConsentPurpose::MarketingSms,
+            status: if i % 2 == 0 {
+                ConsentStatus::Granted
+            } else {
+                ConsentStatus::Withdrawn
+            },
+            at: t0() + Duration::minutes(i),
+            source: ConsentSource::parse("pos").unwrap(),
+            recorded_by: None,
+            recorded_at: t0(),
+        }
+    }
+
+    /// A granted SMS consent of listed customer `i`.
+    fn sms_consent(i: u128) -> Consent {
+        Consent::from(&ConsentEvent {
+            customer_id: CustomerId(Uuid::from_u128(100 + i)),
+            status: ConsentStatus::Granted,
+            ..consent_event(0)
+        })
+    }
 
     fn t0() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
@@ -332,6 +432,33 @@ mod tests {
         segments.expect_list().returning(|_| Ok(vec![]));
         let mut analytics = MockAnalyticsRepository::new();
         analytics.expect_find_model().returning(|_| Ok(None));
+        let mut privacy = MockPrivacyRepository::new();
+        privacy.expect_consents().returning(|_, _| Ok(vec![]));
+        privacy.expect_consent_history().returning(|_, _, q| {
+            Ok((0..CONSENT_EVENTS)
+                .rev()
+                .map(consent_event)
+                .filter(|e| q.after.is_none_or(|a| (e.at, e.id) < (a.at, a.id)))
+                .take(q.limit as usize)
+                .collect())
+        });
+        // Listed customers with an even number granted SMS marketing.
+        privacy
+            .expect_consents_of()
+            .withf(|_, ids| ids.len() <= EXPORT_PAGE_SIZE as usize)
+            .returning(|_, ids| {
+                Ok(ids
+                    .into_iter()
+                    .filter(|id| id.0.as_u128() % 2 == 0)
+                    .map(|id| (id, sms_consent(id.0.as_u128() - 100)))
+                    .collect())
+            });
+        let privacy = Arc::new(PrivacyService::new(
+            Arc::new(privacy),
+            customers.clone(),
+            clock.clone(),
+            ids.clone(),
+        ));
         ExportService::new(
             Arc::new(CustomerService::new(
                 customers.clone(),
@@ -354,6 +481,7 @@ mod tests {
                 clock.clone(),
                 ids,
             )),
+            privacy,
             clock,
         )
     }
@@ -372,6 +500,9 @@ mod tests {
         let expected: Vec<LedgerEntry> = (0..ENTRIES).rev().map(entry).collect();
         assert_eq!(data.loyalty_ledger, expected);
         assert!(data.segments.is_empty() && data.tier_history.is_empty());
+        let expected: Vec<ConsentEvent> = (0..CONSENT_EVENTS).rev().map(consent_event).collect();
+        assert_eq!(data.consent_history, expected);
+        assert_eq!(data.consents.len(), ConsentPurpose::ALL.len());
     }
 
     /// Customers of a list export: more than a page, newest first.
@@ -451,8 +582,8 @@ mod tests {
         sink
     }
 
-    fn cells(c: &Customer) -> Result<Vec<String>, DomainError> {
-        Ok(vec![c.profile.name.clone()])
+    fn cells(row: &CustomerRow<'_>) -> Result<Vec<String>, DomainError> {
+        Ok(vec![row.customer.profile.name.clone()])
     }
 
     fn sheet(format: ExportFormat) -> CustomerSheet<'static> {
@@ -646,5 +777,50 @@ mod tests {
         assert_eq!(ExportService::authorize(&actor("admin")), Ok(()));
         assert_eq!(ExportFormat::Csv.content_type(), "text/csv; charset=utf-8");
         assert_eq!("xlsx".parse::<ExportFormat>(), Ok(ExportFormat::Xlsx));
+    }
+
+    #[tokio::test]
+    async fn consent_columns_read_each_pages_consents_once() {
+        let log = Log::default();
+        let mut sheets = MockSheetWriters::new();
+        let writer = csv_writer(&log);
+        sheets
+            .expect_open()
+            .return_once(move |_| Ok(Box::new(writer)));
+        fn with_consent(row: &CustomerRow<'_>) -> Result<Vec<String>, DomainError> {
+            Ok(vec![
+                row.customer.profile.name.clone(),
+                row.consent_cell("consent_marketing_sms").unwrap(),
+                row.consent_cell("consent_marketing_email").unwrap(),
+            ])
+        }
+        let sheet = CustomerSheet {
+            format: ExportFormat::Csv,
+            headers: &["name", "consent_marketing_sms", "consent_marketing_email"],
+            cells: &with_consent,
+        };
+        service_over(listing())
+            .write_customers(&actor("admin"), query(), &sheets, &sheet, &mut sink(&log))
+            .await
+            .unwrap();
+        let rows: Vec<String> = log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.starts_with("row "))
+            .cloned()
+            .collect();
+        assert_eq!(rows.len(), LISTED as usize);
+        assert_eq!(rows[0], "row C0,granted,");
+        assert_eq!(rows[1], "row C1,,");
+        assert_eq!(
+            rows[LISTED as usize - 2],
+            format!("row C{},granted,", LISTED - 2)
+        );
+        let row = CustomerRow {
+            customer: &customer(),
+            consents: &[],
+        };
+        assert_eq!(row.consent_cell("name"), None);
     }
 }

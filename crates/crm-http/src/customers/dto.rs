@@ -340,6 +340,11 @@ pub struct CustomerResponse {
     pub updated_at: DateTime<Utc>,
     /// Soft-deletion time.
     pub deleted_at: Option<DateTime<Utc>>,
+    /// When the person was erased (`POST /customers/{id}/erase`): the record is anonymised and
+    /// can no longer change.
+    pub erased_at: Option<DateTime<Utc>>,
+    /// Who erased it (user id).
+    pub erased_by: Option<String>,
     /// Own discount override, percent.
     #[schema(value_type = Option<String>)]
     pub discount_percent: Option<Decimal>,
@@ -428,6 +433,8 @@ impl From<&Customer> for CustomerResponse {
             created_at: c.created_at,
             updated_at: c.updated_at,
             deleted_at: c.deleted_at,
+            erased_at: c.erased_at,
+            erased_by: c.erased_by.as_ref().map(|u| u.as_str().to_owned()),
             discount_percent: w.discount_percent,
             tier_id: c.loyalty.tier_id.map(|t| t.0),
             tier_since: c.loyalty.tier_since,

@@ -106,6 +106,8 @@ pub(super) fn profile_columns(p: &CustomerProfile, code: &str) -> customer::Acti
         updated_at: NotSet,
         deleted_at: NotSet,
         version: NotSet,
+        erased_at: NotSet,
+        erased_by: NotSet,
     }
 }
 
@@ -251,6 +253,8 @@ pub(crate) fn to_domain(m: customer::Model) -> Result<Customer, RepositoryError>
         created_at: m.created_at,
         updated_at: m.updated_at,
         deleted_at: m.deleted_at,
+        erased_at: m.erased_at,
+        erased_by: m.erased_by.as_deref().and_then(UserId::parse),
         version: m.version,
     })
 }

@@ -6,6 +6,7 @@ use crm_domain::customer::{
     Customer, DeletionChange, IdempotencyRecord, NewCustomer, ProfileUpdate, PurchaseStats,
     customer_code,
 };
+use crm_domain::privacy::ErasedCustomer;
 use crm_domain::{CustomerId, RepositoryError, TenantId, UserId};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
@@ -136,6 +137,52 @@ pub(super) async fn update_profile(
     .await
 }
 
+/// [`crm_domain::privacy::PrivacyTransaction::anonymise_customer`] inside the erasure's
+/// transaction: the anonymised profile's columns (the search document recomputed from it), tags,
+/// `erased_at`/`erased_by` and `updated_at`/`updated_by`, on the expected version, which goes up
+/// by one. Returns the stored customer; [`RepositoryError::Stale`] when the version moved.
+pub(crate) async fn write_erased(
+    txn: &DatabaseTransaction,
+    e: &ErasedCustomer,
+) -> Result<Customer, RepositoryError> {
+    let code: Option<String> = customer::Entity::find()
+        .select_only()
+        .column(customer::Column::CustomerCode)
+        .filter(customer::Column::TenantId.eq(e.tenant_id.0))
+        .filter(customer::Column::Id.eq(e.id.0))
+        .into_tuple()
+        .one(txn)
+        .await
+        .map_err(map_db_err)?;
+    let code = code.ok_or(RepositoryError::Stale)?;
+    let mut changes = profile_columns(&e.profile, &code);
+    let by = Some(e.erased_by.as_str().to_owned());
+    changes.erased_at = Set(Some(e.erased_at));
+    changes.erased_by = Set(by.clone());
+    changes.updated_at = Set(e.erased_at);
+    changes.updated_by = Set(by);
+    let result = customer::Entity::update_many()
+        .set(changes)
+        .col_expr(
+            customer::Column::Version,
+            Expr::col(customer::Column::Version).add(1),
+        )
+        .filter(customer::Column::TenantId.eq(e.tenant_id.0))
+        .filter(customer::Column::Id.eq(e.id.0))
+        .filter(customer::Column::Version.eq(e.expected_version))
+        .filter(customer::Column::ErasedAt.is_null())
+        .exec(txn)
+        .await
+        .map_err(map_db_err)?;
+    if result.rows_affected != 1 {
+        return Err(RepositoryError::Stale);
+    }
+    write_tags(txn, e.tenant_id, e.id, e.profile.tags.iter(), true).await?;
+    find_in(txn, e.tenant_id, e.id, true)
+        .await?
+        .ok_or(RepositoryError::Stale)
+}
+
 /// [`crm_domain::customer::CustomerRepository::set_deleted`]: a conditional update of
 /// `deleted_at`.
 pub(super) async fn set_deleted(
@@ -252,7 +299,10 @@ async fn conditional_update(
         .filter(customer::Column::Id.eq(id.0))
         .filter(customer::Column::Version.eq(expected_version));
     if live_only {
-        update = update.filter(customer::Column::DeletedAt.is_null());
+        // A profile change: never to a deleted or an erased customer.
+        update = update
+            .filter(customer::Column::DeletedAt.is_null())
+            .filter(customer::Column::ErasedAt.is_null());
     }
     let result = update.exec(&txn).await.map_err(map_db_err)?;
     if result.rows_affected != 1 {

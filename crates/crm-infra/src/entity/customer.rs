@@ -64,6 +64,10 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     pub deleted_at: Option<DateTimeUtc>,
     pub version: i64,
+    /// When the person was erased (anonymised).
+    pub erased_at: Option<DateTimeUtc>,
+    /// Who erased it.
+    pub erased_by: Option<String>,
     pub tier_id: Option<Uuid>,
     pub tier_since: Option<DateTimeUtc>,
     pub loyalty_points: i64,
