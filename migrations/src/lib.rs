@@ -18,6 +18,7 @@ mod m20261121_000008_customer_segments;
 mod m20261121_000009_import_errors;
 mod m20261121_000010_search_terms_on_customers;
 mod m20261121_000012_privacy;
+mod m20261121_000013_customer_owner_index;
 
 /// Every migration, oldest first. `Migrator::up(&db, None)` brings a database to the latest
 /// schema; it runs on `crm-server migrate` and at server start.
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000009_import_errors::Migration),
             Box::new(m20261121_000010_search_terms_on_customers::Migration),
             Box::new(m20261121_000012_privacy::Migration),
+            Box::new(m20261121_000013_customer_owner_index::Migration),
         ]
     }
 }

@@ -132,6 +132,32 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A bearer token for user `sub` in `tenant` holding `roles` and the explicit
+    /// `permissions` (signed HS256 with the test secret, valid for an hour).
+    pub fn token_for(
+        &self,
+        tenant: TenantId,
+        sub: &str,
+        roles: &[&str],
+        permissions: &[&str],
+    ) -> String {
+        let now = chrono::Utc::now().timestamp();
+        let claims = serde_json::json!({
+            "sub": sub,
+            "tenant_id": tenant.0,
+            "roles": roles,
+            "permissions": permissions,
+            "iat": now,
+            "exp": now + 3600,
+        });
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .unwrap()
+    }
+
     /// Sends a request; `token` and `body` are optional; extra headers as pairs.
     pub async fn call(
         &self,

@@ -63,6 +63,29 @@ pub(crate) fn tenants(
     tenants
 }
 
+/// Tenant storage that finds every id as [`tenant`] (created [`now`]) with the setting
+/// `sales_scope` set to `scope` (`"all"` or `"assigned"`).
+pub(crate) fn scoped_tenants(scope: &'static str) -> MockTenantRepository {
+    let mut tenants = MockTenantRepository::new();
+    tenants.expect_find().returning(move |id| {
+        let mut t = tenant(id, now());
+        t.settings
+            .insert("sales_scope".into(), serde_json::Value::from(scope));
+        Ok(Some(t))
+    });
+    tenants
+}
+
+/// User `user` of [`TENANT`] holding `roles`.
+pub(crate) fn user_with(user: &str, roles: &[&str]) -> Actor {
+    Actor::new(
+        TENANT,
+        UserId::parse(user).unwrap(),
+        roles.iter().copied(),
+        [],
+    )
+}
+
 /// A clock that reads `now()`: a fixed instant such as [`now`], or `Utc::now`.
 pub(crate) fn clock(now: impl FnMut() -> DateTime<Utc> + Send + 'static) -> MockClock {
     let mut clock = MockClock::new();

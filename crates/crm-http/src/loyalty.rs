@@ -730,13 +730,18 @@ pub async fn get_tenant(
 }
 
 /// Merge keys into the tenant's settings (JSON merge patch; needs `customers.manage`).
+///
+/// Keys: `points_unit` (an amount > 0), `tier_downgrade` (`"never"` or `{"grace_days": N}`),
+/// `sales_scope` (`"all"`, the default: every role reaches every customer; `"assigned"`: a user
+/// whose strongest role is `sales` reaches only the customers assigned to them). `null`
+/// removes a key.
 #[utoipa::path(
     tag = "tenant",
-    request_body(content = Object, description = "e.g. {\"points_unit\": \"5000\", \"tier_downgrade\": {\"grace_days\": 30}}"),
+    request_body(content = Object, description = "e.g. {\"points_unit\": \"5000\", \"tier_downgrade\": {\"grace_days\": 30}, \"sales_scope\": \"assigned\"}"),
     responses(
         (status = 200, description = "The tenant with its merged settings", body = TenantResponse),
         (status = 403, description = "Missing customers.manage", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A malformed setting", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A malformed setting; `errors[0].field` names it (`points_unit`, `tier_downgrade.grace_days`, `sales_scope`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
+use crm_domain::access::Visibility;
 use crm_domain::analytics::clv::{BgNbdParams, GammaGammaParams, TimeUnit};
 use crm_domain::analytics::rfm::RfmSegment;
 use crm_domain::analytics::service::end_of_day;
@@ -19,6 +20,20 @@ use crate::db::Database;
 use crate::entity::clv_model;
 use crate::error::{corrupt, map_db_err};
 use crate::orders::raw;
+
+/// The SQL condition on the customer row (columns prefixed `prefix`, e.g. `c.`) that keeps the
+/// customers inside `visibility`: empty for [`Visibility::All`], else
+/// `AND <prefix>assigned_to = $n` with the user bound as the next parameter of `values` (so it
+/// must come after every placeholder already bound, for SQLite's positional `?`).
+fn assigned_to(visibility: &Visibility, prefix: &str, values: &mut Vec<sea_orm::Value>) -> String {
+    match visibility {
+        Visibility::All => String::new(),
+        Visibility::AssignedTo(user) => {
+            values.push(user.as_str().into());
+            format!("AND {prefix}assigned_to = ${}", values.len())
+        }
+    }
+}
 
 /// Analytics on the `customers`, `orders` and `clv_models` tables.
 #[derive(Debug, Clone)]
@@ -115,18 +130,23 @@ impl AnalyticsRepository for SeaAnalyticsRepository {
     async fn rfm_totals(
         &self,
         tenant: TenantId,
+        visibility: &Visibility,
     ) -> Result<(Vec<RfmSegmentTotals>, Option<DateTime<Utc>>), RepositoryError> {
         let backend = self.db.backend();
+        let mut values = vec![tenant.0.into()];
+        let assigned = assigned_to(visibility, "", &mut values);
         let rows = self
             .db
             .read
             .query_all_raw(raw(
                 backend,
-                "SELECT rfm_segment, currency, COUNT(*), CAST(SUM(total_spent) AS BIGINT), \
-                 MAX(rfm_computed_at) FROM customers WHERE tenant_id = $1 AND deleted_at IS NULL \
-                 AND rfm_segment IS NOT NULL GROUP BY rfm_segment, currency \
-                 ORDER BY rfm_segment, currency",
-                vec![tenant.0.into()],
+                &format!(
+                    "SELECT rfm_segment, currency, COUNT(*), CAST(SUM(total_spent) AS BIGINT), \
+                     MAX(rfm_computed_at) FROM customers WHERE tenant_id = $1 \
+                     AND deleted_at IS NULL {assigned} AND rfm_segment IS NOT NULL \
+                     GROUP BY rfm_segment, currency ORDER BY rfm_segment, currency"
+                ),
+                values,
             ))
             .await
             .map_err(map_db_err)?;
@@ -158,6 +178,7 @@ impl AnalyticsRepository for SeaAnalyticsRepository {
     async fn purchase_days(
         &self,
         tenant: TenantId,
+        visibility: &Visibility,
         currency: &str,
         until: NaiveDate,
         customer: Option<CustomerId>,
@@ -174,11 +195,12 @@ impl AnalyticsRepository for SeaAnalyticsRepository {
         } else {
             ""
         };
+        let assigned = assigned_to(visibility, "c.", &mut values);
         let sql = format!(
             "SELECT o.customer_id, {day} AS day, CAST(SUM(o.total_amount) AS BIGINT) \
              FROM orders o JOIN customers c ON c.tenant_id = o.tenant_id AND c.id = o.customer_id \
              WHERE o.tenant_id = $1 AND o.status = 'completed' AND o.currency = $2 \
-             AND o.placed_at < $3 AND c.deleted_at IS NULL {one} \
+             AND o.placed_at < $3 AND c.deleted_at IS NULL {one} {assigned} \
              GROUP BY o.customer_id, day ORDER BY o.customer_id, day"
         );
         let rows = self

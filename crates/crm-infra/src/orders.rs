@@ -22,7 +22,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::customers::{bp_to_percent, to_domain as customer_to_domain};
+use crate::customers::{bp_to_percent, to_domain as customer_to_domain, visible_ids};
 use crate::db::Database;
 use crate::entity::{customer, ledger_entry, order, order_line, tier, tier_change};
 use crate::error::{corrupt, map_db_err};
@@ -713,9 +713,13 @@ impl OrderRepository for SeaOrderRepository {
     async fn list_orders(
         &self,
         tenant: TenantId,
+        visibility: &crm_domain::access::Visibility,
         q: &OrderListQuery,
     ) -> Result<Vec<Order>, RepositoryError> {
         let mut select = order::Entity::find().filter(order::Column::TenantId.eq(tenant.0));
+        if let Some(ids) = visible_ids(tenant, visibility) {
+            select = select.filter(order::Column::CustomerId.in_subquery(ids));
+        }
         if let Some(c) = q.customer_id {
             select = select.filter(order::Column::CustomerId.eq(c.0));
         }

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{Datelike, SubsecRound, Utc};
+use crm_domain::access::Visibility;
 use crm_domain::customer::{
     CustomerInput, CustomerProfile, CustomerQuery, CustomerRepository, CustomerStatus,
     CustomerType, Deleted, DeletionChange, IdempotencyRecord, NewCustomer, ProfileUpdate,
@@ -208,7 +209,13 @@ async fn a_failed_create_leaves_nothing_behind(backend: Backend) {
         json!({"all": [{"field": "tags", "op": "contains", "value": "ghost"}]}),
         10,
     );
-    assert!(c.repo.list(c.tenant, &tagged).await.unwrap().is_empty());
+    assert!(
+        c.repo
+            .list(c.tenant, &Visibility::All, &tagged)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let next = c
         .repo
         .create(new_customer(c.tenant, simple("fresh@example.com")), None)
@@ -272,7 +279,13 @@ async fn another_tenant_sees_nothing(backend: Backend) {
         None
     );
     let all = query(serde_json::Value::Null, 10);
-    assert!(c.repo.list(c.other_tenant, &all).await.unwrap().is_empty());
+    assert!(
+        c.repo
+            .list(c.other_tenant, &Visibility::All, &all)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let update = ProfileUpdate {
         tenant_id: c.other_tenant,
         id: a.id,
@@ -289,6 +302,79 @@ async fn another_tenant_sees_nothing(backend: Backend) {
         c.repo.find(c.tenant, a.id, false).await.unwrap().unwrap(),
         a
     );
+}
+
+/// `Visibility::AssignedTo` holds every query to the user's customers, exactly (not another
+/// user's, not unassigned ones, not a user id differing in case), on top of the tenant.
+async fn an_assigned_visibility_sees_only_that_users_customers(backend: Backend) {
+    let Some(c) = setup(backend).await else {
+        return;
+    };
+    let owned = |email: &str, owner: Option<&str>| {
+        let mut p = simple(email);
+        p.assigned_to = owner.and_then(UserId::parse);
+        p
+    };
+    for (tenant, email, owner) in [
+        (c.tenant, "a1@example.com", Some("alice")),
+        (c.tenant, "a2@example.com", Some("alice")),
+        (c.tenant, "b1@example.com", Some("bob")),
+        (c.tenant, "A3@example.com", Some("Alice")),
+        (c.tenant, "u1@example.com", None),
+        (c.other_tenant, "x1@example.com", Some("alice")),
+    ] {
+        c.repo
+            .create(new_customer(tenant, owned(email, owner)), None)
+            .await
+            .unwrap();
+    }
+    let alice = Visibility::AssignedTo(UserId::parse("alice").unwrap());
+    let all = query(serde_json::Value::Null, 10);
+    let emails = |rows: Vec<crm_domain::customer::Customer>| {
+        let mut e: Vec<String> = rows
+            .into_iter()
+            .filter_map(|r| r.profile.email.map(|e| e.as_str().to_owned()))
+            .collect();
+        e.sort();
+        e
+    };
+    let listed = c.repo.list(c.tenant, &alice, &all).await.unwrap();
+    assert_eq!(emails(listed), ["a1@example.com", "a2@example.com"]);
+    assert_eq!(c.repo.count(c.tenant, &alice, &all).await.unwrap(), 2);
+    assert_eq!(
+        c.repo
+            .count(c.tenant, &Visibility::All, &all)
+            .await
+            .unwrap(),
+        5
+    );
+    let now = Utc::now();
+    let agg = c
+        .repo
+        .aggregates(c.tenant, &alice, &all, now, now)
+        .await
+        .unwrap();
+    assert_eq!(agg.count, 2);
+    // A filter naming another owner finds nothing through Alice's visibility.
+    let bobs = query(
+        json!({"all": [{"field": "assigned_to", "op": "eq", "value": "bob"}]}),
+        10,
+    );
+    assert_eq!(c.repo.count(c.tenant, &alice, &bobs).await.unwrap(), 0);
+    assert_eq!(
+        c.repo
+            .count(c.tenant, &Visibility::All, &bobs)
+            .await
+            .unwrap(),
+        1
+    );
+    // The bulk path too.
+    let mut batch = c.repo.begin_batch().await.unwrap();
+    let rows = batch
+        .next(c.tenant, &alice, &Default::default(), None, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(emails(rows), ["a1@example.com", "a2@example.com"]);
 }
 
 async fn updates_are_conditional_on_the_version(backend: Backend) {
@@ -323,7 +409,14 @@ async fn updates_are_conditional_on_the_version(backend: Backend) {
         json!({"all": [{"field": "tags", "op": "contains", "value": "gold"}]}),
         10,
     );
-    assert_eq!(c.repo.list(c.tenant, &gold).await.unwrap().len(), 1);
+    assert_eq!(
+        c.repo
+            .list(c.tenant, &Visibility::All, &gold)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 async fn soft_delete_frees_unique_keys_and_restore_rechecks_them(backend: Backend) {
@@ -392,7 +485,7 @@ async fn list_pages_newest_first_with_filters(backend: Backend) {
             after: after.clone(),
             ..query(serde_json::Value::Null, 3)
         };
-        let page = c.repo.list(c.tenant, &q).await.unwrap();
+        let page = c.repo.list(c.tenant, &Visibility::All, &q).await.unwrap();
         let Some(last) = page.last() else { break };
         after = Some(q.position_of(last));
         seen.extend(page.iter().map(|c| c.id));
@@ -403,7 +496,14 @@ async fn list_pages_newest_first_with_filters(backend: Backend) {
         json!({"all": [{"field": "status", "op": "eq", "value": "inactive"}]}),
         10,
     );
-    assert_eq!(c.repo.list(c.tenant, &inactive).await.unwrap().len(), 4);
+    assert_eq!(
+        c.repo
+            .list(c.tenant, &Visibility::All, &inactive)
+            .await
+            .unwrap()
+            .len(),
+        4
+    );
 }
 
 async fn idempotency_keys_are_stored_with_the_customer(backend: Backend) {
@@ -465,6 +565,7 @@ on_both_backends!(
     a_failed_create_leaves_nothing_behind,
     unique_keys_are_per_tenant_and_name_their_field,
     another_tenant_sees_nothing,
+    an_assigned_visibility_sees_only_that_users_customers,
     updates_are_conditional_on_the_version,
     soft_delete_frees_unique_keys_and_restore_rechecks_them,
     list_pages_newest_first_with_filters,
@@ -503,8 +604,17 @@ async fn a_bulk_insert_numbers_indexes_and_is_all_or_nothing(backend: Backend) {
     c.repo.insert_loaded(c.tenant, &rows).await.unwrap();
     let mut q = query(json!({}), 200);
     q.sort = crm_domain::customer::SortKey::parse_list("created_at").unwrap();
-    assert_eq!(c.repo.count(c.tenant, &q).await.unwrap(), 1_001);
-    assert_eq!(c.repo.count(c.other_tenant, &q).await.unwrap(), 0);
+    assert_eq!(
+        c.repo.count(c.tenant, &Visibility::All, &q).await.unwrap(),
+        1_001
+    );
+    assert_eq!(
+        c.repo
+            .count(c.other_tenant, &Visibility::All, &q)
+            .await
+            .unwrap(),
+        0
+    );
     let stored = c
         .repo
         .find(c.tenant, rows[999].0.id, false)
@@ -526,10 +636,22 @@ async fn a_bulk_insert_numbers_indexes_and_is_all_or_nothing(backend: Backend) {
         json!({"all": [{"field": "tags", "op": "contains", "value": "t1"}]}),
         200,
     );
-    assert_eq!(c.repo.count(c.tenant, &tagged).await.unwrap(), 333);
+    assert_eq!(
+        c.repo
+            .count(c.tenant, &Visibility::All, &tagged)
+            .await
+            .unwrap(),
+        333
+    );
     let mut typo = query(json!({}), 200);
     typo.search = Some(SearchText::parse("santsoo").unwrap());
-    assert_eq!(c.repo.count(c.tenant, &typo).await.unwrap(), 1_000);
+    assert_eq!(
+        c.repo
+            .count(c.tenant, &Visibility::All, &typo)
+            .await
+            .unwrap(),
+        1_000
+    );
     // A repeated e-mail fails the whole batch and takes no numbers.
     let dup = vec![
         (
@@ -548,7 +670,10 @@ async fn a_bulk_insert_numbers_indexes_and_is_all_or_nothing(backend: Backend) {
             field: "email".into()
         }
     );
-    assert_eq!(c.repo.count(c.tenant, &q).await.unwrap(), 1_001);
+    assert_eq!(
+        c.repo.count(c.tenant, &Visibility::All, &q).await.unwrap(),
+        1_001
+    );
     let next = c
         .repo
         .create(new_customer(c.tenant, simple("later@example.com")), None)

@@ -189,6 +189,7 @@ pub fn services(db: &Database) -> Services {
     let segments = Arc::new(SegmentService::new(
         Arc::new(SeaSegmentRepository::new(db.clone())),
         customer_repo.clone(),
+        tenant_repo.clone(),
         clock.clone(),
         ids.clone(),
     ));
@@ -231,7 +232,11 @@ pub fn services(db: &Database) -> Services {
         segments,
         jobs: Arc::new(JobService::new(job_repo)),
         tiers: Arc::new(TierService::new(tier_repo.clone(), ids.clone())),
-        pricing: Arc::new(PricingService::new(customer_repo, tier_repo)),
+        pricing: Arc::new(PricingService::new(
+            customer_repo,
+            tier_repo,
+            tenant_repo.clone(),
+        )),
         views: Arc::new(ViewService::new(
             Arc::new(SeaViewRepository::new(db.clone())),
             clock.clone(),

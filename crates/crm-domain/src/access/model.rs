@@ -72,8 +72,9 @@ impl FromStr for Permission {
 #[error("missing permission {0}")]
 pub struct Forbidden(pub Permission);
 
-/// The default roles and what they grant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The default roles and what they grant. Ordered strongest first (`Admin < Manager < Sales <
+/// Viewer`), so the first of a set of roles is the strongest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Role {
     /// Every permission.
     Admin,
@@ -134,6 +135,8 @@ pub struct Actor {
     pub user_id: UserId,
     /// Effective permissions: the union of the roles' grants and the explicit permissions.
     pub permissions: BTreeSet<Permission>,
+    /// The known roles the caller holds (unknown role names are dropped).
+    pub roles: BTreeSet<Role>,
 }
 
 impl Actor {
@@ -145,7 +148,11 @@ impl Actor {
         permissions: impl IntoIterator<Item = &'a str>,
     ) -> Self {
         let mut set = BTreeSet::new();
-        for role in roles.into_iter().filter_map(|r| r.parse::<Role>().ok()) {
+        let roles: BTreeSet<Role> = roles
+            .into_iter()
+            .filter_map(|r| r.parse::<Role>().ok())
+            .collect();
+        for role in &roles {
             set.extend(role.permissions().iter().copied());
         }
         set.extend(
@@ -157,7 +164,14 @@ impl Actor {
             tenant_id,
             user_id,
             permissions: set,
+            roles,
         }
+    }
+
+    /// The strongest role the caller holds (`Admin` before `Manager` before `Sales` before
+    /// `Viewer`); `None` for a caller with explicit permissions only.
+    pub fn strongest_role(&self) -> Option<Role> {
+        self.roles.first().copied()
     }
 
     /// Whether the caller holds `permission`.
@@ -219,6 +233,22 @@ mod tests {
         let a = actor(&["viewer"], &[]);
         assert_eq!(a.permissions.len(), 1);
         assert!(a.can(Permission::CustomersView));
+    }
+
+    #[test]
+    fn the_strongest_role_comes_first_whatever_the_claim_order() {
+        assert_eq!(
+            actor(&["viewer", "sales", "manager"], &[]).strongest_role(),
+            Some(Role::Manager)
+        );
+        assert_eq!(
+            actor(&["sales", "viewer"], &[]).strongest_role(),
+            Some(Role::Sales)
+        );
+        assert_eq!(
+            actor(&["owner"], &["customers.view"]).strongest_role(),
+            None
+        );
     }
 
     #[test]

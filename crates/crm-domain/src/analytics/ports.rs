@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::clv::{BgNbdParams, GammaGammaParams, TimeUnit};
 use super::rfm::RfmSegment;
+use crate::access::Visibility;
 use crate::error::RepositoryError;
 use crate::ids::{CustomerId, TenantId};
 use crate::values::Amount;
@@ -74,17 +75,21 @@ pub trait AnalyticsRepository: Send + Sync {
         reference: DateTime<Utc>,
     ) -> Result<u64, RepositoryError>;
 
-    /// Per segment, live scored customers and their revenue; with the latest `computed_at`.
+    /// Per segment, live scored customers inside `visibility` and their revenue; with the latest
+    /// `computed_at` (of the tenant).
     async fn rfm_totals(
         &self,
         tenant: TenantId,
+        visibility: &Visibility,
     ) -> Result<(Vec<RfmSegmentTotals>, Option<DateTime<Utc>>), RepositoryError>;
 
     /// Completed orders in `currency` placed on or before day `until` (UTC), summed per customer
-    /// and day, of live customers (one customer only, when given), in customer id order.
+    /// and day, of live customers inside `visibility` (one customer only, when given), in
+    /// customer id order.
     async fn purchase_days(
         &self,
         tenant: TenantId,
+        visibility: &Visibility,
         currency: &str,
         until: NaiveDate,
         customer: Option<CustomerId>,

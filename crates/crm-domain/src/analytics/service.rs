@@ -13,8 +13,8 @@ use super::clv::{
 };
 use super::ports::{AnalyticsRepository, ClvModel, RfmSegmentTotals};
 use super::rfm::{CoarseSegment, RfmSegment};
-use crate::access::{Actor, Permission};
-use crate::customer::{Customer, CustomerRepository, load_live};
+use crate::access::{Actor, Permission, Visibility};
+use crate::customer::{Customer, CustomerRepository, load_visible};
 use crate::error::{DomainError, FieldError};
 use crate::ids::{CustomerId, JobId};
 use crate::job::{Job, JobKind, JobOutcome, JobRepository, RfmRecomputeOutcome, Started};
@@ -255,14 +255,15 @@ impl AnalyticsService {
         job
     }
 
-    /// The RFM distribution of the tenant.
+    /// The RFM distribution of the tenant's customers inside the caller's [`Visibility`].
     ///
     /// # Errors
     /// [`DomainError::Forbidden`] without `customers.view`.
     #[tracing::instrument(name = "AnalyticsService::rfm_summary", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id))]
     pub async fn rfm_summary(&self, actor: &Actor) -> Result<RfmSummary, DomainError> {
         actor.require(Permission::CustomersView)?;
-        let (totals, computed_at) = self.repo.rfm_totals(actor.tenant_id).await?;
+        let visibility = crate::tenant::visibility(self.tenants.as_ref(), actor).await?;
+        let (totals, computed_at) = self.repo.rfm_totals(actor.tenant_id, &visibility).await?;
         let scored: u64 = totals.iter().map(|t| t.customers).sum();
         let segments =
             RfmSegment::ALL
@@ -321,6 +322,8 @@ impl AnalyticsService {
             .repo
             .purchase_days(
                 actor.tenant_id,
+                // The model describes the whole tenant's buying (fitting needs customers.manage).
+                &Visibility::All,
                 tenant.default_currency.as_str(),
                 calibration_end,
                 None,
@@ -419,8 +422,9 @@ impl AnalyticsService {
     /// RFM scores, historical value and model predictions of one customer.
     ///
     /// # Errors
-    /// [`DomainError::NotFound`] for a missing or another tenant's customer;
-    /// [`DomainError::Validation`] on `horizon_months` or `discount_rate` out of range.
+    /// [`DomainError::NotFound`] for a missing or another tenant's customer, or one outside the
+    /// caller's [`Visibility`]; [`DomainError::Validation`] on `horizon_months` or
+    /// `discount_rate` out of range.
     #[tracing::instrument(name = "AnalyticsService::customer_analytics", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, customer_id = %id))]
     pub async fn customer_analytics(
         &self,
@@ -430,7 +434,9 @@ impl AnalyticsService {
     ) -> Result<CustomerAnalytics, DomainError> {
         actor.require(Permission::CustomersView)?;
         Self::check(&options)?;
-        let customer = load_live(self.customers.as_ref(), actor.tenant_id, id).await?;
+        let visibility = crate::tenant::visibility(self.tenants.as_ref(), actor).await?;
+        let customer =
+            load_visible(self.customers.as_ref(), actor.tenant_id, &visibility, id).await?;
         let now = self.clock.now();
         let revenue = customer.stats.total_spent.value().to_f64().unwrap_or(0.0);
         let orders = customer.stats.total_orders;
@@ -467,6 +473,7 @@ impl AnalyticsService {
                     .repo
                     .purchase_days(
                         actor.tenant_id,
+                        &visibility,
                         customer.profile.currency.as_str(),
                         as_of,
                         Some(id),
@@ -486,8 +493,8 @@ impl AnalyticsService {
         })
     }
 
-    /// Predictions summed over the tenant's customers, and the `at_risk_limit` (≤ 100) customers
-    /// most at risk.
+    /// Predictions summed over the tenant's customers inside the caller's [`Visibility`], and the
+    /// `at_risk_limit` (≤ 100) of them most at risk.
     ///
     /// # Errors
     /// [`DomainError::NotFound`] (`clv_model`) before the first fit; validation as
@@ -503,11 +510,13 @@ impl AnalyticsService {
         Self::check(&options)?;
         let model = self.model(actor).await?;
         let tenant = load(self.tenants.as_ref(), actor.tenant_id).await?;
+        let visibility = tenant.visibility_of(actor)?;
         let as_of = options.as_of.unwrap_or(model.calibration_end);
         let histories = self
             .repo
             .purchase_days(
                 actor.tenant_id,
+                &visibility,
                 tenant.default_currency.as_str(),
                 as_of,
                 None,

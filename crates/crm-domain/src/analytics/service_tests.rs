@@ -277,7 +277,7 @@ async fn a_failed_recompute_records_its_error() {
 async fn the_rfm_summary_lists_every_segment_with_its_share_of_the_scored_customers() {
     let computed = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
     let mut repo = MockAnalyticsRepository::new();
-    repo.expect_rfm_totals().returning(move |_| {
+    repo.expect_rfm_totals().returning(move |_, _| {
         Ok((
             vec![
                 RfmSegmentTotals {
@@ -324,7 +324,8 @@ async fn the_rfm_summary_lists_every_segment_with_its_share_of_the_scored_custom
 #[tokio::test]
 async fn before_the_first_recompute_every_share_is_zero() {
     let mut repo = MockAnalyticsRepository::new();
-    repo.expect_rfm_totals().returning(|_| Ok((vec![], None)));
+    repo.expect_rfm_totals()
+        .returning(|_, _| Ok((vec![], None)));
     let summary = service(
         repo,
         MockJobRepository::new(),
@@ -358,7 +359,7 @@ async fn a_calibration_period_ending_in_the_future_is_refused() {
 #[tokio::test]
 async fn the_models_are_not_fitted_on_fewer_than_two_customers() {
     let mut repo = MockAnalyticsRepository::new();
-    repo.expect_purchase_days().returning(|_, _, _, _| {
+    repo.expect_purchase_days().returning(|_, _, _, _, _| {
         Ok(vec![PurchaseHistory {
             customer_id: CUSTOMER,
             days: vec![(day(2026, 1, 1), 10.0), (day(2026, 2, 1), 20.0)],
@@ -383,7 +384,7 @@ async fn the_models_are_not_fitted_on_fewer_than_two_customers() {
 async fn the_models_are_not_fitted_when_nobody_bought_twice() {
     let mut repo = MockAnalyticsRepository::new();
     repo.expect_purchase_days()
-        .returning(|_, _, _, _| Ok(one_time_buyers(50)));
+        .returning(|_, _, _, _, _| Ok(one_time_buyers(50)));
     repo.expect_save_model().never();
     let err = service(
         repo,
@@ -408,11 +409,11 @@ async fn a_fit_uses_the_tenant_currencys_orders_up_to_the_calibration_end_and_is
     let end = day(1997, 9, 30);
     let mut repo = MockAnalyticsRepository::new();
     repo.expect_purchase_days()
-        .withf(move |t, currency, until, customer| {
+        .withf(move |t, _, currency, until, customer| {
             *t == TENANT && currency == "IDR" && *until == end && customer.is_none()
         })
         .times(1)
-        .returning(|_, _, _, _| Ok(cdnow_histories(day(1997, 9, 30))));
+        .returning(|_, _, _, _, _| Ok(cdnow_histories(day(1997, 9, 30))));
     let saved = Arc::new(Mutex::new(None));
     let sink = saved.clone();
     repo.expect_save_model().times(1).returning(move |m| {
@@ -562,14 +563,14 @@ async fn predictions_are_made_as_of_the_calibration_end_in_the_customers_currenc
     repo.expect_find_model()
         .returning(|_| Ok(Some(cdnow_model())));
     repo.expect_purchase_days()
-        .withf(|t, currency, until, customer| {
+        .withf(|t, _, currency, until, customer| {
             *t == TENANT
                 && currency == "USD"
                 && *until == day(1997, 9, 30)
                 && *customer == Some(CUSTOMER)
         })
         .times(1)
-        .returning(|_, _, _, _| {
+        .returning(|_, _, _, _, _| {
             Ok(vec![PurchaseHistory {
                 customer_id: CUSTOMER,
                 days: vec![
@@ -602,8 +603,8 @@ async fn a_customer_without_a_purchase_by_the_prediction_day_has_no_prediction()
     repo.expect_find_model()
         .returning(|_| Ok(Some(cdnow_model())));
     repo.expect_purchase_days()
-        .withf(move |_, _, until, _| *until == asked)
-        .returning(|_, _, _, _| Ok(vec![]));
+        .withf(move |_, _, _, until, _| *until == asked)
+        .returning(|_, _, _, _, _| Ok(vec![]));
     let a = service(
         repo,
         MockJobRepository::new(),
@@ -649,10 +650,10 @@ async fn the_at_risk_list_is_the_top_revenue_quarter_least_likely_alive_first() 
     repo.expect_find_model()
         .returning(|_| Ok(Some(cdnow_model())));
     repo.expect_purchase_days()
-        .withf(|_, currency, until, customer| {
+        .withf(|_, _, currency, until, customer| {
             currency == "IDR" && *until == day(1997, 9, 30) && customer.is_none()
         })
-        .returning(|_, _, _, _| Ok(cdnow_histories(day(1997, 9, 30))));
+        .returning(|_, _, _, _, _| Ok(cdnow_histories(day(1997, 9, 30))));
     let s = service(
         repo,
         MockJobRepository::new(),

@@ -6,6 +6,7 @@ mod fields;
 pub mod filter;
 mod input;
 mod model;
+mod ownership;
 mod patch;
 mod ports;
 pub mod search;
@@ -26,13 +27,14 @@ pub use model::{
     AcquisitionSource, Customer, CustomerProfile, CustomerRfm, CustomerStatus, CustomerType,
     Gender, LifecycleStage, LoyaltyStatus, NewCustomer, PurchaseStats, UniqueField, customer_code,
 };
+pub use ownership::assignee;
 #[cfg(any(test, feature = "mock"))]
 pub use patch::MockCustomerPatch;
 pub use patch::{CustomerJson, CustomerPatch, MergePatch, merge_patch};
 pub use ports::{
     CustomerAggregates, CustomerBatch, CustomerQuery, CustomerRepository, Deleted, DeletionChange,
     IdempotencyKey, IdempotencyRecord, Position, ProfileUpdate, SortField, SortKey, SortValue,
-    load_live, sort_name,
+    load_live, load_visible, sort_name,
 };
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{MockCustomerBatch, MockCustomerRepository};

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::model::{Customer, CustomerProfile, NewCustomer, UniqueField};
+use crate::access::Visibility;
 use crate::error::RepositoryError;
 use crate::ids::{CustomerId, TenantId, UserId};
 
@@ -211,6 +212,25 @@ pub async fn load_live(
         .ok_or(crate::DomainError::NotFound { entity: "customer" })
 }
 
+/// The live customer with this id in this tenant, if `visibility` reaches it: a customer
+/// assigned to someone else, for a caller restricted to their own ([`Visibility::AssignedTo`]),
+/// is not found, exactly as another tenant's is.
+///
+/// # Errors
+/// [`crate::DomainError::NotFound`] when absent, deleted, another tenant's or outside
+/// `visibility`; storage errors.
+pub async fn load_visible(
+    repo: &dyn CustomerRepository,
+    tenant: TenantId,
+    visibility: &Visibility,
+    id: CustomerId,
+) -> Result<Customer, crate::DomainError> {
+    repo.find(tenant, id, false)
+        .await?
+        .filter(|c| visibility.allows(c.profile.assigned_to.as_ref()))
+        .ok_or(crate::DomainError::NotFound { entity: "customer" })
+}
+
 /// The key the name sorts by: the lower-cased name. Stored beside the name so both backends
 /// compare the same bytes.
 pub fn sort_name(name: &str) -> String {
@@ -284,11 +304,12 @@ pub struct DeletionChange {
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait CustomerBatch: Send {
-    /// Up to `limit` live customers of the tenant matching `filter` (and `ids`, when given),
-    /// with id greater than `after`, in id order.
+    /// Up to `limit` live customers of the tenant inside `visibility` matching `filter` (and
+    /// `ids`, when given), with id greater than `after`, in id order.
     async fn next(
         &mut self,
         tenant: TenantId,
+        visibility: &Visibility,
         filter: &super::filter::Filter,
         ids: Option<Vec<CustomerId>>,
         after: Option<CustomerId>,
@@ -316,7 +337,10 @@ pub trait CustomerBatch: Send {
 }
 
 /// Storage of customers. Every method is scoped to one tenant: a customer of another tenant is
-/// never read, counted or changed.
+/// never read, counted or changed. The query methods (`list`, `count`, `aggregates`) also take
+/// the caller's [`Visibility`], which they AND with the tenant condition: with
+/// [`Visibility::AssignedTo`] only customers whose `assigned_to` equals that user id (exactly)
+/// are read or counted.
 ///
 /// # Errors
 /// Implementations MUST return [`RepositoryError::Conflict`] naming the API field (`email`,
@@ -390,18 +414,21 @@ pub trait CustomerRepository: Send + Sync {
         limit: u32,
     ) -> Result<Vec<String>, RepositoryError>;
 
-    /// Up to `query.limit` customers matching the query, in its order, after its position (or
-    /// skipping `offset`).
+    /// Up to `query.limit` customers inside `visibility` matching the query, in its order, after
+    /// its position (or skipping `offset`).
     async fn list(
         &self,
         tenant: TenantId,
+        visibility: &Visibility,
         query: &CustomerQuery,
     ) -> Result<Vec<Customer>, RepositoryError>;
 
-    /// Counts and sums over the customers matching the query's filter and deletion mode.
+    /// Counts and sums over the customers inside `visibility` matching the query's filter,
+    /// search and deletion mode.
     async fn aggregates(
         &self,
         tenant: TenantId,
+        visibility: &Visibility,
         query: &CustomerQuery,
         month_start: DateTime<Utc>,
         last_month_start: DateTime<Utc>,
@@ -410,7 +437,12 @@ pub trait CustomerRepository: Send + Sync {
     /// Starts a bulk transaction.
     async fn begin_batch(&self) -> Result<Box<dyn CustomerBatch>, RepositoryError>;
 
-    /// How many customers match the query's filter and deletion mode (exact; position, offset and
-    /// limit ignored).
-    async fn count(&self, tenant: TenantId, query: &CustomerQuery) -> Result<u64, RepositoryError>;
+    /// How many customers inside `visibility` match the query's filter, search and deletion mode
+    /// (exact; position, offset and limit ignored).
+    async fn count(
+        &self,
+        tenant: TenantId,
+        visibility: &Visibility,
+        query: &CustomerQuery,
+    ) -> Result<u64, RepositoryError>;
 }

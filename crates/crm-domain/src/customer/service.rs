@@ -8,12 +8,13 @@ use super::bulk::{BulkAction, BulkResult, BulkTarget, MAX_BULK_IDS};
 use super::error::{CustomerErased, DeleteCustomerError, OPEN_ORDERS_LISTED};
 use super::input::{CustomerInput, ValidationContext};
 use super::model::{Customer, CustomerProfile, NewCustomer, UniqueField};
+use super::ownership::assignee;
 use super::patch::CustomerPatch;
 use super::ports::{
     CustomerAggregates, CustomerQuery, CustomerRepository, Deleted, DeletionChange, IdempotencyKey,
     IdempotencyRecord, Position, ProfileUpdate, SortField, SortKey,
 };
-use crate::access::{Actor, Permission};
+use crate::access::{Actor, Permission, Visibility};
 use crate::error::{DomainError, FieldError, RepositoryError};
 use crate::ids::{CustomerId, TenantId};
 use crate::ports::{Clock, IdGenerator};
@@ -56,7 +57,9 @@ pub struct CustomerStats {
 }
 
 /// Use cases on customers. Every method takes the [`Actor`], checks its permission and scopes
-/// every read and write to the actor's tenant.
+/// every read and write to the actor's tenant and to the customers the actor reaches there
+/// ([`Visibility`]: with the tenant setting `sales_scope: "assigned"`, a `sales` user reaches
+/// only the customers assigned to them; any other is "not found").
 pub struct CustomerService {
     customers: Arc<dyn CustomerRepository>,
     tenants: Arc<dyn TenantRepository>,
@@ -83,8 +86,13 @@ impl CustomerService {
     /// Creates a customer (needs `customers.create`). With an idempotency key, a repeat of the
     /// same request returns the customer the first one created, with `replayed` set.
     ///
+    /// A caller restricted to their own customers ([`Visibility::AssignedTo`]) creates customers
+    /// assigned to themself: `assigned_to` absent means them, another user is refused
+    /// ([`assignee`](super::assignee)).
+    ///
     /// # Errors
-    /// [`DomainError::Validation`] for broken rules (including an unknown `referred_by`),
+    /// [`DomainError::Validation`] for broken rules (including an unknown `referred_by`, and
+    /// `assigned_to` naming another user for a restricted caller),
     /// [`DomainError::Conflict`] naming the field and the existing customer when e-mail, phone,
     /// mobile phone or external_ref is taken in the tenant, [`DomainError::IdempotencyKeyReused`]
     /// when the key came with another body, [`DomainError::Forbidden`].
@@ -96,8 +104,9 @@ impl CustomerService {
         idempotency: Option<IdempotencyKey>,
     ) -> Result<Created, DomainError> {
         actor.require(Permission::CustomersCreate)?;
+        let visibility = self.visibility(actor).await?;
         let Some(key) = idempotency else {
-            return self.create_new(actor, input, None).await;
+            return self.create_new(actor, &visibility, input, None).await;
         };
         if key.key.is_empty()
             || key.key.len() > 255
@@ -109,14 +118,14 @@ impl CustomerService {
                 "must be 1..=255 visible ASCII characters",
             ));
         }
-        if let Some(replay) = self.replay(actor.tenant_id, &key).await? {
+        if let Some(replay) = self.replay(actor.tenant_id, &visibility, &key).await? {
             return Ok(replay);
         }
-        match self.create_new(actor, input, Some(&key)).await {
+        match self.create_new(actor, &visibility, input, Some(&key)).await {
             // A concurrent request with the same key committed first and this one ran into
             // its customer (e-mail, phone) or its key: answer as that request did.
             Err(conflict @ DomainError::Conflict { .. }) => {
-                match self.replay(actor.tenant_id, &key).await? {
+                match self.replay(actor.tenant_id, &visibility, &key).await? {
                     Some(replay) => Ok(replay),
                     None => Err(conflict),
                 }
@@ -128,12 +137,13 @@ impl CustomerService {
     async fn create_new(
         &self,
         actor: &Actor,
+        visibility: &Visibility,
         input: CustomerInput,
         key: Option<&IdempotencyKey>,
     ) -> Result<Created, DomainError> {
         let tenant_id = actor.tenant_id;
         let tenant = self.tenant(tenant_id).await?;
-        let profile = self.validate(&tenant, input, None).await?;
+        let profile = self.validate(&tenant, visibility, input, None).await?;
         let now = self.clock.now();
         let new = NewCustomer {
             id: CustomerId(self.ids.new_id()),
@@ -163,28 +173,43 @@ impl CustomerService {
                     existing_id: None,
                 })
             }
-            Err(e) => Err(self.explain_conflict(tenant_id, &profile, None, e).await),
+            Err(e) => Err(self
+                .explain_conflict(tenant_id, visibility, &profile, None, e)
+                .await),
         }
     }
 
     /// The live customer with this id (needs `customers.view`).
     ///
     /// # Errors
-    /// [`DomainError::NotFound`] when absent, deleted or another tenant's.
+    /// [`DomainError::NotFound`] when absent, deleted, another tenant's or outside the caller's
+    /// [`Visibility`].
     #[tracing::instrument(name = "CustomerService::get", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, customer_id = %id))]
     pub async fn get(&self, actor: &Actor, id: CustomerId) -> Result<Customer, DomainError> {
         actor.require(Permission::CustomersView)?;
-        self.live(actor.tenant_id, id).await
+        let visibility = self.visibility(actor).await?;
+        self.live(actor.tenant_id, &visibility, id).await
+    }
+
+    /// Which customers `actor` reaches: [`crate::tenant::visibility`].
+    ///
+    /// # Errors
+    /// As [`crate::tenant::visibility`].
+    pub async fn visibility(&self, actor: &Actor) -> Result<Visibility, DomainError> {
+        crate::tenant::visibility(self.tenants.as_ref(), actor).await
     }
 
     /// Replaces every editable field of a live customer (needs `customers.edit`). With
     /// `expected_version` the write happens only on that version; without it, a concurrent
     /// change is retried on the fresh version.
     ///
+    /// A caller restricted to their own customers reaches only those, and keeps them assigned
+    /// to themself (as [`CustomerService::create`]).
+    ///
     /// # Errors
-    /// As [`CustomerService::create`], plus [`DomainError::NotFound`],
-    /// [`DomainError::PreconditionFailed`] when `expected_version` is stale, and
-    /// [`CustomerErased`] (409) when the customer was erased.
+    /// As [`CustomerService::create`], plus [`DomainError::NotFound`] (also for a customer
+    /// outside the caller's [`Visibility`]), [`DomainError::PreconditionFailed`] when
+    /// `expected_version` is stale, and [`CustomerErased`] (409) when the customer was erased.
     #[tracing::instrument(name = "CustomerService::replace", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, customer_id = %id))]
     pub async fn replace(
         &self,
@@ -194,11 +219,25 @@ impl CustomerService {
         expected_version: Option<i64>,
     ) -> Result<Customer, DomainError> {
         actor.require(Permission::CustomersEdit)?;
+        let tenant = self.tenant(actor.tenant_id).await?;
+        let visibility = tenant.visibility_of(actor)?;
+        self.replace_visible(actor, &tenant, &visibility, id, input, expected_version)
+            .await
+    }
+
+    async fn replace_visible(
+        &self,
+        actor: &Actor,
+        tenant: &Tenant,
+        visibility: &Visibility,
+        id: CustomerId,
+        input: CustomerInput,
+        expected_version: Option<i64>,
+    ) -> Result<Customer, DomainError> {
         let tenant_id = actor.tenant_id;
-        let tenant = self.tenant(tenant_id).await?;
-        let profile = self.validate(&tenant, input, Some(id)).await?;
+        let profile = self.validate(tenant, visibility, input, Some(id)).await?;
         for _ in 0..WRITE_ATTEMPTS {
-            let current = self.live(tenant_id, id).await?;
+            let current = self.live(tenant_id, visibility, id).await?;
             CustomerErased::check(&current)?;
             check_version(expected_version, current.version)?;
             let update = ProfileUpdate {
@@ -214,7 +253,7 @@ impl CustomerService {
                 Err(RepositoryError::Stale) => continue,
                 Err(e) => {
                     return Err(self
-                        .explain_conflict(tenant_id, &profile, Some(id), e)
+                        .explain_conflict(tenant_id, visibility, &profile, Some(id), e)
                         .await);
                 }
             }
@@ -244,12 +283,26 @@ impl CustomerService {
         patch: &dyn CustomerPatch,
         expected_version: Option<i64>,
     ) -> Result<Customer, DomainError> {
+        actor.require(Permission::CustomersView)?;
+        actor.require(Permission::CustomersEdit)?;
+        let tenant = self.tenant(actor.tenant_id).await?;
+        let visibility = tenant.visibility_of(actor)?;
         for _ in 0..PATCH_ATTEMPTS {
-            let current = self.get(actor, id).await?;
+            let current = self.live(actor.tenant_id, &visibility, id).await?;
             CustomerErased::check(&current)?;
             check_version(expected_version, current.version)?;
             let input = patch.apply(&current)?;
-            match self.replace(actor, id, input, Some(current.version)).await {
+            match self
+                .replace_visible(
+                    actor,
+                    &tenant,
+                    &visibility,
+                    id,
+                    input,
+                    Some(current.version),
+                )
+                .await
+            {
                 // Someone else wrote in between: patch their version, unless the caller pinned one.
                 Err(DomainError::PreconditionFailed { .. }) if expected_version.is_none() => {
                     continue;
@@ -278,8 +331,9 @@ impl CustomerService {
         expected_version: Option<i64>,
     ) -> Result<(), DomainError> {
         actor.require(Permission::CustomersDelete)?;
+        let visibility = self.visibility(actor).await?;
         for _ in 0..WRITE_ATTEMPTS {
-            let current = self.live(actor.tenant_id, id).await?;
+            let current = self.live(actor.tenant_id, &visibility, id).await?;
             check_version(expected_version, current.version)?;
             let open = self.open_orders(actor.tenant_id, id).await?;
             if !open.is_empty() {
@@ -315,16 +369,18 @@ impl CustomerService {
     pub async fn restore(&self, actor: &Actor, id: CustomerId) -> Result<Customer, DomainError> {
         actor.require(Permission::CustomersDelete)?;
         let tenant_id = actor.tenant_id;
+        let visibility = self.visibility(actor).await?;
         for _ in 0..WRITE_ATTEMPTS {
             let current = self
                 .customers
                 .find(tenant_id, id, true)
                 .await?
+                .filter(|c| visibility.allows(c.profile.assigned_to.as_ref()))
                 .ok_or(DomainError::NotFound { entity: "customer" })?;
             if current.deleted_at.is_none() {
                 return Ok(current);
             }
-            self.check_unique(tenant_id, &current.profile, Some(id))
+            self.check_unique(tenant_id, &visibility, &current.profile, Some(id))
                 .await?;
             match self
                 .customers
@@ -335,7 +391,7 @@ impl CustomerService {
                 Err(RepositoryError::Stale) => continue,
                 Err(e) => {
                     return Err(self
-                        .explain_conflict(tenant_id, &current.profile, Some(id), e)
+                        .explain_conflict(tenant_id, &visibility, &current.profile, Some(id), e)
                         .await);
                 }
             }
@@ -345,8 +401,9 @@ impl CustomerService {
         ))
     }
 
-    /// A page of customers matching `query` (needs `customers.view`; deleted customers need
-    /// `customers.manage`), with the exact total when `include_total`.
+    /// A page of the customers inside the caller's [`Visibility`] matching `query` (needs
+    /// `customers.view`; deleted customers need `customers.manage`), with the exact total (of
+    /// those customers) when `include_total`.
     ///
     /// # Errors
     /// [`DomainError::Validation`] when `limit` is outside 1..=200 or the position does not fit
@@ -391,10 +448,18 @@ impl CustomerService {
             limit: query.limit + 1,
             ..query.clone()
         };
-        let rows = self.customers.list(actor.tenant_id, &probe).await?;
+        let visibility = self.visibility(actor).await?;
+        let rows = self
+            .customers
+            .list(actor.tenant_id, &visibility, &probe)
+            .await?;
         let mut page = Page::from_probe(rows, query.limit, |c| query.position_of(c));
         if include_total {
-            page.total = Some(self.customers.count(actor.tenant_id, &query).await?);
+            page.total = Some(
+                self.customers
+                    .count(actor.tenant_id, &visibility, &query)
+                    .await?,
+            );
         }
         Ok(page)
     }
@@ -406,7 +471,8 @@ impl CustomerService {
         self.clock.now()
     }
 
-    /// Statistics of the customers `query` matches (needs `customers.view`): counts by status,
+    /// Statistics of the customers inside the caller's [`Visibility`] that `query` matches
+    /// (needs `customers.view`): counts by status,
     /// type, stage and tier, VIPs, new this and last calendar month (UTC), revenue (Σ total_spent)
     /// and customers per currency, average purchases per customer (Σ total_orders / customers,
     /// 2 decimals), the 10 top customers by total_spent and the 10 most recent.
@@ -439,9 +505,10 @@ impl CustomerService {
             .single()
             .ok_or_else(|| DomainError::Internal("calendar".into()))?;
         let tenant = actor.tenant_id;
+        let visibility = self.visibility(actor).await?;
         let agg = self
             .customers
-            .aggregates(tenant, &query, month_start, last_month_start)
+            .aggregates(tenant, &visibility, &query, month_start, last_month_start)
             .await?;
         let base = CustomerQuery {
             limit: 10,
@@ -469,18 +536,21 @@ impl CustomerService {
         };
         Ok(CustomerStats {
             average_purchases: per_customer(rust_decimal::Decimal::from(agg.total_orders)),
-            top_by_spending: self.customers.list(tenant, &top).await?,
-            most_recent: self.customers.list(tenant, &recent).await?,
+            top_by_spending: self.customers.list(tenant, &visibility, &top).await?,
+            most_recent: self.customers.list(tenant, &visibility, &recent).await?,
             aggregates: agg,
         })
     }
 
     /// Applies one action to many customers in one transaction: all change or none does
     /// (needs `customers.edit`; `Delete` needs `customers.delete`). Walks the matching customers
-    /// in batches of 500 by id.
+    /// inside the caller's [`Visibility`] in batches of 500 by id; a restricted caller's `Assign`
+    /// follows [`assignee`](super::assignee).
     ///
     /// # Errors
-    /// [`DomainError::NotFound`] when an id is not a live customer of the tenant;
+    /// [`DomainError::NotFound`] when an id is not a live customer of the tenant the caller
+    /// reaches; [`DomainError::Validation`] on `action.assigned_to` when a restricted caller
+    /// assigns to another user;
     /// [`DeleteCustomerError::OpenOrders`] (as [`DomainError::Rule`]) when deleting customers
     /// with open orders, naming up to [`OPEN_ORDERS_LISTED`] of them;
     /// [`DomainError::Validation`] for bad tags or too many ids.
@@ -496,7 +566,14 @@ impl CustomerService {
         } else {
             Permission::CustomersEdit
         })?;
-        let action = action.validated()?;
+        let visibility = self.visibility(actor).await?;
+        let action = match action.validated()? {
+            BulkAction::Assign(user) => BulkAction::Assign(
+                assignee(&visibility, user, "action.assigned_to")
+                    .map_err(|e| DomainError::Validation(vec![e]))?,
+            ),
+            other => other,
+        };
         let (filter, ids) = match target {
             BulkTarget::Filter(f) => (f, None),
             BulkTarget::Ids(ids) => {
@@ -520,7 +597,14 @@ impl CustomerService {
         let mut after = None;
         loop {
             let mut batch = tx
-                .next(actor.tenant_id, &filter, ids.clone(), after, 500)
+                .next(
+                    actor.tenant_id,
+                    &visibility,
+                    &filter,
+                    ids.clone(),
+                    after,
+                    500,
+                )
                 .await?;
             let Some(last) = batch.last() else { break };
             after = Some(last.id);
@@ -555,8 +639,13 @@ impl CustomerService {
         crate::tenant::load(self.tenants.as_ref(), id).await
     }
 
-    async fn live(&self, tenant: TenantId, id: CustomerId) -> Result<Customer, DomainError> {
-        super::load_live(self.customers.as_ref(), tenant, id).await
+    async fn live(
+        &self,
+        tenant: TenantId,
+        visibility: &Visibility,
+        id: CustomerId,
+    ) -> Result<Customer, DomainError> {
+        super::load_visible(self.customers.as_ref(), tenant, visibility, id).await
     }
 
     /// Up to [`OPEN_ORDERS_LISTED`] refs of the customer's open orders, oldest first.
@@ -583,9 +672,13 @@ impl CustomerService {
         }
     }
 
+    /// The answer to a repeat of the request that stored `key`. A customer the caller does not
+    /// reach (another sales user's, under `sales_scope: "assigned"`) is not replayed: the key
+    /// counts as used by another request.
     async fn replay(
         &self,
         tenant: TenantId,
+        visibility: &Visibility,
         key: &IdempotencyKey,
     ) -> Result<Option<Created>, DomainError> {
         let Some(record) = self.customers.find_idempotency(tenant, &key.key).await? else {
@@ -599,17 +692,22 @@ impl CustomerService {
             .find(tenant, record.customer_id, true)
             .await?
             .ok_or(DomainError::NotFound { entity: "customer" })?;
+        if !visibility.allows(customer.profile.assigned_to.as_ref()) {
+            return Err(DomainError::IdempotencyKeyReused);
+        }
         Ok(Some(Created {
             customer,
             replayed: true,
         }))
     }
 
-    /// Validates the input, then the rules that need storage: `referred_by` names a live
-    /// customer of the tenant (not `this`), and the unique keys are free.
+    /// Validates the input, then who it may be assigned to ([`assignee`]), then the rules that
+    /// need storage: `referred_by` names a live customer of the tenant (not `this`), and the
+    /// unique keys are free.
     async fn validate(
         &self,
         tenant: &Tenant,
+        visibility: &Visibility,
         input: CustomerInput,
         this: Option<CustomerId>,
     ) -> Result<CustomerProfile, DomainError> {
@@ -618,7 +716,9 @@ impl CustomerService {
             default_currency: tenant.default_currency,
             today: self.clock.now().date_naive(),
         };
-        let profile = input.validate(&ctx).map_err(DomainError::Validation)?;
+        let mut profile = input.validate(&ctx).map_err(DomainError::Validation)?;
+        profile.assigned_to = assignee(visibility, profile.assigned_to.take(), "assigned_to")
+            .map_err(|e| DomainError::Validation(vec![e]))?;
         if let Some(referrer) = profile.referred_by {
             let exists = referrer != this.unwrap_or(CustomerId(uuid::Uuid::nil()))
                 && self
@@ -634,13 +734,15 @@ impl CustomerService {
                 )]));
             }
         }
-        self.check_unique(tenant.id, &profile, this).await?;
+        self.check_unique(tenant.id, visibility, &profile, this)
+            .await?;
         Ok(profile)
     }
 
     async fn check_unique(
         &self,
         tenant: TenantId,
+        visibility: &Visibility,
         profile: &CustomerProfile,
         this: Option<CustomerId>,
     ) -> Result<(), DomainError> {
@@ -651,10 +753,42 @@ impl CustomerService {
             if let Some(existing) = self.customers.find_by_unique(tenant, field, value).await?
                 && Some(existing) != this
             {
-                return Err(conflict(field, existing));
+                return Err(self.conflict(tenant, visibility, field, existing).await);
             }
         }
         Ok(())
+    }
+
+    /// The conflict on `field`, naming the customer holding the value when the caller reaches
+    /// it; a holder outside the caller's [`Visibility`] is not named (uniqueness is per tenant,
+    /// so the conflict itself stands).
+    async fn conflict(
+        &self,
+        tenant: TenantId,
+        visibility: &Visibility,
+        field: UniqueField,
+        existing: CustomerId,
+    ) -> DomainError {
+        let named = match visibility {
+            Visibility::All => true,
+            Visibility::AssignedTo(_) => {
+                super::load_visible(self.customers.as_ref(), tenant, visibility, existing)
+                    .await
+                    .is_ok()
+            }
+        };
+        if named {
+            conflict(field, existing)
+        } else {
+            DomainError::Conflict {
+                field: field.as_str().to_owned(),
+                message: format!(
+                    "another customer of the tenant already has this {}",
+                    field.as_str()
+                ),
+                existing_id: None,
+            }
+        }
     }
 
     /// Turns a unique violation met while writing (a concurrent writer took the value after
@@ -662,6 +796,7 @@ impl CustomerService {
     async fn explain_conflict(
         &self,
         tenant: TenantId,
+        visibility: &Visibility,
         profile: &CustomerProfile,
         this: Option<CustomerId>,
         error: RepositoryError,
@@ -676,7 +811,7 @@ impl CustomerService {
             && let Ok(Some(existing)) = self.customers.find_by_unique(tenant, unique, value).await
             && Some(existing) != this
         {
-            return conflict(unique, existing);
+            return self.conflict(tenant, visibility, unique, existing).await;
         }
         error.into()
     }

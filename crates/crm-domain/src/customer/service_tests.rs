@@ -6,9 +6,13 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use super::*;
+use crate::access::Visibility;
 use crate::error::{DomainError, RepositoryError};
 use crate::ids::{CustomerId, UserId};
-use crate::testing::{TENANT, actor, clock, customer, ids, now, profile, tenants};
+use crate::testing::{
+    TENANT, actor, clock, customer, field_codes, ids, now, profile, scoped_tenants, tenants,
+    user_with,
+};
 
 fn service(repo: MockCustomerRepository) -> CustomerService {
     CustomerService::new(
@@ -349,8 +353,8 @@ fn query(limit: u32) -> CustomerQuery {
 async fn list_asks_for_one_extra_row_to_know_whether_a_next_page_exists() {
     let mut repo = MockCustomerRepository::new();
     repo.expect_list()
-        .withf(|t, q| *t == TENANT && q.limit == 3)
-        .returning(|_, _| {
+        .withf(|t, _, q| *t == TENANT && q.limit == 3)
+        .returning(|_, _, _| {
             Ok((0..3)
                 .map(|_| stored(CustomerId(Uuid::now_v7()), 1))
                 .collect())
@@ -473,7 +477,7 @@ async fn a_bulk_delete_of_customers_with_open_orders_names_them_and_commits_noth
     let mut batch = MockCustomerBatch::new();
     batch
         .expect_next()
-        .returning(move |_, _, _, _, _| Ok(vec![stored(a, 1), stored(b, 1)]));
+        .returning(move |_, _, _, _, _, _| Ok(vec![stored(a, 1), stored(b, 1)]));
     batch
         .expect_open_orders()
         .returning(move |_, _| Ok(vec![(a, "A-1".into()), (b, "B-1".into())]));
@@ -508,7 +512,7 @@ async fn a_customer_changed_during_a_bulk_action_is_a_concurrent_update() {
     let mut batch = MockCustomerBatch::new();
     batch
         .expect_next()
-        .returning(|_, _, _, _, _| Ok(vec![stored(CustomerId(Uuid::now_v7()), 1)]));
+        .returning(|_, _, _, _, _, _| Ok(vec![stored(CustomerId(Uuid::now_v7()), 1)]));
     batch
         .expect_save()
         .returning(|_| Err(RepositoryError::Stale));
@@ -532,7 +536,7 @@ async fn a_customer_changed_during_a_bulk_action_is_a_concurrent_update() {
 async fn a_failing_customer_in_a_bulk_action_commits_nothing() {
     let mut batch = MockCustomerBatch::new();
     let mut first = true;
-    batch.expect_next().returning(move |_, _, _, _, _| {
+    batch.expect_next().returning(move |_, _, _, _, _, _| {
         if std::mem::take(&mut first) {
             let mut full = stored(CustomerId(Uuid::now_v7()), 1);
             full.profile.tags = (0..50).map(|i| format!("t{i}")).collect();
@@ -559,4 +563,158 @@ async fn a_failing_customer_in_a_bulk_action_commits_nothing() {
         matches!(err, DomainError::Validation(ref e) if e[0].field == "action.tags"),
         "{err:?}"
     );
+}
+
+/// The service over a tenant whose `sales_scope` is `assigned`.
+fn scoped(repo: MockCustomerRepository) -> CustomerService {
+    CustomerService::new(
+        Arc::new(repo),
+        Arc::new(scoped_tenants("assigned")),
+        Arc::new(clock(now)),
+        Arc::new(ids()),
+    )
+}
+
+fn owned_by(id: CustomerId, owner: Option<&str>) -> Customer {
+    let mut c = stored(id, 1);
+    c.profile.assigned_to = owner.and_then(UserId::parse);
+    c
+}
+
+fn alice() -> Visibility {
+    Visibility::AssignedTo(UserId::parse("alice").unwrap())
+}
+
+#[tokio::test]
+async fn with_sales_scope_assigned_another_users_customer_is_not_found_like_another_tenants() {
+    let id = CustomerId(Uuid::now_v7());
+    let reach = |owner: Option<&'static str>, roles: &'static [&'static str]| async move {
+        let mut repo = MockCustomerRepository::new();
+        repo.expect_find()
+            .returning(move |_, id, _| Ok(Some(owned_by(id, owner))));
+        scoped(repo)
+            .get(&user_with("alice", roles), id)
+            .await
+            .map(|c| c.id)
+    };
+    assert_eq!(reach(Some("alice"), &["sales"]).await, Ok(id));
+    let hidden = Err(DomainError::NotFound { entity: "customer" });
+    assert_eq!(reach(Some("bob"), &["sales"]).await, hidden);
+    assert_eq!(reach(None, &["sales"]).await, hidden);
+    // Only the sales role is held to its own customers.
+    for roles in [
+        &["sales", "manager"][..],
+        &["manager"],
+        &["admin"],
+        &["viewer"],
+    ] {
+        assert_eq!(reach(Some("bob"), roles).await, Ok(id), "{roles:?}");
+    }
+}
+
+#[tokio::test]
+async fn with_sales_scope_assigned_lists_counts_and_stats_go_through_the_sales_users_visibility() {
+    let mut repo = MockCustomerRepository::new();
+    repo.expect_list()
+        .withf(|_, v, _| *v == alice())
+        .times(3)
+        .returning(|_, _, _| Ok(vec![]));
+    repo.expect_count()
+        .withf(|_, v, _| *v == alice())
+        .times(1)
+        .returning(|_, _, _| Ok(0));
+    repo.expect_aggregates()
+        .withf(|_, v, _, _, _| *v == alice())
+        .times(1)
+        .returning(|_, _, _, _, _| Ok(Default::default()));
+    let svc = scoped(repo);
+    let alice = user_with("alice", &["sales"]);
+    svc.list(&alice, query(20), true).await.unwrap();
+    svc.stats(&alice, query(20)).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_tenant_is_not_read_for_callers_the_scope_cannot_restrict() {
+    let mut tenants = crate::tenant::MockTenantRepository::new();
+    tenants.expect_find().never();
+    let mut repo = MockCustomerRepository::new();
+    repo.expect_list()
+        .withf(|_, v, _| *v == Visibility::All)
+        .returning(|_, _, _| Ok(vec![]));
+    let svc = CustomerService::new(
+        Arc::new(repo),
+        Arc::new(tenants),
+        Arc::new(clock(now)),
+        Arc::new(ids()),
+    );
+    for role in ["admin", "manager", "viewer"] {
+        svc.list(&actor(role), query(20), false).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_restricted_sales_user_creates_customers_assigned_to_themself_and_to_nobody_else() {
+    let mut repo = MockCustomerRepository::new();
+    repo.expect_find_by_unique().returning(|_, _, _| Ok(None));
+    repo.expect_create()
+        .withf(|new, _| new.profile.assigned_to.as_ref().map(UserId::as_str) == Some("alice"))
+        .times(2)
+        .returning(|new, _| Ok(from_new(new)));
+    let svc = scoped(repo);
+    let alice = user_with("alice", &["sales"]);
+    svc.create(&alice, input(), None).await.unwrap();
+    let mine = CustomerInput {
+        assigned_to: Some("alice".into()),
+        ..input()
+    };
+    svc.create(&alice, mine, None).await.unwrap();
+    let gift = CustomerInput {
+        assigned_to: Some("bob".into()),
+        ..input()
+    };
+    let err = svc.create(&alice, gift, None).await.unwrap_err();
+    assert_eq!(
+        field_codes(err),
+        [("assigned_to".to_owned(), "not_assignable")]
+    );
+}
+
+#[tokio::test]
+async fn a_restricted_bulk_assignment_to_another_user_is_refused_before_any_read() {
+    let mut repo = MockCustomerRepository::new();
+    repo.expect_begin_batch().never();
+    let err = scoped(repo)
+        .bulk(
+            &user_with("alice", &["sales"]),
+            BulkTarget::Filter(Default::default()),
+            BulkAction::Assign(UserId::parse("bob")),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        field_codes(err),
+        [("action.assigned_to".to_owned(), "not_assignable")]
+    );
+}
+
+#[tokio::test]
+async fn a_conflict_with_a_customer_out_of_reach_does_not_name_it() {
+    let bobs = CustomerId(Uuid::now_v7());
+    let mut repo = MockCustomerRepository::new();
+    repo.expect_find_by_unique()
+        .returning(move |_, _, _| Ok(Some(bobs)));
+    repo.expect_find()
+        .returning(|_, id, _| Ok(Some(owned_by(id, Some("bob")))));
+    repo.expect_create().never();
+    let err = scoped(repo)
+        .create(&user_with("alice", &["sales"]), input(), None)
+        .await
+        .unwrap_err();
+    let DomainError::Conflict {
+        field, existing_id, ..
+    } = err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!((field.as_str(), existing_id), ("email", None));
 }

@@ -216,6 +216,7 @@ impl ExportService {
     ) -> Result<CustomerData, DomainError> {
         Self::authorize(actor)?;
         let customer = self.customers.get(actor, id).await?;
+        let visibility = self.customers.visibility(actor).await?;
         let tenant = actor.tenant_id;
         let now = self.clock.now();
 
@@ -229,7 +230,7 @@ impl ExportService {
                 now,
                 ..OrderListQuery::default()
             };
-            let rows = self.orders.list_orders(tenant, &query).await?;
+            let rows = self.orders.list_orders(tenant, &visibility, &query).await?;
             let page = crate::page::Page::from_probe(rows, EXPORT_PAGE_SIZE, Order::position);
             orders.extend(page.items);
             after = page.next;
@@ -409,7 +410,7 @@ mod tests {
         let ids: Arc<dyn crate::ports::IdGenerator> = Arc::new(ids());
         let customers: Arc<dyn crate::customer::CustomerRepository> = Arc::new(customers);
         let mut orders = MockOrderRepository::new();
-        orders.expect_list_orders().returning(|_, q| {
+        orders.expect_list_orders().returning(|_, _, q| {
             let mut all: Vec<Order> = (0..ORDERS).map(order).collect();
             all.sort_by_key(|o| std::cmp::Reverse((o.placed_at, o.id)));
             Ok(all
@@ -470,6 +471,7 @@ mod tests {
             Arc::new(SegmentService::new(
                 Arc::new(segments),
                 customers.clone(),
+                Arc::new(MockTenantRepository::new()),
                 clock.clone(),
                 ids.clone(),
             )),
@@ -525,8 +527,8 @@ mod tests {
         // the list query's page and limit were.
         customers
             .expect_list()
-            .withf(|_, q| q.offset.is_none() && q.limit == EXPORT_PAGE_SIZE + 1)
-            .returning(|_, q| {
+            .withf(|_, _, q| q.offset.is_none() && q.limit == EXPORT_PAGE_SIZE + 1)
+            .returning(|_, _, q| {
                 let all: Vec<Customer> = (0..LISTED).map(listed).collect();
                 let start = match &q.after {
                     None => 0,
@@ -700,7 +702,7 @@ mod tests {
         let mut customers = MockCustomerRepository::new();
         let calls = Arc::new(Mutex::new(0));
         let c = calls.clone();
-        customers.expect_list().returning(move |_, q| {
+        customers.expect_list().returning(move |_, _, q| {
             *c.lock().unwrap() += 1;
             Ok((0..=q.limit as u128).map(listed).collect())
         });

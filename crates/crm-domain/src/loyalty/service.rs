@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::error::RedeemError;
 use super::model::{LedgerEntry, LedgerKind, LoyaltySettings, Tier, TierChange};
 use super::rules::tier_after_spending;
-use crate::access::{Actor, Permission};
+use crate::access::{Actor, Permission, Visibility};
 use crate::customer::{Customer, CustomerRepository};
 use crate::error::DomainError;
 use crate::ids::{CustomerId, LedgerEntryId, TierId};
@@ -35,7 +35,8 @@ pub struct LoyaltySummary {
     pub next_before: Option<LedgerEntryId>,
 }
 
-/// Use cases on loyalty points and tiers of customers.
+/// Use cases on loyalty points and tiers of customers. A customer outside the caller's
+/// [`Visibility`] (another sales user's, under `sales_scope: "assigned"`) is not found.
 pub struct LoyaltyService {
     customers: Arc<dyn CustomerRepository>,
     orders: Arc<dyn OrderRepository>,
@@ -147,8 +148,16 @@ impl LoyaltyService {
         Ok(changed)
     }
 
+    /// The live customer `id` if the caller reaches it ([`Visibility`]).
     async fn customer(&self, actor: &Actor, id: CustomerId) -> Result<Customer, DomainError> {
-        crate::customer::load_live(self.customers.as_ref(), actor.tenant_id, id).await
+        let visibility = self.visibility(actor).await?;
+        crate::customer::load_visible(self.customers.as_ref(), actor.tenant_id, &visibility, id)
+            .await
+    }
+
+    /// Which customers `actor` reaches: [`crate::tenant::visibility`].
+    async fn visibility(&self, actor: &Actor) -> Result<Visibility, DomainError> {
+        crate::tenant::visibility(self.tenants.as_ref(), actor).await
     }
 
     /// Balance, tier, next tier and what is missing to reach it, and a ledger page of `limit`
@@ -271,10 +280,12 @@ impl LoyaltyService {
         reason: &str,
     ) -> Result<i64, DomainError> {
         let reason = reason_of(reason)?;
+        let visibility = self.visibility(actor).await?;
         let mut tx = self.orders.begin().await?;
         let c = tx
             .lock_customer(actor.tenant_id, id)
             .await?
+            .filter(|c| visibility.allows(c.profile.assigned_to.as_ref()))
             .ok_or(DomainError::NotFound { entity: "customer" })?;
         let balance = match c.loyalty.points.checked_add(points) {
             Some(b) if b >= 0 => b,
@@ -325,10 +336,12 @@ impl LoyaltyService {
     ) -> Result<Customer, DomainError> {
         actor.require(Permission::CustomersManage)?;
         let reason = reason_of(reason)?;
+        let visibility = self.visibility(actor).await?;
         let mut tx = self.orders.begin().await?;
         let c = tx
             .lock_customer(actor.tenant_id, id)
             .await?
+            .filter(|c| visibility.allows(c.profile.assigned_to.as_ref()))
             .ok_or(DomainError::NotFound { entity: "customer" })?;
         if let Some(t) = tier
             && !tx.tiers(actor.tenant_id).await?.iter().any(|x| x.id == t)

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::model::{Order, OrderStatus, PaymentStatus};
+use crate::access::Visibility;
 use crate::customer::{Customer, LifecycleStage, PurchaseStats};
 use crate::error::RepositoryError;
 use crate::ids::{CustomerId, OrderId, TenantId};
@@ -242,10 +243,12 @@ pub trait OrderRepository: Send + Sync {
         tenant: TenantId,
         id: OrderId,
     ) -> Result<Option<Order>, RepositoryError>;
-    /// Up to `query.limit` orders matching the query.
+    /// Up to `query.limit` orders matching the query, of customers inside `visibility` (with
+    /// [`Visibility::AssignedTo`], only orders of customers assigned to that user).
     async fn list_orders(
         &self,
         tenant: TenantId,
+        visibility: &Visibility,
         query: &OrderListQuery,
     ) -> Result<Vec<Order>, RepositoryError>;
     /// The customer's ledger, newest first, up to `limit` entries older than `before` (an id).

@@ -12,7 +12,7 @@ use super::model::{
     Order, OrderInput, OrderPosition, OrderStatus, PaymentStatus, average_order_value,
 };
 use super::ports::{OrderListQuery, OrderRepository, OrderTransaction};
-use crate::access::{Actor, Permission};
+use crate::access::{Actor, Permission, Visibility};
 use crate::customer::{Customer, LifecycleStage, PurchaseStats};
 use crate::error::{DomainError, RepositoryError};
 use crate::ids::{CustomerId, LedgerEntryId, OrderId, TenantId};
@@ -103,7 +103,7 @@ impl OrderService {
     /// 10 products by units and last 10 orders (needs `customers.view`).
     ///
     /// # Errors
-    /// [`DomainError::NotFound`].
+    /// [`DomainError::NotFound`] (also for a customer outside the caller's [`Visibility`]).
     #[tracing::instrument(name = "OrderService::purchase_report", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, customer_id = %customer_id))]
     pub async fn purchase_report(
         &self,
@@ -112,8 +112,14 @@ impl OrderService {
     ) -> Result<PurchaseReport, DomainError> {
         use chrono::Datelike;
         actor.require(Permission::CustomersView)?;
-        let c = crate::customer::load_live(self.customers.as_ref(), actor.tenant_id, customer_id)
-            .await?;
+        let visibility = self.visibility(actor).await?;
+        let c = crate::customer::load_visible(
+            self.customers.as_ref(),
+            actor.tenant_id,
+            &visibility,
+            customer_id,
+        )
+        .await?;
         let now = self.clock.now();
         let (mut year, mut month) = (now.year(), now.month());
         let mut months = Vec::with_capacity(12);
@@ -166,7 +172,10 @@ impl OrderService {
             now,
             ..Default::default()
         };
-        let last_orders = self.orders.list_orders(actor.tenant_id, &list).await?;
+        let last_orders = self
+            .orders
+            .list_orders(actor.tenant_id, &visibility, &list)
+            .await?;
         Ok(PurchaseReport {
             currency: c.profile.currency,
             as_of: now,
@@ -189,7 +198,8 @@ impl OrderService {
     /// to customer, and upgrades the tier when a threshold is crossed.
     ///
     /// # Errors
-    /// [`DomainError::NotFound`] (customer), [`DomainError::Validation`],
+    /// [`DomainError::NotFound`] (customer; also one outside the caller's [`Visibility`]),
+    /// [`DomainError::Validation`],
     /// [`PlaceOrderError::CreditLimitExceeded`] (as [`DomainError::Rule`], with the limit, the
     /// outstanding and the requested amounts) when an unpaid completed order would exceed the
     /// credit limit, [`DomainError::Conflict`] on `order_ref` when the ref belongs to another
@@ -211,9 +221,17 @@ impl OrderService {
             return Err(DomainError::Validation(text_errors));
         }
         let tenant = self.tenant(actor.tenant_id).await?;
+        let visibility = tenant.visibility_of(actor)?;
         let order_ref = input.order_ref.clone().map(|r| r.trim().to_owned());
         match self
-            .place_in_tx(actor, &tenant, customer_id, input, override_credit_limit)
+            .place_in_tx(
+                actor,
+                &tenant,
+                &visibility,
+                customer_id,
+                input,
+                override_credit_limit,
+            )
             .await
         {
             // A concurrent request stored the same ref first: answer with its order.
@@ -239,15 +257,18 @@ impl OrderService {
         &self,
         actor: &Actor,
         tenant: &Tenant,
+        visibility: &Visibility,
         customer_id: CustomerId,
         input: OrderInput,
         override_credit_limit: bool,
     ) -> Result<Placed, DomainError> {
         let now = self.clock.now();
         let mut tx = self.orders.begin().await?;
+        // Judged on the locked row: the assignment cannot change before the commit.
         let customer = tx
             .lock_customer(tenant.id, customer_id)
             .await?
+            .filter(|c| visibility.allows(c.profile.assigned_to.as_ref()))
             .ok_or(DomainError::NotFound { entity: "customer" })?;
         if let Some(r) = input
             .order_ref
@@ -303,7 +324,8 @@ impl OrderService {
     /// only on that version.
     ///
     /// # Errors
-    /// [`DomainError::NotFound`], [`DomainError::Validation`] for a forbidden transition,
+    /// [`DomainError::NotFound`] (also for an order of a customer outside the caller's
+    /// [`Visibility`]), [`DomainError::Validation`] for a forbidden transition,
     /// [`DomainError::PreconditionFailed`], [`PlaceOrderError::CreditLimitExceeded`] (as
     /// [`DomainError::Rule`]) when the order becomes owed beyond the credit limit.
     #[tracing::instrument(name = "OrderService::change", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, order_id = %id))]
@@ -317,6 +339,7 @@ impl OrderService {
         actor.require(Permission::CustomersEdit)?;
         let tenant = self.tenant(actor.tenant_id).await?;
         let settings = LoyaltySettings::of(&tenant)?;
+        let visibility = tenant.visibility_of(actor)?;
         let now = self.clock.now();
         let customer_id = self.get(actor, id).await?.customer_id;
         let mut tx = self.orders.begin().await?;
@@ -324,6 +347,7 @@ impl OrderService {
         let customer = tx
             .lock_customer(tenant.id, customer_id)
             .await?
+            .filter(|c| visibility.allows(c.profile.assigned_to.as_ref()))
             .ok_or(DomainError::NotFound { entity: "order" })?;
         let current = tx
             .find_order(tenant.id, id)
@@ -415,18 +439,38 @@ impl OrderService {
     /// The tenant's order with this id (needs `customers.view`).
     ///
     /// # Errors
-    /// [`DomainError::NotFound`] when absent or another tenant's.
+    /// [`DomainError::NotFound`] when absent, another tenant's, or of a customer outside the
+    /// caller's [`Visibility`].
     #[tracing::instrument(name = "OrderService::get", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, order_id = %id))]
     pub async fn get(&self, actor: &Actor, id: OrderId) -> Result<Order, DomainError> {
         actor.require(Permission::CustomersView)?;
-        self.orders
+        let not_found = DomainError::NotFound { entity: "order" };
+        let order = self
+            .orders
             .find_order(actor.tenant_id, id)
             .await?
-            .ok_or(DomainError::NotFound { entity: "order" })
+            .ok_or(not_found.clone())?;
+        if let visibility @ Visibility::AssignedTo(_) = self.visibility(actor).await? {
+            // A deleted customer's orders stay readable to whoever reached the customer.
+            let owner = self
+                .customers
+                .find(actor.tenant_id, order.customer_id, true)
+                .await?;
+            if !owner.is_some_and(|c| visibility.allows(c.profile.assigned_to.as_ref())) {
+                return Err(not_found);
+            }
+        }
+        Ok(order)
     }
 
-    /// A page of the tenant's orders (needs `customers.view`), newest first: `query.limit`
-    /// orders after `query.after`, and where the next page starts. `query.now` is set here.
+    /// Which customers `actor` reaches: [`crate::tenant::visibility`].
+    async fn visibility(&self, actor: &Actor) -> Result<Visibility, DomainError> {
+        crate::tenant::visibility(self.tenants.as_ref(), actor).await
+    }
+
+    /// A page of the tenant's orders of customers inside the caller's [`Visibility`] (needs
+    /// `customers.view`), newest first: `query.limit` orders after `query.after`, and where the
+    /// next page starts. `query.now` is set here.
     ///
     /// # Errors
     /// [`DomainError::Validation`] when `limit` is outside 1..=200.
@@ -445,9 +489,13 @@ impl OrderService {
             ));
         }
         query.now = self.clock.now();
+        let visibility = self.visibility(actor).await?;
         let limit = query.limit;
         query.limit += 1;
-        let rows = self.orders.list_orders(actor.tenant_id, &query).await?;
+        let rows = self
+            .orders
+            .list_orders(actor.tenant_id, &visibility, &query)
+            .await?;
         Ok(Page::from_probe(rows, limit, Order::position))
     }
 
@@ -455,8 +503,8 @@ impl OrderService {
     /// with `query.customer_id` set to `customer`, which must be a live customer of the tenant.
     ///
     /// # Errors
-    /// [`DomainError::NotFound`] for an unknown, deleted or another tenant's customer; as
-    /// [`OrderService::list`].
+    /// [`DomainError::NotFound`] for an unknown, deleted or another tenant's customer, or one
+    /// outside the caller's [`Visibility`]; as [`OrderService::list`].
     #[tracing::instrument(name = "OrderService::list_for_customer", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, customer_id = %customer))]
     pub async fn list_for_customer(
         &self,
@@ -465,7 +513,14 @@ impl OrderService {
         mut query: OrderListQuery,
     ) -> Result<Page<Order, OrderPosition>, DomainError> {
         actor.require(Permission::CustomersView)?;
-        crate::customer::load_live(self.customers.as_ref(), actor.tenant_id, customer).await?;
+        let visibility = self.visibility(actor).await?;
+        crate::customer::load_visible(
+            self.customers.as_ref(),
+            actor.tenant_id,
+            &visibility,
+            customer,
+        )
+        .await?;
         query.customer_id = Some(customer);
         self.list(actor, query).await
     }

@@ -12,7 +12,6 @@ use crate::customer::{Customer, CustomerInput, LifecycleStage};
 use crate::error::DomainError;
 use crate::ids::{CustomerId, TierId};
 use crate::loyalty::{LedgerKind, LoyaltyService};
-use crate::tenant::MockTenantRepository;
 use crate::testing::{self, TENANT, actor, amount, clock, ids, now, profile, tenants, tiers};
 use crate::values::CurrencyCode;
 
@@ -356,7 +355,7 @@ fn loyalty_service(
     LoyaltyService::new(
         Arc::new(customers),
         Arc::new(orders),
-        Arc::new(MockTenantRepository::new()),
+        Arc::new(crate::testing::tenants(Utc::now)),
         Arc::new(clock(Utc::now)),
         Arc::new(ids()),
     )
@@ -578,4 +577,53 @@ async fn place_many_applies_the_rules_order_by_order_and_writes_once() {
             (6, "created")
         ]
     );
+}
+
+#[tokio::test]
+async fn with_sales_scope_assigned_another_sales_users_orders_are_not_found() {
+    let mut orders = MockOrderRepository::new();
+    orders
+        .expect_find_order()
+        .returning(|_, _| Ok(Some(stored_order(OrderStatus::Completed, 0))));
+    orders
+        .expect_list_orders()
+        .withf(|_, v, _| {
+            *v == crate::access::Visibility::AssignedTo(crate::ids::UserId::parse("alice").unwrap())
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(vec![]));
+    let mut customers = crate::customer::MockCustomerRepository::new();
+    customers.expect_find().returning(|_, _, _| {
+        let mut c = customer(0, None);
+        c.profile.assigned_to = crate::ids::UserId::parse("bob");
+        Ok(Some(c))
+    });
+    let svc = OrderService::new(
+        Arc::new(customers),
+        Arc::new(orders),
+        Arc::new(testing::scoped_tenants("assigned")),
+        Arc::new(clock(now)),
+        Arc::new(ids()),
+    );
+    let alice = testing::user_with("alice", &["sales"]);
+    let id = crate::ids::OrderId(Uuid::from_u128(9));
+    assert_eq!(
+        svc.get(&alice, id).await.unwrap_err(),
+        DomainError::NotFound { entity: "order" }
+    );
+    assert!(
+        svc.get(&testing::user_with("bob", &["sales"]), id)
+            .await
+            .is_ok()
+    );
+    assert!(
+        svc.get(&testing::user_with("mia", &["manager"]), id)
+            .await
+            .is_ok()
+    );
+    let all = OrderListQuery {
+        limit: 20,
+        ..Default::default()
+    };
+    svc.list(&alice, all).await.unwrap();
 }

@@ -6,10 +6,11 @@ use rust_decimal::Decimal;
 
 use super::model::{Quote, QuoteLineInput, quote};
 use crate::access::{Actor, Permission};
-use crate::customer::{CustomerRepository, load_live};
+use crate::customer::{CustomerRepository, load_visible};
 use crate::error::DomainError;
 use crate::ids::CustomerId;
 use crate::loyalty::TierRepository;
+use crate::tenant::TenantRepository;
 
 /// Where a quote's discount came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,19 +27,29 @@ pub enum DiscountSource {
 pub struct PricingService {
     customers: Arc<dyn CustomerRepository>,
     tiers: Arc<dyn TierRepository>,
+    tenants: Arc<dyn TenantRepository>,
 }
 
 impl PricingService {
     /// Wires the service.
-    pub fn new(customers: Arc<dyn CustomerRepository>, tiers: Arc<dyn TierRepository>) -> Self {
-        Self { customers, tiers }
+    pub fn new(
+        customers: Arc<dyn CustomerRepository>,
+        tiers: Arc<dyn TierRepository>,
+        tenants: Arc<dyn TenantRepository>,
+    ) -> Self {
+        Self {
+            customers,
+            tiers,
+            tenants,
+        }
     }
 
     /// Prices `lines` for a customer in the customer's currency: the customer's own
     /// `discount_percent` when set, else the tier's discount, else none.
     ///
     /// # Errors
-    /// [`DomainError::NotFound`] for an unknown customer; validation errors of [`quote`].
+    /// [`DomainError::NotFound`] for an unknown customer or one outside the caller's
+    /// [`Visibility`](crate::access::Visibility); validation errors of [`quote`].
     #[tracing::instrument(name = "PricingService::quote_for", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, customer_id = %customer))]
     pub async fn quote_for(
         &self,
@@ -47,7 +58,14 @@ impl PricingService {
         lines: &[QuoteLineInput],
     ) -> Result<(Quote, DiscountSource), DomainError> {
         actor.require(Permission::CustomersView)?;
-        let c = load_live(self.customers.as_ref(), actor.tenant_id, customer).await?;
+        let visibility = crate::tenant::visibility(self.tenants.as_ref(), actor).await?;
+        let c = load_visible(
+            self.customers.as_ref(),
+            actor.tenant_id,
+            &visibility,
+            customer,
+        )
+        .await?;
         let (percent, source) = match (c.profile.discount_percent, c.loyalty.tier_id) {
             (Some(p), _) => (p, DiscountSource::Customer),
             (None, Some(t)) => match self.tiers.find(actor.tenant_id, t).await? {

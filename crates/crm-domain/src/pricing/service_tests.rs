@@ -12,7 +12,7 @@ use crate::customer::{Customer, CustomerInput, LoyaltyStatus, MockCustomerReposi
 use crate::error::DomainError;
 use crate::ids::{CustomerId, TenantId, TierId, UserId};
 use crate::loyalty::{MockTierRepository, Tier};
-use crate::testing::{self, TENANT, actor, budi, holding, now, profile};
+use crate::testing::{self, TENANT, actor, budi, holding, now, profile, tenants};
 use crate::values::{Amount, CurrencyCode};
 
 const CUSTOMER: CustomerId = CustomerId(Uuid::from_u128(2));
@@ -24,7 +24,7 @@ fn d(s: &str) -> Decimal {
 
 /// The one place the service is built.
 fn service(customers: MockCustomerRepository, tiers: MockTierRepository) -> PricingService {
-    PricingService::new(Arc::new(customers), Arc::new(tiers))
+    PricingService::new(Arc::new(customers), Arc::new(tiers), Arc::new(tenants(now)))
 }
 
 /// A customer paying in `currency`, with its own discount and tier.

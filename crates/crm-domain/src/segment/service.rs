@@ -7,12 +7,13 @@ use serde_json::json;
 
 use super::model::{MAX_MEMBER_CHANGE, Segment, SegmentInput, SegmentType, validate};
 use super::ports::SegmentRepository;
-use crate::access::{Actor, Permission};
-use crate::customer::filter::Filter;
+use crate::access::{Actor, Permission, Visibility};
+use crate::customer::filter::{Condition, Field, Filter, Op, Operand};
 use crate::customer::{CustomerQuery, CustomerRepository, Deleted};
 use crate::error::DomainError;
 use crate::ids::{CustomerId, SegmentId};
 use crate::ports::{Clock, IdGenerator, truncate_to_micros};
+use crate::tenant::TenantRepository;
 use crate::values::Amount;
 
 /// A segment with its current size and value.
@@ -26,10 +27,13 @@ pub struct SegmentWithTotals {
     pub total_revenue: Vec<(String, Amount)>,
 }
 
-/// Segment use cases. Reading needs `customers.view`; writing `customers.manage`.
+/// Segment use cases. Reading needs `customers.view`; writing `customers.manage`. Sizes,
+/// revenue, members and memberships count only the customers inside the caller's
+/// [`Visibility`] (under `sales_scope: "assigned"`, a sales user's own customers).
 pub struct SegmentService {
     repo: Arc<dyn SegmentRepository>,
     customers: Arc<dyn CustomerRepository>,
+    tenants: Arc<dyn TenantRepository>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
 }
@@ -39,15 +43,21 @@ impl SegmentService {
     pub fn new(
         repo: Arc<dyn SegmentRepository>,
         customers: Arc<dyn CustomerRepository>,
+        tenants: Arc<dyn TenantRepository>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
     ) -> Self {
         Self {
             repo,
             customers,
+            tenants,
             clock,
             ids,
         }
+    }
+
+    async fn visibility(&self, actor: &Actor) -> Result<Visibility, DomainError> {
+        crate::tenant::visibility(self.tenants.as_ref(), actor).await
     }
 
     fn query(&self, filter: Filter) -> CustomerQuery {
@@ -63,12 +73,16 @@ impl SegmentService {
         }
     }
 
-    async fn totals(&self, segment: Segment) -> Result<SegmentWithTotals, DomainError> {
+    async fn totals(
+        &self,
+        visibility: &Visibility,
+        segment: Segment,
+    ) -> Result<SegmentWithTotals, DomainError> {
         let q = self.query(segment.filter()?);
         let now = self.clock.now();
         let a = self
             .customers
-            .aggregates(segment.tenant_id, &q, now, now)
+            .aggregates(segment.tenant_id, visibility, &q, now, now)
             .await?;
         Ok(SegmentWithTotals {
             segment,
@@ -84,9 +98,10 @@ impl SegmentService {
     #[tracing::instrument(name = "SegmentService::list", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id))]
     pub async fn list(&self, actor: &Actor) -> Result<Vec<SegmentWithTotals>, DomainError> {
         actor.require(Permission::CustomersView)?;
+        let visibility = self.visibility(actor).await?;
         let mut out = Vec::new();
         for s in self.repo.list(actor.tenant_id).await? {
-            out.push(self.totals(s).await?);
+            out.push(self.totals(&visibility, s).await?);
         }
         Ok(out)
     }
@@ -110,7 +125,7 @@ impl SegmentService {
     ) -> Result<SegmentWithTotals, DomainError> {
         actor.require(Permission::CustomersView)?;
         let s = self.load(actor, id).await?;
-        self.totals(s).await
+        self.totals(&self.visibility(actor).await?, s).await
     }
 
     /// The filter selecting a segment's customers (for listing them with the list's options).
@@ -147,7 +162,7 @@ impl SegmentService {
             updated_at: now,
         };
         self.repo.save(&s).await?;
-        self.totals(s).await
+        self.totals(&self.visibility(actor).await?, s).await
     }
 
     /// Replaces a segment's name, description and rule. Changing a manual segment's type drops
@@ -173,7 +188,7 @@ impl SegmentService {
             ..old
         };
         self.repo.save(&s).await?;
-        self.totals(s).await
+        self.totals(&self.visibility(actor).await?, s).await
     }
 
     /// Deletes a segment (members of a manual one go with it; customers stay).
@@ -209,8 +224,8 @@ impl SegmentService {
     ///
     /// # Errors
     /// [`DomainError::Validation`] on `customer_ids` for a segment that is not manual, an empty
-    /// or too long list, or ids that are not live customers of the tenant (named in the
-    /// message); [`DomainError::NotFound`] for the segment.
+    /// or too long list, or ids that are not live customers of the tenant inside the caller's
+    /// [`Visibility`] (named in the message); [`DomainError::NotFound`] for the segment.
     #[tracing::instrument(name = "SegmentService::add_members", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, segment_id = %id))]
     pub async fn add_members(
         &self,
@@ -221,6 +236,8 @@ impl SegmentService {
         actor.require(Permission::CustomersManage)?;
         let s = self.load(actor, id).await?;
         Self::check_change(&s, &ids)?;
+        let visibility = self.visibility(actor).await?;
+        let (ids, out_of_reach) = self.within_reach(actor, &visibility, ids).await?;
         let missing = self
             .repo
             .add_members(
@@ -230,12 +247,13 @@ impl SegmentService {
                 truncate_to_micros(self.clock.now()),
             )
             .await?;
+        let missing: Vec<CustomerId> = missing.into_iter().chain(out_of_reach).collect();
         if !missing.is_empty() {
             return Err(DomainError::invalid(
                 "customer_ids",
                 "not_found",
                 format!(
-                    "not customers of this tenant: {}",
+                    "not customers of this tenant you reach: {}",
                     missing
                         .iter()
                         .map(ToString::to_string)
@@ -244,7 +262,7 @@ impl SegmentService {
                 ),
             ));
         }
-        self.totals(s).await
+        self.totals(&visibility, s).await
     }
 
     /// Removes customers from a manual segment (ids that are not members are ignored).
@@ -261,14 +279,54 @@ impl SegmentService {
         actor.require(Permission::CustomersManage)?;
         let s = self.load(actor, id).await?;
         Self::check_change(&s, &ids)?;
-        self.repo.remove_members(actor.tenant_id, id, ids).await?;
-        self.totals(s).await
+        let visibility = self.visibility(actor).await?;
+        // Customers out of the caller's reach are left alone, as non-members are.
+        let (ids, _) = self.within_reach(actor, &visibility, ids).await?;
+        if !ids.is_empty() {
+            self.repo.remove_members(actor.tenant_id, id, ids).await?;
+        }
+        self.totals(&visibility, s).await
+    }
+
+    /// Splits `ids` into those the caller may change memberships of and those outside their
+    /// [`Visibility`] (live customers assigned to someone else, for a restricted caller; ids
+    /// of no live customer are left for the repository to report).
+    async fn within_reach(
+        &self,
+        actor: &Actor,
+        visibility: &Visibility,
+        ids: Vec<CustomerId>,
+    ) -> Result<(Vec<CustomerId>, Vec<CustomerId>), DomainError> {
+        if *visibility == Visibility::All {
+            return Ok((ids, Vec::new()));
+        }
+        let all = |ids: &[CustomerId]| {
+            Filter::all(vec![Condition {
+                field: Field::Id,
+                op: Op::In,
+                value: Operand::List(ids.iter().map(|c| Operand::Id(c.0)).collect()),
+            }])
+        };
+        let limit = u32::try_from(ids.len()).unwrap_or(u32::MAX);
+        let mut q = self.query(all(&ids));
+        q.limit = limit;
+        let live = self
+            .customers
+            .list(actor.tenant_id, &Visibility::All, &q)
+            .await?;
+        let others: std::collections::BTreeSet<CustomerId> = live
+            .into_iter()
+            .filter(|c| !visibility.allows(c.profile.assigned_to.as_ref()))
+            .map(|c| c.id)
+            .collect();
+        Ok(ids.into_iter().partition(|id| !others.contains(id)))
     }
 
     /// The segments a customer belongs to now, by name.
     ///
     /// # Errors
-    /// [`DomainError::NotFound`] for a missing or another tenant's customer.
+    /// [`DomainError::NotFound`] for a missing or another tenant's customer, or one outside the
+    /// caller's [`Visibility`].
     #[tracing::instrument(name = "SegmentService::of_customer", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, customer_id = %customer))]
     pub async fn of_customer(
         &self,
@@ -276,7 +334,14 @@ impl SegmentService {
         customer: CustomerId,
     ) -> Result<Vec<Segment>, DomainError> {
         actor.require(Permission::CustomersView)?;
-        crate::customer::load_live(self.customers.as_ref(), actor.tenant_id, customer).await?;
+        let visibility = self.visibility(actor).await?;
+        crate::customer::load_visible(
+            self.customers.as_ref(),
+            actor.tenant_id,
+            &visibility,
+            customer,
+        )
+        .await?;
         let this = Filter::parse(
             &json!({"all": [{"field": "id", "op": "eq", "value": customer.0.to_string()}]}),
             "id",
@@ -285,7 +350,12 @@ impl SegmentService {
         let mut out = Vec::new();
         for s in self.repo.list(actor.tenant_id).await? {
             let q = self.query(s.filter()?.and(this.clone()));
-            if self.customers.count(actor.tenant_id, &q).await? > 0 {
+            if self
+                .customers
+                .count(actor.tenant_id, &visibility, &q)
+                .await?
+                > 0
+            {
                 out.push(s);
             }
         }

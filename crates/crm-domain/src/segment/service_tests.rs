@@ -8,13 +8,13 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::*;
-use crate::access::{Actor, Permission};
+use crate::access::{Actor, Permission, Visibility};
 use crate::analytics::rfm::RfmSegment;
 use crate::customer::filter::{Field, Filter};
 use crate::customer::{Customer, CustomerAggregates, MockCustomerRepository};
 use crate::error::{DomainError, RepositoryError};
 use crate::ids::{CustomerId, SegmentId, TenantId, UserId};
-use crate::testing::{self, TENANT, actor, clock, field_codes as fields, fixed_ids, now};
+use crate::testing::{self, TENANT, actor, clock, field_codes as fields, fixed_ids, now, tenants};
 use crate::values::Amount;
 
 const OTHER_TENANT: TenantId = TenantId(Uuid::from_u128(9));
@@ -27,6 +27,7 @@ fn service(repo: MockSegmentRepository, customers: MockCustomerRepository) -> Se
     SegmentService::new(
         Arc::new(repo),
         Arc::new(customers),
+        Arc::new(tenants(now)),
         Arc::new(clock(now)),
         Arc::new(fixed_ids(NEW_ID)),
     )
@@ -35,13 +36,15 @@ fn service(repo: MockSegmentRepository, customers: MockCustomerRepository) -> Se
 /// Customers whose aggregates say `count` customers spent `revenue` IDR.
 fn sized(count: u64, revenue: i64) -> MockCustomerRepository {
     let mut customers = MockCustomerRepository::new();
-    customers.expect_aggregates().returning(move |_, _, _, _| {
-        Ok(CustomerAggregates {
-            count,
-            by_currency: vec![("IDR".into(), count, Amount::from_scaled(revenue * 10_000))],
-            ..Default::default()
-        })
-    });
+    customers
+        .expect_aggregates()
+        .returning(move |_, _, _, _, _| {
+            Ok(CustomerAggregates {
+                count,
+                by_currency: vec![("IDR".into(), count, Amount::from_scaled(revenue * 10_000))],
+                ..Default::default()
+            })
+        });
     customers
 }
 
@@ -537,7 +540,7 @@ async fn list_reports_each_segments_own_size() {
         ])
     });
     let mut customers = MockCustomerRepository::new();
-    customers.expect_aggregates().returning(|_, q, _, _| {
+    customers.expect_aggregates().returning(|_, _, q, _, _| {
         let count = if q.filter.mentions(Field::Segment) {
             5
         } else {
@@ -566,8 +569,8 @@ async fn a_customers_segments_are_those_whose_filter_matches_it() {
     // The customer is a member of the manual segment, and outside the auto one.
     customers
         .expect_count()
-        .withf(|_, q| q.filter.mentions(Field::Id))
-        .returning(|_, q| Ok(u64::from(q.filter.mentions(Field::Segment))));
+        .withf(|_, _, q| q.filter.mentions(Field::Id))
+        .returning(|_, _, q| Ok(u64::from(q.filter.mentions(Field::Segment))));
     let mut repo = MockSegmentRepository::new();
     let manual = segment(TENANT, SegmentRule::Manual);
     let auto = Segment {
@@ -594,4 +597,57 @@ async fn the_segments_of_an_unknown_customer_are_not_found() {
         .await
         .unwrap_err();
     assert_eq!(err, DomainError::NotFound { entity: "customer" });
+}
+
+#[tokio::test]
+async fn a_restricted_sales_user_changes_memberships_of_their_own_customers_only() {
+    // A sales user granted customers.manage, in a tenant whose sales_scope is `assigned`.
+    let alice = Actor::new(
+        TENANT,
+        UserId::parse("alice").unwrap(),
+        ["sales"],
+        ["customers.manage"],
+    );
+    let (mine, bobs) = (CUSTOMER, CustomerId(Uuid::from_u128(0xb0b)));
+    let mut customers = MockCustomerRepository::new();
+    customers
+        .expect_list()
+        .withf(|_, v, q| *v == Visibility::All && q.filter.mentions(Field::Id))
+        .returning(move |_, _, _| {
+            let owned = |id, owner: &str| {
+                let mut c = testing::customer(id, now());
+                c.profile.assigned_to = UserId::parse(owner);
+                c
+            };
+            Ok(vec![owned(mine, "alice"), owned(bobs, "bob")])
+        });
+    customers.expect_aggregates().never();
+    let mut repo = holding(SegmentRule::Manual);
+    repo.expect_add_members()
+        .withf(move |_, _, ids, _| *ids == [mine])
+        .returning(|_, _, _, _| Ok(vec![]));
+    let s = SegmentService::new(
+        Arc::new(repo),
+        Arc::new(customers),
+        Arc::new(testing::scoped_tenants("assigned")),
+        Arc::new(clock(now)),
+        Arc::new(fixed_ids(NEW_ID)),
+    );
+    let err = s
+        .add_members(&alice, SEGMENT, vec![mine, bobs])
+        .await
+        .unwrap_err();
+    let DomainError::Validation(errs) = err else {
+        panic!("expected a validation error, got {err:?}");
+    };
+    assert_eq!(
+        (errs[0].field.as_str(), errs[0].code),
+        ("customer_ids", "not_found")
+    );
+    assert!(
+        errs[0].message.contains(&bobs.to_string()),
+        "{}",
+        errs[0].message
+    );
+    assert!(!errs[0].message.contains(&mine.to_string()));
 }

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 
 use super::model::Tenant;
+use crate::access::{Actor, Visibility};
 use crate::error::{DomainError, RepositoryError};
 use crate::ids::TenantId;
 use crate::loyalty::Tier;
@@ -34,4 +35,22 @@ pub async fn load(repo: &dyn TenantRepository, id: TenantId) -> Result<Tenant, D
     repo.find(id)
         .await?
         .ok_or(DomainError::NotFound { entity: "tenant" })
+}
+
+/// Which customers `actor` reaches in their tenant: [`Visibility::of`] the actor and the
+/// tenant's `sales_scope` ([`Tenant::sales_scope`]). The tenant is read only when the setting
+/// can restrict the actor ([`Visibility::may_restrict`]: their strongest role is `sales`), so
+/// admins, managers and viewers cost no query.
+///
+/// # Errors
+/// [`DomainError::NotFound`] when the tenant does not exist; [`DomainError::Internal`] for a
+/// stored `sales_scope` that does not parse; storage errors.
+pub async fn visibility(
+    repo: &dyn TenantRepository,
+    actor: &Actor,
+) -> Result<Visibility, DomainError> {
+    if !Visibility::may_restrict(actor) {
+        return Ok(Visibility::All);
+    }
+    load(repo, actor.tenant_id).await?.visibility_of(actor)
 }

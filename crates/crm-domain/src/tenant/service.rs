@@ -111,7 +111,8 @@ impl TenantService {
 
     /// Merges `patch` into the caller's tenant settings (RFC 7396: `null` removes a key) and
     /// checks the loyalty keys (`points_unit`, `tier_downgrade`; see
-    /// [`crate::loyalty::LoyaltySettings`]). Needs `customers.manage`.
+    /// [`crate::loyalty::LoyaltySettings`]) and `sales_scope` (`all` or `assigned`; see
+    /// [`super::sales_scope_setting`]). Needs `customers.manage`.
     ///
     /// # Errors
     /// [`DomainError::Validation`] naming the bad key; [`DomainError::Forbidden`].
@@ -135,8 +136,16 @@ impl TenantService {
                 tenant.settings.insert(key, value);
             }
         }
-        LoyaltySettings::from_settings(&tenant.settings)
-            .map_err(|e| DomainError::Validation(vec![e]))?;
+        let errors: Vec<FieldError> = [
+            LoyaltySettings::from_settings(&tenant.settings).err(),
+            super::model::sales_scope_setting(&tenant.settings).err(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !errors.is_empty() {
+            return Err(DomainError::Validation(errors));
+        }
         self.repo.save_settings(tenant.id, &tenant.settings).await?;
         Ok(tenant)
     }
@@ -217,5 +226,47 @@ mod tests {
             errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(),
             vec!["country", "currency"]
         );
+    }
+
+    fn settings(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+        let serde_json::Value::Object(m) = v else {
+            panic!("{v}")
+        };
+        m
+    }
+
+    #[tokio::test]
+    async fn sales_scope_is_saved_when_all_or_assigned_and_refused_otherwise() {
+        let mut repo = crate::testing::tenants(Utc::now);
+        repo.expect_save_settings()
+            .withf(|_, s| s.get("sales_scope") == Some(&serde_json::json!("assigned")))
+            .times(1)
+            .returning(|_, _| Ok(()));
+        let svc = service(repo);
+        let admin = crate::testing::actor("admin");
+        let t = svc
+            .update_settings(
+                &admin,
+                settings(serde_json::json!({"sales_scope": "assigned"})),
+            )
+            .await
+            .unwrap();
+        assert_eq!(t.sales_scope(), Ok(crate::access::SalesScope::Assigned));
+        let err = svc
+            .update_settings(&admin, settings(serde_json::json!({"sales_scope": "mine"})))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            crate::testing::field_codes(err),
+            [("sales_scope".to_owned(), "invalid")]
+        );
+        let err = svc
+            .update_settings(
+                &crate::testing::actor("manager"),
+                settings(serde_json::json!({"sales_scope": "all"})),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err, DomainError::Forbidden(Permission::CustomersManage));
     }
 }

@@ -76,9 +76,9 @@ pub struct BulkResponse {
     responses(
         (status = 200, description = "The outcome per customer of the bulk action", body = BulkResponse),
         (status = 403, description = "Missing customers.edit (customers.delete to delete)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "An id is not a live customer of the tenant; nothing changed", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "An id is not a live customer of the tenant the caller reaches; nothing changed", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`/problems/customer-has-open-orders`: deleting customers with open orders, with `open_orders` (up to 10 `{customer_id, order_ref}`); nothing changed", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Neither or both of ids and filter, a bad filter or bad tags", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Neither or both of ids and filter, a bad filter or bad tags, or `action.assigned_to` naming another user for a sales user under `sales_scope: \"assigned\"`", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -75,7 +75,9 @@ pub struct CustomerWrite {
     pub stage: Option<LifecycleStage>,
     /// Acquisition channel.
     pub source: Option<AcquisitionSource>,
-    /// User id of the owner.
+    /// User id of the owner (a token's `sub`). Under the tenant setting
+    /// `sales_scope: "assigned"`, a sales user's customers are always their own: absent or
+    /// `null` means the caller, another user is a 422 (`not_assignable`).
     pub assigned_to: Option<String>,
     /// ISO 4217; default the tenant's currency.
     #[schema(example = "IDR")]

@@ -134,9 +134,9 @@ impl CustomerJson for WriteJson {
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing customers.create", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "E-mail, phone, mobile phone or external_ref taken; `existing_id` names the holder", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "E-mail, phone, mobile phone or external_ref taken; `existing_id` names the holder when the caller reaches it", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (`assigned_to` naming another user, for a sales user under `sales_scope: \"assigned\"`), or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -179,7 +179,7 @@ pub async fn create_customer(
         (status = 200, description = "The customer; `ETag` is its version", body = CustomerResponse),
         (status = 401, description = "No valid bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing customers.view", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such customer in the caller's tenant (or deleted)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer in the caller's tenant (or deleted, or another user's for a sales user under `sales_scope: \"assigned\"`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

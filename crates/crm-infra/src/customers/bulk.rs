@@ -146,6 +146,7 @@ impl crm_domain::customer::CustomerBatch for SeaCustomerBatch {
     async fn next(
         &mut self,
         tenant: TenantId,
+        visibility: &crm_domain::access::Visibility,
         filter: &crm_domain::customer::filter::Filter,
         ids: Option<Vec<CustomerId>>,
         after: Option<CustomerId>,
@@ -153,6 +154,7 @@ impl crm_domain::customer::CustomerBatch for SeaCustomerBatch {
     ) -> Result<Vec<Customer>, RepositoryError> {
         let mut q = customer::Entity::find()
             .filter(customer::Column::TenantId.eq(tenant.0))
+            .filter(super::query_sql::visible(visibility))
             .filter(customer::Column::DeletedAt.is_null())
             .filter(super::query_sql::filter_condition(tenant, filter));
         if let Some(ids) = ids {

@@ -14,6 +14,7 @@ mod query_sql;
 mod writes;
 
 use async_trait::async_trait;
+use crm_domain::access::Visibility;
 use crm_domain::customer::{
     Customer, CustomerQuery, CustomerRepository, DeletionChange, IdempotencyRecord, NewCustomer,
     ProfileUpdate, UniqueField,
@@ -28,6 +29,7 @@ pub(crate) use backfill::backfill_search;
 pub(crate) use bulk::insert_new;
 pub(crate) use mapping::{bp_to_percent, percent_to_bp, to_domain};
 pub(crate) use writes::write_erased;
+pub(crate) use query_sql::visible_ids;
 
 /// Customers in the `customers` and `customer_tags` tables.
 #[derive(Debug, Clone)]
@@ -121,22 +123,37 @@ impl CustomerRepository for SeaCustomerRepository {
     async fn list(
         &self,
         tenant: TenantId,
+        visibility: &Visibility,
         query: &CustomerQuery,
     ) -> Result<Vec<Customer>, RepositoryError> {
-        queries::list(self, tenant, query).await
+        queries::list(self, tenant, visibility, query).await
     }
 
     async fn aggregates(
         &self,
         tenant: TenantId,
+        visibility: &Visibility,
         query: &CustomerQuery,
         month_start: chrono::DateTime<chrono::Utc>,
         last_month_start: chrono::DateTime<chrono::Utc>,
     ) -> Result<crm_domain::customer::CustomerAggregates, RepositoryError> {
-        queries::aggregates(self, tenant, query, month_start, last_month_start).await
+        queries::aggregates(
+            self,
+            tenant,
+            visibility,
+            query,
+            month_start,
+            last_month_start,
+        )
+        .await
     }
 
-    async fn count(&self, tenant: TenantId, query: &CustomerQuery) -> Result<u64, RepositoryError> {
-        queries::count(self, tenant, query).await
+    async fn count(
+        &self,
+        tenant: TenantId,
+        visibility: &Visibility,
+        query: &CustomerQuery,
+    ) -> Result<u64, RepositoryError> {
+        queries::count(self, tenant, visibility, query).await
     }
 }

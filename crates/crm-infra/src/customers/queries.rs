@@ -1,6 +1,7 @@
 //! Reads: one customer, lookups by unique value, idempotency records, open orders, the list
 //! page, its count and its aggregates.
 
+use crm_domain::access::Visibility;
 use crm_domain::customer::{Customer, CustomerQuery, IdempotencyRecord, UniqueField};
 use crm_domain::ids::TierId;
 use crm_domain::values::Amount;
@@ -144,9 +145,10 @@ pub(super) async fn open_order_refs(
 pub(super) async fn list(
     repo: &SeaCustomerRepository,
     tenant: TenantId,
+    visibility: &Visibility,
     query: &CustomerQuery,
 ) -> Result<Vec<Customer>, RepositoryError> {
-    super::query_sql::page(tenant, repo.db.backend(), query)
+    super::query_sql::page(tenant, visibility, repo.db.backend(), query)
         .all(&repo.db.read)
         .await
         .map_err(map_db_err)?
@@ -160,6 +162,7 @@ pub(super) async fn list(
 pub(super) async fn aggregates(
     repo: &SeaCustomerRepository,
     tenant: TenantId,
+    visibility: &Visibility,
     query: &CustomerQuery,
     month_start: chrono::DateTime<chrono::Utc>,
     last_month_start: chrono::DateTime<chrono::Utc>,
@@ -182,7 +185,7 @@ pub(super) async fn aggregates(
         i64,
         i64,
     );
-    let groups: Vec<Group> = filtered(tenant, backend, query)
+    let groups: Vec<Group> = filtered(tenant, visibility, backend, query)
         .select_only()
         .column(Col::Status)
         .column(Col::CustomerType)
@@ -233,12 +236,12 @@ pub(super) async fn aggregates(
     }
     // New customers: range scans of the created_at index.
     use sea_orm::PaginatorTrait;
-    out.new_this_month = filtered(tenant, backend, query)
+    out.new_this_month = filtered(tenant, visibility, backend, query)
         .filter(Col::CreatedAt.gte(month_start))
         .count(db)
         .await
         .map_err(map_db_err)?;
-    out.new_last_month = filtered(tenant, backend, query)
+    out.new_last_month = filtered(tenant, visibility, backend, query)
         .filter(Col::CreatedAt.gte(last_month_start))
         .filter(Col::CreatedAt.lt(month_start))
         .count(db)
@@ -259,10 +262,11 @@ pub(super) async fn aggregates(
 pub(super) async fn count(
     repo: &SeaCustomerRepository,
     tenant: TenantId,
+    visibility: &Visibility,
     query: &CustomerQuery,
 ) -> Result<u64, RepositoryError> {
     use sea_orm::PaginatorTrait;
-    super::query_sql::filtered(tenant, repo.db.backend(), query)
+    super::query_sql::filtered(tenant, visibility, repo.db.backend(), query)
         .count(&repo.db.read)
         .await
         .map_err(map_db_err)

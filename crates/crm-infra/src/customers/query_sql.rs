@@ -3,6 +3,7 @@
 
 use chrono::DateTime;
 use crm_domain::TenantId;
+use crm_domain::access::Visibility;
 use crm_domain::customer::filter::{
     Condition as FilterCondition, Field, FieldKind, Filter, Op, Operand,
 };
@@ -414,13 +415,45 @@ fn after(keys: &[SortKey], pos: &Position, q: &CustomerQuery) -> Condition {
     }
 }
 
-/// The filtered, tenant-scoped select without order or page.
+/// The customers of the tenant `visibility` reaches: no condition for [`Visibility::All`],
+/// `assigned_to = <user>` (exact, so the `(tenant_id, assigned_to)` index serves it) for
+/// [`Visibility::AssignedTo`]. Every query over customers ANDs it with the tenant condition.
+pub(crate) fn visible(visibility: &Visibility) -> Condition {
+    match visibility {
+        Visibility::All => Condition::all(),
+        Visibility::AssignedTo(user) => Condition::all().add(C::AssignedTo.eq(user.as_str())),
+    }
+}
+
+/// The ids of the tenant's customers inside `visibility`, as a subquery for the tables that
+/// hang off customers (`customer_id IN (…)`); `None` for [`Visibility::All`] (no condition).
+pub(crate) fn visible_ids(
+    tenant: TenantId,
+    visibility: &Visibility,
+) -> Option<sea_orm::sea_query::SelectStatement> {
+    let Visibility::AssignedTo(user) = visibility else {
+        return None;
+    };
+    Some(
+        Query::select()
+            .column(C::Id)
+            .from(customer::Entity)
+            .and_where(C::TenantId.eq(tenant.0))
+            .and_where(C::AssignedTo.eq(user.as_str()))
+            .take(),
+    )
+}
+
+/// The filtered select of the tenant's customers inside `visibility`, without order or page.
 pub(crate) fn filtered(
     tenant: TenantId,
+    visibility: &Visibility,
     backend: DatabaseBackend,
     q: &CustomerQuery,
 ) -> Select<customer::Entity> {
-    let s = customer::Entity::find().filter(C::TenantId.eq(tenant.0));
+    let s = customer::Entity::find()
+        .filter(C::TenantId.eq(tenant.0))
+        .filter(visible(visibility));
     let s = match q.deleted {
         Deleted::Exclude => s.filter(C::DeletedAt.is_null()),
         Deleted::Include => s,
@@ -433,14 +466,15 @@ pub(crate) fn filtered(
     }
 }
 
-/// The page select: filter, keyset or offset, order, limit.
+/// The page select: visibility, filter, keyset or offset, order, limit.
 pub(crate) fn page(
     tenant: TenantId,
+    visibility: &Visibility,
     backend: DatabaseBackend,
     q: &CustomerQuery,
 ) -> Select<customer::Entity> {
     let keys = q.sort_keys();
-    let mut s = filtered(tenant, backend, q);
+    let mut s = filtered(tenant, visibility, backend, q);
     if let Some(pos) = &q.after {
         s = s.filter(after(&keys, pos, q));
     } else if let Some(offset) = q.offset {
