@@ -644,7 +644,53 @@ async fn the_setting_is_checked_and_set_by_admins_only(backend: DbBackend) {
     assert_eq!(tenant["settings"]["sales_scope"], "assigned");
 }
 
+/// The privacy routes (merged beside ownership) agree: another sales user's customer's consents
+/// are not found, read or written, and nothing is recorded.
+async fn consents_follow_the_sales_scope(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = world(&app, Some("assigned")).await;
+    let grant = json!({"status": "granted", "source": "web_form"});
+    for path in ["consents", "consents/history"] {
+        app.get(&format!("/api/v1/customers/{}/{path}", w.budi), &w.alice)
+            .await
+            .assert_problem(404);
+        let own = app
+            .get(&format!("/api/v1/customers/{}/{path}", w.ana), &w.alice)
+            .await;
+        assert_eq!(own.status, 200, "{}", own.body);
+    }
+    app.call(
+        "PUT",
+        &format!("/api/v1/customers/{}/consents/marketing_email", w.budi),
+        Some(&w.alice),
+        Some(grant.clone()),
+        &[],
+    )
+    .await
+    .assert_problem(404);
+    let history = app
+        .get(
+            &format!("/api/v1/customers/{}/consents/history", w.budi),
+            &w.admin,
+        )
+        .await;
+    assert_eq!(history.body["data"], json!([]), "{}", history.body);
+    let own = app
+        .call(
+            "PUT",
+            &format!("/api/v1/customers/{}/consents/marketing_email", w.ana),
+            Some(&w.alice),
+            Some(grant),
+            &[],
+        )
+        .await;
+    assert_eq!(own.status, 200, "{}", own.body);
+}
+
 on_both_backends!(
+    consents_follow_the_sales_scope,
     with_assigned_a_sales_user_reaches_only_their_customers,
     a_restricted_sales_user_keeps_their_customers_assigned_to_themself,
     with_all_and_for_other_roles_every_customer_is_visible,

@@ -196,6 +196,7 @@ pub fn services(db: &Database) -> Services {
     let privacy = Arc::new(PrivacyService::new(
         Arc::new(SeaPrivacyRepository::new(db.clone())),
         customer_repo.clone(),
+        tenant_repo.clone(),
         clock.clone(),
         ids.clone(),
     ));

@@ -457,6 +457,7 @@ mod tests {
         let privacy = Arc::new(PrivacyService::new(
             Arc::new(privacy),
             customers.clone(),
+            Arc::new(crate::tenant::MockTenantRepository::new()),
             clock.clone(),
             ids.clone(),
         ));

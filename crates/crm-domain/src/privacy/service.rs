@@ -15,6 +15,7 @@ use crate::error::{DomainError, RepositoryError};
 use crate::ids::{ConsentEventId, CustomerId, ErasureId};
 use crate::job::JobOutcome;
 use crate::ports::{Clock, IdGenerator};
+use crate::tenant::TenantRepository;
 
 /// One page of a consent history.
 pub type ConsentPage = crate::page::Page<ConsentEvent, ConsentPosition>;
@@ -45,6 +46,7 @@ pub struct ConsentChange {
 pub struct PrivacyService {
     privacy: Arc<dyn PrivacyRepository>,
     customers: Arc<dyn CustomerRepository>,
+    tenants: Arc<dyn TenantRepository>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
 }
@@ -54,15 +56,25 @@ impl PrivacyService {
     pub fn new(
         privacy: Arc<dyn PrivacyRepository>,
         customers: Arc<dyn CustomerRepository>,
+        tenants: Arc<dyn TenantRepository>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
     ) -> Self {
         Self {
             privacy,
             customers,
+            tenants,
             clock,
             ids,
         }
+    }
+
+    /// The live customer `id` if the caller reaches it (the tenant's `sales_scope`:
+    /// [`crate::tenant::visibility`]); otherwise not found, as another tenant's.
+    async fn customer(&self, actor: &Actor, id: CustomerId) -> Result<Customer, DomainError> {
+        let visibility = crate::tenant::visibility(self.tenants.as_ref(), actor).await?;
+        crate::customer::load_visible(self.customers.as_ref(), actor.tenant_id, &visibility, id)
+            .await
     }
 
     /// Erases a customer, live or soft-deleted (needs `customers.manage`), irreversibly and in
@@ -188,7 +200,7 @@ impl PrivacyService {
         id: CustomerId,
     ) -> Result<Vec<PurposeState>, DomainError> {
         actor.require(Permission::CustomersView)?;
-        crate::customer::load_live(self.customers.as_ref(), actor.tenant_id, id).await?;
+        self.customer(actor, id).await?;
         let current = self.privacy.consents(actor.tenant_id, id).await?;
         Ok(purpose_states(&current))
     }
@@ -243,12 +255,14 @@ impl PrivacyService {
         actor.require(Permission::CustomersEdit)?;
         let now = self.clock.now();
         let (source, at) = input.validate(now)?;
+        let visibility = crate::tenant::visibility(self.tenants.as_ref(), actor).await?;
         let tenant = actor.tenant_id;
         let mut tx = self.privacy.begin().await?;
         let customer = tx
             .lock_customer(tenant, id)
             .await?
             .filter(|c| c.deleted_at.is_none())
+            .filter(|c| visibility.allows(c.profile.assigned_to.as_ref()))
             .ok_or(DomainError::NotFound { entity: "customer" })?;
         if let Some(erased_at) = customer.erased_at {
             return Err(CustomerErased { id, erased_at }.into());
@@ -300,7 +314,7 @@ impl PrivacyService {
                 format!("must be between 1 and {MAX_PAGE_SIZE}"),
             ));
         }
-        crate::customer::load_live(self.customers.as_ref(), actor.tenant_id, id).await?;
+        self.customer(actor, id).await?;
         let probe = ConsentHistoryQuery {
             limit: query.limit + 1,
             ..query

@@ -28,8 +28,8 @@ use crate::error::map_db_err;
 pub(crate) use backfill::backfill_search;
 pub(crate) use bulk::insert_new;
 pub(crate) use mapping::{bp_to_percent, percent_to_bp, to_domain};
-pub(crate) use writes::write_erased;
 pub(crate) use query_sql::visible_ids;
+pub(crate) use writes::write_erased;
 
 /// Customers in the `customers` and `customer_tags` tables.
 #[derive(Debug, Clone)]
