@@ -28,50 +28,91 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req
-            .app_data::<web::Data<AppState>>()
-            .map_or(1 << 20, |s| s.max_body_bytes);
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|ct| {
-                let essence = ct
-                    .split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase();
-                essence == "application/json"
-                    || (essence.starts_with("application/") && essence.ends_with("+json"))
-            })
-            .unwrap_or(false);
-        let declared_len = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        let mut payload = payload.take();
+        if !declares_json(req) {
+            // Refused before a byte of the body is read.
+            return Box::pin(async { Err(ApiError::UnsupportedMediaType) });
+        }
+        let body = read_body(req, payload);
+        Box::pin(async move { parse_json(&body.await?).map(JsonBody) })
+    }
+}
+
+/// An optional JSON request body of type `T`: `None` when the body is empty (or only
+/// whitespace), whatever its content type; otherwise as [`JsonBody`] (415, 413, 400, 422).
+#[derive(Debug)]
+pub struct OptionalJsonBody<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJsonBody<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_json = declares_json(req);
+        let body = read_body(req, payload);
         Box::pin(async move {
+            let bytes = body.await?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJsonBody(None));
+            }
             if !is_json {
                 return Err(ApiError::UnsupportedMediaType);
             }
-            if declared_len.is_some_and(|n| n > limit) {
+            parse_json(&bytes).map(|v| OptionalJsonBody(Some(v)))
+        })
+    }
+}
+
+/// Whether a `Content-Type` names JSON: `application/json` or `application/<anything>+json`,
+/// parameters (`; charset=utf-8`) and case aside.
+pub fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+fn declares_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(is_json)
+}
+
+/// Reads the body up to the configured limit: 413 beyond it, by `Content-Length` before
+/// reading or by the bytes read.
+fn read_body(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> impl Future<Output = Result<web::BytesMut, ApiError>> + 'static {
+    let limit = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(1 << 20, |s| s.max_body_bytes);
+    let declared_len = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let mut payload = payload.take();
+    async move {
+        if declared_len.is_some_and(|n| n > limit) {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| ApiError::BadRequest {
+                detail: format!("reading the body failed: {e}"),
+                field: None,
+            })?;
+            if body.len() + chunk.len() > limit {
                 return Err(ApiError::PayloadTooLarge { limit });
             }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| ApiError::BadRequest {
-                    detail: format!("reading the body failed: {e}"),
-                    field: None,
-                })?;
-                if body.len() + chunk.len() > limit {
-                    return Err(ApiError::PayloadTooLarge { limit });
-                }
-                body.extend_from_slice(&chunk);
-            }
-            parse_json(&body).map(JsonBody)
-        })
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 }
 
