@@ -8,7 +8,10 @@
 //! does not document the status itself (an operation's own description, naming its case, wins).
 //! It runs on the whole document after the routes are collected, so a new route inherits them.
 
+use std::collections::btree_map::Entry;
+
 use utoipa::Modify;
+use utoipa::openapi::header::Header;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::{
     ContentBuilder, HeaderBuilder, OpenApi, Ref, RefOr, ResponseBuilder, Type,
@@ -157,7 +160,17 @@ impl Applies {
     }
 }
 
-/// The [`Modify`] that documents [`SHARED_PROBLEMS`] (see the module documentation).
+/// The header `shared` always carries, as documented.
+fn header(shared: &SharedProblem) -> Header {
+    let description = shared.header.map(|(_, d)| d);
+    HeaderBuilder::new()
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .description(description)
+        .build()
+}
+
+/// The [`Modify`] that documents [`SHARED_PROBLEMS`] (see the module documentation); an
+/// operation's own 401 or 503 gets the shared one's header.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SharedProblems;
 
@@ -173,14 +186,8 @@ impl Modify for SharedProblems {
                         .schema(Some(Ref::from_schema_name("Problem")))
                         .build(),
                 );
-            if let Some((name, description)) = shared.header {
-                response = response.header(
-                    name,
-                    HeaderBuilder::new()
-                        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
-                        .description(Some(description))
-                        .build(),
-                );
+            if let Some((name, _)) = shared.header {
+                response = response.header(name, header(shared));
             }
             components
                 .responses
@@ -202,11 +209,23 @@ impl Modify for SharedProblems {
             .flatten()
             {
                 for shared in SHARED_PROBLEMS {
-                    if shared.applies_to.matches(op) {
-                        op.responses
-                            .responses
-                            .entry(shared.status.to_string())
-                            .or_insert_with(|| RefOr::Ref(Ref::from_response_name(shared.name)));
+                    let applies = shared.applies_to.matches(op);
+                    match op.responses.responses.entry(shared.status.to_string()) {
+                        // The operation's own description of the status: it gets the header
+                        // every such answer carries.
+                        Entry::Occupied(mut own) => {
+                            if let (RefOr::T(own), Some((name, _))) = (own.get_mut(), shared.header)
+                            {
+                                own.headers
+                                    .entry(name.to_owned())
+                                    .or_insert_with(|| RefOr::T(header(shared)));
+                            }
+                        }
+                        Entry::Vacant(slot) => {
+                            if applies {
+                                slot.insert(RefOr::Ref(Ref::from_response_name(shared.name)));
+                            }
+                        }
                     }
                 }
             }
