@@ -298,6 +298,38 @@ async fn a_view_without_a_filter_matches_its_schema(backend: DbBackend) {
     contract.assert_kept("PUT", "/api/v1/customer-views/{id}", &r);
 }
 
+/// Renaming a segment to another segment's name is a 409 naming `name`, documented by the
+/// replace (schemathesis, seed 7: the replace listed no 409).
+async fn renaming_a_segment_to_a_taken_name_gets_a_documented_409(backend: DbBackend) {
+    let Some((app, token, contract)) = setup(backend).await else {
+        return;
+    };
+    let mut ids = Vec::new();
+    for name in ["Gold buyers", "Lapsed"] {
+        let r = app
+            .post(
+                "/api/v1/customer-segments",
+                &token,
+                json!({"name": name, "segment_type": "manual"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        ids.push(r.body["id"].as_str().unwrap().to_owned());
+    }
+    let r = app
+        .call(
+            "PUT",
+            &format!("/api/v1/customer-segments/{}", ids[1]),
+            Some(&token),
+            Some(json!({"name": "Gold buyers", "segment_type": "manual"})),
+            &[],
+        )
+        .await;
+    r.assert_problem(409);
+    assert_eq!(r.error_field(), Some("name"));
+    contract.assert_kept("PUT", "/api/v1/customer-segments/{id}", &r);
+}
+
 /// An import's answers, from the 202 at once to the finished job, match their schemas (the
 /// multipart request, the `Location` to follow and the progress object on the way).
 async fn an_accepted_import_matches_its_schema(backend: DbBackend) {
@@ -374,5 +406,6 @@ on_both_backends!(
     a_body_beyond_the_limit_gets_a_documented_413,
     a_view_without_a_filter_matches_its_schema,
     an_accepted_import_matches_its_schema,
+    renaming_a_segment_to_a_taken_name_gets_a_documented_409,
     a_query_parameter_out_of_range_gets_a_documented_422,
 );
