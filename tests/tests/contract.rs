@@ -336,7 +336,7 @@ async fn an_accepted_import_matches_its_schema(backend: DbBackend) {
     let Some((app, token, contract)) = setup(backend).await else {
         return;
     };
-    let csv = "name;email\nBudi;budi@example.com\n".repeat(1).into_bytes();
+    let csv = b"name;email\nBudi;budi@example.com\n".to_vec();
     let form = reqwest::multipart::Form::new()
         .part(
             "file",
