@@ -61,11 +61,15 @@ mkdir -p "$REPORTS"
 WORK=$(mktemp -d)
 SERVER_PID=
 PG_DB=
-cleanup() {
+stop_server() {
   if [ -n "$SERVER_PID" ]; then
     kill "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
   fi
+  SERVER_PID=
+}
+cleanup() {
+  stop_server
   if [ -n "$PG_DB" ]; then
     psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true
   fi
@@ -88,15 +92,18 @@ post() { # path, body
 }
 
 # A few records, so that lists return real ids and schemathesis reuses them as path parameters.
+# (Called in a condition, where `set -e` does not hold: every step checks its own status.)
 seed_data() {
   local i id
   for i in 1 2 3; do
-    id=$(post /api/v1/customers "{\"name\": \"Contract Customer $i\", \"email\": \"c$i@example.com\", \"phone\": \"+62812000000$i\", \"tags\": [\"seed\", \"t$i\"]}" | member id)
-    post "/api/v1/customers/$id/orders" "{\"order_ref\": \"SEED-$i-1\", \"status\": \"completed\", \"lines\": [{\"sku\": \"SKU-$i\", \"quantity\": \"2\", \"unit_price\": \"37500\"}]}" >/dev/null
-    post "/api/v1/customers/$id/orders" "{\"order_ref\": \"SEED-$i-2\", \"lines\": [{\"sku\": \"SKU-9\", \"quantity\": \"1\", \"unit_price\": \"120000\"}]}" >/dev/null
+    id=$(post /api/v1/customers "{\"name\": \"Contract Customer $i\", \"email\": \"c$i@example.com\", \"phone\": \"+62812000000$i\", \"tags\": [\"seed\", \"t$i\"]}" | member id) || return 1
+    post "/api/v1/customers/$id/orders" "{\"order_ref\": \"SEED-$i-1\", \"status\": \"completed\", \"lines\": [{\"sku\": \"SKU-$i\", \"quantity\": \"2\", \"unit_price\": \"37500\"}]}" >/dev/null || return 1
+    post "/api/v1/customers/$id/orders" "{\"order_ref\": \"SEED-$i-2\", \"lines\": [{\"sku\": \"SKU-9\", \"quantity\": \"1\", \"unit_price\": \"120000\"}]}" >/dev/null || return 1
   done
-  post /api/v1/customer-segments '{"name": "Seeded", "segment_type": "manual"}' >/dev/null
-  post /api/v1/customer-views '{"name": "Seeded view", "sort": ["name"]}' >/dev/null
+  post /api/v1/customer-segments '{"name": "Seeded", "segment_type": "manual"}' >/dev/null || return 1
+  post /api/v1/customer-views '{"name": "Seeded view", "sort": ["name"]}' >/dev/null || return 1
+  # The token works: a run where every request is a 401 would prove little.
+  curl -sS --fail-with-body "$BASE/api/v1/customers?limit=1" -H "Authorization: Bearer $TOKEN" >/dev/null
 }
 
 run_backend() { # name, database url
@@ -106,9 +113,9 @@ run_backend() { # name, database url
   BASE=http://127.0.0.1:$port
   export CRM_DATABASE_URL=$url CRM_BIND=127.0.0.1:$port CRM_JWT_SECRET=$SECRET \
     CRM_DATA_DIR=$WORK/data-$backend CRM_LOG=${CRM_LOG:-warn}
-  "$BIN" migrate >/dev/null
-  tenant=$("$BIN" tenant create --name Contract --country ID --currency IDR)
-  TOKEN=$("$BIN" token --tenant "$tenant" --role admin --ttl 2h)
+  "$BIN" migrate >/dev/null || return 1
+  tenant=$("$BIN" tenant create --name Contract --country ID --currency IDR) || return 1
+  TOKEN=$("$BIN" token --tenant "$tenant" --role admin --ttl 2h) || return 1
   "$BIN" serve >"$REPORTS/server-$backend.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 100); do
@@ -116,7 +123,7 @@ run_backend() { # name, database url
     sleep 0.2
   done
   curl -sf "$BASE/health/ready" >/dev/null || { echo "the server did not start" >&2; cat "$REPORTS/server-$backend.log" >&2; return 1; }
-  seed_data
+  seed_data || { echo "seeding the $backend database failed" >&2; return 1; }
   log "$backend: schemathesis (seed $SEED, at most $EXAMPLES cases per operation and phase)"
   "$VENV/bin/schemathesis" --no-color --config-file "$ROOT/tests/contract/schemathesis.toml" \
     run "$BASE/openapi.json" \
@@ -125,9 +132,7 @@ run_backend() { # name, database url
     --max-examples "$EXAMPLES" \
     --report junit --report-junit-path "$REPORTS/junit-$backend.xml" \
     || status=$?
-  kill "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
-  SERVER_PID=
+  stop_server
   if grep -q 'panicked' "$REPORTS/server-$backend.log"; then
     echo "the server logged a panic (see $REPORTS/server-$backend.log)" >&2
     status=1
@@ -141,6 +146,7 @@ for backend in $BACKENDS; do
   case $backend in
     sqlite)
       if run_backend sqlite "sqlite://$WORK/contract.db"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+      stop_server
       ;;
     postgres)
       if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
@@ -153,8 +159,9 @@ for backend in $BACKENDS; do
         continue
       fi
       PG_DB=crm_contract_$$
-      psql "$PG_ADMIN" -qc "CREATE DATABASE $PG_DB" >/dev/null
+      psql "$PG_ADMIN" -qc "CREATE DATABASE $PG_DB" >/dev/null || { failed=$((failed + 1)); PG_DB=; continue; }
       if run_backend postgres "${PG_ADMIN%/*}/$PG_DB"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+      stop_server
       psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null
       PG_DB=
       ;;
