@@ -57,6 +57,8 @@ BIN=$TARGET/debug/crm-server
 REPORTS=$TARGET/contract
 rm -rf "$REPORTS"
 mkdir -p "$REPORTS"
+# Hypothesis's own files (unicode tables, constants) go under the target, not the work tree.
+export HYPOTHESIS_STORAGE_DIRECTORY=$TARGET/contract-hypothesis
 
 WORK=$(mktemp -d)
 SERVER_PID=
