@@ -1,5 +1,5 @@
 # crm: the two commands a newcomer needs are `make run` and `make test`.
-.PHONY: run test fault bench bench-data demo openapi openapi-check lint fmt ci
+.PHONY: run test fault contract bench bench-data demo openapi openapi-check lint fmt ci
 
 CARGO ?= cargo
 
@@ -18,6 +18,14 @@ test:
 fault:
 	$(CARGO) build -p crm-server
 	$(CARGO) test -p crm-blackbox-tests --test faults -- --ignored --test-threads=1
+
+## The API contract: docs/openapi.json validated as OpenAPI 3.1 (openapi-spec-validator), then
+## schemathesis against the live server with a fixed seed, on SQLite and on PostgreSQL when it is
+## reachable (mandatory when CI=true): no 5xx, every status, content type, header and body as
+## documented. The tools are pinned in tests/contract/requirements.txt and installed into a venv
+## under ~/.cache. About 5 minutes.
+contract:
+	tests/contract/run.sh
 
 ## Load-test the release server (wrk, 1 and 32 connections, SQLite and PostgreSQL; a tenant the
 ## run fills, then the bench-data set with pgbench ceilings) and write docs/BENCHMARKS.md.
@@ -50,4 +58,4 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 ## What CI runs (see .ci/run).
-ci: lint openapi-check test
+ci: lint openapi-check test contract

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::customers::dto::CustomerResponse;
-use crate::json::JsonBody;
+use crate::json::{JsonBody, OptionalJsonBody};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 
@@ -97,15 +97,11 @@ pub async fn recompute_rfm(
     caller: Caller,
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Bytes,
+    body: OptionalJsonBody<Option<RecomputeRequest>>,
 ) -> Result<HttpResponse, ApiError> {
     let wait = crate::jobs::wait_param(&req)?;
-    // The body is optional: empty means "as of now".
-    let reference = if body.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        crate::json::parse_json::<RecomputeRequest>(&body)?.reference
-    };
+    // The body is optional (none, or `null`, means "as of now").
+    let reference = body.0.flatten().and_then(|b| b.reference);
     let started = state
         .services
         .analytics

@@ -34,6 +34,32 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     }
 }
 
+/// An optional JSON request body of type `T`: `None` when the body is empty (or only
+/// whitespace), whatever its content type; otherwise as [`JsonBody`] (415, 413, 400, 422).
+#[derive(Debug)]
+pub struct OptionalJsonBody<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJsonBody<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limits = BodyLimits::of(req);
+        let payload = payload.take();
+        Box::pin(async move {
+            let is_json = limits.is_json;
+            let bytes = limits.read_bytes(payload).await?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJsonBody(None));
+            }
+            if !is_json {
+                return Err(ApiError::UnsupportedMediaType);
+            }
+            parse_json(&bytes).map(|v| OptionalJsonBody(Some(v)))
+        })
+    }
+}
+
 /// Reads a JSON body of type `T` by the rules of [`JsonBody`], for a handler that checks
 /// something first (a permission) and reads the body only then.
 ///
@@ -44,6 +70,19 @@ pub async fn read_json<T: DeserializeOwned>(
     payload: web::Payload,
 ) -> Result<T, ApiError> {
     BodyLimits::of(req).read(payload).await
+}
+
+/// Whether a `Content-Type` names JSON: `application/json` or `application/<anything>+json`,
+/// parameters (`; charset=utf-8`) and case aside.
+pub fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// What a request says about its body, and the configured limit.
@@ -62,17 +101,7 @@ impl BodyLimits {
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|ct| {
-                let essence = ct
-                    .split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase();
-                essence == "application/json"
-                    || (essence.starts_with("application/") && essence.ends_with("+json"))
-            })
-            .unwrap_or(false);
+            .is_some_and(is_json);
         let declared_len = req
             .headers()
             .get(header::CONTENT_LENGTH)
@@ -85,16 +114,27 @@ impl BodyLimits {
         }
     }
 
-    async fn read<T, S, E>(self, mut payload: S) -> Result<T, ApiError>
+    /// 415 unless the body declares JSON (before a byte is read), then the body as `T`.
+    async fn read<T, S, E>(self, payload: S) -> Result<T, ApiError>
     where
         T: DeserializeOwned,
         S: futures_util::Stream<Item = Result<web::Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        let limit = self.limit;
         if !self.is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
+        parse_json(&self.read_bytes(payload).await?)
+    }
+
+    /// The body up to the configured limit: 413 beyond it, by `Content-Length` before reading
+    /// or by the bytes read.
+    async fn read_bytes<S, E>(self, mut payload: S) -> Result<web::BytesMut, ApiError>
+    where
+        S: futures_util::Stream<Item = Result<web::Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let limit = self.limit;
         if self.declared_len.is_some_and(|n| n > limit) {
             return Err(ApiError::PayloadTooLarge { limit });
         }
@@ -109,7 +149,7 @@ impl BodyLimits {
             }
             body.extend_from_slice(&chunk);
         }
-        parse_json(&body)
+        Ok(body)
     }
 }
 

@@ -22,6 +22,7 @@ pub mod problem;
 pub mod query;
 pub mod rate_limit;
 pub mod segments;
+pub mod shared_responses;
 pub mod state;
 pub mod views;
 
@@ -109,11 +110,13 @@ fn register(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
-    let (_, api) = App::new()
+    let (_, mut api) = App::new()
         .into_utoipa_app()
         .openapi(doc)
         .configure(register)
         .split_for_parts();
+    // After the routes are collected, so every route gets the problem responses it can answer.
+    shared_responses::SharedProblems.modify(&mut api);
     api
 }
 

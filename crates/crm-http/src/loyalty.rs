@@ -221,7 +221,7 @@ impl From<&TierChange> for TierChangeResponse {
     tag = "loyalty",
     params(
         ("id" = Uuid, Path, description = "Customer id"),
-        ("limit" = Option<u32>, Query, description = "Ledger entries, 1..=200 (default 20)"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Ledger entries, 1..=200 (default 20)"),
         ("before" = Option<Uuid>, Query, description = "`next_before` of the previous page"),
     ),
     responses(

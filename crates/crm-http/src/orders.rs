@@ -236,6 +236,7 @@ pub struct OrderPage {
 #[allow(dead_code)]
 pub struct ListOrdersParams {
     /// Rows per page, 1..=200 (default 20).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,

@@ -216,6 +216,7 @@ pub async fn get_segment(
     responses(
         (status = 200, description = "The segment as replaced", body = SegmentResponse),
         (status = 404, description = "No such segment", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The new name is another segment's (`errors[0].field` is `name`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid field", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

@@ -61,9 +61,9 @@ pub struct ViewResponse {
     pub owner: String,
     /// Name.
     pub name: String,
-    /// The filter.
-    #[schema(value_type = Object)]
-    pub filter: serde_json::Value,
+    /// The filter, in the filter language; `null` when the view has none (every customer).
+    #[schema(value_type = Option<Object>)]
+    pub filter: Option<serde_json::Value>,
     /// Sort keys.
     pub sort: Vec<String>,
     /// Columns.
@@ -82,7 +82,7 @@ impl From<&SavedView> for ViewResponse {
             id: v.id.0,
             owner: v.owner.as_str().to_owned(),
             name: v.name.clone(),
-            filter: v.filter.clone(),
+            filter: Some(v.filter.clone()).filter(|f| !f.is_null()),
             sort: SortKey::spec(&v.sort)
                 .split(',')
                 .filter(|s| !s.is_empty())

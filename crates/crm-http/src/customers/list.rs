@@ -33,11 +33,13 @@ pub struct ListCustomersParams {
     /// letters. Best matches first unless `sort` is given.
     q: Option<String>,
     /// Rows per page, 1..=200 (default 20).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
     /// `next_cursor` of the previous page (only valid with the same `sort`).
     cursor: Option<String>,
     /// Page number (1-based, at most 1,000,000): answers `{page, limit, total, total_pages}`
     /// instead of a cursor.
+    #[param(minimum = 1, maximum = 1_000_000)]
     page: Option<u64>,
     /// `true` adds the exact `total`.
     include_total: Option<bool>,
@@ -478,10 +480,12 @@ pub struct SearchRequest {
     /// Sort keys, `-` for descending (as the list's `sort`).
     pub sort: Option<Vec<String>>,
     /// Rows, 1..=200 (default 20).
+    #[schema(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Page number mode (1-based, at most 1,000,000).
+    #[schema(minimum = 1, maximum = 1_000_000)]
     pub page: Option<u64>,
     /// Add the exact total.
     pub include_total: Option<bool>,
