@@ -17,6 +17,7 @@ mod m20261121_000007_analytics;
 mod m20261121_000008_customer_segments;
 mod m20261121_000009_import_errors;
 mod m20261121_000010_search_terms_on_customers;
+mod m20261121_000011_job_leases;
 
 /// Every migration, oldest first. `Migrator::up(&db, None)` brings a database to the latest
 /// schema; it runs on `crm-server migrate` and at server start.
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000008_customer_segments::Migration),
             Box::new(m20261121_000009_import_errors::Migration),
             Box::new(m20261121_000010_search_terms_on_customers::Migration),
+            Box::new(m20261121_000011_job_leases::Migration),
         ]
     }
 }
