@@ -644,21 +644,21 @@ impl ImportService {
                     p.preview.push(preview_of(line, action, &shown, matched));
                 }
             }
-            if opts.dry_run {
-                p.last_line = batch_last;
-                self.save_checkpoint(job, req, p, &mut errors).await?;
+            p.last_line = batch_last;
+            let written = if opts.dry_run {
+                self.save_checkpoint(job, req, p, &mut errors).await
             } else {
-                p.last_line = batch_last;
-                let written = self
-                    .write_customers(actor, &ctx, job, req, creates, updates, p, &mut errors)
-                    .await;
-                if let Err(e) = written {
-                    // Nothing of the batch is stored: the progress stays where it was.
-                    (p.counts, p.last_line) = committed;
-                    return Err(e);
-                }
-                // Written rows are found by the next batches' lookups: only a dry run needs
-                // to remember them, so memory stays bounded by the batch.
+                self.write_customers(actor, &ctx, job, req, creates, updates, p, &mut errors)
+                    .await
+            };
+            if let Err(e) = written {
+                // Nothing of the batch is stored: the progress stays where it was.
+                (p.counts, p.last_line) = committed;
+                return Err(e);
+            }
+            // Written rows are found by the next batches' lookups: only a dry run needs to
+            // remember them, so memory stays bounded by the batch.
+            if !opts.dry_run {
                 seen.clear();
             }
         }
@@ -666,11 +666,11 @@ impl ImportService {
     }
 
     /// Writes one batch and its checkpoint (the progress in `p`, whose `last_line` is the
-    /// batch's, and the rejected rows in `errors`) in one transaction: new customers with multi-row inserts, then the updates, each
-    /// row's cells over the customer as it is under the lock. When the batch's writes fail (a
-    /// unique value taken by a customer the match did not cover), they are written again row by
-    /// row in a new transaction, each under a savepoint, so only the offending rows fail; the
-    /// checkpoint then commits with those rows.
+    /// batch's, and the rejected rows in `errors`) in one transaction: new customers with
+    /// multi-row inserts, then the updates, each row's cells over the customer as it is under
+    /// the lock. When the batch's writes fail (a unique value taken by a customer the match did
+    /// not cover), they are written again row by row in a new transaction, each under a
+    /// savepoint, so only the offending rows fail; the checkpoint then commits with those rows.
     #[allow(clippy::too_many_arguments)]
     async fn write_customers(
         &self,
