@@ -17,6 +17,7 @@ mod m20261121_000007_analytics;
 mod m20261121_000008_customer_segments;
 mod m20261121_000009_import_errors;
 mod m20261121_000010_search_terms_on_customers;
+mod m20261121_000011_job_leases;
 mod m20261121_000012_privacy;
 mod m20261121_000013_customer_owner_index;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000008_customer_segments::Migration),
             Box::new(m20261121_000009_import_errors::Migration),
             Box::new(m20261121_000010_search_terms_on_customers::Migration),
+            Box::new(m20261121_000011_job_leases::Migration),
             Box::new(m20261121_000012_privacy::Migration),
             Box::new(m20261121_000013_customer_owner_index::Migration),
         ]

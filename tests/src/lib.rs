@@ -100,6 +100,32 @@ impl TestApp {
         })
     }
 
+    /// The server's database, for a test that has to set up what no request can (a job left
+    /// by another process).
+    pub fn database(&self) -> &crm_infra::Database {
+        &self._db.db
+    }
+
+    /// Starts another server on this server's database, as a second instance of a deployment
+    /// (or a restarted one) would be, with a chance to change its configuration; returns its
+    /// base URL. It runs until the test ends.
+    pub async fn spawn_peer(&self, tweak: impl FnOnce(&mut Config)) -> String {
+        let mut config = Config {
+            database_url: Some(self._db.url.clone()),
+            bind: "127.0.0.1:0".into(),
+            jwt_secret: Some(SECRET.into()),
+            workers: Some(1),
+            ..Config::default()
+        };
+        tweak(&mut config);
+        let app = Application::build(&config)
+            .await
+            .expect("build the second server");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        base
+    }
+
     /// Creates a tenant (default country ID, currency IDR) and returns its id.
     pub async fn tenant(&self, name: &str) -> TenantId {
         let t = NewTenant {

@@ -185,3 +185,38 @@ impl BulkRows {
         Ok(())
     }
 }
+
+/// What to do with the savepoint of a row-by-row write ([`savepoint`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Savepoint {
+    /// Start one.
+    Begin,
+    /// Keep its writes and end it.
+    Release,
+    /// Undo its writes (a failed statement's included: the transaction is usable again) and
+    /// end it.
+    Rollback,
+}
+
+/// Starts, releases or rolls back the one savepoint of a row-by-row write inside `txn` (the
+/// fallbacks of import batches). The same SQL on PostgreSQL and SQLite.
+///
+/// # Errors
+/// The driver's error, mapped.
+pub(crate) async fn savepoint(
+    txn: &sea_orm::DatabaseTransaction,
+    step: Savepoint,
+) -> Result<(), RepositoryError> {
+    let statements: &[&str] = match step {
+        Savepoint::Begin => &["SAVEPOINT crm_row"],
+        Savepoint::Release => &["RELEASE SAVEPOINT crm_row"],
+        // Rolling back to a savepoint keeps it open: release it too.
+        Savepoint::Rollback => &["ROLLBACK TO SAVEPOINT crm_row", "RELEASE SAVEPOINT crm_row"],
+    };
+    for sql in statements {
+        txn.execute_unprepared(sql)
+            .await
+            .map_err(crate::error::map_db_err)?;
+    }
+    Ok(())
+}

@@ -1,14 +1,18 @@
-//! [`ImportRepository`] on SeaORM (`import_errors`), the [`RowSource`] over
-//! [`crate::import_file::SheetReader`], and [`ImportFiles`] over files on disk.
+//! [`ImportRepository`] on SeaORM (progress on `jobs`, rejected rows in `import_errors`;
+//! [`write_checkpoint`] also records the checkpoints of the batches' own transactions), the
+//! [`RowSource`] over [`crate::import_file::SheetReader`], and [`ImportFiles`] over files on
+//! disk.
 
 use std::path::Path;
 
 use async_trait::async_trait;
 use crm_domain::ids::JobId;
 use crm_domain::import::RowError;
-use crm_domain::import::{ImportFiles, ImportRepository, RowSource};
+use crm_domain::import::{ImportCheckpoint, ImportFiles, ImportRepository, RowSource};
+use crm_domain::job::JobState;
 use crm_domain::{RepositoryError, TenantId};
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait};
 
 use crate::db::Database;
 use crate::error::map_db_err;
@@ -28,47 +32,73 @@ impl SeaImportRepository {
     }
 }
 
+/// Writes an import's checkpoint through `conn` (a transaction: the batch's own, or one of
+/// its own): the job's progress, only while the job is `running`, then the rejected rows,
+/// numbered on from the job's last one.
+///
+/// # Errors
+/// [`RepositoryError::Stale`] when the job is absent or no longer `running`.
+pub(crate) async fn write_checkpoint(
+    conn: &impl ConnectionTrait,
+    checkpoint: &ImportCheckpoint,
+) -> Result<(), RepositoryError> {
+    use crate::entity::job::{Column as C, Entity as Jobs};
+    let job = &checkpoint.job;
+    let (tenant, id) = (job.tenant_id, job.id);
+    let updated = Jobs::update_many()
+        .col_expr(C::Result, Expr::value(job.result_json()))
+        .filter(C::TenantId.eq(tenant.0))
+        .filter(C::Id.eq(id.0))
+        .filter(C::State.eq(JobState::Running.as_str()))
+        .exec(conn)
+        .await
+        .map_err(map_db_err)?;
+    if updated.rows_affected == 0 {
+        return Err(RepositoryError::Stale);
+    }
+    if checkpoint.errors.is_empty() {
+        return Ok(());
+    }
+    let backend = conn.get_database_backend();
+    let row = conn
+        .query_one_raw(raw(
+            backend,
+            "SELECT CAST(COALESCE(MAX(seq), 0) AS BIGINT) FROM import_errors \
+             WHERE tenant_id = $1 AND job_id = $2",
+            vec![tenant.0.into(), id.0.into()],
+        ))
+        .await
+        .map_err(map_db_err)?;
+    let mut seq: i64 = match row {
+        Some(r) => r.try_get_by_index(0).map_err(map_db_err)?,
+        None => 0,
+    };
+    for e in &checkpoint.errors {
+        seq += 1;
+        conn.execute_raw(raw(
+            backend,
+            "INSERT INTO import_errors (tenant_id, job_id, seq, line, field, reason) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            vec![
+                tenant.0.into(),
+                id.0.into(),
+                seq.into(),
+                i64::try_from(e.line).unwrap_or(i64::MAX).into(),
+                e.field.clone().into(),
+                e.reason.clone().into(),
+            ],
+        ))
+        .await
+        .map_err(map_db_err)?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl ImportRepository for SeaImportRepository {
-    async fn save_errors(
-        &self,
-        tenant: TenantId,
-        job: JobId,
-        errors: Vec<RowError>,
-    ) -> Result<(), RepositoryError> {
-        let backend = self.db.backend();
+    async fn save_checkpoint(&self, checkpoint: &ImportCheckpoint) -> Result<(), RepositoryError> {
         let txn = self.db.write.begin().await.map_err(map_db_err)?;
-        let row = txn
-            .query_one_raw(raw(
-                backend,
-                "SELECT CAST(COALESCE(MAX(seq), 0) AS BIGINT) FROM import_errors \
-                 WHERE tenant_id = $1 AND job_id = $2",
-                vec![tenant.0.into(), job.0.into()],
-            ))
-            .await
-            .map_err(map_db_err)?;
-        let mut seq: i64 = match row {
-            Some(r) => r.try_get_by_index(0).map_err(map_db_err)?,
-            None => 0,
-        };
-        for e in errors {
-            seq += 1;
-            txn.execute_raw(raw(
-                backend,
-                "INSERT INTO import_errors (tenant_id, job_id, seq, line, field, reason) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-                vec![
-                    tenant.0.into(),
-                    job.0.into(),
-                    seq.into(),
-                    i64::try_from(e.line).unwrap_or(i64::MAX).into(),
-                    e.field.into(),
-                    e.reason.into(),
-                ],
-            ))
-            .await
-            .map_err(map_db_err)?;
-        }
+        write_checkpoint(&txn, checkpoint).await?;
         txn.commit().await.map_err(map_db_err)
     }
 

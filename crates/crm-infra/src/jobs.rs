@@ -1,11 +1,13 @@
-//! [`JobRepository`] on SeaORM (`jobs`): jobs with their typed outcome stored as JSON, and the
-//! start-up sweep of jobs a stopped process left `running`.
+//! [`JobRepository`] on SeaORM (`jobs`): jobs with their typed outcome stored as JSON and their
+//! lease (`owner`, `lease_until`), the lease renewal, and the sweep of `running` jobs whose
+//! lease ran out.
 
 use std::str::FromStr;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use crm_domain::ids::JobId;
-use crm_domain::job::{Job, JobKind, JobOutcome, JobRepository, JobState};
+use crm_domain::job::{Job, JobKind, JobLease, JobOutcome, JobRepository, JobState};
 use crm_domain::{RepositoryError, TenantId, UserId};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
@@ -44,6 +46,10 @@ pub(crate) fn job_to_domain(m: job::Model) -> Result<Job, RepositoryError> {
         created_by: m.created_by.as_deref().and_then(UserId::parse),
         created_at: m.created_at,
         finished_at: m.finished_at,
+        lease: match (m.owner, m.lease_until) {
+            (Some(owner), Some(until)) => Some(JobLease { owner, until }),
+            _ => None,
+        },
     })
 }
 
@@ -61,11 +67,20 @@ impl JobRepository for SeaJobRepository {
             created_by: Set(j.created_by.as_ref().map(|u| u.as_str().to_owned())),
             created_at: Set(j.created_at),
             finished_at: Set(j.finished_at),
+            owner: Set(j.lease.as_ref().map(|l| l.owner.clone())),
+            lease_until: Set(j.lease.as_ref().map(|l| l.until)),
         };
         job::Entity::insert(row)
             .on_conflict(
                 OnConflict::columns([C::TenantId, C::Id])
-                    .update_columns([C::State, C::Result, C::Error, C::FinishedAt])
+                    .update_columns([
+                        C::State,
+                        C::Result,
+                        C::Error,
+                        C::FinishedAt,
+                        C::Owner,
+                        C::LeaseUntil,
+                    ])
                     .to_owned(),
             )
             .exec_without_returning(&self.db.write)
@@ -83,12 +98,35 @@ impl JobRepository for SeaJobRepository {
             .transpose()
     }
 
-    async fn fail_interrupted(&self, error: &str) -> Result<u64, RepositoryError> {
+    async fn renew_leases(
+        &self,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> Result<u64, RepositoryError> {
+        use job::Column as C;
+        let done = job::Entity::update_many()
+            .col_expr(C::LeaseUntil, Expr::value(until))
+            .filter(C::State.eq(JobState::Running.as_str()))
+            .filter(C::Owner.eq(owner))
+            .exec(&self.db.write)
+            .await
+            .map_err(map_db_err)?;
+        Ok(done.rows_affected)
+    }
+
+    async fn fail_expired(&self, now: DateTime<Utc>, error: &str) -> Result<u64, RepositoryError> {
         use job::Column as C;
         let done = job::Entity::update_many()
             .col_expr(C::State, Expr::value(JobState::Failed.as_str()))
             .col_expr(C::Error, Expr::value(error))
+            .col_expr(C::FinishedAt, Expr::value(now))
+            .col_expr(C::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
             .filter(C::State.eq(JobState::Running.as_str()))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(C::LeaseUntil.is_null())
+                    .add(C::LeaseUntil.lt(now)),
+            )
             .exec(&self.db.write)
             .await
             .map_err(map_db_err)?;

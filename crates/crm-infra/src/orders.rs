@@ -604,6 +604,25 @@ impl BulkOrderTransaction for SeaOrderTransaction {
         tiers_in(&self.txn, tenant).await
     }
 
+    async fn record_checkpoint(
+        &mut self,
+        checkpoint: &crm_domain::import::ImportCheckpoint,
+    ) -> Result<(), RepositoryError> {
+        crate::imports::write_checkpoint(&self.txn, checkpoint).await
+    }
+
+    async fn savepoint(&mut self) -> Result<(), RepositoryError> {
+        crate::db::savepoint(&self.txn, crate::db::Savepoint::Begin).await
+    }
+
+    async fn release_savepoint(&mut self) -> Result<(), RepositoryError> {
+        crate::db::savepoint(&self.txn, crate::db::Savepoint::Release).await
+    }
+
+    async fn rollback_to_savepoint(&mut self) -> Result<(), RepositoryError> {
+        crate::db::savepoint(&self.txn, crate::db::Savepoint::Rollback).await
+    }
+
     async fn commit(self: Box<Self>) -> Result<(), RepositoryError> {
         self.txn.commit().await.map_err(map_db_err)
     }

@@ -1,12 +1,13 @@
-//! `SeaJobRepository` on SQLite and on PostgreSQL: typed outcomes round-trip, jobs are per
-//! tenant, and the start-up sweep fails only running jobs.
+//! `SeaJobRepository` on SQLite and on PostgreSQL: typed outcomes and leases round-trip, jobs
+//! are per tenant, renewal moves only the owner's running jobs, and the sweep fails only
+//! running jobs whose lease ran out (or that have none).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::{Duration, SubsecRound, Utc};
 use crm_domain::ids::JobId;
 use crm_domain::job::{
-    INTERRUPTED, ImportCounts, ImportOutcome, Job, JobKind, JobOutcome, JobRepository, JobState,
-    RfmRecomputeOutcome,
+    INTERRUPTED, ImportCounts, ImportOutcome, Job, JobKind, JobLease, JobOutcome, JobRepository,
+    JobState, RfmRecomputeOutcome,
 };
 use crm_domain::tenant::{Tenant, TenantRepository};
 use crm_domain::values::CurrencyCode;
@@ -92,13 +93,66 @@ async fn jobs_round_trip_per_tenant_and_interrupted_ones_fail(backend: Backend) 
     repo.save(&done).await.unwrap();
     assert_eq!(repo.find(t, done.id).await.unwrap(), Some(done.clone()));
 
-    assert_eq!(repo.fail_interrupted(INTERRUPTED).await.unwrap(), 1);
+    // Leases: one live (another process's), one run out, and the one stored without any.
+    let lease = |owner: &str, until| {
+        Some(JobLease {
+            owner: owner.into(),
+            until,
+        })
+    };
+    let live = Job {
+        lease: lease("p-2", now + Duration::seconds(30)),
+        ..Job::start(
+            JobId(Uuid::now_v7()),
+            t,
+            JobKind::RfmRecompute,
+            None,
+            now,
+            None,
+        )
+    };
+    let expired = Job {
+        lease: lease("p-3", now - Duration::seconds(1)),
+        ..Job::start(
+            JobId(Uuid::now_v7()),
+            t,
+            JobKind::RfmRecompute,
+            None,
+            now,
+            None,
+        )
+    };
+    for j in [&live, &expired] {
+        repo.save(j).await.unwrap();
+        assert_eq!(repo.find(t, j.id).await.unwrap().as_ref(), Some(j));
+    }
+    // Renewal moves only the owner's running jobs.
+    let later = now + Duration::seconds(45);
+    assert_eq!(repo.renew_leases("p-2", later).await.unwrap(), 1);
+    assert_eq!(
+        repo.find(t, live.id).await.unwrap().unwrap().lease,
+        lease("p-2", later)
+    );
+    assert_eq!(repo.renew_leases("p-9", later).await.unwrap(), 0);
+
+    let swept_at = now + Duration::seconds(2);
+    assert_eq!(repo.fail_expired(swept_at, INTERRUPTED).await.unwrap(), 2);
+    for id in [running.id, expired.id] {
+        let failed = repo.find(t, id).await.unwrap().unwrap();
+        assert_eq!(failed.state, JobState::Failed);
+        assert_eq!(failed.error.as_deref(), Some(INTERRUPTED));
+        assert_eq!((failed.finished_at, failed.lease), (Some(swept_at), None));
+    }
     let failed = repo.find(t, running.id).await.unwrap().unwrap();
-    assert_eq!(failed.state, JobState::Failed);
-    assert_eq!(failed.error.as_deref(), Some(INTERRUPTED));
     assert_eq!(failed.result, running.result);
+    assert_eq!(
+        repo.find(t, live.id).await.unwrap().unwrap().state,
+        JobState::Running
+    );
     assert_eq!(repo.find(t, done.id).await.unwrap(), Some(done));
-    assert_eq!(repo.fail_interrupted(INTERRUPTED).await.unwrap(), 0);
+    assert_eq!(repo.fail_expired(swept_at, INTERRUPTED).await.unwrap(), 0);
+    // A failed job is not renewed.
+    assert_eq!(repo.renew_leases("p-3", later).await.unwrap(), 0);
 }
 
 mod sqlite {

@@ -8,8 +8,10 @@ use crm_domain::customer::{
     Customer, CustomerInput, CustomerRepository, NewCustomer, ValidationContext,
 };
 use crm_domain::ids::{ConsentEventId, ErasureId, JobId};
-use crm_domain::import::{ImportRepository, RowError};
-use crm_domain::job::{ImportCounts, ImportOutcome, Job, JobKind, JobOutcome, JobRepository};
+use crm_domain::import::{ImportCheckpoint, ImportRepository, RowError};
+use crm_domain::job::{
+    ImportCounts, ImportOutcome, Job, JobKind, JobOutcome, JobRepository, JobState,
+};
 use crm_domain::privacy::{
     ConsentEvent, ConsentHistoryQuery, ConsentPosition, ConsentPurpose, ConsentSource,
     ConsentStatus, ERASED_TEXT, ErasedCustomer, ErasureRecord, PrivacyRepository, anonymise,
@@ -129,18 +131,24 @@ async fn derived_copies_are_found_by_identifier_within_the_tenant_only(backend: 
     let theirs = dry_run(&ctx, ctx.other, EMAIL).await;
     dry_run(&ctx, ctx.tenant, "someone@example.com").await;
     let imports = SeaImportRepository::new(ctx.db.db.clone());
-    for (tenant, job) in [(ctx.tenant, mine.id), (ctx.other, theirs.id)] {
+    let jobs = SeaJobRepository::new(ctx.db.db.clone());
+    for done in [&mine, &theirs] {
+        // Rejected rows are recorded by a running job's checkpoint.
+        let mut running = done.clone();
+        running.state = JobState::Running;
+        running.finished_at = None;
+        jobs.save(&running).await.unwrap();
         imports
-            .save_errors(
-                tenant,
-                job,
-                vec![
+            .save_checkpoint(&ImportCheckpoint {
+                job: running,
+                errors: vec![
                     RowError::row(2, format!("`{EMAIL}` belongs to another customer")),
                     RowError::row(3, "`siti@` is not an e-mail address"),
                 ],
-            )
+            })
             .await
             .unwrap();
+        jobs.save(done).await.unwrap();
     }
     let privacy = SeaPrivacyRepository::new(ctx.db.db.clone());
     let mut tx = privacy.begin().await.unwrap();

@@ -78,6 +78,13 @@ pub struct Config {
     pub rate_limit_auth_failures: f64,
     /// Burst of the failed-authentication bucket. Default 100.
     pub rate_limit_auth_failures_burst: u32,
+    /// Seconds between two renewals of the leases of the jobs this process runs (the
+    /// heartbeat), and between two sweeps of jobs whose lease ran out. Default 5.
+    pub job_heartbeat_secs: u64,
+    /// Seconds a job's lease lasts from its last renewal: a `running` job whose process has
+    /// not renewed it for that long is marked failed by any process sharing the database. At
+    /// least twice the heartbeat, at most a day. Default 30.
+    pub job_lease_secs: u64,
 }
 
 impl Default for Config {
@@ -109,6 +116,8 @@ impl Default for Config {
             rate_limit_heavy_cost: 10,
             rate_limit_auth_failures: 5.0,
             rate_limit_auth_failures_burst: 100,
+            job_heartbeat_secs: 5,
+            job_lease_secs: 30,
         }
     }
 }
@@ -197,12 +206,48 @@ impl Config {
         )))
     }
 
+    /// The job heartbeat and lease, checked: a heartbeat of at least 1 s, a lease of at least
+    /// two heartbeats (a late renewal must not lose it) and at most a day.
+    ///
+    /// # Errors
+    /// A message naming the setting when they are out of range.
+    pub fn job_leases(&self) -> Result<JobLeaseTimes, String> {
+        const DAY: u64 = 86_400;
+        let (heartbeat, lease) = (self.job_heartbeat_secs, self.job_lease_secs);
+        if !(1..=DAY / 2).contains(&heartbeat) {
+            return Err(format!(
+                "CRM_JOB_HEARTBEAT_SECS must be 1..={} (it is {heartbeat})",
+                DAY / 2
+            ));
+        }
+        if lease < heartbeat.saturating_mul(2) || lease > DAY {
+            return Err(format!(
+                "CRM_JOB_LEASE_SECS must be at least twice CRM_JOB_HEARTBEAT_SECS ({}) and at \
+                 most {DAY} (it is {lease})",
+                heartbeat.saturating_mul(2)
+            ));
+        }
+        Ok(JobLeaseTimes {
+            heartbeat: std::time::Duration::from_secs(heartbeat),
+            lease: std::time::Duration::from_secs(lease),
+        })
+    }
+
     /// The database URL in force.
     pub fn database_url(&self) -> String {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}/crm.db", self.data_dir.display()))
     }
+}
+
+/// The job heartbeat and lease in force ([`Config::job_leases`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobLeaseTimes {
+    /// How often this process renews its jobs' leases and sweeps expired ones.
+    pub heartbeat: std::time::Duration,
+    /// How long a lease lasts from its last renewal.
+    pub lease: std::time::Duration,
 }
 
 #[cfg(test)]
@@ -275,6 +320,20 @@ mod tests {
         };
         let err = bad_claim.oidc().unwrap_err().to_string();
         assert!(err.contains("CRM_AUTH_TENANT_CLAIM"), "{err}");
+    }
+
+    #[test]
+    fn job_leases_are_checked() {
+        let ok = Config::default().job_leases().unwrap();
+        assert_eq!((ok.heartbeat.as_secs(), ok.lease.as_secs()), (5, 30));
+        for (heartbeat, lease) in [(0, 30), (5, 9), (5, 86_401), (86_400, 86_400)] {
+            let c = Config {
+                job_heartbeat_secs: heartbeat,
+                job_lease_secs: lease,
+                ..Config::default()
+            };
+            assert!(c.job_leases().is_err(), "{heartbeat} / {lease}");
+        }
     }
 
     #[test]

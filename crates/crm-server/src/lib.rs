@@ -14,7 +14,7 @@ use crm_domain::analytics::AnalyticsService;
 use crm_domain::customer::CustomerService;
 use crm_domain::export::ExportService;
 use crm_domain::import::ImportService;
-use crm_domain::job::JobService;
+use crm_domain::job::{JobRepository, JobService, LeasedJobs};
 use crm_domain::loyalty::LoyaltyService;
 use crm_domain::loyalty::TierService;
 use crm_domain::order::OrderService;
@@ -37,7 +37,7 @@ use crm_infra::{
 };
 use futures_util::future::BoxFuture;
 
-pub use config::Config;
+pub use config::{Config, JobLeaseTimes};
 pub use crm_http::Services;
 
 /// Connects to the database in `config`, creating the SQLite file's folder when needed.
@@ -155,16 +155,67 @@ pub async fn authenticator(config: &Config, secret: &str) -> anyhow::Result<Auth
     Ok(Authenticator::new(hs256, oidc))
 }
 
-/// The domain services wired to SeaORM repositories on `db`: what the server hands to
-/// crm-http (in [`AppState`]) and what one-shot commands call directly.
+/// This process's jobs on `db`, under leases of `times.lease`: a new instance id (the process
+/// id and a UUID v7) owns every job the process starts. Run [`spawn_job_heartbeat`] with it
+/// wherever jobs run, or other processes sharing the database fail them once the lease ends.
+pub fn job_leases(db: &Database, times: JobLeaseTimes) -> Arc<LeasedJobs> {
+    let owner = format!("{}-{}", std::process::id(), uuid::Uuid::now_v7());
+    let lease = chrono::TimeDelta::from_std(times.lease).unwrap_or(chrono::TimeDelta::days(1));
+    Arc::new(LeasedJobs::new(
+        Arc::new(SeaJobRepository::new(db.clone())),
+        owner,
+        lease,
+        Arc::new(SystemClock),
+    ))
+}
+
+/// Every `every` (the first time after one interval), renews the leases of the jobs this
+/// process runs and fails the jobs whose lease ran out (any process's), until the task is
+/// aborted. The beats keep their pace (a slow renewal, waiting for SQLite's writer, does not
+/// push the next one back); a failure (the database down) is logged and retried at the next.
+pub fn spawn_job_heartbeat(
+    jobs: Arc<LeasedJobs>,
+    every: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut beat = tokio::time::interval(every);
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The first tick is immediate: start-up has just swept.
+        beat.tick().await;
+        loop {
+            beat.tick().await;
+            if let Err(e) = jobs.heartbeat().await {
+                tracing::warn!(error = %e, "could not renew the leases of this process's jobs");
+            }
+            match jobs.sweep().await {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(jobs = n, "jobs whose lease ran out marked failed"),
+                Err(e) => tracing::warn!(error = %e, "could not sweep jobs whose lease ran out"),
+            }
+        }
+    })
+}
+
+/// The domain services wired to SeaORM repositories on `db`, with jobs under leases of the
+/// default length: what one-shot commands that run no job call directly.
 pub fn services(db: &Database) -> Services {
+    let times = JobLeaseTimes {
+        heartbeat: std::time::Duration::from_secs(Config::default().job_heartbeat_secs),
+        lease: std::time::Duration::from_secs(Config::default().job_lease_secs),
+    };
+    services_with(db, job_leases(db, times))
+}
+
+/// The domain services wired to SeaORM repositories on `db`, with `jobs` (this process's,
+/// under leases) as the job repository: what the server hands to crm-http (in [`AppState`]).
+pub fn services_with(db: &Database, jobs: Arc<LeasedJobs>) -> Services {
     let clock = Arc::new(SystemClock);
     let ids = Arc::new(UuidV7Generator);
     let tenant_repo = Arc::new(SeaTenantRepository::new(db.clone()));
     let customer_repo = Arc::new(SeaCustomerRepository::new(db.clone()));
     let order_repo = Arc::new(SeaOrderRepository::new(db.clone()));
     let tier_repo = Arc::new(SeaTierRepository::new(db.clone()));
-    let job_repo = Arc::new(SeaJobRepository::new(db.clone()));
+    let job_repo: Arc<dyn JobRepository> = jobs;
     let orders = Arc::new(OrderService::new(
         customer_repo.clone(),
         order_repo.clone(),
@@ -259,6 +310,9 @@ impl ReadinessProbe for DbReadiness {
 pub struct Application {
     port: u16,
     server: Server,
+    /// Renews the leases of this process's jobs ([`spawn_job_heartbeat`]); stopped with the
+    /// server.
+    heartbeat: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -267,20 +321,20 @@ impl Application {
     /// # Errors
     /// When the database, the secret or the address is unusable.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let times = config.job_leases().map_err(anyhow::Error::msg)?;
         let db = connect(config).await?;
         migrate(&db).await.context("applying migrations")?;
-        let services = services(&db);
-        let interrupted = services
-            .jobs
-            .recover_interrupted()
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let jobs = job_leases(&db, times);
+        // Only jobs whose lease ran out: another live process's jobs are left alone.
+        let interrupted = jobs.sweep().await.map_err(|e| anyhow::anyhow!("{e}"))?;
         if interrupted > 0 {
             tracing::warn!(
                 jobs = interrupted,
-                "jobs interrupted by the last stop marked failed"
+                "jobs of stopped processes (lease ran out) marked failed"
             );
         }
+        let heartbeat = spawn_job_heartbeat(jobs.clone(), times.heartbeat);
+        let services = services_with(&db, jobs);
         let secret = jwt_secret(config)?;
         let state = web::Data::new(AppState {
             services,
@@ -309,6 +363,7 @@ impl Application {
         Ok(Self {
             port,
             server: server.run(),
+            heartbeat,
         })
     }
 
@@ -322,7 +377,9 @@ impl Application {
     /// # Errors
     /// The server's I/O error.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.heartbeat.abort();
+        served
     }
 }
 

@@ -196,9 +196,14 @@ async fn import(
     }
     let options: ImportOptions =
         serde_json::from_value(value).map_err(|e| anyhow::anyhow!("--options: {e}"))?;
+    let times = config.job_leases().map_err(anyhow::Error::msg)?;
     let db = connect(config).await?;
     migrate(&db).await?;
-    let services = services(&db);
+    // The import's job is held under a lease this process renews, so a server sharing the
+    // database leaves it alone.
+    let jobs = crm_server::job_leases(&db, times);
+    let heartbeat = crm_server::spawn_job_heartbeat(jobs.clone(), times.heartbeat);
+    let services = crm_server::services_with(&db, jobs);
     services
         .tenants
         .get(tenant)
@@ -239,6 +244,7 @@ async fn import(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let done = run.await?;
+    heartbeat.abort();
     bar.finish_and_clear();
     let outcome = done
         .import_outcome()

@@ -315,8 +315,12 @@ pub trait CustomerBatch: Send {
         after: Option<CustomerId>,
         limit: u32,
     ) -> Result<Vec<Customer>, RepositoryError>;
-    /// Writes the customer's profile (and tags), `deleted_at`, `updated_by` and `updated_at`,
-    /// incrementing its version.
+    /// Writes the customer's profile (and tags), `deleted_at`, `updated_by` and `updated_at`
+    /// if its stored version is still `customer.version` (the one read, locked, by
+    /// [`CustomerBatch::next`]), incrementing the version.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Stale`] when the stored version moved on (or the row is gone).
     async fn save(&mut self, customer: &Customer) -> Result<(), RepositoryError>;
     /// Stores new customers of `tenant` with multi-row inserts (numbers and codes taken in the
     /// order given, tags and search terms written): the bulk path of imports.
@@ -332,6 +336,23 @@ pub trait CustomerBatch: Send {
         tenant: TenantId,
         ids: Vec<CustomerId>,
     ) -> Result<Vec<(CustomerId, String)>, RepositoryError>;
+    /// Records an import's checkpoint (its job's progress and rejected rows) in this
+    /// transaction, so it commits with the batch's rows or not at all.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Stale`] when the job is no longer `running` (a sweep failed it).
+    async fn record_checkpoint(
+        &mut self,
+        checkpoint: &crate::import::ImportCheckpoint,
+    ) -> Result<(), RepositoryError>;
+    /// Starts a savepoint: [`CustomerBatch::rollback_to_savepoint`] then undoes the writes
+    /// made since (a failed one included) and leaves the transaction usable. One at a time:
+    /// end it with [`CustomerBatch::release_savepoint`] or the rollback.
+    async fn savepoint(&mut self) -> Result<(), RepositoryError>;
+    /// Keeps the writes made since the savepoint and ends it.
+    async fn release_savepoint(&mut self) -> Result<(), RepositoryError>;
+    /// Undoes the writes made since the savepoint and ends it.
+    async fn rollback_to_savepoint(&mut self) -> Result<(), RepositoryError>;
     /// Makes every write durable.
     async fn commit(self: Box<Self>) -> Result<(), RepositoryError>;
 }

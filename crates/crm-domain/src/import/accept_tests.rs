@@ -86,11 +86,14 @@ fn service(files: MockImportFiles, jobs: MockJobRepository) -> Arc<ImportService
         clock.clone(),
         ids.clone(),
     ));
+    // A run records its progress in checkpoints.
+    let mut checkpoints = MockImportRepository::new();
+    checkpoints.expect_save_checkpoint().returning(|_| Ok(()));
     Arc::new(ImportService::new(
         customers,
         tenants,
         Arc::new(jobs),
-        Arc::new(MockImportRepository::new()),
+        Arc::new(checkpoints),
         Arc::new(files),
         orders,
         clock,

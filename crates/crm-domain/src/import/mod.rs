@@ -56,7 +56,7 @@ mod tests;
 pub use crate::job::ImportCounts;
 pub use aliases::{detect_mapping, normalise_header, resolve_mapping};
 pub use cells::{parse_bool, parse_date, parse_datetime, parse_number};
-pub use model::{ImportKind, targets};
+pub use model::{ImportCheckpoint, ImportKind, targets};
 pub use options::{DecimalSeparator, DuplicatePolicy, ImportOptions, MatchBy};
 pub use ports::{ImportFiles, ImportRepository, RowSource};
 #[cfg(any(test, feature = "mock"))]

@@ -64,3 +64,19 @@ pub fn targets(kind: ImportKind) -> &'static [&'static str] {
         ImportKind::Orders => ORDER_TARGETS,
     }
 }
+
+/// What an import records with each batch, in the batch's own transaction (so a stopped
+/// import's job never says more or less than what is stored): the job's progress (its
+/// `result`: the last line committed and the counters) and the rows rejected since the previous
+/// checkpoint.
+///
+/// Storage writes it only while the job is still `running`: a job a sweep failed meanwhile (its
+/// lease ran out) refuses it with [`RepositoryError::Stale`](crate::RepositoryError::Stale),
+/// and the batch with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportCheckpoint {
+    /// The job, with its progress as `result` (only `result` is written).
+    pub job: crate::job::Job,
+    /// Rows rejected since the previous checkpoint, appended to the job's errors.
+    pub errors: Vec<super::RowError>,
+}

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use async_trait::async_trait;
 
+use super::model::ImportCheckpoint;
 use super::rows::RowError;
 use crate::error::RepositoryError;
 use crate::ids::{JobId, TenantId};
@@ -46,17 +47,19 @@ pub trait ImportFiles: Send + Sync {
     ) -> Result<Box<dyn RowSource>, String>;
 }
 
-/// Storage of the rejected rows of imports.
+/// Storage of the progress and rejected rows of imports.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait ImportRepository: Send + Sync {
-    /// Appends rejected rows of a job.
-    async fn save_errors(
-        &self,
-        tenant: TenantId,
-        job: JobId,
-        errors: Vec<RowError>,
-    ) -> Result<(), RepositoryError>;
+    /// Records a checkpoint of a batch that wrote nothing (a dry run's, or one whose rows all
+    /// failed or were skipped) in one transaction: the job's progress and the rejected rows.
+    /// (A batch that writes records its checkpoint in its own transaction instead:
+    /// [`CustomerBatch::record_checkpoint`](crate::customer::CustomerBatch::record_checkpoint),
+    /// [`BulkOrderTransaction::record_checkpoint`](crate::order::BulkOrderTransaction::record_checkpoint).)
+    ///
+    /// # Errors
+    /// [`RepositoryError::Stale`] when the job is no longer `running`.
+    async fn save_checkpoint(&self, checkpoint: &ImportCheckpoint) -> Result<(), RepositoryError>;
     /// The rejected rows of a job, by line.
     async fn errors(&self, tenant: TenantId, job: JobId) -> Result<Vec<RowError>, RepositoryError>;
 }

@@ -4,20 +4,28 @@
 //!
 //! - Customers: rows are read 1,000 at a time; each valid row is matched against the stored
 //!   customers and the earlier rows of the file by [`ImportOptions::customer_match_by`]
-//!   (e-mail by default) and created, updated (the row's non-empty cells over the stored
-//!   profile; a row that changes nothing is `skipped`) or skipped by
-//!   [`ImportOptions::duplicate_policy`]. A batch is one transaction; when it fails (a unique
-//!   value taken by a customer the match did not cover), its rows are retried one by one so
-//!   only the offending rows fail. The job's `result` says after each batch which line was
-//!   committed last, so an interrupted import leaves whole batches and says where it stopped.
+//!   (e-mail by default) and created, updated or skipped by
+//!   [`ImportOptions::duplicate_policy`]. An update is field-level: the row's non-empty cells
+//!   (the fields the file sets) are put over the customer as it is inside the batch's
+//!   transaction, read there under its lock ([`CustomerBatch::next`]), and saved on the
+//!   version read; a row that changes nothing is `skipped`. So a concurrent PATCH that
+//!   committed first keeps every field the file does not set, and a PATCH after the import
+//!   sees the new version. A batch is one transaction; when it fails (a unique value taken by
+//!   a customer the match did not cover), its rows are written again one by one, each under a
+//!   savepoint of a new transaction, so only the offending rows fail.
 //! - Orders: rows are read 1,000 at a time; each finds its customer by its normalised key
 //!   (stored customers are looked up per batch on the unique indexes; a missing one is
 //!   created from the first row naming it when `create_missing_customers`), then the batch is
-//!   placed through [`OrderService::place_many`] in one transaction with its new customers:
+//!   placed through [`OrderService::place_many_in`] in one transaction with its new customers:
 //!   the rules of [`OrderService::place`] order by order, so statistics, points and tiers
 //!   come out exactly as if the orders had been posted one by one; an order whose `order_ref`
 //!   exists is `skipped`. When the batch's transaction fails, its customers and orders are
-//!   written one by one so only the offending rows fail.
+//!   written one by one, each under a savepoint, so only the offending rows fail.
+//! - Checkpoints: the job's progress (`result`: the last line committed and the counters) and
+//!   the batch's rejected rows are written in the batch's own transaction
+//!   ([`ImportCheckpoint`]), so an interrupted import leaves whole batches and its job says
+//!   exactly where it stopped. A checkpoint is refused when the job is no longer `running` (a
+//!   sweep failed it after its lease ran out): the batch is rolled back and the import stops.
 //! - A dry run does all the checks and writes nothing, and keeps the first 20 rows as they
 //!   would be stored (`preview`).
 
@@ -31,19 +39,22 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use super::aliases::resolve_mapping;
-use super::model::ImportKind;
+use super::model::{ImportCheckpoint, ImportKind};
 use super::options::{DuplicatePolicy, ImportOptions, MatchBy};
 use super::ports::{ImportFiles, ImportRepository, RowSource};
 use super::rows::{RowError, customer_row, order_row};
 use crate::access::{Actor, Permission};
+use crate::customer::filter::Filter;
 use crate::customer::{
-    Customer, CustomerInput, CustomerProfile, CustomerRepository, NewCustomer, UniqueField,
-    ValidationContext,
+    Customer, CustomerBatch, CustomerInput, CustomerProfile, CustomerRepository, NewCustomer,
+    UniqueField, ValidationContext,
 };
 use crate::error::{DomainError, RepositoryError, RuleViolation};
 use crate::ids::{CustomerId, JobId};
-use crate::job::{ImportCounts, ImportOutcome, Job, JobOutcome, JobRepository, JobService};
-use crate::order::{BulkOrder, OrderService};
+use crate::job::{
+    ImportCounts, ImportOutcome, Job, JobOutcome, JobRepository, JobService, LEASE_LOST,
+};
+use crate::order::{BulkOrder, BulkOrderTransaction, BulkOutcome, OrderService};
 use crate::ports::{Clock, IdGenerator, truncate_to_micros};
 use crate::tenant::{TenantRepository, load};
 
@@ -173,6 +184,72 @@ fn conflict_reason(e: &RepositoryError) -> (Option<String>, String) {
             format!("this {field} belongs to another customer"),
         ),
         other => (None, other.to_string()),
+    }
+}
+
+/// One row of a batch that updates a stored customer: the fields its cells set, applied to
+/// the customer as it is inside the batch's transaction.
+struct RowUpdate {
+    line: u64,
+    id: CustomerId,
+    input: CustomerInput,
+}
+
+/// What became of an update row under the lock.
+enum Applied {
+    Updated,
+    Skipped,
+    Failed(Vec<RowError>),
+}
+
+/// The row's cells (`input`, the fields the file sets) over `base`, validated as a whole:
+/// the merged profile, or `None` when it changes nothing.
+fn merge(
+    base: &CustomerProfile,
+    input: CustomerInput,
+    ctx: &ValidationContext,
+) -> Result<Option<CustomerProfile>, Vec<crate::error::FieldError>> {
+    let merged = CustomerInput::from(base).overlay(input).validate(ctx)?;
+    Ok((merged != *base).then_some(merged))
+}
+
+/// Why an import stopped before the end of its file.
+#[derive(Debug)]
+enum Stop {
+    /// A use case's or the storage's error.
+    Failed(DomainError),
+    /// A checkpoint found the job no longer `running`: a sweep failed it ([`LEASE_LOST`]).
+    LeaseLost,
+}
+
+impl Stop {
+    /// The error of a checkpoint's write: a job no longer running lost its lease.
+    fn checkpoint(e: RepositoryError) -> Self {
+        match e {
+            RepositoryError::Stale => Stop::LeaseLost,
+            e => Stop::Failed(e.into()),
+        }
+    }
+}
+
+impl From<DomainError> for Stop {
+    fn from(e: DomainError) -> Self {
+        Stop::Failed(e)
+    }
+}
+
+impl From<RepositoryError> for Stop {
+    fn from(e: RepositoryError) -> Self {
+        Stop::Failed(e.into())
+    }
+}
+
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stop::Failed(e) => e.fmt(f),
+            Stop::LeaseLost => f.write_str(LEASE_LOST),
+        }
     }
 }
 
@@ -335,22 +412,36 @@ impl ImportService {
         job
     }
 
-    async fn checkpoint(
+    /// The checkpoint of the progress `p`, with the rows rejected since the last one (taken
+    /// out of `errors`).
+    fn checkpoint_of(
+        job: &Job,
+        req: &ImportRequest,
+        p: &Progress,
+        errors: &mut Vec<RowError>,
+    ) -> ImportCheckpoint {
+        let mut job = job.clone();
+        job.result = Some(Self::outcome(req, p));
+        ImportCheckpoint {
+            job,
+            errors: std::mem::take(errors),
+        }
+    }
+
+    /// Records the checkpoint of a batch that writes nothing (a dry run's, the end of the file)
+    /// in a transaction of its own.
+    async fn save_checkpoint(
         &self,
         job: &Job,
         req: &ImportRequest,
         p: &Progress,
         errors: &mut Vec<RowError>,
-    ) -> Result<(), DomainError> {
-        if !errors.is_empty() {
-            self.errors
-                .save_errors(job.tenant_id, job.id, std::mem::take(errors))
-                .await?;
-        }
-        let mut j = job.clone();
-        j.result = Some(Self::outcome(req, p));
-        self.jobs.save(&j).await?;
-        Ok(())
+    ) -> Result<(), Stop> {
+        let checkpoint = Self::checkpoint_of(job, req, p, errors);
+        self.errors
+            .save_checkpoint(&checkpoint)
+            .await
+            .map_err(Stop::checkpoint)
     }
 
     fn read_batch(
@@ -433,7 +524,7 @@ impl ImportService {
         req: &ImportRequest,
         source: &mut dyn RowSource,
         p: &mut Progress,
-    ) -> Result<(), DomainError> {
+    ) -> Result<(), Stop> {
         let opts = &req.options;
         let by = opts.customer_match_by();
         let mapping = resolve_mapping(opts, &source.headers()).map_err(DomainError::Validation)?;
@@ -442,6 +533,8 @@ impl ImportService {
         let mut seen: HashMap<String, CustomerId> = HashMap::new();
         let mut errors = Vec::new();
         loop {
+            // The progress as last committed: where a failed batch leaves it.
+            let committed = (p.counts, p.last_line);
             let rows = Self::read_batch(source, p, &mut errors);
             if rows.is_empty() {
                 break;
@@ -467,10 +560,12 @@ impl ImportService {
                 .filter(|k| !seen.contains_key(k))
                 .collect();
             let existing = self.existing(actor, by, keys).await?;
-            // What to write: new customers, and updated stored ones (by id, latest wins).
+            // What to write: new customers, and the rows that update stored ones (applied
+            // under the lock when the batch is written).
             let mut creates: Vec<(u64, NewCustomer)> = Vec::new();
-            let mut updates: Vec<(u64, Customer)> = Vec::new();
-            let now = truncate_to_micros(self.clock.now());
+            let mut updates: Vec<RowUpdate> = Vec::new();
+            // A dry run's updated profiles, by customer (the base of later rows of the batch).
+            let mut dry: HashMap<CustomerId, CustomerProfile> = HashMap::new();
             for (line, input, profile) in valid {
                 let keys = key_of(&profile, by);
                 let earlier = keys.iter().find_map(|k| seen.get(k).copied());
@@ -482,8 +577,8 @@ impl ImportService {
                     (Some(_), DuplicatePolicy::Update) => "update",
                 };
                 let mut shown = profile.clone();
-                match action {
-                    "create" => {
+                match (action, matched) {
+                    ("create", _) | (_, None) => {
                         let new = self.new_customer(actor, profile);
                         for k in &keys {
                             seen.entry(k.clone()).or_insert(new.id);
@@ -491,92 +586,56 @@ impl ImportService {
                         creates.push((line, new));
                         p.counts.created += 1;
                     }
-                    "skip" => p.counts.skipped += 1,
-                    _ => {
-                        let id = matched.unwrap_or(CustomerId(uuid::Uuid::nil()));
-                        // The row's cells over what this file or storage holds now.
-                        let base_profile = creates
-                            .iter()
-                            .find(|(_, n)| n.id == id)
-                            .map(|(_, n)| n.profile.clone())
-                            .or_else(|| {
-                                updates
-                                    .iter()
-                                    .find(|(_, c)| c.id == id)
-                                    .map(|(_, c)| c.profile.clone())
-                            })
-                            .or_else(|| stored.filter(|c| c.id == id).map(|c| c.profile.clone()));
-                        let Some(base) = base_profile else {
-                            // Matched a customer written by an earlier batch: load it.
-                            match crate::customer::load_live(
-                                self.customers.as_ref(),
-                                actor.tenant_id,
-                                id,
-                            )
-                            .await
-                            {
-                                Ok(c) => {
-                                    match CustomerInput::from(&c.profile)
-                                        .overlay(input)
-                                        .validate(&ctx)
-                                    {
-                                        Ok(merged) if merged == c.profile => p.counts.skipped += 1,
-                                        Ok(merged) => {
-                                            shown = merged.clone();
-                                            updates.push((
-                                                line,
-                                                Customer {
-                                                    profile: merged,
-                                                    updated_at: now,
-                                                    updated_by: Some(actor.user_id.clone()),
-                                                    ..c
-                                                },
-                                            ));
-                                            p.counts.updated += 1;
-                                        }
-                                        Err(e) => {
-                                            p.counts.failed += 1;
-                                            errors.extend(RowError::from_field_errors(line, e));
-                                        }
-                                    }
+                    ("skip", _) => p.counts.skipped += 1,
+                    (_, Some(id)) => {
+                        if let Some((_, n)) = creates.iter_mut().find(|(_, n)| n.id == id) {
+                            // A customer this batch creates: the row's cells over its profile.
+                            // Each row counts by its own action.
+                            match merge(&n.profile, input, &ctx) {
+                                Ok(None) => p.counts.skipped += 1,
+                                Ok(Some(merged)) => {
+                                    shown = merged.clone();
+                                    n.profile = merged;
+                                    p.counts.updated += 1;
+                                }
+                                Err(e) => {
+                                    p.counts.failed += 1;
+                                    errors.extend(RowError::from_field_errors(line, e));
+                                }
+                            }
+                        } else if !opts.dry_run {
+                            // Applied to the customer as it is inside the batch's transaction,
+                            // under its lock: a concurrent change is never overwritten.
+                            updates.push(RowUpdate { line, id, input });
+                        } else {
+                            let base = match dry.get(&id).cloned().or_else(|| {
+                                stored.filter(|c| c.id == id).map(|c| c.profile.clone())
+                            }) {
+                                Some(base) => Ok(base),
+                                // Matched a customer written by an earlier batch: load it.
+                                None => crate::customer::load_live(
+                                    self.customers.as_ref(),
+                                    actor.tenant_id,
+                                    id,
+                                )
+                                .await
+                                .map(|c| c.profile),
+                            };
+                            match base.map(|b| merge(&b, input, &ctx)) {
+                                Ok(Ok(None)) => p.counts.skipped += 1,
+                                Ok(Ok(Some(merged))) => {
+                                    shown = merged.clone();
+                                    dry.insert(id, merged);
+                                    p.counts.updated += 1;
+                                }
+                                Ok(Err(e)) => {
+                                    p.counts.failed += 1;
+                                    errors.extend(RowError::from_field_errors(line, e));
                                 }
                                 Err(e) => {
                                     p.counts.failed += 1;
                                     errors.push(RowError::row(line, e.to_string()));
                                 }
-                            }
-                            continue;
-                        };
-                        match CustomerInput::from(&base).overlay(input).validate(&ctx) {
-                            Ok(merged) if merged == base => p.counts.skipped += 1,
-                            Ok(merged) => {
-                                shown = merged.clone();
-                                // Each row counts by its own action, also when it changes
-                                // a customer an earlier row of this batch wrote.
-                                if let Some((_, n)) = creates.iter_mut().find(|(_, n)| n.id == id) {
-                                    n.profile = merged;
-                                    p.counts.updated += 1;
-                                } else if let Some((_, c)) =
-                                    updates.iter_mut().find(|(_, c)| c.id == id)
-                                {
-                                    c.profile = merged;
-                                    p.counts.updated += 1;
-                                } else if let Some(c) = stored {
-                                    updates.push((
-                                        line,
-                                        Customer {
-                                            profile: merged,
-                                            updated_at: now,
-                                            updated_by: Some(actor.user_id.clone()),
-                                            ..c.clone()
-                                        },
-                                    ));
-                                    p.counts.updated += 1;
-                                }
-                            }
-                            Err(e) => {
-                                p.counts.failed += 1;
-                                errors.extend(RowError::from_field_errors(line, e));
                             }
                         }
                     }
@@ -585,79 +644,177 @@ impl ImportService {
                     p.preview.push(preview_of(line, action, &shown, matched));
                 }
             }
-            if !opts.dry_run {
-                self.write_customers(actor, creates, updates, p, &mut errors)
-                    .await?;
-            }
             p.last_line = batch_last;
+            let written = if opts.dry_run {
+                self.save_checkpoint(job, req, p, &mut errors).await
+            } else {
+                self.write_customers(actor, &ctx, job, req, creates, updates, p, &mut errors)
+                    .await
+            };
+            if let Err(e) = written {
+                // Nothing of the batch is stored: the progress stays where it was.
+                (p.counts, p.last_line) = committed;
+                return Err(e);
+            }
             // Written rows are found by the next batches' lookups: only a dry run needs to
             // remember them, so memory stays bounded by the batch.
             if !opts.dry_run {
                 seen.clear();
             }
-            self.checkpoint(job, req, p, &mut errors).await?;
         }
-        self.checkpoint(job, req, p, &mut errors).await
+        self.save_checkpoint(job, req, p, &mut errors).await
     }
 
-    /// Writes one batch in one transaction; when that fails, row by row.
+    /// Writes one batch and its checkpoint (the progress in `p`, whose `last_line` is the
+    /// batch's, and the rejected rows in `errors`) in one transaction: new customers with
+    /// multi-row inserts, then the updates, each row's cells over the customer as it is under
+    /// the lock. When the batch's writes fail (a unique value taken by a customer the match did
+    /// not cover), they are written again row by row in a new transaction, each under a
+    /// savepoint, so only the offending rows fail; the checkpoint then commits with those rows.
+    #[allow(clippy::too_many_arguments)]
     async fn write_customers(
         &self,
         actor: &Actor,
+        ctx: &ValidationContext,
+        job: &Job,
+        req: &ImportRequest,
         creates: Vec<(u64, NewCustomer)>,
-        updates: Vec<(u64, Customer)>,
+        updates: Vec<RowUpdate>,
         p: &mut Progress,
         errors: &mut Vec<RowError>,
-    ) -> Result<(), DomainError> {
-        if creates.is_empty() && updates.is_empty() {
-            return Ok(());
-        }
-        let all: Vec<NewCustomer> = creates.iter().map(|(_, n)| n.clone()).collect();
+    ) -> Result<(), Stop> {
+        let now = truncate_to_micros(self.clock.now());
+        let news: Vec<NewCustomer> = creates.iter().map(|(_, n)| n.clone()).collect();
+        let mut b = self.customers.begin_batch().await?;
         let together = async {
-            let mut b = self.customers.begin_batch().await?;
-            b.insert(actor.tenant_id, &all).await?;
-            for (_, c) in &updates {
-                b.save(c).await?;
+            if !news.is_empty() {
+                b.insert(actor.tenant_id, &news).await?;
             }
-            b.commit().await
+            self.apply_updates(actor, ctx, b.as_mut(), &updates, now)
+                .await
         }
         .await;
         match together {
-            Ok(()) => Ok(()),
-            Err(RepositoryError::Unavailable(e)) => Err(DomainError::Unavailable(e)),
+            Ok(applied) => Self::tally(p, errors, applied),
+            Err(e @ RepositoryError::Unavailable(_)) => return Err(e.into()),
             Err(_) => {
+                drop(b);
+                b = self.customers.begin_batch().await?;
                 for (line, n) in creates {
-                    if let Err(e) = self.write_one(actor, Some(&n), None).await {
-                        p.counts.created -= 1;
-                        Self::reject(p, errors, line, &e);
+                    b.savepoint().await?;
+                    match b.insert(actor.tenant_id, std::slice::from_ref(&n)).await {
+                        Ok(()) => b.release_savepoint().await?,
+                        Err(e @ RepositoryError::Unavailable(_)) => return Err(e.into()),
+                        Err(e) => {
+                            b.rollback_to_savepoint().await?;
+                            p.counts.created = p.counts.created.saturating_sub(1);
+                            Self::reject(p, errors, line, &e);
+                        }
                     }
                 }
-                for (line, c) in updates {
-                    if let Err(e) = self.write_one(actor, None, Some(&c)).await {
-                        p.counts.updated -= 1;
-                        Self::reject(p, errors, line, &e);
+                for u in &updates {
+                    b.savepoint().await?;
+                    match self
+                        .apply_updates(actor, ctx, b.as_mut(), std::slice::from_ref(u), now)
+                        .await
+                    {
+                        Ok(applied) => {
+                            b.release_savepoint().await?;
+                            Self::tally(p, errors, applied);
+                        }
+                        Err(e @ RepositoryError::Unavailable(_)) => return Err(e.into()),
+                        Err(e) => {
+                            b.rollback_to_savepoint().await?;
+                            Self::reject(p, errors, u.line, &e);
+                        }
                     }
                 }
-                Ok(())
             }
         }
+        let checkpoint = Self::checkpoint_of(job, req, p, errors);
+        b.record_checkpoint(&checkpoint)
+            .await
+            .map_err(Stop::checkpoint)?;
+        b.commit().await?;
+        Ok(())
     }
 
-    /// Writes one new or changed customer in its own transaction (the fallback of a batch).
-    async fn write_one(
+    /// Applies update rows inside the batch `b`: reads their customers there, locked (in id
+    /// order), puts each row's cells over the customer as it is now (after the earlier rows of
+    /// the batch), and saves each changed customer on the version read. A customer deleted
+    /// since the match fails its rows.
+    async fn apply_updates(
         &self,
         actor: &Actor,
-        new: Option<&NewCustomer>,
-        changed: Option<&Customer>,
-    ) -> Result<(), RepositoryError> {
-        let mut b = self.customers.begin_batch().await?;
-        if let Some(n) = new {
-            b.insert(actor.tenant_id, std::slice::from_ref(n)).await?;
+        ctx: &ValidationContext,
+        b: &mut dyn CustomerBatch,
+        updates: &[RowUpdate],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<Applied>, RepositoryError> {
+        let mut ids: Vec<CustomerId> = updates.iter().map(|u| u.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(Vec::new());
         }
-        if let Some(c) = changed {
-            b.save(c).await?;
+        let limit = u32::try_from(ids.len()).unwrap_or(u32::MAX);
+        let mut current: HashMap<CustomerId, Customer> = b
+            .next(
+                actor.tenant_id,
+                &crate::access::Visibility::All,
+                &Filter::default(),
+                Some(ids),
+                None,
+                limit,
+            )
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect();
+        let mut changed = Vec::new();
+        let mut applied = Vec::with_capacity(updates.len());
+        for u in updates {
+            let Some(c) = current.get_mut(&u.id) else {
+                applied.push(Applied::Failed(vec![RowError::row(
+                    u.line,
+                    "the customer this row matched was deleted while the file was imported",
+                )]));
+                continue;
+            };
+            applied.push(match merge(&c.profile, u.input.clone(), ctx) {
+                Ok(None) => Applied::Skipped,
+                Ok(Some(merged)) => {
+                    c.profile = merged;
+                    c.updated_at = now;
+                    c.updated_by = Some(actor.user_id.clone());
+                    changed.push(c.id);
+                    Applied::Updated
+                }
+                Err(e) => Applied::Failed(RowError::from_field_errors(u.line, e)),
+            });
         }
-        b.commit().await
+        changed.sort_unstable();
+        changed.dedup();
+        for id in changed {
+            if let Some(c) = current.get(&id) {
+                b.save(c).await?;
+            }
+        }
+        Ok(applied)
+    }
+
+    /// Counts the rows [`ImportService::apply_updates`] applied.
+    fn tally(p: &mut Progress, errors: &mut Vec<RowError>, applied: Vec<Applied>) {
+        for a in applied {
+            match a {
+                Applied::Updated => p.counts.updated += 1,
+                Applied::Skipped => p.counts.skipped += 1,
+                Applied::Failed(e) => {
+                    p.counts.failed += 1;
+                    errors.extend(e);
+                }
+            }
+        }
     }
 
     /// The rules rows are validated by: the caller's tenant's default country and currency,
@@ -700,12 +857,14 @@ impl ImportService {
         req: &ImportRequest,
         source: &mut dyn RowSource,
         p: &mut Progress,
-    ) -> Result<(), DomainError> {
+    ) -> Result<(), Stop> {
         let opts = &req.options;
         let mapping = resolve_mapping(opts, &source.headers()).map_err(DomainError::Validation)?;
         let ctx = self.validation_context(actor).await?;
         let mut errors = Vec::new();
         loop {
+            // The progress as last committed: where a failed batch leaves it.
+            let committed = (p.counts, p.last_line);
             let rows = Self::read_batch(source, p, &mut errors);
             let Some(last_line) = rows.last().map(|(line, _)| *line) else {
                 break;
@@ -795,14 +954,20 @@ impl ImportService {
                     input: row.order,
                 });
             }
-            if !opts.dry_run {
-                self.write_orders(actor, new_customers, orders, p, &mut errors)
-                    .await?;
-            }
             p.last_line = last_line;
-            self.checkpoint(job, req, p, &mut errors).await?;
+            let written = if opts.dry_run {
+                self.save_checkpoint(job, req, p, &mut errors).await
+            } else {
+                self.write_orders(actor, job, req, new_customers, orders, p, &mut errors)
+                    .await
+            };
+            if let Err(e) = written {
+                // Nothing of the batch is stored: the progress stays where it was.
+                (p.counts, p.last_line) = committed;
+                return Err(e);
+            }
         }
-        self.checkpoint(job, req, p, &mut errors).await
+        self.save_checkpoint(job, req, p, &mut errors).await
     }
 
     /// Stored live customers named by `keys`, by key.
@@ -826,48 +991,38 @@ impl ImportService {
         Ok(out)
     }
 
-    /// Places one batch of orders (and creates their missing customers) in one transaction;
-    /// when that fails, customer by customer and order by order, so only the offending rows
-    /// fail.
+    /// Places one batch of orders (and creates their missing customers) and records its
+    /// checkpoint (the progress in `p`, whose `last_line` is the batch's, and the rejected rows
+    /// in `errors`) in one transaction. When the batch fails, its customers and orders are
+    /// written one by one in a new transaction, each under a savepoint, so only the offending
+    /// rows fail; the checkpoint then commits with those rows.
+    #[allow(clippy::too_many_arguments)]
     async fn write_orders(
         &self,
         actor: &Actor,
+        job: &Job,
+        req: &ImportRequest,
         new_customers: Vec<(u64, NewCustomer)>,
         orders: Vec<BulkOrder>,
         p: &mut Progress,
         errors: &mut Vec<RowError>,
-    ) -> Result<(), DomainError> {
+    ) -> Result<(), Stop> {
         let all: Vec<NewCustomer> = new_customers.iter().map(|(_, n)| n.clone()).collect();
-        let outcomes = match self.orders.place_many(actor, &all, orders.clone()).await {
+        let mut tx = self.orders.begin_bulk().await?;
+        let outcomes = match self
+            .orders
+            .place_many_in(actor, tx.as_mut(), &all, orders.clone())
+            .await
+        {
             Ok(outcomes) => outcomes,
             Err(e @ (DomainError::Unavailable(_) | DomainError::Forbidden { .. })) => {
-                return Err(e);
+                return Err(e.into());
             }
             Err(_) => {
-                let mut lost = std::collections::HashSet::new();
-                for (line, n) in new_customers {
-                    if let Err(e) = self.write_one(actor, Some(&n), None).await {
-                        Self::reject(p, errors, line, &e);
-                        lost.insert(n.id);
-                    }
-                }
-                let mut outcomes = Vec::with_capacity(orders.len());
-                for o in orders {
-                    if lost.contains(&o.customer_id) {
-                        p.counts.failed += 1;
-                        errors.push(RowError::row(o.key, "its customer could not be created"));
-                        continue;
-                    }
-                    let placed = self
-                        .orders
-                        .place(actor, o.customer_id, o.input, false)
-                        .await;
-                    if let Err(DomainError::Unavailable(e)) = placed {
-                        return Err(DomainError::Unavailable(e));
-                    }
-                    outcomes.push((o.key, placed));
-                }
-                outcomes
+                drop(tx);
+                tx = self.orders.begin_bulk().await?;
+                self.orders_one_by_one(actor, tx.as_mut(), new_customers, orders, p, errors)
+                    .await?
             }
         };
         for (line, outcome) in outcomes {
@@ -895,7 +1050,69 @@ impl ImportService {
                 }
             }
         }
+        let checkpoint = Self::checkpoint_of(job, req, p, errors);
+        tx.record_checkpoint(&checkpoint)
+            .await
+            .map_err(Stop::checkpoint)?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// The fallback of a failed batch of orders, inside `tx`: each new customer, then each
+    /// order, under a savepoint of its own, so a failure undoes only its row.
+    async fn orders_one_by_one(
+        &self,
+        actor: &Actor,
+        tx: &mut dyn BulkOrderTransaction,
+        new_customers: Vec<(u64, NewCustomer)>,
+        orders: Vec<BulkOrder>,
+        p: &mut Progress,
+        errors: &mut Vec<RowError>,
+    ) -> Result<Vec<BulkOutcome>, Stop> {
+        let mut lost = std::collections::HashSet::new();
+        for (line, n) in new_customers {
+            tx.savepoint().await?;
+            match tx
+                .insert_customers(actor.tenant_id, std::slice::from_ref(&n))
+                .await
+            {
+                Ok(()) => tx.release_savepoint().await?,
+                Err(e @ RepositoryError::Unavailable(_)) => return Err(e.into()),
+                Err(e) => {
+                    tx.rollback_to_savepoint().await?;
+                    Self::reject(p, errors, line, &e);
+                    lost.insert(n.id);
+                }
+            }
+        }
+        let mut outcomes = Vec::with_capacity(orders.len());
+        for o in orders {
+            if lost.contains(&o.customer_id) {
+                p.counts.failed += 1;
+                errors.push(RowError::row(o.key, "its customer could not be created"));
+                continue;
+            }
+            let key = o.key;
+            tx.savepoint().await?;
+            match self
+                .orders
+                .place_many_in(actor, &mut *tx, &[], vec![o])
+                .await
+            {
+                Ok(placed) => {
+                    tx.release_savepoint().await?;
+                    outcomes.extend(placed);
+                }
+                Err(e @ (DomainError::Unavailable(_) | DomainError::Forbidden { .. })) => {
+                    return Err(e.into());
+                }
+                Err(e) => {
+                    tx.rollback_to_savepoint().await?;
+                    outcomes.push((key, Err(e)));
+                }
+            }
+        }
+        Ok(outcomes)
     }
 }
 

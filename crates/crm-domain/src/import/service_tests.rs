@@ -12,7 +12,7 @@ use crate::access::Permission;
 use crate::customer::{
     Customer, MockCustomerBatch, MockCustomerRepository, NewCustomer, UniqueField,
 };
-use crate::error::DomainError;
+use crate::error::{DomainError, RepositoryError};
 use crate::ids::{CustomerId, JobId, UserId};
 use crate::job::{Job, JobKind, JobState, MockJobRepository};
 use crate::order::{MockBulkOrderTransaction, MockOrderRepository, OrderService};
@@ -77,7 +77,8 @@ impl Ports {
         }
     }
 
-    /// Keeps every job the service saves, and every rejected row it reports.
+    /// Keeps every job the service saves, and every rejected row it reports in a checkpoint
+    /// of its own (a batch's transaction reports its rows through [`one_batch`]'s log).
     fn recording(mut self) -> (Self, Saved<Job>, Saved<RowError>) {
         let jobs = Arc::new(Mutex::new(Vec::new()));
         let errors = Arc::new(Mutex::new(Vec::new()));
@@ -87,9 +88,9 @@ impl Ports {
             Ok(())
         });
         self.errors
-            .expect_save_errors()
-            .returning(move |_, _, rows| {
-                e.lock().unwrap().extend(rows);
+            .expect_save_checkpoint()
+            .returning(move |checkpoint| {
+                e.lock().unwrap().extend(checkpoint.errors.clone());
                 Ok(())
             });
         (self, jobs, errors)
@@ -169,28 +170,74 @@ fn storing_budi(customers: &mut MockCustomerRepository) {
         });
 }
 
-/// What one committed batch wrote: new customers and saved customers.
-type Written = Arc<Mutex<(Vec<NewCustomer>, Vec<Customer>)>>;
+/// What one batch transaction did, in order: `insert`, `lock`, `save`, `checkpoint`,
+/// `commit`; what it wrote (new customers, saved customers) and the checkpoints it recorded.
+#[derive(Default)]
+struct Log {
+    steps: Vec<&'static str>,
+    created: Vec<NewCustomer>,
+    saved: Vec<Customer>,
+    checkpoints: Vec<ImportCheckpoint>,
+}
 
-/// Storage taking one batch transaction, recording what it writes.
-fn one_batch(customers: &mut MockCustomerRepository) -> Written {
-    let written: Written = Arc::new(Mutex::new((Vec::new(), Vec::new())));
-    let w = written.clone();
+type Written = Arc<Mutex<Log>>;
+
+/// Storage taking one batch transaction, whose locked read ([`CustomerBatch::next`]) finds
+/// `locked`, recording what it does (its checkpoints' rows also go to `errors`); the
+/// checkpoint answers `checkpoint`.
+fn one_batch_with(
+    customers: &mut MockCustomerRepository,
+    errors: &Saved<RowError>,
+    locked: Vec<Customer>,
+    checkpoint: fn() -> Result<(), RepositoryError>,
+) -> Written {
+    let written: Written = Arc::new(Mutex::new(Log::default()));
+    let (w, e) = (written.clone(), errors.clone());
     customers.expect_begin_batch().times(1).returning(move || {
         let mut b = MockCustomerBatch::new();
-        let (wi, ws) = (w.clone(), w.clone());
+        let (wi, wn, ws, wk, wc) = (w.clone(), w.clone(), w.clone(), w.clone(), w.clone());
+        let e = e.clone();
+        let locked = locked.clone();
         b.expect_insert().returning(move |_, new| {
-            wi.lock().unwrap().0.extend_from_slice(new);
+            let mut log = wi.lock().unwrap();
+            log.steps.push("insert");
+            log.created.extend_from_slice(new);
             Ok(())
+        });
+        b.expect_next().returning(move |t, _, _, ids, _, _| {
+            wn.lock().unwrap().steps.push("lock");
+            let ids = ids.unwrap_or_default();
+            Ok(locked
+                .iter()
+                .filter(|c| c.tenant_id == t && ids.contains(&c.id))
+                .cloned()
+                .collect())
         });
         b.expect_save().returning(move |c| {
-            ws.lock().unwrap().1.push(c.clone());
+            let mut log = ws.lock().unwrap();
+            log.steps.push("save");
+            log.saved.push(c.clone());
             Ok(())
         });
-        b.expect_commit().times(1).returning(|| Ok(()));
+        b.expect_record_checkpoint().returning(move |c| {
+            let mut log = wk.lock().unwrap();
+            log.steps.push("checkpoint");
+            log.checkpoints.push(c.clone());
+            e.lock().unwrap().extend(c.errors.clone());
+            checkpoint()
+        });
+        b.expect_commit().returning(move || {
+            wc.lock().unwrap().steps.push("commit");
+            Ok(())
+        });
         Ok(Box::new(b))
     });
     written
+}
+
+/// [`one_batch_with`] where the locked read finds Budi as stored and the checkpoint succeeds.
+fn one_batch(customers: &mut MockCustomerRepository, errors: &Saved<RowError>) -> Written {
+    one_batch_with(customers, errors, vec![budi()], || Ok(()))
 }
 
 fn counts(job: &Job) -> [u64; 5] {
@@ -293,7 +340,7 @@ async fn a_job_of_another_kind_is_not_an_import() {
 async fn new_customers_are_created_and_known_ones_skipped_by_default() {
     let (mut ports, _, errors) = Ports::new().recording();
     storing_budi(&mut ports.customers);
-    let written = one_batch(&mut ports.customers);
+    let written = one_batch(&mut ports.customers, &errors);
     let job = service(ports)
         .run(
             &actor("admin"),
@@ -310,7 +357,7 @@ async fn new_customers_are_created_and_known_ones_skipped_by_default() {
         .await;
     assert_eq!(job.state, JobState::Completed, "{:?}", job.error);
     assert_eq!(counts(&job), [2, 1, 0, 1, 0]);
-    let (created, saved) = &*written.lock().unwrap();
+    let Log { created, saved, .. } = &*written.lock().unwrap();
     assert_eq!(created.len(), 1);
     assert_eq!(
         (
@@ -327,9 +374,9 @@ async fn new_customers_are_created_and_known_ones_skipped_by_default() {
 #[tokio::test]
 async fn under_the_update_policy_a_row_overwrites_the_known_customer_and_an_unchanged_row_is_skipped()
  {
-    let (mut ports, _, _) = Ports::new().recording();
+    let (mut ports, _, errors) = Ports::new().recording();
     storing_budi(&mut ports.customers);
-    let written = one_batch(&mut ports.customers);
+    let written = one_batch(&mut ports.customers, &errors);
     let job = service(ports)
         .run(
             &actor("admin"),
@@ -345,7 +392,7 @@ async fn under_the_update_policy_a_row_overwrites_the_known_customer_and_an_unch
         )
         .await;
     assert_eq!(counts(&job), [2, 0, 1, 1, 0]);
-    let (created, saved) = &*written.lock().unwrap();
+    let Log { created, saved, .. } = &*written.lock().unwrap();
     assert!(created.is_empty());
     assert_eq!(saved.len(), 1);
     assert_eq!(
@@ -359,10 +406,144 @@ async fn under_the_update_policy_a_row_overwrites_the_known_customer_and_an_unch
 }
 
 #[tokio::test]
-async fn under_the_create_policy_a_matching_row_is_created_anyway() {
-    let (mut ports, _, _) = Ports::new().recording();
+async fn an_update_puts_the_rows_cells_over_the_customer_as_locked_in_the_batch() {
+    // The lookup (outside the transaction) found Budi at version 1; by the time the batch
+    // locks him, a PATCH has set his notes (version 2): the import keeps them, sets only the
+    // field its file has, and saves on the version it locked.
+    let (mut ports, _, errors) = Ports::new().recording();
     storing_budi(&mut ports.customers);
-    let written = one_batch(&mut ports.customers);
+    let mut patched = budi();
+    patched.profile.notes = Some("called on Monday".into());
+    patched.version = 2;
+    let written = one_batch_with(&mut ports.customers, &errors, vec![patched], || Ok(()));
+    let job = service(ports)
+        .run(
+            &actor("admin"),
+            running(JobKind::ImportCustomers),
+            customers_with(DuplicatePolicy::Update),
+            file(
+                &["Name", "Email", "Company"],
+                &[&["Budi", "budi@example.com", "Toko Budi"]],
+            ),
+        )
+        .await;
+    assert_eq!(job.state, JobState::Completed, "{:?}", job.error);
+    assert_eq!(counts(&job), [1, 0, 1, 0, 0]);
+    let log = written.lock().unwrap();
+    assert_eq!(log.steps, ["lock", "save", "checkpoint", "commit"]);
+    let saved = &log.saved[0];
+    assert_eq!(
+        (
+            saved.version,
+            saved.profile.notes.as_deref(),
+            saved.profile.company.as_deref()
+        ),
+        (2, Some("called on Monday"), Some("Toko Budi"))
+    );
+}
+
+#[tokio::test]
+async fn an_update_of_a_customer_deleted_since_the_match_fails_its_row() {
+    let (mut ports, _, errors) = Ports::new().recording();
+    storing_budi(&mut ports.customers);
+    let written = one_batch_with(&mut ports.customers, &errors, vec![], || Ok(()));
+    let job = service(ports)
+        .run(
+            &actor("admin"),
+            running(JobKind::ImportCustomers),
+            customers_with(DuplicatePolicy::Update),
+            file(
+                &["Name", "Email", "Company"],
+                &[&["Budi", "budi@example.com", "Toko Budi"]],
+            ),
+        )
+        .await;
+    assert_eq!(counts(&job), [1, 0, 0, 0, 1]);
+    assert_eq!(
+        written.lock().unwrap().steps,
+        ["lock", "checkpoint", "commit"]
+    );
+    let errors = errors.lock().unwrap();
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].reason.contains("deleted"), "{}", errors[0].reason);
+}
+
+#[tokio::test]
+async fn each_batch_commits_with_its_checkpoint() {
+    // The progress (last line, counters) and the rejected rows are recorded in the batch's
+    // own transaction, before its commit: never in a separate step after it.
+    let (mut ports, jobs, errors) = Ports::new().recording();
+    storing_budi(&mut ports.customers);
+    let written = one_batch(&mut ports.customers, &errors);
+    let job = service(ports)
+        .run(
+            &actor("admin"),
+            running(JobKind::ImportCustomers),
+            customers_with(DuplicatePolicy::Skip),
+            file(
+                HEADERS,
+                &[&["Sari", "sari@example.com"], &["Ani", "not-an-e-mail"]],
+            ),
+        )
+        .await;
+    assert_eq!(job.state, JobState::Completed, "{:?}", job.error);
+    let log = written.lock().unwrap();
+    assert_eq!(log.steps, ["insert", "checkpoint", "commit"]);
+    let checkpoint = &log.checkpoints[0];
+    assert_eq!(
+        (checkpoint.job.id, checkpoint.job.state),
+        (JOB, JobState::Running)
+    );
+    let progress = checkpoint.job.import_outcome().unwrap();
+    assert_eq!(
+        (progress.last_line, progress.counts),
+        (
+            3,
+            crate::job::ImportCounts {
+                rows_read: 2,
+                created: 1,
+                failed: 1,
+                ..Default::default()
+            }
+        )
+    );
+    let rejected: Vec<u64> = checkpoint.errors.iter().map(|e| e.line).collect();
+    assert_eq!(rejected, [3]);
+    // The job row itself is written once, when the run ends.
+    let states: Vec<JobState> = jobs.lock().unwrap().iter().map(|j| j.state).collect();
+    assert_eq!(states, [JobState::Completed]);
+}
+
+#[tokio::test]
+async fn a_checkpoint_refused_for_a_lost_lease_rolls_the_batch_back_and_stops() {
+    // A sweep failed the job (its lease ran out): the checkpoint is refused, the batch is not
+    // committed, and the job says it stopped where the last commit left it.
+    let (mut ports, _, errors) = Ports::new().recording();
+    storing_budi(&mut ports.customers);
+    let written = one_batch_with(&mut ports.customers, &errors, vec![], || {
+        Err(RepositoryError::Stale)
+    });
+    let job = service(ports)
+        .run(
+            &actor("admin"),
+            running(JobKind::ImportCustomers),
+            customers_with(DuplicatePolicy::Skip),
+            file(HEADERS, &[&["Sari", "sari@example.com"]]),
+        )
+        .await;
+    assert_eq!(job.state, JobState::Failed);
+    let error = job.error.as_deref().unwrap();
+    assert!(error.contains(crate::job::LEASE_LOST), "{error}");
+    assert!(error.starts_with("stopped after line 1:"), "{error}");
+    assert_eq!(counts(&job), [0, 0, 0, 0, 0]);
+    assert_eq!(written.lock().unwrap().steps, ["insert", "checkpoint"]);
+}
+
+#[tokio::test]
+async fn under_the_create_policy_a_matching_row_is_created_anyway() {
+    let (mut ports, _, errors) = Ports::new().recording();
+    storing_budi(&mut ports.customers);
+    let written = one_batch(&mut ports.customers, &errors);
     let job = service(ports)
         .run(
             &actor("admin"),
@@ -372,14 +553,14 @@ async fn under_the_create_policy_a_matching_row_is_created_anyway() {
         )
         .await;
     assert_eq!(counts(&job), [1, 1, 0, 0, 0]);
-    assert_eq!(written.lock().unwrap().0.len(), 1);
+    assert_eq!(written.lock().unwrap().created.len(), 1);
 }
 
 #[tokio::test]
 async fn rejected_rows_are_reported_with_their_line_and_field() {
     let (mut ports, _, errors) = Ports::new().recording();
     storing_budi(&mut ports.customers);
-    let written = one_batch(&mut ports.customers);
+    let written = one_batch(&mut ports.customers, &errors);
     let job = service(ports)
         .run(
             &actor("admin"),
@@ -393,7 +574,7 @@ async fn rejected_rows_are_reported_with_their_line_and_field() {
         .await;
     assert_eq!(job.state, JobState::Completed);
     assert_eq!(counts(&job), [2, 1, 0, 0, 1]);
-    assert_eq!(written.lock().unwrap().0.len(), 1);
+    assert_eq!(written.lock().unwrap().created.len(), 1);
     let errors = errors.lock().unwrap();
     assert_eq!(errors.len(), 1);
     assert_eq!(
@@ -457,8 +638,10 @@ async fn an_order_for_an_unknown_customer_fails_when_customers_are_not_created()
         .customers
         .expect_find_many_by_unique()
         .returning(|_, _, _| Ok(vec![]));
-    // The batch's transaction (it is opened even with nothing to place) places no order.
-    ports.orders.expect_begin_bulk().returning(|| {
+    // The batch's transaction (it is opened even with nothing to place) places no order, and
+    // records the checkpoint with the rejected row.
+    let e = errors.clone();
+    ports.orders.expect_begin_bulk().returning(move || {
         let mut tx = MockBulkOrderTransaction::new();
         tx.expect_insert_customers().never();
         tx.expect_lock_customers().returning(|_, _| Ok(vec![]));
@@ -471,6 +654,11 @@ async fn an_order_for_an_unknown_customer_fails_when_customers_are_not_created()
         tx.expect_append_ledger_entries().returning(|_| Ok(()));
         tx.expect_append_tier_changes().returning(|_| Ok(()));
         tx.expect_settle_many().returning(|_, _| Ok(()));
+        let e = e.clone();
+        tx.expect_record_checkpoint().times(1).returning(move |c| {
+            e.lock().unwrap().extend(c.errors.clone());
+            Ok(())
+        });
         tx.expect_commit().returning(|| Ok(()));
         Ok(Box::new(tx))
     });

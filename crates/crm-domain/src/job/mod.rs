@@ -5,20 +5,24 @@
 //!   `import_customers`, `import_orders`) and the typed outcome of each kind ([`JobOutcome`]:
 //!   [`RfmRecomputeOutcome`], [`ImportOutcome`] with its [`ImportCounts`]), with their JSON form
 //!   (what storage keeps and the API shows);
-//! - `ports`: [`JobRepository`] (save, find, and the start-up recovery of jobs a stopped
-//!   process left `running`);
-//! - `service`: [`JobService`]: reading a job with the permission of its kind, and that
-//!   recovery.
+//! - `ports`: [`JobRepository`] (save, find, lease renewal, and the sweep of `running` jobs
+//!   whose lease ran out);
+//! - `lease`: [`LeasedJobs`]: every `running` job is held by one process under a lease it
+//!   renews (a heartbeat); start-up and a periodic sweep fail only jobs whose lease ran out, so
+//!   processes sharing a database leave each other's jobs alone;
+//! - `service`: [`JobService`]: reading a job with the permission of its kind.
 
+mod lease;
 mod model;
 mod ports;
 mod service;
 #[cfg(test)]
 mod tests;
 
+pub use lease::LeasedJobs;
 pub use model::{
-    INTERRUPTED, ImportCounts, ImportOutcome, Job, JobKind, JobOutcome, JobState,
-    RfmRecomputeOutcome, Started,
+    INTERRUPTED, ImportCounts, ImportOutcome, Job, JobKind, JobLease, JobOutcome, JobState,
+    LEASE_LOST, RfmRecomputeOutcome, Started,
 };
 pub use ports::JobRepository;
 #[cfg(any(test, feature = "mock"))]

@@ -6,9 +6,27 @@ use serde_json::Value;
 
 use crate::ids::{JobId, TenantId, UserId};
 
-/// The error of a job found `running` at start-up: the process that ran it stopped.
+/// The error of a `running` job whose lease ran out: the process that ran it stopped (or
+/// lost the database for longer than the lease).
 pub const INTERRUPTED: &str =
     "interrupted: the server stopped while the job ran; its result says the last line committed";
+
+/// Why a job stopped when its own process found it no longer `running` while writing its
+/// progress: its lease had run out (no heartbeat for longer than the lease) and a sweep marked
+/// it failed; the batch being written was rolled back.
+pub const LEASE_LOST: &str = "the job's lease ran out and it was marked failed; the batch being \
+     written was rolled back";
+
+/// Which process runs a `running` job, and until when that process is taken to be alive: it
+/// renews the lease (a heartbeat) while the job runs, and a job whose lease has run out is
+/// marked failed ([`INTERRUPTED`]) by any process's sweep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobLease {
+    /// The running process's instance id (unique per process start).
+    pub owner: String,
+    /// The lease's end (UTC, microseconds).
+    pub until: DateTime<Utc>,
+}
 
 string_enum!(
     /// Where a background job is.
@@ -169,6 +187,9 @@ pub struct Job {
     pub created_at: DateTime<Utc>,
     /// When it ended.
     pub finished_at: Option<DateTime<Utc>>,
+    /// Who runs it and until when, while `running` (`None` before it is stored under a lease,
+    /// and once it ended).
+    pub lease: Option<JobLease>,
 }
 
 impl Job {
@@ -191,6 +212,7 @@ impl Job {
             created_by,
             created_at: now,
             finished_at: None,
+            lease: None,
         }
     }
 
@@ -199,6 +221,7 @@ impl Job {
         self.state = JobState::Completed;
         self.result = Some(outcome);
         self.finished_at = Some(now);
+        self.lease = None;
     }
 
     /// Ends it `failed` at `now` with `error`; the progress recorded so far is kept.
@@ -206,6 +229,7 @@ impl Job {
         self.state = JobState::Failed;
         self.error = Some(error);
         self.finished_at = Some(now);
+        self.lease = None;
     }
 
     /// Its import progress or outcome, when it is an import.

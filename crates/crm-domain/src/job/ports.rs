@@ -1,6 +1,7 @@
 //! The job context's port: storage of jobs.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use super::model::Job;
 use crate::error::RepositoryError;
@@ -13,13 +14,20 @@ use crate::ids::{JobId, TenantId};
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait JobRepository: Send + Sync {
-    /// Inserts a job, or updates its state, result, error and end.
+    /// Inserts a job, or updates its state, result, error, end and lease (owner and end).
     async fn save(&self, job: &Job) -> Result<(), RepositoryError>;
 
     /// A job of the tenant.
     async fn find(&self, tenant: TenantId, id: JobId) -> Result<Option<Job>, RepositoryError>;
 
-    /// Marks every `running` job of every tenant `failed` with `error`, keeping its result (the
-    /// progress it recorded); returns how many. Called at start-up, when no job can be running.
-    async fn fail_interrupted(&self, error: &str) -> Result<u64, RepositoryError>;
+    /// Moves the lease end of every `running` job (of every tenant) that `owner` holds to
+    /// `until`; returns how many. A job another process holds, or that ended, is left alone.
+    async fn renew_leases(&self, owner: &str, until: DateTime<Utc>)
+    -> Result<u64, RepositoryError>;
+
+    /// Marks `failed` with `error` and end `now` every `running` job (of every tenant) whose
+    /// lease ended before `now`, or that has none (stored before leases existed), keeping its
+    /// result (the progress it recorded); returns how many. A job whose lease is live is left
+    /// alone, whoever holds it.
+    async fn fail_expired(&self, now: DateTime<Utc>, error: &str) -> Result<u64, RepositoryError>;
 }

@@ -1,15 +1,15 @@
-//! Use cases on jobs: reading one with the permission of its kind, and the start-up recovery
-//! of interrupted jobs.
+//! Use cases on jobs: reading one with the permission of its kind. (The recovery of jobs a
+//! stopped process left running is [`super::LeasedJobs::sweep`].)
 
 use std::sync::Arc;
 
-use super::model::{INTERRUPTED, Job};
+use super::model::Job;
 use super::ports::JobRepository;
 use crate::access::{Actor, Permission};
 use crate::error::DomainError;
 use crate::ids::JobId;
 
-/// Reading jobs, and recovering interrupted ones.
+/// Reading jobs.
 #[derive(Clone)]
 pub struct JobService {
     jobs: Arc<dyn JobRepository>,
@@ -53,15 +53,5 @@ impl JobService {
             .await?
             .filter(|j| j.kind.is_import())
             .ok_or(DomainError::NotFound { entity: "import" })
-    }
-
-    /// Marks the jobs a stopped process left `running` as failed ([`INTERRUPTED`]); returns
-    /// how many. Call it at start-up, before any job is started.
-    ///
-    /// # Errors
-    /// [`DomainError::Unavailable`] when the database cannot be reached.
-    #[tracing::instrument(name = "JobService::recover_interrupted", skip_all)]
-    pub async fn recover_interrupted(&self) -> Result<u64, DomainError> {
-        Ok(self.jobs.fail_interrupted(INTERRUPTED).await?)
     }
 }

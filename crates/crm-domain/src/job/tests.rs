@@ -248,21 +248,69 @@ async fn an_import_is_read_with_customers_manage_and_only_as_an_import() {
     );
 }
 
+/// Jobs of process `p-1` under leases of 30 s, on `repo`, at [`t0`].
+fn leased(repo: MockJobRepository) -> LeasedJobs {
+    let mut clock = crate::ports::MockClock::new();
+    clock.expect_now().returning(t0);
+    LeasedJobs::new(
+        Arc::new(repo),
+        "p-1",
+        chrono::TimeDelta::seconds(30),
+        Arc::new(clock),
+    )
+}
+
 #[tokio::test]
-async fn interrupted_jobs_are_failed_with_the_interrupted_message() {
+async fn a_running_job_is_saved_under_this_process_lease_and_an_ended_one_without() {
+    let saved = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s = saved.clone();
     let mut repo = MockJobRepository::new();
-    repo.expect_fail_interrupted()
-        .withf(|error| error == INTERRUPTED)
+    repo.expect_save().times(2).returning(move |j| {
+        s.lock().unwrap().push(j.clone());
+        Ok(())
+    });
+    let jobs = leased(repo);
+    let mut j = job(JobKind::ImportCustomers, None);
+    jobs.save(&j).await.unwrap();
+    j.complete(
+        JobOutcome::Import(import_outcome(false)),
+        t0() + chrono::Duration::seconds(1),
+    );
+    jobs.save(&j).await.unwrap();
+    let saved = saved.lock().unwrap();
+    assert_eq!(
+        saved[0].lease,
+        Some(JobLease {
+            owner: "p-1".into(),
+            until: t0() + chrono::Duration::seconds(30)
+        })
+    );
+    assert_eq!(
+        (saved[1].state, &saved[1].lease),
+        (JobState::Completed, &None)
+    );
+}
+
+#[tokio::test]
+async fn the_heartbeat_renews_this_process_leases_and_the_sweep_fails_only_expired_jobs() {
+    let mut repo = MockJobRepository::new();
+    repo.expect_renew_leases()
+        .withf(|owner, until| owner == "p-1" && *until == t0() + chrono::Duration::seconds(30))
         .times(1)
-        .returning(|_| Ok(2));
-    let service = JobService::new(Arc::new(repo));
-    assert_eq!(service.recover_interrupted().await, Ok(2));
+        .returning(|_, _| Ok(3));
+    repo.expect_fail_expired()
+        .withf(|now, error| *now == t0() && error == INTERRUPTED)
+        .times(1)
+        .returning(|_, _| Ok(2));
+    let jobs = leased(repo);
+    assert_eq!(jobs.heartbeat().await, Ok(3));
+    assert_eq!(jobs.sweep().await, Ok(2));
 
     let mut down = MockJobRepository::new();
-    down.expect_fail_interrupted()
-        .returning(|_| Err(RepositoryError::Unavailable("down".into())));
+    down.expect_fail_expired()
+        .returning(|_, _| Err(RepositoryError::Unavailable("down".into())));
     assert_eq!(
-        JobService::new(Arc::new(down)).recover_interrupted().await,
+        leased(down).sweep().await,
         Err(DomainError::Unavailable(
             crate::error::STORAGE_UNAVAILABLE.into()
         ))

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use super::model::{OrderInput, OrderStatus, PaymentStatus};
-use super::ports::{CompletedTotals, Settlement};
+use super::ports::{BulkOrderTransaction, CompletedTotals, Settlement};
 use super::service::{
     OrderService, Placed, ref_taken, stage_after, stats_of, within_credit, within_total_spent,
 };
@@ -72,10 +72,41 @@ impl OrderService {
         orders: Vec<BulkOrder>,
     ) -> Result<Vec<BulkOutcome>, DomainError> {
         actor.require(Permission::CustomersEdit)?;
+        let mut tx = self.begin_bulk().await?;
+        let outcomes = self
+            .place_many_in(actor, tx.as_mut(), new_customers, orders)
+            .await?;
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    /// Starts a transaction for [`OrderService::place_many_in`]: the caller adds its own writes
+    /// (an import's checkpoint) and commits; dropping it rolls everything back.
+    ///
+    /// # Errors
+    /// [`DomainError::Unavailable`] when the database cannot be reached.
+    pub async fn begin_bulk(&self) -> Result<Box<dyn BulkOrderTransaction>, DomainError> {
+        Ok(self.orders.begin_bulk().await?)
+    }
+
+    /// [`OrderService::place_many`] inside the caller's transaction `tx`, which it leaves
+    /// uncommitted: what an import uses to commit its checkpoint with the batch, and to place
+    /// the orders of a failed batch one by one, each under a savepoint.
+    ///
+    /// # Errors
+    /// As [`OrderService::place_many`]; after a storage error `tx` holds a failed write (roll
+    /// back to a savepoint, or drop it).
+    pub async fn place_many_in(
+        &self,
+        actor: &Actor,
+        tx: &mut dyn BulkOrderTransaction,
+        new_customers: &[NewCustomer],
+        orders: Vec<BulkOrder>,
+    ) -> Result<Vec<BulkOutcome>, DomainError> {
+        actor.require(Permission::CustomersEdit)?;
         let tenant = crate::tenant::load(self.tenants.as_ref(), actor.tenant_id).await?;
         let settings = crate::loyalty::LoyaltySettings::of(&tenant)?;
         let now = self.clock.now();
-        let mut tx = self.orders.begin_bulk().await?;
         if !new_customers.is_empty() {
             tx.insert_customers(tenant.id, new_customers).await?;
         }
@@ -236,7 +267,6 @@ impl OrderService {
             .collect();
         settlements.sort_unstable_by_key(|s| s.customer_id.0);
         tx.settle_many(tenant.id, &settlements).await?;
-        tx.commit().await?;
         Ok(outcomes)
     }
 }

@@ -225,6 +225,23 @@ pub trait BulkOrderTransaction: Send {
     ) -> Result<Amount, RepositoryError>;
     /// The tenant's tiers.
     async fn tiers(&mut self, tenant: TenantId) -> Result<Vec<Tier>, RepositoryError>;
+    /// Records an import's checkpoint (its job's progress and rejected rows) in this
+    /// transaction, so it commits with the batch's orders or not at all.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Stale`] when the job is no longer `running` (a sweep failed it).
+    async fn record_checkpoint(
+        &mut self,
+        checkpoint: &crate::import::ImportCheckpoint,
+    ) -> Result<(), RepositoryError>;
+    /// Starts a savepoint: [`BulkOrderTransaction::rollback_to_savepoint`] then undoes the
+    /// writes made since (a failed one included) and leaves the transaction usable. One at a
+    /// time: end it with [`BulkOrderTransaction::release_savepoint`] or the rollback.
+    async fn savepoint(&mut self) -> Result<(), RepositoryError>;
+    /// Keeps the writes made since the savepoint and ends it.
+    async fn release_savepoint(&mut self) -> Result<(), RepositoryError>;
+    /// Undoes the writes made since the savepoint and ends it.
+    async fn rollback_to_savepoint(&mut self) -> Result<(), RepositoryError>;
     /// Makes every write of the transaction durable.
     async fn commit(self: Box<Self>) -> Result<(), RepositoryError>;
 }

@@ -15,6 +15,7 @@ use super::SeaCustomerRepository;
 use super::mapping::{new_row, profile_columns, to_domain};
 use super::queries::open_orders;
 use super::writes::{next_counter, write_tags};
+use crate::db::{Savepoint, savepoint};
 use crate::entity::{customer, customer_tag};
 use crate::error::map_db_err;
 
@@ -181,7 +182,7 @@ impl crm_domain::customer::CustomerBatch for SeaCustomerBatch {
         changes.deleted_at = Set(c.deleted_at);
         changes.updated_by = Set(c.updated_by.as_ref().map(|u| u.as_str().to_owned()));
         changes.updated_at = Set(c.updated_at);
-        customer::Entity::update_many()
+        let done = customer::Entity::update_many()
             .set(changes)
             .col_expr(
                 customer::Column::Version,
@@ -189,9 +190,13 @@ impl crm_domain::customer::CustomerBatch for SeaCustomerBatch {
             )
             .filter(customer::Column::TenantId.eq(c.tenant_id.0))
             .filter(customer::Column::Id.eq(c.id.0))
+            .filter(customer::Column::Version.eq(c.version))
             .exec(&self.txn)
             .await
             .map_err(map_db_err)?;
+        if done.rows_affected == 0 {
+            return Err(RepositoryError::Stale);
+        }
         write_tags(&self.txn, c.tenant_id, c.id, c.profile.tags.iter(), true).await
     }
 
@@ -223,6 +228,25 @@ impl crm_domain::customer::CustomerBatch for SeaCustomerBatch {
         customers: &[NewCustomer],
     ) -> Result<(), RepositoryError> {
         insert_new(&self.txn, self.backend, &self.bulk_rows, tenant, customers).await
+    }
+
+    async fn record_checkpoint(
+        &mut self,
+        checkpoint: &crm_domain::import::ImportCheckpoint,
+    ) -> Result<(), RepositoryError> {
+        crate::imports::write_checkpoint(&self.txn, checkpoint).await
+    }
+
+    async fn savepoint(&mut self) -> Result<(), RepositoryError> {
+        savepoint(&self.txn, Savepoint::Begin).await
+    }
+
+    async fn release_savepoint(&mut self) -> Result<(), RepositoryError> {
+        savepoint(&self.txn, Savepoint::Release).await
+    }
+
+    async fn rollback_to_savepoint(&mut self) -> Result<(), RepositoryError> {
+        savepoint(&self.txn, Savepoint::Rollback).await
     }
 
     async fn commit(self: Box<Self>) -> Result<(), RepositoryError> {
