@@ -19,6 +19,10 @@ pub struct FieldError {
     pub code: &'static str,
     /// A human-readable sentence.
     pub message: String,
+    /// When the value breaks a limit (`too_many`, `too_long`, `too_deep`), the limit's value:
+    /// the most values, characters, conditions, operands or levels allowed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
 }
 
 impl FieldError {
@@ -28,7 +32,15 @@ impl FieldError {
             field: field.into(),
             code,
             message: message.into(),
+            limit: None,
         }
+    }
+
+    /// The same error carrying the value of the limit it breaks.
+    #[must_use]
+    pub fn with_limit(mut self, limit: usize) -> Self {
+        self.limit = Some(u64::try_from(limit).unwrap_or(u64::MAX));
+        self
     }
 }
 
