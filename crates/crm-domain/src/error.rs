@@ -192,7 +192,8 @@ pub enum RepositoryError {
     /// [`DomainError::ConcurrentUpdate`].
     #[error("the record changed concurrently")]
     Stale,
-    /// The database is unreachable, timed out or is shutting down.
+    /// The database is unreachable, overloaded or shutting down, or cancelled the statement at
+    /// its time limit (PostgreSQL `statement_timeout`).
     #[error("database unavailable: {0}")]
     Unavailable(String),
     /// Anything else; a bug or corrupt data.
@@ -200,10 +201,10 @@ pub enum RepositoryError {
     Other(String),
 }
 
-/// What a client reads when the database cannot serve the request (503): never the driver's
-/// text.
-pub const STORAGE_UNAVAILABLE: &str =
-    "the database is unavailable or overloaded; retry after the Retry-After delay";
+/// What a client reads when the database cannot serve the request (503): unreachable,
+/// overloaded, or a statement cancelled at the database's time limit. Never the driver's text.
+pub const STORAGE_UNAVAILABLE: &str = "the database is unavailable, overloaded or did not answer \
+     within its time limit; retry after the Retry-After delay";
 
 impl From<RepositoryError> for DomainError {
     fn from(e: RepositoryError) -> Self {

@@ -20,16 +20,22 @@ use crate::entity::clv_model;
 use crate::error::{corrupt, map_db_err};
 use crate::orders::raw;
 
-/// Analytics on the `customers`, `orders` and `clv_models` tables.
+/// Analytics on the `customers`, `orders` and `clv_models` tables. The tenant-wide work (the
+/// RFM recompute, a CLV fit's purchase history) runs on the job connections
+/// ([`Database::for_jobs`]), with the jobs' statement time limit.
 #[derive(Debug, Clone)]
 pub struct SeaAnalyticsRepository {
     db: Database,
+    jobs: Database,
 }
 
 impl SeaAnalyticsRepository {
     /// Wraps a database.
     pub fn new(db: Database) -> Self {
-        Self { db }
+        Self {
+            jobs: db.for_jobs(),
+            db,
+        }
     }
 }
 
@@ -78,7 +84,7 @@ impl AnalyticsRepository for SeaAnalyticsRepository {
         reference: DateTime<Utc>,
     ) -> Result<u64, RepositoryError> {
         let backend = self.db.backend();
-        let txn = self.db.write.begin().await.map_err(map_db_err)?;
+        let txn = self.jobs.write.begin().await.map_err(map_db_err)?;
         txn.execute_raw(raw(
             backend,
             "UPDATE customers SET rfm_r = NULL, rfm_f = NULL, rfm_m = NULL, rfm_segment = NULL, \
@@ -181,9 +187,13 @@ impl AnalyticsRepository for SeaAnalyticsRepository {
              AND o.placed_at < $3 AND c.deleted_at IS NULL {one} \
              GROUP BY o.customer_id, day ORDER BY o.customer_id, day"
         );
-        let rows = self
-            .db
-            .read
+        // One customer's history is a request's read; the whole tenant's is a CLV fit's.
+        let conn = if customer.is_some() {
+            &self.db.read
+        } else {
+            &self.jobs.read
+        };
+        let rows = conn
             .query_all_raw(raw(backend, &sql, values))
             .await
             .map_err(map_db_err)?;

@@ -53,6 +53,8 @@ pub async fn connect(config: &Config) -> anyhow::Result<Database> {
     }
     let mut db = DbConfig::new(&url);
     db.max_connections = config.db_max_connections;
+    db.statement_timeout = config.db_statement_timeout;
+    db.job_statement_timeout = config.db_job_statement_timeout;
     Database::connect(&db)
         .await
         .with_context(|| format!("connecting to {}", redact(&url)))
@@ -117,7 +119,9 @@ pub fn jwt_secret(config: &Config) -> anyhow::Result<String> {
 }
 
 /// The domain services wired to SeaORM repositories on `db`: what the server hands to
-/// crm-http (in [`AppState`]) and what one-shot commands call directly.
+/// crm-http (in [`AppState`]) and what one-shot commands call directly. Imports get
+/// repositories on the job connections ([`Database::for_jobs`]); the analytics and order
+/// repositories move their tenant-wide statements there themselves.
 pub fn services(db: &Database) -> Services {
     let clock = Arc::new(SystemClock);
     let ids = Arc::new(UuidV7Generator);
@@ -126,6 +130,10 @@ pub fn services(db: &Database) -> Services {
     let order_repo = Arc::new(SeaOrderRepository::new(db.clone()));
     let tier_repo = Arc::new(SeaTierRepository::new(db.clone()));
     let job_repo = Arc::new(SeaJobRepository::new(db.clone()));
+    // Imports run on the job connections (the jobs' statement time limit, and no request
+    // connection held for the length of an import); see `Database::for_jobs`.
+    let jobs_db = db.for_jobs();
+    let import_customers = Arc::new(SeaCustomerRepository::new(jobs_db.clone()));
     let orders = Arc::new(OrderService::new(
         customer_repo.clone(),
         order_repo.clone(),
@@ -172,12 +180,18 @@ pub fn services(db: &Database) -> Services {
         )),
         analytics: analytics.clone(),
         imports: Arc::new(ImportService::new(
-            customer_repo.clone(),
+            import_customers.clone(),
             tenant_repo.clone(),
-            job_repo.clone(),
-            Arc::new(SeaImportRepository::new(db.clone())),
+            Arc::new(SeaJobRepository::new(jobs_db.clone())),
+            Arc::new(SeaImportRepository::new(jobs_db.clone())),
             Arc::new(DiskImportFiles),
-            orders.clone(),
+            Arc::new(OrderService::new(
+                import_customers,
+                Arc::new(SeaOrderRepository::new(jobs_db.clone())),
+                tenant_repo.clone(),
+                clock.clone(),
+                ids.clone(),
+            )),
             clock.clone(),
             ids.clone(),
         )),
