@@ -10,7 +10,6 @@ use crm_domain::analytics::clv::{BgNbdParams, GammaGammaParams, TimeUnit};
 use crm_domain::analytics::rfm::RfmSegment;
 use crm_domain::analytics::service::end_of_day;
 use crm_domain::analytics::{AnalyticsRepository, ClvModel, PurchaseHistory, RfmSegmentTotals};
-use crm_domain::values::Amount;
 use crm_domain::{CustomerId, RepositoryError, TenantId};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ConnectionTrait, DatabaseBackend, EntityTrait, Set, TransactionTrait};
@@ -123,17 +122,18 @@ impl AnalyticsRepository for SeaAnalyticsRepository {
         tenant: TenantId,
     ) -> Result<(Vec<RfmSegmentTotals>, Option<DateTime<Utc>>), RepositoryError> {
         let backend = self.db.backend();
+        let sql = format!(
+            "SELECT rfm_segment, currency, COUNT(*), {high}, {low}, MAX(rfm_computed_at) \
+             FROM customers WHERE tenant_id = $1 AND deleted_at IS NULL \
+             AND rfm_segment IS NOT NULL GROUP BY rfm_segment, currency \
+             ORDER BY rfm_segment, currency",
+            high = crate::sums::high("total_spent"),
+            low = crate::sums::low("total_spent"),
+        );
         let rows = self
             .db
             .read
-            .query_all_raw(raw(
-                backend,
-                "SELECT rfm_segment, currency, COUNT(*), CAST(SUM(total_spent) AS BIGINT), \
-                 MAX(rfm_computed_at) FROM customers WHERE tenant_id = $1 AND deleted_at IS NULL \
-                 AND rfm_segment IS NOT NULL GROUP BY rfm_segment, currency \
-                 ORDER BY rfm_segment, currency",
-                vec![tenant.0.into()],
-            ))
+            .query_all_raw(raw(backend, &sql, vec![tenant.0.into()]))
             .await
             .map_err(map_db_err)?;
         let mut out: Vec<RfmSegmentTotals> = Vec::new();
@@ -143,18 +143,20 @@ impl AnalyticsRepository for SeaAnalyticsRepository {
             let segment = RfmSegment::from_str(&segment).map_err(|_| corrupt("rfm_segment"))?;
             let currency: String = row.try_get_by_index(1).map_err(map_db_err)?;
             let count: i64 = row.try_get_by_index(2).map_err(map_db_err)?;
-            let sum: i64 = row.try_get_by_index(3).map_err(map_db_err)?;
-            let at: Option<DateTime<Utc>> = row.try_get_by_index(4).map_err(map_db_err)?;
+            let high: i64 = row.try_get_by_index(3).map_err(map_db_err)?;
+            let low: i64 = row.try_get_by_index(4).map_err(map_db_err)?;
+            let sum = crate::sums::total(high, low)?;
+            let at: Option<DateTime<Utc>> = row.try_get_by_index(5).map_err(map_db_err)?;
             computed = computed.max(at);
             match out.last_mut() {
                 Some(last) if last.segment == segment => {
                     last.customers += count as u64;
-                    last.revenue.push((currency, Amount::from_scaled(sum)));
+                    last.revenue.push((currency, sum));
                 }
                 _ => out.push(RfmSegmentTotals {
                     segment,
                     customers: count as u64,
-                    revenue: vec![(currency, Amount::from_scaled(sum))],
+                    revenue: vec![(currency, sum)],
                 }),
             }
         }

@@ -11,6 +11,7 @@ mod imports;
 mod jobs;
 mod orders;
 mod segments;
+mod sums;
 mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -13,7 +13,7 @@ use crate::customer::{CustomerQuery, CustomerRepository, Deleted};
 use crate::error::DomainError;
 use crate::ids::{CustomerId, SegmentId};
 use crate::ports::{Clock, IdGenerator, truncate_to_micros};
-use crate::values::Amount;
+use crate::values::AmountTotal;
 
 /// A segment with its current size and value.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,8 +22,8 @@ pub struct SegmentWithTotals {
     pub segment: Segment,
     /// Live customers in it now.
     pub customer_count: u64,
-    /// Σ total_spent of those customers per currency.
-    pub total_revenue: Vec<(String, Amount)>,
+    /// Σ total_spent of those customers per currency (exact sums).
+    pub total_revenue: Vec<(String, AmountTotal)>,
 }
 
 /// Segment use cases. Reading needs `customers.view`; writing `customers.manage`.

@@ -661,11 +661,7 @@ pub async fn customer_stats(
                 currency,
                 customers,
                 total_revenue: sum.value(),
-                average_lifetime_value: if customers == 0 {
-                    rust_decimal::Decimal::ZERO
-                } else {
-                    (sum.value() / rust_decimal::Decimal::from(customers)).round_dp(2)
-                },
+                average_lifetime_value: sum.per(customers, 2),
             })
             .collect(),
         average_purchases_per_customer: s.average_purchases,
