@@ -575,6 +575,22 @@ mod tests {
     }
 
     #[test]
+    fn a_total_of_amounts_goes_beyond_an_amount_exactly() {
+        let max = Amount::from_scaled(i64::MAX);
+        // Ten amounts at the maximum, summed by parts as storage does.
+        let (high, low) = (i64::MAX / AmountTotal::SPLIT, i64::MAX % AmountTotal::SPLIT);
+        let ten = AmountTotal::from_scaled_parts(high * 10, low * 10).unwrap();
+        assert_eq!(ten.value(), max.value() * Decimal::from(10));
+        assert_eq!(ten.per(10, 4), max.value());
+        assert_eq!(AmountTotal::ZERO.per(0, 2), Decimal::ZERO);
+        let twice = AmountTotal::from(max).checked_add(max.into()).unwrap();
+        assert_eq!(twice.value(), max.value() * Decimal::from(2));
+        assert!(AmountTotal::from_scaled_parts(-1, 0).is_none());
+        // The largest parts storage can return still fit.
+        assert!(AmountTotal::from_scaled_parts(i64::MAX, i64::MAX).is_some());
+    }
+
+    #[test]
     fn country_codes_are_checked_against_iso_3166() {
         assert_eq!(CountryCode::parse("id").unwrap().as_str(), "ID");
         assert!(CountryCode::parse("XX").is_none());
