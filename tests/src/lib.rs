@@ -94,6 +94,12 @@ impl TestApp {
         })
     }
 
+    /// The test's own connections to the server's database (to hold locks or look at rows
+    /// behind the API's back).
+    pub fn database(&self) -> &crm_infra::Database {
+        &self._db.db
+    }
+
     /// Creates a tenant (default country ID, currency IDR) and returns its id.
     pub async fn tenant(&self, name: &str) -> TenantId {
         let t = NewTenant {
