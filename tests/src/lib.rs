@@ -100,8 +100,9 @@ impl TestApp {
         })
     }
 
-    /// The server's database, for a test that has to set up what no request can (a job left
-    /// by another process).
+    /// The server's database: the test's own connections to it (to hold locks, look at rows
+    /// behind the API's back, or set up what no request can, such as a job left by another
+    /// process).
     pub fn database(&self) -> &crm_infra::Database {
         &self._db.db
     }

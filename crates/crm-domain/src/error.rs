@@ -19,6 +19,10 @@ pub struct FieldError {
     pub code: &'static str,
     /// A human-readable sentence.
     pub message: String,
+    /// When the value breaks a limit (`too_many`, `too_long`, `too_deep`), the limit's value:
+    /// the most values, characters, conditions, operands or levels allowed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
 }
 
 impl FieldError {
@@ -28,7 +32,15 @@ impl FieldError {
             field: field.into(),
             code,
             message: message.into(),
+            limit: None,
         }
+    }
+
+    /// The same error carrying the value of the limit it breaks.
+    #[must_use]
+    pub fn with_limit(mut self, limit: usize) -> Self {
+        self.limit = Some(u64::try_from(limit).unwrap_or(u64::MAX));
+        self
     }
 }
 
@@ -182,7 +194,8 @@ pub enum RepositoryError {
     /// [`DomainError::ConcurrentUpdate`].
     #[error("the record changed concurrently")]
     Stale,
-    /// The database is unreachable, timed out or is shutting down.
+    /// The database is unreachable, overloaded or shutting down, or cancelled the statement at
+    /// its time limit (PostgreSQL `statement_timeout`).
     #[error("database unavailable: {0}")]
     Unavailable(String),
     /// Anything else; a bug or corrupt data.
@@ -190,10 +203,10 @@ pub enum RepositoryError {
     Other(String),
 }
 
-/// What a client reads when the database cannot serve the request (503): never the driver's
-/// text.
-pub const STORAGE_UNAVAILABLE: &str =
-    "the database is unavailable or overloaded; retry after the Retry-After delay";
+/// What a client reads when the database cannot serve the request (503): unreachable,
+/// overloaded, or a statement cancelled at the database's time limit. Never the driver's text.
+pub const STORAGE_UNAVAILABLE: &str = "the database is unavailable, overloaded or did not answer \
+     within its time limit; retry after the Retry-After delay";
 
 impl From<RepositoryError> for DomainError {
     fn from(e: RepositoryError) -> Self {

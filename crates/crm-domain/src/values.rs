@@ -334,6 +334,69 @@ impl Amount {
     }
 }
 
+/// A sum of [`Amount`]s across customers (the revenue of a currency, a segment, an RFM
+/// segment): ≥ 0, at most four decimal places, and far beyond [`Amount::MAX_UNITS`], which two
+/// customers' totals can already pass. It holds up to ≈ 7.9 × 10^24 units (a `Decimal`'s 96-bit
+/// mantissa of ten-thousandths), so it is never stored, only computed: storage sums the high
+/// and low parts of the ten-thousandths separately ([`AmountTotal::from_scaled_parts`]), which
+/// cannot overflow a 64-bit integer before about a billion rows, and additions are checked.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct AmountTotal(Decimal);
+
+impl AmountTotal {
+    /// Zero.
+    pub const ZERO: AmountTotal = AmountTotal(Decimal::ZERO);
+
+    /// The divisor splitting a count of ten-thousandths `x` into a high part `x / SPLIT` and a
+    /// low part `x % SPLIT` (integer division), which storage sums separately.
+    pub const SPLIT: i64 = 1_000_000_000;
+
+    /// `high × SPLIT + low` ten-thousandths, from the sums of the high and low parts of
+    /// non-negative counts; `None` when either is negative (corrupt storage) or the total
+    /// does not fit.
+    pub fn from_scaled_parts(high: i64, low: i64) -> Option<Self> {
+        if high < 0 || low < 0 {
+            return None;
+        }
+        let scaled = i128::from(high)
+            .checked_mul(i128::from(Self::SPLIT))?
+            .checked_add(i128::from(low))?;
+        Decimal::try_from_i128_with_scale(scaled, AMOUNT_SCALE)
+            .ok()
+            .map(|d| Self(d.normalize()))
+    }
+
+    /// `self + other`, or `None` beyond what a total holds.
+    pub fn checked_add(self, other: AmountTotal) -> Option<AmountTotal> {
+        self.0.checked_add(other.0).map(AmountTotal)
+    }
+
+    /// `self / n` rounded to `dp` decimal places (`Decimal::round_dp`: half to even); zero
+    /// when `n` is 0.
+    pub fn per(self, n: u64, dp: u32) -> Decimal {
+        if n == 0 {
+            return Decimal::ZERO;
+        }
+        self.0
+            .checked_div(Decimal::from(n))
+            .map_or(Decimal::ZERO, |d| d.round_dp(dp))
+    }
+
+    /// The value.
+    pub fn value(&self) -> Decimal {
+        self.0
+    }
+}
+
+impl From<Amount> for AmountTotal {
+    fn from(a: Amount) -> Self {
+        Self(a.value())
+    }
+}
+
 /// The largest quantity of an order line or a quote line: 1,000,000,000. With a unit price of at
 /// most [`Amount::MAX_UNITS`] the product stays far inside `Decimal` (≈ 10^24 of ≈ 7.9 × 10^28),
 /// and the quantity's storage form (ten-thousandths) fits an `i64`.
@@ -509,6 +572,22 @@ mod tests {
         assert!(Percent::new(d("-1")).is_err());
         assert!(Percent::new(d("1.005")).is_err());
         assert_eq!(Percent::for_field("p", d("101")).unwrap_err().field, "p");
+    }
+
+    #[test]
+    fn a_total_of_amounts_goes_beyond_an_amount_exactly() {
+        let max = Amount::from_scaled(i64::MAX);
+        // Ten amounts at the maximum, summed by parts as storage does.
+        let (high, low) = (i64::MAX / AmountTotal::SPLIT, i64::MAX % AmountTotal::SPLIT);
+        let ten = AmountTotal::from_scaled_parts(high * 10, low * 10).unwrap();
+        assert_eq!(ten.value(), max.value() * Decimal::from(10));
+        assert_eq!(ten.per(10, 4), max.value());
+        assert_eq!(AmountTotal::ZERO.per(0, 2), Decimal::ZERO);
+        let twice = AmountTotal::from(max).checked_add(max.into()).unwrap();
+        assert_eq!(twice.value(), max.value() * Decimal::from(2));
+        assert!(AmountTotal::from_scaled_parts(-1, 0).is_none());
+        // The largest parts storage can return still fit.
+        assert!(AmountTotal::from_scaled_parts(i64::MAX, i64::MAX).is_some());
     }
 
     #[test]

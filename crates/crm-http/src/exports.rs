@@ -322,7 +322,7 @@ fn body(
                 (XlsxFile = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
             ),
             headers(("Content-Disposition" = String, description = "attachment; filename=\"customers.csv\""))),
-        (status = 400, description = "Unknown parameter (paging parameters included), unknown or repeated column, malformed value", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Unknown parameter (paging parameters included), unknown or repeated column or parameter, malformed value, a value over a limit of the filter language (`errors[0].limit`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing customers.manage", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "More customers than a worksheet holds (XLSX)", body = Problem, content_type = "application/problem+json"),
     ),

@@ -54,6 +54,10 @@ pub struct ProblemField {
     pub code: String,
     /// Human-readable explanation.
     pub message: String,
+    /// When the value breaks a limit (`too_many`, `too_long`, `too_deep`): the limit's value
+    /// (the most values, characters, conditions or levels allowed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
 }
 
 impl From<FieldError> for ProblemField {
@@ -62,6 +66,7 @@ impl From<FieldError> for ProblemField {
             field: e.field,
             code: e.code.to_owned(),
             message: e.message,
+            limit: e.limit,
         }
     }
 }
@@ -80,6 +85,10 @@ pub enum ApiError {
         /// Which parameter, header or field.
         field: Option<String>,
     },
+    /// A query parameter breaks a rule with a code of its own, such as a limit of the filter
+    /// language (400): the field error names the parameter and carries the limit.
+    #[error("{}: {}", .0.field, .0.message)]
+    BadParameter(FieldError),
     /// No valid bearer token (401).
     #[error("{0}")]
     Unauthorized(String),
@@ -158,6 +167,7 @@ impl ApiError {
                     field: field.clone(),
                     code: "duplicate".into(),
                     message: message.clone(),
+                    limit: None,
                 }];
                 p.existing_id = *existing_id;
             }
@@ -166,6 +176,7 @@ impl ApiError {
                     field: v.field.clone(),
                     code: slug.replace('-', "_"),
                     message: v.message.clone(),
+                    limit: None,
                 }];
                 p.extensions = v.facts.clone();
             }
@@ -174,6 +185,7 @@ impl ApiError {
                     field: "Idempotency-Key".into(),
                     code: "reused".into(),
                     message: self.to_string(),
+                    limit: None,
                 }];
             }
             ApiError::Domain(DomainError::Internal(_)) => {
@@ -194,7 +206,11 @@ impl ApiError {
                     field: field.clone(),
                     code: "malformed".into(),
                     message: detail.clone(),
+                    limit: None,
                 }];
+            }
+            ApiError::BadParameter(e) => {
+                p.errors = vec![ProblemField::from(e.clone())];
             }
             _ => {}
         }
@@ -227,7 +243,9 @@ impl ApiError {
                 DomainError::Unavailable(_) => ("unavailable", "Service unavailable"),
                 DomainError::Internal(_) => ("internal", "Internal error"),
             },
-            ApiError::BadRequest { .. } => ("bad-request", "Malformed request"),
+            ApiError::BadRequest { .. } | ApiError::BadParameter(_) => {
+                ("bad-request", "Malformed request")
+            }
             ApiError::Unauthorized(_) => ("unauthorized", "Authentication required"),
             ApiError::PayloadTooLarge { .. } => ("payload-too-large", "Request body too large"),
             ApiError::TooManyRows { .. } => ("too-many-rows", "Import file too long"),
@@ -255,7 +273,7 @@ impl ResponseError for ApiError {
                 DomainError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
                 DomainError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
-            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest { .. } | ApiError::BadParameter(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::PayloadTooLarge { .. } | ApiError::TooManyRows { .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE
@@ -340,6 +358,29 @@ mod tests {
                 "requested": 16,
             })
         );
+    }
+
+    #[test]
+    fn a_broken_limit_names_the_parameter_and_carries_the_limit() {
+        let e = ApiError::BadParameter(
+            FieldError::new(
+                "tags_all",
+                "too_many",
+                "400 tags; at most 50 in one condition",
+            )
+            .with_limit(50),
+        );
+        assert_eq!(e.status_code().as_u16(), 400);
+        let body = serde_json::to_value(e.problem()).unwrap();
+        assert_eq!(body["type"], "/problems/bad-request");
+        assert_eq!(
+            body["errors"],
+            json!([{"field": "tags_all", "code": "too_many",
+                    "message": "400 tags; at most 50 in one condition", "limit": 50}])
+        );
+        // Field errors without a limit have no `limit` member.
+        let (_, body) = rendered(DomainError::invalid("name", "required", "name is required"));
+        assert!(body["errors"][0].get("limit").is_none(), "{body}");
     }
 
     #[test]

@@ -267,8 +267,9 @@ pub async fn delete_segment(
     params(("id" = Uuid, Path, description = "Segment id"), ListCustomersParams),
     responses(
         (status = 200, description = "A page of the segment's customers", body = CustomerPage),
-        (status = 400, description = "Unknown parameter or malformed value", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Unknown or repeated parameter, malformed value, or a value over a limit of the filter language (`errors[0].limit`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such segment", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The segment's rule and the parameters together are over a limit of the filter language (`errors[0].field` is `filter`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

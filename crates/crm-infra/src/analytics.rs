@@ -11,7 +11,6 @@ use crm_domain::analytics::clv::{BgNbdParams, GammaGammaParams, TimeUnit};
 use crm_domain::analytics::rfm::RfmSegment;
 use crm_domain::analytics::service::end_of_day;
 use crm_domain::analytics::{AnalyticsRepository, ClvModel, PurchaseHistory, RfmSegmentTotals};
-use crm_domain::values::Amount;
 use crm_domain::{CustomerId, RepositoryError, TenantId};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ConnectionTrait, DatabaseBackend, EntityTrait, Set, TransactionTrait};
@@ -35,16 +34,22 @@ fn assigned_to(visibility: &Visibility, prefix: &str, values: &mut Vec<sea_orm::
     }
 }
 
-/// Analytics on the `customers`, `orders` and `clv_models` tables.
+/// Analytics on the `customers`, `orders` and `clv_models` tables. The tenant-wide work (the
+/// RFM recompute, a CLV fit's purchase history) runs on the job connections
+/// ([`Database::for_jobs`]), with the jobs' statement time limit.
 #[derive(Debug, Clone)]
 pub struct SeaAnalyticsRepository {
     db: Database,
+    jobs: Database,
 }
 
 impl SeaAnalyticsRepository {
     /// Wraps a database.
     pub fn new(db: Database) -> Self {
-        Self { db }
+        Self {
+            jobs: db.for_jobs(),
+            db,
+        }
     }
 }
 
@@ -93,7 +98,7 @@ impl AnalyticsRepository for SeaAnalyticsRepository {
         reference: DateTime<Utc>,
     ) -> Result<u64, RepositoryError> {
         let backend = self.db.backend();
-        let txn = self.db.write.begin().await.map_err(map_db_err)?;
+        let txn = self.jobs.write.begin().await.map_err(map_db_err)?;
         txn.execute_raw(raw(
             backend,
             "UPDATE customers SET rfm_r = NULL, rfm_f = NULL, rfm_m = NULL, rfm_segment = NULL, \
@@ -135,19 +140,18 @@ impl AnalyticsRepository for SeaAnalyticsRepository {
         let backend = self.db.backend();
         let mut values = vec![tenant.0.into()];
         let assigned = assigned_to(visibility, "", &mut values);
+        let sql = format!(
+            "SELECT rfm_segment, currency, COUNT(*), {high}, {low}, MAX(rfm_computed_at) \
+             FROM customers WHERE tenant_id = $1 AND deleted_at IS NULL {assigned} \
+             AND rfm_segment IS NOT NULL GROUP BY rfm_segment, currency \
+             ORDER BY rfm_segment, currency",
+            high = crate::sums::high("total_spent"),
+            low = crate::sums::low("total_spent"),
+        );
         let rows = self
             .db
             .read
-            .query_all_raw(raw(
-                backend,
-                &format!(
-                    "SELECT rfm_segment, currency, COUNT(*), CAST(SUM(total_spent) AS BIGINT), \
-                     MAX(rfm_computed_at) FROM customers WHERE tenant_id = $1 \
-                     AND deleted_at IS NULL {assigned} AND rfm_segment IS NOT NULL \
-                     GROUP BY rfm_segment, currency ORDER BY rfm_segment, currency"
-                ),
-                values,
-            ))
+            .query_all_raw(raw(backend, &sql, values))
             .await
             .map_err(map_db_err)?;
         let mut out: Vec<RfmSegmentTotals> = Vec::new();
@@ -157,18 +161,20 @@ impl AnalyticsRepository for SeaAnalyticsRepository {
             let segment = RfmSegment::from_str(&segment).map_err(|_| corrupt("rfm_segment"))?;
             let currency: String = row.try_get_by_index(1).map_err(map_db_err)?;
             let count: i64 = row.try_get_by_index(2).map_err(map_db_err)?;
-            let sum: i64 = row.try_get_by_index(3).map_err(map_db_err)?;
-            let at: Option<DateTime<Utc>> = row.try_get_by_index(4).map_err(map_db_err)?;
+            let high: i64 = row.try_get_by_index(3).map_err(map_db_err)?;
+            let low: i64 = row.try_get_by_index(4).map_err(map_db_err)?;
+            let sum = crate::sums::total(high, low)?;
+            let at: Option<DateTime<Utc>> = row.try_get_by_index(5).map_err(map_db_err)?;
             computed = computed.max(at);
             match out.last_mut() {
                 Some(last) if last.segment == segment => {
                     last.customers += count as u64;
-                    last.revenue.push((currency, Amount::from_scaled(sum)));
+                    last.revenue.push((currency, sum));
                 }
                 _ => out.push(RfmSegmentTotals {
                     segment,
                     customers: count as u64,
-                    revenue: vec![(currency, Amount::from_scaled(sum))],
+                    revenue: vec![(currency, sum)],
                 }),
             }
         }
@@ -203,9 +209,13 @@ impl AnalyticsRepository for SeaAnalyticsRepository {
              AND o.placed_at < $3 AND c.deleted_at IS NULL {one} {assigned} \
              GROUP BY o.customer_id, day ORDER BY o.customer_id, day"
         );
-        let rows = self
-            .db
-            .read
+        // One customer's history is a request's read; the whole tenant's is a CLV fit's.
+        let conn = if customer.is_some() {
+            &self.db.read
+        } else {
+            &self.jobs.read
+        };
+        let rows = conn
             .query_all_raw(raw(backend, &sql, values))
             .await
             .map_err(map_db_err)?;

@@ -16,6 +16,15 @@ pub struct DbConfig {
     pub max_connections: u32,
     /// How long to wait for a connection or a SQLite lock before failing. Default 5 s.
     pub acquire_timeout: Duration,
+    /// Longest a statement of a request may run (PostgreSQL `statement_timeout`, lock waits
+    /// included) before the database cancels it: the request then answers 503. Zero means no
+    /// limit. Default 5 s. SQLite has no statement timeout (see [`Database`]).
+    pub statement_timeout: Duration,
+    /// Longest a statement of a job may run on the job connections
+    /// ([`Database::for_jobs`]). Zero means no limit. Default 300 s.
+    pub job_statement_timeout: Duration,
+    /// Largest pool of job connections (PostgreSQL; opened on first use). Default 4.
+    pub job_max_connections: u32,
 }
 
 impl DbConfig {
@@ -25,6 +34,9 @@ impl DbConfig {
             url: url.into(),
             max_connections: 10,
             acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(5),
+            job_statement_timeout: Duration::from_secs(300),
+            job_max_connections: 4,
         }
     }
 }
@@ -35,12 +47,25 @@ impl DbConfig {
 /// of failing with "database is locked") and reads through a pool of read-only connections;
 /// the file runs in WAL mode with a busy timeout and foreign keys on. On PostgreSQL both are
 /// the same pool.
+///
+/// Statement time limits: on PostgreSQL every connection of that pool starts with
+/// `statement_timeout` = [`DbConfig::statement_timeout`], so no request statement (a lock wait
+/// included) holds a connection longer; the database cancels it (SQLSTATE 57014), which
+/// [`crate::map_db_err`] reports as unavailable (503 with `Retry-After`). Jobs (imports, the RFM
+/// recompute, the statistics recompute, the CLV fit's tenant-wide read, migrations and the
+/// search backfill) run on a second, lazily opened pool whose connections start with
+/// [`DbConfig::job_statement_timeout`] ([`Database::for_jobs`]); so a long job neither hits
+/// the request limit nor holds request connections. SQLite has no statement timeout: it
+/// relies on the bounded queries (the filter language's limits, keyset pages) and on the busy
+/// timeout for lock waits.
 #[derive(Debug, Clone)]
 pub struct Database {
     /// Connection for writes and transactions.
     pub write: DatabaseConnection,
     /// Connections for reads outside transactions.
     pub read: DatabaseConnection,
+    /// PostgreSQL: the job pool. SQLite: none (jobs use the writer and readers).
+    jobs: Option<DatabaseConnection>,
 }
 
 impl Database {
@@ -54,19 +79,64 @@ impl Database {
             // Creates the file and switches it to WAL before readers open it.
             write.execute_unprepared("SELECT 1").await?;
             let read = Self::sqlite(config, config.max_connections.max(1), true).await?;
-            Ok(Self { write, read })
+            Ok(Self {
+                write,
+                read,
+                jobs: None,
+            })
         } else {
-            let mut opts = ConnectOptions::new(config.url.clone());
-            opts.max_connections(config.max_connections)
-                .acquire_timeout(config.acquire_timeout)
-                .connect_timeout(config.acquire_timeout)
-                .sqlx_logging(false);
-            let pool = sea_orm::Database::connect(opts).await?;
+            let pool = Self::postgres(
+                config,
+                config.max_connections,
+                config.statement_timeout,
+                false,
+            )
+            .await?;
+            let jobs = Self::postgres(
+                config,
+                config.job_max_connections.max(1),
+                config.job_statement_timeout,
+                true,
+            )
+            .await?;
             Ok(Self {
                 write: pool.clone(),
                 read: pool,
+                jobs: Some(jobs),
             })
         }
+    }
+
+    /// The same database as seen by jobs: on PostgreSQL the job pool (its statements may run
+    /// [`DbConfig::job_statement_timeout`]) for reads and writes; on SQLite `self`.
+    pub fn for_jobs(&self) -> Database {
+        match &self.jobs {
+            Some(jobs) => Database {
+                write: jobs.clone(),
+                read: jobs.clone(),
+                jobs: Some(jobs.clone()),
+            },
+            None => self.clone(),
+        }
+    }
+
+    /// A PostgreSQL pool whose connections start with `statement_timeout` (in milliseconds; 0
+    /// is none); `lazy` opens no connection before the first use.
+    async fn postgres(
+        config: &DbConfig,
+        connections: u32,
+        statement_timeout: Duration,
+        lazy: bool,
+    ) -> Result<DatabaseConnection, DbErr> {
+        let millis = statement_timeout.as_millis().to_string();
+        let mut opts = ConnectOptions::new(config.url.clone());
+        opts.max_connections(connections)
+            .acquire_timeout(config.acquire_timeout)
+            .connect_timeout(config.acquire_timeout)
+            .connect_lazy(lazy)
+            .sqlx_logging(false)
+            .map_sqlx_postgres_opts(move |o| o.options([("statement_timeout", millis.clone())]));
+        sea_orm::Database::connect(opts).await
     }
 
     async fn sqlite(
@@ -109,8 +179,10 @@ impl Database {
     /// # Errors
     /// The failing migration's error; the schema is left at the last migration that succeeded.
     pub async fn migrate(&self) -> Result<usize, DbErr> {
-        let pending = Migrator::get_pending_migrations(&self.write).await?.len();
-        Migrator::up(&self.write, None).await?;
+        // A migration may rewrite or index a whole table: it runs with the jobs' time limit.
+        let jobs = self.for_jobs();
+        let pending = Migrator::get_pending_migrations(&jobs.write).await?.len();
+        Migrator::up(&jobs.write, None).await?;
         Ok(pending)
     }
 
@@ -125,7 +197,7 @@ impl Database {
     /// # Errors
     /// A database error, or a stored customer that no longer parses.
     pub async fn backfill_search_documents(&self) -> Result<u64, RepositoryError> {
-        let filled = crate::customers::backfill_search(self).await?;
+        let filled = crate::customers::backfill_search(&self.for_jobs()).await?;
         if filled > 0 {
             tracing::info!(customers = filled, "search documents filled");
         }

@@ -1,7 +1,7 @@
 //! Mapping of driver errors into the domain's [`RepositoryError`].
 
 use crm_domain::RepositoryError;
-use sea_orm::{DbErr, SqlErr};
+use sea_orm::{DbErr, RuntimeErr, SqlErr};
 
 /// Unique indexes and the API field each guards, as both backends name them in errors
 /// (PostgreSQL: the index name; SQLite: `table.column`). Longer names first, so that
@@ -56,9 +56,36 @@ const UNAVAILABLE_SIGNS: &[&str] = &[
     "canceling statement due to statement timeout",
 ];
 
+/// The SQLSTATE of a database error (PostgreSQL; SQLite reports its result code), when the
+/// driver has one.
+fn sql_state(err: &DbErr) -> Option<String> {
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e))
+        | DbErr::Conn(RuntimeErr::SqlxError(e)) => match e.as_ref() {
+            sea_orm::sqlx::Error::Database(d) => d.code().map(|c| c.into_owned()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Whether a SQLSTATE says "retry later": class 57 (operator intervention: `57014`
+/// query_canceled, which a `statement_timeout` raises, `57P01` admin shutdown, `57P02` crash
+/// shutdown, `57P03` cannot connect now) and class 53 (insufficient resources:
+/// `53300` too many connections, out of memory or disk).
+fn is_transient_state(state: &str) -> bool {
+    state.starts_with("57") || state.starts_with("53")
+}
+
 /// Maps a SeaORM error: unique violations to [`RepositoryError::Conflict`], connection
-/// failures to [`RepositoryError::Unavailable`], the rest to [`RepositoryError::Other`].
+/// failures, cancelled statements (a statement timeout) and shutdowns to
+/// [`RepositoryError::Unavailable`] (the driver's text, for the log: the client reads the
+/// domain's sentence), the rest to [`RepositoryError::Other`].
 pub fn map_db_err(err: DbErr) -> RepositoryError {
+    if sql_state(&err).is_some_and(|s| is_transient_state(&s)) {
+        return RepositoryError::Unavailable(err.to_string());
+    }
     if let Some(SqlErr::UniqueConstraintViolation(message)) = err.sql_err() {
         for (index, column, field) in UNIQUE_FIELDS {
             if message.contains(index) || message.contains(column) {

@@ -12,6 +12,7 @@ mod jobs;
 mod orders;
 mod privacy;
 mod segments;
+mod sums;
 mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;

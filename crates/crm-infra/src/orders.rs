@@ -948,7 +948,8 @@ impl OrderRepository for SeaOrderRepository {
                 s.to_owned()
             }
         };
-        let txn = self.db.write.begin().await.map_err(map_db_err)?;
+        // Two statements over every customer of the tenant: a job's time limit.
+        let txn = self.db.for_jobs().write.begin().await.map_err(map_db_err)?;
         let updated = txn
             .execute_raw(Statement::from_sql_and_values(
                 backend,

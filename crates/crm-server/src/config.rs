@@ -37,6 +37,15 @@ pub struct Config {
     pub max_import_rows: u64,
     /// Largest database pool. Default 10.
     pub db_max_connections: u32,
+    /// Longest a request's SQL statement may run (humantime: `5s`, `750ms`); beyond it the
+    /// database cancels the statement and the request answers 503 with `Retry-After`.
+    /// PostgreSQL only (SQLite relies on the bounded queries and its busy timeout). Default 5 s.
+    #[serde(with = "humantime_text")]
+    pub db_statement_timeout: Duration,
+    /// Longest a job's SQL statement may run (RFM recompute, statistics recompute, CLV fit,
+    /// imports, migrations; see docs/ARCHITECTURE.md). PostgreSQL only. Default 300 s.
+    #[serde(with = "humantime_text")]
+    pub db_job_statement_timeout: Duration,
     /// HTTP worker threads. Default: one per core.
     pub workers: Option<usize>,
     /// The identity provider's JWKS URL (its `jwks_uri`): with it, RS256, PS256, ES256 and
@@ -100,6 +109,8 @@ impl Default for Config {
             max_import_bytes: 200 << 20,
             max_import_rows: 2_000_000,
             db_max_connections: 10,
+            db_statement_timeout: Duration::from_secs(5),
+            db_job_statement_timeout: Duration::from_secs(300),
             workers: None,
             auth_jwks_url: None,
             auth_issuer: None,
@@ -250,6 +261,36 @@ pub struct JobLeaseTimes {
     pub lease: std::time::Duration,
 }
 
+/// Durations as humantime text (`5s`, `750ms`, `5m`): what `CRM_DB_STATEMENT_TIMEOUT` and the
+/// TOML file hold. A bare integer (figment reads `CRM_X=30` as one) counts seconds.
+mod humantime_text {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Seconds(u64),
+        Text(String),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        match Raw::deserialize(d)? {
+            Raw::Seconds(s) => Ok(Duration::from_secs(s)),
+            Raw::Text(t) => humantime::parse_duration(t.trim()).map_err(|e| {
+                serde::de::Error::custom(format!(
+                    "`{t}` is not a duration such as 5s or 750ms: {e}"
+                ))
+            }),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,5 +384,25 @@ mod tests {
         std::fs::write(&path, "bind = \"0.0.0.0:9000\"\nmax_body_bytes = 2048\n").unwrap();
         let c = Config::load(Some(&path)).unwrap();
         assert_eq!((c.bind.as_str(), c.max_body_bytes), ("0.0.0.0:9000", 2048));
+    }
+
+    #[test]
+    fn statement_timeouts_read_as_humantime() {
+        let c = Config::default();
+        assert_eq!(c.db_statement_timeout, Duration::from_secs(5));
+        assert_eq!(c.db_job_statement_timeout, Duration::from_secs(300));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("crm.toml");
+        std::fs::write(
+            &path,
+            "db_statement_timeout = \"750ms\"\ndb_job_statement_timeout = 600\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&path)).unwrap();
+        assert_eq!(c.db_statement_timeout, Duration::from_millis(750));
+        assert_eq!(c.db_job_statement_timeout, Duration::from_secs(600));
+        std::fs::write(&path, "db_statement_timeout = \"soon\"\n").unwrap();
+        let err = Config::load(Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("soon"), "{err}");
     }
 }

@@ -57,6 +57,8 @@ pub async fn connect(config: &Config) -> anyhow::Result<Database> {
     }
     let mut db = DbConfig::new(&url);
     db.max_connections = config.db_max_connections;
+    db.statement_timeout = config.db_statement_timeout;
+    db.job_statement_timeout = config.db_job_statement_timeout;
     Database::connect(&db)
         .await
         .with_context(|| format!("connecting to {}", redact(&url)))
@@ -216,6 +218,10 @@ pub fn services_with(db: &Database, jobs: Arc<LeasedJobs>) -> Services {
     let order_repo = Arc::new(SeaOrderRepository::new(db.clone()));
     let tier_repo = Arc::new(SeaTierRepository::new(db.clone()));
     let job_repo: Arc<dyn JobRepository> = jobs;
+    // Imports run on the job connections (the jobs' statement time limit, and no request
+    // connection held for the length of an import); see `Database::for_jobs`.
+    let jobs_db = db.for_jobs();
+    let import_customers = Arc::new(SeaCustomerRepository::new(jobs_db.clone()));
     let orders = Arc::new(OrderService::new(
         customer_repo.clone(),
         order_repo.clone(),
@@ -272,12 +278,18 @@ pub fn services_with(db: &Database, jobs: Arc<LeasedJobs>) -> Services {
         )),
         analytics: analytics.clone(),
         imports: Arc::new(ImportService::new(
-            customer_repo.clone(),
+            import_customers.clone(),
             tenant_repo.clone(),
-            job_repo.clone(),
-            Arc::new(SeaImportRepository::new(db.clone())),
+            Arc::new(SeaJobRepository::new(jobs_db.clone())),
+            Arc::new(SeaImportRepository::new(jobs_db.clone())),
             Arc::new(DiskImportFiles),
-            orders.clone(),
+            Arc::new(OrderService::new(
+                import_customers,
+                Arc::new(SeaOrderRepository::new(jobs_db.clone())),
+                tenant_repo.clone(),
+                clock.clone(),
+                ids.clone(),
+            )),
             clock.clone(),
             ids.clone(),
         )),

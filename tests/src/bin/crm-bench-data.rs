@@ -214,7 +214,8 @@ async fn main() -> anyhow::Result<()> {
     let db = Database::connect(&DbConfig::new(&args.database_url)).await?;
     crm_server::migrate(&db).await?;
     let services = crm_server::services(&db);
-    let repo = SeaCustomerRepository::new(db.clone());
+    // A bulk load: the job connections and their statement time limit.
+    let repo = SeaCustomerRepository::new(db.for_jobs());
     let others = args.tenants.saturating_sub(1).max(1);
     let rest = args.customers.saturating_sub(args.largest);
     let now = Utc::now();

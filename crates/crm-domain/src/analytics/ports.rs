@@ -8,7 +8,7 @@ use super::rfm::RfmSegment;
 use crate::access::Visibility;
 use crate::error::RepositoryError;
 use crate::ids::{CustomerId, TenantId};
-use crate::values::Amount;
+use crate::values::AmountTotal;
 
 /// Customers and revenue of one RFM segment.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,8 +17,8 @@ pub struct RfmSegmentTotals {
     pub segment: RfmSegment,
     /// Live customers in it.
     pub customers: u64,
-    /// Σ total_spent of those customers, per currency (ISO 4217 code, amount).
-    pub revenue: Vec<(String, Amount)>,
+    /// Σ total_spent of those customers, per currency (ISO 4217 code, exact sum).
+    pub revenue: Vec<(String, AmountTotal)>,
 }
 
 /// One customer's completed purchases, one entry per day (UTC) with that day's total in the

@@ -288,7 +288,7 @@ async fn the_rfm_summary_lists_every_segment_with_its_share_of_the_scored_custom
                 RfmSegmentTotals {
                     segment: RfmSegment::Champions,
                     customers: 3,
-                    revenue: vec![("IDR".into(), Amount::from_scaled(10_000))],
+                    revenue: vec![("IDR".into(), Amount::from_scaled(10_000).into())],
                 },
             ],
             Some(computed),

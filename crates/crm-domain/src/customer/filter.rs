@@ -5,22 +5,58 @@
 //! matches when every condition of at least one group holds (OR of ANDs); at most 5 groups of 10
 //! conditions. `{"all": [...]}` alone is one group. Storage adapters compile the parsed
 //! [`Filter`] to SQL; this module decides what is valid.
+//!
+//! # Limits
+//!
+//! The same limits hold on every path into the language (the list's query parameters through
+//! [`FilterBuilder`], JSON filters, saved views, segments, bulk actions and exports through
+//! [`Filter::parse`], and every query a service runs through [`Filter::check_limits`]), so no
+//! caller can make the database evaluate hundreds of sub-queries:
+//!
+//! | limit | value | error code |
+//! |---|---|---|
+//! | groups in a JSON filter | [`MAX_GROUPS`] (5) | `too_many` |
+//! | conditions in a group of a JSON filter | [`MAX_CONDITIONS`] (10) | `too_many` |
+//! | nesting (`any` → `all` → condition) | [`MAX_DEPTH`] (2) | `too_deep` |
+//! | values of one `in` / `not_in` condition | [`MAX_LIST`] (100) | `too_many` |
+//! | tags of one tag condition | [`MAX_TAG_VALUES`] (50, what a customer can hold) | `too_many` |
+//! | characters of a text operand | [`MAX_TEXT_CHARS`] (255) | `too_long` |
+//! | characters of a tag operand | [`MAX_TAG_CHARS`] (50, the longest tag) | `too_long` |
+//! | conditions of a whole query (after ANDing parameters, a segment's rule, ...) | [`MAX_TOTAL_CONDITIONS`] (100) | `too_many` |
+//! | operand values of a whole query | [`MAX_OPERANDS`] (500) | `too_many` |
+//!
+//! Each refusal is a [`FieldError`] naming the parameter or the JSON path, with the limit's
+//! value in [`FieldError::limit`] and in its message.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde_json::Value;
 use uuid::Uuid;
 
+pub use super::input::MAX_TAG_CHARS;
 use crate::error::FieldError;
 use crate::values::Amount;
 use crate::values::{TextKind, check_text, has_forbidden_control};
 
-/// Most groups in a filter.
+/// Most groups in a JSON filter.
 pub const MAX_GROUPS: usize = 5;
-/// Most conditions in a group.
+/// Most conditions in a group of a JSON filter.
 pub const MAX_CONDITIONS: usize = 10;
-/// Most values of an `in` / `not_in` list.
+/// Deepest nesting of a JSON filter: `any` (groups) → `all` (conditions) → condition; a
+/// condition holds no filter of its own.
+pub const MAX_DEPTH: usize = 2;
+/// Most values of an `in` / `not_in` list (other than tags).
 pub const MAX_LIST: usize = 100;
+/// Most tags in one tag condition (`in`, `not_in`, `contains_all`): a customer holds at most
+/// [`super::MAX_TAGS`] tags, so a larger set asks nothing more.
+pub const MAX_TAG_VALUES: usize = super::input::MAX_TAGS;
+/// Longest text operand, in characters.
+pub const MAX_TEXT_CHARS: usize = 255;
+/// Most conditions in the filter of one query, counted over every group once parameters, a
+/// segment's rule and the like are ANDed together (a JSON filter alone has at most 50).
+pub const MAX_TOTAL_CONDITIONS: usize = 100;
+/// Most operand values (each value of a list counts) in the filter of one query.
+pub const MAX_OPERANDS: usize = 500;
 
 /// What a field holds, which decides its operators and how values are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,6 +291,8 @@ string_enum!(
         Lte => "lte",
         /// Text: contains the value (case-insensitive); tags: has the tag.
         Contains => "contains",
+        /// Tags: has every tag of the list (one set condition).
+        ContainsAll => "contains_all",
         /// Text starts with the value (case-insensitive).
         StartsWith => "starts_with",
         /// Text ends with the value (case-insensitive).
@@ -270,15 +308,20 @@ impl Op {
     fn allowed_for(self, kind: FieldKind) -> bool {
         use Op::*;
         match kind {
-            FieldKind::Text => !matches!(self, Gt | Gte | Lt | Lte),
+            FieldKind::Text => !matches!(self, Gt | Gte | Lt | Lte | ContainsAll),
             FieldKind::Enum(_) | FieldKind::Id => {
                 matches!(self, Eq | Neq | In | NotIn | IsNull | IsNotNull)
             }
             FieldKind::Bool => matches!(self, Eq | Neq),
             FieldKind::Instant | FieldKind::Date | FieldKind::Money | FieldKind::Integer => {
-                !matches!(self, Contains | StartsWith | EndsWith)
+                !matches!(self, Contains | ContainsAll | StartsWith | EndsWith)
             }
-            FieldKind::Tags => matches!(self, Contains | In | NotIn | IsNull | IsNotNull),
+            FieldKind::Tags => {
+                matches!(
+                    self,
+                    Contains | ContainsAll | In | NotIn | IsNull | IsNotNull
+                )
+            }
         }
     }
 }
@@ -302,8 +345,19 @@ pub enum Operand {
     Integer(i64),
     /// UUID.
     Id(Uuid),
-    /// A list of operands (`in`, `not_in`).
+    /// A list of operands (`in`, `not_in`, `contains_all`), without repeats.
     List(Vec<Operand>),
+}
+
+impl Operand {
+    /// How many values it holds: 0 for none, the length of a list, else 1.
+    pub fn count(&self) -> usize {
+        match self {
+            Operand::None => 0,
+            Operand::List(items) => items.len(),
+            _ => 1,
+        }
+    }
 }
 
 /// One condition.
@@ -389,15 +443,25 @@ impl Filter {
             (None, None) => vec![],
         };
         if raw_groups.len() > MAX_GROUPS {
-            err(
-                &mut errors,
-                format!("{path}.any"),
-                "too_many",
-                format!("at most {MAX_GROUPS} groups"),
+            errors.push(
+                FieldError::new(
+                    format!("{path}.any"),
+                    "too_many",
+                    format!(
+                        "{} groups; at most {MAX_GROUPS} in a filter",
+                        raw_groups.len()
+                    ),
+                )
+                .with_limit(MAX_GROUPS),
             );
+            return Err(errors);
         }
         let mut groups = Vec::new();
         for (gpath, g) in raw_groups {
+            if g.get("any").is_some() && g.get("all").is_none() {
+                errors.push(too_deep(&gpath));
+                continue;
+            }
             let Some(conds) = g.get("all").and_then(Value::as_array) else {
                 err(
                     &mut errors,
@@ -408,12 +472,18 @@ impl Filter {
                 continue;
             };
             if conds.len() > MAX_CONDITIONS {
-                err(
-                    &mut errors,
-                    format!("{gpath}.all"),
-                    "too_many",
-                    format!("at most {MAX_CONDITIONS} conditions in a group"),
+                errors.push(
+                    FieldError::new(
+                        format!("{gpath}.all"),
+                        "too_many",
+                        format!(
+                            "{} conditions; at most {MAX_CONDITIONS} in a group",
+                            conds.len()
+                        ),
+                    )
+                    .with_limit(MAX_CONDITIONS),
                 );
+                continue;
             }
             let mut group = Vec::new();
             for (i, c) in conds.iter().enumerate() {
@@ -426,11 +496,62 @@ impl Filter {
                 groups.push(group);
             }
         }
-        if errors.is_empty() {
-            Ok(Self { groups })
-        } else {
-            Err(errors)
+        if !errors.is_empty() {
+            return Err(errors);
         }
+        let filter = Self { groups };
+        filter.check_limits(path).map_err(|e| vec![e])?;
+        Ok(filter)
+    }
+
+    /// How many conditions it has, over every group.
+    pub fn condition_count(&self) -> usize {
+        self.groups.iter().map(Vec::len).sum()
+    }
+
+    /// How many operand values it has, over every condition (a list counts its values).
+    pub fn operand_count(&self) -> usize {
+        self.groups.iter().flatten().map(|c| c.value.count()).sum()
+    }
+
+    /// Checks the limits every filter obeys, whichever path built it (see the module's
+    /// table): each condition's values and their lengths, then the whole filter's conditions
+    /// ([`MAX_TOTAL_CONDITIONS`]) and operand values ([`MAX_OPERANDS`]). Services run it on
+    /// every query, so filters assembled in code (a segment's rule ANDed with the list's
+    /// parameters) or stored before a limit existed are held to the same bounds.
+    ///
+    /// # Errors
+    /// The first limit broken, as a [`FieldError`] on `path` (`too_many` or `too_long`) with
+    /// the limit's value.
+    pub fn check_limits(&self, path: &str) -> Result<(), FieldError> {
+        for c in self.groups.iter().flatten() {
+            check_condition(c).map_err(|e| e.at(path))?;
+        }
+        let conditions = self.condition_count();
+        if conditions > MAX_TOTAL_CONDITIONS {
+            return Err(FieldError::new(
+                path,
+                "too_many",
+                format!(
+                    "the filter has {conditions} conditions (over all its groups, once combined \
+                     with the other parameters); at most {MAX_TOTAL_CONDITIONS}"
+                ),
+            )
+            .with_limit(MAX_TOTAL_CONDITIONS));
+        }
+        let operands = self.operand_count();
+        if operands > MAX_OPERANDS {
+            return Err(FieldError::new(
+                path,
+                "too_many",
+                format!(
+                    "the filter has {operands} values (over all its conditions, once combined \
+                     with the other parameters); at most {MAX_OPERANDS}"
+                ),
+            )
+            .with_limit(MAX_OPERANDS));
+        }
+        Ok(())
     }
 
     /// Both filters must hold: the groups' cross product (each side has at most a few groups).
@@ -488,6 +609,9 @@ fn parse_condition(c: &Value, at: &str) -> Result<Condition, FieldError> {
             "a condition is {\"field\", \"op\", \"value\"}",
         )
     })?;
+    if obj.contains_key("any") || obj.contains_key("all") {
+        return Err(too_deep(at));
+    }
     if let Some(k) = obj
         .keys()
         .find(|k| !matches!(k.as_str(), "field" | "op" | "value"))
@@ -525,8 +649,7 @@ fn parse_condition(c: &Value, at: &str) -> Result<Condition, FieldError> {
     for s in texts.into_iter().filter_map(Value::as_str) {
         check_text(&format!("{at}.value"), s, TextKind::SingleLine)?;
     }
-    let operand = operand(field, kind, op, value)
-        .map_err(|m| FieldError::new(format!("{at}.value"), "invalid_value", m))?;
+    let operand = operand(field, kind, op, value).map_err(|e| e.at(format!("{at}.value")))?;
     Ok(Condition {
         field,
         op,
@@ -534,51 +657,203 @@ fn parse_condition(c: &Value, at: &str) -> Result<Condition, FieldError> {
     })
 }
 
+fn too_deep(at: &str) -> FieldError {
+    FieldError::new(
+        at,
+        "too_deep",
+        format!(
+            "filters nest {MAX_DEPTH} levels deep at most: `any` holds groups, a group's `all` \
+             holds conditions, and a condition holds no filter"
+        ),
+    )
+    .with_limit(MAX_DEPTH)
+}
+
+/// Why an operand was refused: a stable code, a sentence quoting the value, and the limit's
+/// value when it breaks one. [`OperandError::at`] names the field or parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperandError {
+    /// `invalid_value`, `invalid_characters`, `too_many` (values) or `too_long` (characters).
+    pub code: &'static str,
+    /// What is wrong, quoting the value.
+    pub message: String,
+    /// The limit broken (`too_many`, `too_long`).
+    pub limit: Option<usize>,
+}
+
+impl OperandError {
+    fn invalid(message: impl Into<String>) -> Self {
+        Self {
+            code: "invalid_value",
+            message: message.into(),
+            limit: None,
+        }
+    }
+
+    fn limit(code: &'static str, limit: usize, message: String) -> Self {
+        Self {
+            code,
+            message,
+            limit: Some(limit),
+        }
+    }
+
+    /// The error as a [`FieldError`] on `field` (a JSON path or a query parameter).
+    pub fn at(self, field: impl Into<String>) -> FieldError {
+        let e = FieldError::new(field, self.code, self.message);
+        match self.limit {
+            Some(l) => e.with_limit(l),
+            None => e,
+        }
+    }
+}
+
+/// The most values a list operand of a `kind` field may hold.
+fn max_values(kind: FieldKind) -> usize {
+    if kind == FieldKind::Tags {
+        MAX_TAG_VALUES
+    } else {
+        MAX_LIST
+    }
+}
+
 /// Reads a value for `field` and `op` from JSON; also used for query parameters (as strings).
+/// Lists (`in`, `not_in`, `contains_all`) hold 1..=[`MAX_LIST`] values ([`MAX_TAG_VALUES`]
+/// tags), repeats dropped; texts 1..=[`MAX_TEXT_CHARS`] characters, tags (trimmed and
+/// lower-cased, as customers' tags are stored) 1..=[`MAX_TAG_CHARS`].
 ///
 /// # Errors
-/// A message quoting the value.
-pub fn operand(field: Field, kind: FieldKind, op: Op, value: &Value) -> Result<Operand, String> {
+/// An [`OperandError`] quoting the value, with the limit when it breaks one.
+pub fn operand(
+    field: Field,
+    kind: FieldKind,
+    op: Op,
+    value: &Value,
+) -> Result<Operand, OperandError> {
     match op {
         Op::IsNull | Op::IsNotNull => Ok(Operand::None),
-        Op::In | Op::NotIn => {
-            let items = value
-                .as_array()
-                .ok_or_else(|| format!("`{}` takes an array", op.as_str()))?;
-            if items.is_empty() || items.len() > MAX_LIST {
-                return Err(format!("1..={MAX_LIST} values"));
-            }
-            let one = if kind == FieldKind::Tags {
-                FieldKind::Text
+        Op::In | Op::NotIn | Op::ContainsAll => {
+            let items = value.as_array().ok_or_else(|| {
+                OperandError::invalid(format!("`{}` takes an array", op.as_str()))
+            })?;
+            let max = max_values(kind);
+            let what = if kind == FieldKind::Tags {
+                "tags"
             } else {
-                kind
+                "values"
             };
-            items
-                .iter()
-                .map(|v| scalar(field, one, v))
-                .collect::<Result<_, _>>()
-                .map(Operand::List)
+            if items.len() > max {
+                return Err(OperandError::limit(
+                    "too_many",
+                    max,
+                    format!("{} {what}; at most {max} in one condition", items.len()),
+                ));
+            }
+            if items.is_empty() {
+                return Err(OperandError::invalid(format!("1..={max} {what}")));
+            }
+            let mut list: Vec<Operand> = Vec::with_capacity(items.len());
+            for v in items {
+                let one = scalar(field, kind, v)?;
+                if !list.contains(&one) {
+                    list.push(one);
+                }
+            }
+            Ok(Operand::List(list))
         }
-        _ if kind == FieldKind::Tags => scalar(field, FieldKind::Text, value),
         _ => scalar(field, kind, value),
     }
 }
 
-fn scalar(field: Field, kind: FieldKind, v: &Value) -> Result<Operand, String> {
+/// Checks one condition's operand against the limits (for filters not built by [`operand`]).
+fn check_condition(c: &Condition) -> Result<(), OperandError> {
+    let kind = c.field.kind();
+    let items: &[Operand] = match &c.value {
+        Operand::List(items) => {
+            let max = max_values(kind);
+            if items.len() > max {
+                return Err(OperandError::limit(
+                    "too_many",
+                    max,
+                    format!(
+                        "a `{}` condition has {} values; at most {max}",
+                        c.field.name(),
+                        items.len()
+                    ),
+                ));
+            }
+            items
+        }
+        one => std::slice::from_ref(one),
+    };
+    let max = if kind == FieldKind::Tags {
+        MAX_TAG_CHARS
+    } else {
+        MAX_TEXT_CHARS
+    };
+    for item in items {
+        if let Operand::Text(t) = item
+            && t.chars().count() > max
+        {
+            return Err(OperandError::limit(
+                "too_long",
+                max,
+                format!(
+                    "a `{}` value has {} characters; at most {max}",
+                    c.field.name(),
+                    t.chars().count()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn scalar(field: Field, kind: FieldKind, v: &Value) -> Result<Operand, OperandError> {
     let text = || match v {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
         _ => None,
     };
-    let shown = v.to_string();
+    let shown = || {
+        let s = v.to_string();
+        match s.char_indices().nth(40) {
+            Some((at, _)) => format!("{}…", &s[..at]),
+            None => s,
+        }
+    };
+    let invalid = |m: String| OperandError::invalid(m);
     match kind {
-        FieldKind::Text => {
-            let s = text()
-                .filter(|s| !s.is_empty() && s.chars().count() <= 255)
-                .ok_or(format!("{shown} is not a text of 1..=255 characters"))?;
+        FieldKind::Text | FieldKind::Tags => {
+            let tag = kind == FieldKind::Tags;
+            let max = if tag { MAX_TAG_CHARS } else { MAX_TEXT_CHARS };
+            let s = text().ok_or_else(|| invalid(format!("{} is not a text", shown())))?;
+            let s = if tag { s.trim().to_owned() } else { s };
+            if s.is_empty() {
+                return Err(invalid(format!(
+                    "{} is not a text of 1..={max} characters",
+                    shown()
+                )));
+            }
+            let chars = s.chars().count();
+            if chars > max {
+                let what = if tag { "a tag" } else { "a text" };
+                return Err(OperandError::limit(
+                    "too_long",
+                    max,
+                    format!(
+                        "{} has {chars} characters; {what} has at most {max}",
+                        shown()
+                    ),
+                ));
+            }
             if has_forbidden_control(&s, TextKind::SingleLine) {
-                return Err("must not contain NUL or other control characters".to_owned());
+                return Err(OperandError {
+                    code: "invalid_characters",
+                    message: "must not contain NUL or other control characters".to_owned(),
+                    limit: None,
+                });
             }
             let s = if field == Field::Phone || field == Field::MobilePhone {
                 s
@@ -592,40 +867,92 @@ fn scalar(field: Field, kind: FieldKind, v: &Value) -> Result<Operand, String> {
             if words.contains(&s.as_str()) {
                 Ok(Operand::Text(s))
             } else {
-                Err(format!("{shown} is not one of {}", words.join(", ")))
+                Err(invalid(format!(
+                    "{} is not one of {}",
+                    shown(),
+                    words.join(", ")
+                )))
             }
         }
         FieldKind::Bool => match v {
             Value::Bool(b) => Ok(Operand::Bool(*b)),
             Value::String(s) if s == "true" || s == "false" => Ok(Operand::Bool(s == "true")),
-            _ => Err(format!("{shown} is not true or false")),
+            _ => Err(invalid(format!("{} is not true or false", shown()))),
         },
         FieldKind::Instant => text()
             .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
             .map(|t| Operand::Instant(crate::ports::truncate_to_micros(t.with_timezone(&Utc))))
-            .ok_or(format!(
-                "{shown} is not an RFC 3339 time such as 2026-01-31T00:00:00Z"
-            )),
+            .ok_or_else(|| {
+                invalid(format!(
+                    "{} is not an RFC 3339 time such as 2026-01-31T00:00:00Z",
+                    shown()
+                ))
+            }),
         FieldKind::Date => text()
             .and_then(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok())
             .map(Operand::Date)
-            .ok_or(format!("{shown} is not a date YYYY-MM-DD")),
+            .ok_or_else(|| invalid(format!("{} is not a date YYYY-MM-DD", shown()))),
         FieldKind::Money => text()
             .and_then(|s| s.parse::<Decimal>().ok())
             .and_then(|d| Amount::new(d).ok())
             .map(|a| Operand::Money(a.to_scaled()))
-            .ok_or(format!(
-                "{shown} is not an amount ≥ 0 with at most 4 decimals"
-            )),
+            .ok_or_else(|| {
+                invalid(format!(
+                    "{} is not an amount ≥ 0 with at most 4 decimals",
+                    shown()
+                ))
+            }),
         FieldKind::Integer => text()
             .and_then(|s| s.parse::<i64>().ok())
             .map(Operand::Integer)
-            .ok_or(format!("{shown} is not an integer")),
+            .ok_or_else(|| invalid(format!("{} is not an integer", shown()))),
         FieldKind::Id => text()
             .and_then(|s| s.parse::<Uuid>().ok())
             .map(Operand::Id)
-            .ok_or(format!("{shown} is not a UUID")),
-        FieldKind::Tags => Err("tags take text".into()),
+            .ok_or_else(|| invalid(format!("{} is not a UUID", shown()))),
+    }
+}
+
+/// A filter assembled from named parts (the customer list's query parameters): each part is
+/// read by [`operand`] and the whole is checked against [`Filter::check_limits`] as it grows,
+/// so an error names the parameter that breaks a rule or a limit.
+#[derive(Debug, Clone, Default)]
+pub struct FilterBuilder {
+    filter: Filter,
+}
+
+impl FilterBuilder {
+    /// ANDs `field op value` (a JSON value, or the parameter's text as a JSON string);
+    /// `name` names it in errors.
+    ///
+    /// # Errors
+    /// The operand's error, or the limit the filter would break, on `name`.
+    pub fn condition(
+        &mut self,
+        name: &str,
+        field: Field,
+        op: Op,
+        value: &Value,
+    ) -> Result<(), FieldError> {
+        let value = operand(field, field.kind(), op, value).map_err(|e| e.at(name))?;
+        self.and(name, Filter::all(vec![Condition { field, op, value }]))
+    }
+
+    /// ANDs a whole filter (several groups make the cross product, see [`Filter::and`]);
+    /// `name` names it in errors.
+    ///
+    /// # Errors
+    /// The limit the filter would break, on `name` (the builder then stays as it was).
+    pub fn and(&mut self, name: &str, filter: Filter) -> Result<(), FieldError> {
+        let next = self.filter.clone().and(filter);
+        next.check_limits(name)?;
+        self.filter = next;
+        Ok(())
+    }
+
+    /// The filter built.
+    pub fn build(self) -> Filter {
+        self.filter
     }
 }
 
@@ -743,6 +1070,158 @@ mod tests {
         assert_eq!(fields_of(eleven), vec![("filter.all".into(), "too_many")]);
         let six = json!({"any": vec![json!({"all": [cond]}); 6]});
         assert_eq!(fields_of(six), vec![("filter.any".into(), "too_many")]);
+    }
+
+    fn limit_of(json: Value) -> (String, &'static str, Option<u64>) {
+        let e = Filter::parse(&json, "filter").unwrap_err().remove(0);
+        assert!(
+            e.limit.is_none_or(|l| e.message.contains(&l.to_string())),
+            "{e:?}"
+        );
+        (e.field, e.code, e.limit)
+    }
+
+    fn tags(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("t{i}")).collect()
+    }
+
+    #[test]
+    fn every_limit_names_the_path_and_carries_its_value() {
+        assert_eq!(
+            limit_of(json!({"all": [{"field": "tags", "op": "contains_all", "value": tags(51)}]})),
+            ("filter.all[0].value".into(), "too_many", Some(50))
+        );
+        assert_eq!(
+            limit_of(json!({"all": [{"field": "tags", "op": "in", "value": tags(60)}]})),
+            ("filter.all[0].value".into(), "too_many", Some(50))
+        );
+        let list: Vec<String> = (0..101).map(|i| i.to_string()).collect();
+        assert_eq!(
+            limit_of(json!({"all": [{"field": "industry", "op": "in", "value": list}]})),
+            ("filter.all[0].value".into(), "too_many", Some(100))
+        );
+        assert_eq!(
+            limit_of(
+                json!({"all": [{"field": "tags", "op": "contains", "value": "x".repeat(51)}]})
+            ),
+            ("filter.all[0].value".into(), "too_long", Some(50))
+        );
+        assert_eq!(
+            limit_of(json!({"all": [{"field": "name", "op": "eq", "value": "x".repeat(256)}]})),
+            ("filter.all[0].value".into(), "too_long", Some(255))
+        );
+        assert_eq!(
+            limit_of(json!({"all": [{"any": [{"all": []}]}]})),
+            ("filter.all[0]".into(), "too_deep", Some(2))
+        );
+        assert_eq!(
+            limit_of(json!({"any": [{"any": []}]})),
+            ("filter.any[0]".into(), "too_deep", Some(2))
+        );
+        // 5 groups × 10 conditions × 100 values: each part within its limit, 5,000 in all.
+        let list: Vec<String> = (0..100).map(|i| format!("co{i}")).collect();
+        let group =
+            json!({"all": vec![json!({"field": "company", "op": "in", "value": list}); 10]});
+        assert_eq!(
+            limit_of(json!({"any": vec![group; 5]})),
+            ("filter".into(), "too_many", Some(MAX_OPERANDS as u64))
+        );
+        // At the limits it parses.
+        let at = json!({"all": [{"field": "tags", "op": "contains_all", "value": tags(50)}]});
+        assert!(Filter::parse(&at, "filter").is_ok());
+    }
+
+    #[test]
+    fn tag_operands_are_trimmed_lower_cased_and_without_repeats() {
+        let f = Filter::parse(
+            &json!({"all": [{"field": "tags", "op": "contains_all", "value": [" VIP", "vip", "B2B "]}]}),
+            "filter",
+        )
+        .unwrap();
+        assert_eq!(
+            f.groups[0][0].value,
+            Operand::List(vec![
+                Operand::Text("vip".into()),
+                Operand::Text("b2b".into())
+            ])
+        );
+        assert_eq!(
+            fields_of(json!({"all": [{"field": "name", "op": "contains_all", "value": ["a"]}]})),
+            vec![("filter.all[0].op".into(), "operator_not_allowed")]
+        );
+    }
+
+    #[test]
+    fn a_whole_query_is_held_to_the_limits_however_it_was_combined() {
+        let group = |n: usize| {
+            (0..n)
+                .map(|_| Condition {
+                    field: Field::IsVip,
+                    op: Op::Eq,
+                    value: Operand::Bool(true),
+                })
+                .collect::<Vec<_>>()
+        };
+        // A segment's five groups of ten, ANDed with a list's parameters' two groups of
+        // eleven: 10 groups of 21 conditions.
+        let segment = Filter {
+            groups: vec![group(10); 5],
+        };
+        let params = Filter {
+            groups: vec![group(11); 2],
+        };
+        let e = segment.and(params).check_limits("filter").unwrap_err();
+        assert_eq!(
+            (e.field.as_str(), e.code, e.limit),
+            ("filter", "too_many", Some(MAX_TOTAL_CONDITIONS as u64))
+        );
+        // A list built in code is checked too.
+        let built = Filter::all(vec![Condition {
+            field: Field::Tags,
+            op: Op::In,
+            value: Operand::List(tags(51).into_iter().map(Operand::Text).collect()),
+        }]);
+        assert_eq!(
+            built.check_limits("filter").unwrap_err().limit,
+            Some(MAX_TAG_VALUES as u64)
+        );
+    }
+
+    #[test]
+    fn a_builder_names_the_parameter_that_breaks_a_limit() {
+        let mut b = FilterBuilder::default();
+        let many = Value::Array(tags(400).into_iter().map(Value::String).collect());
+        let e = b
+            .condition("tags_all", Field::Tags, Op::ContainsAll, &many)
+            .unwrap_err();
+        assert_eq!(
+            (e.field.as_str(), e.code, e.limit),
+            ("tags_all", "too_many", Some(50))
+        );
+        // Six lists of 100 values each fit one by one, not together.
+        for (i, name) in ["industry", "company", "country", "language", "timezone"]
+            .iter()
+            .enumerate()
+        {
+            let field = Field::parse(name).unwrap().0;
+            let values: Vec<Value> = (0..100).map(|j| json!(format!("{i}-{j}"))).collect();
+            b.condition(name, field, Op::In, &Value::Array(values))
+                .unwrap();
+        }
+        let values: Vec<Value> = (0..100).map(|j| json!(format!("x{j}"))).collect();
+        let e = b
+            .condition(
+                "assigned_to",
+                Field::AssignedTo,
+                Op::In,
+                &Value::Array(values),
+            )
+            .unwrap_err();
+        assert_eq!(
+            (e.field.as_str(), e.limit),
+            ("assigned_to", Some(MAX_OPERANDS as u64))
+        );
+        assert_eq!(b.build().operand_count(), 500);
     }
 
     #[test]

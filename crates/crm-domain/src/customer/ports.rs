@@ -256,8 +256,9 @@ pub struct CustomerAggregates {
     pub new_this_month: u64,
     /// Created in `[last_month_start, month_start)`.
     pub new_last_month: u64,
-    /// Per currency: customers and Σ total_spent (amounts of different currencies never add up).
-    pub by_currency: Vec<(String, u64, crate::values::Amount)>,
+    /// Per currency: customers and Σ total_spent (amounts of different currencies never add
+    /// up), exact however many customers reach the largest amount.
+    pub by_currency: Vec<(String, u64, crate::values::AmountTotal)>,
     /// Σ total_orders.
     pub total_orders: u64,
 }

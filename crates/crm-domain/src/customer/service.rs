@@ -406,8 +406,9 @@ impl CustomerService {
     /// those customers) when `include_total`.
     ///
     /// # Errors
-    /// [`DomainError::Validation`] when `limit` is outside 1..=200 or the position does not fit
-    /// the sort; [`DomainError::Forbidden`].
+    /// [`DomainError::Validation`] when `limit` is outside 1..=200, the position does not fit
+    /// the sort, or the filter breaks a limit of the filter language (`filter`, `too_many` or
+    /// `too_long` with the limit, see [`super::filter`]); [`DomainError::Forbidden`].
     #[tracing::instrument(name = "CustomerService::list", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id))]
     pub async fn list(
         &self,
@@ -419,6 +420,7 @@ impl CustomerService {
         if query.deleted != Deleted::Exclude {
             actor.require(Permission::CustomersManage)?;
         }
+        check_filter(&query)?;
         if !(1..=MAX_PAGE_SIZE).contains(&query.limit) {
             return Err(DomainError::invalid(
                 "limit",
@@ -490,6 +492,7 @@ impl CustomerService {
         if query.deleted != Deleted::Exclude {
             actor.require(Permission::CustomersManage)?;
         }
+        check_filter(&query)?;
         let now = self.clock.now();
         let month_start = Utc
             .with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
@@ -550,7 +553,8 @@ impl CustomerService {
     /// # Errors
     /// [`DomainError::NotFound`] when an id is not a live customer of the tenant the caller
     /// reaches; [`DomainError::Validation`] on `action.assigned_to` when a restricted caller
-    /// assigns to another user;
+    /// assigns to another user, and on `filter` when the filter breaks a limit of the filter
+    /// language;
     /// [`DeleteCustomerError::OpenOrders`] (as [`DomainError::Rule`]) when deleting customers
     /// with open orders, naming up to [`OPEN_ORDERS_LISTED`] of them;
     /// [`DomainError::Validation`] for bad tags or too many ids.
@@ -575,7 +579,11 @@ impl CustomerService {
             other => other,
         };
         let (filter, ids) = match target {
-            BulkTarget::Filter(f) => (f, None),
+            BulkTarget::Filter(f) => {
+                f.check_limits("filter")
+                    .map_err(|e| DomainError::Validation(vec![e]))?;
+                (f, None)
+            }
             BulkTarget::Ids(ids) => {
                 if ids.is_empty() || ids.len() > MAX_BULK_IDS {
                     return Err(DomainError::invalid(
@@ -840,4 +848,14 @@ fn open_orders_refusal(id: CustomerId, refs: Vec<String>) -> DomainError {
         orders: refs.into_iter().map(|r| (id, r)).collect(),
     }
     .into()
+}
+
+/// The query's filter within the filter language's limits
+/// ([`Filter::check_limits`](super::filter::Filter::check_limits)), whichever path built it:
+/// query parameters, a JSON filter, a saved view, a segment's rule ANDed with parameters.
+fn check_filter(query: &CustomerQuery) -> Result<(), DomainError> {
+    query
+        .filter
+        .check_limits("filter")
+        .map_err(|e| DomainError::Validation(vec![e]))
 }

@@ -380,6 +380,39 @@ async fn list_limit_is_between_1_and_200() {
 }
 
 #[tokio::test]
+async fn a_filter_over_the_limits_is_refused_before_any_query_on_every_use_case() {
+    use crate::customer::filter::{Condition, Field, Filter, MAX_TAG_VALUES, Op, Operand};
+    // A tag set no parser would build (a filter assembled in code, or stored long ago).
+    let too_many = Filter::all(vec![Condition {
+        field: Field::Tags,
+        op: Op::ContainsAll,
+        value: Operand::List((0..400).map(|i| Operand::Text(format!("t{i}"))).collect()),
+    }]);
+    let q = CustomerQuery {
+        filter: too_many.clone(),
+        ..query(10)
+    };
+    let refused = |e: DomainError| {
+        matches!(e, DomainError::Validation(ref e)
+            if e[0].field == "filter" && e[0].limit == Some(MAX_TAG_VALUES as u64))
+    };
+    // The mock has no expectations: any repository call would panic.
+    let s = service(MockCustomerRepository::new());
+    let viewer = actor("viewer");
+    assert!(refused(s.list(&viewer, q.clone(), true).await.unwrap_err()));
+    assert!(refused(s.stats(&viewer, q).await.unwrap_err()));
+    assert!(refused(
+        s.bulk(
+            &actor("admin"),
+            BulkTarget::Filter(too_many),
+            BulkAction::SetVip(true)
+        )
+        .await
+        .unwrap_err()
+    ));
+}
+
+#[tokio::test]
 async fn deleted_customers_are_listed_only_with_the_manage_permission() {
     let repo = MockCustomerRepository::new();
     let q = CustomerQuery {

@@ -14,7 +14,7 @@ use crate::error::DomainError;
 use crate::ids::{CustomerId, SegmentId};
 use crate::ports::{Clock, IdGenerator, truncate_to_micros};
 use crate::tenant::TenantRepository;
-use crate::values::Amount;
+use crate::values::AmountTotal;
 
 /// A segment with its current size and value.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,8 +23,8 @@ pub struct SegmentWithTotals {
     pub segment: Segment,
     /// Live customers in it now.
     pub customer_count: u64,
-    /// Σ total_spent of those customers per currency.
-    pub total_revenue: Vec<(String, Amount)>,
+    /// Σ total_spent of those customers per currency (exact sums).
+    pub total_revenue: Vec<(String, AmountTotal)>,
 }
 
 /// Segment use cases. Reading needs `customers.view`; writing `customers.manage`. Sizes,

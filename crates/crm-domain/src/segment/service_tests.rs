@@ -15,7 +15,7 @@ use crate::customer::{Customer, CustomerAggregates, MockCustomerRepository};
 use crate::error::{DomainError, RepositoryError};
 use crate::ids::{CustomerId, SegmentId, TenantId, UserId};
 use crate::testing::{self, TENANT, actor, clock, field_codes as fields, fixed_ids, now, tenants};
-use crate::values::Amount;
+use crate::values::{Amount, AmountTotal};
 
 const OTHER_TENANT: TenantId = TenantId(Uuid::from_u128(9));
 const SEGMENT: SegmentId = SegmentId(Uuid::from_u128(10));
@@ -41,7 +41,11 @@ fn sized(count: u64, revenue: i64) -> MockCustomerRepository {
         .returning(move |_, _, _, _, _| {
             Ok(CustomerAggregates {
                 count,
-                by_currency: vec![("IDR".into(), count, Amount::from_scaled(revenue * 10_000))],
+                by_currency: vec![(
+                    "IDR".into(),
+                    count,
+                    AmountTotal::from(Amount::from_scaled(revenue * 10_000)),
+                )],
                 ..Default::default()
             })
         });
@@ -173,7 +177,7 @@ async fn create_stores_the_segment_in_the_callers_tenant_and_returns_its_size() 
         created.total_revenue,
         vec![(
             "IDR".to_owned(),
-            Amount::new(Decimal::from(4_500_000)).unwrap()
+            AmountTotal::from(Amount::new(Decimal::from(4_500_000)).unwrap())
         )]
     );
 }

@@ -4,7 +4,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
-use crm_domain::customer::filter::{Condition, Field, Filter, Op, Operand, operand};
+use crm_domain::customer::filter::{Condition, Field, Filter, FilterBuilder, Op, Operand};
 use crm_domain::customer::search::SearchText;
 use crm_domain::customer::{
     CustomerQuery, DEFAULT_PAGE_SIZE, Deleted, Position, SortField, SortKey, SortValue,
@@ -59,9 +59,11 @@ pub struct ListCustomersParams {
     industry: Option<Vec<String>>,
     /// Owner user id.
     assigned_to: Option<Vec<String>>,
-    /// Has any of these tags.
+    /// Has any of these tags (repeated or comma-separated values add up: at most 50 tags of
+    /// at most 50 characters).
     tag: Option<Vec<String>>,
-    /// Has all of these tags.
+    /// Has all of these tags (repeated or comma-separated values add up: at most 50 tags of at
+    /// most 50 characters; one set condition).
     tags_all: Option<Vec<String>>,
     /// VIP.
     is_vip: Option<bool>,
@@ -136,11 +138,6 @@ const MULTI: &[(&str, Field)] = &[
     ("tag", Field::Tags),
     ("rfm_segment", Field::RfmSegment),
 ];
-
-fn cond(name: &str, field: Field, op: Op, raw: &Value) -> Result<Condition, ApiError> {
-    let value = operand(field, field.kind(), op, raw).map_err(|m| ApiError::bad(name, m))?;
-    Ok(Condition { field, op, value })
-}
 
 fn boolean(name: &str, value: &str) -> Result<bool, ApiError> {
     match value {
@@ -241,13 +238,16 @@ pub(crate) struct ListMode {
     page: Option<u64>,
 }
 
+/// Parameters that hold a list of values: repeated or comma-separated values add up (one
+/// condition, so one limit). Every other parameter may be given once.
+const LISTS: &[&str] = &["tags_all"];
+
 pub(crate) fn parse_params(
     query: &str,
     state: &AppState,
 ) -> Result<(CustomerQuery, ListMode), ApiError> {
     let now = state.services.customers.now();
-    let mut conditions = Vec::new();
-    let mut extra = Filter::default();
+    let mut filter = FilterBuilder::default();
     let mut limit = DEFAULT_PAGE_SIZE;
     let mut cursor = None;
     let mut sort = Vec::new();
@@ -256,7 +256,9 @@ pub(crate) fn parse_params(
         include_total: false,
         page: None,
     };
-    let mut multi: Vec<(&str, Field, Vec<Value>)> = Vec::new();
+    // Lists, in the order first seen: (parameter, field, operator, values).
+    let mut lists: Vec<(&str, Field, Op, Vec<Value>)> = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
     let mut search = None;
     let mut known: Vec<&str> = vec![
         "q",
@@ -276,8 +278,35 @@ pub(crate) fn parse_params(
     ];
     known.extend(RANGES.iter().map(|r| r.0));
     known.extend(MULTI.iter().map(|m| m.0));
+    let field_error = ApiError::BadParameter;
     crate::query::each_param(query, &known, |name, value| {
         let text = || Value::String(value.to_owned());
+        let list = MULTI
+            .iter()
+            .map(|(p, f)| (*p, *f, Op::In))
+            .chain(LISTS.iter().map(|p| (*p, Field::Tags, Op::ContainsAll)))
+            .find(|(p, ..)| *p == name);
+        if let Some((param, field, op)) = list {
+            let values = value
+                .split(',')
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(|v| Value::String(v.to_owned()));
+            match lists.iter_mut().find(|l| l.0 == param) {
+                Some(l) => l.3.extend(values),
+                None => lists.push((param, field, op, values.collect())),
+            }
+            return Ok(());
+        }
+        // A single-valued parameter given twice would AND a condition with itself (and
+        // `has_phone` or `follow_up_due`, two groups each, would double the groups each time).
+        if seen.iter().any(|s| s == name) {
+            return Err(ApiError::bad(
+                name,
+                format!("`{name}` is given more than once; give it once"),
+            ));
+        }
+        seen.push(name.to_owned());
         match name {
             "q" => {
                 search = Some(SearchText::parse(value).map_err(|e| ApiError::bad("q", e.message))?)
@@ -291,39 +320,31 @@ pub(crate) fn parse_params(
             }
             "include_total" => mode.include_total = boolean(name, value)?,
             "sort" => sort = parse_sort(value)?,
-            "tags_all" => {
-                for tag in value.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-                    conditions.push(cond(
-                        name,
-                        Field::Tags,
-                        Op::Contains,
-                        &Value::String(tag.to_owned()),
-                    )?);
-                }
-            }
-            "is_vip" => conditions.push(cond(
-                name,
-                Field::IsVip,
-                Op::Eq,
-                &Value::Bool(boolean(name, value)?),
-            )?),
-            "is_blacklisted" => conditions.push(cond(
-                name,
-                Field::IsBlacklisted,
-                Op::Eq,
-                &Value::Bool(boolean(name, value)?),
-            )?),
+            "is_vip" => filter
+                .condition(
+                    name,
+                    Field::IsVip,
+                    Op::Eq,
+                    &Value::Bool(boolean(name, value)?),
+                )
+                .map_err(field_error)?,
+            "is_blacklisted" => filter
+                .condition(
+                    name,
+                    Field::IsBlacklisted,
+                    Op::Eq,
+                    &Value::Bool(boolean(name, value)?),
+                )
+                .map_err(field_error)?,
             "has_email" => {
                 let op = if boolean(name, value)? {
                     Op::IsNotNull
                 } else {
                     Op::IsNull
                 };
-                conditions.push(Condition {
-                    field: Field::Email,
-                    op,
-                    value: Operand::None,
-                });
+                filter
+                    .condition(name, Field::Email, op, &Value::Null)
+                    .map_err(field_error)?;
             }
             "has_phone" => {
                 let phone = |f, op| Condition {
@@ -331,7 +352,7 @@ pub(crate) fn parse_params(
                     op,
                     value: Operand::None,
                 };
-                extra = extra.clone().and(if boolean(name, value)? {
+                let has = if boolean(name, value)? {
                     Filter {
                         groups: vec![
                             vec![phone(Field::Phone, Op::IsNotNull)],
@@ -343,43 +364,35 @@ pub(crate) fn parse_params(
                         phone(Field::Phone, Op::IsNull),
                         phone(Field::MobilePhone, Op::IsNull),
                     ])
-                });
+                };
+                filter.and(name, has).map_err(field_error)?;
             }
-            "follow_up_due" => {
-                extra = extra
-                    .clone()
-                    .and(Filter::follow_up_due(boolean(name, value)?, now));
-            }
+            "follow_up_due" => filter
+                .and(name, Filter::follow_up_due(boolean(name, value)?, now))
+                .map_err(field_error)?,
             "include_deleted" if boolean(name, value)? => deleted = Deleted::Include,
             "only_deleted" if boolean(name, value)? => deleted = Deleted::Only,
             "include_deleted" | "only_deleted" => {}
             _ => {
                 if let Some((_, field, op)) = RANGES.iter().find(|r| r.0 == name) {
-                    conditions.push(cond(name, *field, *op, &text())?);
-                } else if let Some((param, field)) = MULTI.iter().find(|m| m.0 == name) {
-                    let values = value
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|v| !v.is_empty())
-                        .map(|v| Value::String(v.to_owned()));
-                    match multi.iter_mut().find(|m| m.0 == *param) {
-                        Some(m) => m.2.extend(values),
-                        None => multi.push((param, *field, values.collect())),
-                    }
+                    filter
+                        .condition(name, *field, *op, &text())
+                        .map_err(field_error)?;
                 }
             }
         }
         Ok(())
     })?;
-    for (name, field, values) in multi {
+    for (name, field, op, values) in lists {
         if !values.is_empty() {
-            conditions.push(cond(name, field, Op::In, &Value::Array(values))?);
+            filter
+                .condition(name, field, op, &Value::Array(values))
+                .map_err(field_error)?;
         }
     }
     let offset = mode.page.map(|p| page_offset(p, limit)).transpose()?;
-    let filter = Filter::all(conditions).and(extra);
     let mut query = CustomerQuery {
-        filter,
+        filter: filter.build(),
         sort,
         deleted,
         limit,
@@ -438,7 +451,7 @@ pub(crate) async fn answer(
     params(ListCustomersParams),
     responses(
         (status = 200, description = "A page of customers", body = CustomerPage),
-        (status = 400, description = "Unknown parameter, malformed value, or a cursor not issued by this server for this sort", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Unknown or repeated parameter, malformed value, a value over a limit of the filter language (`errors[0].limit`), or a cursor not issued by this server for this sort", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing customers.view (customers.manage for deleted customers)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -473,8 +486,10 @@ pub struct SearchRequest {
     /// Free-text search (as the list's `q`).
     pub q: Option<String>,
     /// `{"any": [{"all": [{"field", "op", "value"}, ...]}, ...]}` or `{"all": [...]}`; at most 5
-    /// groups of 10 conditions. Operators: eq, neq, in, not_in, gt, gte, lt, lte, contains,
-    /// starts_with, ends_with, is_null, is_not_null.
+    /// groups of 10 conditions, 100 values in a list (50 tags of 50 characters), texts of 255
+    /// characters, 500 values in all. Operators: eq, neq, in, not_in, gt, gte, lt, lte,
+    /// contains, contains_all (tags: has every one), starts_with, ends_with, is_null,
+    /// is_not_null.
     #[schema(value_type = Option<Object>, example = json!({"any": [{"all": [{"field": "email", "op": "ends_with", "value": "@acme.id"}, {"field": "total_spent", "op": "gte", "value": "1000000"}]}]}))]
     pub filter: Option<Value>,
     /// Sort keys, `-` for descending (as the list's `sort`).
@@ -501,7 +516,7 @@ pub struct SearchRequest {
         (status = 200, description = "A page of customers", body = CustomerPage),
         (status = 400, description = "A cursor not issued by this server for this sort", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing customers.view (customers.manage for deleted customers)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A malformed filter; errors quote the field, operator or value", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A malformed filter, or one over a limit (`errors[0].limit`); errors quote the field, operator or value", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -608,7 +623,7 @@ pub struct CustomerStatsResponse {
     params(ListCustomersParams),
     responses(
         (status = 200, description = "Counts and revenue of the customers the filters select", body = CustomerStatsResponse),
-        (status = 400, description = "Unknown parameter or malformed value", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Unknown or repeated parameter, malformed value, or a value over a limit of the filter language (`errors[0].limit`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing customers.view", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -650,11 +665,7 @@ pub async fn customer_stats(
                 currency,
                 customers,
                 total_revenue: sum.value(),
-                average_lifetime_value: if customers == 0 {
-                    rust_decimal::Decimal::ZERO
-                } else {
-                    (sum.value() / rust_decimal::Decimal::from(customers)).round_dp(2)
-                },
+                average_lifetime_value: sum.per(customers, 2),
             })
             .collect(),
         average_purchases_per_customer: s.average_purchases,

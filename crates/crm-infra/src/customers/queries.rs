@@ -4,7 +4,7 @@
 use crm_domain::access::Visibility;
 use crm_domain::customer::{Customer, CustomerQuery, IdempotencyRecord, UniqueField};
 use crm_domain::ids::TierId;
-use crm_domain::values::Amount;
+use crm_domain::values::AmountTotal;
 use crm_domain::{CustomerId, RepositoryError, TenantId};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder,
@@ -184,6 +184,7 @@ pub(super) async fn aggregates(
         i64,
         i64,
         i64,
+        i64,
     );
     let groups: Vec<Group> = filtered(tenant, visibility, backend, query)
         .select_only()
@@ -198,7 +199,8 @@ pub(super) async fn aggregates(
             "vip",
         )
         .column_as(Expr::cust("CAST(SUM(total_orders) AS BIGINT)"), "orders")
-        .column_as(Expr::cust("CAST(SUM(total_spent) AS BIGINT)"), "spent")
+        .column_as(Expr::cust(crate::sums::high("total_spent")), "spent_high")
+        .column_as(Expr::cust(crate::sums::low("total_spent")), "spent_low")
         .group_by(Col::Status)
         .group_by(Col::CustomerType)
         .group_by(Col::Stage)
@@ -216,8 +218,9 @@ pub(super) async fn aggregates(
         }
     }
     let mut out = crm_domain::customer::CustomerAggregates::default();
-    let mut spent_by_currency: Vec<(String, u64, i64)> = Vec::new();
-    for (status, kind, stage, tier, currency, count, vip, orders, spent) in groups {
+    let mut spent_by_currency: Vec<(String, u64, AmountTotal)> = Vec::new();
+    for (status, kind, stage, tier, currency, count, vip, orders, high, low) in groups {
+        let spent = crate::sums::total(high, low)?;
         let c = n(count);
         out.count += c;
         out.vip += n(vip);
@@ -229,7 +232,9 @@ pub(super) async fn aggregates(
         match spent_by_currency.iter_mut().find(|(k, ..)| *k == currency) {
             Some((_, k, sum)) => {
                 *k += c;
-                *sum += spent;
+                *sum = sum
+                    .checked_add(spent)
+                    .ok_or_else(|| crate::sums::beyond_range(&currency))?;
             }
             None => spent_by_currency.push((currency, c, spent)),
         }
@@ -251,10 +256,7 @@ pub(super) async fn aggregates(
         v.sort();
     }
     spent_by_currency.sort();
-    out.by_currency = spent_by_currency
-        .into_iter()
-        .map(|(c, k, sum)| (c, k, Amount::from_scaled(sum)))
-        .collect();
+    out.by_currency = spent_by_currency;
     Ok(out)
 }
 
