@@ -324,3 +324,129 @@ async fn a_saturated_pool_answers_503_within_the_timeout_and_recovers() {
         .unwrap();
     assert_eq!(again.status(), 200, "requests succeed again");
 }
+
+async fn customers_total(http: &reqwest::Client, base: &str, token: &str) -> u64 {
+    let body: Value = http
+        .get(format!(
+            "{base}/api/v1/customers?limit=1&include_total=true"
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["total"].as_u64().unwrap()
+}
+
+async fn start_import(http: &reqwest::Client, base: &str, token: &str, file: &str) -> String {
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(file.as_bytes().to_vec()).file_name("people.csv"),
+        )
+        .text("options", json!({"kind": "customers"}).to_string());
+    let r = http
+        .post(format!("{base}/api/v1/imports"))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let job: Value = r.json().await.unwrap();
+    format!("{base}/api/v1/jobs/{}", job["id"].as_str().unwrap())
+}
+
+async fn job(http: &reqwest::Client, url: &str, token: &str) -> Value {
+    http.get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "fault suite: make fault"]
+async fn a_server_killed_during_an_import_leaves_whole_batches_and_a_true_checkpoint() {
+    const N: usize = 30_000;
+    let pg = ScratchPostgres::start();
+    let leases = [("CRM_JOB_HEARTBEAT_SECS", "1"), ("CRM_JOB_LEASE_SECS", "3")];
+    let mut server = fresh_server(&pg, "killed", &leases).await;
+    let admin = token(server.tenant("Killed"), "admin");
+    let http = client();
+    let mut file = String::from("name,email\n");
+    for i in 0..N {
+        file.push_str(&format!("Customer {i},c{i}@example.com\n"));
+    }
+    let location = start_import(&http, &server.base, &admin, &file).await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let j = job(&http, &location, &admin).await;
+        if j["result"]["last_line"].as_u64().unwrap_or(0) > 1 {
+            assert_eq!(j["state"], "running", "killed mid-import: {j}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the import made no progress: {j}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.kill();
+
+    // Another process starts on the same database: it fails the job once its lease runs out.
+    server.restart().await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let swept = loop {
+        let j = job(&http, &location, &admin).await;
+        if j["state"] != "running" {
+            break j;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the killed job stays running: {j}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(swept["state"], "failed", "{swept}");
+    let created = swept["result"]["created"].as_u64().unwrap();
+    let stored = customers_total(&http, &server.base, &admin).await;
+    assert_eq!(
+        stored, created,
+        "the checkpoint counts what is stored: {swept}"
+    );
+    assert_eq!(
+        swept["result"]["last_line"].as_u64().unwrap(),
+        created + 1,
+        "the checkpoint's line follows the stored rows: {swept}"
+    );
+    assert_eq!(stored % 1_000, 0, "whole batches only, got {stored}");
+    assert!(stored < N as u64, "killed before the end, got {stored}");
+
+    // The rerun completes: the stored customers match by e-mail, nothing is duplicated.
+    let rerun = start_import(&http, &server.base, &admin, &file).await;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let done = loop {
+        let j = job(&http, &rerun, &admin).await;
+        if j["state"] != "running" {
+            break j;
+        }
+        assert!(Instant::now() < deadline, "the rerun did not finish: {j}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(done["state"], "completed", "{done}");
+    assert_eq!(
+        customers_total(&http, &server.base, &admin).await,
+        N as u64,
+        "every row once: {done}"
+    );
+    eprintln!(
+        "killed import: {stored} rows stored at the kill, rerun {}",
+        done["result"]
+    );
+}

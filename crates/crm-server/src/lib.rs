@@ -280,7 +280,8 @@ pub fn services_with(db: &Database, jobs: Arc<LeasedJobs>) -> Services {
         imports: Arc::new(ImportService::new(
             import_customers.clone(),
             tenant_repo.clone(),
-            Arc::new(SeaJobRepository::new(jobs_db.clone())),
+            // This process's jobs, under leases: an import's job is renewed by the heartbeat.
+            job_repo.clone(),
             Arc::new(SeaImportRepository::new(jobs_db.clone())),
             Arc::new(DiskImportFiles),
             Arc::new(OrderService::new(
