@@ -98,7 +98,7 @@ fn service(privacy: MockPrivacyRepository, customers: MockCustomerRepository) ->
     PrivacyService::new(
         Arc::new(privacy),
         Arc::new(customers),
-        Arc::new(crate::tenant::MockTenantRepository::new()),
+        Arc::new(crate::testing::tenants(now)),
         Arc::new(clock(now)),
         Arc::new(ids()),
     )
