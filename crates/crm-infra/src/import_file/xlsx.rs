@@ -811,8 +811,14 @@ impl XlsxRows {
                     }
                 }
                 Event::Empty(e) if e.local_name().as_ref() == "c" => {
-                    let (col, _, _) = self.cell_attrs(&e, next_col)?;
-                    next_col = col.saturating_add(1);
+                    // No value: only its column matters (for a next cell without `r`).
+                    next_col = match attr(&e, "r")? {
+                        Some(r) => cell_ref(r.trim())
+                            .ok_or_else(|| bad(format!("the sheet has a cell reference `{r}`")))?
+                            .0
+                            .saturating_add(1),
+                        None => next_col.saturating_add(1),
+                    };
                 }
                 Event::End(e) if e.local_name().as_ref() == "row" => return Ok(cells),
                 Event::Eof => return Err(bad("the sheet's XML ends inside a row")),
