@@ -26,6 +26,9 @@ pub struct TestApp {
     pub http: reqwest::Client,
     services: Services,
     keys: crm_http::JwtKeys,
+    /// The server's upload folder (`CRM_UPLOAD_DIR`).
+    upload_dir: std::path::PathBuf,
+    _uploads: tempfile::TempDir,
     _db: TestDatabase,
 }
 
@@ -73,11 +76,14 @@ impl TestApp {
     /// As [`TestApp::spawn`], with a chance to change the configuration.
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<Self> {
         let db = TestDatabase::create(backend).await?;
+        // A folder of its own for each server's uploads (not `./data/uploads`).
+        let uploads = tempfile::tempdir().unwrap();
         let mut config = Config {
             database_url: Some(db.url.clone()),
             bind: "127.0.0.1:0".into(),
             jwt_secret: Some(SECRET.into()),
             workers: Some(1),
+            upload_dir: Some(uploads.path().to_path_buf()),
             // Rate limits are off unless a test turns them on (tests/tests/rate_limits.rs).
             rate_limit_per_token: 0.0,
             rate_limit_per_tenant: 0.0,
@@ -96,6 +102,8 @@ impl TestApp {
                 .unwrap(),
             services: services(&db.db),
             keys: crm_http::JwtKeys::from_secret(SECRET.as_bytes()),
+            upload_dir: config.upload_dir(),
+            _uploads: uploads,
             _db: db,
         })
     }
@@ -107,6 +115,11 @@ impl TestApp {
         &self._db.db
     }
 
+    /// The server's upload folder (`CRM_UPLOAD_DIR`): empty once no upload is in progress.
+    pub fn upload_dir(&self) -> &std::path::Path {
+        &self.upload_dir
+    }
+
     /// Starts another server on this server's database, as a second instance of a deployment
     /// (or a restarted one) would be, with a chance to change its configuration; returns its
     /// base URL. It runs until the test ends.
@@ -116,6 +129,8 @@ impl TestApp {
             bind: "127.0.0.1:0".into(),
             jwt_secret: Some(SECRET.into()),
             workers: Some(1),
+            // The deployment's shared upload folder.
+            upload_dir: Some(self.upload_dir.clone()),
             ..Config::default()
         };
         tweak(&mut config);

@@ -1,7 +1,5 @@
 //! `/api/v1/imports`: bulk import of customers or orders from a CSV or XLSX file, as a job.
 
-use std::io::Write;
-
 use actix_multipart::Multipart;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
@@ -18,6 +16,10 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
+use crate::uploads::Upload;
+
+/// Bytes of an upload handed to a blocking thread at a time (hashed and written there).
+const PIECE: usize = 1 << 20;
 
 /// Registers the import routes (inside the `/api/v1` scope).
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -79,8 +81,11 @@ pub struct ImportForm {
     options: serde_json::Value,
 }
 
-/// Import customers or orders from a file (needs `customers.manage`). Answers 202 with the job;
-/// `GET /imports/{id}` follows it. `?wait=true` waits and answers 200 with the finished job.
+/// Import customers or orders from a file (needs `customers.manage`, checked before the body
+/// is read). Answers 202 with the job; `GET /imports/{id}` follows it. `?wait=true` waits and
+/// answers 200 with the finished job. An XLSX file is read as a stream within limits (columns,
+/// unzipped bytes, shared strings, element size): a file beyond one is a 413 naming the
+/// setting (`setting`) and its value (`limit`).
 #[utoipa::path(
     tag = "imports",
     params(("wait" = Option<bool>, Query, description = "Wait for the import to finish")),
@@ -89,7 +94,8 @@ pub struct ImportForm {
         (status = 202, description = "Accepted", body = ImportResponse),
         (status = 200, description = "Finished (with wait=true)", body = ImportResponse),
         (status = 400, description = "Not multipart, no file or options, unreadable file", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "File or row count beyond the limits", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Without `customers.manage` (the body is not read)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "File, row count, columns, unzipped size, shared strings or element size beyond the limits", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid options, naming `options.<field>`", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -101,40 +107,74 @@ pub async fn create_import(
     req: HttpRequest,
     mut form: Multipart,
 ) -> Result<HttpResponse, ApiError> {
+    // The caller may import at all, before a byte of the body is read or stored.
+    state.services.imports.authorize(&caller.0)?;
     let wait = crate::jobs::wait_param(&req)?;
     let limit = state.import_limits.max_bytes;
-    let mut file: Option<(tempfile::NamedTempFile, String, String)> = None;
+    // The upload is deleted when this handler fails or is dropped (client gone), or when
+    // its import ends.
+    let mut file: Option<(Upload, String, String)> = None;
     let mut options: Option<Vec<u8>> = None;
     while let Some(field) = form.next().await {
         let mut field = field.map_err(|e| ApiError::bad("file", format!("malformed form: {e}")))?;
         let name = field.name().unwrap_or_default().to_owned();
         match name.as_str() {
             "file" => {
+                if file.is_some() {
+                    return Err(ApiError::bad(
+                        "file",
+                        "the form has more than one `file` part",
+                    ));
+                }
                 let file_name = field
                     .content_disposition()
                     .and_then(|d| d.get_filename())
                     .unwrap_or("upload")
                     .to_owned();
-                let suffix = std::path::Path::new(&file_name)
-                    .extension()
-                    .map(|e| format!(".{}", e.to_string_lossy()))
-                    .unwrap_or_default();
-                let mut tmp = tempfile::Builder::new()
-                    .suffix(&suffix)
-                    .tempfile()
+                // Creating, hashing and writing the file happen on the blocking threads, in
+                // pieces of up to `PIECE` bytes: never file I/O on an actix worker.
+                let uploads = state.uploads.clone();
+                let tmp = web::block(move || uploads.create())
+                    .await
+                    .map_err(internal)?
                     .map_err(internal)?;
-                let mut hash = Sha256::new();
+                let mut sink = Some((tmp, Sha256::new()));
+                let mut piece: Vec<u8> = Vec::with_capacity(PIECE);
                 let mut size = 0usize;
-                while let Some(chunk) = field.next().await {
+                loop {
                     let chunk =
-                        chunk.map_err(|e| ApiError::bad("file", format!("upload failed: {e}")))?;
-                    size += chunk.len();
-                    if size > limit {
-                        return Err(ApiError::PayloadTooLarge { limit });
+                        match field.next().await {
+                            Some(chunk) => Some(chunk.map_err(|e| {
+                                ApiError::bad("file", format!("upload failed: {e}"))
+                            })?),
+                            None => None,
+                        };
+                    if let Some(chunk) = &chunk {
+                        size = size.saturating_add(chunk.len());
+                        if size > limit {
+                            return Err(ApiError::PayloadTooLarge { limit });
+                        }
+                        piece.extend_from_slice(chunk);
                     }
-                    hash.update(&chunk);
-                    tmp.write_all(&chunk).map_err(internal)?;
+                    if piece.len() >= PIECE || (chunk.is_none() && !piece.is_empty()) {
+                        let (mut tmp, mut hash) =
+                            sink.take().ok_or_else(|| internal("the upload was lost"))?;
+                        let bytes = std::mem::replace(&mut piece, Vec::with_capacity(PIECE));
+                        sink = Some(
+                            web::block(move || {
+                                hash.update(&bytes);
+                                tmp.write_all(&bytes).map(|()| (tmp, hash))
+                            })
+                            .await
+                            .map_err(internal)?
+                            .map_err(internal)?,
+                        );
+                    }
+                    if chunk.is_none() {
+                        break;
+                    }
                 }
+                let (tmp, hash) = sink.ok_or_else(|| internal("the upload was lost"))?;
                 let digest = hash
                     .finalize()
                     .iter()

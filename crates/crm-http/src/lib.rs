@@ -24,6 +24,7 @@ pub mod rate_limit;
 pub mod segments;
 pub mod shared_responses;
 pub mod state;
+pub mod uploads;
 pub mod views;
 
 use actix_web::body::MessageBody;

@@ -104,6 +104,18 @@ pub enum ApiError {
         /// The limit.
         limit: u64,
     },
+    /// An import file breaks a limit of the reader other than the row count (413): the
+    /// problem carries `setting` (the configuration that holds it) and `limit` (its value).
+    #[error("{detail}")]
+    FileBeyondLimit {
+        /// `CRM_MAX_IMPORT_COLUMNS`, `CRM_MAX_IMPORT_UNZIPPED_BYTES`,
+        /// `CRM_MAX_IMPORT_SHARED_STRINGS_BYTES` or `max_element_bytes`.
+        setting: String,
+        /// The limit's value (columns or bytes).
+        limit: u64,
+        /// What broke it.
+        detail: String,
+    },
     /// The body is not JSON (415).
     #[error("the request body must be application/json")]
     UnsupportedMediaType,
@@ -129,6 +141,15 @@ impl From<AcceptImportError> for ApiError {
             AcceptImportError::UnreadableFile(reason) => ApiError::bad("file", reason),
             e @ AcceptImportError::NoRows => ApiError::bad("file", e.to_string()),
             AcceptImportError::TooManyRows { limit } => ApiError::TooManyRows { limit },
+            AcceptImportError::FileBeyondLimit {
+                setting,
+                limit,
+                detail,
+            } => ApiError::FileBeyondLimit {
+                setting,
+                limit,
+                detail,
+            },
         }
     }
 }
@@ -212,6 +233,21 @@ impl ApiError {
             ApiError::BadParameter(e) => {
                 p.errors = vec![ProblemField::from(e.clone())];
             }
+            ApiError::FileBeyondLimit {
+                setting,
+                limit,
+                detail,
+            } => {
+                p.errors = vec![ProblemField {
+                    field: "file".into(),
+                    code: "too_large".into(),
+                    message: detail.clone(),
+                    limit: Some(*limit),
+                }];
+                p.extensions
+                    .insert("setting".into(), setting.clone().into());
+                p.extensions.insert("limit".into(), (*limit).into());
+            }
             _ => {}
         }
         p
@@ -249,6 +285,9 @@ impl ApiError {
             ApiError::Unauthorized(_) => ("unauthorized", "Authentication required"),
             ApiError::PayloadTooLarge { .. } => ("payload-too-large", "Request body too large"),
             ApiError::TooManyRows { .. } => ("too-many-rows", "Import file too long"),
+            ApiError::FileBeyondLimit { .. } => {
+                ("import-limit-exceeded", "Import file beyond a limit")
+            }
             ApiError::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
             ApiError::NoRoute(_) => ("not-found", "Not found"),
             ApiError::MethodNotAllowed => ("method-not-allowed", "Method not allowed"),
@@ -275,9 +314,9 @@ impl ResponseError for ApiError {
             },
             ApiError::BadRequest { .. } | ApiError::BadParameter(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::PayloadTooLarge { .. } | ApiError::TooManyRows { .. } => {
-                StatusCode::PAYLOAD_TOO_LARGE
-            }
+            ApiError::PayloadTooLarge { .. }
+            | ApiError::TooManyRows { .. }
+            | ApiError::FileBeyondLimit { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,

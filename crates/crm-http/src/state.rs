@@ -66,6 +66,8 @@ pub struct AppState {
     pub services: Services,
     /// The limits of uploaded import files.
     pub import_limits: ImportLimits,
+    /// Where uploaded import files wait for their import (deleted when done or refused).
+    pub uploads: crate::uploads::UploadDir,
     /// Writes export files (CSV, XLSX).
     pub sheets: Arc<dyn crm_domain::export::SheetWriters>,
     /// Token verification (HS256 secret and/or the identity provider's keys).

@@ -361,7 +361,14 @@ mod tests {
         let mut f = tempfile::NamedTempFile::new().unwrap();
         f.write_all(bytes).unwrap();
         f.flush().unwrap();
-        let mut r = SheetReader::open(f.path(), sniff(f.path()), None, false).unwrap();
+        let mut r = SheetReader::open(
+            f.path(),
+            sniff(f.path()),
+            None,
+            false,
+            crate::import_file::XlsxLimits::default(),
+        )
+        .unwrap();
         let rows = std::iter::from_fn(|| r.next_row())
             .map(Result::unwrap)
             .collect();
@@ -438,7 +445,7 @@ mod tests {
     }
 
     #[test]
-    fn an_xlsx_export_reads_back_with_calamine() {
+    fn an_xlsx_export_reads_back_with_the_import_reader() {
         let mut w = ExportWriter::new(ExportFormat::Xlsx, Vec::new()).unwrap();
         w.write_header(&["name", "notes", "total"]).unwrap();
         w.write_row(&strings(&["Budi", "line 1\nline 2", "1500.50"]))

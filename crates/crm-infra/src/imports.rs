@@ -8,7 +8,9 @@ use std::path::Path;
 use async_trait::async_trait;
 use crm_domain::ids::JobId;
 use crm_domain::import::RowError;
-use crm_domain::import::{ImportCheckpoint, ImportFiles, ImportRepository, RowSource};
+use crm_domain::import::{
+    FileError, ImportCheckpoint, ImportFiles, ImportRepository, RowResult, RowSource,
+};
 use crm_domain::job::JobState;
 use crm_domain::{RepositoryError, TenantId};
 use sea_orm::sea_query::Expr;
@@ -16,7 +18,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Transactio
 
 use crate::db::Database;
 use crate::error::map_db_err;
-use crate::import_file::{FileKind, ImportFileError, SheetReader};
+use crate::import_file::{FileKind, ImportFileError, SheetReader, XlsxLimits};
 use crate::orders::raw;
 
 /// Rejected import rows in `import_errors`.
@@ -129,35 +131,106 @@ impl ImportRepository for SeaImportRepository {
 
 /// A [`RowSource`] over a CSV or XLSX file on disk.
 pub struct FileRows {
-    reader: SheetReader,
+    /// `None` only while a batch is being read off the async threads (or after that read
+    /// failed).
+    reader: Option<SheetReader>,
+    headers: Vec<String>,
 }
 
 impl FileRows {
-    /// Opens `path` (kind sniffed from its name and first bytes).
+    /// Opens `path` (kind sniffed from its name and first bytes) and reads its header. Blocks:
+    /// call it off the async threads.
     ///
     /// # Errors
-    /// The file cannot be read, is empty, or is not CSV/XLSX.
-    pub fn open(path: &Path, delimiter: Option<u8>, latin1: bool) -> Result<Self, ImportFileError> {
+    /// The file cannot be read, is empty, is not CSV/XLSX, or breaks a limit of `limits`.
+    pub fn open(
+        path: &Path,
+        delimiter: Option<u8>,
+        latin1: bool,
+        limits: XlsxLimits,
+    ) -> Result<Self, ImportFileError> {
         let kind: FileKind = crate::import_file::sniff(path);
+        let reader = SheetReader::open(path, kind, delimiter, latin1, limits)?;
         Ok(Self {
-            reader: SheetReader::open(path, kind, delimiter, latin1)?,
+            headers: reader.headers().to_vec(),
+            reader: Some(reader),
         })
     }
 }
 
+#[async_trait]
 impl RowSource for FileRows {
     fn headers(&self) -> Vec<String> {
-        self.reader.headers().to_vec()
+        self.headers.clone()
     }
 
-    fn next_row(&mut self) -> Option<Result<(u64, Vec<String>), String>> {
-        self.reader.next_row().map(|r| r.map_err(|e| e.to_string()))
+    fn next_row(&mut self) -> Option<RowResult> {
+        self.reader
+            .as_mut()?
+            .next_row()
+            .map(|r| r.map_err(|e| e.to_string()))
+    }
+
+    /// Reads the rows on tokio's blocking threads, never on the async workers.
+    async fn next_rows(&mut self, max: usize) -> Vec<RowResult> {
+        let Some(mut reader) = self.reader.take() else {
+            return Vec::new();
+        };
+        let read = tokio::task::spawn_blocking(move || {
+            let rows: Vec<RowResult> = std::iter::from_fn(|| reader.next_row())
+                .take(max)
+                .map(|r| r.map_err(|e| e.to_string()))
+                .collect();
+            (reader, rows)
+        })
+        .await;
+        match read {
+            Ok((reader, rows)) => {
+                self.reader = Some(reader);
+                rows
+            }
+            Err(e) => vec![Err(format!("the file could not be read: {e}"))],
+        }
     }
 }
 
-/// [`ImportFiles`] over files on disk, read with [`FileRows`].
+/// The domain's view of a file error: a broken limit keeps its setting and value.
+fn file_error(e: ImportFileError) -> FileError {
+    match e {
+        ImportFileError::Limit {
+            setting,
+            limit,
+            detail,
+        } => FileError::BeyondLimit {
+            setting: setting.to_owned(),
+            limit,
+            detail,
+        },
+        other => FileError::Unreadable(other.to_string()),
+    }
+}
+
+/// [`ImportFiles`] over files on disk, read with [`FileRows`] on tokio's blocking threads.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct DiskImportFiles;
+pub struct DiskImportFiles {
+    limits: XlsxLimits,
+}
+
+impl DiskImportFiles {
+    /// Files read within `limits`.
+    pub fn new(limits: XlsxLimits) -> Self {
+        Self { limits }
+    }
+}
+
+/// Runs `f` on tokio's blocking threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, FileError> + Send + 'static,
+) -> Result<T, FileError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| FileError::Unreadable(format!("the file could not be read: {e}")))?
+}
 
 #[async_trait]
 impl ImportFiles for DiskImportFiles {
@@ -167,28 +240,43 @@ impl ImportFiles for DiskImportFiles {
         delimiter: Option<u8>,
         latin1: bool,
         limit: u64,
-    ) -> Result<u64, String> {
-        let path = path.to_owned();
-        tokio::task::spawn_blocking(move || {
-            let mut rows = FileRows::open(&path, delimiter, latin1).map_err(|e| e.to_string())?;
+    ) -> Result<u64, FileError> {
+        let (path, limits) = (path.to_owned(), self.limits);
+        blocking(move || {
+            let mut rows = FileRows::open(&path, delimiter, latin1, limits).map_err(file_error)?;
+            let reader = rows
+                .reader
+                .as_mut()
+                .ok_or_else(|| FileError::from("closed"))?;
             let mut n = 0u64;
-            while n <= limit && rows.next_row().is_some() {
-                n += 1;
+            while n <= limit {
+                match reader.next_row() {
+                    None => break,
+                    // A broken limit or an unreadable workbook refuses the file; a bad CSV
+                    // record is a row error of the import.
+                    Some(Err(e @ (ImportFileError::Limit { .. } | ImportFileError::Xlsx(_)))) => {
+                        return Err(file_error(e));
+                    }
+                    Some(_) => n += 1,
+                }
             }
             Ok(n)
         })
         .await
-        .map_err(|e| format!("the file could not be read: {e}"))?
     }
 
-    fn open(
+    async fn open(
         &self,
         path: &Path,
         delimiter: Option<u8>,
         latin1: bool,
-    ) -> Result<Box<dyn RowSource>, String> {
-        FileRows::open(path, delimiter, latin1)
-            .map(|f| Box::new(f) as Box<dyn RowSource>)
-            .map_err(|e| e.to_string())
+    ) -> Result<Box<dyn RowSource>, FileError> {
+        let (path, limits) = (path.to_owned(), self.limits);
+        blocking(move || {
+            FileRows::open(&path, delimiter, latin1, limits)
+                .map(|f| Box::new(f) as Box<dyn RowSource>)
+                .map_err(file_error)
+        })
+        .await
     }
 }

@@ -35,6 +35,17 @@ pub struct Config {
     pub max_import_bytes: usize,
     /// Most data rows in an import file (413 beyond). Default 2,000,000.
     pub max_import_rows: u64,
+    /// Most columns of an XLSX import: a cell with a value beyond is a 413. Default 200.
+    pub max_import_columns: usize,
+    /// Most bytes an XLSX import may unzip to, all its parts together, counted while it is
+    /// read (413 beyond). Default 1 GiB.
+    pub max_import_unzipped_bytes: u64,
+    /// Most bytes of shared strings an XLSX import may hold (413 beyond). Default 64 MiB.
+    pub max_import_shared_strings_bytes: u64,
+    /// Folder of uploaded import files while they are received and imported (each deleted
+    /// when its upload fails or its import ends; leftovers of a crash are deleted at
+    /// start-up). Default `<data_dir>/uploads`.
+    pub upload_dir: Option<PathBuf>,
     /// Largest database pool. Default 10.
     pub db_max_connections: u32,
     /// Longest a request's SQL statement may run (humantime: `5s`, `750ms`); beyond it the
@@ -108,6 +119,10 @@ impl Default for Config {
             max_body_bytes: 1 << 20,
             max_import_bytes: 200 << 20,
             max_import_rows: 2_000_000,
+            max_import_columns: 200,
+            max_import_unzipped_bytes: 1 << 30,
+            max_import_shared_strings_bytes: 64 << 20,
+            upload_dir: None,
             db_max_connections: 10,
             db_statement_timeout: Duration::from_secs(5),
             db_job_statement_timeout: Duration::from_secs(300),
@@ -242,6 +257,23 @@ impl Config {
             heartbeat: std::time::Duration::from_secs(heartbeat),
             lease: std::time::Duration::from_secs(lease),
         })
+    }
+
+    /// The limits of the XLSX import reader in force.
+    pub fn xlsx_limits(&self) -> crm_infra::import_file::XlsxLimits {
+        crm_infra::import_file::XlsxLimits {
+            max_columns: self.max_import_columns,
+            max_unzipped_bytes: self.max_import_unzipped_bytes,
+            max_shared_strings_bytes: self.max_import_shared_strings_bytes,
+            ..crm_infra::import_file::XlsxLimits::default()
+        }
+    }
+
+    /// The upload folder in force: `upload_dir`, else `<data_dir>/uploads`.
+    pub fn upload_dir(&self) -> PathBuf {
+        self.upload_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("uploads"))
     }
 
     /// The database URL in force.

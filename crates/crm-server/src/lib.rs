@@ -28,6 +28,7 @@ use crm_http::auth::KnownTenants;
 use crm_http::oidc::{HttpJwks, OidcVerifier};
 use crm_http::rate_limit::RateLimits;
 use crm_http::state::ImportLimits;
+use crm_http::uploads::UploadDir;
 use crm_http::{AppState, Authenticator, CursorCodec, JwtKeys, Metrics, ReadinessProbe};
 use crm_infra::export_file::SheetFiles;
 use crm_infra::{
@@ -205,12 +206,17 @@ pub fn services(db: &Database) -> Services {
         heartbeat: std::time::Duration::from_secs(Config::default().job_heartbeat_secs),
         lease: std::time::Duration::from_secs(Config::default().job_lease_secs),
     };
-    services_with(db, job_leases(db, times))
+    services_with(db, job_leases(db, times), Config::default().xlsx_limits())
 }
 
 /// The domain services wired to SeaORM repositories on `db`, with `jobs` (this process's,
-/// under leases) as the job repository: what the server hands to crm-http (in [`AppState`]).
-pub fn services_with(db: &Database, jobs: Arc<LeasedJobs>) -> Services {
+/// under leases) as the job repository, and imports read within `limits`: what the server
+/// hands to crm-http (in [`AppState`]).
+pub fn services_with(
+    db: &Database,
+    jobs: Arc<LeasedJobs>,
+    limits: crm_infra::import_file::XlsxLimits,
+) -> Services {
     let clock = Arc::new(SystemClock);
     let ids = Arc::new(UuidV7Generator);
     let tenant_repo = Arc::new(SeaTenantRepository::new(db.clone()));
@@ -283,7 +289,7 @@ pub fn services_with(db: &Database, jobs: Arc<LeasedJobs>) -> Services {
             // This process's jobs, under leases: an import's job is renewed by the heartbeat.
             job_repo.clone(),
             Arc::new(SeaImportRepository::new(jobs_db.clone())),
-            Arc::new(DiskImportFiles),
+            Arc::new(DiskImportFiles::new(limits)),
             Arc::new(OrderService::new(
                 import_customers,
                 Arc::new(SeaOrderRepository::new(jobs_db.clone())),
@@ -347,14 +353,25 @@ impl Application {
             );
         }
         let heartbeat = spawn_job_heartbeat(jobs.clone(), times.heartbeat);
-        let services = services_with(&db, jobs);
+        let services = services_with(&db, jobs, config.xlsx_limits());
         let secret = jwt_secret(config)?;
+        let upload_dir = config.upload_dir();
+        let uploads = UploadDir::open(&upload_dir)
+            .with_context(|| format!("creating the upload folder {}", upload_dir.display()))?;
+        // Uploads no live process holds: left by a crash.
+        let stale = uploads
+            .sweep()
+            .with_context(|| format!("listing the upload folder {}", upload_dir.display()))?;
+        if stale > 0 {
+            tracing::warn!(files = stale, dir = %upload_dir.display(), "stale uploads deleted");
+        }
         let state = web::Data::new(AppState {
             services,
             import_limits: ImportLimits {
                 max_bytes: config.max_import_bytes,
                 max_rows: config.max_import_rows,
             },
+            uploads,
             sheets: Arc::new(SheetFiles),
             auth: Arc::new(authenticator(config, &secret).await?),
             rate_limits: RateLimits::new(&config.rate_limits()?),

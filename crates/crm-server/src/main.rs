@@ -203,7 +203,7 @@ async fn import(
     // database leaves it alone.
     let jobs = crm_server::job_leases(&db, times);
     let heartbeat = crm_server::spawn_job_heartbeat(jobs.clone(), times.heartbeat);
-    let services = crm_server::services_with(&db, jobs);
+    let services = crm_server::services_with(&db, jobs, config.xlsx_limits());
     services
         .tenants
         .get(tenant)

@@ -8,6 +8,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use uuid::Uuid;
 
 use super::*;
+use crate::access::Permission;
 use crate::customer::MockCustomerRepository;
 use crate::error::DomainError;
 use crate::ids::JobId;
@@ -252,4 +253,46 @@ fn each_import_kind_has_its_job_kind() {
         assert!(kind.job_kind().is_import());
         assert_eq!(kind.job_kind().imports(), Some(kind.as_str()));
     }
+}
+
+#[test]
+fn only_callers_who_may_import_are_authorized_before_the_upload_is_read() {
+    let imports = service(MockImportFiles::new(), MockJobRepository::new());
+    for role in ["viewer", "sales", "manager"] {
+        assert_eq!(
+            imports.authorize(&actor(role)),
+            Err(DomainError::Forbidden(Permission::CustomersManage)),
+            "{role}"
+        );
+    }
+    assert_eq!(imports.authorize(&actor("admin")), Ok(()));
+}
+
+#[tokio::test]
+async fn a_file_beyond_a_reader_limit_starts_no_job_and_names_the_limit() {
+    let mut files = MockImportFiles::new();
+    files.expect_count_rows().returning(|_, _, _, _| {
+        Err(FileError::BeyondLimit {
+            setting: "CRM_MAX_IMPORT_COLUMNS".into(),
+            limit: 200,
+            detail: "too wide".into(),
+        })
+    });
+    files.expect_open().never();
+    let refused = service(files, MockJobRepository::new())
+        .accept(
+            &actor("admin"),
+            request(dry_run_of_customers()),
+            &upload(),
+            None,
+        )
+        .await;
+    assert_eq!(
+        refused.err(),
+        Some(AcceptImportError::FileBeyondLimit {
+            setting: "CRM_MAX_IMPORT_COLUMNS".into(),
+            limit: 200,
+            detail: "too wide".into(),
+        })
+    );
 }

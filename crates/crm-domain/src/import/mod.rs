@@ -58,7 +58,7 @@ pub use aliases::{detect_mapping, normalise_header, resolve_mapping};
 pub use cells::{parse_bool, parse_date, parse_datetime, parse_number};
 pub use model::{ImportCheckpoint, ImportKind, targets};
 pub use options::{DecimalSeparator, DuplicatePolicy, ImportOptions, MatchBy};
-pub use ports::{ImportFiles, ImportRepository, RowSource};
+pub use ports::{FileError, ImportFiles, ImportRepository, RowResult, RowSource};
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{MockImportFiles, MockImportRepository};
 pub use rows::{CustomerKey, OrderRow, RowError, customer_row, derived_order_ref, order_row};

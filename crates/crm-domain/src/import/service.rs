@@ -41,7 +41,7 @@ use serde_json::{Value, json};
 use super::aliases::resolve_mapping;
 use super::model::{ImportCheckpoint, ImportKind};
 use super::options::{DuplicatePolicy, ImportOptions, MatchBy};
-use super::ports::{ImportFiles, ImportRepository, RowSource};
+use super::ports::{FileError, ImportFiles, ImportRepository, RowSource};
 use super::rows::{RowError, customer_row, order_row};
 use crate::access::{Actor, Permission};
 use crate::customer::filter::Filter;
@@ -93,6 +93,34 @@ pub enum AcceptImportError {
         /// The most data rows a file may have.
         limit: u64,
     },
+    /// The file breaks another limit of the reader (columns, unzipped size, shared strings,
+    /// one XML element).
+    #[error("{detail}")]
+    FileBeyondLimit {
+        /// The setting that holds the limit (`CRM_MAX_IMPORT_COLUMNS`, ...).
+        setting: String,
+        /// Its value.
+        limit: u64,
+        /// What broke it.
+        detail: String,
+    },
+}
+
+impl From<FileError> for AcceptImportError {
+    fn from(e: FileError) -> Self {
+        match e {
+            FileError::Unreadable(reason) => Self::UnreadableFile(reason),
+            FileError::BeyondLimit {
+                setting,
+                limit,
+                detail,
+            } => Self::FileBeyondLimit {
+                setting,
+                limit,
+                detail,
+            },
+        }
+    }
 }
 
 /// An import [`ImportService::accept`] took: its `running` job, the file's data rows, and the
@@ -296,6 +324,18 @@ impl ImportService {
         })
     }
 
+    /// Checks that `actor` may import at all, before anything of the upload is read or stored:
+    /// both kinds of import need `customers.manage`. [`ImportService::accept`] checks again,
+    /// with the options.
+    ///
+    /// # Errors
+    /// [`DomainError::Forbidden`] without `customers.manage`.
+    pub fn authorize(&self, actor: &Actor) -> Result<(), DomainError> {
+        actor
+            .require(Permission::CustomersManage)
+            .map_err(DomainError::from)
+    }
+
     /// Accepts an import of the file at `path`: checks the caller (`customers.manage`) and the
     /// options, counts the file's data rows (refusing a file without any, or with more than
     /// `max_rows`), opens it, and stores a `running` job. The import itself is the returned
@@ -306,7 +346,7 @@ impl ImportService {
     /// [`AcceptImportError::Domain`] with [`DomainError::Forbidden`] without `customers.manage`,
     /// [`DomainError::Validation`] naming `options.<field>`, or a storage failure;
     /// [`AcceptImportError::UnreadableFile`], [`AcceptImportError::NoRows`],
-    /// [`AcceptImportError::TooManyRows`] for the file.
+    /// [`AcceptImportError::TooManyRows`], [`AcceptImportError::FileBeyondLimit`] for the file.
     #[tracing::instrument(name = "ImportService::accept", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id))]
     pub async fn accept(
         self: &Arc<Self>,
@@ -324,18 +364,14 @@ impl ImportService {
         let rows = self
             .files
             .count_rows(path, delimiter, latin1, limit)
-            .await
-            .map_err(AcceptImportError::UnreadableFile)?;
+            .await?;
         if rows > limit {
             return Err(AcceptImportError::TooManyRows { limit });
         }
         if rows == 0 {
             return Err(AcceptImportError::NoRows);
         }
-        let source = self
-            .files
-            .open(path, delimiter, latin1)
-            .map_err(AcceptImportError::UnreadableFile)?;
+        let source = self.files.open(path, delimiter, latin1).await?;
         let job = self.start(actor, &req).await?;
         let service = Arc::clone(self);
         let runner = actor.clone();
@@ -444,39 +480,49 @@ impl ImportService {
             .map_err(Stop::checkpoint)
     }
 
-    fn read_batch(
+    /// Reads up to [`IMPORT_BATCH`] good rows (through [`RowSource::next_rows`], so off the
+    /// async threads for a file), counting and recording the rejected ones.
+    async fn read_batch(
         source: &mut dyn RowSource,
         p: &mut Progress,
         errors: &mut Vec<RowError>,
     ) -> Vec<(u64, Vec<String>)> {
         let mut rows = Vec::with_capacity(IMPORT_BATCH);
         while rows.len() < IMPORT_BATCH {
-            match source.next_row() {
-                None => break,
-                Some(Ok(row)) => {
-                    p.counts.rows_read += 1;
-                    // The text rule on every cell (line breaks allowed: a cell may hold notes);
-                    // the value is not echoed, and storage never sees a NUL.
-                    let bad = row.1.iter().position(|c| {
-                        crate::values::has_forbidden_control(c, crate::values::TextKind::MultiLine)
-                    });
-                    if let Some(column) = bad {
-                        p.counts.failed += 1;
-                        errors.push(RowError::row(
-                            row.0,
-                            format!(
-                                "column {}: must not contain NUL or other control characters",
-                                column + 1
-                            ),
-                        ));
-                        continue;
+            let got = source.next_rows(IMPORT_BATCH - rows.len()).await;
+            if got.is_empty() {
+                break;
+            }
+            for next in got {
+                match next {
+                    Ok(row) => {
+                        p.counts.rows_read += 1;
+                        // The text rule on every cell (line breaks allowed: a cell may hold
+                        // notes); the value is not echoed, and storage never sees a NUL.
+                        let bad = row.1.iter().position(|c| {
+                            crate::values::has_forbidden_control(
+                                c,
+                                crate::values::TextKind::MultiLine,
+                            )
+                        });
+                        if let Some(column) = bad {
+                            p.counts.failed += 1;
+                            errors.push(RowError::row(
+                                row.0,
+                                format!(
+                                    "column {}: must not contain NUL or other control characters",
+                                    column + 1
+                                ),
+                            ));
+                            continue;
+                        }
+                        rows.push(row);
                     }
-                    rows.push(row);
-                }
-                Some(Err(reason)) => {
-                    p.counts.rows_read += 1;
-                    p.counts.failed += 1;
-                    errors.push(RowError::row(p.last_line + 1, reason));
+                    Err(reason) => {
+                        p.counts.rows_read += 1;
+                        p.counts.failed += 1;
+                        errors.push(RowError::row(p.last_line + 1, reason));
+                    }
                 }
             }
         }
@@ -535,7 +581,7 @@ impl ImportService {
         loop {
             // The progress as last committed: where a failed batch leaves it.
             let committed = (p.counts, p.last_line);
-            let rows = Self::read_batch(source, p, &mut errors);
+            let rows = Self::read_batch(source, p, &mut errors).await;
             if rows.is_empty() {
                 break;
             }
@@ -865,7 +911,7 @@ impl ImportService {
         loop {
             // The progress as last committed: where a failed batch leaves it.
             let committed = (p.counts, p.last_line);
-            let rows = Self::read_batch(source, p, &mut errors);
+            let rows = Self::read_batch(source, p, &mut errors).await;
             let Some(last_line) = rows.last().map(|(line, _)| *line) else {
                 break;
             };

@@ -10,9 +10,10 @@
 //!   quotes (comma when none). A record's line number is the line it starts on, so a quoted
 //!   field with line breaks does not shift the numbers of the rows after it. Memory per
 //!   record is bounded only by the record's size: callers bound the upload's size.
-//! - XLSX is read with `calamine`, which loads the whole first worksheet into memory (it does
-//!   not stream); rows are then converted to text one at a time. Line numbers are the sheet's
-//!   row numbers. Number cells print without thousands separators and with `.` as decimal
+//! - XLSX: the first worksheet is streamed one row at a time by [`xlsx`] (ZIP parts inflated
+//!   as they are read, XML parsed with `quick-xml`), within [`XlsxLimits`]: columns, unzipped
+//!   bytes, shared strings, one XML element; nothing is sized by the sheet's declared
+//!   dimensions. Line numbers are the sheet's row numbers. Number cells print without thousands separators and with `.` as decimal
 //!   separator (`1234.5`), whole numbers without `.0`; date cells as `YYYY-MM-DD`, or
 //!   `YYYY-MM-DDTHH:MM:SS[.mmm]Z` (RFC 3339; Excel has no time zone, so UTC) when they have a
 //!   time; booleans as `true` / `false`; error cells as Excel shows them (`#N/A`).
@@ -22,11 +23,14 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use calamine::{Data, Range, Reader, Xlsx, open_workbook};
 use sha2::{Digest, Sha256};
+
+pub mod xlsx;
+
+pub use xlsx::XlsxLimits;
 
 /// The UTF-8 byte-order mark.
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -69,6 +73,16 @@ pub enum ImportFileError {
     /// The workbook could not be read.
     #[error("cannot read the workbook: {0}")]
     Xlsx(String),
+    /// The workbook breaks one of the reader's [`XlsxLimits`].
+    #[error("{detail}")]
+    Limit {
+        /// The setting holding the limit (`CRM_MAX_IMPORT_COLUMNS`, ...).
+        setting: &'static str,
+        /// The limit's value.
+        limit: u64,
+        /// What broke it.
+        detail: String,
+    },
     /// The file is in a format this reader does not take.
     #[error("{0}")]
     Unsupported(&'static str),
@@ -132,13 +146,7 @@ enum Source {
         /// Set after an I/O error: reading further would fail again.
         failed: bool,
     },
-    Xlsx {
-        range: Range<Data>,
-        /// Absolute row number of the range's first row.
-        first_row: u64,
-        /// Next row of the range to read (relative).
-        next: usize,
-    },
+    Xlsx(Box<xlsx::XlsxRows>),
 }
 
 impl std::fmt::Debug for SheetReader {
@@ -152,21 +160,23 @@ impl std::fmt::Debug for SheetReader {
 impl SheetReader {
     /// Opens the file at `path` as `kind` (see [`sniff`]) and reads its header row.
     /// `delimiter` (CSV only): `None` detects it. `latin1` (CSV only): the file is Latin-1
-    /// rather than UTF-8.
+    /// rather than UTF-8. `limits` (XLSX only): the reader's limits.
     ///
     /// # Errors
     /// The file cannot be read; it has no header row ([`ImportFileError::Empty`]); its header
     /// is not valid UTF-8; it is a legacy `.xls` workbook or UTF-16 text
-    /// ([`ImportFileError::Unsupported`]); the workbook is not valid XLSX.
+    /// ([`ImportFileError::Unsupported`]); the workbook is not valid XLSX, or breaks a limit
+    /// before its header ends ([`ImportFileError::Limit`]).
     pub fn open(
         path: &Path,
         kind: FileKind,
         delimiter: Option<u8>,
         latin1: bool,
+        limits: XlsxLimits,
     ) -> Result<Self, ImportFileError> {
         match kind {
             FileKind::Csv => Self::open_csv(path, delimiter, latin1),
-            FileKind::Xlsx => Self::open_xlsx(path),
+            FileKind::Xlsx => Self::open_xlsx(path, limits),
         }
     }
 
@@ -182,7 +192,8 @@ impl SheetReader {
     ///
     /// # Errors
     /// A record that is not valid UTF-8 ([`ImportFileError::Encoding`]; reading may go on with
-    /// the next row) or an I/O error (after which the reader ends).
+    /// the next row), an I/O error, an invalid workbook or a broken limit (after which the
+    /// reader ends).
     pub fn next_row(&mut self) -> Option<Result<(u64, Vec<String>), ImportFileError>> {
         match &mut self.source {
             Source::Csv {
@@ -205,19 +216,17 @@ impl SheetReader {
                     }
                 }
             },
-            Source::Xlsx {
-                range,
-                first_row,
-                next,
-            } => loop {
-                if *next >= range.height() {
-                    return None;
-                }
-                let i = *next;
-                *next += 1;
-                let cells = xlsx_row(range, i);
-                if !all_blank(&cells) {
-                    return Some(Ok((*first_row + i as u64 + 1, cells)));
+            Source::Xlsx(rows) => loop {
+                match rows.next_row()? {
+                    Ok((_, cells)) if all_blank(&cells) => continue,
+                    // As wide as the header at least (as when the sheet was read whole).
+                    Ok((line, mut cells)) => {
+                        if cells.len() < self.headers.len() {
+                            cells.resize(self.headers.len(), String::new());
+                        }
+                        return Some(Ok((line, cells)));
+                    }
+                    Err(e) => return Some(Err(e)),
                 }
             },
         }
@@ -272,23 +281,11 @@ impl SheetReader {
         })
     }
 
-    fn open_xlsx(path: &Path) -> Result<Self, ImportFileError> {
-        let mut workbook: Xlsx<BufReader<File>> = open_workbook(path)
-            .map_err(|e: calamine::XlsxError| ImportFileError::Xlsx(e.to_string()))?;
-        let range = workbook
-            .worksheet_range_at(0)
-            .ok_or(ImportFileError::Xlsx(
-                "the workbook has no worksheet".into(),
-            ))?
-            .map_err(|e| ImportFileError::Xlsx(e.to_string()))?;
-        let first_row = range.start().map_or(0, |(row, _)| u64::from(row));
+    fn open_xlsx(path: &Path, limits: XlsxLimits) -> Result<Self, ImportFileError> {
+        let rows = xlsx::XlsxRows::open(path, limits)?;
         let mut reader = Self {
             headers: Vec::new(),
-            source: Source::Xlsx {
-                range,
-                first_row,
-                next: 0,
-            },
+            source: Source::Xlsx(Box::new(rows)),
         };
         match reader.next_row() {
             Some(Ok((_, headers))) => {
@@ -419,40 +416,6 @@ fn detect_delimiter(head: &[u8]) -> u8 {
     candidates.get(best).copied().unwrap_or(b',')
 }
 
-/// Row `i` (relative) of the sheet as text cells.
-fn xlsx_row(range: &Range<Data>, i: usize) -> Vec<String> {
-    (0..range.width())
-        .map(|c| range.get((i, c)).map(cell_text).unwrap_or_default())
-        .collect()
-}
-
-/// One XLSX cell as text (see the module documentation).
-fn cell_text(cell: &Data) -> String {
-    match cell {
-        Data::Empty => String::new(),
-        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
-        Data::Int(i) => i.to_string(),
-        Data::Float(f) => float_text(*f),
-        Data::Bool(b) => b.to_string(),
-        Data::Error(e) => e.to_string(),
-        Data::DateTime(dt) if dt.is_datetime() => {
-            let (y, mo, d, h, mi, s, ms) = dt.to_ymd_hms_milli();
-            let serial = dt.as_f64();
-            if (0.0..1.0).contains(&serial) {
-                // A time of day without a date.
-                format!("{h:02}:{mi:02}:{s:02}")
-            } else if (h, mi, s, ms) == (0, 0, 0, 0) {
-                format!("{y:04}-{mo:02}-{d:02}")
-            } else if ms == 0 {
-                format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
-            } else {
-                format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ms:03}Z")
-            }
-        }
-        Data::DateTime(dt) => float_text(dt.as_f64()),
-    }
-}
-
 /// A number as text: whole numbers without `.0`, others in the shortest form that reads back
 /// exactly, never in exponent notation.
 fn float_text(f: f64) -> String {
@@ -490,7 +453,7 @@ mod tests {
     fn csv(bytes: &[u8]) -> SheetReader {
         let f = file(bytes, ".csv");
         assert_eq!(sniff(f.path()), FileKind::Csv);
-        SheetReader::open(f.path(), FileKind::Csv, None, false).unwrap()
+        SheetReader::open(f.path(), FileKind::Csv, None, false, XlsxLimits::default()).unwrap()
     }
 
     #[test]
@@ -516,7 +479,14 @@ mod tests {
         assert_eq!(r.headers(), ["name", "email, work", "phone"]);
         assert_eq!(rows(&mut r), vec![row(2, &["Budi", "b@x.id", "0812"])]);
         let f = file(b"a|b\n1|2\n", ".txt");
-        let mut r = SheetReader::open(f.path(), FileKind::Csv, Some(b'|'), false).unwrap();
+        let mut r = SheetReader::open(
+            f.path(),
+            FileKind::Csv,
+            Some(b'|'),
+            false,
+            XlsxLimits::default(),
+        )
+        .unwrap();
         assert_eq!(r.headers(), ["a", "b"]);
         assert_eq!(rows(&mut r), vec![row(2, &["1", "2"])]);
     }
@@ -550,9 +520,11 @@ mod tests {
     fn latin1_is_decoded_when_asked_and_refused_otherwise() {
         let bytes = b"nama,kota\nJos\xe9 M\xfcller,S\xe3o Paulo \x80\n";
         let f = file(bytes, ".csv");
-        let mut r = SheetReader::open(f.path(), FileKind::Csv, None, true).unwrap();
+        let mut r =
+            SheetReader::open(f.path(), FileKind::Csv, None, true, XlsxLimits::default()).unwrap();
         assert_eq!(rows(&mut r), vec![row(2, &["José Müller", "São Paulo €"])]);
-        let mut r = SheetReader::open(f.path(), FileKind::Csv, None, false).unwrap();
+        let mut r =
+            SheetReader::open(f.path(), FileKind::Csv, None, false, XlsxLimits::default()).unwrap();
         let err = r.next_row().unwrap().unwrap_err();
         assert!(
             matches!(err, ImportFileError::Encoding { line: 2 }),
@@ -566,18 +538,18 @@ mod tests {
     fn empty_and_unsupported_files_are_errors() {
         let f = file(b"", ".csv");
         assert!(matches!(
-            SheetReader::open(f.path(), FileKind::Csv, None, false),
+            SheetReader::open(f.path(), FileKind::Csv, None, false, XlsxLimits::default()),
             Err(ImportFileError::Empty)
         ));
         let f = file(b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1rest", ".xls");
         assert!(matches!(
-            SheetReader::open(f.path(), FileKind::Csv, None, false),
+            SheetReader::open(f.path(), FileKind::Csv, None, false, XlsxLimits::default()),
             Err(ImportFileError::Unsupported(_))
         ));
         let f = file(b"not a zip", ".xlsx");
         assert_eq!(sniff(f.path()), FileKind::Csv);
         assert!(matches!(
-            SheetReader::open(f.path(), FileKind::Xlsx, None, false),
+            SheetReader::open(f.path(), FileKind::Xlsx, None, false, XlsxLimits::default()),
             Err(ImportFileError::Xlsx(_))
         ));
         assert_eq!(sniff(Path::new("/nonexistent/x.XLSX")), FileKind::Xlsx);
@@ -636,7 +608,8 @@ mod tests {
         ws.write_number(4, 1, 0.1).unwrap();
         let f = file(&wb.save_to_buffer().unwrap(), ".bin");
         assert_eq!(sniff(f.path()), FileKind::Xlsx);
-        let mut r = SheetReader::open(f.path(), FileKind::Xlsx, None, false).unwrap();
+        let mut r = SheetReader::open(f.path(), FileKind::Xlsx, None, false, XlsxLimits::default())
+            .unwrap();
         assert_eq!(
             r.headers(),
             ["Name", "Amount", "Qty", "Date", "Placed", "VIP", "Phone"]
