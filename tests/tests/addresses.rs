@@ -1,0 +1,472 @@
+//! Addresses (issue 12) as a client sees them, on SQLite and PostgreSQL: CRUD with `ETag` /
+//! `If-Match`, validation problems naming the field, one default per customer and type (also
+//! under concurrent "make default" requests), the 50-address limit, soft-deleted and other
+//! tenants' customers, the customer response's default addresses, the address filters and the
+//! radius search.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use crm_blackbox_tests::{DbBackend, Reply, TestApp, on_both_backends};
+use serde_json::{Value, json};
+
+async fn customer(app: &TestApp, token: &str, name: &str) -> String {
+    let r = app
+        .post(
+            "/api/v1/customers",
+            token,
+            json!({"name": name, "email": format!("{}@example.co.id", name.to_lowercase().replace(' ', "."))}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.body["id"].as_str().unwrap().to_owned()
+}
+
+fn path(customer: &str) -> String {
+    format!("/api/v1/customers/{customer}/addresses")
+}
+
+async fn add(app: &TestApp, token: &str, customer: &str, body: Value) -> Reply {
+    app.post(&path(customer), token, body).await
+}
+
+async fn added(app: &TestApp, token: &str, customer: &str, body: Value) -> Value {
+    let r = add(app, token, customer, body).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.body
+}
+
+fn billing(line1: &str) -> Value {
+    json!({"type": "billing", "line1": line1, "city": "Jakarta Selatan", "postal_code": "12190"})
+}
+
+async fn list(app: &TestApp, token: &str, customer: &str) -> Vec<Value> {
+    let r = app.get(&path(customer), token).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["data"].as_array().unwrap().clone()
+}
+
+fn defaults(list: &[Value], address_type: &str) -> Vec<String> {
+    list.iter()
+        .filter(|a| a["type"] == address_type && a["is_default"] == true)
+        .map(|a| a["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn crud_with_etags(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let tenant = app.tenant("Toko").await;
+    let token = app.token(tenant, "sales");
+    let c = customer(&app, &token, "Budi Santoso").await;
+
+    let r = add(
+        &app,
+        &token,
+        &c,
+        json!({
+            "type": "shipping", "label": "Gudang", "recipient_name": "Pak Budi",
+            "phone": "021 555 0123", "line1": "Jl. Raya Bogor 10", "district": "Cibubur",
+            "city": "Jakarta Timur", "region": "DKI Jakarta", "postal_code": "13720",
+            "latitude": -6.3671, "longitude": 106.8945, "delivery_notes": "Pintu belakang\nlantai 1",
+        }),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let a = r.body.clone();
+    let id = a["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        r.header("location"),
+        Some(format!("{}/{id}", path(&c)).as_str())
+    );
+    assert_eq!(r.header("etag"), Some("\"1\""));
+    assert_eq!(a["phone"], "+62215550123", "read in the tenant's country");
+    assert_eq!(a["country"], "ID", "the tenant's country");
+    assert_eq!(a["is_default"], true, "the first shipping address");
+    assert_eq!(a["latitude"], -6.3671);
+
+    let got = app.get(&format!("{}/{id}", path(&c)), &token).await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body, a);
+    assert_eq!(got.header("etag"), Some("\"1\""));
+
+    // PATCH: merge semantics, If-Match honoured.
+    let patch = |etag: &'static str, body: Value| {
+        let url = format!("{}/{id}", path(&c));
+        let app = &app;
+        let token = token.clone();
+        async move {
+            app.call(
+                "PATCH",
+                &url,
+                Some(&token),
+                Some(body),
+                &[("If-Match", etag)],
+            )
+            .await
+        }
+    };
+    let r = patch("\"1\"", json!({"city": "Depok", "label": null})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        (r.body["city"].as_str(), r.body["version"].as_i64()),
+        (Some("Depok"), Some(2))
+    );
+    assert!(r.body["label"].is_null());
+    assert_eq!(r.body["postal_code"], "13720", "untouched");
+    assert_eq!(r.header("etag"), Some("\"2\""));
+    patch("\"1\"", json!({"city": "Bogor"}))
+        .await
+        .assert_problem(412);
+    let r = app
+        .call(
+            "PATCH",
+            &format!("{}/{id}", path(&c)),
+            Some(&token),
+            Some(json!({"region": "Jawa Barat"})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "no If-Match: last writer wins: {}", r.body);
+
+    assert_eq!(list(&app, &token, &c).await.len(), 1);
+    let r = app
+        .call(
+            "DELETE",
+            &format!("{}/{id}", path(&c)),
+            Some(&token),
+            None,
+            &[("If-Match", "\"1\"")],
+        )
+        .await;
+    r.assert_problem(412);
+    let r = app
+        .call(
+            "DELETE",
+            &format!("{}/{id}", path(&c)),
+            Some(&token),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    app.get(&format!("{}/{id}", path(&c)), &token)
+        .await
+        .assert_problem(404);
+    assert!(list(&app, &token, &c).await.is_empty());
+
+    // Permissions are the customer's: a viewer reads, does not write.
+    let viewer = app.token(tenant, "viewer");
+    assert_eq!(app.get(&path(&c), &viewer).await.status, 200);
+    add(&app, &viewer, &c, billing("Jl. A 1"))
+        .await
+        .assert_problem(403);
+}
+
+async fn validation_names_the_field(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let tenant = app.tenant("Toko").await;
+    let token = app.token(tenant, "sales");
+    let c = customer(&app, &token, "Sari Dewi").await;
+    for (body, field, code) in [
+        (
+            json!({"type": "billing", "city": "Bandung"}),
+            "line1",
+            "required",
+        ),
+        (
+            json!({"type": "billing", "line1": "Jl. A"}),
+            "city",
+            "required",
+        ),
+        (
+            json!({"line1": "Jl. A", "city": "Bandung"}),
+            "type",
+            "required",
+        ),
+        (
+            json!({"type": "moon", "line1": "Jl. A", "city": "B"}),
+            "type",
+            "unknown_value",
+        ),
+        (
+            json!({"type": "home", "line1": "Jl. A", "city": "B", "latitude": -6.9}),
+            "longitude",
+            "required",
+        ),
+        (
+            json!({"type": "home", "line1": "Jl. A", "city": "B", "latitude": 95.0, "longitude": 107.0}),
+            "latitude",
+            "out_of_range",
+        ),
+        (
+            json!({"type": "home", "line1": "Jl. A", "city": "B", "postal_code": "1".repeat(21)}),
+            "postal_code",
+            "too_long",
+        ),
+        (
+            json!({"type": "home", "line1": "Jl.\u{0} A", "city": "B"}),
+            "line1",
+            "invalid_characters",
+        ),
+        (
+            json!({"type": "home", "line1": "Jl. A", "city": "B", "country": "XX"}),
+            "country",
+            "invalid_country",
+        ),
+        (
+            json!({"type": "home", "line1": "Jl. A", "city": "B", "phone": "12"}),
+            "phone",
+            "invalid_phone",
+        ),
+        (
+            json!({"type": "home", "line1": "Jl. A", "city": "B", "colour": "red"}),
+            "colour",
+            "unknown_field",
+        ),
+    ] {
+        let r = add(&app, &token, &c, body.clone()).await;
+        r.assert_problem(422);
+        assert_eq!(r.error_field(), Some(field), "{body}: {}", r.body);
+        assert_eq!(r.body["errors"][0]["code"], code, "{body}: {}", r.body);
+    }
+    assert!(list(&app, &token, &c).await.is_empty(), "nothing stored");
+}
+
+async fn one_default_per_type(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let tenant = app.tenant("Toko").await;
+    let token = app.token(tenant, "sales");
+    let c = customer(&app, &token, "Andi Wijaya").await;
+    let first = added(&app, &token, &c, billing("Jl. Satu 1")).await;
+    let second = added(&app, &token, &c, billing("Jl. Dua 2")).await;
+    let third = added(&app, &token, &c, billing("Jl. Tiga 3")).await;
+    let ship = added(
+        &app,
+        &token,
+        &c,
+        json!({"type": "shipping", "line1": "Jl. Kirim 4", "city": "Bekasi"}),
+    )
+    .await;
+    assert_eq!(
+        (
+            first["is_default"].as_bool(),
+            second["is_default"].as_bool()
+        ),
+        (Some(true), Some(false))
+    );
+    assert_eq!(ship["is_default"], true, "first of its type");
+
+    // Making the third the default unsets the first.
+    let r = app
+        .call(
+            "PATCH",
+            &format!("{}/{}", path(&c), third["id"].as_str().unwrap()),
+            Some(&token),
+            Some(json!({"is_default": true})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let all = list(&app, &token, &c).await;
+    assert_eq!(
+        defaults(&all, "billing"),
+        vec![third["id"].as_str().unwrap()]
+    );
+    assert_eq!(
+        defaults(&all, "shipping"),
+        vec![ship["id"].as_str().unwrap()]
+    );
+    let old = all.iter().find(|a| a["id"] == first["id"]).unwrap();
+    assert_eq!(
+        (old["is_default"].as_bool(), old["version"].as_i64()),
+        (Some(false), Some(2))
+    );
+
+    // The only default cannot be unset.
+    let r = app
+        .call(
+            "PATCH",
+            &format!("{}/{}", path(&c), ship["id"].as_str().unwrap()),
+            Some(&token),
+            Some(json!({"is_default": false})),
+            &[],
+        )
+        .await;
+    r.assert_problem(422);
+    assert_eq!(r.error_field(), Some("is_default"));
+
+    // Deleting the default promotes the oldest remaining billing address (the first).
+    let r = app
+        .call(
+            "DELETE",
+            &format!("{}/{}", path(&c), third["id"].as_str().unwrap()),
+            Some(&token),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    let all = list(&app, &token, &c).await;
+    assert_eq!(
+        defaults(&all, "billing"),
+        vec![first["id"].as_str().unwrap()]
+    );
+
+    // A new address asked to be the default takes over.
+    let fourth = added(
+        &app,
+        &token,
+        &c,
+        json!({"type": "billing", "line1": "Jl. Empat 4", "city": "Bogor", "is_default": true}),
+    )
+    .await;
+    let all = list(&app, &token, &c).await;
+    assert_eq!(
+        defaults(&all, "billing"),
+        vec![fourth["id"].as_str().unwrap()]
+    );
+
+    // The database holds the rule too (partial unique index), whatever writes it.
+    use sea_orm::ConnectionTrait;
+    let err = app
+        .database()
+        .write
+        .execute_unprepared("UPDATE customer_addresses SET is_default = TRUE")
+        .await;
+    assert!(err.is_err(), "two billing defaults were accepted");
+    let all = list(&app, &token, &c).await;
+    assert_eq!(defaults(&all, "billing").len(), 1);
+}
+
+async fn concurrent_make_default_leaves_exactly_one(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let tenant = app.tenant("Toko").await;
+    let token = app.token(tenant, "sales");
+    let c = customer(&app, &token, "Rina Kusuma").await;
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        let a = added(&app, &token, &c, billing(&format!("Jl. Nomor {i}"))).await;
+        ids.push(a["id"].as_str().unwrap().to_owned());
+    }
+    for round in 0..3 {
+        let urls: Vec<String> = ids.iter().map(|id| format!("{}/{id}", path(&c))).collect();
+        let requests = urls.iter().map(|url| {
+            app.call(
+                "PATCH",
+                url,
+                Some(&token),
+                Some(json!({"is_default": true})),
+                &[],
+            )
+        });
+        let replies = futures_util::future::join_all(requests).await;
+        for r in &replies {
+            assert!(
+                r.status == 200 || r.status == 409 || r.status == 503,
+                "round {round}: {} {}",
+                r.status,
+                r.body
+            );
+        }
+        assert!(replies.iter().any(|r| r.status == 200), "round {round}");
+        let all = list(&app, &token, &c).await;
+        assert_eq!(defaults(&all, "billing").len(), 1, "round {round}: {all:?}");
+        assert_eq!(all.len(), 8);
+    }
+}
+
+async fn at_most_50_addresses(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let tenant = app.tenant("Toko").await;
+    let token = app.token(tenant, "sales");
+    let c = customer(&app, &token, "Gudang Besar").await;
+    for i in 0..50 {
+        added(
+            &app,
+            &token,
+            &c,
+            json!({"type": "warehouse", "line1": format!("Blok {i}"), "city": "Cikarang"}),
+        )
+        .await;
+    }
+    let r = add(&app, &token, &c, billing("Jl. Lima Puluh Satu")).await;
+    r.assert_problem(422);
+    assert_eq!(r.error_field(), Some("addresses"));
+    assert_eq!(r.body["errors"][0]["code"], "too_many");
+    assert_eq!(r.body["errors"][0]["limit"], 50);
+    assert_eq!(list(&app, &token, &c).await.len(), 50);
+}
+
+async fn other_tenants_and_deleted_customers_have_none(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let ours = app.tenant("Toko").await;
+    let theirs = app.tenant("Lain").await;
+    let token = app.token(ours, "admin");
+    let other = app.token(theirs, "admin");
+    let c = customer(&app, &token, "Dewi Lestari").await;
+    let a = added(&app, &token, &c, billing("Jl. Rahasia 1")).await;
+    let one = format!("{}/{}", path(&c), a["id"].as_str().unwrap());
+
+    app.get(&path(&c), &other).await.assert_problem(404);
+    app.get(&one, &other).await.assert_problem(404);
+    add(&app, &other, &c, billing("Jl. Lain 2"))
+        .await
+        .assert_problem(404);
+    app.call("PATCH", &one, Some(&other), Some(json!({"city": "X"})), &[])
+        .await
+        .assert_problem(404);
+    app.call("DELETE", &one, Some(&other), None, &[])
+        .await
+        .assert_problem(404);
+    // Their own customer does not reach our address either.
+    let mine = customer(&app, &other, "Orang Lain").await;
+    app.get(
+        &format!("{}/{}", path(&mine), a["id"].as_str().unwrap()),
+        &other,
+    )
+    .await
+    .assert_problem(404);
+    assert_eq!(list(&app, &token, &c).await.len(), 1, "untouched");
+
+    // A soft-deleted customer's addresses go with it and come back on restore.
+    let r = app
+        .call(
+            "DELETE",
+            &format!("/api/v1/customers/{c}"),
+            Some(&token),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    app.get(&path(&c), &token).await.assert_problem(404);
+    app.get(&one, &token).await.assert_problem(404);
+    add(&app, &token, &c, billing("Jl. Baru 3"))
+        .await
+        .assert_problem(404);
+    let r = app
+        .post(&format!("/api/v1/customers/{c}/restore"), &token, json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(list(&app, &token, &c).await.len(), 1);
+    assert_eq!(app.get(&one, &token).await.status, 200);
+}
+
+on_both_backends!(
+    crud_with_etags,
+    validation_names_the_field,
+    one_default_per_type,
+    concurrent_make_default_leaves_exactly_one,
+    at_most_50_addresses,
+    other_tenants_and_deleted_customers_have_none,
+);
