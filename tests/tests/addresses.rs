@@ -462,7 +462,67 @@ async fn other_tenants_and_deleted_customers_have_none(backend: DbBackend) {
     assert_eq!(app.get(&one, &token).await.status, 200);
 }
 
+async fn the_customer_carries_its_default_addresses(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let tenant = app.tenant("Toko").await;
+    let token = app.token(tenant, "sales");
+    let c = customer(&app, &token, "Maju Jaya").await;
+    let bare = customer(&app, &token, "Tanpa Alamat").await;
+    let b = added(&app, &token, &c, billing("Jl. Tagihan 1")).await;
+    added(&app, &token, &c, billing("Jl. Tagihan 2")).await;
+    let s = added(
+        &app,
+        &token,
+        &c,
+        json!({"type": "shipping", "line1": "Jl. Kirim 3", "city": "Surabaya"}),
+    )
+    .await;
+    added(
+        &app,
+        &token,
+        &c,
+        json!({"type": "office", "line1": "Jl. Kantor 4", "city": "Surabaya"}),
+    )
+    .await;
+
+    let got = app.get(&format!("/api/v1/customers/{c}"), &token).await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body["default_billing_address"], b);
+    assert_eq!(got.body["default_shipping_address"], s);
+    let none = app.get(&format!("/api/v1/customers/{bare}"), &token).await;
+    assert!(
+        none.body["default_billing_address"].is_null(),
+        "{}",
+        none.body
+    );
+    assert!(none.body["default_shipping_address"].is_null());
+
+    let page = app.get("/api/v1/customers?limit=10", &token).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let rows = page.body["data"].as_array().unwrap();
+    let row = |id: &str| rows.iter().find(|r| r["id"] == id).unwrap().clone();
+    assert_eq!(row(&c)["default_billing_address"]["id"], b["id"]);
+    assert_eq!(row(&c)["default_shipping_address"]["city"], "Surabaya");
+    assert!(row(&bare)["default_billing_address"].is_null());
+
+    // Changing the default shows in the customer at once.
+    let r = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/customers/{c}"),
+            Some(&token),
+            Some(json!({"notes": "pelanggan lama"})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["default_billing_address"]["id"], b["id"]);
+}
+
 on_both_backends!(
+    the_customer_carries_its_default_addresses,
     crud_with_etags,
     validation_names_the_field,
     one_default_per_type,

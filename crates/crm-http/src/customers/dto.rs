@@ -360,6 +360,10 @@ pub struct CustomerResponse {
     pub rfm: Option<RfmScoresResponse>,
     /// Version; also the `ETag`.
     pub version: i64,
+    /// The customer's default `billing` address, or null.
+    pub default_billing_address: Option<crate::addresses::AddressResponse>,
+    /// The customer's default `shipping` address, or null.
+    pub default_shipping_address: Option<crate::addresses::AddressResponse>,
 }
 
 /// A customer's RFM scores (see `docs/RFM.md`).
@@ -449,6 +453,8 @@ impl From<&Customer> for CustomerResponse {
                 computed_at: r.computed_at,
             }),
             version: c.version,
+            default_billing_address: None,
+            default_shipping_address: None,
         }
     }
 }

@@ -421,7 +421,8 @@ pub(crate) async fn answer(
         .customers
         .list(&caller.0, query, mode.include_total || mode.page.is_some())
         .await?;
-    let data = page.items.iter().map(CustomerResponse::from).collect();
+    let mut data: Vec<CustomerResponse> = page.items.iter().map(CustomerResponse::from).collect();
+    super::attach_defaults(state, caller, &mut data).await?;
     Ok(HttpResponse::Ok().json(match mode.page {
         Some(n) => {
             let total = page.total.unwrap_or(0);
@@ -649,6 +650,15 @@ pub async fn customer_stats(
             .map_or("none".to_owned(), |t| t.name.clone());
         *by_tier.entry(name).or_insert(0) += n;
     }
+    let mut top_customers: Vec<CustomerResponse> = s
+        .top_by_spending
+        .iter()
+        .map(CustomerResponse::from)
+        .collect();
+    let mut recent_customers: Vec<CustomerResponse> =
+        s.most_recent.iter().map(CustomerResponse::from).collect();
+    super::attach_defaults(&state, &caller, &mut top_customers).await?;
+    super::attach_defaults(&state, &caller, &mut recent_customers).await?;
     Ok(HttpResponse::Ok().json(CustomerStatsResponse {
         total: a.count,
         by_status: map(a.by_status),
@@ -669,11 +679,7 @@ pub async fn customer_stats(
             })
             .collect(),
         average_purchases_per_customer: s.average_purchases,
-        top_customers: s
-            .top_by_spending
-            .iter()
-            .map(CustomerResponse::from)
-            .collect(),
-        recent_customers: s.most_recent.iter().map(CustomerResponse::from).collect(),
+        top_customers,
+        recent_customers,
     }))
 }
