@@ -521,7 +521,264 @@ async fn the_customer_carries_its_default_addresses(backend: DbBackend) {
     assert_eq!(r.body["default_billing_address"]["id"], b["id"]);
 }
 
+const JAKARTA: (f64, f64) = (-6.2088, 106.8456);
+const BANDUNG: (f64, f64) = (-6.9175, 107.6191);
+const SURABAYA: (f64, f64) = (-7.2575, 112.7521);
+
+/// Great-circle distance in km: haversine on a sphere of radius 6371.0088 km (the service's
+/// formula, computed here independently).
+fn haversine((lat1, lng1): (f64, f64), (lat2, lng2): (f64, f64)) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = p2 - p1;
+    let dl = (lng2 - lng1).to_radians();
+    let h = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * 6371.0088 * h.sqrt().asin()
+}
+
+/// Names of the customers a list request finds, sorted.
+async fn names(app: &TestApp, token: &str, query: &str) -> Vec<String> {
+    let r = app
+        .get(&format!("/api/v1/customers?limit=200&{query}"), token)
+        .await;
+    assert_eq!(r.status, 200, "{query}: {}", r.body);
+    let mut names: Vec<String> = r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+async fn searched(app: &TestApp, token: &str, filter: Value) -> Vec<String> {
+    let r = app
+        .post(
+            "/api/v1/customers/search",
+            token,
+            json!({"filter": filter, "limit": 200}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{filter}: {}", r.body);
+    let mut names: Vec<String> = r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Three customers in Jakarta, Bandung and Surabaya (the last also with a Singapore office),
+/// one without an address, and another tenant's customer in Bandung and Jakarta.
+async fn three_cities(app: &TestApp) -> (String, String) {
+    let ours = app.tenant("Toko").await;
+    let theirs = app.tenant("Lain").await;
+    let token = app.token(ours, "sales");
+    let other = app.token(theirs, "sales");
+    let place = |t: &str, city: &str, region: &str, postal: &str, (lat, lng): (f64, f64)| {
+        json!({"type": t, "line1": "Jl. Utama 1", "city": city, "region": region,
+               "postal_code": postal, "latitude": lat, "longitude": lng})
+    };
+    let a = customer(app, &token, "Ayu Jakarta").await;
+    added(
+        app,
+        &token,
+        &a,
+        place("billing", "Jakarta Pusat", "DKI Jakarta", "10110", JAKARTA),
+    )
+    .await;
+    let b = customer(app, &token, "Bima Bandung").await;
+    added(
+        app,
+        &token,
+        &b,
+        place("shipping", "Bandung", "Jawa Barat", "40111", BANDUNG),
+    )
+    .await;
+    let c = customer(app, &token, "Citra Surabaya").await;
+    added(
+        app,
+        &token,
+        &c,
+        place("billing", "Surabaya", "Jawa Timur", "60111", SURABAYA),
+    )
+    .await;
+    added(
+        app,
+        &token,
+        &c,
+        json!({"type": "office", "line1": "1 Raffles Place", "city": "Singapore", "country": "SG", "phone": "+65 6123 4567"}),
+    )
+    .await;
+    customer(app, &token, "Dodi Tanpa Alamat").await;
+    let x = customer(app, &other, "Xena Lain").await;
+    added(
+        app,
+        &other,
+        &x,
+        place("billing", "Bandung", "Jawa Barat", "40111", BANDUNG),
+    )
+    .await;
+    added(
+        app,
+        &other,
+        &x,
+        place("shipping", "Jakarta Pusat", "DKI Jakarta", "10110", JAKARTA),
+    )
+    .await;
+    (token, other)
+}
+
+async fn customers_are_found_by_their_addresses(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let (token, _) = three_cities(&app).await;
+    assert_eq!(
+        names(&app, &token, "city=bandung").await,
+        vec!["Bima Bandung"]
+    );
+    assert_eq!(
+        names(&app, &token, "city=JAKARTA%20PUSAT").await,
+        vec!["Ayu Jakarta"]
+    );
+    assert_eq!(
+        names(&app, &token, "postal_code=60111").await,
+        vec!["Citra Surabaya"]
+    );
+    assert_eq!(
+        names(&app, &token, "country=sg").await,
+        vec!["Citra Surabaya"]
+    );
+    assert_eq!(
+        names(&app, &token, "region=jawa%20barat,Jawa%20Timur").await,
+        vec!["Bima Bandung", "Citra Surabaya"]
+    );
+    assert_eq!(
+        names(&app, &token, "country=ID&city=surabaya").await,
+        vec!["Citra Surabaya"]
+    );
+    assert_eq!(
+        searched(
+            &app,
+            &token,
+            json!({"all": [{"field": "address.city", "op": "starts_with", "value": "jakarta"}]})
+        )
+        .await,
+        vec!["Ayu Jakarta"]
+    );
+    assert_eq!(
+        searched(
+            &app,
+            &token,
+            json!({"all": [{"field": "address.city", "op": "is_null"}]})
+        )
+        .await,
+        vec!["Dodi Tanpa Alamat"]
+    );
+    assert_eq!(
+        searched(
+            &app,
+            &token,
+            json!({"all": [{"field": "address.country", "op": "neq", "value": "SG"}]})
+        )
+        .await,
+        vec!["Ayu Jakarta", "Bima Bandung", "Dodi Tanpa Alamat"]
+    );
+    // The filter language's limits hold for the new fields too.
+    let long = "x".repeat(256);
+    let r = app
+        .post(
+            "/api/v1/customers/search",
+            &token,
+            json!({"filter": {"all": [{"field": "address.city", "op": "eq", "value": long}]}}),
+        )
+        .await;
+    assert!(r.status == 400 || r.status == 422, "{}", r.body);
+    assert_eq!(r.body["errors"][0]["code"], "too_long", "{}", r.body);
+}
+
+async fn radius_search_with_known_distances(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let (token, other) = three_cities(&app).await;
+    let jb = haversine(JAKARTA, BANDUNG);
+    let js = haversine(JAKARTA, SURABAYA);
+    // Known values: Jakarta–Bandung about 116 km, Jakarta–Surabaya about 663 km.
+    assert!((jb - 116.0).abs() < 1.5, "{jb}");
+    assert!((js - 663.0).abs() < 3.0, "{js}");
+    let near = |km: f64| format!("near={},{}&within_km={km}", JAKARTA.0, JAKARTA.1);
+
+    assert_eq!(names(&app, &token, &near(10.0)).await, vec!["Ayu Jakarta"]);
+    assert_eq!(
+        names(&app, &token, &near(jb - 0.5)).await,
+        vec!["Ayu Jakarta"]
+    );
+    assert_eq!(
+        names(&app, &token, &near(jb + 0.5)).await,
+        vec!["Ayu Jakarta", "Bima Bandung"]
+    );
+    assert_eq!(
+        names(&app, &token, &near(js - 0.5)).await,
+        vec!["Ayu Jakarta", "Bima Bandung"]
+    );
+    assert_eq!(
+        names(&app, &token, &near(js + 0.5)).await,
+        vec!["Ayu Jakarta", "Bima Bandung", "Citra Surabaya"]
+    );
+    // Combined with another filter, and in the JSON filter language.
+    assert_eq!(
+        names(
+            &app,
+            &token,
+            &format!("{}&region=jawa%20barat", near(js + 0.5))
+        )
+        .await,
+        vec!["Bima Bandung"]
+    );
+    let within = |km: f64| {
+        json!({"all": [{"field": "address.near", "op": "within",
+                        "value": {"latitude": BANDUNG.0, "longitude": BANDUNG.1, "within_km": km}}]})
+    };
+    assert_eq!(
+        searched(&app, &token, within(jb - 0.5)).await,
+        vec!["Bima Bandung"]
+    );
+    assert_eq!(
+        searched(&app, &token, within(jb + 0.5)).await,
+        vec!["Ayu Jakarta", "Bima Bandung"]
+    );
+    // The other tenant sees only its own customer.
+    assert_eq!(names(&app, &other, &near(10.0)).await, vec!["Xena Lain"]);
+
+    for (query, field) in [
+        ("near=-6.2,106.8", "within_km"),
+        ("within_km=5", "near"),
+        ("near=abc&within_km=5", "near"),
+        ("near=-95,106.8&within_km=5", "near"),
+        ("near=-6.2,106.8&within_km=-1", "within_km"),
+        ("near=-6.2,106.8&within_km=99999", "within_km"),
+    ] {
+        let r = app.get(&format!("/api/v1/customers?{query}"), &token).await;
+        r.assert_problem(400);
+        assert_eq!(r.error_field(), Some(field), "{query}: {}", r.body);
+    }
+    let r = app
+        .post(
+            "/api/v1/customers/search",
+            &token,
+            json!({"filter": {"all": [{"field": "address.near", "op": "eq", "value": 1}]}}),
+        )
+        .await;
+    assert!(r.status == 400 || r.status == 422, "{}", r.body);
+}
+
 on_both_backends!(
+    customers_are_found_by_their_addresses,
+    radius_search_with_known_distances,
     the_customer_carries_its_default_addresses,
     crud_with_etags,
     validation_names_the_field,

@@ -79,6 +79,21 @@ pub struct ListCustomersParams {
     loyalty_tier: Option<Vec<String>>,
     /// RFM segment (`champions`, `at_risk`, ...; see `docs/RFM.md`).
     rfm_segment: Option<Vec<String>>,
+    /// City of any of the customer's addresses (case-insensitive; `address.city` in the
+    /// filter language).
+    city: Option<Vec<String>>,
+    /// Region (province, state) of any of the customer's addresses (case-insensitive).
+    region: Option<Vec<String>>,
+    /// Postal code of any of the customer's addresses.
+    postal_code: Option<Vec<String>>,
+    /// Country (ISO 3166-1 alpha-2) of any of the customer's addresses (the customer's own
+    /// `country` field is `country` in the filter language).
+    country: Option<Vec<String>>,
+    /// A radius search, `LAT,LNG` in WGS 84 degrees, with `within_km`: customers with an
+    /// address within that great-circle distance (haversine, Earth radius 6371.0088 km).
+    near: Option<String>,
+    /// The radius of `near`, kilometres (0..=20015).
+    within_km: Option<f64>,
     /// `created_at` ≥ (RFC 3339).
     created_after: Option<DateTime<Utc>>,
     /// `created_at` <.
@@ -137,6 +152,10 @@ const MULTI: &[(&str, Field)] = &[
     ("loyalty_tier", Field::LoyaltyTier),
     ("tag", Field::Tags),
     ("rfm_segment", Field::RfmSegment),
+    ("city", Field::AddressCity),
+    ("region", Field::AddressRegion),
+    ("postal_code", Field::AddressPostalCode),
+    ("country", Field::AddressCountry),
 ];
 
 fn boolean(name: &str, value: &str) -> Result<bool, ApiError> {
@@ -275,7 +294,11 @@ pub(crate) fn parse_params(
         "follow_up_due",
         "include_deleted",
         "only_deleted",
+        "near",
+        "within_km",
     ];
+    let mut near: Option<String> = None;
+    let mut within_km: Option<String> = None;
     known.extend(RANGES.iter().map(|r| r.0));
     known.extend(MULTI.iter().map(|m| m.0));
     let field_error = ApiError::BadParameter;
@@ -373,6 +396,8 @@ pub(crate) fn parse_params(
             "include_deleted" if boolean(name, value)? => deleted = Deleted::Include,
             "only_deleted" if boolean(name, value)? => deleted = Deleted::Only,
             "include_deleted" | "only_deleted" => {}
+            "near" => near = Some(value.to_owned()),
+            "within_km" => within_km = Some(value.to_owned()),
             _ => {
                 if let Some((_, field, op)) = RANGES.iter().find(|r| r.0 == name) {
                     filter
@@ -383,6 +408,32 @@ pub(crate) fn parse_params(
         }
         Ok(())
     })?;
+    match (near, within_km) {
+        (None, None) => {}
+        (Some(near), Some(km)) => {
+            let n = crm_domain::address::Near::parse(&near, &km).map_err(field_error)?;
+            let value = json!({
+                "latitude": n.center.latitude,
+                "longitude": n.center.longitude,
+                "within_km": n.radius_km,
+            });
+            filter
+                .condition("near", Field::AddressNear, Op::Within, &value)
+                .map_err(field_error)?;
+        }
+        (Some(_), None) => {
+            return Err(ApiError::bad(
+                "within_km",
+                "`near` needs `within_km` (kilometres)",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(ApiError::bad(
+                "near",
+                "`within_km` needs `near` (`LAT,LNG`)",
+            ));
+        }
+    }
     for (name, field, op, values) in lists {
         if !values.is_empty() {
             filter
@@ -490,7 +541,10 @@ pub struct SearchRequest {
     /// groups of 10 conditions, 100 values in a list (50 tags of 50 characters), texts of 255
     /// characters, 500 values in all. Operators: eq, neq, in, not_in, gt, gte, lt, lte,
     /// contains, contains_all (tags: has every one), starts_with, ends_with, is_null,
-    /// is_not_null.
+    /// is_not_null, within. Address fields (any of the customer's addresses): `address.city`,
+    /// `address.region`, `address.postal_code`, `address.country` (text), and `address.near`
+    /// with `within` and `{"latitude": .., "longitude": .., "within_km": ..}` (great-circle
+    /// radius, Earth radius 6371.0088 km).
     #[schema(value_type = Option<Object>, example = json!({"any": [{"all": [{"field": "email", "op": "ends_with", "value": "@acme.id"}, {"field": "total_spent", "op": "gte", "value": "1000000"}]}]}))]
     pub filter: Option<Value>,
     /// Sort keys, `-` for descending (as the list's `sort`).
