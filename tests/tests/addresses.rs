@@ -776,7 +776,85 @@ async fn radius_search_with_known_distances(backend: DbBackend) {
     assert!(r.status == 400 || r.status == 422, "{}", r.body);
 }
 
+async fn data_export_holds_every_address_and_erasure_anonymises_them(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let tenant = app.tenant("Toko").await;
+    let token = app.token(tenant, "admin");
+    let c = customer(&app, &token, "Wibisono Hartanto").await;
+    let b = added(
+        &app,
+        &token,
+        &c,
+        json!({"type": "billing", "line1": "Jl. Melati 5", "line2": "RT 3 RW 4", "city": "Bogor",
+               "region": "Jawa Barat", "postal_code": "16111", "recipient_name": "Pak Wibi",
+               "phone": "0812 7777 1234", "latitude": -6.59, "longitude": 106.8,
+               "delivery_notes": "rumah pagar hijau", "label": "Rumah"}),
+    )
+    .await;
+    added(
+        &app,
+        &token,
+        &c,
+        json!({"type": "shipping", "line1": "Jl. Kenanga 9", "city": "Depok"}),
+    )
+    .await;
+
+    let r = app
+        .get(&format!("/api/v1/customers/{c}/data-export"), &token)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["addresses"].as_array().unwrap().len(), 2);
+    assert_eq!(r.body["addresses"][0], b);
+    assert_eq!(r.body["customer"]["default_billing_address"], b);
+
+    let r = app
+        .call(
+            "POST",
+            &format!("/api/v1/customers/{c}/erase"),
+            Some(&token),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let all = list(&app, &token, &c).await;
+    assert_eq!(all.len(), 2);
+    let erased = all.iter().find(|a| a["id"] == b["id"]).unwrap();
+    assert_eq!(erased["line1"], "(erased)");
+    for gone in [
+        "line2",
+        "recipient_name",
+        "phone",
+        "latitude",
+        "longitude",
+        "delivery_notes",
+        "label",
+        "postal_code",
+    ] {
+        assert!(erased[gone].is_null(), "{gone}: {erased}");
+    }
+    assert_eq!(
+        (erased["city"].as_str(), erased["is_default"].as_bool()),
+        (Some("Bogor"), Some(true))
+    );
+    assert_eq!(erased["version"], 2);
+    let text = serde_json::to_string(&all).unwrap();
+    for secret in ["Melati", "Pak Wibi", "7777", "hijau", "Kenanga"] {
+        assert!(
+            !text.contains(secret),
+            "{secret} survived the erasure: {text}"
+        );
+    }
+    // An erased customer's addresses no longer change.
+    add(&app, &token, &c, billing("Jl. Baru 1"))
+        .await
+        .assert_problem(409);
+}
+
 on_both_backends!(
+    data_export_holds_every_address_and_erasure_anonymises_them,
     customers_are_found_by_their_addresses,
     radius_search_with_known_distances,
     the_customer_carries_its_default_addresses,

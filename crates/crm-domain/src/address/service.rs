@@ -86,6 +86,21 @@ impl AddressService {
         Ok(self.addresses.list(actor.tenant_id, customer).await?)
     }
 
+    /// Every address of the customer for its data-subject export (needs `customers.manage`,
+    /// as the export does), oldest first.
+    ///
+    /// # Errors
+    /// As [`AddressService::list`], with `customers.manage` for the permission.
+    pub async fn for_export(
+        &self,
+        actor: &Actor,
+        customer: CustomerId,
+    ) -> Result<Vec<Address>, DomainError> {
+        actor.require(Permission::CustomersManage)?;
+        self.visible_customer(actor, customer).await?;
+        Ok(self.addresses.list(actor.tenant_id, customer).await?)
+    }
+
     /// One address of the customer (needs `customers.view`).
     ///
     /// # Errors
