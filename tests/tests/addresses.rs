@@ -853,7 +853,84 @@ async fn data_export_holds_every_address_and_erasure_anonymises_them(backend: Db
         .assert_problem(409);
 }
 
+/// Names in the order of the pages of `query`, one customer per page, following the cursors.
+async fn paged(app: &TestApp, token: &str, query: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10 {
+        let url = match &cursor {
+            Some(c) => format!("/api/v1/customers?limit=1&{query}&cursor={c}"),
+            None => format!("/api/v1/customers?limit=1&{query}"),
+        };
+        let r = app.get(&url, token).await;
+        assert_eq!(r.status, 200, "{url}: {}", r.body);
+        for c in r.body["data"].as_array().unwrap() {
+            names.push(c["name"].as_str().unwrap().to_owned());
+        }
+        match r.body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return names,
+        }
+    }
+    panic!("more pages than customers: {names:?}");
+}
+
+async fn sort_by_distance_pages_with_cursors(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let (token, _) = three_cities(&app).await;
+    let from_bandung = format!("near={},{}&within_km=1000", BANDUNG.0, BANDUNG.1);
+    // From Bandung: Bandung (0 km), Jakarta (~116 km), Surabaya (~532 km).
+    assert!(haversine(BANDUNG, JAKARTA) < haversine(BANDUNG, SURABAYA));
+    let nearest_first = vec!["Bima Bandung", "Ayu Jakarta", "Citra Surabaya"];
+    let r = app
+        .get(
+            &format!("/api/v1/customers?{from_bandung}&sort=distance"),
+            &token,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let names: Vec<&str> = r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, nearest_first);
+    assert_eq!(
+        paged(&app, &token, &format!("{from_bandung}&sort=distance")).await,
+        nearest_first
+    );
+    let mut farthest_first = nearest_first.clone();
+    farthest_first.reverse();
+    assert_eq!(
+        paged(&app, &token, &format!("{from_bandung}&sort=-distance")).await,
+        farthest_first
+    );
+    // Ties (two customers at one point) are broken by id, across pages.
+    let t = app.token(app.tenant("Kembar").await, "sales");
+    for name in ["Satu Kembar", "Dua Kembar", "Tiga Kembar"] {
+        let c = customer(&app, &t, name).await;
+        added(
+            &app,
+            &t,
+            &c,
+            json!({"type": "home", "line1": "Jl. Sama 1", "city": "Bandung",
+                   "latitude": BANDUNG.0, "longitude": BANDUNG.1}),
+        )
+        .await;
+    }
+    let all = paged(&app, &t, &format!("{from_bandung}&sort=distance")).await;
+    assert_eq!(all.len(), 3, "{all:?}");
+
+    let r = app.get("/api/v1/customers?sort=distance", &token).await;
+    assert!(r.status == 400 || r.status == 422, "{}", r.body);
+    assert_eq!(r.error_field(), Some("sort"), "{}", r.body);
+}
+
 on_both_backends!(
+    sort_by_distance_pages_with_cursors,
     data_export_holds_every_address_and_erasure_anonymises_them,
     customers_are_found_by_their_addresses,
     radius_search_with_known_distances,

@@ -421,6 +421,15 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// The first radius search (`address.near`) of the filter, in group order: the centre
+    /// `sort=distance` measures from.
+    pub fn near(&self) -> Option<crate::address::Near> {
+        self.groups.iter().flatten().find_map(|c| match c.value {
+            Operand::Near(n) => Some(n),
+            _ => None,
+        })
+    }
+
     /// A filter of one group.
     pub fn all(conditions: Vec<Condition>) -> Self {
         if conditions.is_empty() {

@@ -435,6 +435,17 @@ impl CustomerService {
                 "`relevance` needs a search text `q`",
             ));
         }
+        let distance_at = query
+            .sort_keys()
+            .iter()
+            .position(|k| k.field == SortField::Distance);
+        if distance_at.is_some() && query.filter.near().is_none() {
+            return Err(DomainError::invalid(
+                "sort",
+                "invalid",
+                "`distance` needs a radius search (`near` and `within_km`, or `address.near`)",
+            ));
+        }
         if query
             .after
             .as_ref()
@@ -456,6 +467,16 @@ impl CustomerService {
             .list(actor.tenant_id, &visibility, &probe)
             .await?;
         let mut page = Page::from_probe(rows, query.limit, |c| query.position_of(c));
+        if let (Some(at), Some(next)) = (distance_at, page.next.as_mut()) {
+            let key = self
+                .customers
+                .distance_key(actor.tenant_id, next.id, &query)
+                .await?
+                .ok_or_else(|| DomainError::Internal("distance key without near".into()))?;
+            if let Some(v) = next.values.get_mut(at) {
+                *v = super::ports::SortValue::Real(key.to_bits());
+            }
+        }
         if include_total {
             page.total = Some(
                 self.customers

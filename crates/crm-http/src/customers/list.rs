@@ -44,7 +44,8 @@ pub struct ListCustomersParams {
     /// `true` adds the exact `total`.
     include_total: Option<bool>,
     /// Sort keys, comma-separated, `-` for descending: name, created_at, updated_at,
-    /// last_order_at, total_spent, total_orders, customer_code, next_follow_up_at. Default
+    /// last_order_at, total_spent, total_orders, customer_code, next_follow_up_at, distance
+    /// (nearest address first; needs `near` and `within_km`). Default
     /// `-created_at`; ties broken by id.
     sort: Option<String>,
     /// Status.
@@ -216,6 +217,7 @@ fn decode_cursor(state: &AppState, keys: &[SortKey], raw: &str) -> Result<Positi
             | SortField::TotalOrders
             | SortField::Relevance
             | SortField::RfmScore => v.as_i64().map(SortValue::Integer),
+            SortField::Distance => v.as_u64().map(SortValue::Real),
             _ if v.is_null() => Some(SortValue::Micros(None)),
             _ => v.as_i64().map(|m| SortValue::Micros(Some(m))),
         })

@@ -488,7 +488,37 @@ fn sort_expr(field: SortField, q: &CustomerQuery) -> (SimpleExpr, bool) {
             Expr::cust("COALESCE(rfm_r * 100 + rfm_f * 10 + rfm_m, 0)"),
             false,
         ),
+        SortField::Distance => (
+            q.filter
+                .near()
+                .map_or_else(|| Expr::val(3.0f64), |n| distance_key(&n)),
+            false,
+        ),
     }
+}
+
+/// The distance sort key: `COALESCE(0 - (SELECT MAX(unit · centre) FROM the customer's
+/// positioned addresses), 3)`. Increasing with the great-circle distance of the nearest
+/// address; 3 (beyond any) without one. Products, sums and a negation only: the same bits on
+/// both backends and in [`crm_domain::customer::CustomerRepository::distance_key`].
+pub(crate) fn distance_key(near: &crm_domain::address::Near) -> SimpleExpr {
+    type A = customer_address::Column;
+    let t = customer_address::Entity;
+    let [x, y, z] = near.center.unit_vector();
+    let dot = Expr::col((t, A::UnitX))
+        .mul(x)
+        .add(Expr::col((t, A::UnitY)).mul(y))
+        .add(Expr::col((t, A::UnitZ)).mul(z));
+    let sub = Query::select()
+        .expr(Func::max(dot))
+        .from(t)
+        .and_where(Expr::col((t, A::TenantId)).equals((customer::Entity, C::TenantId)))
+        .and_where(Expr::col((t, A::CustomerId)).equals((customer::Entity, C::Id)))
+        .and_where(Expr::col((t, A::UnitX)).is_not_null())
+        .take();
+    use sea_orm::sea_query::QueryStatementBuilder;
+    let nearest = SimpleExpr::SubQuery(None, Box::new(sub.into_sub_query_statement()));
+    Func::coalesce([Expr::val(0.0f64).sub(nearest), Expr::val(3.0f64).into()]).into()
 }
 
 fn sort_value(v: &SortValue) -> Option<sea_orm::Value> {
@@ -497,6 +527,7 @@ fn sort_value(v: &SortValue) -> Option<sea_orm::Value> {
         SortValue::Text(s) => Some(s.clone().into()),
         SortValue::Micros(Some(m)) => DateTime::from_timestamp_micros(*m).map(Into::into),
         SortValue::Micros(None) => None,
+        SortValue::Real(bits) => Some(f64::from_bits(*bits).into()),
     }
 }
 
