@@ -225,7 +225,7 @@ fn address_condition(tenant: TenantId, c: &FilterCondition) -> SimpleExpr {
         _ => A::Country,
     };
     let col: SimpleExpr = match c.field {
-        Field::AddressCity => Expr::col(A::CityKey).into(),
+        Field::AddressCity => Expr::col(A::CityKey),
         _ => Func::lower(Expr::col(raw_col)).into(),
     };
     let (op, negate) = match c.op {
@@ -234,7 +234,7 @@ fn address_condition(tenant: TenantId, c: &FilterCondition) -> SimpleExpr {
         Op::IsNull => (Op::IsNotNull, true),
         op => (op, false),
     };
-    let inner = text_condition(col, Expr::col(raw_col).into(), op, &c.value);
+    let inner = text_condition(col, Expr::col(raw_col), op, &c.value);
     let sub = Query::select()
         .column(A::CustomerId)
         .from(customer_address::Entity)
@@ -518,7 +518,7 @@ pub(crate) fn distance_key(near: &crm_domain::address::Near) -> SimpleExpr {
         .take();
     use sea_orm::sea_query::QueryStatementBuilder;
     let nearest = SimpleExpr::SubQuery(None, Box::new(sub.into_sub_query_statement()));
-    Func::coalesce([Expr::val(0.0f64).sub(nearest), Expr::val(3.0f64).into()]).into()
+    Func::coalesce([Expr::val(0.0f64).sub(nearest), Expr::val(3.0f64)]).into()
 }
 
 fn sort_value(v: &SortValue) -> Option<sea_orm::Value> {
