@@ -929,7 +929,115 @@ async fn sort_by_distance_pages_with_cursors(backend: DbBackend) {
     assert_eq!(r.error_field(), Some("sort"), "{}", r.body);
 }
 
+async fn nested_create_is_whole_or_nothing(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let tenant = app.tenant("Toko").await;
+    let token = app.token(tenant, "sales");
+    let body = |postal: &str| {
+        json!({
+            "name": "PT Sinar Abadi", "customer_type": "business", "company": "PT Sinar Abadi",
+            "email": "finance@sinar-abadi.co.id",
+            "addresses": [
+                {"type": "billing", "line1": "Jl. Gatot Subroto 12", "city": "Jakarta Selatan", "postal_code": "12930"},
+                {"type": "shipping", "line1": "Kawasan Industri Jababeka", "city": "Cikarang", "postal_code": postal},
+                {"type": "shipping", "line1": "Jl. Gudang 2", "city": "Bekasi", "is_default": true},
+            ],
+        })
+    };
+    let r = app
+        .post("/api/v1/customers", &token, body(&"9".repeat(21)))
+        .await;
+    r.assert_problem(422);
+    assert_eq!(
+        r.error_field(),
+        Some("addresses[1].postal_code"),
+        "{}",
+        r.body
+    );
+    let page = app.get("/api/v1/customers?limit=10", &token).await;
+    assert_eq!(
+        page.body["data"].as_array().unwrap().len(),
+        0,
+        "nothing written: {}",
+        page.body
+    );
+
+    // Customer errors and address errors come together.
+    let mut both = body("17530");
+    both["email"] = json!("not-an-email");
+    both["addresses"][0]["latitude"] = json!(-6.2);
+    let r = app.post("/api/v1/customers", &token, both).await;
+    r.assert_problem(422);
+    let fields: Vec<&str> = r.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.contains(&"email") && fields.contains(&"addresses[0].longitude"),
+        "{fields:?}"
+    );
+
+    let r = app.post("/api/v1/customers", &token, body("17530")).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let c = r.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.body["default_billing_address"]["city"], "Jakarta Selatan");
+    assert_eq!(
+        r.body["default_shipping_address"]["city"], "Bekasi",
+        "the marked one"
+    );
+    let all = list(&app, &token, &c).await;
+    assert_eq!(all.len(), 3);
+    assert_eq!(
+        all[1]["line1"], "Kawasan Industri Jababeka",
+        "in the request's order"
+    );
+    assert_eq!(all[1]["is_default"], false);
+
+    // PUT and PATCH do not take addresses.
+    let r = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/customers/{c}"),
+            Some(&token),
+            Some(json!({"addresses": []})),
+            &[],
+        )
+        .await;
+    r.assert_problem(422);
+    assert_eq!(r.error_field(), Some("addresses"));
+    let r = app
+        .call(
+            "PUT",
+            &format!("/api/v1/customers/{c}"),
+            Some(&token),
+            Some(body("1")),
+            &[],
+        )
+        .await;
+    r.assert_problem(422);
+    assert_eq!(r.error_field(), Some("addresses"));
+    assert_eq!(list(&app, &token, &c).await.len(), 3);
+
+    // 51 addresses are refused whole.
+    let many: Vec<Value> = (0..51).map(|i| billing(&format!("Jl. {i}"))).collect();
+    let r = app
+        .post(
+            "/api/v1/customers",
+            &token,
+            json!({"name": "Banyak", "email": "banyak@example.co.id", "addresses": many}),
+        )
+        .await;
+    r.assert_problem(422);
+    assert_eq!(r.error_field(), Some("addresses"));
+    assert_eq!(r.body["errors"][0]["limit"], 50);
+}
+
 on_both_backends!(
+    nested_create_is_whole_or_nothing,
     sort_by_distance_pages_with_cursors,
     data_export_holds_every_address_and_erasure_anonymises_them,
     customers_are_found_by_their_addresses,

@@ -20,7 +20,7 @@ pub use error::AddressError;
 pub use model::{
     Address, AddressFields, AddressId, AddressInput, AddressType, EARTH_RADIUS_KM, GeoPoint,
     MAX_ADDRESSES_PER_CUSTOMER, MAX_DELIVERY_NOTES_CHARS, MAX_LABEL_CHARS, MAX_LINE_CHARS,
-    MAX_PLACE_CHARS, MAX_POSTAL_CODE_CHARS, MAX_RADIUS_KM, Near,
+    MAX_PLACE_CHARS, MAX_POSTAL_CODE_CHARS, MAX_RADIUS_KM, Near, new_addresses,
 };
 pub use ports::{AddressRepository, AddressTransaction};
 #[cfg(any(test, feature = "mock"))]

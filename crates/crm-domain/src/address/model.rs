@@ -406,6 +406,89 @@ impl AddressInput {
     }
 }
 
+/// The addresses of a customer being created (the nested create of `POST /customers`),
+/// checked as a whole: at most [`MAX_ADDRESSES_PER_CUSTOMER`]; each by
+/// [`AddressInput::validate`] with errors named `addresses[i].field`; per type, the one marked
+/// `is_default: true` is the default (a second such mark is `addresses[i].is_default`
+/// `duplicate_default`), else the first of the type. Ids come from `new_id` in order, so the
+/// array's order is the addresses' age order.
+///
+/// # Errors
+/// Every [`FieldError`] found.
+#[allow(clippy::too_many_arguments)]
+pub fn new_addresses(
+    inputs: Vec<AddressInput>,
+    default_country: Option<CountryCode>,
+    tenant: TenantId,
+    customer: CustomerId,
+    by: Option<UserId>,
+    now: DateTime<Utc>,
+    mut new_id: impl FnMut() -> Uuid,
+) -> Result<Vec<Address>, Vec<FieldError>> {
+    if inputs.len() > MAX_ADDRESSES_PER_CUSTOMER {
+        return Err(vec![
+            FieldError::new(
+                "addresses",
+                "too_many",
+                format!("a customer holds at most {MAX_ADDRESSES_PER_CUSTOMER} addresses"),
+            )
+            .with_limit(MAX_ADDRESSES_PER_CUSTOMER),
+        ]);
+    }
+    let mut errors = Vec::new();
+    let mut checked = Vec::new();
+    for (i, input) in inputs.into_iter().enumerate() {
+        match input.validate(&format!("addresses[{i}]."), default_country) {
+            Ok((fields, want)) => checked.push((i, fields, want)),
+            Err(e) => errors.extend(e),
+        }
+    }
+    let mut marked: Vec<AddressType> = Vec::new();
+    for (i, fields, want) in &checked {
+        if *want == Some(true) {
+            if marked.contains(&fields.address_type) {
+                errors.push(FieldError::new(
+                    format!("addresses[{i}].is_default"),
+                    "duplicate_default",
+                    format!(
+                        "another {} address of the request is already the default",
+                        fields.address_type
+                    ),
+                ));
+            }
+            marked.push(fields.address_type);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut seen: Vec<AddressType> = Vec::new();
+    Ok(checked
+        .into_iter()
+        .map(|(_, fields, want)| {
+            let t = fields.address_type;
+            let is_default = if marked.contains(&t) {
+                want == Some(true)
+            } else {
+                !seen.contains(&t)
+            };
+            seen.push(t);
+            Address {
+                id: AddressId(new_id()),
+                tenant_id: tenant,
+                customer_id: customer,
+                fields,
+                is_default,
+                created_by: by.clone(),
+                updated_by: by.clone(),
+                created_at: now,
+                updated_at: now,
+                version: 1,
+            }
+        })
+        .collect())
+}
+
 /// A WGS 84 position in degrees (latitude -90..=90, longitude -180..=180).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GeoPoint {
@@ -622,6 +705,69 @@ mod tests {
         assert_eq!(
             fields(valid().validate("", None)),
             vec![("country".into(), "required")]
+        );
+    }
+
+    #[test]
+    fn a_nested_create_marks_one_default_per_type_and_names_elements() {
+        let tenant = TenantId(Uuid::from_u128(1));
+        let customer = CustomerId(Uuid::from_u128(2));
+        let mut n = 0u128;
+        let mut ids = || {
+            n += 1;
+            Uuid::from_u128(n)
+        };
+        let ship = |is_default| AddressInput {
+            address_type: Some("shipping".into()),
+            is_default,
+            ..valid()
+        };
+        let made = new_addresses(
+            vec![valid(), ship(None), ship(Some(true)), valid()],
+            id(),
+            tenant,
+            customer,
+            None,
+            chrono::Utc::now(),
+            &mut ids,
+        )
+        .unwrap();
+        let defaults: Vec<bool> = made.iter().map(|a| a.is_default).collect();
+        assert_eq!(defaults, vec![true, false, true, false]);
+        assert!(made.windows(2).all(|w| w[0].id < w[1].id), "request order");
+
+        let err = new_addresses(
+            vec![ship(Some(true)), AddressInput::default(), ship(Some(true))],
+            id(),
+            tenant,
+            customer,
+            None,
+            chrono::Utc::now(),
+            &mut ids,
+        )
+        .unwrap_err();
+        let fields: Vec<(String, &str)> = err.into_iter().map(|e| (e.field, e.code)).collect();
+        assert!(
+            fields.contains(&("addresses[1].line1".into(), "required")),
+            "{fields:?}"
+        );
+        assert!(
+            fields.contains(&("addresses[2].is_default".into(), "duplicate_default")),
+            "{fields:?}"
+        );
+        let too_many = new_addresses(
+            vec![valid(); 51],
+            id(),
+            tenant,
+            customer,
+            None,
+            chrono::Utc::now(),
+            &mut ids,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (too_many[0].code, too_many[0].limit),
+            ("too_many", Some(50))
         );
     }
 

@@ -103,10 +103,29 @@ impl CustomerService {
         input: CustomerInput,
         idempotency: Option<IdempotencyKey>,
     ) -> Result<Created, DomainError> {
+        self.create_with_addresses(actor, input, Vec::new(), idempotency)
+            .await
+    }
+
+    /// As [`CustomerService::create`], with addresses written in the same transaction (the
+    /// nested create; rules of [`crate::address::new_addresses`]): one invalid element
+    /// rejects the whole request, its errors named `addresses[i].field` beside the customer's.
+    ///
+    /// # Errors
+    /// As [`CustomerService::create`].
+    pub async fn create_with_addresses(
+        &self,
+        actor: &Actor,
+        input: CustomerInput,
+        addresses: Vec<crate::address::AddressInput>,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<Created, DomainError> {
         actor.require(Permission::CustomersCreate)?;
         let visibility = self.visibility(actor).await?;
         let Some(key) = idempotency else {
-            return self.create_new(actor, &visibility, input, None).await;
+            return self
+                .create_new(actor, &visibility, input, addresses, None)
+                .await;
         };
         if key.key.is_empty()
             || key.key.len() > 255
@@ -121,7 +140,10 @@ impl CustomerService {
         if let Some(replay) = self.replay(actor.tenant_id, &visibility, &key).await? {
             return Ok(replay);
         }
-        match self.create_new(actor, &visibility, input, Some(&key)).await {
+        match self
+            .create_new(actor, &visibility, input, addresses, Some(&key))
+            .await
+        {
             // A concurrent request with the same key committed first and this one ran into
             // its customer (e-mail, phone) or its key: answer as that request did.
             Err(conflict @ DomainError::Conflict { .. }) => {
@@ -139,18 +161,41 @@ impl CustomerService {
         actor: &Actor,
         visibility: &Visibility,
         input: CustomerInput,
+        addresses: Vec<crate::address::AddressInput>,
         key: Option<&IdempotencyKey>,
     ) -> Result<Created, DomainError> {
         let tenant_id = actor.tenant_id;
         let tenant = self.tenant(tenant_id).await?;
-        let profile = self.validate(&tenant, visibility, input, None).await?;
         let now = self.clock.now();
+        let id = CustomerId(self.ids.new_id());
+        let addresses = crate::address::new_addresses(
+            addresses,
+            tenant.default_country,
+            tenant_id,
+            id,
+            Some(actor.user_id.clone()),
+            now,
+            || self.ids.new_id(),
+        );
+        let profile = match (
+            self.validate(&tenant, visibility, input, None).await,
+            &addresses,
+        ) {
+            (Err(DomainError::Validation(mut errors)), Err(more)) => {
+                errors.extend(more.iter().cloned());
+                return Err(DomainError::Validation(errors));
+            }
+            (Err(e), _) => return Err(e),
+            (Ok(_), Err(more)) => return Err(DomainError::Validation(more.clone())),
+            (Ok(profile), Ok(_)) => profile,
+        };
         let new = NewCustomer {
-            id: CustomerId(self.ids.new_id()),
+            id,
             tenant_id,
             profile,
             created_by: Some(actor.user_id.clone()),
             created_at: now,
+            addresses: addresses.unwrap_or_default(),
         };
         let record = key.map(|k| IdempotencyRecord {
             key: k.key.clone(),

@@ -111,6 +111,15 @@ pub(crate) fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
         })
 }
 
+/// The refusal of `addresses` in a `PUT` or `PATCH` of a customer.
+fn addresses_not_here() -> DomainError {
+    DomainError::invalid(
+        "addresses",
+        "not_allowed",
+        "addresses are written with the customer only on create; change them at /customers/{id}/addresses",
+    )
+}
+
 /// Sorts object keys recursively, so the fingerprint ignores key order and whitespace.
 fn canonical(value: &serde_json::Value) -> serde_json::Value {
     match value {
@@ -155,6 +164,7 @@ impl CustomerJson for WriteJson {
 
     fn input(&self, fields: serde_json::Value) -> Result<CustomerInput, DomainError> {
         match from_value::<CustomerWrite>(fields) {
+            Ok(write) if write.addresses.is_some() => Err(addresses_not_here()),
             Ok(write) => Ok(write.into()),
             Err(ApiError::Domain(e)) => Err(e),
             Err(other) => Err(DomainError::Internal(other.to_string())),
@@ -199,11 +209,18 @@ pub async fn create_customer(
             fingerprint: fingerprint("POST /api/v1/customers", &body.0),
         }),
     };
-    let write: CustomerWrite = from_value(body.0)?;
+    let mut write: CustomerWrite = from_value(body.0)?;
+    let addresses = write
+        .addresses
+        .take()
+        .unwrap_or_default()
+        .into_iter()
+        .map(Into::into)
+        .collect();
     let created = state
         .services
         .customers
-        .create(&caller.0, write.into(), key)
+        .create_with_addresses(&caller.0, write.into(), addresses, key)
         .await?;
     let mut res = HttpResponse::Created();
     res.insert_header((header::LOCATION, location(created.customer.id)));
@@ -309,6 +326,9 @@ pub async fn replace_customer(
     body: JsonBody<CustomerWrite>,
 ) -> Result<HttpResponse, ApiError> {
     let expected = if_match(req.headers())?;
+    if body.0.addresses.is_some() {
+        return Err(addresses_not_here().into());
+    }
     let c = state
         .services
         .customers
