@@ -529,7 +529,14 @@ mod tests {
         else {
             panic!("CustomerResponse is not an object schema");
         };
-        let mut fields: Vec<&str> = object.properties.keys().map(String::as_str).collect();
+        // The default addresses are nested objects read from the addresses, not columns of
+        // the customer (a list export does not hold them yet).
+        let mut fields: Vec<&str> = object
+            .properties
+            .keys()
+            .map(String::as_str)
+            .filter(|f| !matches!(*f, "default_billing_address" | "default_shipping_address"))
+            .collect();
         let mut api = crm_domain::customer::API_FIELDS.to_vec();
         fields.sort_unstable();
         api.sort_unstable();
