@@ -12,6 +12,7 @@ pub mod values;
 
 // Bounded contexts, each a folder with `model`, `ports`, `service` (and `error`).
 pub mod access;
+pub mod address;
 pub mod analytics;
 pub mod customer;
 pub mod export;

@@ -534,5 +534,8 @@ pub async fn customer_analytics(
         .analytics
         .customer_analytics(&caller.0, CustomerId(id.into_inner()), o)
         .await?;
-    Ok(HttpResponse::Ok().json(CustomerAnalyticsResponse::from(&a)))
+    let mut body = CustomerAnalyticsResponse::from(&a);
+    crate::customers::attach_defaults(&state, &caller, std::slice::from_mut(&mut body.customer))
+        .await?;
+    Ok(HttpResponse::Ok().json(body))
 }

@@ -388,6 +388,8 @@ pub struct CustomerDataResponse {
     pub consents: Vec<ConsentResponse>,
     /// Every recorded consent grant and withdrawal, newest first by `at`.
     pub consent_history: Vec<ConsentEventResponse>,
+    /// Every address of the customer, oldest first.
+    pub addresses: Vec<crate::addresses::AddressResponse>,
 }
 
 impl From<&CustomerData> for CustomerDataResponse {
@@ -412,6 +414,7 @@ impl From<&CustomerData> for CustomerDataResponse {
             },
             consents: d.consents.iter().map(Into::into).collect(),
             consent_history: d.consent_history.iter().map(Into::into).collect(),
+            addresses: Vec::new(),
         }
     }
 }
@@ -484,6 +487,24 @@ async fn customer_document(
 ) -> Result<HttpResponse, ApiError> {
     crate::query::each_param(req.query_string(), &[], |_, _| Ok(()))?;
     let data = state.services.exports.customer_data(&caller.0, id).await?;
+    let addresses = state.services.addresses.for_export(&caller.0, id).await?;
+    let mut body = CustomerDataResponse::from(&data);
+    for a in &addresses {
+        let response = Some(crate::addresses::AddressResponse::from(a));
+        match (a.is_default, a.fields.address_type) {
+            (true, crm_domain::address::AddressType::Billing) => {
+                body.customer.default_billing_address = response;
+            }
+            (true, crm_domain::address::AddressType::Shipping) => {
+                body.customer.default_shipping_address = response;
+            }
+            _ => {}
+        }
+    }
+    body.addresses = addresses
+        .iter()
+        .map(crate::addresses::AddressResponse::from)
+        .collect();
     Ok(HttpResponse::Ok()
         .insert_header((
             header::CONTENT_DISPOSITION,
@@ -493,7 +514,7 @@ async fn customer_document(
             ),
         ))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(CustomerDataResponse::from(&data)))
+        .json(body))
 }
 
 #[cfg(test)]
@@ -508,7 +529,14 @@ mod tests {
         else {
             panic!("CustomerResponse is not an object schema");
         };
-        let mut fields: Vec<&str> = object.properties.keys().map(String::as_str).collect();
+        // The default addresses are nested objects read from the addresses, not columns of
+        // the customer (a list export does not hold them yet).
+        let mut fields: Vec<&str> = object
+            .properties
+            .keys()
+            .map(String::as_str)
+            .filter(|f| !matches!(*f, "default_billing_address" | "default_shipping_address"))
+            .collect();
         let mut api = crm_domain::customer::API_FIELDS.to_vec();
         fields.sort_unstable();
         api.sort_unstable();

@@ -3,6 +3,7 @@
 #[macro_use]
 mod macros;
 
+pub mod addresses;
 pub mod analytics;
 pub mod auth;
 pub mod cursor;
@@ -54,6 +55,7 @@ pub use state::{AppState, ReadinessProbe, Services};
     modifiers(&BearerAuth),
     tags(
         (name = "customers", description = "Customer records"),
+        (name = "addresses", description = "Addresses of a customer: typed, one default per type, coordinates for delivery and the radius search"),
         (name = "orders", description = "Orders and purchase statistics"),
         (name = "loyalty", description = "Loyalty points and customer tiers"),
         (name = "tiers", description = "Membership tiers of the tenant"),
@@ -94,6 +96,7 @@ fn register(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         scope("/api/v1")
             .configure(exports::routes)
             .configure(privacy::routes)
+            .configure(addresses::routes)
             .configure(analytics::routes)
             .configure(segments::routes)
             .configure(imports::routes)

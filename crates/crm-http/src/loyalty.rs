@@ -366,7 +366,10 @@ pub async fn assign_tier(
             &body.0.reason,
         )
         .await?;
-    Ok(HttpResponse::Ok().json(CustomerResponse::from(&c)))
+    let mut body = [CustomerResponse::from(&c)];
+    crate::customers::attach_defaults(&state, &caller, &mut body).await?;
+    let [body] = body;
+    Ok(HttpResponse::Ok().json(body))
 }
 
 /// A customer's tier changes, newest first (at most 100).

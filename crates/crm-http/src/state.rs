@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crm_domain::address::AddressService;
 use crm_domain::analytics::AnalyticsService;
 use crm_domain::customer::CustomerService;
 use crm_domain::export::ExportService;
@@ -33,6 +34,8 @@ pub trait ReadinessProbe: Send + Sync {
 pub struct Services {
     /// Customer use cases.
     pub customers: Arc<CustomerService>,
+    /// Address use cases (a customer's addresses).
+    pub addresses: Arc<AddressService>,
     /// Tenant use cases (token tenant check).
     pub tenants: Arc<TenantService>,
     /// Order use cases.

@@ -6,7 +6,7 @@ use sea_orm::{DbErr, RuntimeErr, SqlErr};
 /// Unique indexes and the API field each guards, as both backends name them in errors
 /// (PostgreSQL: the index name; SQLite: `table.column`). Longer names first, so that
 /// `mobile_phone` is not taken for `phone`.
-const UNIQUE_FIELDS: [(&str, &str, &str); 6] = [
+const UNIQUE_FIELDS: [(&str, &str, &str); 7] = [
     (
         "ux_customers_mobile_phone",
         "customers.mobile_phone",
@@ -20,6 +20,11 @@ const UNIQUE_FIELDS: [(&str, &str, &str); 6] = [
     ("ux_customers_email", "customers.email", "email"),
     ("ux_customers_phone", "customers.phone", "phone"),
     ("idempotency_keys", "idempotency_keys.", "idempotency_key"),
+    (
+        "ux_customer_addresses_default",
+        "customer_addresses.",
+        "is_default",
+    ),
     (
         "ux_customer_segments_name",
         "customer_segments.name",

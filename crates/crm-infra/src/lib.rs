@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod addresses;
 mod analytics;
 mod customers;
 pub mod db;
@@ -19,6 +20,7 @@ pub mod testing;
 mod tiers;
 mod views;
 
+pub use addresses::{SeaAddressRepository, SeaAddressTransaction};
 pub use analytics::SeaAnalyticsRepository;
 pub use customers::SeaCustomerRepository;
 pub use db::{Database, DbConfig};

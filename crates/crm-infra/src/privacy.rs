@@ -354,6 +354,38 @@ impl PrivacyTransaction for SeaPrivacyTransaction {
         Ok(ledger.rows_affected + tiers.rows_affected)
     }
 
+    async fn anonymise_addresses(
+        &mut self,
+        tenant: TenantId,
+        id: CustomerId,
+        text: &str,
+    ) -> Result<u64, RepositoryError> {
+        use crate::entity::customer_address::{Column as A, Entity};
+        let cleared: Option<String> = None;
+        let no_position: Option<f64> = None;
+        let result = Entity::update_many()
+            .col_expr(A::Line1, Expr::value(text))
+            .col_expr(A::Label, Expr::value(cleared.clone()))
+            .col_expr(A::RecipientName, Expr::value(cleared.clone()))
+            .col_expr(A::Phone, Expr::value(cleared.clone()))
+            .col_expr(A::Line2, Expr::value(cleared.clone()))
+            .col_expr(A::District, Expr::value(cleared.clone()))
+            .col_expr(A::PostalCode, Expr::value(cleared.clone()))
+            .col_expr(A::DeliveryNotes, Expr::value(cleared))
+            .col_expr(A::Latitude, Expr::value(no_position))
+            .col_expr(A::Longitude, Expr::value(no_position))
+            .col_expr(A::UnitX, Expr::value(no_position))
+            .col_expr(A::UnitY, Expr::value(no_position))
+            .col_expr(A::UnitZ, Expr::value(no_position))
+            .col_expr(A::Version, Expr::col(A::Version).add(1))
+            .filter(A::TenantId.eq(tenant.0))
+            .filter(A::CustomerId.eq(id.0))
+            .exec(&self.txn)
+            .await
+            .map_err(map_db_err)?;
+        Ok(result.rows_affected)
+    }
+
     async fn forget_idempotency_keys(
         &mut self,
         tenant: TenantId,

@@ -10,6 +10,7 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{HttpServer, web};
 use anyhow::Context;
+use crm_domain::address::AddressService;
 use crm_domain::analytics::AnalyticsService;
 use crm_domain::customer::CustomerService;
 use crm_domain::export::ExportService;
@@ -32,9 +33,10 @@ use crm_http::uploads::UploadDir;
 use crm_http::{AppState, Authenticator, CursorCodec, JwtKeys, Metrics, ReadinessProbe};
 use crm_infra::export_file::SheetFiles;
 use crm_infra::{
-    Database, DbConfig, DiskImportFiles, SeaAnalyticsRepository, SeaCustomerRepository,
-    SeaImportRepository, SeaJobRepository, SeaOrderRepository, SeaPrivacyRepository,
-    SeaSegmentRepository, SeaTenantRepository, SeaTierRepository, SeaViewRepository,
+    Database, DbConfig, DiskImportFiles, SeaAddressRepository, SeaAnalyticsRepository,
+    SeaCustomerRepository, SeaImportRepository, SeaJobRepository, SeaOrderRepository,
+    SeaPrivacyRepository, SeaSegmentRepository, SeaTenantRepository, SeaTierRepository,
+    SeaViewRepository,
 };
 use futures_util::future::BoxFuture;
 
@@ -263,7 +265,15 @@ pub fn services_with(
         clock.clone(),
         ids.clone(),
     ));
+    let addresses = Arc::new(AddressService::new(
+        customer_repo.clone(),
+        Arc::new(SeaAddressRepository::new(db.clone())),
+        tenant_repo.clone(),
+        clock.clone(),
+        ids.clone(),
+    ));
     Services {
+        addresses,
         exports: Arc::new(ExportService::new(
             customers.clone(),
             order_repo.clone(),

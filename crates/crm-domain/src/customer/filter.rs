@@ -79,6 +79,8 @@ pub enum FieldKind {
     Tags,
     /// A UUID.
     Id,
+    /// A position: the customer's addresses' coordinates (`within` a radius only).
+    Geo,
 }
 
 /// Every filterable customer field.
@@ -137,6 +139,14 @@ pub enum Field {
     RfmM,
     Id,
     Segment,
+    /// `address.city`: any of the customer's addresses (as `address.region`,
+    /// `address.postal_code`, `address.country`).
+    AddressCity,
+    AddressRegion,
+    AddressPostalCode,
+    AddressCountry,
+    /// `address.near`: any of the customer's addresses within a great-circle radius.
+    AddressNear,
 }
 
 const TYPES: &[&str] = &["individual", "business", "non_profit", "government"];
@@ -243,7 +253,30 @@ impl Field {
         (Field::RfmM, "rfm_m", FieldKind::Integer),
         (Field::Id, "id", FieldKind::Id),
         (Field::Segment, "segment", FieldKind::Id),
+        (Field::AddressCity, "address.city", FieldKind::Text),
+        (Field::AddressRegion, "address.region", FieldKind::Text),
+        (
+            Field::AddressPostalCode,
+            "address.postal_code",
+            FieldKind::Text,
+        ),
+        (Field::AddressCountry, "address.country", FieldKind::Text),
+        (Field::AddressNear, "address.near", FieldKind::Geo),
     ];
+
+    /// Whether the field is one of an address of the customer: the condition holds when any
+    /// of the customer's addresses satisfies it (`neq`, `not_in`, `is_null`: when none of
+    /// them has the value).
+    pub fn is_address(self) -> bool {
+        matches!(
+            self,
+            Field::AddressCity
+                | Field::AddressRegion
+                | Field::AddressPostalCode
+                | Field::AddressCountry
+                | Field::AddressNear
+        )
+    }
 
     /// The field with this API name.
     pub fn parse(name: &str) -> Option<(Field, FieldKind)> {
@@ -301,13 +334,20 @@ string_enum!(
         IsNull => "is_null",
         /// Has a value (tags: has a tag).
         IsNotNull => "is_not_null",
+        /// Position: within a great-circle radius of a point (`address.near`; the value is
+        /// `{"latitude": .., "longitude": .., "within_km": ..}`).
+        Within => "within",
     }
 );
 
 impl Op {
     fn allowed_for(self, kind: FieldKind) -> bool {
         use Op::*;
+        if kind == FieldKind::Geo || self == Within {
+            return kind == FieldKind::Geo && self == Within;
+        }
         match kind {
+            FieldKind::Geo => false,
             FieldKind::Text => !matches!(self, Gt | Gte | Lt | Lte | ContainsAll),
             FieldKind::Enum(_) | FieldKind::Id => {
                 matches!(self, Eq | Neq | In | NotIn | IsNull | IsNotNull)
@@ -347,6 +387,8 @@ pub enum Operand {
     Id(Uuid),
     /// A list of operands (`in`, `not_in`, `contains_all`), without repeats.
     List(Vec<Operand>),
+    /// A radius around a point (`within`).
+    Near(crate::address::Near),
 }
 
 impl Operand {
@@ -379,6 +421,15 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// The first radius search (`address.near`) of the filter, in group order: the centre
+    /// `sort=distance` measures from.
+    pub fn near(&self) -> Option<crate::address::Near> {
+        self.groups.iter().flatten().find_map(|c| match c.value {
+            Operand::Near(n) => Some(n),
+            _ => None,
+        })
+    }
+
     /// A filter of one group.
     pub fn all(conditions: Vec<Condition>) -> Self {
         if conditions.is_empty() {
@@ -910,6 +961,23 @@ fn scalar(field: Field, kind: FieldKind, v: &Value) -> Result<Operand, OperandEr
             .and_then(|s| s.parse::<Uuid>().ok())
             .map(Operand::Id)
             .ok_or_else(|| invalid(format!("{} is not a UUID", shown()))),
+        FieldKind::Geo => {
+            let bad = || {
+                invalid(format!(
+                    "{} is not {{\"latitude\": -90..=90, \"longitude\": -180..=180, \"within_km\": 0..=20015}}",
+                    shown()
+                ))
+            };
+            let number = |name: &str| v.get(name).and_then(Value::as_f64).ok_or_else(bad);
+            let (lat, lng, km) = (
+                number("latitude")?,
+                number("longitude")?,
+                number("within_km")?,
+            );
+            let near = crate::address::Near::parse(&format!("{lat},{lng}"), &km.to_string())
+                .map_err(|_| bad())?;
+            Ok(Operand::Near(near))
+        }
     }
 }
 
@@ -976,6 +1044,35 @@ mod tests {
             .into_iter()
             .map(|e| (e.field, e.code))
             .collect()
+    }
+
+    #[test]
+    fn address_fields_take_text_operators_and_the_radius_takes_within_only() {
+        let f = Filter::parse(
+            &json!({"all": [
+                {"field": "address.city", "op": "eq", "value": "Bandung"},
+                {"field": "address.near", "op": "within",
+                 "value": {"latitude": -6.2088, "longitude": 106.8456, "within_km": 120}},
+            ]}),
+            "filter",
+        )
+        .unwrap();
+        assert_eq!(f.groups[0][0].value, Operand::Text("bandung".into()));
+        let Operand::Near(n) = f.groups[0][1].value else {
+            panic!("{:?}", f.groups[0][1])
+        };
+        assert_eq!(n.radius_km, 120.0);
+        assert!(f.groups[0].iter().all(|c| c.field.is_address()));
+        for bad in [
+            json!({"all": [{"field": "address.near", "op": "eq", "value": 1}]}),
+            json!({"all": [{"field": "name", "op": "within", "value": 1}]}),
+            json!({"all": [{"field": "address.near", "op": "within",
+                            "value": {"latitude": 95, "longitude": 0, "within_km": 1}}]}),
+            json!({"all": [{"field": "address.near", "op": "within",
+                            "value": {"latitude": 0, "longitude": 0, "within_km": -1}}]}),
+        ] {
+            assert!(Filter::parse(&bad, "filter").is_err(), "{bad}");
+        }
     }
 
     #[test]

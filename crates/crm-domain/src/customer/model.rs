@@ -271,6 +271,9 @@ pub struct NewCustomer {
     pub created_by: Option<UserId>,
     /// Creation time; its year goes into the customer code.
     pub created_at: DateTime<Utc>,
+    /// Addresses written with it, in the same transaction (the nested create); empty on the
+    /// bulk paths.
+    pub addresses: Vec<crate::address::Address>,
 }
 
 /// Formats a customer code: `CUST-<year>-<sequence>` with the sequence zero-padded to four

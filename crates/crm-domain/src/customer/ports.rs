@@ -54,6 +54,10 @@ string_enum!(
         /// RFM scores read as the number `100·R + 10·F + M` (`545`); customers without scores
         /// count 0.
         RfmScore => "rfm_score",
+        /// Great-circle distance of the customer's nearest address to the centre of the
+        /// query's radius search (`address.near`; only with one), nearest first. Customers
+        /// without a positioned address (matched by another group) sort last.
+        Distance => "distance",
     }
 );
 
@@ -110,6 +114,9 @@ pub enum SortValue {
     Text(String),
     /// An instant as microseconds since the epoch; `None` sorts after every value.
     Micros(Option<i64>),
+    /// A real number as the bits of its IEEE 754 double (`f64::to_bits`), so positions keep
+    /// exact equality: the distance key, read back from the database that sorted by it.
+    Real(u64),
 }
 
 /// The last row of the previous page: its sort values (one per key) and id.
@@ -185,6 +192,9 @@ impl CustomerQuery {
                 SortField::RfmScore => SortValue::Integer(c.rfm.as_ref().map_or(0, |r| {
                     i64::from(r.r) * 100 + i64::from(r.f) * 10 + i64::from(r.m)
                 })),
+                // Computed by the database (`CustomerRepository::distance_key`); the service
+                // puts it in before a cursor is issued.
+                SortField::Distance => SortValue::Real(0),
                 SortField::Relevance => SortValue::Integer(self.search.as_ref().map_or(0, |q| {
                     q.rank(
                         &super::search::search_document(&c.profile, &c.customer_code),
@@ -458,6 +468,17 @@ pub trait CustomerRepository: Send + Sync {
 
     /// Starts a bulk transaction.
     async fn begin_batch(&self) -> Result<Box<dyn CustomerBatch>, RepositoryError>;
+
+    /// The value the list sorts `id` by for [`SortField::Distance`] under `query` (the
+    /// database's own expression, so a cursor compares exactly): `0 - max(unit · centre)` over
+    /// the customer's positioned addresses, or 3 without one. `None` when the query has no
+    /// radius search.
+    async fn distance_key(
+        &self,
+        tenant: TenantId,
+        id: CustomerId,
+        query: &CustomerQuery,
+    ) -> Result<Option<f64>, RepositoryError>;
 
     /// How many customers inside `visibility` match the query's filter, search and deletion mode
     /// (exact; position, offset and limit ignored).

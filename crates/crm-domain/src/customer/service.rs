@@ -103,10 +103,29 @@ impl CustomerService {
         input: CustomerInput,
         idempotency: Option<IdempotencyKey>,
     ) -> Result<Created, DomainError> {
+        self.create_with_addresses(actor, input, Vec::new(), idempotency)
+            .await
+    }
+
+    /// As [`CustomerService::create`], with addresses written in the same transaction (the
+    /// nested create; rules of [`crate::address::new_addresses`]): one invalid element
+    /// rejects the whole request, its errors named `addresses[i].field` beside the customer's.
+    ///
+    /// # Errors
+    /// As [`CustomerService::create`].
+    pub async fn create_with_addresses(
+        &self,
+        actor: &Actor,
+        input: CustomerInput,
+        addresses: Vec<crate::address::AddressInput>,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<Created, DomainError> {
         actor.require(Permission::CustomersCreate)?;
         let visibility = self.visibility(actor).await?;
         let Some(key) = idempotency else {
-            return self.create_new(actor, &visibility, input, None).await;
+            return self
+                .create_new(actor, &visibility, input, addresses, None)
+                .await;
         };
         if key.key.is_empty()
             || key.key.len() > 255
@@ -121,7 +140,10 @@ impl CustomerService {
         if let Some(replay) = self.replay(actor.tenant_id, &visibility, &key).await? {
             return Ok(replay);
         }
-        match self.create_new(actor, &visibility, input, Some(&key)).await {
+        match self
+            .create_new(actor, &visibility, input, addresses, Some(&key))
+            .await
+        {
             // A concurrent request with the same key committed first and this one ran into
             // its customer (e-mail, phone) or its key: answer as that request did.
             Err(conflict @ DomainError::Conflict { .. }) => {
@@ -139,18 +161,41 @@ impl CustomerService {
         actor: &Actor,
         visibility: &Visibility,
         input: CustomerInput,
+        addresses: Vec<crate::address::AddressInput>,
         key: Option<&IdempotencyKey>,
     ) -> Result<Created, DomainError> {
         let tenant_id = actor.tenant_id;
         let tenant = self.tenant(tenant_id).await?;
-        let profile = self.validate(&tenant, visibility, input, None).await?;
         let now = self.clock.now();
+        let id = CustomerId(self.ids.new_id());
+        let addresses = crate::address::new_addresses(
+            addresses,
+            tenant.default_country,
+            tenant_id,
+            id,
+            Some(actor.user_id.clone()),
+            now,
+            || self.ids.new_id(),
+        );
+        let profile = match (
+            self.validate(&tenant, visibility, input, None).await,
+            &addresses,
+        ) {
+            (Err(DomainError::Validation(mut errors)), Err(more)) => {
+                errors.extend(more.iter().cloned());
+                return Err(DomainError::Validation(errors));
+            }
+            (Err(e), _) => return Err(e),
+            (Ok(_), Err(more)) => return Err(DomainError::Validation(more.clone())),
+            (Ok(profile), Ok(_)) => profile,
+        };
         let new = NewCustomer {
-            id: CustomerId(self.ids.new_id()),
+            id,
             tenant_id,
             profile,
             created_by: Some(actor.user_id.clone()),
             created_at: now,
+            addresses: addresses.unwrap_or_default(),
         };
         let record = key.map(|k| IdempotencyRecord {
             key: k.key.clone(),
@@ -435,6 +480,17 @@ impl CustomerService {
                 "`relevance` needs a search text `q`",
             ));
         }
+        let distance_at = query
+            .sort_keys()
+            .iter()
+            .position(|k| k.field == SortField::Distance);
+        if distance_at.is_some() && query.filter.near().is_none() {
+            return Err(DomainError::invalid(
+                "sort",
+                "invalid",
+                "`distance` needs a radius search (`near` and `within_km`, or `address.near`)",
+            ));
+        }
         if query
             .after
             .as_ref()
@@ -456,6 +512,16 @@ impl CustomerService {
             .list(actor.tenant_id, &visibility, &probe)
             .await?;
         let mut page = Page::from_probe(rows, query.limit, |c| query.position_of(c));
+        if let (Some(at), Some(next)) = (distance_at, page.next.as_mut()) {
+            let key = self
+                .customers
+                .distance_key(actor.tenant_id, next.id, &query)
+                .await?
+                .ok_or_else(|| DomainError::Internal("distance key without near".into()))?;
+            if let Some(v) = next.values.get_mut(at) {
+                *v = super::ports::SortValue::Real(key.to_bits());
+            }
+        }
         if include_total {
             page.total = Some(
                 self.customers

@@ -882,6 +882,7 @@ impl ImportService {
             profile,
             created_by: Some(actor.user_id.clone()),
             created_at: truncate_to_micros(self.clock.now()),
+            addresses: Vec::new(),
         }
     }
 

@@ -81,6 +81,18 @@ pub trait PrivacyTransaction: Send {
         text: &str,
     ) -> Result<u64, RepositoryError>;
 
+    /// Anonymises the customer's addresses (`customer_addresses`): `line1` becomes `text`;
+    /// label, recipient, phone, `line2`, district, postal code, coordinates and delivery notes
+    /// are cleared; type, city, region, country and the default flags stay (for the
+    /// accounts' statistics). Each changed address's version goes up by one. Returns how
+    /// many addresses changed.
+    async fn anonymise_addresses(
+        &mut self,
+        tenant: TenantId,
+        id: CustomerId,
+        text: &str,
+    ) -> Result<u64, RepositoryError>;
+
     /// Deletes the idempotency keys that name the customer (a key's fingerprint is a digest
     /// of the request body that created it). Returns how many.
     async fn forget_idempotency_keys(

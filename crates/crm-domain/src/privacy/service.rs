@@ -151,6 +151,7 @@ impl PrivacyService {
             })?;
         tx.clear_order_metadata(tenant, id).await?;
         tx.redact_loyalty_reasons(tenant, id, ERASED_TEXT).await?;
+        tx.anonymise_addresses(tenant, id, ERASED_TEXT).await?;
         tx.forget_idempotency_keys(tenant, id).await?;
         redact_imports(tx.as_mut(), actor, &needles).await?;
         for consent in tx.current_consents(tenant, id).await? {

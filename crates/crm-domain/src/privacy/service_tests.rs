@@ -196,6 +196,10 @@ async fn erasing_clears_every_part_in_one_transaction_and_records_who() {
         .withf(|t, id, text| *t == TENANT && *id == ID && text == ERASED_TEXT)
         .times(1)
         .returning(|_, _, _| Ok(1));
+    tx.expect_anonymise_addresses()
+        .withf(|t, id, text| *t == TENANT && *id == ID && text == ERASED_TEXT)
+        .times(1)
+        .returning(|_, _, _| Ok(2));
     tx.expect_forget_idempotency_keys()
         .times(1)
         .returning(|_, _| Ok(0));

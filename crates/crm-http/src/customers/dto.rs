@@ -128,6 +128,12 @@ pub struct CustomerWrite {
     /// the tier's discount when set.
     #[schema(value_type = Option<String>, example = "12.5")]
     pub discount_percent: Option<Decimal>,
+    /// Create only (`POST`): addresses written in the same transaction, at most 50; one
+    /// invalid element rejects the whole request (`errors[].field` such as
+    /// `addresses[1].postal_code`). `PUT` and `PATCH` refuse it: change addresses at
+    /// `/customers/{id}/addresses`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addresses: Option<Vec<crate::addresses::AddressWrite>>,
 }
 
 impl From<CustomerWrite> for CustomerInput {
@@ -222,6 +228,7 @@ impl From<&Customer> for CustomerWrite {
             last_contact_at: p.last_contact_at,
             next_follow_up_at: p.next_follow_up_at,
             discount_percent: p.discount_percent,
+            addresses: None,
         }
     }
 }
@@ -360,6 +367,10 @@ pub struct CustomerResponse {
     pub rfm: Option<RfmScoresResponse>,
     /// Version; also the `ETag`.
     pub version: i64,
+    /// The customer's default `billing` address, or null.
+    pub default_billing_address: Option<crate::addresses::AddressResponse>,
+    /// The customer's default `shipping` address, or null.
+    pub default_shipping_address: Option<crate::addresses::AddressResponse>,
 }
 
 /// A customer's RFM scores (see `docs/RFM.md`).
@@ -449,6 +460,8 @@ impl From<&Customer> for CustomerResponse {
                 computed_at: r.computed_at,
             }),
             version: c.version,
+            default_billing_address: None,
+            default_shipping_address: None,
         }
     }
 }

@@ -44,7 +44,8 @@ pub struct ListCustomersParams {
     /// `true` adds the exact `total`.
     include_total: Option<bool>,
     /// Sort keys, comma-separated, `-` for descending: name, created_at, updated_at,
-    /// last_order_at, total_spent, total_orders, customer_code, next_follow_up_at. Default
+    /// last_order_at, total_spent, total_orders, customer_code, next_follow_up_at, distance
+    /// (nearest address first; needs `near` and `within_km`). Default
     /// `-created_at`; ties broken by id.
     sort: Option<String>,
     /// Status.
@@ -79,6 +80,21 @@ pub struct ListCustomersParams {
     loyalty_tier: Option<Vec<String>>,
     /// RFM segment (`champions`, `at_risk`, ...; see `docs/RFM.md`).
     rfm_segment: Option<Vec<String>>,
+    /// City of any of the customer's addresses (case-insensitive; `address.city` in the
+    /// filter language).
+    city: Option<Vec<String>>,
+    /// Region (province, state) of any of the customer's addresses (case-insensitive).
+    region: Option<Vec<String>>,
+    /// Postal code of any of the customer's addresses.
+    postal_code: Option<Vec<String>>,
+    /// Country (ISO 3166-1 alpha-2) of any of the customer's addresses (the customer's own
+    /// `country` field is `country` in the filter language).
+    country: Option<Vec<String>>,
+    /// A radius search, `LAT,LNG` in WGS 84 degrees, with `within_km`: customers with an
+    /// address within that great-circle distance (haversine, Earth radius 6371.0088 km).
+    near: Option<String>,
+    /// The radius of `near`, kilometres (0..=20015).
+    within_km: Option<f64>,
     /// `created_at` ≥ (RFC 3339).
     created_after: Option<DateTime<Utc>>,
     /// `created_at` <.
@@ -137,6 +153,10 @@ const MULTI: &[(&str, Field)] = &[
     ("loyalty_tier", Field::LoyaltyTier),
     ("tag", Field::Tags),
     ("rfm_segment", Field::RfmSegment),
+    ("city", Field::AddressCity),
+    ("region", Field::AddressRegion),
+    ("postal_code", Field::AddressPostalCode),
+    ("country", Field::AddressCountry),
 ];
 
 fn boolean(name: &str, value: &str) -> Result<bool, ApiError> {
@@ -197,6 +217,7 @@ fn decode_cursor(state: &AppState, keys: &[SortKey], raw: &str) -> Result<Positi
             | SortField::TotalOrders
             | SortField::Relevance
             | SortField::RfmScore => v.as_i64().map(SortValue::Integer),
+            SortField::Distance => v.as_u64().map(SortValue::Real),
             _ if v.is_null() => Some(SortValue::Micros(None)),
             _ => v.as_i64().map(|m| SortValue::Micros(Some(m))),
         })
@@ -275,7 +296,11 @@ pub(crate) fn parse_params(
         "follow_up_due",
         "include_deleted",
         "only_deleted",
+        "near",
+        "within_km",
     ];
+    let mut near: Option<String> = None;
+    let mut within_km: Option<String> = None;
     known.extend(RANGES.iter().map(|r| r.0));
     known.extend(MULTI.iter().map(|m| m.0));
     let field_error = ApiError::BadParameter;
@@ -373,6 +398,8 @@ pub(crate) fn parse_params(
             "include_deleted" if boolean(name, value)? => deleted = Deleted::Include,
             "only_deleted" if boolean(name, value)? => deleted = Deleted::Only,
             "include_deleted" | "only_deleted" => {}
+            "near" => near = Some(value.to_owned()),
+            "within_km" => within_km = Some(value.to_owned()),
             _ => {
                 if let Some((_, field, op)) = RANGES.iter().find(|r| r.0 == name) {
                     filter
@@ -383,6 +410,32 @@ pub(crate) fn parse_params(
         }
         Ok(())
     })?;
+    match (near, within_km) {
+        (None, None) => {}
+        (Some(near), Some(km)) => {
+            let n = crm_domain::address::Near::parse(&near, &km).map_err(field_error)?;
+            let value = json!({
+                "latitude": n.center.latitude,
+                "longitude": n.center.longitude,
+                "within_km": n.radius_km,
+            });
+            filter
+                .condition("near", Field::AddressNear, Op::Within, &value)
+                .map_err(field_error)?;
+        }
+        (Some(_), None) => {
+            return Err(ApiError::bad(
+                "within_km",
+                "`near` needs `within_km` (kilometres)",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(ApiError::bad(
+                "near",
+                "`within_km` needs `near` (`LAT,LNG`)",
+            ));
+        }
+    }
     for (name, field, op, values) in lists {
         if !values.is_empty() {
             filter
@@ -421,7 +474,8 @@ pub(crate) async fn answer(
         .customers
         .list(&caller.0, query, mode.include_total || mode.page.is_some())
         .await?;
-    let data = page.items.iter().map(CustomerResponse::from).collect();
+    let mut data: Vec<CustomerResponse> = page.items.iter().map(CustomerResponse::from).collect();
+    super::attach_defaults(state, caller, &mut data).await?;
     Ok(HttpResponse::Ok().json(match mode.page {
         Some(n) => {
             let total = page.total.unwrap_or(0);
@@ -489,7 +543,10 @@ pub struct SearchRequest {
     /// groups of 10 conditions, 100 values in a list (50 tags of 50 characters), texts of 255
     /// characters, 500 values in all. Operators: eq, neq, in, not_in, gt, gte, lt, lte,
     /// contains, contains_all (tags: has every one), starts_with, ends_with, is_null,
-    /// is_not_null.
+    /// is_not_null, within. Address fields (any of the customer's addresses): `address.city`,
+    /// `address.region`, `address.postal_code`, `address.country` (text), and `address.near`
+    /// with `within` and `{"latitude": .., "longitude": .., "within_km": ..}` (great-circle
+    /// radius, Earth radius 6371.0088 km).
     #[schema(value_type = Option<Object>, example = json!({"any": [{"all": [{"field": "email", "op": "ends_with", "value": "@acme.id"}, {"field": "total_spent", "op": "gte", "value": "1000000"}]}]}))]
     pub filter: Option<Value>,
     /// Sort keys, `-` for descending (as the list's `sort`).
@@ -649,6 +706,15 @@ pub async fn customer_stats(
             .map_or("none".to_owned(), |t| t.name.clone());
         *by_tier.entry(name).or_insert(0) += n;
     }
+    let mut top_customers: Vec<CustomerResponse> = s
+        .top_by_spending
+        .iter()
+        .map(CustomerResponse::from)
+        .collect();
+    let mut recent_customers: Vec<CustomerResponse> =
+        s.most_recent.iter().map(CustomerResponse::from).collect();
+    super::attach_defaults(&state, &caller, &mut top_customers).await?;
+    super::attach_defaults(&state, &caller, &mut recent_customers).await?;
     Ok(HttpResponse::Ok().json(CustomerStatsResponse {
         total: a.count,
         by_status: map(a.by_status),
@@ -669,11 +735,7 @@ pub async fn customer_stats(
             })
             .collect(),
         average_purchases_per_customer: s.average_purchases,
-        top_customers: s
-            .top_by_spending
-            .iter()
-            .map(CustomerResponse::from)
-            .collect(),
-        recent_customers: s.most_recent.iter().map(CustomerResponse::from).collect(),
+        top_customers,
+        recent_customers,
     }))
 }

@@ -39,9 +39,51 @@ fn location(id: CustomerId) -> String {
     format!("/api/v1/customers/{id}")
 }
 
-fn with_customer(mut res: actix_web::HttpResponseBuilder, c: &Customer) -> HttpResponse {
-    res.insert_header((header::ETAG, etag(c.version)))
-        .json(CustomerResponse::from(c))
+async fn with_customer(
+    state: &AppState,
+    caller: &Caller,
+    mut res: actix_web::HttpResponseBuilder,
+    c: &Customer,
+) -> Result<HttpResponse, ApiError> {
+    let mut body = [CustomerResponse::from(c)];
+    attach_defaults(state, caller, &mut body).await?;
+    let [body] = body;
+    Ok(res
+        .insert_header((header::ETAG, etag(c.version)))
+        .json(body))
+}
+
+/// Fills `default_billing_address` and `default_shipping_address` of `customers` (which the
+/// caller read) with one storage read for all of them.
+///
+/// # Errors
+/// As [`crm_domain::address::AddressService::defaults_of`].
+pub(crate) async fn attach_defaults(
+    state: &AppState,
+    caller: &Caller,
+    customers: &mut [CustomerResponse],
+) -> Result<(), ApiError> {
+    use crm_domain::address::AddressType;
+    if customers.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<CustomerId> = customers.iter().map(|c| CustomerId(c.id)).collect();
+    let defaults = state
+        .services
+        .addresses
+        .defaults_of(&caller.0, &ids)
+        .await?;
+    for c in customers.iter_mut() {
+        for a in defaults.iter().filter(|a| a.customer_id.0 == c.id) {
+            let response = Some(crate::addresses::AddressResponse::from(a));
+            match a.fields.address_type {
+                AddressType::Billing => c.default_billing_address = response,
+                AddressType::Shipping => c.default_shipping_address = response,
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The version an `If-Match` header asks for: `None` when absent or `*`.
@@ -67,6 +109,15 @@ pub(crate) fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
                 format!("`{text}` is not an ETag of this API (such as \"3\")"),
             )
         })
+}
+
+/// The refusal of `addresses` in a `PUT` or `PATCH` of a customer.
+fn addresses_not_here() -> DomainError {
+    DomainError::invalid(
+        "addresses",
+        "not_allowed",
+        "addresses are written with the customer only on create; change them at /customers/{id}/addresses",
+    )
 }
 
 /// Sorts object keys recursively, so the fingerprint ignores key order and whitespace.
@@ -113,6 +164,7 @@ impl CustomerJson for WriteJson {
 
     fn input(&self, fields: serde_json::Value) -> Result<CustomerInput, DomainError> {
         match from_value::<CustomerWrite>(fields) {
+            Ok(write) if write.addresses.is_some() => Err(addresses_not_here()),
             Ok(write) => Ok(write.into()),
             Err(ApiError::Domain(e)) => Err(e),
             Err(other) => Err(DomainError::Internal(other.to_string())),
@@ -157,18 +209,25 @@ pub async fn create_customer(
             fingerprint: fingerprint("POST /api/v1/customers", &body.0),
         }),
     };
-    let write: CustomerWrite = from_value(body.0)?;
+    let mut write: CustomerWrite = from_value(body.0)?;
+    let addresses = write
+        .addresses
+        .take()
+        .unwrap_or_default()
+        .into_iter()
+        .map(Into::into)
+        .collect();
     let created = state
         .services
         .customers
-        .create(&caller.0, write.into(), key)
+        .create_with_addresses(&caller.0, write.into(), addresses, key)
         .await?;
     let mut res = HttpResponse::Created();
     res.insert_header((header::LOCATION, location(created.customer.id)));
     if created.replayed {
         res.insert_header(("Idempotent-Replayed", "true"));
     }
-    Ok(with_customer(res, &created.customer))
+    with_customer(&state, &caller, res, &created.customer).await
 }
 
 /// Get a customer.
@@ -194,7 +253,7 @@ pub async fn get_customer(
         .customers
         .get(&caller.0, CustomerId(id.into_inner()))
         .await?;
-    Ok(with_customer(HttpResponse::Ok(), &c))
+    with_customer(&state, &caller, HttpResponse::Ok(), &c).await
 }
 
 /// Update some fields of a customer (JSON merge patch, RFC 7396).
@@ -235,7 +294,7 @@ pub async fn patch_customer(
         .customers
         .patch(&caller.0, CustomerId(id.into_inner()), &patch, expected)
         .await?;
-    Ok(with_customer(HttpResponse::Ok(), &c))
+    with_customer(&state, &caller, HttpResponse::Ok(), &c).await
 }
 
 /// Replace every editable field of a customer.
@@ -267,6 +326,9 @@ pub async fn replace_customer(
     body: JsonBody<CustomerWrite>,
 ) -> Result<HttpResponse, ApiError> {
     let expected = if_match(req.headers())?;
+    if body.0.addresses.is_some() {
+        return Err(addresses_not_here().into());
+    }
     let c = state
         .services
         .customers
@@ -277,7 +339,7 @@ pub async fn replace_customer(
             expected,
         )
         .await?;
-    Ok(with_customer(HttpResponse::Ok(), &c))
+    with_customer(&state, &caller, HttpResponse::Ok(), &c).await
 }
 
 /// Delete a customer (soft): it leaves reads and lists and frees its e-mail and phones until
@@ -336,7 +398,7 @@ pub async fn restore_customer(
         .customers
         .restore(&caller.0, CustomerId(id.into_inner()))
         .await?;
-    Ok(with_customer(HttpResponse::Ok(), &c))
+    with_customer(&state, &caller, HttpResponse::Ok(), &c).await
 }
 
 #[cfg(test)]

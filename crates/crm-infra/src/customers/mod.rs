@@ -156,4 +156,26 @@ impl CustomerRepository for SeaCustomerRepository {
     ) -> Result<u64, RepositoryError> {
         queries::count(self, tenant, visibility, query).await
     }
+
+    async fn distance_key(
+        &self,
+        tenant: TenantId,
+        id: CustomerId,
+        query: &CustomerQuery,
+    ) -> Result<Option<f64>, RepositoryError> {
+        use crate::entity::customer;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+        let Some(near) = query.filter.near() else {
+            return Ok(None);
+        };
+        customer::Entity::find()
+            .select_only()
+            .column_as(query_sql::distance_key(&near), "distance_key")
+            .filter(customer::Column::TenantId.eq(tenant.0))
+            .filter(customer::Column::Id.eq(id.0))
+            .into_tuple::<f64>()
+            .one(&self.db.read)
+            .await
+            .map_err(map_db_err)
+    }
 }

@@ -15,7 +15,7 @@ use sea_orm::{
     ColumnTrait, Condition, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 
-use crate::entity::{customer, customer_tag, tier};
+use crate::entity::{customer, customer_address, customer_tag, tier};
 
 type C = customer::Column;
 
@@ -70,7 +70,14 @@ fn column(field: Field) -> Option<C> {
         Field::RfmF => C::RfmF,
         Field::RfmM => C::RfmM,
         Field::Id => C::Id,
-        Field::Tags | Field::LoyaltyTier | Field::Segment => return None,
+        Field::Tags
+        | Field::LoyaltyTier
+        | Field::Segment
+        | Field::AddressCity
+        | Field::AddressRegion
+        | Field::AddressPostalCode
+        | Field::AddressCountry
+        | Field::AddressNear => return None,
     })
 }
 
@@ -82,7 +89,7 @@ fn value(o: &Operand) -> sea_orm::Value {
         Operand::Date(d) => (*d).into(),
         Operand::Money(v) | Operand::Integer(v) => (*v).into(),
         Operand::Id(u) => (*u).into(),
-        Operand::None | Operand::List(_) => sea_orm::Value::String(None),
+        Operand::None | Operand::List(_) | Operand::Near(_) => sea_orm::Value::String(None),
     }
 }
 
@@ -198,12 +205,77 @@ fn text_condition(col: SimpleExpr, raw: SimpleExpr, op: Op, operand: &Operand) -
         Op::EndsWith => like(format!("%{text}")),
         Op::IsNull => raw.is_null(),
         Op::IsNotNull => raw.is_not_null(),
-        Op::Gt | Op::Gte | Op::Lt | Op::Lte | Op::ContainsAll => Expr::val(false),
+        Op::Gt | Op::Gte | Op::Lt | Op::Lte | Op::ContainsAll | Op::Within => Expr::val(false),
     }
+}
+
+/// A condition on the customer's addresses: `customers.id IN (SELECT customer_id FROM
+/// customer_addresses WHERE tenant AND <condition>)`, any address matching; the negative
+/// operators (`neq`, `not_in`, `is_null`) hold when no address has the value. Cities compare
+/// by their stored lower-cased key (`city_key`, indexed), the rest lower-cased.
+fn address_condition(tenant: TenantId, c: &FilterCondition) -> SimpleExpr {
+    type A = customer_address::Column;
+    if let Operand::Near(near) = &c.value {
+        return near_condition(tenant, near);
+    }
+    let raw_col = match c.field {
+        Field::AddressCity => A::City,
+        Field::AddressRegion => A::Region,
+        Field::AddressPostalCode => A::PostalCode,
+        _ => A::Country,
+    };
+    let col: SimpleExpr = match c.field {
+        Field::AddressCity => Expr::col(A::CityKey),
+        _ => Func::lower(Expr::col(raw_col)).into(),
+    };
+    let (op, negate) = match c.op {
+        Op::Neq => (Op::Eq, true),
+        Op::NotIn => (Op::In, true),
+        Op::IsNull => (Op::IsNotNull, true),
+        op => (op, false),
+    };
+    let inner = text_condition(col, Expr::col(raw_col), op, &c.value);
+    let sub = Query::select()
+        .column(A::CustomerId)
+        .from(customer_address::Entity)
+        .and_where(A::TenantId.eq(tenant.0))
+        .and_where(inner)
+        .take();
+    if negate {
+        C::Id.not_in_subquery(sub)
+    } else {
+        C::Id.in_subquery(sub)
+    }
+}
+
+/// The radius search: customers with an address inside the circle. The position index
+/// `(tenant_id, latitude, longitude)` narrows the candidates to the circle's bounding box;
+/// the exact test compares the dot product of the stored unit vector with the centre's
+/// against `cos(radius / R)` (the great-circle condition, products and sums only: the same
+/// IEEE arithmetic, in the same order, on PostgreSQL and SQLite, so both select the same
+/// rows; the boundary is exact to about 0.1 m).
+fn near_condition(tenant: TenantId, near: &crm_domain::address::Near) -> SimpleExpr {
+    type A = customer_address::Column;
+    let (min_lat, max_lat, min_lng, max_lng) = near.bounding_box();
+    let [x, y, z] = near.center.unit_vector();
+    let dot = Expr::col(A::UnitX)
+        .mul(x)
+        .add(Expr::col(A::UnitY).mul(y))
+        .add(Expr::col(A::UnitZ).mul(z));
+    let sub = Query::select()
+        .column(A::CustomerId)
+        .from(customer_address::Entity)
+        .and_where(A::TenantId.eq(tenant.0))
+        .and_where(A::Latitude.between(min_lat, max_lat))
+        .and_where(A::Longitude.between(min_lng, max_lng))
+        .and_where(dot.gte(near.min_dot()))
+        .take();
+    C::Id.in_subquery(sub)
 }
 
 fn compile_condition(tenant: TenantId, c: &FilterCondition) -> SimpleExpr {
     match c.field {
+        field if field.is_address() => address_condition(tenant, c),
         Field::Tags => match c.op {
             Op::ContainsAll => tagged_all(tenant, values(&c.value)),
             Op::Contains | Op::In => tagged(tenant, Some(values(&c.value))),
@@ -252,7 +324,7 @@ fn compile_condition(tenant: TenantId, c: &FilterCondition) -> SimpleExpr {
                     Op::Lte => raw.lte(value(&c.value)),
                     Op::IsNull => raw.is_null(),
                     Op::IsNotNull => raw.is_not_null(),
-                    Op::Contains | Op::ContainsAll | Op::StartsWith | Op::EndsWith => {
+                    Op::Contains | Op::ContainsAll | Op::StartsWith | Op::EndsWith | Op::Within => {
                         Expr::val(false)
                     }
                 },
@@ -416,7 +488,37 @@ fn sort_expr(field: SortField, q: &CustomerQuery) -> (SimpleExpr, bool) {
             Expr::cust("COALESCE(rfm_r * 100 + rfm_f * 10 + rfm_m, 0)"),
             false,
         ),
+        SortField::Distance => (
+            q.filter
+                .near()
+                .map_or_else(|| Expr::val(3.0f64), |n| distance_key(&n)),
+            false,
+        ),
     }
+}
+
+/// The distance sort key: `COALESCE(0 - (SELECT MAX(unit · centre) FROM the customer's
+/// positioned addresses), 3)`. Increasing with the great-circle distance of the nearest
+/// address; 3 (beyond any) without one. Products, sums and a negation only: the same bits on
+/// both backends and in [`crm_domain::customer::CustomerRepository::distance_key`].
+pub(crate) fn distance_key(near: &crm_domain::address::Near) -> SimpleExpr {
+    type A = customer_address::Column;
+    let t = customer_address::Entity;
+    let [x, y, z] = near.center.unit_vector();
+    let dot = Expr::col((t, A::UnitX))
+        .mul(x)
+        .add(Expr::col((t, A::UnitY)).mul(y))
+        .add(Expr::col((t, A::UnitZ)).mul(z));
+    let sub = Query::select()
+        .expr(Func::max(dot))
+        .from(t)
+        .and_where(Expr::col((t, A::TenantId)).equals((customer::Entity, C::TenantId)))
+        .and_where(Expr::col((t, A::CustomerId)).equals((customer::Entity, C::Id)))
+        .and_where(Expr::col((t, A::UnitX)).is_not_null())
+        .take();
+    use sea_orm::sea_query::QueryStatementBuilder;
+    let nearest = SimpleExpr::SubQuery(None, Box::new(sub.into_sub_query_statement()));
+    Func::coalesce([Expr::val(0.0f64).sub(nearest), Expr::val(3.0f64)]).into()
 }
 
 fn sort_value(v: &SortValue) -> Option<sea_orm::Value> {
@@ -425,6 +527,7 @@ fn sort_value(v: &SortValue) -> Option<sea_orm::Value> {
         SortValue::Text(s) => Some(s.clone().into()),
         SortValue::Micros(Some(m)) => DateTime::from_timestamp_micros(*m).map(Into::into),
         SortValue::Micros(None) => None,
+        SortValue::Real(bits) => Some(f64::from_bits(*bits).into()),
     }
 }
 

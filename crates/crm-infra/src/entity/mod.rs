@@ -3,6 +3,7 @@
 
 pub mod clv_model;
 pub mod customer;
+pub mod customer_address;
 pub mod customer_consent;
 pub mod customer_consent_event;
 pub mod customer_erasure;

@@ -1,0 +1,265 @@
+//! [`AddressRepository`] and its [`AddressTransaction`] on SeaORM (`customer_addresses`), one
+//! code path for PostgreSQL and SQLite. The transaction holds the writer connection (SQLite)
+//! or one pooled connection (PostgreSQL, where the customer row is locked `FOR UPDATE`, as
+//! order placement, deletion and erasure lock it); dropping it uncommitted rolls back.
+
+use async_trait::async_trait;
+use crm_domain::address::{
+    Address, AddressFields, AddressId, AddressRepository, AddressTransaction, GeoPoint,
+};
+use crm_domain::customer::Customer;
+use crm_domain::values::{CountryCode, PhoneNumber};
+use crm_domain::{CustomerId, RepositoryError, TenantId, UserId};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction,
+    EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+
+use crate::customers::to_domain as customer_to_domain;
+use crate::db::Database;
+use crate::entity::{customer, customer_address};
+use crate::error::{corrupt, map_db_err};
+
+type A = customer_address::Column;
+
+/// Addresses in `customer_addresses`.
+#[derive(Debug, Clone)]
+pub struct SeaAddressRepository {
+    db: Database,
+}
+
+impl SeaAddressRepository {
+    /// Wraps a database.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+/// The row as the domain's address.
+pub(crate) fn address_to_domain(m: customer_address::Model) -> Result<Address, RepositoryError> {
+    let position = match (m.latitude, m.longitude) {
+        (Some(lat), Some(lng)) => Some(GeoPoint::new(lat, lng).ok_or_else(|| corrupt("position"))?),
+        _ => None,
+    };
+    Ok(Address {
+        id: AddressId(m.id),
+        tenant_id: TenantId(m.tenant_id),
+        customer_id: CustomerId(m.customer_id),
+        fields: AddressFields {
+            address_type: m
+                .address_type
+                .parse()
+                .map_err(|_| corrupt("address type"))?,
+            label: m.label,
+            recipient_name: m.recipient_name,
+            phone: m.phone.map(PhoneNumber::from_e164_unchecked),
+            line1: m.line1,
+            line2: m.line2,
+            district: m.district,
+            city: m.city,
+            region: m.region,
+            postal_code: m.postal_code,
+            country: CountryCode::parse(&m.country).ok_or_else(|| corrupt("address country"))?,
+            position,
+            delivery_notes: m.delivery_notes,
+        },
+        is_default: m.is_default,
+        created_by: m.created_by.as_deref().and_then(UserId::parse),
+        updated_by: m.updated_by.as_deref().and_then(UserId::parse),
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+        version: m.version,
+    })
+}
+
+/// Every column of `a` as an active model.
+pub(crate) fn address_row(a: &Address) -> customer_address::ActiveModel {
+    let f = &a.fields;
+    let unit = f.position.map(GeoPoint::unit_vector);
+    customer_address::ActiveModel {
+        tenant_id: Set(a.tenant_id.0),
+        id: Set(a.id.0),
+        customer_id: Set(a.customer_id.0),
+        address_type: Set(f.address_type.as_str().to_owned()),
+        label: Set(f.label.clone()),
+        recipient_name: Set(f.recipient_name.clone()),
+        phone: Set(f.phone.as_ref().map(|p| p.as_str().to_owned())),
+        line1: Set(f.line1.clone()),
+        line2: Set(f.line2.clone()),
+        district: Set(f.district.clone()),
+        city: Set(f.city.clone()),
+        city_key: Set(f.city.to_lowercase()),
+        region: Set(f.region.clone()),
+        postal_code: Set(f.postal_code.clone()),
+        country: Set(f.country.as_str().to_owned()),
+        latitude: Set(f.position.map(|p| p.latitude)),
+        longitude: Set(f.position.map(|p| p.longitude)),
+        unit_x: Set(unit.map(|u| u[0])),
+        unit_y: Set(unit.map(|u| u[1])),
+        unit_z: Set(unit.map(|u| u[2])),
+        delivery_notes: Set(f.delivery_notes.clone()),
+        is_default: Set(a.is_default),
+        created_by: Set(a.created_by.as_ref().map(|u| u.as_str().to_owned())),
+        updated_by: Set(a.updated_by.as_ref().map(|u| u.as_str().to_owned())),
+        created_at: Set(a.created_at),
+        updated_at: Set(a.updated_at),
+        version: Set(a.version),
+    }
+}
+
+async fn addresses_in<C: ConnectionTrait>(
+    conn: &C,
+    tenant: TenantId,
+    customer: CustomerId,
+) -> Result<Vec<Address>, RepositoryError> {
+    customer_address::Entity::find()
+        .filter(A::TenantId.eq(tenant.0))
+        .filter(A::CustomerId.eq(customer.0))
+        .order_by(A::CreatedAt, Order::Asc)
+        .order_by(A::Id, Order::Asc)
+        .all(conn)
+        .await
+        .map_err(map_db_err)?
+        .into_iter()
+        .map(address_to_domain)
+        .collect()
+}
+
+/// Inserts addresses in `txn` (the nested create of a customer).
+pub(crate) async fn insert_addresses<C: ConnectionTrait>(
+    conn: &C,
+    addresses: &[Address],
+) -> Result<(), RepositoryError> {
+    for a in addresses {
+        customer_address::Entity::insert(address_row(a))
+            .exec_without_returning(conn)
+            .await
+            .map_err(map_db_err)?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl AddressRepository for SeaAddressRepository {
+    async fn begin(&self) -> Result<Box<dyn AddressTransaction>, RepositoryError> {
+        let txn = self.db.write.begin().await.map_err(map_db_err)?;
+        Ok(Box::new(SeaAddressTransaction {
+            txn,
+            backend: self.db.backend(),
+        }))
+    }
+
+    async fn list(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> Result<Vec<Address>, RepositoryError> {
+        addresses_in(&self.db.read, tenant, customer).await
+    }
+
+    async fn defaults_of(
+        &self,
+        tenant: TenantId,
+        customers: Vec<CustomerId>,
+    ) -> Result<Vec<Address>, RepositoryError> {
+        if customers.is_empty() {
+            return Ok(Vec::new());
+        }
+        customer_address::Entity::find()
+            .filter(A::TenantId.eq(tenant.0))
+            .filter(A::CustomerId.is_in(customers.into_iter().map(|c| c.0)))
+            .filter(A::IsDefault.eq(true))
+            .filter(A::AddressType.is_in(["billing", "shipping"]))
+            .all(&self.db.read)
+            .await
+            .map_err(map_db_err)?
+            .into_iter()
+            .map(address_to_domain)
+            .collect()
+    }
+}
+
+/// One transaction of [`SeaAddressRepository`].
+pub struct SeaAddressTransaction {
+    txn: DatabaseTransaction,
+    backend: DatabaseBackend,
+}
+
+#[async_trait]
+impl AddressTransaction for SeaAddressTransaction {
+    async fn lock_customer(
+        &mut self,
+        tenant: TenantId,
+        id: CustomerId,
+    ) -> Result<Option<Customer>, RepositoryError> {
+        let mut q = customer::Entity::find()
+            .filter(customer::Column::TenantId.eq(tenant.0))
+            .filter(customer::Column::Id.eq(id.0));
+        if self.backend == DatabaseBackend::Postgres {
+            // SQLite needs no lock: its one writer connection already serialises transactions.
+            q = q.lock_exclusive();
+        }
+        q.one(&self.txn)
+            .await
+            .map_err(map_db_err)?
+            .map(customer_to_domain)
+            .transpose()
+    }
+
+    async fn addresses(
+        &mut self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> Result<Vec<Address>, RepositoryError> {
+        addresses_in(&self.txn, tenant, customer).await
+    }
+
+    async fn insert(&mut self, address: &Address) -> Result<(), RepositoryError> {
+        insert_addresses(&self.txn, std::slice::from_ref(address)).await
+    }
+
+    async fn update(
+        &mut self,
+        address: &Address,
+        expected_version: i64,
+    ) -> Result<(), RepositoryError> {
+        let mut row = address_row(address);
+        // The key and the creation stay.
+        for c in [
+            A::TenantId,
+            A::Id,
+            A::CustomerId,
+            A::CreatedAt,
+            A::CreatedBy,
+        ] {
+            row.not_set(c);
+        }
+        let result = customer_address::Entity::update_many()
+            .set(row)
+            .filter(A::TenantId.eq(address.tenant_id.0))
+            .filter(A::Id.eq(address.id.0))
+            .filter(A::Version.eq(expected_version))
+            .exec(&self.txn)
+            .await
+            .map_err(map_db_err)?;
+        if result.rows_affected == 1 {
+            Ok(())
+        } else {
+            Err(RepositoryError::Stale)
+        }
+    }
+
+    async fn delete(&mut self, tenant: TenantId, id: AddressId) -> Result<(), RepositoryError> {
+        customer_address::Entity::delete_many()
+            .filter(A::TenantId.eq(tenant.0))
+            .filter(A::Id.eq(id.0))
+            .exec(&self.txn)
+            .await
+            .map_err(map_db_err)?;
+        Ok(())
+    }
+
+    async fn commit(self: Box<Self>) -> Result<(), RepositoryError> {
+        self.txn.commit().await.map_err(map_db_err)
+    }
+}
