@@ -13,6 +13,7 @@ pub mod values;
 // Bounded contexts, each a folder with `model`, `ports`, `service` (and `error`).
 pub mod access;
 pub mod analytics;
+pub mod contact;
 pub mod customer;
 pub mod export;
 pub mod import;
@@ -31,4 +32,4 @@ pub(crate) mod testing;
 
 pub use access::{Actor, Permission, Role};
 pub use error::{DomainError, FieldError, RepositoryError, Rule, RuleViolation};
-pub use ids::{CustomerId, TenantId, UserId};
+pub use ids::{ContactId, CustomerId, TenantId, UserId};

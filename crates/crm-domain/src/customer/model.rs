@@ -271,6 +271,9 @@ pub struct NewCustomer {
     pub created_by: Option<UserId>,
     /// Creation time; its year goes into the customer code.
     pub created_at: DateTime<Utc>,
+    /// Contacts stored with it in the same transaction (`contacts` of `POST /customers`),
+    /// already checked by [`crate::contact::nested_contacts`]; usually empty.
+    pub contacts: Vec<crate::contact::Contact>,
 }
 
 /// Formats a customer code: `CUST-<year>-<sequence>` with the sequence zero-padded to four

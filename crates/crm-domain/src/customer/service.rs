@@ -15,6 +15,7 @@ use super::ports::{
     IdempotencyRecord, Position, ProfileUpdate, SortField, SortKey,
 };
 use crate::access::{Actor, Permission, Visibility};
+use crate::contact::{ContactInput, nested_contacts};
 use crate::error::{DomainError, FieldError, RepositoryError};
 use crate::ids::{CustomerId, TenantId};
 use crate::ports::{Clock, IdGenerator};
@@ -103,8 +104,29 @@ impl CustomerService {
         input: CustomerInput,
         idempotency: Option<IdempotencyKey>,
     ) -> Result<Created, DomainError> {
+        self.create_with_contacts(actor, input, Vec::new(), idempotency)
+            .await
+    }
+
+    /// As [`CustomerService::create`], storing `contacts` with the customer in the same
+    /// transaction ([`crate::contact::nested_contacts`]: its first contact, or the one marked
+    /// `is_primary`, becomes the primary). One invalid element refuses the whole request and
+    /// writes nothing.
+    ///
+    /// # Errors
+    /// As [`CustomerService::create`], and [`DomainError::Validation`] naming the element's
+    /// path (`contacts[1].email`).
+    #[tracing::instrument(name = "CustomerService::create_with_contacts", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id))]
+    pub async fn create_with_contacts(
+        &self,
+        actor: &Actor,
+        input: CustomerInput,
+        contacts: Vec<ContactInput>,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<Created, DomainError> {
         actor.require(Permission::CustomersCreate)?;
         let visibility = self.visibility(actor).await?;
+        let input = (input, contacts);
         let Some(key) = idempotency else {
             return self.create_new(actor, &visibility, input, None).await;
         };
@@ -138,19 +160,30 @@ impl CustomerService {
         &self,
         actor: &Actor,
         visibility: &Visibility,
-        input: CustomerInput,
+        (input, contacts): (CustomerInput, Vec<ContactInput>),
         key: Option<&IdempotencyKey>,
     ) -> Result<Created, DomainError> {
         let tenant_id = actor.tenant_id;
         let tenant = self.tenant(tenant_id).await?;
         let profile = self.validate(&tenant, visibility, input, None).await?;
         let now = self.clock.now();
+        let id = CustomerId(self.ids.new_id());
+        let contacts = nested_contacts(
+            contacts,
+            tenant_id,
+            id,
+            profile.country.or(tenant.default_country),
+            Some(&actor.user_id),
+            now,
+            self.ids.as_ref(),
+        )?;
         let new = NewCustomer {
-            id: CustomerId(self.ids.new_id()),
+            id,
             tenant_id,
             profile,
             created_by: Some(actor.user_id.clone()),
             created_at: now,
+            contacts,
         };
         let record = key.map(|k| IdempotencyRecord {
             key: k.key.clone(),

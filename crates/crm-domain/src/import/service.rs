@@ -836,6 +836,7 @@ impl ImportService {
             profile,
             created_by: Some(actor.user_id.clone()),
             created_at: truncate_to_micros(self.clock.now()),
+            contacts: Vec::new(),
         }
     }
 
