@@ -57,13 +57,6 @@ pub trait ContactTransaction: Send {
         customer: CustomerId,
         id: ContactId,
     ) -> Result<(), RepositoryError>;
-    /// Recomputes the customer's search document from its profile and its contacts as they
-    /// are now in this transaction.
-    async fn refresh_search(
-        &mut self,
-        tenant: TenantId,
-        customer: CustomerId,
-    ) -> Result<(), RepositoryError>;
     /// Makes every write durable.
     async fn commit(self: Box<Self>) -> Result<(), RepositoryError>;
 }

@@ -179,7 +179,6 @@ impl ContactService {
             demote_primary(tx.as_mut(), &contacts, None, &actor.user_id, now).await?;
         }
         tx.insert(&contact).await.map_err(write_error)?;
-        tx.refresh_search(actor.tenant_id, customer.id).await?;
         tx.commit().await?;
         Ok(contact)
     }
@@ -235,7 +234,6 @@ impl ContactService {
             ..current.clone()
         };
         tx.update(&updated).await.map_err(write_error)?;
-        tx.refresh_search(actor.tenant_id, customer).await?;
         tx.commit().await?;
         Ok(updated)
     }
@@ -271,7 +269,6 @@ impl ContactService {
             };
             tx.update(&promoted).await.map_err(write_error)?;
         }
-        tx.refresh_search(actor.tenant_id, customer).await?;
         tx.commit().await?;
         Ok(())
     }
