@@ -5,6 +5,7 @@ mod macros;
 
 pub mod analytics;
 pub mod auth;
+pub mod contacts;
 pub mod cursor;
 pub mod customers;
 pub mod exports;
@@ -53,6 +54,7 @@ pub use state::{AppState, ReadinessProbe, Services};
     modifiers(&BearerAuth),
     tags(
         (name = "customers", description = "Customer records"),
+        (name = "contacts", description = "Contact people of a customer, with exactly one primary"),
         (name = "orders", description = "Orders and purchase statistics"),
         (name = "loyalty", description = "Loyalty points and customer tiers"),
         (name = "tiers", description = "Membership tiers of the tenant"),
@@ -99,6 +101,7 @@ fn register(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .configure(orders::routes)
             .configure(loyalty::routes)
             .configure(views::routes)
+            .configure(contacts::routes)
             .configure(customers::routes),
     )
     .service(health::live)

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crm_domain::analytics::AnalyticsService;
+use crm_domain::contact::ContactService;
 use crm_domain::customer::CustomerService;
 use crm_domain::export::ExportService;
 use crm_domain::import::ImportService;
@@ -33,6 +34,8 @@ pub trait ReadinessProbe: Send + Sync {
 pub struct Services {
     /// Customer use cases.
     pub customers: Arc<CustomerService>,
+    /// Contacts of customers.
+    pub contacts: Arc<ContactService>,
     /// Tenant use cases (token tenant check).
     pub tenants: Arc<TenantService>,
     /// Order use cases.

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod analytics;
+mod contacts;
 mod customers;
 pub mod db;
 mod entity;
@@ -20,6 +21,7 @@ mod tiers;
 mod views;
 
 pub use analytics::SeaAnalyticsRepository;
+pub use contacts::{SeaContactRepository, SeaContactTransaction};
 pub use customers::SeaCustomerRepository;
 pub use db::{Database, DbConfig};
 pub use error::map_db_err;

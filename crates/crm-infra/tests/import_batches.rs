@@ -116,6 +116,7 @@ fn customer(tenant: TenantId, email: &str) -> NewCustomer {
         profile,
         created_by: UserId::parse("tester"),
         created_at: Utc::now().trunc_subsecs(6),
+        contacts: Vec::new(),
     }
 }
 

@@ -83,6 +83,7 @@ async fn wibisono(ctx: &Ctx, tenant: TenantId, email: &str) -> Customer {
                 profile,
                 created_by: UserId::parse("tester"),
                 created_at: Utc::now().trunc_subsecs(6),
+                contacts: Vec::new(),
             },
             None,
         )

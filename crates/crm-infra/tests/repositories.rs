@@ -88,6 +88,7 @@ fn new_customer(tenant: TenantId, p: CustomerProfile) -> NewCustomer {
         profile: p,
         created_by: UserId::parse("tester"),
         created_at: Utc::now().trunc_subsecs(6),
+        contacts: Vec::new(),
     }
 }
 

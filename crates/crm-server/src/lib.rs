@@ -11,6 +11,7 @@ use actix_web::dev::Server;
 use actix_web::{HttpServer, web};
 use anyhow::Context;
 use crm_domain::analytics::AnalyticsService;
+use crm_domain::contact::ContactService;
 use crm_domain::customer::CustomerService;
 use crm_domain::export::ExportService;
 use crm_domain::import::ImportService;
@@ -31,9 +32,10 @@ use crm_http::state::ImportLimits;
 use crm_http::{AppState, Authenticator, CursorCodec, JwtKeys, Metrics, ReadinessProbe};
 use crm_infra::export_file::SheetFiles;
 use crm_infra::{
-    Database, DbConfig, DiskImportFiles, SeaAnalyticsRepository, SeaCustomerRepository,
-    SeaImportRepository, SeaJobRepository, SeaOrderRepository, SeaPrivacyRepository,
-    SeaSegmentRepository, SeaTenantRepository, SeaTierRepository, SeaViewRepository,
+    Database, DbConfig, DiskImportFiles, SeaAnalyticsRepository, SeaContactRepository,
+    SeaCustomerRepository, SeaImportRepository, SeaJobRepository, SeaOrderRepository,
+    SeaPrivacyRepository, SeaSegmentRepository, SeaTenantRepository, SeaTierRepository,
+    SeaViewRepository,
 };
 use futures_util::future::BoxFuture;
 
@@ -257,7 +259,15 @@ pub fn services_with(db: &Database, jobs: Arc<LeasedJobs>) -> Services {
         clock.clone(),
         ids.clone(),
     ));
+    let contacts = Arc::new(ContactService::new(
+        Arc::new(SeaContactRepository::new(db.clone())),
+        customer_repo.clone(),
+        tenant_repo.clone(),
+        clock.clone(),
+        ids.clone(),
+    ));
     Services {
+        contacts,
         exports: Arc::new(ExportService::new(
             customers.clone(),
             order_repo.clone(),

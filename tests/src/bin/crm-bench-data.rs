@@ -203,6 +203,7 @@ fn customer(
             profile,
             created_by: UserId::parse("bench-loader"),
             created_at,
+            contacts: Vec::new(),
         },
         stats,
     )

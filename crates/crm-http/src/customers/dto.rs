@@ -360,6 +360,50 @@ pub struct CustomerResponse {
     pub rfm: Option<RfmScoresResponse>,
     /// Version; also the `ETag`.
     pub version: i64,
+    /// The primary contact (`/customers/{id}/contacts`), or `null` when the customer has no
+    /// contacts. Present in the answers of create, get, update, replace, restore, the list and
+    /// search; absent where customers are embedded in other resources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::contacts::PrimaryContact>)]
+    pub primary_contact: Option<Option<crate::contacts::PrimaryContact>>,
+}
+
+impl CustomerResponse {
+    /// The customer's answer with its primary contact looked up (one storage call).
+    ///
+    /// # Errors
+    /// As [`crm_domain::contact::ContactService::primaries`].
+    pub async fn with_primary(
+        c: &Customer,
+        caller: &crm_domain::Actor,
+        state: &crate::state::AppState,
+    ) -> Result<Self, crate::problem::ApiError> {
+        let mut found = state.services.contacts.primaries(caller, &[c.id]).await?;
+        let mut r = CustomerResponse::from(c);
+        r.primary_contact = Some(found.remove(&c.id).as_ref().map(Into::into));
+        Ok(r)
+    }
+
+    /// The answers for a page of customers, their primary contacts read in one storage call.
+    ///
+    /// # Errors
+    /// As [`crm_domain::contact::ContactService::primaries`].
+    pub async fn page(
+        customers: &[Customer],
+        caller: &crm_domain::Actor,
+        state: &crate::state::AppState,
+    ) -> Result<Vec<Self>, crate::problem::ApiError> {
+        let ids: Vec<_> = customers.iter().map(|c| c.id).collect();
+        let found = state.services.contacts.primaries(caller, &ids).await?;
+        Ok(customers
+            .iter()
+            .map(|c| {
+                let mut r = CustomerResponse::from(c);
+                r.primary_contact = Some(found.get(&c.id).map(Into::into));
+                r
+            })
+            .collect())
+    }
 }
 
 /// A customer's RFM scores (see `docs/RFM.md`).
@@ -449,6 +493,7 @@ impl From<&Customer> for CustomerResponse {
                 computed_at: r.computed_at,
             }),
             version: c.version,
+            primary_contact: None,
         }
     }
 }

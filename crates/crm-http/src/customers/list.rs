@@ -421,7 +421,7 @@ pub(crate) async fn answer(
         .customers
         .list(&caller.0, query, mode.include_total || mode.page.is_some())
         .await?;
-    let data = page.items.iter().map(CustomerResponse::from).collect();
+    let data = CustomerResponse::page(&page.items, &caller.0, state).await?;
     Ok(HttpResponse::Ok().json(match mode.page {
         Some(n) => {
             let total = page.total.unwrap_or(0);

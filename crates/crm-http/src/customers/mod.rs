@@ -39,9 +39,17 @@ fn location(id: CustomerId) -> String {
     format!("/api/v1/customers/{id}")
 }
 
-fn with_customer(mut res: actix_web::HttpResponseBuilder, c: &Customer) -> HttpResponse {
-    res.insert_header((header::ETAG, etag(c.version)))
-        .json(CustomerResponse::from(c))
+/// The answer with the customer (and its primary contact), `ETag` its version.
+async fn with_customer(
+    mut res: actix_web::HttpResponseBuilder,
+    c: &Customer,
+    caller: &Caller,
+    state: &AppState,
+) -> Result<HttpResponse, ApiError> {
+    let body = CustomerResponse::with_primary(c, &caller.0, state).await?;
+    Ok(res
+        .insert_header((header::ETAG, etag(c.version)))
+        .json(body))
 }
 
 /// The version an `If-Match` header asks for: `None` when absent or `*`.
@@ -101,6 +109,24 @@ fn fingerprint(route: &str, body: &serde_json::Value) -> String {
         .collect()
 }
 
+/// The body of `POST /customers`: the customer's fields and, optionally, its contacts.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+pub struct CustomerCreate {
+    /// The customer's editable fields.
+    #[serde(flatten)]
+    pub customer: CustomerWrite,
+    /// Contacts created with the customer, in the same transaction (at most 100).
+    pub contacts: Option<Vec<crate::contacts::ContactWrite>>,
+}
+
+/// The `contacts` member of a create body, read on its own so errors name
+/// `contacts[i].field`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NestedContacts {
+    contacts: Vec<crate::contacts::ContactWrite>,
+}
+
 /// A customer's editable fields as the API's write body ([`CustomerWrite`]): what a `PATCH`
 /// merge patch applies to.
 struct WriteJson;
@@ -120,14 +146,18 @@ impl CustomerJson for WriteJson {
     }
 }
 
-/// Create a customer.
+/// Create a customer, optionally with its contacts.
+///
+/// `contacts` (at most 100) are stored in the same transaction: the first (or the one marked
+/// `is_primary`) becomes the primary contact; one invalid element refuses the whole request
+/// (422, `errors[].field` such as `contacts[1].email`) and nothing is stored.
 ///
 /// With an `Idempotency-Key`, repeating the request (same key, same body) creates nothing new
 /// and answers 201 with the customer the first request created, marked by the
 /// `Idempotent-Replayed: true` header; the same key with another body is a 422.
 #[utoipa::path(
     tag = "customers",
-    request_body = CustomerWrite,
+    request_body = CustomerCreate,
     params(("Idempotency-Key" = Option<String>, Header, description = "Client-chosen key (1..=255 visible ASCII) making the create safe to retry")),
     responses(
         (status = 201, description = "Created; `Location` names it, `ETag` is its version", body = CustomerResponse),
@@ -157,18 +187,27 @@ pub async fn create_customer(
             fingerprint: fingerprint("POST /api/v1/customers", &body.0),
         }),
     };
-    let write: CustomerWrite = from_value(body.0)?;
+    let mut body = body.0;
+    let contacts = match body.as_object_mut().and_then(|o| o.remove("contacts")) {
+        None | Some(serde_json::Value::Null) => Vec::new(),
+        Some(list) => from_value::<NestedContacts>(serde_json::json!({ "contacts": list }))?
+            .contacts
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    };
+    let write: CustomerWrite = from_value(body)?;
     let created = state
         .services
         .customers
-        .create(&caller.0, write.into(), key)
+        .create_with_contacts(&caller.0, write.into(), contacts, key)
         .await?;
     let mut res = HttpResponse::Created();
     res.insert_header((header::LOCATION, location(created.customer.id)));
     if created.replayed {
         res.insert_header(("Idempotent-Replayed", "true"));
     }
-    Ok(with_customer(res, &created.customer))
+    with_customer(res, &created.customer, &caller, &state).await
 }
 
 /// Get a customer.
@@ -194,7 +233,7 @@ pub async fn get_customer(
         .customers
         .get(&caller.0, CustomerId(id.into_inner()))
         .await?;
-    Ok(with_customer(HttpResponse::Ok(), &c))
+    with_customer(HttpResponse::Ok(), &c, &caller, &state).await
 }
 
 /// Update some fields of a customer (JSON merge patch, RFC 7396).
@@ -235,7 +274,7 @@ pub async fn patch_customer(
         .customers
         .patch(&caller.0, CustomerId(id.into_inner()), &patch, expected)
         .await?;
-    Ok(with_customer(HttpResponse::Ok(), &c))
+    with_customer(HttpResponse::Ok(), &c, &caller, &state).await
 }
 
 /// Replace every editable field of a customer.
@@ -277,7 +316,7 @@ pub async fn replace_customer(
             expected,
         )
         .await?;
-    Ok(with_customer(HttpResponse::Ok(), &c))
+    with_customer(HttpResponse::Ok(), &c, &caller, &state).await
 }
 
 /// Delete a customer (soft): it leaves reads and lists and frees its e-mail and phones until
@@ -336,7 +375,7 @@ pub async fn restore_customer(
         .customers
         .restore(&caller.0, CustomerId(id.into_inner()))
         .await?;
-    Ok(with_customer(HttpResponse::Ok(), &c))
+    with_customer(HttpResponse::Ok(), &c, &caller, &state).await
 }
 
 #[cfg(test)]

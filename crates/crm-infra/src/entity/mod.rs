@@ -5,6 +5,7 @@ pub mod clv_model;
 pub mod customer;
 pub mod customer_consent;
 pub mod customer_consent_event;
+pub mod customer_contact;
 pub mod customer_erasure;
 pub mod customer_segment;
 pub mod customer_tag;
