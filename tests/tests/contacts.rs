@@ -570,7 +570,93 @@ async fn other_tenants_contacts_are_invisible(backend: DbBackend) {
     assert_eq!(r.body["name"], "Sari");
 }
 
+/// The data-subject export holds every contact; the erasure anonymises them, and an erased
+/// customer takes no new contact.
+async fn data_export_holds_contacts_and_erasure_anonymises_them(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let tenant = app.tenant("Toko").await;
+    let token = app.token(tenant, "admin");
+    let c = customer(&app, &token, "Maju Jaya").await;
+    let sari = added(
+        &app,
+        &token,
+        &c,
+        json!({"name": "Sari", "email": "sari@maju.co.id", "phone": "0812 3456 7890",
+               "roles": ["billing"], "notes": "Rumah di Jl. Melati 5", "language": "id"}),
+    )
+    .await;
+    added(
+        &app,
+        &token,
+        &c,
+        json!({"name": "Budi", "mobile_phone": "0813 1111 2222"}),
+    )
+    .await;
+    let r = app
+        .get(&format!("/api/v1/customers/{c}/export"), &token)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let names: Vec<&str> = r.body["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Sari", "Budi"]);
+    assert_eq!(r.body["contacts"][0]["email"], "sari@maju.co.id");
+    assert_eq!(r.body["customer"]["primary_contact"]["id"], sari["id"]);
+
+    let r = app
+        .call(
+            "POST",
+            &format!("/api/v1/customers/{c}/erase"),
+            Some(&token),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let after = list(&app, &token, &c).await;
+    assert_eq!(after.len(), 2);
+    for contact in &after {
+        assert_eq!(contact["name"], "Erased contact", "{contact}");
+        for field in [
+            "email",
+            "phone",
+            "mobile_phone",
+            "notes",
+            "language",
+            "job_title",
+        ] {
+            assert_eq!(contact[field], Value::Null, "{field}: {contact}");
+        }
+        assert_eq!(contact["roles"], json!([]));
+        assert_eq!(contact["version"], 2);
+    }
+    assert_eq!(primaries(&after), vec![id(&sari)]);
+    let text = app
+        .get(&format!("/api/v1/customers/{c}/export"), &token)
+        .await
+        .body
+        .to_string();
+    for personal in [
+        "sari@maju.co.id",
+        "6281234567890",
+        "Melati",
+        "\"Sari\"",
+        "Budi",
+    ] {
+        assert!(!text.contains(personal), "{personal} in {text}");
+    }
+    add(&app, &token, &c, json!({"name": "New"}))
+        .await
+        .assert_problem(409);
+}
+
 on_both_backends!(
+    data_export_holds_contacts_and_erasure_anonymises_them,
     contacts_have_crud_with_etags,
     invalid_fields_are_named,
     exactly_one_primary,

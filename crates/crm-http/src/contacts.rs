@@ -113,7 +113,7 @@ impl From<&Contact> for ContactWrite {
 }
 
 /// A contact as stored.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ContactResponse {
     /// Id (UUID v7).
     pub id: Uuid,

@@ -388,6 +388,8 @@ pub struct CustomerDataResponse {
     pub consents: Vec<ConsentResponse>,
     /// Every recorded consent grant and withdrawal, newest first by `at`.
     pub consent_history: Vec<ConsentEventResponse>,
+    /// Every contact person of the customer, oldest first.
+    pub contacts: Vec<crate::contacts::ContactResponse>,
 }
 
 impl From<&CustomerData> for CustomerDataResponse {
@@ -395,7 +397,15 @@ impl From<&CustomerData> for CustomerDataResponse {
         let analytics = CustomerAnalyticsResponse::from(&d.analytics);
         Self {
             exported_at: d.exported_at,
-            customer: CustomerResponse::from(&d.customer),
+            customer: CustomerResponse {
+                primary_contact: Some(
+                    d.contacts
+                        .iter()
+                        .find(|c| c.is_primary)
+                        .map(|c| (&crm_domain::contact::ContactSummary::from(c)).into()),
+                ),
+                ..CustomerResponse::from(&d.customer)
+            },
             orders: d
                 .orders
                 .iter()
@@ -412,6 +422,7 @@ impl From<&CustomerData> for CustomerDataResponse {
             },
             consents: d.consents.iter().map(Into::into).collect(),
             consent_history: d.consent_history.iter().map(Into::into).collect(),
+            contacts: d.contacts.iter().map(Into::into).collect(),
         }
     }
 }

@@ -366,7 +366,7 @@ pub async fn assign_tier(
             &body.0.reason,
         )
         .await?;
-    Ok(HttpResponse::Ok().json(CustomerResponse::from(&c)))
+    Ok(HttpResponse::Ok().json(CustomerResponse::with_primary(&c, &caller.0, &state).await?))
 }
 
 /// A customer's tier changes, newest first (at most 100).

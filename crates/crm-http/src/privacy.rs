@@ -247,11 +247,12 @@ pub async fn erase_customer(
         .privacy
         .erase(&caller.0, CustomerId(id.into_inner()), expected)
         .await?;
+    let customer = CustomerResponse::with_primary(&erasure.customer, &caller.0, &state).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, format!("\"{}\"", erasure.customer.version)))
         .json(ErasureResponse {
             erasure: (&erasure.record).into(),
-            customer: (&erasure.customer).into(),
+            customer,
             already_erased: erasure.already_erased,
         }))
 }

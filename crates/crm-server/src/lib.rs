@@ -267,13 +267,14 @@ pub fn services_with(db: &Database, jobs: Arc<LeasedJobs>) -> Services {
         ids.clone(),
     ));
     Services {
-        contacts,
+        contacts: contacts.clone(),
         exports: Arc::new(ExportService::new(
             customers.clone(),
             order_repo.clone(),
             segments.clone(),
             analytics.clone(),
             privacy.clone(),
+            contacts.clone(),
             clock.clone(),
         )),
         privacy,

@@ -11,6 +11,7 @@ use super::ports::{ExportSink, SheetWriters};
 use crate::access::{Actor, Permission};
 use crate::analytics::service::CustomerAnalytics;
 use crate::analytics::{AnalyticsService, PredictionOptions};
+use crate::contact::{Contact, ContactService};
 use crate::customer::{Customer, CustomerQuery, CustomerService, Page};
 use crate::error::DomainError;
 use crate::ids::CustomerId;
@@ -43,6 +44,8 @@ pub struct CustomerData {
     pub consents: Vec<PurposeState>,
     /// Every recorded consent grant and withdrawal, newest first by `at`.
     pub consent_history: Vec<ConsentEvent>,
+    /// Every contact person of the customer, oldest first.
+    pub contacts: Vec<Contact>,
 }
 
 /// A customer's row of a list export: the record and its current consents (one per purpose
@@ -90,6 +93,7 @@ pub struct ExportService {
     segments: Arc<SegmentService>,
     analytics: Arc<AnalyticsService>,
     privacy: Arc<PrivacyService>,
+    contacts: Arc<ContactService>,
     clock: Arc<dyn Clock>,
 }
 
@@ -101,6 +105,7 @@ impl ExportService {
         segments: Arc<SegmentService>,
         analytics: Arc<AnalyticsService>,
         privacy: Arc<PrivacyService>,
+        contacts: Arc<ContactService>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
@@ -109,6 +114,7 @@ impl ExportService {
             segments,
             analytics,
             privacy,
+            contacts,
             clock,
         }
     }
@@ -277,7 +283,9 @@ impl ExportService {
                 break;
             }
         }
+        let contacts = self.contacts.list(actor, id).await?;
         Ok(CustomerData {
+            contacts,
             exported_at: now,
             customer,
             orders,
@@ -409,6 +417,29 @@ mod tests {
         let clock: Arc<dyn Clock> = Arc::new(clock(t0));
         let ids: Arc<dyn crate::ports::IdGenerator> = Arc::new(ids());
         let customers: Arc<dyn crate::customer::CustomerRepository> = Arc::new(customers);
+        let customers_for_contacts = customers.clone();
+        // Every customer has one contact, Sari.
+        let mut contacts = crate::contact::MockContactRepository::new();
+        contacts.expect_list().returning(|tenant, customer| {
+            Ok(vec![crate::contact::Contact {
+                id: crate::ContactId(uuid::Uuid::from_u128(900)),
+                tenant_id: tenant,
+                customer_id: customer,
+                details: crate::contact::ContactInput {
+                    name: Some("Sari".into()),
+                    ..Default::default()
+                }
+                .validate("", None)
+                .unwrap()
+                .0,
+                is_primary: true,
+                version: 1,
+                created_by: None,
+                updated_by: None,
+                created_at: t0(),
+                updated_at: t0(),
+            }])
+        });
         let mut orders = MockOrderRepository::new();
         orders.expect_list_orders().returning(|_, _, q| {
             let mut all: Vec<Order> = (0..ORDERS).map(order).collect();
@@ -485,6 +516,13 @@ mod tests {
                 ids,
             )),
             privacy,
+            Arc::new(crate::contact::ContactService::new(
+                Arc::new(contacts),
+                customers_for_contacts,
+                Arc::new(crate::testing::tenants(t0)),
+                clock.clone(),
+                Arc::new(crate::testing::ids()),
+            )),
             clock,
         )
     }
@@ -497,6 +535,8 @@ mod tests {
             .unwrap();
         assert_eq!(data.customer.id, CUSTOMER);
         assert_eq!(data.exported_at, t0());
+        assert_eq!(data.contacts.len(), 1);
+        assert_eq!(data.contacts[0].details.name, "Sari");
         let mut expected: Vec<Order> = (0..ORDERS).map(order).collect();
         expected.sort_by_key(|o| std::cmp::Reverse((o.placed_at, o.id)));
         assert_eq!(data.orders, expected);

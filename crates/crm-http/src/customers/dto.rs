@@ -378,9 +378,10 @@ impl CustomerResponse {
         caller: &crm_domain::Actor,
         state: &crate::state::AppState,
     ) -> Result<Self, crate::problem::ApiError> {
-        let mut found = state.services.contacts.primaries(caller, &[c.id]).await?;
         let mut r = CustomerResponse::from(c);
-        r.primary_contact = Some(found.remove(&c.id).as_ref().map(Into::into));
+        if let Some(mut found) = primaries(caller, state, &[c.id]).await? {
+            r.primary_contact = Some(found.remove(&c.id).as_ref().map(Into::into));
+        }
         Ok(r)
     }
 
@@ -394,15 +395,32 @@ impl CustomerResponse {
         state: &crate::state::AppState,
     ) -> Result<Vec<Self>, crate::problem::ApiError> {
         let ids: Vec<_> = customers.iter().map(|c| c.id).collect();
-        let found = state.services.contacts.primaries(caller, &ids).await?;
+        let found = primaries(caller, state, &ids).await?;
         Ok(customers
             .iter()
             .map(|c| {
                 let mut r = CustomerResponse::from(c);
-                r.primary_contact = Some(found.get(&c.id).map(Into::into));
+                r.primary_contact = found.as_ref().map(|f| f.get(&c.id).map(Into::into));
                 r
             })
             .collect())
+    }
+}
+
+/// The primary contacts of `ids`; `None` (the member is left out) for a caller without
+/// `customers.view` (a token holding only another permission).
+async fn primaries(
+    caller: &crm_domain::Actor,
+    state: &crate::state::AppState,
+    ids: &[crm_domain::CustomerId],
+) -> Result<
+    Option<std::collections::HashMap<crm_domain::CustomerId, crm_domain::contact::ContactSummary>>,
+    crate::problem::ApiError,
+> {
+    match state.services.contacts.primaries(caller, ids).await {
+        Ok(found) => Ok(Some(found)),
+        Err(crm_domain::DomainError::Forbidden(_)) => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -669,11 +669,7 @@ pub async fn customer_stats(
             })
             .collect(),
         average_purchases_per_customer: s.average_purchases,
-        top_customers: s
-            .top_by_spending
-            .iter()
-            .map(CustomerResponse::from)
-            .collect(),
-        recent_customers: s.most_recent.iter().map(CustomerResponse::from).collect(),
+        top_customers: CustomerResponse::page(&s.top_by_spending, &caller.0, &state).await?,
+        recent_customers: CustomerResponse::page(&s.most_recent, &caller.0, &state).await?,
     }))
 }
