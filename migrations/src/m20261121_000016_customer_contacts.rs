@@ -3,7 +3,9 @@
 //! The database holds two rules as partial unique indexes, so they stand even against a writer
 //! that bypasses the service: at most one primary contact per customer
 //! (`ux_customer_contacts_primary`), and a contact's e-mail (stored lower-cased) unique within
-//! its customer (`ux_customer_contacts_email`). A customer's contacts are read oldest first
+//! its customer (`ux_customer_contacts_email`). A customer search (`q`) also reads its contacts'
+//! `search_text` and `search_phones`, scanning the tenant's contacts (no trigram index on them
+//! yet). A customer's contacts are read oldest first
 //! (`ix_customer_contacts_customer`). Hard-deleting a customer deletes its contacts (cascade);
 //! soft deletion leaves them, hidden behind the customer, until a restore.
 
@@ -41,6 +43,10 @@ impl MigrationTrait for Migration {
                     .col(col("language").string_len(35).null())
                     .col(col("notes").text().null())
                     .col(col("portal_access").boolean().not_null())
+                    // What a customer search reads: the lower-cased name and e-mail, and the
+                    // phones' digit forms, one per line (`ContactDetails::search_text`).
+                    .col(col("search_text").text().not_null())
+                    .col(col("search_phones").text().not_null())
                     .col(col("version").big_integer().not_null())
                     .col(col("created_by").string_len(255).null())
                     .col(col("updated_by").string_len(255).null())

@@ -655,7 +655,96 @@ async fn data_export_holds_contacts_and_erasure_anonymises_them(backend: DbBacke
         .assert_problem(409);
 }
 
+/// Names of the customers a search `q` finds, in rank order, walking every page of 1.
+async fn found(app: &TestApp, token: &str, q: &str) -> Vec<String> {
+    let q: String = q
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect();
+    let mut names = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            None => format!("/api/v1/customers?limit=1&q={q}"),
+            Some(c) => format!("/api/v1/customers?limit=1&q={q}&cursor={c}"),
+        };
+        let r = app.get(&path, token).await;
+        assert_eq!(r.status, 200, "{q}: {}", r.body);
+        for c in r.body["data"].as_array().unwrap() {
+            names.push(c["name"].as_str().unwrap().to_owned());
+        }
+        match r.body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return names,
+        }
+        assert!(names.len() < 50, "{names:?}");
+    }
+}
+
+/// `q` finds a customer by its contacts' names, e-mails and phone digits (national or
+/// international), ranked after the customers found by their own fields; a change or deletion
+/// of the contact is seen at once; another tenant's contacts never match.
+async fn search_finds_customers_by_their_contacts(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let (t1, t2) = (app.tenant("One").await, app.tenant("Two").await);
+    let (token, other) = (app.token(t1, "admin"), app.token(t2, "admin"));
+    let maju = customer(&app, &token, "Maju Jaya").await;
+    customer(&app, &token, "Wulandari Store").await;
+    let sari = added(
+        &app,
+        &token,
+        &maju,
+        json!({"name": "Sari Wulandari", "email": "sari.w@majujaya.co.id", "mobile_phone": "0813 7777 4321"}),
+    )
+    .await;
+    let elsewhere = customer(&app, &other, "Lain").await;
+    added(
+        &app,
+        &other,
+        &elsewhere,
+        json!({"name": "Sari Wulandari", "phone": "0813 7777 4321"}),
+    )
+    .await;
+
+    assert_eq!(found(&app, &token, "sari wulan").await, ["Maju Jaya"]);
+    assert_eq!(found(&app, &token, "sari.w@majujaya").await, ["Maju Jaya"]);
+    assert_eq!(found(&app, &token, "0813-7777-4321").await, ["Maju Jaya"]);
+    assert_eq!(found(&app, &token, "+62 813 7777").await, ["Maju Jaya"]);
+    // Found by its own name first (rank 3), then through a contact (rank 1).
+    assert_eq!(
+        found(&app, &token, "wulandari").await,
+        ["Wulandari Store", "Maju Jaya"]
+    );
+    assert_eq!(found(&app, &other, "majujaya").await, Vec::<String>::new());
+
+    let path = format!("{}/{}", contacts_path(&maju), id(&sari));
+    let r = patch(
+        &app,
+        &token,
+        &path,
+        json!({"name": "Ratna", "mobile_phone": null}),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        found(&app, &token, "sari wulan").await,
+        Vec::<String>::new()
+    );
+    assert_eq!(found(&app, &token, "0813 7777").await, Vec::<String>::new());
+    assert_eq!(found(&app, &token, "ratna").await, ["Maju Jaya"]);
+    let r = app.call("DELETE", &path, Some(&token), None, &[]).await;
+    assert_eq!(r.status, 204);
+    assert_eq!(found(&app, &token, "ratna").await, Vec::<String>::new());
+}
+
 on_both_backends!(
+    search_finds_customers_by_their_contacts,
     data_export_holds_contacts_and_erasure_anonymises_them,
     contacts_have_crud_with_etags,
     invalid_fields_are_named,

@@ -100,6 +100,8 @@ fn to_row(c: &Contact) -> customer_contact::ActiveModel {
         language: Set(d.language.clone()),
         notes: Set(d.notes.clone()),
         portal_access: Set(d.portal_access),
+        search_text: Set(d.search_text()),
+        search_phones: Set(d.search_phones()),
         version: Set(c.version),
         created_by: Set(c.created_by.as_ref().map(|u| u.as_str().to_owned())),
         updated_by: Set(c.updated_by.as_ref().map(|u| u.as_str().to_owned())),

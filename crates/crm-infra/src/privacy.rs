@@ -374,6 +374,8 @@ impl PrivacyTransaction for SeaPrivacyTransaction {
             .col_expr(C::Language, none())
             .col_expr(C::Notes, none())
             .col_expr(C::PortalAccess, Expr::value(false))
+            .col_expr(C::SearchText, Expr::value(name.to_lowercase()))
+            .col_expr(C::SearchPhones, Expr::value(""))
             .col_expr(C::Version, Expr::col(C::Version).add(1))
             .filter(C::TenantId.eq(tenant.0))
             .filter(C::CustomerId.eq(id.0))

@@ -71,6 +71,30 @@ pub struct ContactDetails {
     pub portal_access: bool,
 }
 
+impl ContactDetails {
+    /// What a customer search (`q`) reads of the contact: the lower-cased name and e-mail, one
+    /// per line.
+    pub fn search_text(&self) -> String {
+        let mut text = self.name.to_lowercase();
+        if let Some(e) = &self.email {
+            text.push('\n');
+            text.push_str(e.as_str());
+        }
+        text
+    }
+
+    /// The contact's phone and mobile phone as a customer search reads them: digits, in
+    /// international and national form, one per line.
+    pub fn search_phones(&self) -> String {
+        [&self.phone, &self.mobile_phone]
+            .into_iter()
+            .flatten()
+            .flat_map(|p| crate::customer::search::phone_forms(p.as_str()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
 /// A contact person of a customer, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Contact {

@@ -16,8 +16,12 @@
 //!    and phone numbers are copied, not typed from memory, and their neighbourhoods would
 //!    triple the index.
 //!
+//! 4. or `q` is a substring of one of its contacts' search text (lower-cased name and e-mail,
+//!    [`crate::contact::ContactDetails::search_text`]), or `q` holds at least 4 digits that
+//!    occur in one of its contacts' phone numbers (forms as in rule 2).
+//!
 //! Rank, best first: 4 the name equals `q`; 3 the name starts with `q`; 2 rule 1 or 2; 1 only
-//! rule 3. Ties by id.
+//! rule 3 or 4 (a customer found only through its contacts ranks with typo matches). Ties by id.
 
 use std::collections::BTreeSet;
 use std::str::FromStr;
@@ -126,7 +130,9 @@ fn neighbourhood(word: &str) -> BTreeSet<String> {
     out
 }
 
-fn phone_forms(e164: &str) -> Vec<String> {
+/// A phone number's digit forms that search reads: international (`6281234567890`) and
+/// national with the trunk prefix (`081234567890`).
+pub(crate) fn phone_forms(e164: &str) -> Vec<String> {
     let international: String = e164.chars().filter(char::is_ascii_digit).collect();
     let mut forms = vec![international];
     if let Ok(p) = phonenumber::PhoneNumber::from_str(e164) {

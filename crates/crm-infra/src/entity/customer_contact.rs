@@ -24,6 +24,8 @@ pub struct Model {
     pub language: Option<String>,
     pub notes: Option<String>,
     pub portal_access: bool,
+    pub search_text: String,
+    pub search_phones: String,
     pub version: i64,
     pub created_by: Option<String>,
     pub updated_by: Option<String>,
