@@ -743,7 +743,48 @@ async fn search_finds_customers_by_their_contacts(backend: DbBackend) {
     assert_eq!(found(&app, &token, "ratna").await, Vec::<String>::new());
 }
 
+/// The list export can carry the primary contact's name, e-mail and phone.
+async fn the_list_export_has_primary_contact_columns(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let tenant = app.tenant("Toko").await;
+    let token = app.token(tenant, "admin");
+    let c = customer(&app, &token, "Maju Jaya").await;
+    customer(&app, &token, "Sinar").await;
+    added(
+        &app,
+        &token,
+        &c,
+        json!({"name": "Sari", "email": "sari@maju.co.id", "mobile_phone": "0813 7777 4321"}),
+    )
+    .await;
+    let r = app
+        .http
+        .get(format!(
+            "{}/api/v1/exports/customers?format=csv&sort=name&columns=name,primary_contact_name,primary_contact_email,primary_contact_phone",
+            app.base
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let text = r.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "name,primary_contact_name,primary_contact_email,primary_contact_phone",
+            // A cell a spreadsheet would run as a formula gets a leading `'`.
+            "Maju Jaya,Sari,sari@maju.co.id,'+6281377774321",
+            "Sinar,,,",
+        ]
+    );
+}
+
 on_both_backends!(
+    the_list_export_has_primary_contact_columns,
     search_finds_customers_by_their_contacts,
     data_export_holds_contacts_and_erasure_anonymises_them,
     contacts_have_crud_with_etags,

@@ -208,13 +208,17 @@ fn cell(value: Option<&Value>) -> String {
 }
 
 /// A customer's cells in `columns`, as the customer API shows them; a consent column holds
-/// the purpose's current status.
+/// the purpose's current status, a `primary_contact_*` column the primary contact's value.
 fn cells(row: &CustomerRow<'_>, columns: &[&str]) -> Result<Vec<String>, DomainError> {
     let value = serde_json::to_value(CustomerResponse::from(row.customer))
         .map_err(|e| DomainError::Internal(format!("serialising a customer: {e}")))?;
     Ok(columns
         .iter()
-        .map(|c| row.consent_cell(c).unwrap_or_else(|| cell(value.get(*c))))
+        .map(|c| {
+            row.consent_cell(c)
+                .or_else(|| row.contact_cell(c))
+                .unwrap_or_else(|| cell(value.get(*c)))
+        })
         .collect())
 }
 

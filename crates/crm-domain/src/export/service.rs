@@ -11,7 +11,7 @@ use super::ports::{ExportSink, SheetWriters};
 use crate::access::{Actor, Permission};
 use crate::analytics::service::CustomerAnalytics;
 use crate::analytics::{AnalyticsService, PredictionOptions};
-use crate::contact::{Contact, ContactService};
+use crate::contact::{Contact, ContactService, ContactSummary};
 use crate::customer::{Customer, CustomerQuery, CustomerService, Page};
 use crate::error::DomainError;
 use crate::ids::CustomerId;
@@ -56,9 +56,25 @@ pub struct CustomerRow<'a> {
     pub customer: &'a Customer,
     /// Its current consents.
     pub consents: &'a [Consent],
+    /// Its primary contact (`None` also when the sheet has no contact column).
+    pub primary_contact: Option<&'a ContactSummary>,
 }
 
 impl CustomerRow<'_> {
+    /// The cell of a primary-contact column (`primary_contact_name`, `primary_contact_email`,
+    /// `primary_contact_phone`): the value, empty when the customer has no contacts or the
+    /// contact no such value; `None` when `column` is not one of them.
+    pub fn contact_cell(&self, column: &str) -> Option<String> {
+        let c = self.primary_contact;
+        let text = |v: Option<&str>| v.unwrap_or_default().to_owned();
+        match column {
+            "primary_contact_name" => Some(text(c.map(|c| c.name.as_str()))),
+            "primary_contact_email" => Some(text(c.and_then(|c| c.email.as_deref()))),
+            "primary_contact_phone" => Some(text(c.and_then(|c| c.phone.as_deref()))),
+            _ => None,
+        }
+    }
+
     /// The cell of an export-only consent column (`consent_marketing_email`, ...): the
     /// purpose's current status (`granted`, `withdrawn`), empty when none is recorded; `None`
     /// when `column` is not a consent column.
@@ -177,7 +193,17 @@ impl ExportService {
             .headers
             .iter()
             .any(|h| ConsentPurpose::from_export_column(h).is_some());
+        let with_contacts = sheet
+            .headers
+            .iter()
+            .any(|h| h.starts_with("primary_contact_"));
         loop {
+            let contacts = if with_contacts {
+                let ids: Vec<_> = page.items.iter().map(|c| c.id).collect();
+                self.contacts.primaries(actor, &ids).await?
+            } else {
+                Default::default()
+            };
             let consents = if with_consents {
                 let ids = page.items.iter().map(|c| c.id).collect();
                 self.privacy.consents_of(actor, ids).await?
@@ -188,6 +214,7 @@ impl ExportService {
                 let row = CustomerRow {
                     customer,
                     consents: consents.get(&customer.id).map_or(&[], Vec::as_slice),
+                    primary_contact: contacts.get(&customer.id),
                 };
                 writer.write_row(&(sheet.cells)(&row)?)?;
             }
@@ -863,7 +890,13 @@ mod tests {
         let row = CustomerRow {
             customer: &customer(),
             consents: &[],
+            primary_contact: None,
         };
         assert_eq!(row.consent_cell("name"), None);
+        assert_eq!(row.contact_cell("name"), None);
+        assert_eq!(
+            row.contact_cell("primary_contact_email"),
+            Some(String::new())
+        );
     }
 }
