@@ -89,7 +89,7 @@ impl ContactDetails {
         [&self.phone, &self.mobile_phone]
             .into_iter()
             .flatten()
-            .flat_map(|p| crate::customer::search::phone_forms(p.as_str()))
+            .flat_map(PhoneNumber::search_forms)
             .collect::<Vec<_>>()
             .join("\n")
     }

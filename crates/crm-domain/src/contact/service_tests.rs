@@ -525,3 +525,80 @@ fn nested_contacts_name_the_element_and_pick_one_primary() {
     .unwrap_err();
     assert_eq!(field_codes(e), vec![("contacts".to_owned(), "too_many")]);
 }
+
+/// `POST /customers` with contacts: they reach the repository's create (one transaction) with
+/// the new customer's id, the marked one primary; one bad element writes nothing.
+#[tokio::test]
+async fn a_customer_created_with_contacts_hands_them_to_the_same_write() {
+    use crate::customer::{Created, CustomerService};
+    let seen: Arc<Mutex<Vec<Contact>>> = Arc::default();
+    let s = seen.clone();
+    let mut repo = MockCustomerRepository::new();
+    repo.expect_find_by_unique().returning(|_, _, _| Ok(None));
+    repo.expect_create().times(1).returning(move |new, _| {
+        assert!(
+            new.contacts
+                .iter()
+                .all(|c| c.customer_id == new.id && c.tenant_id == TENANT)
+        );
+        s.lock().unwrap().extend(new.contacts.clone());
+        Ok(Customer {
+            id: new.id,
+            ..testing::customer(new.id, now())
+        })
+    });
+    let svc = CustomerService::new(
+        Arc::new(repo),
+        Arc::new(testing::tenants(now)),
+        Arc::new(clock(now)),
+        Arc::new(ids()),
+    );
+    let contacts = vec![
+        named("Sari"),
+        ContactInput {
+            is_primary: Some(true),
+            phone: Some("0812 3456 7890".into()),
+            ..named("Budi")
+        },
+    ];
+    let Created { customer, .. } = svc
+        .create_with_contacts(&actor("sales"), testing::budi(), contacts.clone(), None)
+        .await
+        .unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    assert!(seen.iter().all(|c| c.customer_id == customer.id));
+    assert_eq!(
+        seen.iter().map(|c| c.is_primary).collect::<Vec<_>>(),
+        [false, true]
+    );
+    assert_eq!(
+        seen[1].details.phone.as_ref().unwrap().as_str(),
+        "+6281234567890"
+    );
+
+    let mut repo = MockCustomerRepository::new();
+    repo.expect_find_by_unique().returning(|_, _, _| Ok(None));
+    repo.expect_create().never();
+    let svc = CustomerService::new(
+        Arc::new(repo),
+        Arc::new(testing::tenants(now)),
+        Arc::new(clock(now)),
+        Arc::new(ids()),
+    );
+    let bad = vec![
+        named("Sari"),
+        ContactInput {
+            email: Some("nope".into()),
+            ..named("Budi")
+        },
+    ];
+    let e = svc
+        .create_with_contacts(&actor("sales"), testing::budi(), bad, None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        field_codes(e),
+        vec![("contacts[1].email".to_owned(), "invalid_email")]
+    );
+}

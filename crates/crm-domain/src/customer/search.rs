@@ -24,7 +24,6 @@
 //! rule 3 or 4 (a customer found only through its contacts ranks with typo matches). Ties by id.
 
 use std::collections::BTreeSet;
-use std::str::FromStr;
 
 use super::model::CustomerProfile;
 use crate::error::FieldError;
@@ -130,17 +129,6 @@ fn neighbourhood(word: &str) -> BTreeSet<String> {
     out
 }
 
-/// A phone number's digit forms that search reads: international (`6281234567890`) and
-/// national with the trunk prefix (`081234567890`).
-pub(crate) fn phone_forms(e164: &str) -> Vec<String> {
-    let international: String = e164.chars().filter(char::is_ascii_digit).collect();
-    let mut forms = vec![international];
-    if let Ok(p) = phonenumber::PhoneNumber::from_str(e164) {
-        forms.push(format!("0{}", p.national().value()));
-    }
-    forms
-}
-
 /// The search document of a customer.
 pub fn search_document(p: &CustomerProfile, customer_code: &str) -> SearchDocument {
     let name_fields = [
@@ -164,7 +152,7 @@ pub fn search_document(p: &CustomerProfile, customer_code: &str) -> SearchDocume
     let phones = [&p.phone, &p.mobile_phone]
         .into_iter()
         .flatten()
-        .flat_map(|ph| phone_forms(ph.as_str()))
+        .flat_map(crate::values::PhoneNumber::search_forms)
         .collect::<Vec<_>>()
         .join("\n");
     let terms = fields[..names]
