@@ -517,13 +517,20 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn the_columns_are_the_fields_of_the_customer_api_and_the_consents() {
+    fn the_columns_are_the_fields_of_the_customer_api_the_consents_and_the_primary_contact() {
         let schema = <CustomerResponse as utoipa::PartialSchema>::schema();
         let utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::Object(object)) = schema
         else {
             panic!("CustomerResponse is not an object schema");
         };
-        let mut fields: Vec<&str> = object.properties.keys().map(String::as_str).collect();
+        // `primary_contact` is another resource's summary, exported as the
+        // `primary_contact_*` columns instead.
+        let mut fields: Vec<&str> = object
+            .properties
+            .keys()
+            .map(String::as_str)
+            .filter(|f| *f != "primary_contact")
+            .collect();
         let mut api = crm_domain::customer::API_FIELDS.to_vec();
         fields.sort_unstable();
         api.sort_unstable();
@@ -534,6 +541,11 @@ mod tests {
             .collect();
         let mut columns = crm_domain::customer::API_FIELDS.to_vec();
         columns.extend(consents);
+        columns.extend([
+            "primary_contact_name",
+            "primary_contact_email",
+            "primary_contact_phone",
+        ]);
         assert_eq!(CUSTOMER_COLUMNS, columns.as_slice());
         assert!(DEFAULT_COLUMNS.iter().all(|c| CUSTOMER_COLUMNS.contains(c)));
     }
