@@ -21,6 +21,7 @@ mod m20261121_000011_job_leases;
 mod m20261121_000012_privacy;
 mod m20261121_000013_customer_owner_index;
 mod m20261121_000015_customer_addresses;
+mod m20261121_000016_customer_contacts;
 
 /// Every migration, oldest first. `Migrator::up(&db, None)` brings a database to the latest
 /// schema; it runs on `crm-server migrate` and at server start.
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000012_privacy::Migration),
             Box::new(m20261121_000013_customer_owner_index::Migration),
             Box::new(m20261121_000015_customer_addresses::Migration),
+            Box::new(m20261121_000016_customer_contacts::Migration),
         ]
     }
 }

@@ -1036,7 +1036,88 @@ async fn nested_create_is_whole_or_nothing(backend: DbBackend) {
     assert_eq!(r.body["errors"][0]["limit"], 50);
 }
 
+/// The README's B2B example: one `POST /customers` with a billing and a shipping address and
+/// two contacts stores all of them (the answer shows both default addresses and the primary
+/// contact), and the customer is found by its contact's phone. A bad address and a bad contact
+/// in one request are both named, beside the customer's own error, and nothing is stored.
+async fn a_b2b_customer_with_addresses_and_contacts_in_one_call(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let token = app.token(app.tenant("Toko").await, "sales");
+    let body = json!({
+        "name": "PT Maju Jaya", "customer_type": "business", "company": "PT Maju Jaya",
+        "email": "info@majujaya.co.id",
+        "addresses": [
+            {"type": "billing", "line1": "Jl. Jend. Sudirman Kav. 52", "city": "Jakarta Selatan",
+             "region": "DKI Jakarta", "postal_code": "12190"},
+            {"type": "shipping", "line1": "Jl. Raya Cakung Cilincing 3", "city": "Jakarta Utara",
+             "postal_code": "14130", "latitude": -6.1591, "longitude": 106.9230},
+        ],
+        "contacts": [
+            {"name": "Sari Wulandari", "email": "sari@majujaya.co.id",
+             "mobile_phone": "0813 7777 4321", "roles": ["purchasing", "decision_maker"],
+             "preferred_channel": "whatsapp"},
+            {"name": "Budi Hartono", "email": "budi@majujaya.co.id", "roles": ["billing"]},
+        ],
+    });
+
+    let mut broken = body.clone();
+    broken["email"] = json!("not-an-email");
+    broken["addresses"][1]["latitude"] = json!(95.0);
+    broken["contacts"][1]["email"] = json!("budi-at-majujaya");
+    let r = app.post("/api/v1/customers", &token, broken).await;
+    r.assert_problem(422);
+    let fields: Vec<&str> = r.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    for f in ["email", "addresses[1].latitude", "contacts[1].email"] {
+        assert!(fields.contains(&f), "{f} missing in {fields:?}");
+    }
+    let page = app.get("/api/v1/customers?limit=10", &token).await;
+    assert_eq!(
+        page.body["data"].as_array().unwrap().len(),
+        0,
+        "{}",
+        page.body
+    );
+
+    let r = app.post("/api/v1/customers", &token, body).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.body["default_billing_address"]["postal_code"], "12190");
+    assert_eq!(r.body["default_shipping_address"]["city"], "Jakarta Utara");
+    assert_eq!(r.body["primary_contact"]["name"], "Sari Wulandari");
+    assert_eq!(r.body["primary_contact"]["phone"], "+6281377774321");
+    let found = app.get("/api/v1/customers?q=0813-7777", &token).await;
+    let ids: Vec<&str> = found.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [id.as_str()], "{}", found.body);
+    assert_eq!(
+        found.body["data"][0]["default_billing_address"]["city"],
+        "Jakarta Selatan"
+    );
+    let contacts = app
+        .get(&format!("/api/v1/customers/{id}/contacts"), &token)
+        .await;
+    assert_eq!(contacts.status, 200, "{}", contacts.body);
+    assert_eq!(
+        contacts.body["data"].as_array().unwrap().len(),
+        2,
+        "{}",
+        contacts.body
+    );
+}
+
 on_both_backends!(
+    a_b2b_customer_with_addresses_and_contacts_in_one_call,
     nested_create_is_whole_or_nothing,
     sort_by_distance_pages_with_cursors,
     data_export_holds_every_address_and_erasure_anonymises_them,

@@ -102,3 +102,7 @@ uuid_id!(
     /// The record of a customer's erasure (UUID v7).
     ErasureId
 );
+uuid_id!(
+    /// A contact person of a customer (UUID v7).
+    ContactId
+);

@@ -14,6 +14,7 @@ pub mod values;
 pub mod access;
 pub mod address;
 pub mod analytics;
+pub mod contact;
 pub mod customer;
 pub mod export;
 pub mod import;
@@ -32,4 +33,4 @@ pub(crate) mod testing;
 
 pub use access::{Actor, Permission, Role};
 pub use error::{DomainError, FieldError, RepositoryError, Rule, RuleViolation};
-pub use ids::{CustomerId, TenantId, UserId};
+pub use ids::{ContactId, CustomerId, TenantId, UserId};

@@ -214,6 +214,17 @@ impl PhoneNumber {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The digit forms a search reads (`crate::customer::search`, rule 2): international
+    /// (`6281234567890`) and national with the trunk prefix (`081234567890`).
+    pub fn search_forms(&self) -> Vec<String> {
+        let international: String = self.0.chars().filter(char::is_ascii_digit).collect();
+        let mut forms = vec![international];
+        if let Ok(p) = <phonenumber::PhoneNumber as std::str::FromStr>::from_str(&self.0) {
+            forms.push(format!("0{}", p.national().value()));
+        }
+        forms
+    }
 }
 
 /// Why a phone number was refused.

@@ -535,7 +535,7 @@ pub async fn customer_analytics(
         .customer_analytics(&caller.0, CustomerId(id.into_inner()), o)
         .await?;
     let mut body = CustomerAnalyticsResponse::from(&a);
-    crate::customers::attach_defaults(&state, &caller, std::slice::from_mut(&mut body.customer))
+    crate::customers::attach_parts(&state, &caller, std::slice::from_mut(&mut body.customer))
         .await?;
     Ok(HttpResponse::Ok().json(body))
 }

@@ -208,13 +208,17 @@ fn cell(value: Option<&Value>) -> String {
 }
 
 /// A customer's cells in `columns`, as the customer API shows them; a consent column holds
-/// the purpose's current status.
+/// the purpose's current status, a `primary_contact_*` column the primary contact's value.
 fn cells(row: &CustomerRow<'_>, columns: &[&str]) -> Result<Vec<String>, DomainError> {
     let value = serde_json::to_value(CustomerResponse::from(row.customer))
         .map_err(|e| DomainError::Internal(format!("serialising a customer: {e}")))?;
     Ok(columns
         .iter()
-        .map(|c| row.consent_cell(c).unwrap_or_else(|| cell(value.get(*c))))
+        .map(|c| {
+            row.consent_cell(c)
+                .or_else(|| row.contact_cell(c))
+                .unwrap_or_else(|| cell(value.get(*c)))
+        })
         .collect())
 }
 
@@ -390,6 +394,8 @@ pub struct CustomerDataResponse {
     pub consent_history: Vec<ConsentEventResponse>,
     /// Every address of the customer, oldest first.
     pub addresses: Vec<crate::addresses::AddressResponse>,
+    /// Every contact person of the customer, oldest first.
+    pub contacts: Vec<crate::contacts::ContactResponse>,
 }
 
 impl From<&CustomerData> for CustomerDataResponse {
@@ -397,7 +403,15 @@ impl From<&CustomerData> for CustomerDataResponse {
         let analytics = CustomerAnalyticsResponse::from(&d.analytics);
         Self {
             exported_at: d.exported_at,
-            customer: CustomerResponse::from(&d.customer),
+            customer: CustomerResponse {
+                primary_contact: Some(
+                    d.contacts
+                        .iter()
+                        .find(|c| c.is_primary)
+                        .map(|c| (&crm_domain::contact::ContactSummary::from(c)).into()),
+                ),
+                ..CustomerResponse::from(&d.customer)
+            },
             orders: d
                 .orders
                 .iter()
@@ -415,6 +429,7 @@ impl From<&CustomerData> for CustomerDataResponse {
             consents: d.consents.iter().map(Into::into).collect(),
             consent_history: d.consent_history.iter().map(Into::into).collect(),
             addresses: Vec::new(),
+            contacts: d.contacts.iter().map(Into::into).collect(),
         }
     }
 }
@@ -523,19 +538,25 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn the_columns_are_the_fields_of_the_customer_api_and_the_consents() {
+    fn the_columns_are_the_fields_of_the_customer_api_the_consents_and_the_primary_contact() {
         let schema = <CustomerResponse as utoipa::PartialSchema>::schema();
         let utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::Object(object)) = schema
         else {
             panic!("CustomerResponse is not an object schema");
         };
-        // The default addresses are nested objects read from the addresses, not columns of
-        // the customer (a list export does not hold them yet).
+        // The default addresses and `primary_contact` are nested objects read from other
+        // resources, not columns of the customer (the primary contact is exported as the
+        // `primary_contact_*` columns instead).
         let mut fields: Vec<&str> = object
             .properties
             .keys()
             .map(String::as_str)
-            .filter(|f| !matches!(*f, "default_billing_address" | "default_shipping_address"))
+            .filter(|f| {
+                !matches!(
+                    *f,
+                    "default_billing_address" | "default_shipping_address" | "primary_contact"
+                )
+            })
             .collect();
         let mut api = crm_domain::customer::API_FIELDS.to_vec();
         fields.sort_unstable();
@@ -547,6 +568,11 @@ mod tests {
             .collect();
         let mut columns = crm_domain::customer::API_FIELDS.to_vec();
         columns.extend(consents);
+        columns.extend([
+            "primary_contact_name",
+            "primary_contact_email",
+            "primary_contact_phone",
+        ]);
         assert_eq!(CUSTOMER_COLUMNS, columns.as_slice());
         assert!(DEFAULT_COLUMNS.iter().all(|c| CUSTOMER_COLUMNS.contains(c)));
     }

@@ -6,6 +6,7 @@ mod macros;
 pub mod addresses;
 pub mod analytics;
 pub mod auth;
+pub mod contacts;
 pub mod cursor;
 pub mod customers;
 pub mod exports;
@@ -56,6 +57,7 @@ pub use state::{AppState, ReadinessProbe, Services};
     tags(
         (name = "customers", description = "Customer records"),
         (name = "addresses", description = "Addresses of a customer: typed, one default per type, coordinates for delivery and the radius search"),
+        (name = "contacts", description = "Contact people of a customer, with exactly one primary"),
         (name = "orders", description = "Orders and purchase statistics"),
         (name = "loyalty", description = "Loyalty points and customer tiers"),
         (name = "tiers", description = "Membership tiers of the tenant"),
@@ -103,6 +105,7 @@ fn register(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .configure(orders::routes)
             .configure(loyalty::routes)
             .configure(views::routes)
+            .configure(contacts::routes)
             .configure(customers::routes),
     )
     .service(health::live)

@@ -367,7 +367,7 @@ pub async fn assign_tier(
         )
         .await?;
     let mut body = [CustomerResponse::from(&c)];
-    crate::customers::attach_defaults(&state, &caller, &mut body).await?;
+    crate::customers::attach_parts(&state, &caller, &mut body).await?;
     let [body] = body;
     Ok(HttpResponse::Ok().json(body))
 }

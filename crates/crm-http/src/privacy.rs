@@ -247,11 +247,14 @@ pub async fn erase_customer(
         .privacy
         .erase(&caller.0, CustomerId(id.into_inner()), expected)
         .await?;
+    let mut customer = [CustomerResponse::from(&erasure.customer)];
+    crate::customers::attach_parts(&state, &caller, &mut customer).await?;
+    let [customer] = customer;
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, format!("\"{}\"", erasure.customer.version)))
         .json(ErasureResponse {
             erasure: (&erasure.record).into(),
-            customer: (&erasure.customer).into(),
+            customer,
             already_erased: erasure.already_erased,
         }))
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crm_domain::address::AddressService;
 use crm_domain::analytics::AnalyticsService;
+use crm_domain::contact::ContactService;
 use crm_domain::customer::CustomerService;
 use crm_domain::export::ExportService;
 use crm_domain::import::ImportService;
@@ -36,6 +37,8 @@ pub struct Services {
     pub customers: Arc<CustomerService>,
     /// Address use cases (a customer's addresses).
     pub addresses: Arc<AddressService>,
+    /// Contacts of customers.
+    pub contacts: Arc<ContactService>,
     /// Tenant use cases (token tenant check).
     pub tenants: Arc<TenantService>,
     /// Order use cases.

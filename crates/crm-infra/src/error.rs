@@ -6,7 +6,18 @@ use sea_orm::{DbErr, RuntimeErr, SqlErr};
 /// Unique indexes and the API field each guards, as both backends name them in errors
 /// (PostgreSQL: the index name; SQLite: `table.column`). Longer names first, so that
 /// `mobile_phone` is not taken for `phone`.
-const UNIQUE_FIELDS: [(&str, &str, &str); 7] = [
+const UNIQUE_FIELDS: [(&str, &str, &str); 9] = [
+    // Contacts first: their SQLite messages name `customer_contacts.<column>`.
+    (
+        "ux_customer_contacts_email",
+        "customer_contacts.email",
+        "contacts.email",
+    ),
+    (
+        "ux_customer_contacts_primary",
+        "customer_contacts.customer_id",
+        "contacts.is_primary",
+    ),
     (
         "ux_customers_mobile_phone",
         "customers.mobile_phone",

@@ -2,6 +2,7 @@
 
 mod addresses;
 mod analytics;
+mod contacts;
 mod customers;
 pub mod db;
 mod entity;
@@ -22,6 +23,7 @@ mod views;
 
 pub use addresses::{SeaAddressRepository, SeaAddressTransaction};
 pub use analytics::SeaAnalyticsRepository;
+pub use contacts::{SeaContactRepository, SeaContactTransaction};
 pub use customers::SeaCustomerRepository;
 pub use db::{Database, DbConfig};
 pub use error::map_db_err;

@@ -23,8 +23,8 @@ use sea_orm::{
 use crate::customers::{to_domain as customer_to_domain, write_erased};
 use crate::db::Database;
 use crate::entity::{
-    customer, customer_consent, customer_consent_event, customer_erasure, idempotency_key, job,
-    ledger_entry, order, tier_change,
+    customer, customer_consent, customer_consent_event, customer_contact, customer_erasure,
+    idempotency_key, job, ledger_entry, order, tier_change,
 };
 use crate::error::{corrupt, map_db_err};
 use crate::jobs::job_to_domain;
@@ -384,6 +384,37 @@ impl PrivacyTransaction for SeaPrivacyTransaction {
             .await
             .map_err(map_db_err)?;
         Ok(result.rows_affected)
+    }
+
+    async fn anonymise_contacts(
+        &mut self,
+        tenant: TenantId,
+        id: CustomerId,
+        name: &str,
+    ) -> Result<u64, RepositoryError> {
+        use customer_contact::Column as C;
+        let none = || Expr::value(Option::<String>::None);
+        Ok(customer_contact::Entity::update_many()
+            .col_expr(C::Name, Expr::value(name))
+            .col_expr(C::JobTitle, none())
+            .col_expr(C::Department, none())
+            .col_expr(C::Email, none())
+            .col_expr(C::Phone, none())
+            .col_expr(C::MobilePhone, none())
+            .col_expr(C::Roles, Expr::value(""))
+            .col_expr(C::PreferredChannel, none())
+            .col_expr(C::Language, none())
+            .col_expr(C::Notes, none())
+            .col_expr(C::PortalAccess, Expr::value(false))
+            .col_expr(C::SearchText, Expr::value(name.to_lowercase()))
+            .col_expr(C::SearchPhones, Expr::value(""))
+            .col_expr(C::Version, Expr::col(C::Version).add(1))
+            .filter(C::TenantId.eq(tenant.0))
+            .filter(C::CustomerId.eq(id.0))
+            .exec(&self.txn)
+            .await
+            .map_err(map_db_err)?
+            .rows_affected)
     }
 
     async fn forget_idempotency_keys(

@@ -117,6 +117,7 @@ fn customer(tenant: TenantId, email: &str) -> NewCustomer {
         created_by: UserId::parse("tester"),
         created_at: Utc::now().trunc_subsecs(6),
         addresses: Vec::new(),
+        contacts: Vec::new(),
     }
 }
 

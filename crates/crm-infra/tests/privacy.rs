@@ -84,6 +84,7 @@ async fn wibisono(ctx: &Ctx, tenant: TenantId, email: &str) -> Customer {
                 created_by: UserId::parse("tester"),
                 created_at: Utc::now().trunc_subsecs(6),
                 addresses: Vec::new(),
+                contacts: Vec::new(),
             },
             None,
         )

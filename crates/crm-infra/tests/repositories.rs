@@ -89,6 +89,7 @@ fn new_customer(tenant: TenantId, p: CustomerProfile) -> NewCustomer {
         created_by: UserId::parse("tester"),
         created_at: Utc::now().trunc_subsecs(6),
         addresses: Vec::new(),
+        contacts: Vec::new(),
     }
 }
 

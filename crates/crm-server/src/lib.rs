@@ -12,6 +12,7 @@ use actix_web::{HttpServer, web};
 use anyhow::Context;
 use crm_domain::address::AddressService;
 use crm_domain::analytics::AnalyticsService;
+use crm_domain::contact::ContactService;
 use crm_domain::customer::CustomerService;
 use crm_domain::export::ExportService;
 use crm_domain::import::ImportService;
@@ -34,9 +35,9 @@ use crm_http::{AppState, Authenticator, CursorCodec, JwtKeys, Metrics, Readiness
 use crm_infra::export_file::SheetFiles;
 use crm_infra::{
     Database, DbConfig, DiskImportFiles, SeaAddressRepository, SeaAnalyticsRepository,
-    SeaCustomerRepository, SeaImportRepository, SeaJobRepository, SeaOrderRepository,
-    SeaPrivacyRepository, SeaSegmentRepository, SeaTenantRepository, SeaTierRepository,
-    SeaViewRepository,
+    SeaContactRepository, SeaCustomerRepository, SeaImportRepository, SeaJobRepository,
+    SeaOrderRepository, SeaPrivacyRepository, SeaSegmentRepository, SeaTenantRepository,
+    SeaTierRepository, SeaViewRepository,
 };
 use futures_util::future::BoxFuture;
 
@@ -272,14 +273,23 @@ pub fn services_with(
         clock.clone(),
         ids.clone(),
     ));
+    let contacts = Arc::new(ContactService::new(
+        Arc::new(SeaContactRepository::new(db.clone())),
+        customer_repo.clone(),
+        tenant_repo.clone(),
+        clock.clone(),
+        ids.clone(),
+    ));
     Services {
         addresses,
+        contacts: contacts.clone(),
         exports: Arc::new(ExportService::new(
             customers.clone(),
             order_repo.clone(),
             segments.clone(),
             analytics.clone(),
             privacy.clone(),
+            contacts.clone(),
             clock.clone(),
         )),
         privacy,

@@ -204,6 +204,7 @@ fn customer(
             created_by: UserId::parse("bench-loader"),
             created_at,
             addresses: Vec::new(),
+            contacts: Vec::new(),
         },
         stats,
     )

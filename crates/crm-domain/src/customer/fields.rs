@@ -3,7 +3,8 @@
 //! (every exportable field, and the default ones in their own order). A field added to the API
 //! is added here, once. The table also holds the export's columns that are not fields of the
 //! customer record: one per consent purpose (`consent_marketing_email`, ...; see
-//! [`crate::privacy::ConsentPurpose::export_column`]).
+//! [`crate::privacy::ConsentPurpose::export_column`]), and the primary contact's name, e-mail and
+//! phone (`primary_contact_name`, ...; see [`crate::contact`]).
 
 /// One field of the customer API: its name and what an import and an export do with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +131,9 @@ pub const CUSTOMER_FIELDS: &[CustomerField] = &[
     CustomerField::export_only("consent_marketing_email").default_column(26),
     CustomerField::export_only("consent_marketing_sms").default_column(27),
     CustomerField::export_only("consent_marketing_whatsapp").default_column(28),
+    CustomerField::export_only("primary_contact_name"),
+    CustomerField::export_only("primary_contact_email"),
+    CustomerField::export_only("primary_contact_phone"),
 ];
 
 /// The fields a customers import writes (its targets), in API order.
@@ -326,6 +330,9 @@ mod tests {
         "consent_marketing_email",
         "consent_marketing_sms",
         "consent_marketing_whatsapp",
+        "primary_contact_name",
+        "primary_contact_email",
+        "primary_contact_phone",
     ];
     const COLUMNS: &[&str] = &[
         "id",
@@ -391,6 +398,9 @@ mod tests {
         "consent_marketing_email",
         "consent_marketing_sms",
         "consent_marketing_whatsapp",
+        "primary_contact_name",
+        "primary_contact_email",
+        "primary_contact_phone",
     ];
     const DEFAULT: &[&str] = &[
         "id",
@@ -438,8 +448,18 @@ mod tests {
             .iter()
             .map(|p| p.export_column())
             .collect();
-        assert_eq!(&COLUMNS[COLUMNS.len() - 3..], consents.as_slice());
-        assert_eq!(API_FIELDS, &COLUMNS[..COLUMNS.len() - 3]);
+        // Then the export-only columns: consents, then the primary contact's.
+        let n = COLUMNS.len();
+        assert_eq!(&COLUMNS[n - 6..n - 3], consents.as_slice());
+        assert_eq!(
+            &COLUMNS[n - 3..],
+            [
+                "primary_contact_name",
+                "primary_contact_email",
+                "primary_contact_phone"
+            ]
+        );
+        assert_eq!(API_FIELDS, &COLUMNS[..n - 6]);
     }
 
     #[test]

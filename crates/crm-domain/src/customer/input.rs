@@ -919,3 +919,15 @@ mod tests {
         assert!(input.validate(&ctx).is_ok());
     }
 }
+
+/// What the nested create of `POST /customers` writes with the customer, in its transaction
+/// ([`super::CustomerService::create_nested`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NestedInput {
+    /// Addresses, at most [`crate::address::MAX_ADDRESSES_PER_CUSTOMER`]; the first of each
+    /// type becomes its default.
+    pub addresses: Vec<crate::address::AddressInput>,
+    /// Contacts, at most [`crate::contact::MAX_CONTACTS`]; the first, or the one marked
+    /// `is_primary`, becomes the primary.
+    pub contacts: Vec<crate::contact::ContactInput>,
+}

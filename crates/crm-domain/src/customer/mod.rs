@@ -21,7 +21,8 @@ pub use fields::{
     IMPORT_TARGETS, READ_ONLY_FIELDS,
 };
 pub use input::{
-    CustomerInput, MAX_METADATA_BYTES, MAX_NOTES_CHARS, MAX_TAG_CHARS, MAX_TAGS, ValidationContext,
+    CustomerInput, MAX_METADATA_BYTES, MAX_NOTES_CHARS, MAX_TAG_CHARS, MAX_TAGS, NestedInput,
+    ValidationContext,
 };
 pub use model::{
     AcquisitionSource, Customer, CustomerProfile, CustomerRfm, CustomerStatus, CustomerType,

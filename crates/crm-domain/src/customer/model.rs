@@ -274,6 +274,9 @@ pub struct NewCustomer {
     /// Addresses written with it, in the same transaction (the nested create); empty on the
     /// bulk paths.
     pub addresses: Vec<crate::address::Address>,
+    /// Contacts stored with it in the same transaction (`contacts` of `POST /customers`),
+    /// already checked by [`crate::contact::nested_contacts`]; usually empty.
+    pub contacts: Vec<crate::contact::Contact>,
 }
 
 /// Formats a customer code: `CUST-<year>-<sequence>` with the sequence zero-padded to four

@@ -200,7 +200,9 @@ impl CustomerQuery {
                         &super::search::search_document(&c.profile, &c.customer_code),
                         &sort_name(&c.profile.name),
                     )
-                    .unwrap_or(0)
+                    // Every listed row matched: one matching through its contacts only
+                    // ranks 1, as the storage ranks it.
+                    .unwrap_or(1)
                 })),
             })
             .collect();

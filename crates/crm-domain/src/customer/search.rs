@@ -16,11 +16,14 @@
 //!    and phone numbers are copied, not typed from memory, and their neighbourhoods would
 //!    triple the index.
 //!
+//! 4. or `q` is a substring of one of its contacts' search text (lower-cased name and e-mail,
+//!    [`crate::contact::ContactDetails::search_text`]), or `q` holds at least 4 digits that
+//!    occur in one of its contacts' phone numbers (forms as in rule 2).
+//!
 //! Rank, best first: 4 the name equals `q`; 3 the name starts with `q`; 2 rule 1 or 2; 1 only
-//! rule 3. Ties by id.
+//! rule 3 or 4 (a customer found only through its contacts ranks with typo matches). Ties by id.
 
 use std::collections::BTreeSet;
-use std::str::FromStr;
 
 use super::model::CustomerProfile;
 use crate::error::FieldError;
@@ -126,15 +129,6 @@ fn neighbourhood(word: &str) -> BTreeSet<String> {
     out
 }
 
-fn phone_forms(e164: &str) -> Vec<String> {
-    let international: String = e164.chars().filter(char::is_ascii_digit).collect();
-    let mut forms = vec![international];
-    if let Ok(p) = phonenumber::PhoneNumber::from_str(e164) {
-        forms.push(format!("0{}", p.national().value()));
-    }
-    forms
-}
-
 /// The search document of a customer.
 pub fn search_document(p: &CustomerProfile, customer_code: &str) -> SearchDocument {
     let name_fields = [
@@ -158,7 +152,7 @@ pub fn search_document(p: &CustomerProfile, customer_code: &str) -> SearchDocume
     let phones = [&p.phone, &p.mobile_phone]
         .into_iter()
         .flatten()
-        .flat_map(|ph| phone_forms(ph.as_str()))
+        .flat_map(crate::values::PhoneNumber::search_forms)
         .collect::<Vec<_>>()
         .join("\n");
     let terms = fields[..names]

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::bulk::{BulkAction, BulkResult, BulkTarget, MAX_BULK_IDS};
 use super::error::{CustomerErased, DeleteCustomerError, OPEN_ORDERS_LISTED};
-use super::input::{CustomerInput, ValidationContext};
+use super::input::{CustomerInput, NestedInput, ValidationContext};
 use super::model::{Customer, CustomerProfile, NewCustomer, UniqueField};
 use super::ownership::assignee;
 use super::patch::CustomerPatch;
@@ -15,6 +15,7 @@ use super::ports::{
     IdempotencyRecord, Position, ProfileUpdate, SortField, SortKey,
 };
 use crate::access::{Actor, Permission, Visibility};
+use crate::contact::nested_contacts;
 use crate::error::{DomainError, FieldError, RepositoryError};
 use crate::ids::{CustomerId, TenantId};
 use crate::ports::{Clock, IdGenerator};
@@ -103,28 +104,33 @@ impl CustomerService {
         input: CustomerInput,
         idempotency: Option<IdempotencyKey>,
     ) -> Result<Created, DomainError> {
-        self.create_with_addresses(actor, input, Vec::new(), idempotency)
+        self.create_nested(actor, input, NestedInput::default(), idempotency)
             .await
     }
 
-    /// As [`CustomerService::create`], with addresses written in the same transaction (the
-    /// nested create; rules of [`crate::address::new_addresses`]): one invalid element
-    /// rejects the whole request, its errors named `addresses[i].field` beside the customer's.
+    /// As [`CustomerService::create`], with addresses and contacts written in the same
+    /// transaction as the customer (the nested create of `POST /customers`; rules of
+    /// [`crate::address::new_addresses`] and [`crate::contact::nested_contacts`]: the first
+    /// address of a type is its default, the first contact or the one marked `is_primary` is
+    /// the primary). One invalid element refuses the whole request and writes nothing; its
+    /// errors are named by the element's path (`addresses[1].postal_code`, `contacts[0].email`)
+    /// beside the customer's own.
     ///
     /// # Errors
     /// As [`CustomerService::create`].
-    pub async fn create_with_addresses(
+    #[tracing::instrument(name = "CustomerService::create_nested", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id))]
+    pub async fn create_nested(
         &self,
         actor: &Actor,
         input: CustomerInput,
-        addresses: Vec<crate::address::AddressInput>,
+        nested: NestedInput,
         idempotency: Option<IdempotencyKey>,
     ) -> Result<Created, DomainError> {
         actor.require(Permission::CustomersCreate)?;
         let visibility = self.visibility(actor).await?;
         let Some(key) = idempotency else {
             return self
-                .create_new(actor, &visibility, input, addresses, None)
+                .create_new(actor, &visibility, input, nested, None)
                 .await;
         };
         if key.key.is_empty()
@@ -141,7 +147,7 @@ impl CustomerService {
             return Ok(replay);
         }
         match self
-            .create_new(actor, &visibility, input, addresses, Some(&key))
+            .create_new(actor, &visibility, input, nested, Some(&key))
             .await
         {
             // A concurrent request with the same key committed first and this one ran into
@@ -161,7 +167,7 @@ impl CustomerService {
         actor: &Actor,
         visibility: &Visibility,
         input: CustomerInput,
-        addresses: Vec<crate::address::AddressInput>,
+        nested: NestedInput,
         key: Option<&IdempotencyKey>,
     ) -> Result<Created, DomainError> {
         let tenant_id = actor.tenant_id;
@@ -169,7 +175,7 @@ impl CustomerService {
         let now = self.clock.now();
         let id = CustomerId(self.ids.new_id());
         let addresses = crate::address::new_addresses(
-            addresses,
+            nested.addresses,
             tenant.default_country,
             tenant_id,
             id,
@@ -177,17 +183,45 @@ impl CustomerService {
             now,
             || self.ids.new_id(),
         );
-        let profile = match (
-            self.validate(&tenant, visibility, input, None).await,
-            &addresses,
-        ) {
-            (Err(DomainError::Validation(mut errors)), Err(more)) => {
-                errors.extend(more.iter().cloned());
-                return Err(DomainError::Validation(errors));
+        let profile = self.validate(&tenant, visibility, input, None).await;
+        let contacts_country = match &profile {
+            Ok(p) => p.country.or(tenant.default_country),
+            Err(_) => tenant.default_country,
+        };
+        let contacts = nested_contacts(
+            nested.contacts,
+            tenant_id,
+            id,
+            contacts_country,
+            Some(&actor.user_id),
+            now,
+            self.ids.as_ref(),
+        );
+        // Every broken rule at once: the customer's, then each element's by its path.
+        let mut errors = Vec::new();
+        let profile = match profile {
+            Ok(p) => Some(p),
+            Err(DomainError::Validation(e)) => {
+                errors.extend(e);
+                None
             }
-            (Err(e), _) => return Err(e),
-            (Ok(_), Err(more)) => return Err(DomainError::Validation(more.clone())),
-            (Ok(profile), Ok(_)) => profile,
+            Err(e) => return Err(e),
+        };
+        let addresses = addresses.unwrap_or_else(|e| {
+            errors.extend(e);
+            Vec::new()
+        });
+        let contacts = match contacts {
+            Ok(c) => c,
+            Err(DomainError::Validation(e)) => {
+                errors.extend(e);
+                Vec::new()
+            }
+            Err(e) => return Err(e),
+        };
+        let profile = match profile {
+            Some(p) if errors.is_empty() => p,
+            _ => return Err(DomainError::Validation(errors)),
         };
         let new = NewCustomer {
             id,
@@ -195,7 +229,8 @@ impl CustomerService {
             profile,
             created_by: Some(actor.user_id.clone()),
             created_at: now,
-            addresses: addresses.unwrap_or_default(),
+            addresses,
+            contacts,
         };
         let record = key.map(|k| IdempotencyRecord {
             key: k.key.clone(),

@@ -11,6 +11,7 @@ use super::ports::{ExportSink, SheetWriters};
 use crate::access::{Actor, Permission};
 use crate::analytics::service::CustomerAnalytics;
 use crate::analytics::{AnalyticsService, PredictionOptions};
+use crate::contact::{Contact, ContactService, ContactSummary};
 use crate::customer::{Customer, CustomerQuery, CustomerService, Page};
 use crate::error::DomainError;
 use crate::ids::CustomerId;
@@ -43,6 +44,8 @@ pub struct CustomerData {
     pub consents: Vec<PurposeState>,
     /// Every recorded consent grant and withdrawal, newest first by `at`.
     pub consent_history: Vec<ConsentEvent>,
+    /// Every contact person of the customer, oldest first.
+    pub contacts: Vec<Contact>,
 }
 
 /// A customer's row of a list export: the record and its current consents (one per purpose
@@ -53,9 +56,25 @@ pub struct CustomerRow<'a> {
     pub customer: &'a Customer,
     /// Its current consents.
     pub consents: &'a [Consent],
+    /// Its primary contact (`None` also when the sheet has no contact column).
+    pub primary_contact: Option<&'a ContactSummary>,
 }
 
 impl CustomerRow<'_> {
+    /// The cell of a primary-contact column (`primary_contact_name`, `primary_contact_email`,
+    /// `primary_contact_phone`): the value, empty when the customer has no contacts or the
+    /// contact no such value; `None` when `column` is not one of them.
+    pub fn contact_cell(&self, column: &str) -> Option<String> {
+        let c = self.primary_contact;
+        let text = |v: Option<&str>| v.unwrap_or_default().to_owned();
+        match column {
+            "primary_contact_name" => Some(text(c.map(|c| c.name.as_str()))),
+            "primary_contact_email" => Some(text(c.and_then(|c| c.email.as_deref()))),
+            "primary_contact_phone" => Some(text(c.and_then(|c| c.phone.as_deref()))),
+            _ => None,
+        }
+    }
+
     /// The cell of an export-only consent column (`consent_marketing_email`, ...): the
     /// purpose's current status (`granted`, `withdrawn`), empty when none is recorded; `None`
     /// when `column` is not a consent column.
@@ -90,6 +109,7 @@ pub struct ExportService {
     segments: Arc<SegmentService>,
     analytics: Arc<AnalyticsService>,
     privacy: Arc<PrivacyService>,
+    contacts: Arc<ContactService>,
     clock: Arc<dyn Clock>,
 }
 
@@ -101,6 +121,7 @@ impl ExportService {
         segments: Arc<SegmentService>,
         analytics: Arc<AnalyticsService>,
         privacy: Arc<PrivacyService>,
+        contacts: Arc<ContactService>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
@@ -109,6 +130,7 @@ impl ExportService {
             segments,
             analytics,
             privacy,
+            contacts,
             clock,
         }
     }
@@ -171,7 +193,17 @@ impl ExportService {
             .headers
             .iter()
             .any(|h| ConsentPurpose::from_export_column(h).is_some());
+        let with_contacts = sheet
+            .headers
+            .iter()
+            .any(|h| h.starts_with("primary_contact_"));
         loop {
+            let contacts = if with_contacts {
+                let ids: Vec<_> = page.items.iter().map(|c| c.id).collect();
+                self.contacts.primaries(actor, &ids).await?
+            } else {
+                Default::default()
+            };
             let consents = if with_consents {
                 let ids = page.items.iter().map(|c| c.id).collect();
                 self.privacy.consents_of(actor, ids).await?
@@ -182,6 +214,7 @@ impl ExportService {
                 let row = CustomerRow {
                     customer,
                     consents: consents.get(&customer.id).map_or(&[], Vec::as_slice),
+                    primary_contact: contacts.get(&customer.id),
                 };
                 writer.write_row(&(sheet.cells)(&row)?)?;
             }
@@ -277,7 +310,9 @@ impl ExportService {
                 break;
             }
         }
+        let contacts = self.contacts.list(actor, id).await?;
         Ok(CustomerData {
+            contacts,
             exported_at: now,
             customer,
             orders,
@@ -409,6 +444,29 @@ mod tests {
         let clock: Arc<dyn Clock> = Arc::new(clock(t0));
         let ids: Arc<dyn crate::ports::IdGenerator> = Arc::new(ids());
         let customers: Arc<dyn crate::customer::CustomerRepository> = Arc::new(customers);
+        let customers_for_contacts = customers.clone();
+        // Every customer has one contact, Sari.
+        let mut contacts = crate::contact::MockContactRepository::new();
+        contacts.expect_list().returning(|tenant, customer| {
+            Ok(vec![crate::contact::Contact {
+                id: crate::ContactId(uuid::Uuid::from_u128(900)),
+                tenant_id: tenant,
+                customer_id: customer,
+                details: crate::contact::ContactInput {
+                    name: Some("Sari".into()),
+                    ..Default::default()
+                }
+                .validate("", None)
+                .unwrap()
+                .0,
+                is_primary: true,
+                version: 1,
+                created_by: None,
+                updated_by: None,
+                created_at: t0(),
+                updated_at: t0(),
+            }])
+        });
         let mut orders = MockOrderRepository::new();
         orders.expect_list_orders().returning(|_, _, q| {
             let mut all: Vec<Order> = (0..ORDERS).map(order).collect();
@@ -485,6 +543,13 @@ mod tests {
                 ids,
             )),
             privacy,
+            Arc::new(crate::contact::ContactService::new(
+                Arc::new(contacts),
+                customers_for_contacts,
+                Arc::new(crate::testing::tenants(t0)),
+                clock.clone(),
+                Arc::new(crate::testing::ids()),
+            )),
             clock,
         )
     }
@@ -497,6 +562,8 @@ mod tests {
             .unwrap();
         assert_eq!(data.customer.id, CUSTOMER);
         assert_eq!(data.exported_at, t0());
+        assert_eq!(data.contacts.len(), 1);
+        assert_eq!(data.contacts[0].details.name, "Sari");
         let mut expected: Vec<Order> = (0..ORDERS).map(order).collect();
         expected.sort_by_key(|o| std::cmp::Reverse((o.placed_at, o.id)));
         assert_eq!(data.orders, expected);
@@ -823,7 +890,13 @@ mod tests {
         let row = CustomerRow {
             customer: &customer(),
             consents: &[],
+            primary_contact: None,
         };
         assert_eq!(row.consent_cell("name"), None);
+        assert_eq!(row.contact_cell("name"), None);
+        assert_eq!(
+            row.contact_cell("primary_contact_email"),
+            Some(String::new())
+        );
     }
 }

@@ -883,6 +883,7 @@ impl ImportService {
             created_by: Some(actor.user_id.clone()),
             created_at: truncate_to_micros(self.clock.now()),
             addresses: Vec::new(),
+            contacts: Vec::new(),
         }
     }
 

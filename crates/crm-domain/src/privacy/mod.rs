@@ -23,9 +23,9 @@ mod service_tests;
 pub use error::ConsentInputError;
 pub use model::{
     Consent, ConsentEvent, ConsentHistoryQuery, ConsentInput, ConsentPosition, ConsentPurpose,
-    ConsentSource, ConsentStatus, ERASED_NAME, ERASED_TEXT, ErasedCustomer, ErasureRecord,
-    MAX_SOURCE_CHARS, MIN_IDENTIFIER_CHARS, PurposeState, anonymise, earliest_consent, identifiers,
-    purpose_states, redact_preview,
+    ConsentSource, ConsentStatus, ERASED_CONTACT_NAME, ERASED_NAME, ERASED_TEXT, ErasedCustomer,
+    ErasureRecord, MAX_SOURCE_CHARS, MIN_IDENTIFIER_CHARS, PurposeState, anonymise,
+    earliest_consent, identifiers, purpose_states, redact_preview,
 };
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{MockPrivacyRepository, MockPrivacyTransaction};

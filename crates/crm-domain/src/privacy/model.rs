@@ -263,6 +263,9 @@ pub struct ConsentHistoryQuery {
 /// The name an erased customer keeps (a name is required; this one identifies no one).
 pub const ERASED_NAME: &str = "Erased customer";
 
+/// The name an erased customer's contacts keep (every other field of theirs is cleared).
+pub const ERASED_CONTACT_NAME: &str = "Erased contact";
+
 /// What replaces free text written about an erased person (a points reason, a tier change
 /// reason, an import error).
 pub const ERASED_TEXT: &str = "(erased)";

@@ -93,6 +93,18 @@ pub trait PrivacyTransaction: Send {
         text: &str,
     ) -> Result<u64, RepositoryError>;
 
+    /// Anonymises every contact person of the customer (`crate::contact`): the name becomes
+    /// `name`, every other field that identifies or describes the person is cleared (job
+    /// title, department, e-mail, phones, roles, preferred channel, language, notes, portal
+    /// access); each contact's version moves on. The contacts stay, so the primary stays.
+    /// Returns how many.
+    async fn anonymise_contacts(
+        &mut self,
+        tenant: TenantId,
+        id: CustomerId,
+        name: &str,
+    ) -> Result<u64, RepositoryError>;
+
     /// Deletes the idempotency keys that name the customer (a key's fingerprint is a digest
     /// of the request body that created it). Returns how many.
     async fn forget_idempotency_keys(

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use super::model::{
     Consent, ConsentEvent, ConsentHistoryQuery, ConsentInput, ConsentPosition, ConsentPurpose,
-    ConsentSource, ConsentStatus, ERASED_TEXT, ErasedCustomer, ErasureRecord, PurposeState,
-    anonymise, identifiers, purpose_states, redact_preview,
+    ConsentSource, ConsentStatus, ERASED_CONTACT_NAME, ERASED_TEXT, ErasedCustomer, ErasureRecord,
+    PurposeState, anonymise, identifiers, purpose_states, redact_preview,
 };
 use super::ports::{PrivacyRepository, PrivacyTransaction};
 use crate::access::{Actor, Permission};
@@ -87,6 +87,8 @@ impl PrivacyService {
     ///   [`ERASED_TEXT`];
     /// - import previews and rejected-row reasons that mention its identifiers
     ///   ([`super::identifiers`]) are redacted; its idempotency keys are forgotten;
+    /// - its contacts are anonymised (name [`ERASED_CONTACT_NAME`], every other personal
+    ///   field cleared);
     /// - its granted consents are withdrawn (source `erasure`; the history stays, as proof of
     ///   what was consented to, and holds no personal data);
     /// - `erased_at` and `erased_by` are set, the version goes up by one, and an
@@ -153,6 +155,8 @@ impl PrivacyService {
         tx.redact_loyalty_reasons(tenant, id, ERASED_TEXT).await?;
         tx.anonymise_addresses(tenant, id, ERASED_TEXT).await?;
         tx.forget_idempotency_keys(tenant, id).await?;
+        tx.anonymise_contacts(tenant, id, ERASED_CONTACT_NAME)
+            .await?;
         redact_imports(tx.as_mut(), actor, &needles).await?;
         for consent in tx.current_consents(tenant, id).await? {
             if consent.status == ConsentStatus::Granted {

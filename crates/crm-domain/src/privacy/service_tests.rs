@@ -203,6 +203,10 @@ async fn erasing_clears_every_part_in_one_transaction_and_records_who() {
     tx.expect_forget_idempotency_keys()
         .times(1)
         .returning(|_, _| Ok(0));
+    tx.expect_anonymise_contacts()
+        .withf(|tenant, id, name| *tenant == TENANT && *id == ID && name == ERASED_CONTACT_NAME)
+        .times(1)
+        .returning(|_, _, _| Ok(2));
     let needles = identifiers(&c);
     let n = needles.clone();
     tx.expect_import_jobs_mentioning()

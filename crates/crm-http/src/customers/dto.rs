@@ -371,6 +371,12 @@ pub struct CustomerResponse {
     pub default_billing_address: Option<crate::addresses::AddressResponse>,
     /// The customer's default `shipping` address, or null.
     pub default_shipping_address: Option<crate::addresses::AddressResponse>,
+    /// The primary contact (`/customers/{id}/contacts`), or `null` when the customer has no
+    /// contacts. Present in the answers of create, get, update, replace, restore, the list and
+    /// search; absent where customers are embedded in other resources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::contacts::PrimaryContact>)]
+    pub primary_contact: Option<Option<crate::contacts::PrimaryContact>>,
 }
 
 /// A customer's RFM scores (see `docs/RFM.md`).
@@ -462,6 +468,7 @@ impl From<&Customer> for CustomerResponse {
             version: c.version,
             default_billing_address: None,
             default_shipping_address: None,
+            primary_contact: None,
         }
     }
 }

@@ -475,7 +475,7 @@ pub(crate) async fn answer(
         .list(&caller.0, query, mode.include_total || mode.page.is_some())
         .await?;
     let mut data: Vec<CustomerResponse> = page.items.iter().map(CustomerResponse::from).collect();
-    super::attach_defaults(state, caller, &mut data).await?;
+    super::attach_parts(state, caller, &mut data).await?;
     Ok(HttpResponse::Ok().json(match mode.page {
         Some(n) => {
             let total = page.total.unwrap_or(0);
@@ -713,8 +713,8 @@ pub async fn customer_stats(
         .collect();
     let mut recent_customers: Vec<CustomerResponse> =
         s.most_recent.iter().map(CustomerResponse::from).collect();
-    super::attach_defaults(&state, &caller, &mut top_customers).await?;
-    super::attach_defaults(&state, &caller, &mut recent_customers).await?;
+    super::attach_parts(&state, &caller, &mut top_customers).await?;
+    super::attach_parts(&state, &caller, &mut recent_customers).await?;
     Ok(HttpResponse::Ok().json(CustomerStatsResponse {
         total: a.count,
         by_status: map(a.by_status),

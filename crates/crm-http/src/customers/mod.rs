@@ -6,7 +6,9 @@ pub(crate) mod list;
 
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
-use crm_domain::customer::{Customer, CustomerInput, CustomerJson, IdempotencyKey, MergePatch};
+use crm_domain::customer::{
+    Customer, CustomerInput, CustomerJson, IdempotencyKey, MergePatch, NestedInput,
+};
 use crm_domain::{CustomerId, DomainError};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -46,19 +48,23 @@ async fn with_customer(
     c: &Customer,
 ) -> Result<HttpResponse, ApiError> {
     let mut body = [CustomerResponse::from(c)];
-    attach_defaults(state, caller, &mut body).await?;
+    attach_parts(state, caller, &mut body).await?;
     let [body] = body;
     Ok(res
         .insert_header((header::ETAG, etag(c.version)))
         .json(body))
 }
 
-/// Fills `default_billing_address` and `default_shipping_address` of `customers` (which the
-/// caller read) with one storage read for all of them.
+/// Fills the parts of customer answers that other contexts keep, one storage read each for
+/// the whole slice: `default_billing_address` and `default_shipping_address` (the address
+/// context) and `primary_contact` (the contact context). A caller without `customers.view`
+/// (a token holding only another permission, such as a tier assignment's) gets the customer
+/// without them: the members stay null, `primary_contact` is left out.
 ///
 /// # Errors
-/// As [`crm_domain::address::AddressService::defaults_of`].
-pub(crate) async fn attach_defaults(
+/// As [`crm_domain::address::AddressService::defaults_of`] and
+/// [`crm_domain::contact::ContactService::primaries`], but never for a missing permission.
+pub(crate) async fn attach_parts(
     state: &AppState,
     caller: &Caller,
     customers: &mut [CustomerResponse],
@@ -68,20 +74,30 @@ pub(crate) async fn attach_defaults(
         return Ok(());
     }
     let ids: Vec<CustomerId> = customers.iter().map(|c| CustomerId(c.id)).collect();
-    let defaults = state
-        .services
-        .addresses
-        .defaults_of(&caller.0, &ids)
-        .await?;
-    for c in customers.iter_mut() {
-        for a in defaults.iter().filter(|a| a.customer_id.0 == c.id) {
-            let response = Some(crate::addresses::AddressResponse::from(a));
-            match a.fields.address_type {
-                AddressType::Billing => c.default_billing_address = response,
-                AddressType::Shipping => c.default_shipping_address = response,
-                _ => {}
+    match state.services.addresses.defaults_of(&caller.0, &ids).await {
+        Ok(defaults) => {
+            for c in customers.iter_mut() {
+                for a in defaults.iter().filter(|a| a.customer_id.0 == c.id) {
+                    let response = Some(crate::addresses::AddressResponse::from(a));
+                    match a.fields.address_type {
+                        AddressType::Billing => c.default_billing_address = response,
+                        AddressType::Shipping => c.default_shipping_address = response,
+                        _ => {}
+                    }
+                }
             }
         }
+        Err(DomainError::Forbidden(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    match state.services.contacts.primaries(&caller.0, &ids).await {
+        Ok(found) => {
+            for c in customers.iter_mut() {
+                c.primary_contact = Some(found.get(&CustomerId(c.id)).map(Into::into));
+            }
+        }
+        Err(DomainError::Forbidden(_)) => {}
+        Err(e) => return Err(e.into()),
     }
     Ok(())
 }
@@ -152,6 +168,24 @@ fn fingerprint(route: &str, body: &serde_json::Value) -> String {
         .collect()
 }
 
+/// The body of `POST /customers`: the customer's fields and, optionally, its contacts.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+pub struct CustomerCreate {
+    /// The customer's editable fields.
+    #[serde(flatten)]
+    pub customer: CustomerWrite,
+    /// Contacts created with the customer, in the same transaction (at most 100).
+    pub contacts: Option<Vec<crate::contacts::ContactWrite>>,
+}
+
+/// The `contacts` member of a create body, read on its own so errors name
+/// `contacts[i].field`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NestedContacts {
+    contacts: Vec<crate::contacts::ContactWrite>,
+}
+
 /// A customer's editable fields as the API's write body ([`CustomerWrite`]): what a `PATCH`
 /// merge patch applies to.
 struct WriteJson;
@@ -172,14 +206,18 @@ impl CustomerJson for WriteJson {
     }
 }
 
-/// Create a customer.
+/// Create a customer, optionally with its contacts.
+///
+/// `contacts` (at most 100) are stored in the same transaction: the first (or the one marked
+/// `is_primary`) becomes the primary contact; one invalid element refuses the whole request
+/// (422, `errors[].field` such as `contacts[1].email`) and nothing is stored.
 ///
 /// With an `Idempotency-Key`, repeating the request (same key, same body) creates nothing new
 /// and answers 201 with the customer the first request created, marked by the
 /// `Idempotent-Replayed: true` header; the same key with another body is a 422.
 #[utoipa::path(
     tag = "customers",
-    request_body = CustomerWrite,
+    request_body = CustomerCreate,
     params(("Idempotency-Key" = Option<String>, Header, description = "Client-chosen key (1..=255 visible ASCII) making the create safe to retry")),
     responses(
         (status = 201, description = "Created; `Location` names it, `ETag` is its version", body = CustomerResponse),
@@ -209,7 +247,16 @@ pub async fn create_customer(
             fingerprint: fingerprint("POST /api/v1/customers", &body.0),
         }),
     };
-    let mut write: CustomerWrite = from_value(body.0)?;
+    let mut body = body.0;
+    let contacts = match body.as_object_mut().and_then(|o| o.remove("contacts")) {
+        None | Some(serde_json::Value::Null) => Vec::new(),
+        Some(list) => from_value::<NestedContacts>(serde_json::json!({ "contacts": list }))?
+            .contacts
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    };
+    let mut write: CustomerWrite = from_value(body)?;
     let addresses = write
         .addresses
         .take()
@@ -220,7 +267,15 @@ pub async fn create_customer(
     let created = state
         .services
         .customers
-        .create_with_addresses(&caller.0, write.into(), addresses, key)
+        .create_nested(
+            &caller.0,
+            write.into(),
+            NestedInput {
+                addresses,
+                contacts,
+            },
+            key,
+        )
         .await?;
     let mut res = HttpResponse::Created();
     res.insert_header((header::LOCATION, location(created.customer.id)));

@@ -442,6 +442,28 @@ fn search_condition(tenant: TenantId, backend: DatabaseBackend, q: &SearchText) 
         .and_where(tenant_is(tenant, fts_only))
         .cond_where(text)
         .take();
+    // Rule 4: the tenant's contacts (scanned through their `(tenant_id, customer_id, …)`
+    // index; a tenant has few next to its customers).
+    {
+        use crate::entity::customer_contact::{Column as K, Entity as Contacts};
+        let mut hit = Condition::any().add(
+            Expr::col(K::SearchText)
+                .like(LikeExpr::new(format!("%{}%", escape_like(&q.text))).escape('\\')),
+        );
+        if let Some(d) = &q.digits {
+            hit = hit.add(
+                Expr::col(K::SearchPhones)
+                    .like(LikeExpr::new(format!("%{}%", escape_like(d))).escape('\\')),
+            );
+        }
+        let contacts = Query::select()
+            .column(K::CustomerId)
+            .from(Contacts)
+            .and_where(K::TenantId.eq(tenant.0))
+            .cond_where(hit)
+            .take();
+        set.union(UnionType::All, contacts);
+    }
     if !q.typo_terms.is_empty() {
         let typo = Query::select()
             .column(C::Id)

@@ -97,6 +97,7 @@ pub(super) async fn create(
         .map_err(map_db_err)?;
     write_tags(&txn, tenant, new.id, new.profile.tags.iter(), false).await?;
     crate::addresses::insert_addresses(&txn, &new.addresses).await?;
+    crate::contacts::insert_contacts(&txn, &new.contacts).await?;
     let stored = find_in(&txn, tenant, new.id, true)
         .await?
         .ok_or_else(|| RepositoryError::Other("inserted customer not found".into()))?;
