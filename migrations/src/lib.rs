@@ -20,6 +20,7 @@ mod m20261121_000010_search_terms_on_customers;
 mod m20261121_000011_job_leases;
 mod m20261121_000012_privacy;
 mod m20261121_000013_customer_owner_index;
+pub mod m20261121_000014_row_level_security;
 
 /// Every migration, oldest first. `Migrator::up(&db, None)` brings a database to the latest
 /// schema; it runs on `crm-server migrate` and at server start.
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000011_job_leases::Migration),
             Box::new(m20261121_000012_privacy::Migration),
             Box::new(m20261121_000013_customer_owner_index::Migration),
+            Box::new(m20261121_000014_row_level_security::Migration),
         ]
     }
 }
