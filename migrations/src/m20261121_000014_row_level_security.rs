@@ -4,8 +4,8 @@
 //! query that forgot its tenant condition still sees one tenant. SQLite: nothing (one file per
 //! deployment, no roles).
 //!
-//! The wall of one table is [`tenant_wall`]: RLS enabled and forced (the owner too, unless it
-//! is a superuser) and one policy `tenant_wall`, `USING` and `WITH CHECK`
+//! The wall of one table is [`tenant_wall`]: RLS enabled and one policy `tenant_wall`, `USING`
+//! and `WITH CHECK`
 //!
 //! ```sql
 //! tenant_id = (SELECT NULLIF(current_setting('app.tenant_id', true), '')::uuid)
@@ -15,7 +15,11 @@
 //! (`tenants` itself: on `id`). The scalar subqueries are evaluated once per statement, not per
 //! row; `NULLIF` because a setting that was set once in a session reads `''` afterwards, and no
 //! tenant set means no row. `app.system = on` opens the wall for the cross-tenant work (lease
-//! sweep, search backfill, migrations): crm-infra's `Database::system_tx`.
+//! sweep, search backfill): crm-infra's `Database::system_tx`.
+//!
+//! Not `FORCE`d: the tables' owner (the user that migrates) is not bound by the policies. It
+//! could switch them off anyway, the service never runs as it (it runs as [`APP_ROLE`]), and the
+//! `SECURITY DEFINER` search function [`SEARCH_IDS`] relies on it to keep its indexes usable.
 //!
 //! A later migration that creates a tenant table adds it to the wall in one line:
 //! `crate::m20261121_000014_row_level_security::tenant_wall(manager, "addresses").await?;`
@@ -71,8 +75,8 @@ pub fn grant_role_sql(role: &str) -> String {
     )
 }
 
-/// Puts `table` behind the tenant wall on PostgreSQL (no-op on SQLite): RLS enabled and forced,
-/// and the policy `tenant_wall` on its `tenant_id` (`id` for `tenants`) for every command.
+/// Puts `table` behind the tenant wall on PostgreSQL (no-op on SQLite): RLS enabled, and the
+/// policy `tenant_wall` on its `tenant_id` (`id` for `tenants`) for every command.
 /// Idempotent (the policy is replaced). `table` must be a plain identifier with a UUID
 /// `tenant_id` column.
 ///
@@ -94,7 +98,6 @@ pub async fn tenant_wall(manager: &SchemaManager<'_>, table: &str) -> Result<(),
     let db = manager.get_connection();
     for sql in [
         format!("ALTER TABLE {table} ENABLE ROW LEVEL SECURITY"),
-        format!("ALTER TABLE {table} FORCE ROW LEVEL SECURITY"),
         format!("DROP POLICY IF EXISTS tenant_wall ON {table}"),
         format!("CREATE POLICY tenant_wall ON {table} USING ({rule}) WITH CHECK ({rule})"),
     ] {
@@ -102,6 +105,37 @@ pub async fn tenant_wall(manager: &SchemaManager<'_>, table: &str) -> Result<(),
     }
     Ok(())
 }
+
+/// The customers of tenant `t` matching a search (crm-infra's `search_condition`): substring
+/// patterns on `search_text` (and `search_phones`), or one of the typo `terms` (space-separated,
+/// letters and digits; empty for none). Runs as the
+/// tables' owner (`SECURITY DEFINER`), whom the policies do not bind, so the trigram and terms
+/// GIN indexes serve the match (under a policy the planner may not use `LIKE` or `&&`, which are
+/// not leakproof, as index conditions); it answers only for the transaction's own tenant
+/// (`app.tenant_id`) or with the wall open, so it reveals nothing the caller could not read.
+const SEARCH_IDS: &str = r#"
+CREATE OR REPLACE FUNCTION crm_search_ids(t uuid, text_pattern text, phones_pattern text, terms text)
+RETURNS SETOF uuid LANGUAGE plpgsql STABLE SECURITY DEFINER ROWS 100
+SET search_path = public, pg_temp AS $fn$
+BEGIN
+  IF t IS DISTINCT FROM NULLIF(current_setting('app.tenant_id', true), '')::uuid
+     AND current_setting('app.system', true) IS DISTINCT FROM 'on' THEN
+    RETURN;
+  END IF;
+  IF phones_pattern IS NULL THEN
+    RETURN QUERY SELECT c.id FROM customers c
+      WHERE c.tenant_id = t AND c.search_text LIKE text_pattern;
+  ELSE
+    RETURN QUERY SELECT c.id FROM customers c
+      WHERE c.tenant_id = t
+        AND (c.search_text LIKE text_pattern OR c.search_phones LIKE phones_pattern);
+  END IF;
+  IF terms <> '' THEN
+    RETURN QUERY SELECT c.id FROM customers c
+      WHERE c.tenant_id = t AND string_to_array(c.search_terms, ' ') && string_to_array(terms, ' ');
+  END IF;
+END
+$fn$"#;
 
 /// The role, its grants, and the wall on every table that has a `tenant_id` column.
 #[derive(DeriveMigrationName)]
@@ -127,6 +161,7 @@ impl MigrationTrait for Migration {
                  ORDER BY 1",
             ))
             .await?;
+        db.execute_unprepared(SEARCH_IDS).await?;
         tenant_wall(manager, "tenants").await?;
         for row in tables {
             let table: String = row.try_get("", "t")?;
@@ -156,6 +191,8 @@ impl MigrationTrait for Migration {
             ))
             .await?;
         }
+        db.execute_unprepared("DROP FUNCTION IF EXISTS crm_search_ids(uuid, text, text, text)")
+            .await?;
         // The role is cluster-wide (other databases may use it): it stays.
         Ok(())
     }

@@ -21,7 +21,7 @@ mod views;
 
 pub use analytics::SeaAnalyticsRepository;
 pub use customers::SeaCustomerRepository;
-pub use db::{Database, DbConfig};
+pub use db::{Database, DbConfig, Scoped};
 pub use error::map_db_err;
 pub use imports::{DiskImportFiles, FileRows, SeaImportRepository};
 pub use jobs::SeaJobRepository;

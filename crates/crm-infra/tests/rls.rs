@@ -200,7 +200,7 @@ async fn every_tenant_table_is_behind_the_wall_and_the_service_role_cannot_bypas
         let r = db
             .read
             .query_one_raw(stmt(&format!(
-                "SELECT c.relrowsecurity, c.relforcerowsecurity, \
+                "SELECT c.relrowsecurity, pg_get_userbyid(c.relowner) <> 'crm_app', \
                  EXISTS (SELECT 1 FROM pg_policies p WHERE p.schemaname = 'public' \
                    AND p.tablename = '{table}' AND p.policyname = 'tenant_wall') \
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -217,7 +217,7 @@ async fn every_tenant_table_is_behind_the_wall_and_the_service_role_cannot_bypas
         assert_eq!(
             flags,
             (true, true, true),
-            "{table}: row-level security enabled, forced, policy tenant_wall \
+            "{table}: row-level security enabled, not owned by the service role, policy tenant_wall \
              (a new tenant table joins with tenant_wall(manager, \"{table}\") in its migration)"
         );
     }
@@ -290,6 +290,19 @@ async fn a_query_without_its_tenant_condition_sees_only_the_callers_rows() {
         assert_eq!(count(&bare, &sql).await, (0, 0), "{table} in a bare txn");
         drop(bare);
     }
+    // The search function (SECURITY DEFINER, so not bound by the policies) answers only for
+    // the transaction's own tenant.
+    let search = |t: TenantId| {
+        format!(
+            "SELECT count(*), 0::bigint FROM crm_search_ids('{}', '%budi%', NULL, 'budi')",
+            t.0
+        )
+    };
+    let conn = db.tenant_read(a).await.unwrap();
+    assert_eq!(count(&conn, &search(a)).await, (2, 0), "substring and term");
+    assert_eq!(count(&conn, &search(b)).await, (0, 0), "another tenant's");
+    conn.end().await.unwrap();
+    assert_eq!(count(&db.read, &search(a)).await, (0, 0), "no tenant");
 }
 
 #[tokio::test]
