@@ -1,5 +1,5 @@
 # crm: the two commands a newcomer needs are `make run` and `make test`.
-.PHONY: run test fault contract bench bench-data demo openapi openapi-check lint fmt ci
+.PHONY: run test fault contract bench bench-rls bench-data demo openapi openapi-check lint fmt ci
 
 CARGO ?= cargo
 
@@ -31,6 +31,12 @@ contract:
 ## run fills, then the bench-data set with pgbench ceilings) and write docs/BENCHMARKS.md.
 bench:
 	tests/bench/run.sh
+
+## What PostgreSQL row-level security costs: pgbench of the get-by-id SQL with and without
+## set_config and the policy, and the HTTP reads at 1 and 32 connections with CRM_DB_ROLE=crm_app
+## and with the wall off; writes the "Row-level security" section of docs/BENCHMARKS.md.
+bench-rls:
+	tests/bench/rls.sh
 
 ## Load the scale data set (1,000,000 customers over 10 tenants, one with 500,000) into a SQLite
 ## file under target/bench-data and, when reachable, PostgreSQL database crm_bench_data.

@@ -20,6 +20,7 @@ mod m20261121_000010_search_terms_on_customers;
 mod m20261121_000011_job_leases;
 mod m20261121_000012_privacy;
 mod m20261121_000013_customer_owner_index;
+pub mod m20261121_000014_row_level_security;
 mod m20261121_000015_customer_addresses;
 mod m20261121_000016_customer_contacts;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000011_job_leases::Migration),
             Box::new(m20261121_000012_privacy::Migration),
             Box::new(m20261121_000013_customer_owner_index::Migration),
+            Box::new(m20261121_000014_row_level_security::Migration),
             Box::new(m20261121_000015_customer_addresses::Migration),
             Box::new(m20261121_000016_customer_contacts::Migration),
         ]

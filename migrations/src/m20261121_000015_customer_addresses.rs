@@ -88,6 +88,9 @@ impl MigrationTrait for Migration {
         ] {
             db.execute_unprepared(sql).await?;
         }
+        // PostgreSQL: behind the tenant wall (row-level security, migration 14).
+        crate::m20261121_000014_row_level_security::tenant_wall(manager, "customer_addresses")
+            .await?;
         Ok(())
     }
 

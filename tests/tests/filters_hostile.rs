@@ -272,7 +272,7 @@ async fn a_statement_past_the_time_limit_is_a_503_with_retry_after(backend: DbBa
     // Another session holds the customer's row: the PATCH's UPDATE waits on it until the
     // database gives up (PostgreSQL: the statement timeout; SQLite: the busy timeout).
     let db = app.database();
-    let txn = sea_orm::TransactionTrait::begin(&db.write).await.unwrap();
+    let txn = db.system_tx().await.unwrap();
     let lock = match db.backend() {
         sea_orm::DatabaseBackend::Postgres => {
             format!("SELECT id FROM customers WHERE id = '{id}' FOR UPDATE")

@@ -334,14 +334,15 @@ async fn an_import_whose_job_was_failed_stops_at_its_checkpoint(backend: DbBacke
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    // What a sweep does to a job whose lease ran out.
-    app.database()
-        .write
+    // What a sweep does to a job whose lease ran out (cross-tenant: the wall open).
+    let sweep = app.database().system_tx().await.unwrap();
+    sweep
         .execute_unprepared(&format!(
             "UPDATE jobs SET state = 'failed', error = '{INTERRUPTED}' WHERE state = 'running'"
         ))
         .await
         .unwrap();
+    sweep.commit().await.unwrap();
     let mut done = Value::Null;
     for _ in 0..240 {
         done = app.get(&location, &token).await.body;

@@ -12,7 +12,7 @@ use crm_domain::values::{CountryCode, PhoneNumber};
 use crm_domain::{CustomerId, RepositoryError, TenantId, UserId};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction,
-    EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use crate::customers::to_domain as customer_to_domain;
@@ -141,8 +141,11 @@ pub(crate) async fn insert_addresses<C: ConnectionTrait>(
 
 #[async_trait]
 impl AddressRepository for SeaAddressRepository {
-    async fn begin(&self) -> Result<Box<dyn AddressTransaction>, RepositoryError> {
-        let txn = self.db.write.begin().await.map_err(map_db_err)?;
+    async fn begin(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Box<dyn AddressTransaction>, RepositoryError> {
+        let txn = self.db.tenant_tx(tenant).await?;
         Ok(Box::new(SeaAddressTransaction {
             txn,
             backend: self.db.backend(),
@@ -154,7 +157,10 @@ impl AddressRepository for SeaAddressRepository {
         tenant: TenantId,
         customer: CustomerId,
     ) -> Result<Vec<Address>, RepositoryError> {
-        addresses_in(&self.db.read, tenant, customer).await
+        let conn = self.db.tenant_read(tenant).await?;
+        let found = addresses_in(&conn, tenant, customer).await?;
+        conn.end().await?;
+        Ok(found)
     }
 
     async fn defaults_of(
@@ -165,17 +171,17 @@ impl AddressRepository for SeaAddressRepository {
         if customers.is_empty() {
             return Ok(Vec::new());
         }
-        customer_address::Entity::find()
+        let conn = self.db.tenant_read(tenant).await?;
+        let found = customer_address::Entity::find()
             .filter(A::TenantId.eq(tenant.0))
             .filter(A::CustomerId.is_in(customers.into_iter().map(|c| c.0)))
             .filter(A::IsDefault.eq(true))
             .filter(A::AddressType.is_in(["billing", "shipping"]))
-            .all(&self.db.read)
+            .all(&conn)
             .await
-            .map_err(map_db_err)?
-            .into_iter()
-            .map(address_to_domain)
-            .collect()
+            .map_err(map_db_err)?;
+        conn.end().await?;
+        found.into_iter().map(address_to_domain).collect()
     }
 }
 

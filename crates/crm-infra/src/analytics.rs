@@ -13,7 +13,7 @@ use crm_domain::analytics::service::end_of_day;
 use crm_domain::analytics::{AnalyticsRepository, ClvModel, PurchaseHistory, RfmSegmentTotals};
 use crm_domain::{CustomerId, RepositoryError, TenantId};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ConnectionTrait, DatabaseBackend, EntityTrait, Set, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseBackend, EntityTrait, Set};
 
 use crate::db::Database;
 use crate::entity::clv_model;
@@ -98,7 +98,7 @@ impl AnalyticsRepository for SeaAnalyticsRepository {
         reference: DateTime<Utc>,
     ) -> Result<u64, RepositoryError> {
         let backend = self.db.backend();
-        let txn = self.jobs.write.begin().await.map_err(map_db_err)?;
+        let txn = self.jobs.tenant_tx(tenant).await?;
         txn.execute_raw(raw(
             backend,
             "UPDATE customers SET rfm_r = NULL, rfm_f = NULL, rfm_m = NULL, rfm_segment = NULL, \
@@ -148,12 +148,12 @@ impl AnalyticsRepository for SeaAnalyticsRepository {
             high = crate::sums::high("total_spent"),
             low = crate::sums::low("total_spent"),
         );
-        let rows = self
-            .db
-            .read
+        let conn = self.db.tenant_read(tenant).await?;
+        let rows = conn
             .query_all_raw(raw(backend, &sql, values))
             .await
             .map_err(map_db_err)?;
+        conn.end().await?;
         let mut out: Vec<RfmSegmentTotals> = Vec::new();
         let mut computed: Option<DateTime<Utc>> = None;
         for row in rows {
@@ -211,14 +211,15 @@ impl AnalyticsRepository for SeaAnalyticsRepository {
         );
         // One customer's history is a request's read; the whole tenant's is a CLV fit's.
         let conn = if customer.is_some() {
-            &self.db.read
+            self.db.tenant_read(tenant).await?
         } else {
-            &self.jobs.read
+            self.jobs.tenant_read(tenant).await?
         };
         let rows = conn
             .query_all_raw(raw(backend, &sql, values))
             .await
             .map_err(map_db_err)?;
+        conn.end().await?;
         let mut out: Vec<PurchaseHistory> = Vec::new();
         for row in rows {
             let id: uuid::Uuid = row.try_get_by_index(0).map_err(map_db_err)?;
@@ -257,6 +258,7 @@ impl AnalyticsRepository for SeaAnalyticsRepository {
             fitted_at: Set(m.fitted_at),
         };
         use clv_model::Column as C;
+        let conn = self.db.tenant_write(m.tenant_id).await?;
         clv_model::Entity::insert(row)
             .on_conflict(
                 OnConflict::column(C::TenantId)
@@ -279,18 +281,21 @@ impl AnalyticsRepository for SeaAnalyticsRepository {
                     ])
                     .to_owned(),
             )
-            .exec_without_returning(&self.db.write)
+            .exec_without_returning(&conn)
             .await
             .map_err(map_db_err)?;
+        conn.end().await?;
         Ok(())
     }
 
     async fn find_model(&self, tenant: TenantId) -> Result<Option<ClvModel>, RepositoryError> {
-        let Some(m) = clv_model::Entity::find_by_id(tenant.0)
-            .one(&self.db.read)
+        let conn = self.db.tenant_read(tenant).await?;
+        let found = clv_model::Entity::find_by_id(tenant.0)
+            .one(&conn)
             .await
-            .map_err(map_db_err)?
-        else {
+            .map_err(map_db_err)?;
+        conn.end().await?;
+        let Some(m) = found else {
             return Ok(None);
         };
         let gamma_gamma = match (m.p, m.q, m.gamma) {

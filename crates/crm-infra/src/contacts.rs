@@ -14,7 +14,7 @@ use crm_domain::values::{EmailAddress, PhoneNumber};
 use crm_domain::{ContactId, CustomerId, RepositoryError, TenantId, UserId};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction,
-    EntityTrait, Order, QueryFilter, QueryOrder, TransactionTrait,
+    EntityTrait, Order, QueryFilter, QueryOrder,
 };
 
 use crate::customers::to_domain as customer_to_domain;
@@ -152,7 +152,10 @@ impl ContactRepository for SeaContactRepository {
         tenant: TenantId,
         customer: CustomerId,
     ) -> Result<Vec<Contact>, RepositoryError> {
-        contacts_of(&self.db.read, tenant, customer).await
+        let conn = self.db.tenant_read(tenant).await?;
+        let found = contacts_of(&conn, tenant, customer).await?;
+        conn.end().await?;
+        Ok(found)
     }
 
     async fn primaries(
@@ -161,20 +164,23 @@ impl ContactRepository for SeaContactRepository {
         customers: Vec<CustomerId>,
     ) -> Result<Vec<Contact>, RepositoryError> {
         use customer_contact::Column as C;
-        customer_contact::Entity::find()
+        let conn = self.db.tenant_read(tenant).await?;
+        let found = customer_contact::Entity::find()
             .filter(C::TenantId.eq(tenant.0))
             .filter(C::CustomerId.is_in(customers.into_iter().map(|c| c.0)))
             .filter(C::IsPrimary.eq(true))
-            .all(&self.db.read)
+            .all(&conn)
             .await
-            .map_err(map_db_err)?
-            .into_iter()
-            .map(to_domain)
-            .collect()
+            .map_err(map_db_err)?;
+        conn.end().await?;
+        found.into_iter().map(to_domain).collect()
     }
 
-    async fn begin(&self) -> Result<Box<dyn ContactTransaction>, RepositoryError> {
-        let txn = self.db.write.begin().await.map_err(map_db_err)?;
+    async fn begin(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Box<dyn ContactTransaction>, RepositoryError> {
+        let txn = self.db.tenant_tx(tenant).await?;
         Ok(Box::new(SeaContactTransaction {
             txn,
             backend: self.db.backend(),

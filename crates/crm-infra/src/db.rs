@@ -2,10 +2,16 @@
 
 use std::time::Duration;
 
-use crm_domain::RepositoryError;
+use crm_domain::{RepositoryError, TenantId};
+use crm_migrations::m20261121_000014_row_level_security as rls;
 use crm_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction,
+    DbErr, ExecResult, QueryResult, Statement, TransactionTrait,
+};
+
+use crate::error::map_db_err;
 
 /// How to connect.
 #[derive(Debug, Clone)]
@@ -25,6 +31,14 @@ pub struct DbConfig {
     pub job_statement_timeout: Duration,
     /// Largest pool of job connections (PostgreSQL; opened on first use). Default 4.
     pub job_max_connections: u32,
+    /// PostgreSQL: the role every request and job connection runs as (`SET ROLE` at connection
+    /// start), so that row-level security holds it to the tenant of its transaction (see
+    /// [`Database::tenant_tx`]). Created when missing (`NOLOGIN NOBYPASSRLS`) and granted its
+    /// rights at [`Database::migrate`]; a plain lower-case identifier. Default `crm_app`.
+    /// `None` turns the wall off: connections run as the URL's user with `app.system = on`
+    /// (every tenant's rows visible to every statement): unsafe, for diagnosis and
+    /// benchmarks only. SQLite: ignored.
+    pub role: Option<String>,
 }
 
 impl DbConfig {
@@ -37,6 +51,7 @@ impl DbConfig {
             statement_timeout: Duration::from_secs(5),
             job_statement_timeout: Duration::from_secs(300),
             job_max_connections: 4,
+            role: Some(rls::APP_ROLE.to_owned()),
         }
     }
 }
@@ -58,14 +73,96 @@ impl DbConfig {
 /// the request limit nor holds request connections. SQLite has no statement timeout: it
 /// relies on the bounded queries (the filter language's limits, keyset pages) and on the busy
 /// timeout for lock waits.
+///
+/// Row-level security (PostgreSQL, the fourth wall of docs/SECURITY.md): the pools' connections
+/// run as [`DbConfig::role`], which sees no row of a tenant table unless its transaction has
+/// named the tenant. Repositories therefore reach tenant data only through
+/// [`Database::tenant_tx`] (writes) and [`Database::tenant_read`] (reads), which set
+/// `app.tenant_id` transaction-locally, so a pooled connection never carries one tenant's
+/// setting into another's statement; cross-tenant work goes through [`Database::system_tx`].
+/// Migrations run on a connection of their own as the URL's user. On SQLite these helpers are
+/// the plain writer transaction and the read pool, as before.
 #[derive(Debug, Clone)]
 pub struct Database {
-    /// Connection for writes and transactions.
+    /// Connection for writes and transactions. On PostgreSQL with the wall on, statements
+    /// outside [`Database::tenant_tx`] / [`Database::system_tx`] see no tenant row.
     pub write: DatabaseConnection,
-    /// Connections for reads outside transactions.
+    /// Connections for reads outside transactions (same caveat as `write`).
     pub read: DatabaseConnection,
     /// PostgreSQL: the job pool. SQLite: none (jobs use the writer and readers).
     jobs: Option<DatabaseConnection>,
+    /// PostgreSQL: how to open the owner's connection of [`Database::migrate`], and the role
+    /// when the wall is on. SQLite: none.
+    postgres: Option<std::sync::Arc<(DbConfig, Option<String>)>>,
+}
+
+/// A connection for one tenant's reads ([`Database::tenant_read`]): on PostgreSQL with the
+/// wall on, a transaction that has set `app.tenant_id`; otherwise the read pool itself. Use it
+/// as any SeaORM connection, then [`Scoped::end`] it.
+#[derive(Debug)]
+pub enum Scoped {
+    /// The read pool (SQLite, or the wall off): no transaction, no cost.
+    Pool(DatabaseConnection),
+    /// A read transaction scoped to the tenant.
+    Txn(DatabaseTransaction),
+}
+
+impl Scoped {
+    /// Ends the reads (commits the transaction, if any).
+    ///
+    /// # Errors
+    /// The driver's error, mapped.
+    pub async fn end(self) -> Result<(), RepositoryError> {
+        match self {
+            Scoped::Pool(_) => Ok(()),
+            Scoped::Txn(t) => t.commit().await.map_err(map_db_err),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Scoped {
+    fn get_database_backend(&self) -> DatabaseBackend {
+        match self {
+            Scoped::Pool(c) => c.get_database_backend(),
+            Scoped::Txn(t) => t.get_database_backend(),
+        }
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        match self {
+            Scoped::Pool(c) => c.execute_raw(stmt).await,
+            Scoped::Txn(t) => t.execute_raw(stmt).await,
+        }
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        match self {
+            Scoped::Pool(c) => c.execute_unprepared(sql).await,
+            Scoped::Txn(t) => t.execute_unprepared(sql).await,
+        }
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        match self {
+            Scoped::Pool(c) => c.query_one_raw(stmt).await,
+            Scoped::Txn(t) => t.query_one_raw(stmt).await,
+        }
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        match self {
+            Scoped::Pool(c) => c.query_all_raw(stmt).await,
+            Scoped::Txn(t) => t.query_all_raw(stmt).await,
+        }
+    }
+
+    fn support_returning(&self) -> bool {
+        match self {
+            Scoped::Pool(c) => c.support_returning(),
+            Scoped::Txn(t) => t.support_returning(),
+        }
+    }
 }
 
 impl Database {
@@ -74,6 +171,14 @@ impl Database {
     /// # Errors
     /// The driver's error when the URL is malformed or the database unreachable.
     pub async fn connect(config: &DbConfig) -> Result<Self, DbErr> {
+        let role = config.role.clone().filter(|r| !r.is_empty());
+        if let Some(r) = &role
+            && !rls::valid_role_name(r)
+        {
+            return Err(DbErr::Custom(format!(
+                "database role {r:?}: a plain lower-case identifier is required"
+            )));
+        }
         if config.url.starts_with("sqlite:") {
             let write = Self::sqlite(config, 1, false).await?;
             // Creates the file and switches it to WAL before readers open it.
@@ -83,13 +188,22 @@ impl Database {
                 write,
                 read,
                 jobs: None,
+                postgres: None,
             })
         } else {
+            if let Some(r) = &role {
+                // The role must exist before a connection can start as it.
+                let owner = Self::owner(config).await?;
+                let created = owner.execute_unprepared(&rls::create_role_sql(r)).await;
+                let _ = owner.close().await;
+                created?;
+            }
             let pool = Self::postgres(
                 config,
                 config.max_connections,
                 config.statement_timeout,
                 false,
+                role.as_deref(),
             )
             .await?;
             let jobs = Self::postgres(
@@ -97,14 +211,119 @@ impl Database {
                 config.job_max_connections.max(1),
                 config.job_statement_timeout,
                 true,
+                role.as_deref(),
             )
             .await?;
             Ok(Self {
                 write: pool.clone(),
                 read: pool,
                 jobs: Some(jobs),
+                postgres: Some(std::sync::Arc::new((config.clone(), role))),
             })
         }
+    }
+
+    /// Whether row-level security scopes this database's connections (PostgreSQL with a role).
+    pub fn walled(&self) -> bool {
+        self.postgres.as_ref().is_some_and(|p| p.1.is_some())
+    }
+
+    /// A transaction on the writer whose statements see and write only `tenant`'s rows
+    /// (PostgreSQL with the wall on: `SELECT set_config('app.tenant_id', tenant, true)` first,
+    /// transaction-local). Every repository write to tenant data starts here.
+    ///
+    /// # Errors
+    /// The driver's error, mapped.
+    pub async fn tenant_tx(
+        &self,
+        tenant: TenantId,
+    ) -> Result<DatabaseTransaction, RepositoryError> {
+        Self::scope(&self.write, self.walled(), Some(tenant)).await
+    }
+
+    /// A connection for `tenant`'s reads: on PostgreSQL with the wall on, a transaction scoped
+    /// as in [`Database::tenant_tx`] on the read pool; otherwise the read pool (no cost).
+    /// [`Scoped::end`] it after the reads.
+    ///
+    /// # Errors
+    /// The driver's error, mapped.
+    pub async fn tenant_read(&self, tenant: TenantId) -> Result<Scoped, RepositoryError> {
+        if self.walled() {
+            Ok(Scoped::Txn(
+                Self::scope(&self.read, true, Some(tenant)).await?,
+            ))
+        } else {
+            Ok(Scoped::Pool(self.read.clone()))
+        }
+    }
+
+    /// A connection for one statement (or a few independent ones) writing `tenant`'s rows
+    /// outside a transaction of the caller's: on PostgreSQL with the wall on, a transaction
+    /// scoped as in [`Database::tenant_tx`]; otherwise the writer itself, as before.
+    /// [`Scoped::end`] it (commits) after the writes.
+    ///
+    /// # Errors
+    /// The driver's error, mapped.
+    pub async fn tenant_write(&self, tenant: TenantId) -> Result<Scoped, RepositoryError> {
+        if self.walled() {
+            Ok(Scoped::Txn(
+                Self::scope(&self.write, true, Some(tenant)).await?,
+            ))
+        } else {
+            Ok(Scoped::Pool(self.write.clone()))
+        }
+    }
+
+    /// A transaction on the writer that sees every tenant's rows (`app.system = on`,
+    /// transaction-local): only for work that is cross-tenant by nature (the job lease sweep
+    /// and renewal, the search backfill, test fixtures). Never for a request's data.
+    ///
+    /// # Errors
+    /// The driver's error, mapped.
+    pub async fn system_tx(&self) -> Result<DatabaseTransaction, RepositoryError> {
+        Self::scope(&self.write, self.walled(), None).await
+    }
+
+    /// Begins on `conn`; when `walled`, names `tenant` (or, for `None`, opens the wall).
+    async fn scope(
+        conn: &DatabaseConnection,
+        walled: bool,
+        tenant: Option<TenantId>,
+    ) -> Result<DatabaseTransaction, RepositoryError> {
+        let txn = conn.begin().await.map_err(map_db_err)?;
+        if walled {
+            let stmt = match tenant {
+                Some(t) => Statement::from_sql_and_values(
+                    DatabaseBackend::Postgres,
+                    "SELECT set_config('app.tenant_id', $1, true)",
+                    [t.0.to_string().into()],
+                ),
+                None => Statement::from_string(
+                    DatabaseBackend::Postgres,
+                    "SELECT set_config('app.system', 'on', true)",
+                ),
+            };
+            txn.execute_raw(stmt).await.map_err(map_db_err)?;
+        }
+        Ok(txn)
+    }
+
+    /// One connection as the URL's user with the wall open (`app.system = on` for its
+    /// session) and the jobs' statement limit: role creation and migrations.
+    async fn owner(config: &DbConfig) -> Result<DatabaseConnection, DbErr> {
+        let millis = config.job_statement_timeout.as_millis().to_string();
+        let mut opts = ConnectOptions::new(config.url.clone());
+        opts.max_connections(1)
+            .acquire_timeout(config.acquire_timeout)
+            .connect_timeout(config.acquire_timeout)
+            .sqlx_logging(false)
+            .map_sqlx_postgres_opts(move |o| {
+                o.options([
+                    ("statement_timeout", millis.clone()),
+                    ("app.system", "on".to_owned()),
+                ])
+            });
+        sea_orm::Database::connect(opts).await
     }
 
     /// The same database as seen by jobs: on PostgreSQL the job pool (its statements may run
@@ -115,27 +334,37 @@ impl Database {
                 write: jobs.clone(),
                 read: jobs.clone(),
                 jobs: Some(jobs.clone()),
+                postgres: self.postgres.clone(),
             },
             None => self.clone(),
         }
     }
 
     /// A PostgreSQL pool whose connections start with `statement_timeout` (in milliseconds; 0
-    /// is none); `lazy` opens no connection before the first use.
+    /// is none) and as `role` (`None`: as the URL's user with the wall open); `lazy` opens no
+    /// connection before the first use.
     async fn postgres(
         config: &DbConfig,
         connections: u32,
         statement_timeout: Duration,
         lazy: bool,
+        role: Option<&str>,
     ) -> Result<DatabaseConnection, DbErr> {
-        let millis = statement_timeout.as_millis().to_string();
+        let mut options = vec![(
+            "statement_timeout",
+            statement_timeout.as_millis().to_string(),
+        )];
+        match role {
+            Some(r) => options.push(("role", r.to_owned())),
+            None => options.push(("app.system", "on".to_owned())),
+        }
         let mut opts = ConnectOptions::new(config.url.clone());
         opts.max_connections(connections)
             .acquire_timeout(config.acquire_timeout)
             .connect_timeout(config.acquire_timeout)
             .connect_lazy(lazy)
             .sqlx_logging(false)
-            .map_sqlx_postgres_opts(move |o| o.options([("statement_timeout", millis.clone())]));
+            .map_sqlx_postgres_opts(move |o| o.options(options.clone()));
         sea_orm::Database::connect(opts).await
     }
 
@@ -179,11 +408,27 @@ impl Database {
     /// # Errors
     /// The failing migration's error; the schema is left at the last migration that succeeded.
     pub async fn migrate(&self) -> Result<usize, DbErr> {
-        // A migration may rewrite or index a whole table: it runs with the jobs' time limit.
-        let jobs = self.for_jobs();
-        let pending = Migrator::get_pending_migrations(&jobs.write).await?.len();
-        Migrator::up(&jobs.write, None).await?;
-        Ok(pending)
+        let Some(pg) = &self.postgres else {
+            let pending = Migrator::get_pending_migrations(&self.write).await?.len();
+            Migrator::up(&self.write, None).await?;
+            return Ok(pending);
+        };
+        // As the owner (the schema's DDL), with the wall open (a migration's data steps see
+        // every tenant) and the jobs' time limit (it may rewrite or index a whole table).
+        let (config, role) = &**pg;
+        let owner = Self::owner(config).await?;
+        let migrated = async {
+            let pending = Migrator::get_pending_migrations(&owner).await?.len();
+            Migrator::up(&owner, None).await?;
+            if let Some(r) = role {
+                // The default role got its rights in the migration; another one gets them here.
+                owner.execute_unprepared(&rls::grant_role_sql(r)).await?;
+            }
+            Ok::<_, DbErr>(pending)
+        }
+        .await;
+        let _ = owner.close().await;
+        migrated
     }
 
     /// Fills the search documents (`search_text`, `search_phones`, `search_terms`) of customers

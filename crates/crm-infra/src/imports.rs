@@ -14,7 +14,7 @@ use crm_domain::import::{
 use crm_domain::job::JobState;
 use crm_domain::{RepositoryError, TenantId};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::db::Database;
 use crate::error::map_db_err;
@@ -99,15 +99,14 @@ pub(crate) async fn write_checkpoint(
 #[async_trait]
 impl ImportRepository for SeaImportRepository {
     async fn save_checkpoint(&self, checkpoint: &ImportCheckpoint) -> Result<(), RepositoryError> {
-        let txn = self.db.write.begin().await.map_err(map_db_err)?;
+        let txn = self.db.tenant_tx(checkpoint.job.tenant_id).await?;
         write_checkpoint(&txn, checkpoint).await?;
         txn.commit().await.map_err(map_db_err)
     }
 
     async fn errors(&self, tenant: TenantId, job: JobId) -> Result<Vec<RowError>, RepositoryError> {
-        let rows = self
-            .db
-            .read
+        let conn = self.db.tenant_read(tenant).await?;
+        let rows = conn
             .query_all_raw(raw(
                 self.db.backend(),
                 "SELECT line, field, reason FROM import_errors WHERE tenant_id = $1 AND job_id = $2 \
@@ -116,6 +115,7 @@ impl ImportRepository for SeaImportRepository {
             ))
             .await
             .map_err(map_db_err)?;
+        conn.end().await?;
         rows.into_iter()
             .map(|r| {
                 let line: i64 = r.try_get_by_index(0).map_err(map_db_err)?;

@@ -70,6 +70,7 @@ impl JobRepository for SeaJobRepository {
             owner: Set(j.lease.as_ref().map(|l| l.owner.clone())),
             lease_until: Set(j.lease.as_ref().map(|l| l.until)),
         };
+        let conn = self.db.tenant_write(j.tenant_id).await?;
         job::Entity::insert(row)
             .on_conflict(
                 OnConflict::columns([C::TenantId, C::Id])
@@ -83,19 +84,20 @@ impl JobRepository for SeaJobRepository {
                     ])
                     .to_owned(),
             )
-            .exec_without_returning(&self.db.write)
+            .exec_without_returning(&conn)
             .await
             .map_err(map_db_err)?;
-        Ok(())
+        conn.end().await
     }
 
     async fn find(&self, tenant: TenantId, id: JobId) -> Result<Option<Job>, RepositoryError> {
-        job::Entity::find_by_id((tenant.0, id.0))
-            .one(&self.db.read)
+        let conn = self.db.tenant_read(tenant).await?;
+        let row = job::Entity::find_by_id((tenant.0, id.0))
+            .one(&conn)
             .await
-            .map_err(map_db_err)?
-            .map(job_to_domain)
-            .transpose()
+            .map_err(map_db_err)?;
+        conn.end().await?;
+        row.map(job_to_domain).transpose()
     }
 
     async fn renew_leases(
@@ -104,18 +106,23 @@ impl JobRepository for SeaJobRepository {
         until: DateTime<Utc>,
     ) -> Result<u64, RepositoryError> {
         use job::Column as C;
+        // Cross-tenant by nature: this process's jobs, or every tenant's expired ones.
+        let txn = self.db.system_tx().await?;
         let done = job::Entity::update_many()
             .col_expr(C::LeaseUntil, Expr::value(until))
             .filter(C::State.eq(JobState::Running.as_str()))
             .filter(C::Owner.eq(owner))
-            .exec(&self.db.write)
+            .exec(&txn)
             .await
             .map_err(map_db_err)?;
+        txn.commit().await.map_err(map_db_err)?;
         Ok(done.rows_affected)
     }
 
     async fn fail_expired(&self, now: DateTime<Utc>, error: &str) -> Result<u64, RepositoryError> {
         use job::Column as C;
+        // Cross-tenant by nature: this process's jobs, or every tenant's expired ones.
+        let txn = self.db.system_tx().await?;
         let done = job::Entity::update_many()
             .col_expr(C::State, Expr::value(JobState::Failed.as_str()))
             .col_expr(C::Error, Expr::value(error))
@@ -127,9 +134,10 @@ impl JobRepository for SeaJobRepository {
                     .add(C::LeaseUntil.is_null())
                     .add(C::LeaseUntil.lt(now)),
             )
-            .exec(&self.db.write)
+            .exec(&txn)
             .await
             .map_err(map_db_err)?;
+        txn.commit().await.map_err(map_db_err)?;
         Ok(done.rows_affected)
     }
 }

@@ -25,7 +25,7 @@ pub use addresses::{SeaAddressRepository, SeaAddressTransaction};
 pub use analytics::SeaAnalyticsRepository;
 pub use contacts::{SeaContactRepository, SeaContactTransaction};
 pub use customers::SeaCustomerRepository;
-pub use db::{Database, DbConfig};
+pub use db::{Database, DbConfig, Scoped};
 pub use error::map_db_err;
 pub use imports::{DiskImportFiles, FileRows, SeaImportRepository};
 pub use jobs::SeaJobRepository;

@@ -18,7 +18,7 @@ use rust_decimal::Decimal;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait,
-    Order as SqlOrder, QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
+    Order as SqlOrder, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 use uuid::Uuid;
 
@@ -43,9 +43,9 @@ impl SeaOrderRepository {
         }
     }
 
-    /// Starts a transaction on the writer.
-    async fn transaction(&self) -> Result<SeaOrderTransaction, RepositoryError> {
-        let txn = self.db.write.begin().await.map_err(map_db_err)?;
+    /// Starts a transaction on the writer, scoped to `tenant` ([`Database::tenant_tx`]).
+    async fn transaction(&self, tenant: TenantId) -> Result<SeaOrderTransaction, RepositoryError> {
+        let txn = self.db.tenant_tx(tenant).await?;
         Ok(SeaOrderTransaction {
             txn,
             backend: self.db.backend(),
@@ -708,12 +708,15 @@ fn line_rows(o: &Order) -> impl Iterator<Item = order_line::ActiveModel> + '_ {
 
 #[async_trait]
 impl OrderRepository for SeaOrderRepository {
-    async fn begin(&self) -> Result<Box<dyn OrderTransaction>, RepositoryError> {
-        Ok(Box::new(self.transaction().await?))
+    async fn begin(&self, tenant: TenantId) -> Result<Box<dyn OrderTransaction>, RepositoryError> {
+        Ok(Box::new(self.transaction(tenant).await?))
     }
 
-    async fn begin_bulk(&self) -> Result<Box<dyn BulkOrderTransaction>, RepositoryError> {
-        Ok(Box::new(self.transaction().await?))
+    async fn begin_bulk(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Box<dyn BulkOrderTransaction>, RepositoryError> {
+        Ok(Box::new(self.transaction(tenant).await?))
     }
 
     async fn find_order(
@@ -721,12 +724,15 @@ impl OrderRepository for SeaOrderRepository {
         tenant: TenantId,
         id: OrderId,
     ) -> Result<Option<Order>, RepositoryError> {
-        find_order_in(
-            &self.db.read,
+        let conn = self.db.tenant_read(tenant).await?;
+        let found = find_order_in(
+            &conn,
             tenant,
             Condition::all().add(order::Column::Id.eq(id.0)),
         )
-        .await
+        .await?;
+        conn.end().await?;
+        Ok(found)
     }
 
     async fn list_orders(
@@ -771,14 +777,17 @@ impl OrderRepository for SeaOrderRepository {
                 ),
             );
         }
+        let conn = self.db.tenant_read(tenant).await?;
         let rows = select
             .order_by(order::Column::PlacedAt, SqlOrder::Desc)
             .order_by(order::Column::Id, SqlOrder::Desc)
             .limit(u64::from(q.limit))
-            .all(&self.db.read)
+            .all(&conn)
             .await
             .map_err(map_db_err)?;
-        with_lines(&self.db.read, tenant, rows).await
+        let orders = with_lines(&conn, tenant, rows).await?;
+        conn.end().await?;
+        Ok(orders)
     }
 
     async fn ledger(
@@ -794,14 +803,15 @@ impl OrderRepository for SeaOrderRepository {
         if let Some(b) = before {
             q = q.filter(ledger_entry::Column::Id.lt(b.0));
         }
-        q.order_by(ledger_entry::Column::Id, SqlOrder::Desc)
+        let conn = self.db.tenant_read(tenant).await?;
+        let rows = q
+            .order_by(ledger_entry::Column::Id, SqlOrder::Desc)
             .limit(u64::from(limit))
-            .all(&self.db.read)
+            .all(&conn)
             .await
-            .map_err(map_db_err)?
-            .into_iter()
-            .map(ledger_to_domain)
-            .collect()
+            .map_err(map_db_err)?;
+        conn.end().await?;
+        rows.into_iter().map(ledger_to_domain).collect()
     }
 
     async fn tier_history(
@@ -810,15 +820,18 @@ impl OrderRepository for SeaOrderRepository {
         customer: CustomerId,
         limit: u32,
     ) -> Result<Vec<TierChange>, RepositoryError> {
-        Ok(tier_change::Entity::find()
+        let conn = self.db.tenant_read(tenant).await?;
+        let rows = tier_change::Entity::find()
             .filter(tier_change::Column::TenantId.eq(tenant.0))
             .filter(tier_change::Column::CustomerId.eq(customer.0))
             .order_by(tier_change::Column::ChangedAt, SqlOrder::Desc)
             .order_by(tier_change::Column::Id, SqlOrder::Desc)
             .limit(u64::from(limit))
-            .all(&self.db.read)
+            .all(&conn)
             .await
-            .map_err(map_db_err)?
+            .map_err(map_db_err)?;
+        conn.end().await?;
+        Ok(rows
             .into_iter()
             .map(|m| TierChange {
                 tenant_id: TenantId(m.tenant_id),
@@ -833,7 +846,10 @@ impl OrderRepository for SeaOrderRepository {
     }
 
     async fn tiers(&self, tenant: TenantId) -> Result<Vec<Tier>, RepositoryError> {
-        tiers_in(&self.db.read, tenant).await
+        let conn = self.db.tenant_read(tenant).await?;
+        let tiers = tiers_in(&conn, tenant).await?;
+        conn.end().await?;
+        Ok(tiers)
     }
 
     async fn completed_since(
@@ -842,6 +858,7 @@ impl OrderRepository for SeaOrderRepository {
         customer: CustomerId,
         since: DateTime<Utc>,
     ) -> Result<Vec<(DateTime<Utc>, Amount)>, RepositoryError> {
+        let conn = self.db.tenant_read(tenant).await?;
         let rows: Vec<(DateTime<Utc>, i64)> = order::Entity::find()
             .select_only()
             .column(order::Column::PlacedAt)
@@ -851,9 +868,10 @@ impl OrderRepository for SeaOrderRepository {
             .filter(order::Column::Status.eq(OrderStatus::Completed.as_str()))
             .filter(order::Column::PlacedAt.gte(since))
             .into_tuple()
-            .all(&self.db.read)
+            .all(&conn)
             .await
             .map_err(map_db_err)?;
+        conn.end().await?;
         Ok(rows
             .into_iter()
             .map(|(at, total)| (at, Amount::from_scaled(total)))
@@ -875,7 +893,9 @@ impl OrderRepository for SeaOrderRepository {
             SQL,
             vec![tenant.0.into(), customer.0.into(), i64::from(limit).into()],
         );
-        let rows = self.db.read.query_all_raw(stmt).await.map_err(map_db_err)?;
+        let conn = self.db.tenant_read(tenant).await?;
+        let rows = conn.query_all_raw(stmt).await.map_err(map_db_err)?;
+        conn.end().await?;
         rows.into_iter()
             .map(|r| {
                 Ok(ProductTotal {
@@ -908,13 +928,15 @@ impl OrderRepository for SeaOrderRepository {
         if let Some(a) = after {
             q = q.filter(customer::Column::Id.gt(a.0));
         }
+        let conn = self.db.tenant_read(tenant).await?;
         let rows: Vec<(Uuid, Option<Uuid>, Option<DateTime<Utc>>, i64)> = q
             .order_by(customer::Column::Id, SqlOrder::Asc)
             .limit(u64::from(limit))
             .into_tuple()
-            .all(&self.db.read)
+            .all(&conn)
             .await
             .map_err(map_db_err)?;
+        conn.end().await?;
         Ok(rows
             .into_iter()
             .map(|(id, tier, since, spent)| TierPosition {
@@ -949,7 +971,7 @@ impl OrderRepository for SeaOrderRepository {
             }
         };
         // Two statements over every customer of the tenant: a job's time limit.
-        let txn = self.db.for_jobs().write.begin().await.map_err(map_db_err)?;
+        let txn = self.db.for_jobs().tenant_tx(tenant).await?;
         let updated = txn
             .execute_raw(Statement::from_sql_and_values(
                 backend,

@@ -17,7 +17,7 @@ use crm_domain::{CustomerId, RepositoryError, TenantId, UserId};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait,
-    Order, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    Order, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use crate::customers::{to_domain as customer_to_domain, write_erased};
@@ -95,8 +95,11 @@ async fn consents_in<C: ConnectionTrait>(
 
 #[async_trait]
 impl PrivacyRepository for SeaPrivacyRepository {
-    async fn begin(&self) -> Result<Box<dyn PrivacyTransaction>, RepositoryError> {
-        let txn = self.db.write.begin().await.map_err(map_db_err)?;
+    async fn begin(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Box<dyn PrivacyTransaction>, RepositoryError> {
+        let txn = self.db.tenant_tx(tenant).await?;
         Ok(Box::new(SeaPrivacyTransaction {
             txn,
             backend: self.db.backend(),
@@ -108,11 +111,10 @@ impl PrivacyRepository for SeaPrivacyRepository {
         tenant: TenantId,
         customer: CustomerId,
     ) -> Result<Vec<Consent>, RepositoryError> {
-        Ok(consents_in(&self.db.read, tenant, vec![customer])
-            .await?
-            .into_iter()
-            .map(|(_, c)| c)
-            .collect())
+        let conn = self.db.tenant_read(tenant).await?;
+        let rows = consents_in(&conn, tenant, vec![customer]).await?;
+        conn.end().await?;
+        Ok(rows.into_iter().map(|(_, c)| c).collect())
     }
 
     async fn consents_of(
@@ -120,7 +122,10 @@ impl PrivacyRepository for SeaPrivacyRepository {
         tenant: TenantId,
         customers: Vec<CustomerId>,
     ) -> Result<Vec<(CustomerId, Consent)>, RepositoryError> {
-        consents_in(&self.db.read, tenant, customers).await
+        let conn = self.db.tenant_read(tenant).await?;
+        let rows = consents_in(&conn, tenant, customers).await?;
+        conn.end().await?;
+        Ok(rows)
     }
 
     async fn consent_history(
@@ -145,16 +150,16 @@ impl PrivacyRepository for SeaPrivacyRepository {
                 ),
             );
         }
-        select
+        let conn = self.db.tenant_read(tenant).await?;
+        let rows = select
             .order_by(C::At, Order::Desc)
             .order_by(C::Id, Order::Desc)
             .limit(u64::from(query.limit))
-            .all(&self.db.read)
+            .all(&conn)
             .await
-            .map_err(map_db_err)?
-            .into_iter()
-            .map(event_to_domain)
-            .collect()
+            .map_err(map_db_err)?;
+        conn.end().await?;
+        rows.into_iter().map(event_to_domain).collect()
     }
 }
 

@@ -11,7 +11,6 @@ use crm_domain::{CustomerId, RepositoryError, TenantId, UserId};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
 };
 use serde_json::json;
 
@@ -63,15 +62,15 @@ fn to_domain(m: seg::Model) -> Result<Segment, RepositoryError> {
 #[async_trait]
 impl SegmentRepository for SeaSegmentRepository {
     async fn list(&self, tenant: TenantId) -> Result<Vec<Segment>, RepositoryError> {
-        seg::Entity::find()
+        let conn = self.db.tenant_read(tenant).await?;
+        let rows = seg::Entity::find()
             .filter(seg::Column::TenantId.eq(tenant.0))
             .order_by_asc(seg::Column::Name)
-            .all(&self.db.read)
+            .all(&conn)
             .await
-            .map_err(map_db_err)?
-            .into_iter()
-            .map(to_domain)
-            .collect()
+            .map_err(map_db_err)?;
+        conn.end().await?;
+        rows.into_iter().map(to_domain).collect()
     }
 
     async fn find(
@@ -79,12 +78,13 @@ impl SegmentRepository for SeaSegmentRepository {
         tenant: TenantId,
         id: SegmentId,
     ) -> Result<Option<Segment>, RepositoryError> {
-        seg::Entity::find_by_id((tenant.0, id.0))
-            .one(&self.db.read)
+        let conn = self.db.tenant_read(tenant).await?;
+        let row = seg::Entity::find_by_id((tenant.0, id.0))
+            .one(&conn)
             .await
-            .map_err(map_db_err)?
-            .map(to_domain)
-            .transpose()
+            .map_err(map_db_err)?;
+        conn.end().await?;
+        row.map(to_domain).transpose()
     }
 
     async fn save(&self, s: &Segment) -> Result<(), RepositoryError> {
@@ -95,7 +95,7 @@ impl SegmentRepository for SeaSegmentRepository {
                 json!({"rfm_segments": r.iter().map(|x| x.as_str()).collect::<Vec<_>>()})
             }
         };
-        let txn = self.db.write.begin().await.map_err(map_db_err)?;
+        let txn = self.db.tenant_tx(s.tenant_id).await?;
         if s.segment_type() != SegmentType::Manual {
             // A segment that stops being manual has no members.
             txn.execute_raw(raw(
@@ -136,7 +136,7 @@ impl SegmentRepository for SeaSegmentRepository {
     }
 
     async fn delete(&self, tenant: TenantId, id: SegmentId) -> Result<(), RepositoryError> {
-        let txn = self.db.write.begin().await.map_err(map_db_err)?;
+        let txn = self.db.tenant_tx(tenant).await?;
         txn.execute_raw(raw(
             self.db.backend(),
             "DELETE FROM customer_segment_members WHERE tenant_id = $1 AND segment_id = $2",
@@ -160,7 +160,7 @@ impl SegmentRepository for SeaSegmentRepository {
     ) -> Result<Vec<CustomerId>, RepositoryError> {
         use crate::entity::customer as c;
         let backend = self.db.backend();
-        let txn = self.db.write.begin().await.map_err(map_db_err)?;
+        let txn = self.db.tenant_tx(tenant).await?;
         let live: Vec<uuid::Uuid> = c::Entity::find()
             .select_only()
             .column(c::Column::Id)
@@ -204,9 +204,8 @@ impl SegmentRepository for SeaSegmentRepository {
             .collect();
         let mut values: Vec<sea_orm::Value> = vec![tenant.0.into(), id.0.into()];
         values.extend(customers.iter().map(|c| sea_orm::Value::from(c.0)));
-        let done = self
-            .db
-            .write
+        let conn = self.db.tenant_write(tenant).await?;
+        let done = conn
             .execute_raw(raw(
                 self.db.backend(),
                 &format!(
@@ -218,6 +217,7 @@ impl SegmentRepository for SeaSegmentRepository {
             ))
             .await
             .map_err(map_db_err)?;
+        conn.end().await?;
         Ok(done.rows_affected())
     }
 }

@@ -5,7 +5,7 @@ use crm_domain::loyalty::Tier;
 use crm_domain::tenant::{Tenant, TenantRepository};
 use crm_domain::values::{CountryCode, CurrencyCode};
 use crm_domain::{RepositoryError, TenantId};
-use sea_orm::{ActiveModelTrait, EntityTrait, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 
 use crate::customers::percent_to_bp;
 
@@ -49,7 +49,7 @@ fn to_domain(m: tenant::Model) -> Result<Tenant, RepositoryError> {
 #[async_trait]
 impl TenantRepository for SeaTenantRepository {
     async fn insert(&self, t: &Tenant, tiers: &[Tier]) -> Result<(), RepositoryError> {
-        let txn = self.db.write.begin().await.map_err(map_db_err)?;
+        let txn = self.db.tenant_tx(t.id).await?;
         tenant::ActiveModel {
             id: Set(t.id.0),
             name: Set(t.name.clone()),
@@ -88,6 +88,7 @@ impl TenantRepository for SeaTenantRepository {
         settings: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<(), RepositoryError> {
         use sea_orm::{ColumnTrait, QueryFilter, sea_query::Expr};
+        let conn = self.db.tenant_write(id).await?;
         tenant::Entity::update_many()
             .col_expr(
                 tenant::Column::Settings,
@@ -95,18 +96,19 @@ impl TenantRepository for SeaTenantRepository {
             )
             .col_expr(tenant::Column::UpdatedAt, Expr::value(chrono::Utc::now()))
             .filter(tenant::Column::Id.eq(id.0))
-            .exec(&self.db.write)
+            .exec(&conn)
             .await
             .map_err(map_db_err)?;
-        Ok(())
+        conn.end().await
     }
 
     async fn find(&self, id: TenantId) -> Result<Option<Tenant>, RepositoryError> {
-        tenant::Entity::find_by_id(id.0)
-            .one(&self.db.read)
+        let conn = self.db.tenant_read(id).await?;
+        let row = tenant::Entity::find_by_id(id.0)
+            .one(&conn)
             .await
-            .map_err(map_db_err)?
-            .map(to_domain)
-            .transpose()
+            .map_err(map_db_err)?;
+        conn.end().await?;
+        row.map(to_domain).transpose()
     }
 }

@@ -7,7 +7,6 @@ use crm_domain::loyalty::TierRepository;
 use crm_domain::{RepositoryError, TenantId};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
 };
 
 use crate::customers::percent_to_bp;
@@ -67,45 +66,49 @@ fn tier_conflict(e: sea_orm::DbErr) -> RepositoryError {
 #[async_trait]
 impl TierRepository for SeaTierRepository {
     async fn list(&self, tenant: TenantId) -> Result<Vec<Tier>, RepositoryError> {
-        Ok(tier::Entity::find()
+        let conn = self.db.tenant_read(tenant).await?;
+        let rows = tier::Entity::find()
             .filter(tier::Column::TenantId.eq(tenant.0))
             .order_by_asc(tier::Column::Level)
-            .all(&self.db.read)
+            .all(&conn)
             .await
-            .map_err(map_db_err)?
-            .into_iter()
-            .map(tier_to_domain)
-            .collect())
+            .map_err(map_db_err)?;
+        conn.end().await?;
+        Ok(rows.into_iter().map(tier_to_domain).collect())
     }
 
     async fn find(&self, tenant: TenantId, id: TierId) -> Result<Option<Tier>, RepositoryError> {
-        Ok(tier::Entity::find_by_id((tenant.0, id.0))
-            .one(&self.db.read)
+        let conn = self.db.tenant_read(tenant).await?;
+        let row = tier::Entity::find_by_id((tenant.0, id.0))
+            .one(&conn)
             .await
-            .map_err(map_db_err)?
-            .map(tier_to_domain))
+            .map_err(map_db_err)?;
+        conn.end().await?;
+        Ok(row.map(tier_to_domain))
     }
 
     async fn insert(&self, t: &Tier) -> Result<(), RepositoryError> {
-        row(t).insert(&self.db.write).await.map_err(tier_conflict)?;
-        Ok(())
+        let conn = self.db.tenant_write(t.tenant_id).await?;
+        row(t).insert(&conn).await.map_err(tier_conflict)?;
+        conn.end().await
     }
 
     async fn update(&self, t: &Tier) -> Result<(), RepositoryError> {
         let mut r = row(t);
         r.created_at = sea_orm::ActiveValue::NotSet;
+        let conn = self.db.tenant_write(t.tenant_id).await?;
         tier::Entity::update_many()
             .set(r)
             .filter(tier::Column::TenantId.eq(t.tenant_id.0))
             .filter(tier::Column::Id.eq(t.id.0))
-            .exec(&self.db.write)
+            .exec(&conn)
             .await
             .map_err(tier_conflict)?;
-        Ok(())
+        conn.end().await
     }
 
     async fn delete_unused(&self, tenant: TenantId, id: TierId) -> Result<u64, RepositoryError> {
-        let txn = self.db.write.begin().await.map_err(map_db_err)?;
+        let txn = self.db.tenant_tx(tenant).await?;
         let holders = customer::Entity::find()
             .filter(customer::Column::TenantId.eq(tenant.0))
             .filter(customer::Column::TierId.eq(id.0))

@@ -48,7 +48,8 @@ impl ViewRepository for SeaViewRepository {
         tenant: TenantId,
         user: &UserId,
     ) -> Result<Vec<SavedView>, RepositoryError> {
-        view::Entity::find()
+        let conn = self.db.tenant_read(tenant).await?;
+        let rows = view::Entity::find()
             .filter(view::Column::TenantId.eq(tenant.0))
             .filter(
                 Condition::any()
@@ -57,12 +58,11 @@ impl ViewRepository for SeaViewRepository {
             )
             .order_by_asc(view::Column::Name)
             .order_by_asc(view::Column::Id)
-            .all(&self.db.read)
+            .all(&conn)
             .await
-            .map_err(map_db_err)?
-            .into_iter()
-            .map(to_domain)
-            .collect()
+            .map_err(map_db_err)?;
+        conn.end().await?;
+        rows.into_iter().map(to_domain).collect()
     }
 
     async fn find(
@@ -70,12 +70,13 @@ impl ViewRepository for SeaViewRepository {
         tenant: TenantId,
         id: ViewId,
     ) -> Result<Option<SavedView>, RepositoryError> {
-        view::Entity::find_by_id((tenant.0, id.0))
-            .one(&self.db.read)
+        let conn = self.db.tenant_read(tenant).await?;
+        let rows = view::Entity::find_by_id((tenant.0, id.0))
+            .one(&conn)
             .await
-            .map_err(map_db_err)?
-            .map(to_domain)
-            .transpose()
+            .map_err(map_db_err)?;
+        conn.end().await?;
+        rows.map(to_domain).transpose()
     }
 
     async fn save(&self, v: &SavedView) -> Result<(), RepositoryError> {
@@ -91,6 +92,7 @@ impl ViewRepository for SeaViewRepository {
             created_at: Set(v.created_at),
             updated_at: Set(v.updated_at),
         };
+        let conn = self.db.tenant_write(v.tenant_id).await?;
         view::Entity::insert(row)
             .on_conflict(
                 OnConflict::columns([view::Column::TenantId, view::Column::Id])
@@ -104,17 +106,20 @@ impl ViewRepository for SeaViewRepository {
                     ])
                     .to_owned(),
             )
-            .exec_without_returning(&self.db.write)
+            .exec_without_returning(&conn)
             .await
             .map_err(map_db_err)?;
+        conn.end().await?;
         Ok(())
     }
 
     async fn delete(&self, tenant: TenantId, id: ViewId) -> Result<(), RepositoryError> {
+        let conn = self.db.tenant_write(tenant).await?;
         view::Entity::delete_by_id((tenant.0, id.0))
-            .exec(&self.db.write)
+            .exec(&conn)
             .await
             .map_err(map_db_err)?;
+        conn.end().await?;
         Ok(())
     }
 }

@@ -120,7 +120,7 @@ async fn the_database_guards_one_primary_and_unique_emails(backend: Backend) {
         vec![first.clone()]
     );
 
-    let mut tx = c.contacts.begin().await.unwrap();
+    let mut tx = c.contacts.begin(c.tenant).await.unwrap();
     let second_primary = contact(c.tenant, customer, "B", None, true);
     assert_eq!(
         tx.insert(&second_primary).await,
@@ -129,7 +129,7 @@ async fn the_database_guards_one_primary_and_unique_emails(backend: Backend) {
         })
     );
     drop(tx);
-    let mut tx = c.contacts.begin().await.unwrap();
+    let mut tx = c.contacts.begin(c.tenant).await.unwrap();
     let same_email = contact(c.tenant, customer, "C", Some("a@maju.co.id"), false);
     assert_eq!(
         tx.insert(&same_email).await,
@@ -148,7 +148,7 @@ async fn the_database_guards_one_primary_and_unique_emails(backend: Backend) {
         )
         .await
         .unwrap();
-    let mut tx = c.contacts.begin().await.unwrap();
+    let mut tx = c.contacts.begin(c.tenant).await.unwrap();
     tx.insert(&contact(c.tenant, customer, "D", None, false))
         .await
         .unwrap();
@@ -187,7 +187,7 @@ async fn updates_are_conditional_and_rolled_back_when_dropped(backend: Backend) 
         )
         .await
         .unwrap();
-    let mut tx = c.contacts.begin().await.unwrap();
+    let mut tx = c.contacts.begin(c.tenant).await.unwrap();
     let stale = Contact {
         version: 5,
         ..first.clone()
@@ -207,7 +207,7 @@ async fn updates_are_conditional_and_rolled_back_when_dropped(backend: Backend) 
         c.contacts.list(c.tenant, customer).await.unwrap(),
         vec![first]
     );
-    let mut tx = c.contacts.begin().await.unwrap();
+    let mut tx = c.contacts.begin(c.tenant).await.unwrap();
     tx.update(&renamed).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(

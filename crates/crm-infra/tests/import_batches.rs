@@ -158,7 +158,7 @@ async fn a_batch_and_its_checkpoint_commit_together(backend: Backend) {
     let ids: Vec<CustomerId> = first.iter().map(|n| n.id).collect();
     // Dropped before its commit: neither the rows nor the progress.
     {
-        let mut b = c.customers.begin_batch().await.unwrap();
+        let mut b = c.customers.begin_batch(c.tenant).await.unwrap();
         b.insert(c.tenant, &first).await.unwrap();
         b.record_checkpoint(&checkpoint(&c.job, 3, 2))
             .await
@@ -173,7 +173,7 @@ async fn a_batch_and_its_checkpoint_commit_together(backend: Backend) {
             .is_empty()
     );
     // Committed: both.
-    let mut b = c.customers.begin_batch().await.unwrap();
+    let mut b = c.customers.begin_batch(c.tenant).await.unwrap();
     b.insert(c.tenant, &first).await.unwrap();
     b.record_checkpoint(&checkpoint(&c.job, 3, 2))
         .await
@@ -205,7 +205,7 @@ async fn a_job_failed_by_a_sweep_refuses_checkpoints_and_their_batch(backend: Ba
         1
     );
     let new = [customer(c.tenant, "a@example.com")];
-    let mut b = c.customers.begin_batch().await.unwrap();
+    let mut b = c.customers.begin_batch(c.tenant).await.unwrap();
     b.insert(c.tenant, &new).await.unwrap();
     assert_eq!(
         b.record_checkpoint(&checkpoint(&c.job, 2, 1)).await,
@@ -233,7 +233,7 @@ async fn a_savepoint_undoes_one_failed_row_and_keeps_the_transaction(backend: Ba
     let ok = customer(c.tenant, "ok@example.com");
     let clash = customer(c.tenant, "taken@example.com");
     let after = customer(c.tenant, "after@example.com");
-    let mut b = c.customers.begin_batch().await.unwrap();
+    let mut b = c.customers.begin_batch(c.tenant).await.unwrap();
     for (n, fails) in [(&ok, false), (&clash, true), (&after, false)] {
         b.savepoint().await.unwrap();
         match b.insert(c.tenant, std::slice::from_ref(n)).await {
@@ -271,7 +271,7 @@ async fn a_batch_save_is_conditional_on_the_version_read(backend: Backend) {
         .create(customer(c.tenant, "a@example.com"), None)
         .await
         .unwrap();
-    let mut b = c.customers.begin_batch().await.unwrap();
+    let mut b = c.customers.begin_batch(c.tenant).await.unwrap();
     let mut locked = b
         .next(
             c.tenant,
@@ -288,7 +288,7 @@ async fn a_batch_save_is_conditional_on_the_version_read(backend: Backend) {
     stale.version -= 1;
     assert_eq!(b.save(&stale).await, Err(RepositoryError::Stale));
     drop(b);
-    let mut b = c.customers.begin_batch().await.unwrap();
+    let mut b = c.customers.begin_batch(c.tenant).await.unwrap();
     locked = b
         .next(
             c.tenant,

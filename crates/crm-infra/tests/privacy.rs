@@ -153,7 +153,7 @@ async fn derived_copies_are_found_by_identifier_within_the_tenant_only(backend: 
         jobs.save(done).await.unwrap();
     }
     let privacy = SeaPrivacyRepository::new(ctx.db.db.clone());
-    let mut tx = privacy.begin().await.unwrap();
+    let mut tx = privacy.begin(ctx.tenant).await.unwrap();
     let found = tx
         .import_jobs_mentioning(ctx.tenant, vec![EMAIL.into(), "+6281277771234".into()])
         .await
@@ -215,7 +215,7 @@ async fn an_erasure_writes_on_the_version_read_and_rolls_back_whole(backend: Bac
     };
 
     // Another tenant cannot lock it; a stale version is refused.
-    let mut tx = privacy.begin().await.unwrap();
+    let mut tx = privacy.begin(ctx.tenant).await.unwrap();
     assert_eq!(tx.lock_customer(ctx.other, c.id).await.unwrap(), None);
     assert_eq!(
         tx.anonymise_customer(&erased(c.version + 1)).await,
@@ -224,7 +224,7 @@ async fn an_erasure_writes_on_the_version_read_and_rolls_back_whole(backend: Bac
     drop(tx);
 
     // Written, then dropped uncommitted: nothing changed.
-    let mut tx = privacy.begin().await.unwrap();
+    let mut tx = privacy.begin(ctx.tenant).await.unwrap();
     assert_eq!(
         tx.lock_customer(ctx.tenant, c.id).await.unwrap(),
         Some(c.clone())
@@ -238,7 +238,7 @@ async fn an_erasure_writes_on_the_version_read_and_rolls_back_whole(backend: Bac
     );
 
     // Committed: anonymised, stamped, tags gone, the erasure recorded once.
-    let mut tx = privacy.begin().await.unwrap();
+    let mut tx = privacy.begin(ctx.tenant).await.unwrap();
     let written = tx.anonymise_customer(&erased(c.version)).await.unwrap();
     let record = ErasureRecord {
         id: ErasureId(Uuid::now_v7()),
@@ -265,7 +265,7 @@ async fn an_erasure_writes_on_the_version_read_and_rolls_back_whole(backend: Bac
     );
     assert_eq!(stored.updated_at, now);
     assert_eq!(stored.stats, c.stats);
-    let mut tx = privacy.begin().await.unwrap();
+    let mut tx = privacy.begin(ctx.tenant).await.unwrap();
     assert_eq!(tx.erasure_of(ctx.tenant, c.id).await.unwrap(), Some(record));
     assert_eq!(tx.erasure_of(ctx.other, c.id).await.unwrap(), None);
     // Erased once: a second write is refused by the row itself.
@@ -311,7 +311,7 @@ async fn consents_keep_a_current_state_and_a_paged_history(backend: Backend) {
     .into_iter()
     .map(|(p, h)| event(&ctx, a.id, p, h))
     .collect();
-    let mut tx = privacy.begin().await.unwrap();
+    let mut tx = privacy.begin(ctx.tenant).await.unwrap();
     for e in &events {
         tx.append_consent(e, true).await.unwrap();
     }

@@ -371,7 +371,7 @@ async fn an_assigned_visibility_sees_only_that_users_customers(backend: Backend)
         1
     );
     // The bulk path too.
-    let mut batch = c.repo.begin_batch().await.unwrap();
+    let mut batch = c.repo.begin_batch(c.tenant).await.unwrap();
     let rows = batch
         .next(c.tenant, &alice, &Default::default(), None, None, 100)
         .await
@@ -723,7 +723,7 @@ async fn an_order_transaction_dropped_before_commit_leaves_nothing(backend: Back
         version: 1,
     };
     {
-        let mut tx = orders.begin().await.unwrap();
+        let mut tx = orders.begin(c.tenant).await.unwrap();
         tx.lock_customer(c.tenant, cust.id).await.unwrap().unwrap();
         tx.insert_order(&order).await.unwrap();
         tx.add_ledger_entry(&crm_domain::loyalty::LedgerEntry {
@@ -765,7 +765,7 @@ async fn an_order_transaction_dropped_before_commit_leaves_nothing(backend: Back
         0
     );
     // And committed, it is all there.
-    let mut tx = orders.begin().await.unwrap();
+    let mut tx = orders.begin(c.tenant).await.unwrap();
     tx.insert_order(&order).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(

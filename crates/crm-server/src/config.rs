@@ -57,6 +57,12 @@ pub struct Config {
     /// imports, migrations; see docs/ARCHITECTURE.md). PostgreSQL only. Default 300 s.
     #[serde(with = "humantime_text")]
     pub db_job_statement_timeout: Duration,
+    /// PostgreSQL: the role request and job connections run as (`SET ROLE` at connection
+    /// start; created `NOLOGIN NOBYPASSRLS` when missing), held by row-level security to the
+    /// tenant of each transaction. A plain lower-case identifier. Empty turns the wall off
+    /// (connections run as the URL's user and see every tenant): unsafe, for diagnosis only.
+    /// Default `crm_app`.
+    pub db_role: String,
     /// HTTP worker threads. Default: one per core.
     pub workers: Option<usize>,
     /// The identity provider's JWKS URL (its `jwks_uri`): with it, RS256, PS256, ES256 and
@@ -126,6 +132,7 @@ impl Default for Config {
             db_max_connections: 10,
             db_statement_timeout: Duration::from_secs(5),
             db_job_statement_timeout: Duration::from_secs(300),
+            db_role: "crm_app".into(),
             workers: None,
             auth_jwks_url: None,
             auth_issuer: None,
@@ -436,5 +443,14 @@ mod tests {
         std::fs::write(&path, "db_statement_timeout = \"soon\"\n").unwrap();
         let err = Config::load(Some(&path)).unwrap_err().to_string();
         assert!(err.contains("soon"), "{err}");
+    }
+
+    #[test]
+    fn the_database_role_defaults_to_crm_app_and_an_empty_one_turns_the_wall_off() {
+        assert_eq!(Config::default().db_role, "crm_app");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("crm.toml");
+        std::fs::write(&path, "db_role = \"\"\n").unwrap();
+        assert_eq!(Config::load(Some(&path)).unwrap().db_role, "");
     }
 }

@@ -63,6 +63,12 @@ pub async fn connect(config: &Config) -> anyhow::Result<Database> {
     db.max_connections = config.db_max_connections;
     db.statement_timeout = config.db_statement_timeout;
     db.job_statement_timeout = config.db_job_statement_timeout;
+    db.role = Some(config.db_role.trim().to_owned()).filter(|r| !r.is_empty());
+    if db.role.is_none() && !url.starts_with("sqlite:") {
+        tracing::warn!(
+            "CRM_DB_ROLE is empty: row-level security is off, every connection sees every tenant"
+        );
+    }
     Database::connect(&db)
         .await
         .with_context(|| format!("connecting to {}", redact(&url)))

@@ -61,8 +61,10 @@ pub trait AddressTransaction: Send {
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait AddressRepository: Send + Sync {
-    /// Starts a transaction.
-    async fn begin(&self) -> Result<Box<dyn AddressTransaction>, RepositoryError>;
+    /// Starts a transaction for the tenant's rows (on PostgreSQL the transaction names the
+    /// tenant, so the row-level security wall lets only its rows through).
+    async fn begin(&self, tenant: TenantId)
+    -> Result<Box<dyn AddressTransaction>, RepositoryError>;
 
     /// Every address of the customer, oldest first (by creation time, then id).
     async fn list(

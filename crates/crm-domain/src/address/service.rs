@@ -168,7 +168,7 @@ impl AddressService {
         let (fields, want_default) = input
             .validate("", tenant.default_country)
             .map_err(DomainError::Validation)?;
-        let mut tx = self.addresses.begin().await?;
+        let mut tx = self.addresses.begin(actor.tenant_id).await?;
         lock_writable(tx.as_mut(), actor.tenant_id, &visibility, customer).await?;
         let existing = tx.addresses(actor.tenant_id, customer).await?;
         let address = self
@@ -248,7 +248,7 @@ impl AddressService {
         actor.require(Permission::CustomersEdit)?;
         let tenant = self.tenant(actor.tenant_id).await?;
         let visibility = tenant.visibility_of(actor)?;
-        let mut tx = self.addresses.begin().await?;
+        let mut tx = self.addresses.begin(actor.tenant_id).await?;
         lock_writable(tx.as_mut(), actor.tenant_id, &visibility, customer).await?;
         let existing = tx.addresses(actor.tenant_id, customer).await?;
         let current = find(&existing, id)?;
@@ -307,7 +307,7 @@ impl AddressService {
     ) -> Result<(), DomainError> {
         actor.require(Permission::CustomersEdit)?;
         let visibility = crate::tenant::visibility(self.tenants.as_ref(), actor).await?;
-        let mut tx = self.addresses.begin().await?;
+        let mut tx = self.addresses.begin(actor.tenant_id).await?;
         lock_writable(tx.as_mut(), actor.tenant_id, &visibility, customer).await?;
         let existing = tx.addresses(actor.tenant_id, customer).await?;
         let current = find(&existing, id)?;

@@ -115,7 +115,7 @@ fn service(
                 .clone()
                 .filter(|c| include_deleted || c.deleted_at.is_none()))
         });
-    repo.expect_begin().returning(move || {
+    repo.expect_begin().returning(move |_| {
         Ok(Box::new(transaction(
             holder.clone(),
             existing.clone(),

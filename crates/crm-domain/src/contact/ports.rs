@@ -80,6 +80,8 @@ pub trait ContactRepository: Send + Sync {
         customers: Vec<CustomerId>,
     ) -> Result<Vec<Contact>, RepositoryError>;
 
-    /// Starts a write transaction.
-    async fn begin(&self) -> Result<Box<dyn ContactTransaction>, RepositoryError>;
+    /// Starts a write transaction for the tenant's rows (on PostgreSQL the transaction names
+    /// the tenant, so the row-level security wall lets only its rows through).
+    async fn begin(&self, tenant: TenantId)
+    -> Result<Box<dyn ContactTransaction>, RepositoryError>;
 }

@@ -286,7 +286,7 @@ impl ContactService {
         actor.require(Permission::CustomersEdit)?;
         let tenant = crate::tenant::load(self.tenants.as_ref(), actor.tenant_id).await?;
         let visibility: Visibility = tenant.visibility_of(actor)?;
-        let mut tx = self.contacts.begin().await?;
+        let mut tx = self.contacts.begin(actor.tenant_id).await?;
         let customer = tx
             .lock_customer(actor.tenant_id, id)
             .await?

@@ -55,7 +55,7 @@ fn service_with(
     let log: Log = Arc::default();
     let mut repo = MockContactRepository::new();
     let (l, c, s) = (log.clone(), customer.clone(), stored.clone());
-    repo.expect_begin().returning(move || {
+    repo.expect_begin().returning(move |_| {
         let mut tx = MockContactTransaction::new();
         let c = c.clone();
         tx.expect_lock_customer()

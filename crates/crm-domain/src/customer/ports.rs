@@ -468,8 +468,12 @@ pub trait CustomerRepository: Send + Sync {
         last_month_start: DateTime<Utc>,
     ) -> Result<CustomerAggregates, RepositoryError>;
 
-    /// Starts a bulk transaction.
-    async fn begin_batch(&self) -> Result<Box<dyn CustomerBatch>, RepositoryError>;
+    /// Starts a bulk transaction over `tenant`'s customers (on PostgreSQL the row-level
+    /// security wall admits no other tenant's rows in it).
+    async fn begin_batch(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Box<dyn CustomerBatch>, RepositoryError>;
 
     /// The value the list sorts `id` by for [`SortField::Distance`] under `query` (the
     /// database's own expression, so a cursor compares exactly): `0 - max(unit · centre)` over

@@ -701,7 +701,7 @@ impl CustomerService {
             }
         };
         let now = self.clock.now();
-        let mut tx = self.customers.begin_batch().await?;
+        let mut tx = self.customers.begin_batch(actor.tenant_id).await?;
         let mut result = BulkResult::default();
         let mut after = None;
         loop {

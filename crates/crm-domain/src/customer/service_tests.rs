@@ -519,7 +519,7 @@ async fn a_bulk_delete_of_customers_with_open_orders_names_them_and_commits_noth
     let mut repo = MockCustomerRepository::new();
     let mut batch = Some(batch);
     repo.expect_begin_batch()
-        .returning(move || Ok(Box::new(batch.take().unwrap())));
+        .returning(move |_| Ok(Box::new(batch.take().unwrap())));
     let err = service(repo)
         .bulk(
             &actor("admin"),
@@ -553,7 +553,7 @@ async fn a_customer_changed_during_a_bulk_action_is_a_concurrent_update() {
     let mut repo = MockCustomerRepository::new();
     let mut batch = Some(batch);
     repo.expect_begin_batch()
-        .returning(move || Ok(Box::new(batch.take().unwrap())));
+        .returning(move |_| Ok(Box::new(batch.take().unwrap())));
     let err = service(repo)
         .bulk(
             &actor("sales"),
@@ -583,7 +583,7 @@ async fn a_failing_customer_in_a_bulk_action_commits_nothing() {
     let mut repo = MockCustomerRepository::new();
     let mut batch = Some(batch);
     repo.expect_begin_batch()
-        .returning(move || Ok(Box::new(batch.take().unwrap())));
+        .returning(move |_| Ok(Box::new(batch.take().unwrap())));
     let err = service(repo)
         .bulk(
             &actor("sales"),

@@ -731,7 +731,7 @@ impl ImportService {
     ) -> Result<(), Stop> {
         let now = truncate_to_micros(self.clock.now());
         let news: Vec<NewCustomer> = creates.iter().map(|(_, n)| n.clone()).collect();
-        let mut b = self.customers.begin_batch().await?;
+        let mut b = self.customers.begin_batch(actor.tenant_id).await?;
         let together = async {
             if !news.is_empty() {
                 b.insert(actor.tenant_id, &news).await?;
@@ -745,7 +745,7 @@ impl ImportService {
             Err(e @ RepositoryError::Unavailable(_)) => return Err(e.into()),
             Err(_) => {
                 drop(b);
-                b = self.customers.begin_batch().await?;
+                b = self.customers.begin_batch(actor.tenant_id).await?;
                 for (line, n) in creates {
                     b.savepoint().await?;
                     match b.insert(actor.tenant_id, std::slice::from_ref(&n)).await {
@@ -1056,7 +1056,7 @@ impl ImportService {
         errors: &mut Vec<RowError>,
     ) -> Result<(), Stop> {
         let all: Vec<NewCustomer> = new_customers.iter().map(|(_, n)| n.clone()).collect();
-        let mut tx = self.orders.begin_bulk().await?;
+        let mut tx = self.orders.begin_bulk(actor.tenant_id).await?;
         let outcomes = match self
             .orders
             .place_many_in(actor, tx.as_mut(), &all, orders.clone())
@@ -1068,7 +1068,7 @@ impl ImportService {
             }
             Err(_) => {
                 drop(tx);
-                tx = self.orders.begin_bulk().await?;
+                tx = self.orders.begin_bulk(actor.tenant_id).await?;
                 self.orders_one_by_one(actor, tx.as_mut(), new_customers, orders, p, errors)
                     .await?
             }

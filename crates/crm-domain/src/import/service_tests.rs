@@ -193,7 +193,7 @@ fn one_batch_with(
 ) -> Written {
     let written: Written = Arc::new(Mutex::new(Log::default()));
     let (w, e) = (written.clone(), errors.clone());
-    customers.expect_begin_batch().times(1).returning(move || {
+    customers.expect_begin_batch().times(1).returning(move |_| {
         let mut b = MockCustomerBatch::new();
         let (wi, wn, ws, wk, wc) = (w.clone(), w.clone(), w.clone(), w.clone(), w.clone());
         let e = e.clone();
@@ -641,7 +641,7 @@ async fn an_order_for_an_unknown_customer_fails_when_customers_are_not_created()
     // The batch's transaction (it is opened even with nothing to place) places no order, and
     // records the checkpoint with the rejected row.
     let e = errors.clone();
-    ports.orders.expect_begin_bulk().returning(move || {
+    ports.orders.expect_begin_bulk().returning(move |_| {
         let mut tx = MockBulkOrderTransaction::new();
         tx.expect_insert_customers().never();
         tx.expect_lock_customers().returning(|_, _| Ok(vec![]));

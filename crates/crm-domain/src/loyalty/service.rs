@@ -115,7 +115,7 @@ impl LoyaltyService {
             if due.is_empty() {
                 continue;
             }
-            let mut tx = self.orders.begin().await?;
+            let mut tx = self.orders.begin(tenant.id).await?;
             for p in due {
                 // Re-read under the lock: an order may have moved the customer meanwhile.
                 let Some(c) = tx.lock_customer(tenant.id, p.customer_id).await? else {
@@ -281,7 +281,7 @@ impl LoyaltyService {
     ) -> Result<i64, DomainError> {
         let reason = reason_of(reason)?;
         let visibility = self.visibility(actor).await?;
-        let mut tx = self.orders.begin().await?;
+        let mut tx = self.orders.begin(actor.tenant_id).await?;
         let c = tx
             .lock_customer(actor.tenant_id, id)
             .await?
@@ -337,7 +337,7 @@ impl LoyaltyService {
         actor.require(Permission::CustomersManage)?;
         let reason = reason_of(reason)?;
         let visibility = self.visibility(actor).await?;
-        let mut tx = self.orders.begin().await?;
+        let mut tx = self.orders.begin(actor.tenant_id).await?;
         let c = tx
             .lock_customer(actor.tenant_id, id)
             .await?

@@ -352,7 +352,7 @@ fn begins(orders: &mut MockOrderRepository, txs: Vec<MockOrderTransaction>) {
     orders
         .expect_begin()
         .times(n)
-        .returning(move || Ok(Box::new(txs.next().unwrap())));
+        .returning(move |_| Ok(Box::new(txs.next().unwrap())));
 }
 
 fn moves(changes: &Mutex<Vec<TierChange>>) -> Vec<(CustomerId, Option<TierId>, Option<TierId>)> {

@@ -13,7 +13,7 @@ use super::service::{
 use crate::access::{Actor, Permission};
 use crate::customer::{Customer, LifecycleStage, NewCustomer};
 use crate::error::DomainError;
-use crate::ids::{CustomerId, TierId};
+use crate::ids::{CustomerId, TenantId, TierId};
 use crate::loyalty::{points_for, tier_change};
 use crate::values::Amount;
 
@@ -72,7 +72,7 @@ impl OrderService {
         orders: Vec<BulkOrder>,
     ) -> Result<Vec<BulkOutcome>, DomainError> {
         actor.require(Permission::CustomersEdit)?;
-        let mut tx = self.begin_bulk().await?;
+        let mut tx = self.begin_bulk(actor.tenant_id).await?;
         let outcomes = self
             .place_many_in(actor, tx.as_mut(), new_customers, orders)
             .await?;
@@ -85,8 +85,11 @@ impl OrderService {
     ///
     /// # Errors
     /// [`DomainError::Unavailable`] when the database cannot be reached.
-    pub async fn begin_bulk(&self) -> Result<Box<dyn BulkOrderTransaction>, DomainError> {
-        Ok(self.orders.begin_bulk().await?)
+    pub async fn begin_bulk(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Box<dyn BulkOrderTransaction>, DomainError> {
+        Ok(self.orders.begin_bulk(tenant).await?)
     }
 
     /// [`OrderService::place_many`] inside the caller's transaction `tx`, which it leaves

@@ -251,9 +251,12 @@ pub trait BulkOrderTransaction: Send {
 #[async_trait]
 pub trait OrderRepository: Send + Sync {
     /// Starts a transaction of single-order writes.
-    async fn begin(&self) -> Result<Box<dyn OrderTransaction>, RepositoryError>;
+    async fn begin(&self, tenant: TenantId) -> Result<Box<dyn OrderTransaction>, RepositoryError>;
     /// Starts a transaction of a batch of orders.
-    async fn begin_bulk(&self) -> Result<Box<dyn BulkOrderTransaction>, RepositoryError>;
+    async fn begin_bulk(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Box<dyn BulkOrderTransaction>, RepositoryError>;
     /// The tenant's order with this id.
     async fn find_order(
         &self,

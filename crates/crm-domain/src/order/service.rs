@@ -236,7 +236,7 @@ impl OrderService {
         {
             // A concurrent request stored the same ref first: answer with its order.
             Err(DomainError::Conflict { field, .. }) if field == "order_ref" => {
-                let mut tx = self.orders.begin().await?;
+                let mut tx = self.orders.begin(actor.tenant_id).await?;
                 let existing = match order_ref.as_deref() {
                     Some(r) => tx.order_by_ref(tenant.id, r).await?,
                     None => None,
@@ -263,7 +263,7 @@ impl OrderService {
         override_credit_limit: bool,
     ) -> Result<Placed, DomainError> {
         let now = self.clock.now();
-        let mut tx = self.orders.begin().await?;
+        let mut tx = self.orders.begin(actor.tenant_id).await?;
         // Judged on the locked row: the assignment cannot change before the commit.
         let customer = tx
             .lock_customer(tenant.id, customer_id)
@@ -342,7 +342,7 @@ impl OrderService {
         let visibility = tenant.visibility_of(actor)?;
         let now = self.clock.now();
         let customer_id = self.get(actor, id).await?.customer_id;
-        let mut tx = self.orders.begin().await?;
+        let mut tx = self.orders.begin(actor.tenant_id).await?;
         // Customer first, then order: every writer locks in this order.
         let customer = tx
             .lock_customer(tenant.id, customer_id)

@@ -45,7 +45,7 @@ fn repo_with(tx: MockOrderTransaction) -> MockOrderRepository {
     let mut tx = Some(tx);
     repo.expect_begin()
         .times(1)
-        .returning(move || Ok(Box::new(tx.take().unwrap())));
+        .returning(move |_| Ok(Box::new(tx.take().unwrap())));
     repo
 }
 
@@ -54,7 +54,7 @@ fn bulk_repo_with(tx: MockBulkOrderTransaction) -> MockOrderRepository {
     let mut tx = Some(tx);
     repo.expect_begin_bulk()
         .times(1)
-        .returning(move || Ok(Box::new(tx.take().unwrap())));
+        .returning(move |_| Ok(Box::new(tx.take().unwrap())));
     repo
 }
 
@@ -195,7 +195,7 @@ async fn completing_an_unpaid_order_beyond_the_credit_limit_is_refused() {
     let mut tx = Some(tx);
     repo.expect_begin()
         .times(1)
-        .returning(move || Ok(Box::new(tx.take().unwrap())));
+        .returning(move |_| Ok(Box::new(tx.take().unwrap())));
     let change = OrderChange {
         status: Some(OrderStatus::Completed),
         payment_status: None,
@@ -297,7 +297,7 @@ async fn a_refund_takes_back_exactly_the_points_the_order_earned_but_never_below
     let mut tx = Some(tx);
     repo.expect_begin()
         .times(1)
-        .returning(move || Ok(Box::new(tx.take().unwrap())));
+        .returning(move |_| Ok(Box::new(tx.take().unwrap())));
     let change = OrderChange {
         status: Some(OrderStatus::Refunded),
         payment_status: None,
@@ -328,7 +328,7 @@ async fn a_forbidden_transition_writes_nothing() {
     tx.expect_commit().never();
     let mut tx = Some(tx);
     repo.expect_begin()
-        .returning(move || Ok(Box::new(tx.take().unwrap())));
+        .returning(move |_| Ok(Box::new(tx.take().unwrap())));
     let change = OrderChange {
         status: Some(OrderStatus::Completed),
         payment_status: None,

@@ -148,7 +148,8 @@ pub trait PrivacyTransaction: Send {
 #[async_trait]
 pub trait PrivacyRepository: Send + Sync {
     /// Starts a transaction.
-    async fn begin(&self) -> Result<Box<dyn PrivacyTransaction>, RepositoryError>;
+    async fn begin(&self, tenant: TenantId)
+    -> Result<Box<dyn PrivacyTransaction>, RepositoryError>;
 
     /// The customer's current consents (one per purpose that has any).
     async fn consents(

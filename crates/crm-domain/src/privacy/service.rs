@@ -111,7 +111,7 @@ impl PrivacyService {
     ) -> Result<Erasure, DomainError> {
         actor.require(Permission::CustomersManage)?;
         let tenant = actor.tenant_id;
-        let mut tx = self.privacy.begin().await?;
+        let mut tx = self.privacy.begin(tenant).await?;
         let customer = tx
             .lock_customer(tenant, id)
             .await?
@@ -262,7 +262,7 @@ impl PrivacyService {
         let (source, at) = input.validate(now)?;
         let visibility = crate::tenant::visibility(self.tenants.as_ref(), actor).await?;
         let tenant = actor.tenant_id;
-        let mut tx = self.privacy.begin().await?;
+        let mut tx = self.privacy.begin(tenant).await?;
         let customer = tx
             .lock_customer(tenant, id)
             .await?

@@ -110,7 +110,7 @@ fn beginning(tx: MockPrivacyTransaction) -> MockPrivacyRepository {
     privacy
         .expect_begin()
         .times(1)
-        .return_once(move || Ok(Box::new(tx)));
+        .return_once(move |_| Ok(Box::new(tx)));
     privacy
 }
 

@@ -2,7 +2,7 @@
 
 use crm_domain::RepositoryError;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use super::mapping::{terms_column, to_domain};
 use crate::db::Database;
@@ -14,7 +14,8 @@ use crate::error::map_db_err;
 pub(crate) async fn backfill_search(db: &Database) -> Result<u64, RepositoryError> {
     let mut done = 0;
     loop {
-        let txn = db.write.begin().await.map_err(map_db_err)?;
+        // Cross-tenant by nature: every tenant's customers.
+        let txn = db.system_tx().await?;
         let rows = customer::Entity::find()
             .filter(customer::Column::SearchText.eq(""))
             .limit(500)

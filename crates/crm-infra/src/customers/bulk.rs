@@ -47,7 +47,7 @@ impl SeaCustomerRepository {
         if rows.is_empty() {
             return Ok(());
         }
-        let txn = self.begin().await?;
+        let txn = self.begin(tenant).await?;
         insert_rows(&txn, tenant, rows).await?;
         self.bulk_rows
             .add(
@@ -258,8 +258,9 @@ impl crm_domain::customer::CustomerBatch for SeaCustomerBatch {
 /// transaction.
 pub(super) async fn begin_batch(
     repo: &SeaCustomerRepository,
+    tenant: TenantId,
 ) -> Result<Box<dyn crm_domain::customer::CustomerBatch>, RepositoryError> {
-    let txn = repo.begin().await?;
+    let txn = repo.begin(tenant).await?;
     Ok(Box::new(SeaCustomerBatch {
         txn,
         backend: repo.db.backend(),

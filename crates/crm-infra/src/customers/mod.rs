@@ -20,10 +20,9 @@ use crm_domain::customer::{
     ProfileUpdate, UniqueField,
 };
 use crm_domain::{CustomerId, RepositoryError, TenantId};
-use sea_orm::{DatabaseTransaction, TransactionTrait};
+use sea_orm::DatabaseTransaction;
 
 use crate::db::Database;
-use crate::error::map_db_err;
 
 pub(crate) use backfill::backfill_search;
 pub(crate) use bulk::insert_new;
@@ -47,8 +46,9 @@ impl SeaCustomerRepository {
         }
     }
 
-    async fn begin(&self) -> Result<DatabaseTransaction, RepositoryError> {
-        self.db.write.begin().await.map_err(map_db_err)
+    /// A write transaction scoped to `tenant` ([`Database::tenant_tx`]).
+    async fn begin(&self, tenant: TenantId) -> Result<DatabaseTransaction, RepositoryError> {
+        self.db.tenant_tx(tenant).await
     }
 }
 
@@ -56,8 +56,9 @@ impl SeaCustomerRepository {
 impl CustomerRepository for SeaCustomerRepository {
     async fn begin_batch(
         &self,
+        tenant: TenantId,
     ) -> Result<Box<dyn crm_domain::customer::CustomerBatch>, RepositoryError> {
-        bulk::begin_batch(self).await
+        bulk::begin_batch(self, tenant).await
     }
 
     async fn create(
@@ -74,7 +75,10 @@ impl CustomerRepository for SeaCustomerRepository {
         id: CustomerId,
         include_deleted: bool,
     ) -> Result<Option<Customer>, RepositoryError> {
-        queries::find_in(&self.db.read, tenant, id, include_deleted).await
+        let conn = self.db.tenant_read(tenant).await?;
+        let found = queries::find_in(&conn, tenant, id, include_deleted).await?;
+        conn.end().await?;
+        Ok(found)
     }
 
     async fn find_by_unique(
@@ -117,7 +121,10 @@ impl CustomerRepository for SeaCustomerRepository {
         id: CustomerId,
         limit: u32,
     ) -> Result<Vec<String>, RepositoryError> {
-        queries::open_order_refs(&self.db.read, tenant, id, limit).await
+        let conn = self.db.tenant_read(tenant).await?;
+        let refs = queries::open_order_refs(&conn, tenant, id, limit).await?;
+        conn.end().await?;
+        Ok(refs)
     }
 
     async fn list(
@@ -168,14 +175,17 @@ impl CustomerRepository for SeaCustomerRepository {
         let Some(near) = query.filter.near() else {
             return Ok(None);
         };
-        customer::Entity::find()
+        let conn = self.db.tenant_read(tenant).await?;
+        let key = customer::Entity::find()
             .select_only()
             .column_as(query_sql::distance_key(&near), "distance_key")
             .filter(customer::Column::TenantId.eq(tenant.0))
             .filter(customer::Column::Id.eq(id.0))
             .into_tuple::<f64>()
-            .one(&self.db.read)
+            .one(&conn)
             .await
-            .map_err(map_db_err)
+            .map_err(crate::map_db_err)?;
+        conn.end().await?;
+        Ok(key)
     }
 }

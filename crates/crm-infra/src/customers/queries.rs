@@ -64,6 +64,7 @@ pub(super) async fn find_by_unique(
     field: UniqueField,
     value: &str,
 ) -> Result<Option<CustomerId>, RepositoryError> {
+    let conn = repo.db.tenant_read(tenant).await?;
     let id: Option<Uuid> = customer::Entity::find()
         .select_only()
         .column(customer::Column::Id)
@@ -71,9 +72,10 @@ pub(super) async fn find_by_unique(
         .filter(unique_column(field).eq(value))
         .filter(customer::Column::DeletedAt.is_null())
         .into_tuple()
-        .one(&repo.db.read)
+        .one(&conn)
         .await
         .map_err(map_db_err)?;
+    conn.end().await?;
     Ok(id.map(CustomerId))
 }
 
@@ -87,16 +89,16 @@ pub(super) async fn find_many_by_unique(
     if values.is_empty() {
         return Ok(Vec::new());
     }
-    customer::Entity::find()
+    let conn = repo.db.tenant_read(tenant).await?;
+    let rows = customer::Entity::find()
         .filter(customer::Column::TenantId.eq(tenant.0))
         .filter(unique_column(field).is_in(values))
         .filter(customer::Column::DeletedAt.is_null())
-        .all(&repo.db.read)
+        .all(&conn)
         .await
-        .map_err(map_db_err)?
-        .into_iter()
-        .map(to_domain)
-        .collect()
+        .map_err(map_db_err)?;
+    conn.end().await?;
+    rows.into_iter().map(to_domain).collect()
 }
 
 /// [`crm_domain::customer::CustomerRepository::find_idempotency`].
@@ -105,10 +107,12 @@ pub(super) async fn find_idempotency(
     tenant: TenantId,
     key: &str,
 ) -> Result<Option<IdempotencyRecord>, RepositoryError> {
+    let conn = repo.db.tenant_read(tenant).await?;
     let row = idempotency_key::Entity::find_by_id((tenant.0, key.to_owned()))
-        .one(&repo.db.read)
+        .one(&conn)
         .await
         .map_err(map_db_err)?;
+    conn.end().await?;
     Ok(row.map(|r| IdempotencyRecord {
         key: r.key,
         fingerprint: r.fingerprint,
@@ -148,13 +152,13 @@ pub(super) async fn list(
     visibility: &Visibility,
     query: &CustomerQuery,
 ) -> Result<Vec<Customer>, RepositoryError> {
-    super::query_sql::page(tenant, visibility, repo.db.backend(), query)
-        .all(&repo.db.read)
+    let conn = repo.db.tenant_read(tenant).await?;
+    let rows = super::query_sql::page(tenant, visibility, repo.db.backend(), query)
+        .all(&conn)
         .await
-        .map_err(map_db_err)?
-        .into_iter()
-        .map(to_domain)
-        .collect()
+        .map_err(map_db_err)?;
+    conn.end().await?;
+    rows.into_iter().map(to_domain).collect()
 }
 
 /// [`crm_domain::customer::CustomerRepository::aggregates`]: one grouped pass plus two range
@@ -171,7 +175,8 @@ pub(super) async fn aggregates(
     let backend = repo.db.backend();
     use sea_orm::sea_query::Expr;
     type Col = customer::Column;
-    let db = &repo.db.read;
+    let conn = repo.db.tenant_read(tenant).await?;
+    let db = &conn;
     // One pass: group by every breakdown at once (a few hundred groups at most) and fold
     // the groups here, instead of one scan of the filtered customers per breakdown.
     type Group = (
@@ -252,6 +257,7 @@ pub(super) async fn aggregates(
         .count(db)
         .await
         .map_err(map_db_err)?;
+    conn.end().await?;
     for v in [&mut out.by_status, &mut out.by_type, &mut out.by_stage] {
         v.sort();
     }
@@ -268,8 +274,11 @@ pub(super) async fn count(
     query: &CustomerQuery,
 ) -> Result<u64, RepositoryError> {
     use sea_orm::PaginatorTrait;
-    super::query_sql::filtered(tenant, visibility, repo.db.backend(), query)
-        .count(&repo.db.read)
+    let conn = repo.db.tenant_read(tenant).await?;
+    let n = super::query_sql::filtered(tenant, visibility, repo.db.backend(), query)
+        .count(&conn)
         .await
-        .map_err(map_db_err)
+        .map_err(map_db_err)?;
+    conn.end().await?;
+    Ok(n)
 }

@@ -70,8 +70,8 @@ pub(super) async fn create(
     new: NewCustomer,
     idempotency: Option<IdempotencyRecord>,
 ) -> Result<Customer, RepositoryError> {
-    let txn = repo.begin().await?;
     let tenant = new.tenant_id;
+    let txn = repo.begin(tenant).await?;
     // The key goes first: a concurrent request with the same key waits here, then fails
     // with a conflict and replays this one's answer.
     if let Some(rec) = &idempotency {
@@ -111,7 +111,7 @@ pub(super) async fn update_profile(
     repo: &SeaCustomerRepository,
     u: ProfileUpdate,
 ) -> Result<Customer, RepositoryError> {
-    let txn = repo.begin().await?;
+    let txn = repo.begin(u.tenant_id).await?;
     let code: Option<String> = customer::Entity::find()
         .select_only()
         .column(customer::Column::CustomerCode)
@@ -191,7 +191,7 @@ pub(super) async fn set_deleted(
     repo: &SeaCustomerRepository,
     c: DeletionChange,
 ) -> Result<Customer, RepositoryError> {
-    let txn = repo.begin().await?;
+    let txn = repo.begin(c.tenant_id).await?;
     if c.deleted_at.is_some() {
         // Serialise with order placement, which locks the customer row too: under the lock, an
         // order placed before this delete is seen here, and one placed after finds the customer
