@@ -293,23 +293,27 @@ pub fn services_with(
             ids.clone(),
         )),
         analytics: analytics.clone(),
-        imports: Arc::new(ImportService::new(
-            import_customers.clone(),
-            tenant_repo.clone(),
-            // This process's jobs, under leases: an import's job is renewed by the heartbeat.
-            job_repo.clone(),
-            Arc::new(SeaImportRepository::new(jobs_db.clone())),
-            Arc::new(DiskImportFiles::new(limits)),
-            Arc::new(OrderService::new(
-                import_customers,
-                Arc::new(SeaOrderRepository::new(jobs_db.clone())),
+        imports: Arc::new(
+            ImportService::new(
+                import_customers.clone(),
                 tenant_repo.clone(),
+                // This process's jobs, under leases: an import's job is renewed by the heartbeat.
+                job_repo.clone(),
+                Arc::new(SeaImportRepository::new(jobs_db.clone())),
+                Arc::new(DiskImportFiles::new(limits)),
+                Arc::new(OrderService::new(
+                    import_customers,
+                    Arc::new(SeaOrderRepository::new(jobs_db.clone())),
+                    tenant_repo.clone(),
+                    clock.clone(),
+                    ids.clone(),
+                )),
                 clock.clone(),
                 ids.clone(),
-            )),
-            clock.clone(),
-            ids.clone(),
-        )),
+            )
+            // A dry run reads the customers' stored addresses (its preview's billing address).
+            .with_addresses(Arc::new(SeaAddressRepository::new(jobs_db.clone()))),
+        ),
         segments,
         jobs: Arc::new(JobService::new(job_repo)),
         tiers: Arc::new(TierService::new(tier_repo.clone(), ids.clone())),
