@@ -275,7 +275,111 @@ async fn an_explicit_mapping_targets_address_fields_and_bad_ones_are_rejected(ba
     );
 }
 
+/// `GET /api/v1/exports/customers?<query>`: status and body.
+async fn export(app: &TestApp, token: &str, query: &str) -> (u16, Vec<u8>) {
+    let r = app
+        .http
+        .get(format!("{}/api/v1/exports/customers?{query}", app.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.bytes().await.unwrap().to_vec())
+}
+
+const ADDRESS_QUERY: &str = "sort=name&columns=name,email,billing_address_line1,\
+     billing_address_line2,billing_district,billing_city,billing_region,billing_postal_code,\
+     billing_country,shipping_address_line1,shipping_city,shipping_country";
+
+async fn the_list_export_has_default_address_columns_that_import_back(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let t = app.token(app.tenant("Toko").await, "admin");
+    let r = app
+        .post(
+            "/api/v1/customers",
+            &t,
+            json!({
+                "name": "Ani",
+                "email": "ani@example.com",
+                "addresses": [
+                    {"type": "billing", "line1": "Jl. Merdeka 1", "district": "Sumur Bandung",
+                     "city": "Bandung", "region": "Jawa Barat", "postal_code": "40111"},
+                    {"type": "shipping", "line1": "Gudang 2", "city": "Cikarang"},
+                    {"type": "billing", "line1": "Old Street 3", "city": "Bogor"}
+                ]
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = app
+        .post(
+            "/api/v1/customers",
+            &t,
+            json!({"name": "Budi", "email": "budi@example.com"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+
+    let (status, body) = export(&app, &t, ADDRESS_QUERY).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let csv = String::from_utf8(body).unwrap();
+    // RFC 4180 line ends.
+    assert_eq!(
+        csv.replace("\r\n", "\n"),
+        "name,email,billing_address_line1,billing_address_line2,billing_district,billing_city,\
+         billing_region,billing_postal_code,billing_country,shipping_address_line1,shipping_city,\
+         shipping_country\n\
+         Ani,ani@example.com,Jl. Merdeka 1,,Sumur Bandung,Bandung,Jawa Barat,40111,ID,Gudang 2,\
+         Cikarang,ID\n\
+         Budi,budi@example.com,,,,,,,,,,\n"
+    );
+    // Not in the default columns; an unknown address column is a 400 naming `columns`.
+    let (status, body) = export(&app, &t, "sort=name").await;
+    assert_eq!(status, 200);
+    assert!(!String::from_utf8(body).unwrap().contains("billing_"));
+    let (status, body) = export(&app, &t, "columns=name,billing_street").await;
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    let problem: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(problem["errors"][0]["field"], "columns", "{problem}");
+
+    // The CSV imports into another tenant with the same default billing address.
+    let other = app.token(app.tenant("Cabang").await, "admin");
+    let job = import(&app, &other, &csv, json!({"kind": "customers"})).await;
+    assert_eq!(counts(&job), [2, 2, 0, 0, 0], "{job}");
+    let ani = customer(&app, &other, "ani@example.com").await;
+    let billing = &ani["default_billing_address"];
+    assert_eq!(billing["line1"], "Jl. Merdeka 1", "{ani}");
+    assert_eq!(billing["district"], "Sumur Bandung");
+    assert_eq!(billing["city"], "Bandung");
+    assert_eq!(billing["region"], "Jawa Barat");
+    assert_eq!(billing["postal_code"], "40111");
+    assert_eq!(ani["default_shipping_address"], Value::Null);
+    let budi = customer(&app, &other, "budi@example.com").await;
+    assert_eq!(budi["default_billing_address"], Value::Null);
+
+    // So does the XLSX workbook of the same export.
+    let (status, xlsx) = export(&app, &t, &format!("format=xlsx&{ADDRESS_QUERY}")).await;
+    assert_eq!(status, 200);
+    let third = app.token(app.tenant("Gudang").await, "admin");
+    let job = import_bytes(
+        &app,
+        &third,
+        "customers.xlsx",
+        xlsx,
+        json!({"kind": "customers"}),
+    )
+    .await;
+    assert_eq!(counts(&job), [2, 2, 0, 0, 0], "{job}");
+    let ani = customer(&app, &third, "ani@example.com").await;
+    assert_eq!(ani["default_billing_address"]["city"], "Bandung", "{ani}");
+    assert_eq!(ani["default_billing_address"]["postal_code"], "40111");
+}
+
 on_both_backends!(
     indonesian_address_columns_make_the_default_billing_address,
     an_explicit_mapping_targets_address_fields_and_bad_ones_are_rejected,
+    the_list_export_has_default_address_columns_that_import_back,
 );

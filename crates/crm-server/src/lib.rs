@@ -273,15 +273,19 @@ pub fn services_with(
         ids.clone(),
     ));
     Services {
+        exports: Arc::new(
+            ExportService::new(
+                customers.clone(),
+                order_repo.clone(),
+                segments.clone(),
+                analytics.clone(),
+                privacy.clone(),
+                clock.clone(),
+            )
+            // The list export's billing_* / shipping_* columns.
+            .with_addresses(addresses.clone()),
+        ),
         addresses,
-        exports: Arc::new(ExportService::new(
-            customers.clone(),
-            order_repo.clone(),
-            segments.clone(),
-            analytics.clone(),
-            privacy.clone(),
-            clock.clone(),
-        )),
         privacy,
         customers,
         orders: orders.clone(),

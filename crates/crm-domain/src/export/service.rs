@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use super::model::{EXPORT_PAGE_SIZE, ExportFormat};
 use super::ports::{ExportSink, SheetWriters};
 use crate::access::{Actor, Permission};
+use crate::address::{Address, AddressService};
 use crate::analytics::service::CustomerAnalytics;
 use crate::analytics::{AnalyticsService, PredictionOptions};
 use crate::customer::{Customer, CustomerQuery, CustomerService, Page};
@@ -45,14 +46,17 @@ pub struct CustomerData {
     pub consent_history: Vec<ConsentEvent>,
 }
 
-/// A customer's row of a list export: the record and its current consents (one per purpose
-/// that has any; empty when the sheet has no consent column).
+/// A customer's row of a list export: the record, its current consents (one per purpose
+/// that has any; empty when the sheet has no consent column) and its default billing and
+/// shipping addresses (empty when the sheet has no address column).
 #[derive(Debug, Clone, Copy)]
 pub struct CustomerRow<'a> {
     /// The customer.
     pub customer: &'a Customer,
     /// Its current consents.
     pub consents: &'a [Consent],
+    /// Its default `billing` and `shipping` addresses.
+    pub addresses: &'a [Address],
 }
 
 impl CustomerRow<'_> {
@@ -68,6 +72,12 @@ impl CustomerRow<'_> {
                 .map(|c| c.status.as_str().to_owned())
                 .unwrap_or_default(),
         )
+    }
+
+    /// The cell of an export-only address column (`billing_city`, ...; see
+    /// [`ADDRESS_COLUMNS`](super::ADDRESS_COLUMNS)); `None` when `column` is not one.
+    pub fn address_cell(&self, column: &str) -> Option<String> {
+        super::address_cell(column, self.addresses)
     }
 }
 
@@ -91,6 +101,7 @@ pub struct ExportService {
     analytics: Arc<AnalyticsService>,
     privacy: Arc<PrivacyService>,
     clock: Arc<dyn Clock>,
+    addresses: Option<Arc<AddressService>>,
 }
 
 impl ExportService {
@@ -110,7 +121,16 @@ impl ExportService {
             analytics,
             privacy,
             clock,
+            addresses: None,
         }
+    }
+
+    /// Gives the list export the customers' default addresses, for its address columns
+    /// ([`ADDRESS_COLUMNS`](super::ADDRESS_COLUMNS)); without it they are empty.
+    #[must_use]
+    pub fn with_addresses(mut self, addresses: Arc<AddressService>) -> Self {
+        self.addresses = Some(addresses);
+        self
     }
 
     /// Whether the caller may export.
@@ -171,6 +191,10 @@ impl ExportService {
             .headers
             .iter()
             .any(|h| ConsentPurpose::from_export_column(h).is_some());
+        let address_reader = self
+            .addresses
+            .as_ref()
+            .filter(|_| sheet.headers.iter().any(|h| super::is_address_column(h)));
         loop {
             let consents = if with_consents {
                 let ids = page.items.iter().map(|c| c.id).collect();
@@ -178,10 +202,19 @@ impl ExportService {
             } else {
                 Default::default()
             };
+            let mut addresses: std::collections::HashMap<CustomerId, Vec<Address>> =
+                Default::default();
+            if let Some(reader) = address_reader {
+                let ids: Vec<CustomerId> = page.items.iter().map(|c| c.id).collect();
+                for a in reader.defaults_of(actor, &ids).await? {
+                    addresses.entry(a.customer_id).or_default().push(a);
+                }
+            }
             for customer in &page.items {
                 let row = CustomerRow {
                     customer,
                     consents: consents.get(&customer.id).map_or(&[], Vec::as_slice),
+                    addresses: addresses.get(&customer.id).map_or(&[], Vec::as_slice),
                 };
                 writer.write_row(&(sheet.cells)(&row)?)?;
             }
@@ -823,6 +856,7 @@ mod tests {
         let row = CustomerRow {
             customer: &customer(),
             consents: &[],
+            addresses: &[],
         };
         assert_eq!(row.consent_cell("name"), None);
     }
