@@ -145,8 +145,22 @@ async fn indonesian_address_columns_make_the_default_billing_address(backend: Db
     assert_eq!(siti["default_billing_address"]["city"], "Jakarta Pusat");
     assert_eq!(siti["default_billing_address"]["district"], Value::Null);
 
-    // An `update` re-import changes the city of the same address; the rest stays.
+    // An `update` re-import changes the city of the same address; the rest stays. Its dry run
+    // shows the stored address with the new city, and changes nothing.
     let moved = "Nama,Email,Kota\nBudi Santoso,budi@example.com,Cimahi\n";
+    let dry = import(
+        &app,
+        &t,
+        moved,
+        json!({"kind": "customers", "duplicate_policy": "update", "dry_run": true}),
+    )
+    .await;
+    assert_eq!(counts(&dry), [1, 0, 1, 0, 0], "{dry}");
+    let shown = &dry["progress"]["preview"][0]["billing_address"];
+    assert_eq!(shown["city"], "Cimahi", "{dry}");
+    assert_eq!(shown["line1"], "Jl. Merdeka No. 1", "{dry}");
+    let unchanged = customer(&app, &t, "budi@example.com").await;
+    assert_eq!(unchanged["default_billing_address"]["city"], "Bandung");
     let job = import(
         &app,
         &t,
@@ -207,6 +221,24 @@ async fn indonesian_address_columns_make_the_default_billing_address(backend: Db
     )
     .await;
     assert_eq!(counts(&job), [2, 0, 1, 1, 0], "{job}");
+    // Two rows of one file for a new customer: one customer, one address, the later city.
+    let twice = "Nama,Email,Alamat,Kota\n\
+                 Gilang,gilang@example.com,Jl. Dago 5,Bandung\n\
+                 Gilang,gilang@example.com,,Garut\n";
+    let job = import(
+        &app,
+        &t,
+        twice,
+        json!({"kind": "customers", "duplicate_policy": "update"}),
+    )
+    .await;
+    assert_eq!(counts(&job), [2, 1, 1, 0, 0], "{job}");
+    let gilang = customer(&app, &t, "gilang@example.com").await;
+    let list = addresses(&app, &t, &gilang).await;
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["city"], "Garut");
+    assert_eq!(list[0]["line1"], "Jl. Dago 5");
+    assert_eq!(list[0]["version"], 1);
     let fajar = customer(&app, &t, "fajar@example.com").await;
     assert_eq!(fajar["country"], "SG");
     assert_eq!(fajar["default_billing_address"]["city"], "Singapore");
