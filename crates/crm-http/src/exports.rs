@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use crm_domain::customer::CustomerQuery;
 use crm_domain::export::{
-    CustomerData, CustomerRow, CustomerSheet, ExportFormat, ExportSink, SheetError,
+    ADDRESS_COLUMNS, CustomerData, CustomerRow, CustomerSheet, ExportFormat, ExportSink, SheetError,
 };
 use crm_domain::{Actor, CustomerId, DomainError};
 use futures_util::{Stream, StreamExt};
@@ -93,7 +93,12 @@ struct ExportOptionsParams {
     /// assigned_to, tags, currency, country, is_vip, total_orders, total_spent, last_order_at,
     /// loyalty_points, created_at, external_ref, consent_marketing_email, consent_marketing_sms,
     /// consent_marketing_whatsapp. Tags are joined with `;`; `metadata` and `rfm` are JSON; a
-    /// consent column holds `granted`, `withdrawn` or nothing (never recorded).
+    /// consent column holds `granted`, `withdrawn` or nothing (never recorded). Optional, not
+    /// in the default: the default billing and shipping addresses, flattened —
+    /// `billing_address_line1`, `billing_address_line2`, `billing_district`, `billing_city`,
+    /// `billing_region`, `billing_postal_code`, `billing_country`, and the same with
+    /// `shipping_` (empty when the customer has no default address of the type; a customers
+    /// import reads the `billing_*` ones back as the default billing address).
     columns: Option<String>,
 }
 
@@ -140,19 +145,20 @@ fn export_request(query: &str) -> Result<ExportRequest, ApiError> {
             "columns" => {
                 let list = columns.get_or_insert_with(Vec::new);
                 for column in value.split(',').map(str::trim).filter(|c| !c.is_empty()) {
-                    let known =
-                        CUSTOMER_COLUMNS
-                            .iter()
-                            .find(|c| **c == column)
-                            .ok_or_else(|| {
-                                ApiError::bad(
-                                    "columns",
-                                    format!(
-                                        "`{column}` is not a customer field; known: {}",
-                                        CUSTOMER_COLUMNS.join(", ")
-                                    ),
-                                )
-                            })?;
+                    let known = CUSTOMER_COLUMNS
+                        .iter()
+                        .chain(ADDRESS_COLUMNS)
+                        .find(|c| **c == column)
+                        .ok_or_else(|| {
+                            ApiError::bad(
+                                "columns",
+                                format!(
+                                    "`{column}` is not a customer field; known: {}, {}",
+                                    CUSTOMER_COLUMNS.join(", "),
+                                    ADDRESS_COLUMNS.join(", ")
+                                ),
+                            )
+                        })?;
                     if list.contains(known) {
                         return Err(ApiError::bad(
                             "columns",
@@ -208,7 +214,8 @@ fn cell(value: Option<&Value>) -> String {
 }
 
 /// A customer's cells in `columns`, as the customer API shows them; a consent column holds
-/// the purpose's current status, a `primary_contact_*` column the primary contact's value.
+/// the purpose's current status, a `primary_contact_*` column the primary contact's value, an
+/// address column (`billing_city`, ...) the value of the customer's default address of its type.
 fn cells(row: &CustomerRow<'_>, columns: &[&str]) -> Result<Vec<String>, DomainError> {
     let value = serde_json::to_value(CustomerResponse::from(row.customer))
         .map_err(|e| DomainError::Internal(format!("serialising a customer: {e}")))?;
@@ -217,6 +224,7 @@ fn cells(row: &CustomerRow<'_>, columns: &[&str]) -> Result<Vec<String>, DomainE
         .map(|c| {
             row.consent_cell(c)
                 .or_else(|| row.contact_cell(c))
+                .or_else(|| row.address_cell(c))
                 .unwrap_or_else(|| cell(value.get(*c)))
         })
         .collect())

@@ -139,6 +139,79 @@ pub(crate) async fn insert_addresses<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Addresses per multi-row `INSERT` (about 20 columns each: under SQLite's 32,766 bound
+/// parameters).
+const ADDRESS_ROWS_PER_INSERT: usize = 1_000;
+
+/// Inserts many addresses in `conn` with multi-row inserts (the bulk path of imports).
+pub(crate) async fn insert_many_addresses<C: ConnectionTrait>(
+    conn: &C,
+    addresses: &[Address],
+) -> Result<(), RepositoryError> {
+    for chunk in addresses.chunks(ADDRESS_ROWS_PER_INSERT) {
+        customer_address::Entity::insert_many(chunk.iter().map(address_row))
+            .exec_without_returning(conn)
+            .await
+            .map_err(map_db_err)?;
+    }
+    Ok(())
+}
+
+/// Every address of these customers of `tenant`, oldest first (by creation time, then id).
+pub(crate) async fn addresses_of<C: ConnectionTrait>(
+    conn: &C,
+    tenant: TenantId,
+    customers: Vec<CustomerId>,
+) -> Result<Vec<Address>, RepositoryError> {
+    if customers.is_empty() {
+        return Ok(Vec::new());
+    }
+    customer_address::Entity::find()
+        .filter(A::TenantId.eq(tenant.0))
+        .filter(A::CustomerId.is_in(customers.into_iter().map(|c| c.0)))
+        .order_by(A::CreatedAt, Order::Asc)
+        .order_by(A::Id, Order::Asc)
+        .all(conn)
+        .await
+        .map_err(map_db_err)?
+        .into_iter()
+        .map(address_to_domain)
+        .collect()
+}
+
+/// Writes `address` over the stored row of its tenant if its version is still
+/// `expected_version`; [`RepositoryError::Stale`] when not.
+pub(crate) async fn update_address<C: ConnectionTrait>(
+    conn: &C,
+    address: &Address,
+    expected_version: i64,
+) -> Result<(), RepositoryError> {
+    let mut row = address_row(address);
+    // The key and the creation stay.
+    for c in [
+        A::TenantId,
+        A::Id,
+        A::CustomerId,
+        A::CreatedAt,
+        A::CreatedBy,
+    ] {
+        row.not_set(c);
+    }
+    let result = customer_address::Entity::update_many()
+        .set(row)
+        .filter(A::TenantId.eq(address.tenant_id.0))
+        .filter(A::Id.eq(address.id.0))
+        .filter(A::Version.eq(expected_version))
+        .exec(conn)
+        .await
+        .map_err(map_db_err)?;
+    if result.rows_affected == 1 {
+        Ok(())
+    } else {
+        Err(RepositoryError::Stale)
+    }
+}
+
 #[async_trait]
 impl AddressRepository for SeaAddressRepository {
     async fn begin(
@@ -229,30 +302,7 @@ impl AddressTransaction for SeaAddressTransaction {
         address: &Address,
         expected_version: i64,
     ) -> Result<(), RepositoryError> {
-        let mut row = address_row(address);
-        // The key and the creation stay.
-        for c in [
-            A::TenantId,
-            A::Id,
-            A::CustomerId,
-            A::CreatedAt,
-            A::CreatedBy,
-        ] {
-            row.not_set(c);
-        }
-        let result = customer_address::Entity::update_many()
-            .set(row)
-            .filter(A::TenantId.eq(address.tenant_id.0))
-            .filter(A::Id.eq(address.id.0))
-            .filter(A::Version.eq(expected_version))
-            .exec(&self.txn)
-            .await
-            .map_err(map_db_err)?;
-        if result.rows_affected == 1 {
-            Ok(())
-        } else {
-            Err(RepositoryError::Stale)
-        }
+        update_address(&self.txn, address, expected_version).await
     }
 
     async fn delete(&mut self, tenant: TenantId, id: AddressId) -> Result<(), RepositoryError> {

@@ -287,17 +287,21 @@ pub fn services_with(
         ids.clone(),
     ));
     Services {
+        exports: Arc::new(
+            ExportService::new(
+                customers.clone(),
+                order_repo.clone(),
+                segments.clone(),
+                analytics.clone(),
+                privacy.clone(),
+                contacts.clone(),
+                clock.clone(),
+            )
+            // The list export's billing_* / shipping_* columns.
+            .with_addresses(addresses.clone()),
+        ),
         addresses,
-        contacts: contacts.clone(),
-        exports: Arc::new(ExportService::new(
-            customers.clone(),
-            order_repo.clone(),
-            segments.clone(),
-            analytics.clone(),
-            privacy.clone(),
-            contacts.clone(),
-            clock.clone(),
-        )),
+        contacts,
         privacy,
         customers,
         orders: orders.clone(),
@@ -309,23 +313,27 @@ pub fn services_with(
             ids.clone(),
         )),
         analytics: analytics.clone(),
-        imports: Arc::new(ImportService::new(
-            import_customers.clone(),
-            tenant_repo.clone(),
-            // This process's jobs, under leases: an import's job is renewed by the heartbeat.
-            job_repo.clone(),
-            Arc::new(SeaImportRepository::new(jobs_db.clone())),
-            Arc::new(DiskImportFiles::new(limits)),
-            Arc::new(OrderService::new(
-                import_customers,
-                Arc::new(SeaOrderRepository::new(jobs_db.clone())),
+        imports: Arc::new(
+            ImportService::new(
+                import_customers.clone(),
                 tenant_repo.clone(),
+                // This process's jobs, under leases: an import's job is renewed by the heartbeat.
+                job_repo.clone(),
+                Arc::new(SeaImportRepository::new(jobs_db.clone())),
+                Arc::new(DiskImportFiles::new(limits)),
+                Arc::new(OrderService::new(
+                    import_customers,
+                    Arc::new(SeaOrderRepository::new(jobs_db.clone())),
+                    tenant_repo.clone(),
+                    clock.clone(),
+                    ids.clone(),
+                )),
                 clock.clone(),
                 ids.clone(),
-            )),
-            clock.clone(),
-            ids.clone(),
-        )),
+            )
+            // A dry run reads the customers' stored addresses (its preview's billing address).
+            .with_addresses(Arc::new(SeaAddressRepository::new(jobs_db.clone()))),
+        ),
         segments,
         jobs: Arc::new(JobService::new(job_repo)),
         tiers: Arc::new(TierService::new(tier_repo.clone(), ids.clone())),

@@ -336,11 +336,34 @@ pub trait CustomerBatch: Send {
     /// [`RepositoryError::Stale`] when the stored version moved on (or the row is gone).
     async fn save(&mut self, customer: &Customer) -> Result<(), RepositoryError>;
     /// Stores new customers of `tenant` with multi-row inserts (numbers and codes taken in the
-    /// order given, tags and search terms written): the bulk path of imports.
+    /// order given, tags, search terms and their `addresses` written): the bulk path of
+    /// imports.
     async fn insert(
         &mut self,
         tenant: TenantId,
         customers: &[NewCustomer],
+    ) -> Result<(), RepositoryError>;
+    /// Every address of these customers (of `tenant`), oldest first: read after
+    /// [`CustomerBatch::next`] locked the customers, so no other writer changes them.
+    async fn addresses_of(
+        &mut self,
+        tenant: TenantId,
+        ids: Vec<CustomerId>,
+    ) -> Result<Vec<crate::address::Address>, RepositoryError>;
+    /// Stores a new address of a customer (an import's default billing address).
+    async fn insert_address(
+        &mut self,
+        address: &crate::address::Address,
+    ) -> Result<(), RepositoryError>;
+    /// Writes `address`'s fields, `updated_by`, `updated_at` and `version` over the stored
+    /// row if its version is still `expected_version`.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Stale`] when the stored version moved on or the row is gone.
+    async fn update_address(
+        &mut self,
+        address: &crate::address::Address,
+        expected_version: i64,
     ) -> Result<(), RepositoryError>;
     /// `(customer, order_ref)` of open orders (pending, or completed and unpaid) of these
     /// customers, at most 10.

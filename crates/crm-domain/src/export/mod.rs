@@ -9,14 +9,18 @@
 //! ([`SheetWriters`]): the infrastructure writes CSV or XLSX and guards each cell against formula
 //! injection.
 //!
+//! - `address_columns`: the optional default billing / shipping address columns
+//!   ([`ADDRESS_COLUMNS`]: `billing_address_line1`, `billing_city`, ...) and their cells;
 //! - `model`: [`neutralise`] and [`FORMULA_STARTS`], [`ExportFormat`], [`SheetError`];
 //! - `ports`: [`SheetWriters`], [`SheetWriter`] and [`ExportSink`];
 //! - `service`: [`ExportService`], [`CustomerSheet`] and [`CustomerData`].
 
+mod address_columns;
 mod model;
 mod ports;
 mod service;
 
+pub use address_columns::{ADDRESS_COLUMNS, address_cell, is_address_column};
 pub use model::{EXPORT_PAGE_SIZE, ExportFormat, FORMULA_STARTS, SheetError, neutralise};
 pub use ports::{ExportSink, SheetWriter, SheetWriters};
 #[cfg(any(test, feature = "mock"))]

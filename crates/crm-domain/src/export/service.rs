@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use super::model::{EXPORT_PAGE_SIZE, ExportFormat};
 use super::ports::{ExportSink, SheetWriters};
 use crate::access::{Actor, Permission};
+use crate::address::{Address, AddressService};
 use crate::analytics::service::CustomerAnalytics;
 use crate::analytics::{AnalyticsService, PredictionOptions};
 use crate::contact::{Contact, ContactService, ContactSummary};
@@ -48,8 +49,9 @@ pub struct CustomerData {
     pub contacts: Vec<Contact>,
 }
 
-/// A customer's row of a list export: the record and its current consents (one per purpose
-/// that has any; empty when the sheet has no consent column).
+/// A customer's row of a list export: the record, its current consents (one per purpose
+/// that has any; empty when the sheet has no consent column) and its default billing and
+/// shipping addresses (empty when the sheet has no address column).
 #[derive(Debug, Clone, Copy)]
 pub struct CustomerRow<'a> {
     /// The customer.
@@ -58,6 +60,8 @@ pub struct CustomerRow<'a> {
     pub consents: &'a [Consent],
     /// Its primary contact (`None` also when the sheet has no contact column).
     pub primary_contact: Option<&'a ContactSummary>,
+    /// Its default `billing` and `shipping` addresses.
+    pub addresses: &'a [Address],
 }
 
 impl CustomerRow<'_> {
@@ -88,6 +92,12 @@ impl CustomerRow<'_> {
                 .unwrap_or_default(),
         )
     }
+
+    /// The cell of an export-only address column (`billing_city`, ...; see
+    /// [`ADDRESS_COLUMNS`](super::ADDRESS_COLUMNS)); `None` when `column` is not one.
+    pub fn address_cell(&self, column: &str) -> Option<String> {
+        super::address_cell(column, self.addresses)
+    }
 }
 
 /// What a customer list export writes: the file format, the header row and each customer's
@@ -111,6 +121,7 @@ pub struct ExportService {
     privacy: Arc<PrivacyService>,
     contacts: Arc<ContactService>,
     clock: Arc<dyn Clock>,
+    addresses: Option<Arc<AddressService>>,
 }
 
 impl ExportService {
@@ -132,7 +143,16 @@ impl ExportService {
             privacy,
             contacts,
             clock,
+            addresses: None,
         }
+    }
+
+    /// Gives the list export the customers' default addresses, for its address columns
+    /// ([`ADDRESS_COLUMNS`](super::ADDRESS_COLUMNS)); without it they are empty.
+    #[must_use]
+    pub fn with_addresses(mut self, addresses: Arc<AddressService>) -> Self {
+        self.addresses = Some(addresses);
+        self
     }
 
     /// Whether the caller may export.
@@ -197,6 +217,10 @@ impl ExportService {
             .headers
             .iter()
             .any(|h| h.starts_with("primary_contact_"));
+        let address_reader = self
+            .addresses
+            .as_ref()
+            .filter(|_| sheet.headers.iter().any(|h| super::is_address_column(h)));
         loop {
             let contacts = if with_contacts {
                 let ids: Vec<_> = page.items.iter().map(|c| c.id).collect();
@@ -210,11 +234,20 @@ impl ExportService {
             } else {
                 Default::default()
             };
+            let mut addresses: std::collections::HashMap<CustomerId, Vec<Address>> =
+                Default::default();
+            if let Some(reader) = address_reader {
+                let ids: Vec<CustomerId> = page.items.iter().map(|c| c.id).collect();
+                for a in reader.defaults_of(actor, &ids).await? {
+                    addresses.entry(a.customer_id).or_default().push(a);
+                }
+            }
             for customer in &page.items {
                 let row = CustomerRow {
                     customer,
                     consents: consents.get(&customer.id).map_or(&[], Vec::as_slice),
                     primary_contact: contacts.get(&customer.id),
+                    addresses: addresses.get(&customer.id).map_or(&[], Vec::as_slice),
                 };
                 writer.write_row(&(sheet.cells)(&row)?)?;
             }
@@ -891,6 +924,7 @@ mod tests {
             customer: &customer(),
             consents: &[],
             primary_contact: None,
+            addresses: &[],
         };
         assert_eq!(row.consent_cell("name"), None);
         assert_eq!(row.contact_cell("name"), None);

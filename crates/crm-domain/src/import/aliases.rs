@@ -193,6 +193,84 @@ pub(super) const CUSTOMER_ALIASES: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// Header names recognised for the default billing address's targets
+/// ([`ADDRESS_TARGETS`](super::model::ADDRESS_TARGETS)), English and Indonesian, and the
+/// address columns of a customer export (`billing_city`, ...), so an export imports back.
+/// `country` / `negara` stay the customer's own `country`, which the address takes when the
+/// file has no address country column (see [`address_row`](super::address_row)).
+pub(super) const ADDRESS_ALIASES: &[(&str, &[&str])] = &[
+    (
+        "address.line1",
+        &[
+            "address",
+            "address 1",
+            "address line 1",
+            "street",
+            "street address",
+            "alamat",
+            "alamat 1",
+            "alamat lengkap",
+            "alamat jalan",
+            "jalan",
+            "billing address",
+            "billing_address_line1",
+        ],
+    ),
+    (
+        "address.line2",
+        &[
+            "address 2",
+            "address line 2",
+            "alamat 2",
+            "billing_address_line2",
+        ],
+    ),
+    (
+        "address.district",
+        &["district", "kecamatan", "kec", "billing_district"],
+    ),
+    (
+        "address.city",
+        &[
+            "city",
+            "town",
+            "kota",
+            "kabupaten",
+            "kota/kabupaten",
+            "kabupaten/kota",
+            "billing_city",
+        ],
+    ),
+    (
+        "address.region",
+        &[
+            "province",
+            "provinsi",
+            "propinsi",
+            "state",
+            "region",
+            "billing_region",
+        ],
+    ),
+    (
+        "address.postal_code",
+        &[
+            "postal code",
+            "postcode",
+            "post code",
+            "zip",
+            "zip code",
+            "zipcode",
+            "kode pos",
+            "billing_postal_code",
+        ],
+    ),
+    (
+        "address.country",
+        &["address country", "negara alamat", "billing_country"],
+    ),
+];
+
 /// Header names recognised for each order target besides its own name.
 pub(super) const ORDER_ALIASES: &[(&str, &[&str])] = &[
     (
@@ -332,9 +410,9 @@ pub(super) fn detect_target(kind: ImportKind, header: &str) -> Option<&'static s
     if n.is_empty() {
         return None;
     }
-    let aliases = match kind {
-        ImportKind::Customers => CUSTOMER_ALIASES,
-        ImportKind::Orders => ORDER_ALIASES,
+    let aliases: &[&[(&str, &[&str])]] = match kind {
+        ImportKind::Customers => &[CUSTOMER_ALIASES, ADDRESS_ALIASES],
+        ImportKind::Orders => &[ORDER_ALIASES],
     };
     targets(kind)
         .iter()
@@ -343,6 +421,7 @@ pub(super) fn detect_target(kind: ImportKind, header: &str) -> Option<&'static s
         .or_else(|| {
             aliases
                 .iter()
+                .flat_map(|list| list.iter())
                 .find(|(_, names)| names.iter().any(|a| normalise_header(a) == n))
                 .map(|(t, _)| *t)
         })
@@ -352,8 +431,9 @@ pub(super) fn detect_target(kind: ImportKind, header: &str) -> Option<&'static s
 /// not matter (`No. HP`, `no_hp` and `NO HP` are the same), and common English and Indonesian
 /// names are known (`Full Name`, `Nama Pelanggan` → `name`; `No. Telp` → `phone`; `WhatsApp` →
 /// `mobile_phone`; for orders `Invoice` → `order_ref`, `Tanggal` → `placed_at`, `Jumlah` →
-/// `total_amount`, `customer_id` → `customer_external_ref`, ...). Columns that name nothing
-/// (an address, say) are ignored: `None`, and so are the read-only fields of a customer export
+/// `total_amount`, `customer_id` → `customer_external_ref`, ...; the default billing address's
+/// `Alamat` → `address.line1`, `Kota` → `address.city`, `Provinsi` → `address.region`,
+/// `Kode Pos` → `address.postal_code`, ...). Columns that name nothing are ignored: `None`, and so are the read-only fields of a customer export
 /// (`id`, `customer_code`) when the file also has the column their name is an alias of
 /// (`external_ref`), so an export imports as it was written.
 ///

@@ -32,6 +32,8 @@
 //! - `cells`: cell parsing ([`parse_number`], [`parse_bool`], [`parse_date`],
 //!   [`parse_datetime`], choice synonyms);
 //! - `rows`: [`customer_row`], [`order_row`], [`RowError`];
+//! - `address_rows`: [`address_row`], a row's flat address columns as the customer's default
+//!   billing address (an `update` re-import puts them over the stored one, field by field);
 //! - `ports`: [`RowSource`], [`ImportFiles`] (opens a stored file as rows),
 //!   [`ImportRepository`];
 //! - `service`: [`ImportService`]: [`ImportService::accept`] checks an import (caller, options,
@@ -40,6 +42,7 @@
 
 #[cfg(test)]
 mod accept_tests;
+mod address_rows;
 mod aliases;
 mod cells;
 mod model;
@@ -54,9 +57,10 @@ mod tests;
 
 /// Counters of an import (kept on its job's [`crate::job::ImportOutcome`]).
 pub use crate::job::ImportCounts;
+pub use address_rows::address_row;
 pub use aliases::{detect_mapping, normalise_header, resolve_mapping};
 pub use cells::{parse_bool, parse_date, parse_datetime, parse_number};
-pub use model::{ImportCheckpoint, ImportKind, targets};
+pub use model::{ADDRESS_TARGETS, ImportCheckpoint, ImportKind, targets};
 pub use options::{DecimalSeparator, DuplicatePolicy, ImportOptions, MatchBy};
 pub use ports::{FileError, ImportFiles, ImportRepository, RowResult, RowSource};
 #[cfg(any(test, feature = "mock"))]

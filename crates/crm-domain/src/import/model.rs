@@ -27,9 +27,31 @@ impl ImportKind {
     }
 }
 
-/// Every target field of a customers file: the customer API's writable fields
-/// ([`crate::customer::CUSTOMER_FIELDS`]).
+/// The customer API's writable fields ([`crate::customer::CUSTOMER_FIELDS`]): the targets of
+/// a customers file that are fields of the customer itself.
 pub(super) const CUSTOMER_TARGETS: &[&str] = crate::customer::IMPORT_TARGETS;
+
+/// The targets of a customers file that write the customer's default `billing` address
+/// (see [`crate::import::address_row`]): `address.<field>` of the address API.
+pub const ADDRESS_TARGETS: &[&str] = &[
+    "address.line1",
+    "address.line2",
+    "address.district",
+    "address.city",
+    "address.region",
+    "address.postal_code",
+    "address.country",
+];
+
+/// Every target of a customers file: [`CUSTOMER_TARGETS`] then [`ADDRESS_TARGETS`].
+static ALL_CUSTOMER_TARGETS: std::sync::LazyLock<Vec<&'static str>> =
+    std::sync::LazyLock::new(|| {
+        CUSTOMER_TARGETS
+            .iter()
+            .chain(ADDRESS_TARGETS)
+            .copied()
+            .collect()
+    });
 
 /// Fields of the customer API that an import does not write (a customer export has them). A
 /// column named so is ignored when another column names exactly the target its name is an alias
@@ -55,12 +77,14 @@ pub(super) const ORDER_CUSTOMER_KEYS: &[&str] =
     &["customer_external_ref", "customer_email", "customer_phone"];
 
 /// The fields a column of a file of `kind` can be mapped to. Customers: every field of the
-/// customer API (`tags` is one cell of tags separated by `,` or `;`; `metadata` a JSON object).
+/// customer API (`tags` is one cell of tags separated by `,` or `;`; `metadata` a JSON object),
+/// then the default billing address's [`ADDRESS_TARGETS`] (`address.line1`, `address.city`,
+/// ...).
 /// Orders: `customer_external_ref`, `customer_email`, `customer_phone`, `customer_name`,
 /// `order_ref`, `placed_at`, `status`, `total_amount`, `currency`, `quantity`.
 pub fn targets(kind: ImportKind) -> &'static [&'static str] {
     match kind {
-        ImportKind::Customers => CUSTOMER_TARGETS,
+        ImportKind::Customers => ALL_CUSTOMER_TARGETS.as_slice(),
         ImportKind::Orders => ORDER_TARGETS,
     }
 }

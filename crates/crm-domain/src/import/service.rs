@@ -38,12 +38,16 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
+use super::address_rows::{
+    AddressChange, AddressContext, address_row, apply_address, default_billing, keep_change,
+};
 use super::aliases::resolve_mapping;
 use super::model::{ImportCheckpoint, ImportKind};
 use super::options::{DuplicatePolicy, ImportOptions, MatchBy};
 use super::ports::{FileError, ImportFiles, ImportRepository, RowSource};
 use super::rows::{RowError, customer_row, order_row};
 use crate::access::{Actor, Permission};
+use crate::address::{Address, AddressInput, AddressRepository};
 use crate::customer::filter::Filter;
 use crate::customer::{
     Customer, CustomerBatch, CustomerInput, CustomerProfile, CustomerRepository, NewCustomer,
@@ -173,6 +177,7 @@ pub struct ImportService {
     orders: Arc<OrderService>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
+    addresses: Option<Arc<dyn AddressRepository>>,
 }
 
 fn key_of(p: &CustomerProfile, by: MatchBy) -> Vec<String> {
@@ -187,7 +192,13 @@ fn key_of(p: &CustomerProfile, by: MatchBy) -> Vec<String> {
     }
 }
 
-fn preview_of(line: u64, action: &str, p: &CustomerProfile, id: Option<CustomerId>) -> Value {
+fn preview_of(
+    line: u64,
+    action: &str,
+    p: &CustomerProfile,
+    id: Option<CustomerId>,
+    billing: Option<&Address>,
+) -> Value {
     json!({
         "line": line,
         "action": action,
@@ -202,6 +213,7 @@ fn preview_of(line: u64, action: &str, p: &CustomerProfile, id: Option<CustomerI
         "tags": p.tags,
         "external_ref": p.external_ref,
         "currency": p.currency.as_str(),
+        "billing_address": billing.map(super::address_rows::preview),
     })
 }
 
@@ -221,6 +233,8 @@ struct RowUpdate {
     line: u64,
     id: CustomerId,
     input: CustomerInput,
+    /// The row's address cells, put over the customer's default billing address.
+    address: Option<AddressInput>,
 }
 
 /// What became of an update row under the lock.
@@ -239,6 +253,22 @@ fn merge(
 ) -> Result<Option<CustomerProfile>, Vec<crate::error::FieldError>> {
     let merged = CustomerInput::from(base).overlay(input).validate(ctx)?;
     Ok((merged != *base).then_some(merged))
+}
+
+/// A row's profile merge and address change together: both results, or every error of
+/// either.
+fn both<A, B>(
+    a: Result<A, Vec<crate::error::FieldError>>,
+    b: Result<B, Vec<crate::error::FieldError>>,
+) -> Result<(A, B), Vec<crate::error::FieldError>> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(mut e), Err(more)) => {
+            e.extend(more);
+            Err(e)
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    }
 }
 
 /// Why an import stopped before the end of its file.
@@ -304,6 +334,45 @@ impl ImportService {
             orders,
             clock,
             ids,
+            addresses: None,
+        }
+    }
+
+    /// Gives a dry run the customers' stored addresses, so its preview and checks of an
+    /// `update` row's address are those of the real run (without it, a dry run puts the row's
+    /// address cells over no stored address).
+    #[must_use]
+    pub fn with_addresses(mut self, addresses: Arc<dyn AddressRepository>) -> Self {
+        self.addresses = Some(addresses);
+        self
+    }
+
+    /// The addresses of a customer for a dry run ([`ImportService::with_addresses`]).
+    async fn stored_addresses(
+        &self,
+        actor: &Actor,
+        id: CustomerId,
+    ) -> Result<Vec<Address>, DomainError> {
+        match &self.addresses {
+            Some(repo) => Ok(repo.list(actor.tenant_id, id).await?),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Who writes a customer's import address, and its default country.
+    fn address_context<'a>(
+        actor: &'a Actor,
+        ctx: &ValidationContext,
+        customer: CustomerId,
+        country: Option<crate::values::CountryCode>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> AddressContext<'a> {
+        AddressContext {
+            tenant: actor.tenant_id,
+            customer,
+            by: &actor.user_id,
+            now,
+            default_country: country.or(ctx.default_country),
         }
     }
 
@@ -586,14 +655,16 @@ impl ImportService {
                 break;
             }
             let batch_last = rows.last().map_or(p.last_line, |r| r.0);
-            let mut valid: Vec<(u64, CustomerInput, CustomerProfile)> = Vec::new();
+            let mut valid: Vec<(u64, CustomerInput, CustomerProfile, Option<AddressInput>)> =
+                Vec::new();
             for (line, cells) in rows {
                 let parsed = customer_row(&mapping, &cells, opts).and_then(|input| {
                     let profile = input.clone().validate(&ctx)?;
                     Ok((input, profile))
                 });
+                let address = address_row(&mapping, &cells);
                 match parsed {
-                    Ok((input, profile)) => valid.push((line, input, profile)),
+                    Ok((input, profile)) => valid.push((line, input, profile, address)),
                     Err(e) => {
                         p.counts.failed += 1;
                         errors.extend(RowError::from_field_errors(line, e));
@@ -602,7 +673,7 @@ impl ImportService {
             }
             let keys: Vec<String> = valid
                 .iter()
-                .flat_map(|(_, _, pr)| key_of(pr, by))
+                .flat_map(|(_, _, pr, _)| key_of(pr, by))
                 .filter(|k| !seen.contains_key(k))
                 .collect();
             let existing = self.existing(actor, by, keys).await?;
@@ -612,7 +683,10 @@ impl ImportService {
             let mut updates: Vec<RowUpdate> = Vec::new();
             // A dry run's updated profiles, by customer (the base of later rows of the batch).
             let mut dry: HashMap<CustomerId, CustomerProfile> = HashMap::new();
-            for (line, input, profile) in valid {
+            // A dry run's addresses of the customers it updates, as they would be.
+            let mut dry_addresses: HashMap<CustomerId, Vec<Address>> = HashMap::new();
+            let now = truncate_to_micros(self.clock.now());
+            for (line, input, profile, address) in valid {
                 let keys = key_of(&profile, by);
                 let earlier = keys.iter().find_map(|k| seen.get(k).copied());
                 let stored = keys.iter().find_map(|k| existing.get(k));
@@ -623,9 +697,31 @@ impl ImportService {
                     (Some(_), DuplicatePolicy::Update) => "update",
                 };
                 let mut shown = profile.clone();
+                let mut shown_address: Option<Address> = None;
                 match (action, matched) {
                     ("create", _) | (_, None) => {
-                        let new = self.new_customer(actor, profile);
+                        let mut new = self.new_customer(actor, profile);
+                        if let Some(row) = &address {
+                            let actx = Self::address_context(
+                                actor,
+                                &ctx,
+                                new.id,
+                                new.profile.country,
+                                new.created_at,
+                            );
+                            match apply_address(row, None, 0, &actx, || self.ids.new_id()) {
+                                Ok(AddressChange::Insert(a)) => {
+                                    shown_address = Some(a.clone());
+                                    new.addresses.push(a);
+                                }
+                                Ok(_) => {}
+                                Err(e) => {
+                                    p.counts.failed += 1;
+                                    errors.extend(RowError::from_field_errors(line, e));
+                                    continue;
+                                }
+                            }
+                        }
                         for k in &keys {
                             seen.entry(k.clone()).or_insert(new.id);
                         }
@@ -635,14 +731,41 @@ impl ImportService {
                     ("skip", _) => p.counts.skipped += 1,
                     (_, Some(id)) => {
                         if let Some((_, n)) = creates.iter_mut().find(|(_, n)| n.id == id) {
-                            // A customer this batch creates: the row's cells over its profile.
-                            // Each row counts by its own action.
-                            match merge(&n.profile, input, &ctx) {
-                                Ok(None) => p.counts.skipped += 1,
-                                Ok(Some(merged)) => {
-                                    shown = merged.clone();
-                                    n.profile = merged;
-                                    p.counts.updated += 1;
+                            // A customer this batch creates: the row's cells over its profile
+                            // and its address. Each row counts by its own action.
+                            let merged = merge(&n.profile, input, &ctx);
+                            let country = match &merged {
+                                Ok(Some(m)) => m.country,
+                                _ => n.profile.country,
+                            };
+                            let actx =
+                                Self::address_context(actor, &ctx, n.id, country, n.created_at);
+                            let change = address
+                                .as_ref()
+                                .map(|row| {
+                                    apply_address(
+                                        row,
+                                        default_billing(&n.addresses),
+                                        n.addresses.len(),
+                                        &actx,
+                                        || self.ids.new_id(),
+                                    )
+                                })
+                                .transpose();
+                            match both(merged, change) {
+                                Ok((merged, change)) => {
+                                    // Not stored yet: it is still its first version.
+                                    let moved = keep_change(&mut n.addresses, change, false);
+                                    if let Some(m) = merged.clone() {
+                                        n.profile = m;
+                                    }
+                                    shown = n.profile.clone();
+                                    shown_address = default_billing(&n.addresses).cloned();
+                                    if merged.is_some() || moved {
+                                        p.counts.updated += 1;
+                                    } else {
+                                        p.counts.skipped += 1;
+                                    }
                                 }
                                 Err(e) => {
                                     p.counts.failed += 1;
@@ -652,7 +775,12 @@ impl ImportService {
                         } else if !opts.dry_run {
                             // Applied to the customer as it is inside the batch's transaction,
                             // under its lock: a concurrent change is never overwritten.
-                            updates.push(RowUpdate { line, id, input });
+                            updates.push(RowUpdate {
+                                line,
+                                id,
+                                input,
+                                address,
+                            });
                         } else {
                             let base = match dry.get(&id).cloned().or_else(|| {
                                 stored.filter(|c| c.id == id).map(|c| c.profile.clone())
@@ -667,16 +795,50 @@ impl ImportService {
                                 .await
                                 .map(|c| c.profile),
                             };
-                            match base.map(|b| merge(&b, input, &ctx)) {
-                                Ok(Ok(None)) => p.counts.skipped += 1,
-                                Ok(Ok(Some(merged))) => {
-                                    shown = merged.clone();
-                                    dry.insert(id, merged);
-                                    p.counts.updated += 1;
-                                }
-                                Ok(Err(e)) => {
-                                    p.counts.failed += 1;
-                                    errors.extend(RowError::from_field_errors(line, e));
+                            let stored_addresses = match dry_addresses.remove(&id) {
+                                Some(list) => Ok(list),
+                                None => self.stored_addresses(actor, id).await,
+                            };
+                            match base.and_then(|b| Ok((b, stored_addresses?))) {
+                                Ok((b, mut list)) => {
+                                    let merged = merge(&b, input, &ctx);
+                                    let country = match &merged {
+                                        Ok(Some(m)) => m.country,
+                                        _ => b.country,
+                                    };
+                                    let actx = Self::address_context(actor, &ctx, id, country, now);
+                                    let change = address
+                                        .as_ref()
+                                        .map(|row| {
+                                            apply_address(
+                                                row,
+                                                default_billing(&list),
+                                                list.len(),
+                                                &actx,
+                                                || self.ids.new_id(),
+                                            )
+                                        })
+                                        .transpose();
+                                    match both(merged, change) {
+                                        Ok((merged, change)) => {
+                                            let moved = keep_change(&mut list, change, true);
+                                            shown = merged.clone().unwrap_or(b);
+                                            shown_address = default_billing(&list).cloned();
+                                            if let Some(m) = merged.clone() {
+                                                dry.insert(id, m);
+                                            }
+                                            if merged.is_some() || moved {
+                                                p.counts.updated += 1;
+                                            } else {
+                                                p.counts.skipped += 1;
+                                            }
+                                        }
+                                        Err(e) => {
+                                            p.counts.failed += 1;
+                                            errors.extend(RowError::from_field_errors(line, e));
+                                        }
+                                    }
+                                    dry_addresses.insert(id, list);
                                 }
                                 Err(e) => {
                                     p.counts.failed += 1;
@@ -687,7 +849,13 @@ impl ImportService {
                     }
                 }
                 if opts.dry_run && p.preview.len() < PREVIEW_ROWS {
-                    p.preview.push(preview_of(line, action, &shown, matched));
+                    p.preview.push(preview_of(
+                        line,
+                        action,
+                        &shown,
+                        matched,
+                        shown_address.as_ref(),
+                    ));
                 }
             }
             p.last_line = batch_last;
@@ -817,6 +985,23 @@ impl ImportService {
             .into_iter()
             .map(|c| (c.id, c))
             .collect();
+        // The addresses of the customers whose rows have address cells, read under their lock.
+        let with_address: Vec<CustomerId> = {
+            let mut v: Vec<CustomerId> = updates
+                .iter()
+                .filter(|u| u.address.is_some() && current.contains_key(&u.id))
+                .map(|u| u.id)
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        let mut addresses: HashMap<CustomerId, Vec<Address>> = HashMap::new();
+        if !with_address.is_empty() {
+            for a in b.addresses_of(actor.tenant_id, with_address).await? {
+                addresses.entry(a.customer_id).or_default().push(a);
+            }
+        }
         let mut changed = Vec::new();
         let mut applied = Vec::with_capacity(updates.len());
         for u in updates {
@@ -827,14 +1012,43 @@ impl ImportService {
                 )]));
                 continue;
             };
-            applied.push(match merge(&c.profile, u.input.clone(), ctx) {
-                Ok(None) => Applied::Skipped,
-                Ok(Some(merged)) => {
-                    c.profile = merged;
-                    c.updated_at = now;
-                    c.updated_by = Some(actor.user_id.clone());
-                    changed.push(c.id);
-                    Applied::Updated
+            let merged = merge(&c.profile, u.input.clone(), ctx);
+            let country = match &merged {
+                Ok(Some(m)) => m.country,
+                _ => c.profile.country,
+            };
+            let list = addresses.entry(u.id).or_default();
+            let actx = Self::address_context(actor, ctx, u.id, country, now);
+            let change = u
+                .address
+                .as_ref()
+                .map(|row| {
+                    apply_address(row, default_billing(list), list.len(), &actx, || {
+                        self.ids.new_id()
+                    })
+                })
+                .transpose();
+            applied.push(match both(merged, change) {
+                Ok((merged, change)) => {
+                    match &change {
+                        Some(AddressChange::Insert(a)) => b.insert_address(a).await?,
+                        Some(AddressChange::Update(a, version)) => {
+                            b.update_address(a, *version).await?;
+                        }
+                        _ => {}
+                    }
+                    let moved = keep_change(list, change, true);
+                    match merged {
+                        Some(m) => {
+                            c.profile = m;
+                            c.updated_at = now;
+                            c.updated_by = Some(actor.user_id.clone());
+                            changed.push(c.id);
+                            Applied::Updated
+                        }
+                        None if moved => Applied::Updated,
+                        None => Applied::Skipped,
+                    }
                 }
                 Err(e) => Applied::Failed(RowError::from_field_errors(u.line, e)),
             });

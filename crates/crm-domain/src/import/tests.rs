@@ -70,8 +70,9 @@ fn english_customer_headers_are_detected() {
             Some("customer_type"),
             Some("notes"),
             Some("birth_date"),
-            None,
-            None
+            // The default billing address's columns.
+            Some("address.line1"),
+            Some("address.city"),
         ]
     );
 }
@@ -141,7 +142,7 @@ fn indonesian_customer_headers_are_detected() {
             Some("customer_type"),
             Some("notes"),
             Some("birth_date"),
-            None,
+            Some("address.line1"),
             Some("gender")
         ]
     );
@@ -640,10 +641,14 @@ fn row_errors_carry_the_line() {
 
 #[test]
 fn targets_cover_the_customer_api() {
-    assert_eq!(targets(ImportKind::Customers).len(), 40);
+    assert_eq!(targets(ImportKind::Customers).len(), 40 + 7);
     assert!(targets(ImportKind::Orders).contains(&"customer_external_ref"));
     for (t, _) in CUSTOMER_ALIASES {
         assert!(CUSTOMER_TARGETS.contains(t), "{t}");
+    }
+    for (t, _) in ADDRESS_ALIASES {
+        assert!(ADDRESS_TARGETS.contains(t), "{t}");
+        assert!(targets(ImportKind::Customers).contains(t), "{t}");
     }
     for (t, _) in ORDER_ALIASES {
         assert!(ORDER_TARGETS.contains(t), "{t}");
@@ -653,9 +658,9 @@ fn targets_cover_the_customer_api() {
 #[test]
 fn no_alias_names_two_targets() {
     for kind in ImportKind::ALL {
-        let aliases = match kind {
-            ImportKind::Customers => CUSTOMER_ALIASES,
-            ImportKind::Orders => ORDER_ALIASES,
+        let aliases: Vec<&(&str, &[&str])> = match kind {
+            ImportKind::Customers => CUSTOMER_ALIASES.iter().chain(ADDRESS_ALIASES).collect(),
+            ImportKind::Orders => ORDER_ALIASES.iter().collect(),
         };
         let mut seen = BTreeMap::new();
         for t in targets(*kind) {

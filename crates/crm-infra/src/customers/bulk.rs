@@ -131,6 +131,12 @@ pub(crate) async fn insert_rows(
                 .await
                 .map_err(map_db_err)?;
         }
+        // Addresses reference their customers too.
+        let addresses: Vec<_> = chunk
+            .iter()
+            .flat_map(|(c, _)| c.addresses.iter().cloned())
+            .collect();
+        crate::addresses::insert_many_addresses(txn, &addresses).await?;
     }
     Ok(())
 }
@@ -175,6 +181,29 @@ impl crm_domain::customer::CustomerBatch for SeaCustomerBatch {
             .into_iter()
             .map(to_domain)
             .collect()
+    }
+
+    async fn addresses_of(
+        &mut self,
+        tenant: TenantId,
+        ids: Vec<CustomerId>,
+    ) -> Result<Vec<crm_domain::address::Address>, RepositoryError> {
+        crate::addresses::addresses_of(&self.txn, tenant, ids).await
+    }
+
+    async fn insert_address(
+        &mut self,
+        address: &crm_domain::address::Address,
+    ) -> Result<(), RepositoryError> {
+        crate::addresses::insert_addresses(&self.txn, std::slice::from_ref(address)).await
+    }
+
+    async fn update_address(
+        &mut self,
+        address: &crm_domain::address::Address,
+        expected_version: i64,
+    ) -> Result<(), RepositoryError> {
+        crate::addresses::update_address(&self.txn, address, expected_version).await
     }
 
     async fn save(&mut self, c: &Customer) -> Result<(), RepositoryError> {
