@@ -1117,7 +1117,79 @@ async fn a_b2b_customer_with_addresses_and_contacts_in_one_call(backend: DbBacke
     );
 }
 
+/// `q` finds a customer by an address's city or postal code (search rule 5), ranked below a
+/// customer whose name matches; never another tenant's customer or a deleted one.
+async fn q_finds_customers_by_an_address_city_or_postal_code(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let token = app.token(app.tenant("Toko").await, "manager");
+    let other = app.token(app.tenant("Lain").await, "manager");
+    let create = |token: &str, name: &str, addresses: Value| {
+        let email = format!("{}@example.co.id", name.to_lowercase().replace(' ', "."));
+        let body = json!({"name": name, "email": email, "addresses": addresses});
+        let token = token.to_owned();
+        let app = &app;
+        async move {
+            let r = app.post("/api/v1/customers", &token, body).await;
+            assert_eq!(r.status, 201, "{}", r.body);
+            r.body["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let by_address = create(
+        &token,
+        "Sari",
+        json!([{"type": "shipping", "line1": "Jl. Braga 5", "city": "Bandung", "postal_code": "40111"}]),
+    )
+    .await;
+    let by_name = create(&token, "Bandung Jaya", json!([])).await;
+    let gone = create(
+        &token,
+        "Tono",
+        json!([{"type": "billing", "line1": "Jl. Dago 1", "city": "Bandung"}]),
+    )
+    .await;
+    let deleted = app
+        .call(
+            "DELETE",
+            &format!("/api/v1/customers/{gone}"),
+            Some(&token),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    create(
+        &other,
+        "Elsewhere",
+        json!([{"type": "billing", "line1": "Jl. Riau 2", "city": "Bandung", "postal_code": "40111"}]),
+    )
+    .await;
+    let ids = |r: &Reply| -> Vec<String> {
+        r.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let r = app.get("/api/v1/customers?q=bandung", &token).await;
+    assert_eq!(ids(&r), [by_name.clone(), by_address.clone()], "{}", r.body);
+    let r = app.get("/api/v1/customers?q=40111", &token).await;
+    assert_eq!(ids(&r), [by_address.clone()], "{}", r.body);
+    let r = app.get("/api/v1/customers?q=4011", &token).await;
+    assert_eq!(
+        ids(&r),
+        [by_address],
+        "a part of the postal code: {}",
+        r.body
+    );
+    let r = app.get("/api/v1/customers?q=surabaya", &token).await;
+    assert!(ids(&r).is_empty(), "{}", r.body);
+}
+
 on_both_backends!(
+    q_finds_customers_by_an_address_city_or_postal_code,
     a_b2b_customer_with_addresses_and_contacts_in_one_call,
     nested_create_is_whole_or_nothing,
     sort_by_distance_pages_with_cursors,

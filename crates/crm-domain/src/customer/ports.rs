@@ -200,8 +200,8 @@ impl CustomerQuery {
                         &super::search::search_document(&c.profile, &c.customer_code),
                         &sort_name(&c.profile.name),
                     )
-                    // Every listed row matched: one matching through its contacts only
-                    // ranks 1, as the storage ranks it.
+                    // Every listed row matched: one matching through its contacts or
+                    // addresses only ranks 1, as the storage ranks it.
                     .unwrap_or(1)
                 })),
             })

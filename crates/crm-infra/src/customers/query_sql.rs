@@ -451,6 +451,7 @@ fn search_condition(tenant: TenantId, backend: DatabaseBackend, q: &SearchText) 
             ))
             .take();
         set.union(UnionType::All, contacts_matching(tenant, q));
+        set.union(UnionType::All, addresses_matching(tenant, q));
         return Condition::all().add(C::Id.in_subquery(set));
     }
     let mut text = Condition::any().add(contains(backend, C::SearchText, "search_text", &q.text));
@@ -468,6 +469,7 @@ fn search_condition(tenant: TenantId, backend: DatabaseBackend, q: &SearchText) 
         .cond_where(text)
         .take();
     set.union(UnionType::All, contacts_matching(tenant, q));
+    set.union(UnionType::All, addresses_matching(tenant, q));
     if !q.typo_terms.is_empty() {
         let typo = Query::select()
             .column(C::Id)
@@ -501,6 +503,26 @@ fn contacts_matching(tenant: TenantId, q: &SearchText) -> sea_orm::sea_query::Se
         .from(Contacts)
         .and_where(K::TenantId.eq(tenant.0))
         .cond_where(hit)
+        .take()
+}
+
+/// Rule 5 of the search: the customers with an address whose city (`city_key`, lower-cased on
+/// write) or lower-cased postal code contains the query. A scan of the tenant's addresses
+/// through their `tenant_id`-led indexes; on PostgreSQL it runs under the tenant wall, outside
+/// `crm_search_ids`.
+fn addresses_matching(tenant: TenantId, q: &SearchText) -> sea_orm::sea_query::SelectStatement {
+    use crate::entity::customer_address::{Column as A, Entity as Addresses};
+    use sea_orm::sea_query::Func;
+    let pattern = || LikeExpr::new(format!("%{}%", escape_like(&q.text))).escape('\\');
+    Query::select()
+        .column(A::CustomerId)
+        .from(Addresses)
+        .and_where(A::TenantId.eq(tenant.0))
+        .cond_where(
+            Condition::any()
+                .add(Expr::col(A::CityKey).like(pattern()))
+                .add(Expr::expr(Func::lower(Expr::col(A::PostalCode))).like(pattern())),
+        )
         .take()
 }
 
