@@ -15,6 +15,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use crm_domain::address::AddressType;
 use crm_domain::customer::CustomerQuery;
 use crm_domain::export::{
     ADDRESS_COLUMNS, CustomerData, CustomerRow, CustomerSheet, ExportFormat, ExportSink, SheetError,
@@ -406,6 +407,17 @@ pub struct CustomerDataResponse {
     pub contacts: Vec<crate::contacts::ContactResponse>,
 }
 
+/// The default address of `kind` among `addresses`, as the API shows it.
+fn default_of(
+    addresses: &[crm_domain::address::Address],
+    kind: AddressType,
+) -> Option<crate::addresses::AddressResponse> {
+    addresses
+        .iter()
+        .find(|a| a.is_default && a.fields.address_type == kind)
+        .map(Into::into)
+}
+
 impl From<&CustomerData> for CustomerDataResponse {
     fn from(d: &CustomerData) -> Self {
         let analytics = CustomerAnalyticsResponse::from(&d.analytics);
@@ -418,6 +430,8 @@ impl From<&CustomerData> for CustomerDataResponse {
                         .find(|c| c.is_primary)
                         .map(|c| (&crm_domain::contact::ContactSummary::from(c)).into()),
                 ),
+                default_billing_address: default_of(&d.addresses, AddressType::Billing),
+                default_shipping_address: default_of(&d.addresses, AddressType::Shipping),
                 ..CustomerResponse::from(&d.customer)
             },
             orders: d
@@ -436,7 +450,7 @@ impl From<&CustomerData> for CustomerDataResponse {
             },
             consents: d.consents.iter().map(Into::into).collect(),
             consent_history: d.consent_history.iter().map(Into::into).collect(),
-            addresses: Vec::new(),
+            addresses: d.addresses.iter().map(Into::into).collect(),
             contacts: d.contacts.iter().map(Into::into).collect(),
         }
     }
@@ -510,24 +524,7 @@ async fn customer_document(
 ) -> Result<HttpResponse, ApiError> {
     crate::query::each_param(req.query_string(), &[], |_, _| Ok(()))?;
     let data = state.services.exports.customer_data(&caller.0, id).await?;
-    let addresses = state.services.addresses.for_export(&caller.0, id).await?;
-    let mut body = CustomerDataResponse::from(&data);
-    for a in &addresses {
-        let response = Some(crate::addresses::AddressResponse::from(a));
-        match (a.is_default, a.fields.address_type) {
-            (true, crm_domain::address::AddressType::Billing) => {
-                body.customer.default_billing_address = response;
-            }
-            (true, crm_domain::address::AddressType::Shipping) => {
-                body.customer.default_shipping_address = response;
-            }
-            _ => {}
-        }
-    }
-    body.addresses = addresses
-        .iter()
-        .map(crate::addresses::AddressResponse::from)
-        .collect();
+    let body = CustomerDataResponse::from(&data);
     Ok(HttpResponse::Ok()
         .insert_header((
             header::CONTENT_DISPOSITION,

@@ -47,6 +47,9 @@ pub struct CustomerData {
     pub consent_history: Vec<ConsentEvent>,
     /// Every contact person of the customer, oldest first.
     pub contacts: Vec<Contact>,
+    /// Every address of the customer, oldest first (empty when the service was built without
+    /// [`ExportService::with_addresses`]).
+    pub addresses: Vec<Address>,
 }
 
 /// A customer's row of a list export: the record, its current consents (one per purpose
@@ -344,8 +347,13 @@ impl ExportService {
             }
         }
         let contacts = self.contacts.list(actor, id).await?;
+        let addresses = match &self.addresses {
+            Some(service) => service.for_export(actor, id).await?,
+            None => Vec::new(),
+        };
         Ok(CustomerData {
             contacts,
+            addresses,
             exported_at: now,
             customer,
             orders,
