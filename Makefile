@@ -28,7 +28,8 @@ contract:
 	tests/contract/run.sh
 
 ## Load-test the release server (wrk, 1 and 32 connections, SQLite and PostgreSQL; a tenant the
-## run fills, then the bench-data set with pgbench ceilings) and write docs/BENCHMARKS.md.
+## run fills, then the bench-data set with pgbench ceilings; then make bench-rls when PostgreSQL
+## answers) and write docs/BENCHMARKS.md.
 bench:
 	tests/bench/run.sh
 
