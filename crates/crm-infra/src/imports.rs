@@ -177,10 +177,10 @@ impl RowSource for FileRows {
             return Vec::new();
         };
         let read = tokio::task::spawn_blocking(move || {
-            let rows: Vec<RowResult> = std::iter::from_fn(|| reader.next_row())
-                .take(max)
-                .map(|r| r.map_err(|e| e.to_string()))
-                .collect();
+            let rows = crm_domain::import::take_rows(
+                || reader.next_row().map(|r| r.map_err(|e| e.to_string())),
+                max,
+            );
             (reader, rows)
         })
         .await;

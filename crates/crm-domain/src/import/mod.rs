@@ -62,7 +62,10 @@ pub use aliases::{detect_mapping, normalise_header, resolve_mapping};
 pub use cells::{parse_bool, parse_date, parse_datetime, parse_number};
 pub use model::{ADDRESS_TARGETS, ImportCheckpoint, ImportKind, targets};
 pub use options::{DecimalSeparator, DuplicatePolicy, ImportOptions, MatchBy};
-pub use ports::{FileError, ImportFiles, ImportRepository, RowResult, RowSource};
+pub use ports::{
+    BATCH_TEXT_BYTES, FileError, ImportFiles, ImportRepository, RowResult, RowSource,
+    row_text_bytes, take_rows,
+};
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{MockImportFiles, MockImportRepository};
 pub use rows::{CustomerKey, OrderRow, RowError, customer_row, derived_order_ref, order_row};

@@ -20,12 +20,40 @@ pub trait RowSource: Send {
     fn headers(&self) -> Vec<String>;
     /// The next row as `(line, cells)`; an unreadable record is an `Err` with its reason.
     fn next_row(&mut self) -> Option<RowResult>;
-    /// Up to `max` next rows (fewer only at the end of the file; none after it). The default
-    /// calls [`RowSource::next_row`] in place; a source that reads a file overrides it to read
-    /// off the async threads, which is how the import service reads.
+    /// Up to `max` next rows, as [`take_rows`] takes them (fewer at the end of the file or once
+    /// they hold [`BATCH_TEXT_BYTES`]; none only after the end). The default calls
+    /// [`RowSource::next_row`] in place; a source that reads a file overrides it to read off
+    /// the async threads, which is how the import service reads.
     async fn next_rows(&mut self, max: usize) -> Vec<RowResult> {
-        std::iter::from_fn(|| self.next_row()).take(max).collect()
+        take_rows(|| self.next_row(), max)
     }
+}
+
+/// Most cell text (bytes of UTF-8) that one read of rows, and one import batch, holds: 16 MiB.
+/// Rows are bounded one by one (a cell or row of an XLSX sheet by its reader's element cap),
+/// but a workbook can repeat one long shared string in every row; without this bound a batch
+/// of [`super::IMPORT_BATCH`] such rows would hold a gigabyte. A batch ends early instead, and
+/// the next one goes on.
+pub const BATCH_TEXT_BYTES: usize = 16 * 1024 * 1024;
+
+/// The cell text of a row, in bytes (0 for an unreadable record).
+pub fn row_text_bytes(row: &RowResult) -> usize {
+    row.as_ref().map_or(0, |(_, cells)| {
+        cells.iter().fold(0usize, |n, c| n.saturating_add(c.len()))
+    })
+}
+
+/// Takes rows from `next` until there are `max`, `next` is exhausted, or the rows taken hold
+/// at least [`BATCH_TEXT_BYTES`] of text (so at most that plus one row).
+pub fn take_rows(mut next: impl FnMut() -> Option<RowResult>, max: usize) -> Vec<RowResult> {
+    let mut rows = Vec::new();
+    let mut bytes = 0usize;
+    while rows.len() < max && bytes < BATCH_TEXT_BYTES {
+        let Some(row) = next() else { break };
+        bytes = bytes.saturating_add(row_text_bytes(&row));
+        rows.push(row);
+    }
+    rows
 }
 
 /// Why an import file cannot be read.
@@ -106,4 +134,42 @@ pub trait ImportRepository: Send + Sync {
     async fn save_checkpoint(&self, checkpoint: &ImportCheckpoint) -> Result<(), RepositoryError>;
     /// The rejected rows of a job, by line.
     async fn errors(&self, tenant: TenantId, job: JobId) -> Result<Vec<RowError>, RepositoryError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(n: usize, cell_bytes: usize) -> impl FnMut() -> Option<RowResult> {
+        let mut i = 0u64;
+        move || {
+            if i as usize == n {
+                return None;
+            }
+            i += 1;
+            Some(Ok((i + 1, vec!["x".repeat(cell_bytes)])))
+        }
+    }
+
+    #[test]
+    fn rows_are_taken_up_to_the_count_or_the_end() {
+        assert_eq!(take_rows(rows(5_000, 10), 1_000).len(), 1_000);
+        assert_eq!(take_rows(rows(7, 10), 1_000).len(), 7);
+        assert_eq!(take_rows(rows(0, 10), 1_000).len(), 0);
+    }
+
+    /// Rows that repeat a 1 MiB text (a shared string of a workbook) stop a read at 16 MiB,
+    /// not at 1,000 rows (1 GiB).
+    #[test]
+    fn a_read_holds_at_most_the_batch_text_and_one_row() {
+        let mib = 1024 * 1024;
+        let taken = take_rows(rows(1_000, mib), 1_000);
+        assert_eq!(taken.len(), BATCH_TEXT_BYTES / mib);
+        let held: usize = taken.iter().map(row_text_bytes).sum();
+        assert!(held < BATCH_TEXT_BYTES + mib, "{held}");
+        // An unreadable record holds no text and does not end the read.
+        let mut errors =
+            std::iter::repeat_with(|| Some(Err::<(u64, Vec<String>), _>("bad".into())));
+        assert_eq!(take_rows(|| errors.next().flatten(), 50).len(), 50);
+    }
 }

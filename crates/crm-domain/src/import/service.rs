@@ -550,19 +550,23 @@ impl ImportService {
     }
 
     /// Reads up to [`IMPORT_BATCH`] good rows (through [`RowSource::next_rows`], so off the
-    /// async threads for a file), counting and recording the rejected ones.
+    /// async threads for a file), counting and recording the rejected ones; fewer once the
+    /// rows read hold [`super::BATCH_TEXT_BYTES`] of text (the next batch goes on).
     async fn read_batch(
         source: &mut dyn RowSource,
         p: &mut Progress,
         errors: &mut Vec<RowError>,
     ) -> Vec<(u64, Vec<String>)> {
         let mut rows = Vec::with_capacity(IMPORT_BATCH);
-        while rows.len() < IMPORT_BATCH {
+        // The batch's text, bounded like one read of rows (`BATCH_TEXT_BYTES`).
+        let mut bytes = 0usize;
+        while rows.len() < IMPORT_BATCH && bytes < super::BATCH_TEXT_BYTES {
             let got = source.next_rows(IMPORT_BATCH - rows.len()).await;
             if got.is_empty() {
                 break;
             }
             for next in got {
+                bytes = bytes.saturating_add(super::row_text_bytes(&next));
                 match next {
                     Ok(row) => {
                         p.counts.rows_read += 1;
