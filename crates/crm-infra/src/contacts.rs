@@ -126,6 +126,74 @@ pub(crate) async fn insert_contacts<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Writes `contact` over the stored row of its tenant and customer if the stored version is
+/// still `contact.version - 1`; [`RepositoryError::Stale`] when not.
+pub(crate) async fn update_contact<C: ConnectionTrait>(
+    conn: &C,
+    contact: &Contact,
+) -> Result<(), RepositoryError> {
+    use customer_contact::Column as C;
+    let mut row = to_row(contact);
+    // The key and the creation stay as they are.
+    row.tenant_id = sea_orm::ActiveValue::NotSet;
+    row.id = sea_orm::ActiveValue::NotSet;
+    row.customer_id = sea_orm::ActiveValue::NotSet;
+    row.created_at = sea_orm::ActiveValue::NotSet;
+    row.created_by = sea_orm::ActiveValue::NotSet;
+    let result = customer_contact::Entity::update_many()
+        .set(row)
+        .filter(C::TenantId.eq(contact.tenant_id.0))
+        .filter(C::CustomerId.eq(contact.customer_id.0))
+        .filter(C::Id.eq(contact.id.0))
+        .filter(C::Version.eq(contact.version - 1))
+        .exec(conn)
+        .await
+        .map_err(map_db_err)?;
+    if result.rows_affected == 1 {
+        Ok(())
+    } else {
+        Err(RepositoryError::Stale)
+    }
+}
+
+/// Contacts per multi-row `INSERT` (about 20 columns each: under SQLite's 32,766 bound
+/// parameters).
+const CONTACT_ROWS_PER_INSERT: usize = 1_000;
+
+/// Inserts many contacts in `conn` with multi-row inserts (the bulk path of imports).
+pub(crate) async fn insert_many_contacts<C: ConnectionTrait>(
+    conn: &C,
+    contacts: &[Contact],
+) -> Result<(), RepositoryError> {
+    for chunk in contacts.chunks(CONTACT_ROWS_PER_INSERT) {
+        insert_contacts(conn, chunk).await?;
+    }
+    Ok(())
+}
+
+/// Every contact of these customers of `tenant`, oldest first (by creation time, then id).
+pub(crate) async fn contacts_of_many<C: ConnectionTrait>(
+    conn: &C,
+    tenant: TenantId,
+    customers: Vec<CustomerId>,
+) -> Result<Vec<Contact>, RepositoryError> {
+    use customer_contact::Column as C;
+    if customers.is_empty() {
+        return Ok(Vec::new());
+    }
+    customer_contact::Entity::find()
+        .filter(C::TenantId.eq(tenant.0))
+        .filter(C::CustomerId.is_in(customers.into_iter().map(|c| c.0)))
+        .order_by(C::CreatedAt, Order::Asc)
+        .order_by(C::Id, Order::Asc)
+        .all(conn)
+        .await
+        .map_err(map_db_err)?
+        .into_iter()
+        .map(to_domain)
+        .collect()
+}
+
 async fn contacts_of<C: ConnectionTrait>(
     conn: &C,
     tenant: TenantId,
@@ -235,28 +303,7 @@ impl ContactTransaction for SeaContactTransaction {
     }
 
     async fn update(&mut self, contact: &Contact) -> Result<(), RepositoryError> {
-        use customer_contact::Column as C;
-        let mut row = to_row(contact);
-        // The key and the creation stay as they are.
-        row.tenant_id = sea_orm::ActiveValue::NotSet;
-        row.id = sea_orm::ActiveValue::NotSet;
-        row.customer_id = sea_orm::ActiveValue::NotSet;
-        row.created_at = sea_orm::ActiveValue::NotSet;
-        row.created_by = sea_orm::ActiveValue::NotSet;
-        let result = customer_contact::Entity::update_many()
-            .set(row)
-            .filter(C::TenantId.eq(contact.tenant_id.0))
-            .filter(C::CustomerId.eq(contact.customer_id.0))
-            .filter(C::Id.eq(contact.id.0))
-            .filter(C::Version.eq(contact.version - 1))
-            .exec(&self.txn)
-            .await
-            .map_err(map_db_err)?;
-        if result.rows_affected == 1 {
-            Ok(())
-        } else {
-            Err(RepositoryError::Stale)
-        }
+        update_contact(&self.txn, contact).await
     }
 
     async fn delete(

@@ -332,7 +332,9 @@ pub fn services_with(
                 ids.clone(),
             )
             // A dry run reads the customers' stored addresses (its preview's billing address).
-            .with_addresses(Arc::new(SeaAddressRepository::new(jobs_db.clone()))),
+            .with_addresses(Arc::new(SeaAddressRepository::new(jobs_db.clone())))
+            // And its contacts (its preview's primary contact).
+            .with_contacts(Arc::new(SeaContactRepository::new(jobs_db.clone()))),
         ),
         segments,
         jobs: Arc::new(JobService::new(job_repo)),

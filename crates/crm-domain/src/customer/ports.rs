@@ -336,7 +336,7 @@ pub trait CustomerBatch: Send {
     /// [`RepositoryError::Stale`] when the stored version moved on (or the row is gone).
     async fn save(&mut self, customer: &Customer) -> Result<(), RepositoryError>;
     /// Stores new customers of `tenant` with multi-row inserts (numbers and codes taken in the
-    /// order given, tags, search terms and their `addresses` written): the bulk path of
+    /// order given, tags, search terms and their `addresses` and `contacts` written): the bulk path of
     /// imports.
     async fn insert(
         &mut self,
@@ -364,6 +364,28 @@ pub trait CustomerBatch: Send {
         &mut self,
         address: &crate::address::Address,
         expected_version: i64,
+    ) -> Result<(), RepositoryError>;
+    /// Every contact of these customers (of `tenant`), oldest first: read after
+    /// [`CustomerBatch::next`] locked the customers, so no other writer changes them.
+    async fn contacts_of(
+        &mut self,
+        tenant: TenantId,
+        ids: Vec<CustomerId>,
+    ) -> Result<Vec<crate::contact::Contact>, RepositoryError>;
+    /// Stores a new contact of a customer (an import's primary contact).
+    async fn insert_contact(
+        &mut self,
+        contact: &crate::contact::Contact,
+    ) -> Result<(), RepositoryError>;
+    /// Writes `contact`'s details, `updated_by`, `updated_at` and `version` over the stored
+    /// row if its stored version is still `contact.version - 1`.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Stale`] when the stored version moved on or the row is gone;
+    /// [`RepositoryError::Conflict`] when its e-mail is another contact's of the customer.
+    async fn update_contact(
+        &mut self,
+        contact: &crate::contact::Contact,
     ) -> Result<(), RepositoryError>;
     /// `(customer, order_ref)` of open orders (pending, or completed and unpaid) of these
     /// customers, at most 10.

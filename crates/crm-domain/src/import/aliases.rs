@@ -17,7 +17,6 @@ pub(super) const CUSTOMER_ALIASES: &[(&str, &[&str])] = &[
             "full name",
             "customer name",
             "client name",
-            "contact name",
             "nama",
             "nama lengkap",
             "nama pelanggan",
@@ -271,6 +270,75 @@ pub(super) const ADDRESS_ALIASES: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// Header names recognised for the primary contact's targets
+/// ([`CONTACT_TARGETS`](super::model::CONTACT_TARGETS)), English and Indonesian (a PIC, "person
+/// in charge", is who a business customer's contact is called in Indonesia). `HP` (handphone)
+/// columns of the contact are its `phone`, the number the customer's `primary_contact` shows.
+pub(super) const CONTACT_ALIASES: &[(&str, &[&str])] = &[
+    (
+        "contact.name",
+        &[
+            "contact name",
+            "contact person",
+            "pic",
+            "pic name",
+            "person in charge",
+            "nama kontak",
+            "nama pic",
+            "narahubung",
+        ],
+    ),
+    (
+        "contact.email",
+        &[
+            "contact email",
+            "contact e-mail",
+            "email kontak",
+            "e-mail kontak",
+            "email pic",
+            "e-mail pic",
+            "pic email",
+        ],
+    ),
+    (
+        "contact.phone",
+        &[
+            "contact phone",
+            "contact phone number",
+            "telepon kontak",
+            "telp kontak",
+            "no telp kontak",
+            "telepon pic",
+            "telp pic",
+            "no telp pic",
+            "pic phone",
+            "no hp pic",
+            "hp pic",
+            "nomor hp pic",
+            "hp kontak",
+            "no hp kontak",
+        ],
+    ),
+    (
+        "contact.mobile_phone",
+        &[
+            "contact mobile",
+            "contact mobile phone",
+            "whatsapp pic",
+            "wa pic",
+        ],
+    ),
+    (
+        "contact.job_title",
+        &[
+            "contact job title",
+            "contact title",
+            "jabatan pic",
+            "jabatan kontak",
+        ],
+    ),
+];
+
 /// Header names recognised for each order target besides its own name.
 pub(super) const ORDER_ALIASES: &[(&str, &[&str])] = &[
     (
@@ -411,7 +479,7 @@ pub(super) fn detect_target(kind: ImportKind, header: &str) -> Option<&'static s
         return None;
     }
     let aliases: &[&[(&str, &[&str])]] = match kind {
-        ImportKind::Customers => &[CUSTOMER_ALIASES, ADDRESS_ALIASES],
+        ImportKind::Customers => &[CUSTOMER_ALIASES, ADDRESS_ALIASES, CONTACT_ALIASES],
         ImportKind::Orders => &[ORDER_ALIASES],
     };
     targets(kind)
@@ -433,7 +501,8 @@ pub(super) fn detect_target(kind: ImportKind, header: &str) -> Option<&'static s
 /// `mobile_phone`; for orders `Invoice` → `order_ref`, `Tanggal` → `placed_at`, `Jumlah` →
 /// `total_amount`, `customer_id` → `customer_external_ref`, ...; the default billing address's
 /// `Alamat` → `address.line1`, `Kota` → `address.city`, `Provinsi` → `address.region`,
-/// `Kode Pos` → `address.postal_code`, ...). Columns that name nothing are ignored: `None`, and so are the read-only fields of a customer export
+/// `Kode Pos` → `address.postal_code`, ...; the primary contact's `Nama PIC` →
+/// `contact.name`, `Email PIC` → `contact.email`, `HP PIC` → `contact.phone`, ...). Columns that name nothing are ignored: `None`, and so are the read-only fields of a customer export
 /// (`id`, `customer_code`) when the file also has the column their name is an alias of
 /// (`external_ref`), so an export imports as it was written.
 ///

@@ -34,6 +34,8 @@
 //! - `rows`: [`customer_row`], [`order_row`], [`RowError`];
 //! - `address_rows`: [`address_row`], a row's flat address columns as the customer's default
 //!   billing address (an `update` re-import puts them over the stored one, field by field);
+//! - `contact_rows`: [`contact_row`], a row's contact columns as the customer's primary
+//!   contact (an `update` re-import puts them over the stored one, field by field);
 //! - `ports`: [`RowSource`], [`ImportFiles`] (opens a stored file as rows),
 //!   [`ImportRepository`];
 //! - `service`: [`ImportService`]: [`ImportService::accept`] checks an import (caller, options,
@@ -45,6 +47,7 @@ mod accept_tests;
 mod address_rows;
 mod aliases;
 mod cells;
+mod contact_rows;
 mod model;
 mod options;
 mod ports;
@@ -60,7 +63,8 @@ pub use crate::job::ImportCounts;
 pub use address_rows::address_row;
 pub use aliases::{detect_mapping, normalise_header, resolve_mapping};
 pub use cells::{parse_bool, parse_date, parse_datetime, parse_number};
-pub use model::{ADDRESS_TARGETS, ImportCheckpoint, ImportKind, targets};
+pub use contact_rows::contact_row;
+pub use model::{ADDRESS_TARGETS, CONTACT_TARGETS, ImportCheckpoint, ImportKind, targets};
 pub use options::{DecimalSeparator, DuplicatePolicy, ImportOptions, MatchBy};
 pub use ports::{
     BATCH_TEXT_BYTES, FileError, ImportFiles, ImportRepository, RowResult, RowSource,

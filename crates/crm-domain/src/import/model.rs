@@ -43,12 +43,24 @@ pub const ADDRESS_TARGETS: &[&str] = &[
     "address.country",
 ];
 
-/// Every target of a customers file: [`CUSTOMER_TARGETS`] then [`ADDRESS_TARGETS`].
+/// The targets of a customers file that write the customer's primary contact (see
+/// [`crate::import::contact_row`]): `contact.<field>` of the contact API.
+pub const CONTACT_TARGETS: &[&str] = &[
+    "contact.name",
+    "contact.email",
+    "contact.phone",
+    "contact.mobile_phone",
+    "contact.job_title",
+];
+
+/// Every target of a customers file: [`CUSTOMER_TARGETS`], [`ADDRESS_TARGETS`], then
+/// [`CONTACT_TARGETS`].
 static ALL_CUSTOMER_TARGETS: std::sync::LazyLock<Vec<&'static str>> =
     std::sync::LazyLock::new(|| {
         CUSTOMER_TARGETS
             .iter()
             .chain(ADDRESS_TARGETS)
+            .chain(CONTACT_TARGETS)
             .copied()
             .collect()
     });
@@ -79,7 +91,7 @@ pub(super) const ORDER_CUSTOMER_KEYS: &[&str] =
 /// The fields a column of a file of `kind` can be mapped to. Customers: every field of the
 /// customer API (`tags` is one cell of tags separated by `,` or `;`; `metadata` a JSON object),
 /// then the default billing address's [`ADDRESS_TARGETS`] (`address.line1`, `address.city`,
-/// ...).
+/// ...) and the primary contact's [`CONTACT_TARGETS`] (`contact.name`, `contact.email`, ...).
 /// Orders: `customer_external_ref`, `customer_email`, `customer_phone`, `customer_name`,
 /// `order_ref`, `placed_at`, `status`, `total_amount`, `currency`, `quantity`.
 pub fn targets(kind: ImportKind) -> &'static [&'static str] {

@@ -42,12 +42,16 @@ use super::address_rows::{
     AddressChange, AddressContext, address_row, apply_address, default_billing, keep_change,
 };
 use super::aliases::resolve_mapping;
+use super::contact_rows::{
+    ContactChange, ContactContext, apply_contact, contact_row, keep_contact, primary,
+};
 use super::model::{ImportCheckpoint, ImportKind};
 use super::options::{DuplicatePolicy, ImportOptions, MatchBy};
 use super::ports::{FileError, ImportFiles, ImportRepository, RowSource};
 use super::rows::{RowError, customer_row, order_row};
 use crate::access::{Actor, Permission};
 use crate::address::{Address, AddressInput, AddressRepository};
+use crate::contact::{Contact, ContactInput, ContactRepository};
 use crate::customer::filter::Filter;
 use crate::customer::{
     Customer, CustomerBatch, CustomerInput, CustomerProfile, CustomerRepository, NewCustomer,
@@ -178,6 +182,7 @@ pub struct ImportService {
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
     addresses: Option<Arc<dyn AddressRepository>>,
+    contacts: Option<Arc<dyn ContactRepository>>,
 }
 
 fn key_of(p: &CustomerProfile, by: MatchBy) -> Vec<String> {
@@ -198,6 +203,7 @@ fn preview_of(
     p: &CustomerProfile,
     id: Option<CustomerId>,
     billing: Option<&Address>,
+    contact: Option<&Contact>,
 ) -> Value {
     json!({
         "line": line,
@@ -214,6 +220,7 @@ fn preview_of(
         "external_ref": p.external_ref,
         "currency": p.currency.as_str(),
         "billing_address": billing.map(super::address_rows::preview),
+        "primary_contact": contact.map(super::contact_rows::preview),
     })
 }
 
@@ -235,7 +242,19 @@ struct RowUpdate {
     input: CustomerInput,
     /// The row's address cells, put over the customer's default billing address.
     address: Option<AddressInput>,
+    /// The row's contact cells, put over the customer's primary contact.
+    contact: Option<ContactInput>,
 }
+
+/// A row of a batch whose customer cells are valid: its line, cells, profile, and its
+/// address and contact cells.
+type ValidRow = (
+    u64,
+    CustomerInput,
+    CustomerProfile,
+    Option<AddressInput>,
+    Option<ContactInput>,
+);
 
 /// What became of an update row under the lock.
 enum Applied {
@@ -335,6 +354,40 @@ impl ImportService {
             clock,
             ids,
             addresses: None,
+            contacts: None,
+        }
+    }
+
+    /// Gives a dry run the customers' stored contacts, so its preview and checks of an
+    /// `update` row's contact are those of the real run (without it, a dry run puts the row's
+    /// contact cells over no stored contact).
+    #[must_use]
+    pub fn with_contacts(mut self, contacts: Arc<dyn ContactRepository>) -> Self {
+        self.contacts = Some(contacts);
+        self
+    }
+
+    /// The contacts of a customer for a dry run ([`ImportService::with_contacts`]).
+    async fn stored_contacts(
+        &self,
+        actor: &Actor,
+        id: CustomerId,
+    ) -> Result<Vec<Contact>, DomainError> {
+        match &self.contacts {
+            Some(repo) => Ok(repo.list(actor.tenant_id, id).await?),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Who writes a customer's import contact, and the country its phones are read in: those
+    /// of its address.
+    fn contact_context<'a>(a: &AddressContext<'a>) -> ContactContext<'a> {
+        ContactContext {
+            tenant: a.tenant,
+            customer: a.customer,
+            by: a.by,
+            now: a.now,
+            country: a.default_country,
         }
     }
 
@@ -659,16 +712,16 @@ impl ImportService {
                 break;
             }
             let batch_last = rows.last().map_or(p.last_line, |r| r.0);
-            let mut valid: Vec<(u64, CustomerInput, CustomerProfile, Option<AddressInput>)> =
-                Vec::new();
+            let mut valid: Vec<ValidRow> = Vec::new();
             for (line, cells) in rows {
                 let parsed = customer_row(&mapping, &cells, opts).and_then(|input| {
                     let profile = input.clone().validate(&ctx)?;
                     Ok((input, profile))
                 });
                 let address = address_row(&mapping, &cells);
+                let contact = contact_row(&mapping, &cells);
                 match parsed {
-                    Ok((input, profile)) => valid.push((line, input, profile, address)),
+                    Ok((input, profile)) => valid.push((line, input, profile, address, contact)),
                     Err(e) => {
                         p.counts.failed += 1;
                         errors.extend(RowError::from_field_errors(line, e));
@@ -677,7 +730,7 @@ impl ImportService {
             }
             let keys: Vec<String> = valid
                 .iter()
-                .flat_map(|(_, _, pr, _)| key_of(pr, by))
+                .flat_map(|(_, _, pr, _, _)| key_of(pr, by))
                 .filter(|k| !seen.contains_key(k))
                 .collect();
             let existing = self.existing(actor, by, keys).await?;
@@ -689,8 +742,10 @@ impl ImportService {
             let mut dry: HashMap<CustomerId, CustomerProfile> = HashMap::new();
             // A dry run's addresses of the customers it updates, as they would be.
             let mut dry_addresses: HashMap<CustomerId, Vec<Address>> = HashMap::new();
+            // And their contacts.
+            let mut dry_contacts: HashMap<CustomerId, Vec<Contact>> = HashMap::new();
             let now = truncate_to_micros(self.clock.now());
-            for (line, input, profile, address) in valid {
+            for (line, input, profile, address, contact) in valid {
                 let keys = key_of(&profile, by);
                 let earlier = keys.iter().find_map(|k| seen.get(k).copied());
                 let stored = keys.iter().find_map(|k| existing.get(k));
@@ -702,28 +757,44 @@ impl ImportService {
                 };
                 let mut shown = profile.clone();
                 let mut shown_address: Option<Address> = None;
+                let mut shown_contact: Option<Contact> = None;
                 match (action, matched) {
                     ("create", _) | (_, None) => {
                         let mut new = self.new_customer(actor, profile);
-                        if let Some(row) = &address {
-                            let actx = Self::address_context(
-                                actor,
-                                &ctx,
-                                new.id,
-                                new.profile.country,
-                                new.created_at,
-                            );
-                            match apply_address(row, None, 0, &actx, || self.ids.new_id()) {
-                                Ok(AddressChange::Insert(a)) => {
+                        let actx = Self::address_context(
+                            actor,
+                            &ctx,
+                            new.id,
+                            new.profile.country,
+                            new.created_at,
+                        );
+                        let change = address
+                            .as_ref()
+                            .map(|row| apply_address(row, None, 0, &actx, || self.ids.new_id()))
+                            .transpose();
+                        let cchange = contact
+                            .as_ref()
+                            .map(|row| {
+                                apply_contact(row, &[], &Self::contact_context(&actx), || {
+                                    self.ids.new_id()
+                                })
+                            })
+                            .transpose();
+                        match both(change, cchange) {
+                            Ok((change, cchange)) => {
+                                if let Some(AddressChange::Insert(a)) = change {
                                     shown_address = Some(a.clone());
                                     new.addresses.push(a);
                                 }
-                                Ok(_) => {}
-                                Err(e) => {
-                                    p.counts.failed += 1;
-                                    errors.extend(RowError::from_field_errors(line, e));
-                                    continue;
+                                if let Some(ContactChange::Insert(c)) = cchange {
+                                    shown_contact = Some(c.clone());
+                                    new.contacts.push(c);
                                 }
+                            }
+                            Err(e) => {
+                                p.counts.failed += 1;
+                                errors.extend(RowError::from_field_errors(line, e));
+                                continue;
                             }
                         }
                         for k in &keys {
@@ -756,16 +827,30 @@ impl ImportService {
                                     )
                                 })
                                 .transpose();
-                            match both(merged, change) {
-                                Ok((merged, change)) => {
+                            let cchange = contact
+                                .as_ref()
+                                .map(|row| {
+                                    apply_contact(
+                                        row,
+                                        &n.contacts,
+                                        &Self::contact_context(&actx),
+                                        || self.ids.new_id(),
+                                    )
+                                })
+                                .transpose();
+                            match both(both(merged, change), cchange) {
+                                Ok(((merged, change), cchange)) => {
                                     // Not stored yet: it is still its first version.
                                     let moved = keep_change(&mut n.addresses, change, false);
+                                    let moved_contact =
+                                        keep_contact(&mut n.contacts, cchange, false);
                                     if let Some(m) = merged.clone() {
                                         n.profile = m;
                                     }
                                     shown = n.profile.clone();
                                     shown_address = default_billing(&n.addresses).cloned();
-                                    if merged.is_some() || moved {
+                                    shown_contact = primary(&n.contacts).cloned();
+                                    if merged.is_some() || moved || moved_contact {
                                         p.counts.updated += 1;
                                     } else {
                                         p.counts.skipped += 1;
@@ -784,6 +869,7 @@ impl ImportService {
                                 id,
                                 input,
                                 address,
+                                contact,
                             });
                         } else {
                             let base = match dry.get(&id).cloned().or_else(|| {
@@ -803,8 +889,12 @@ impl ImportService {
                                 Some(list) => Ok(list),
                                 None => self.stored_addresses(actor, id).await,
                             };
-                            match base.and_then(|b| Ok((b, stored_addresses?))) {
-                                Ok((b, mut list)) => {
+                            let stored_contacts = match dry_contacts.remove(&id) {
+                                Some(list) => Ok(list),
+                                None => self.stored_contacts(actor, id).await,
+                            };
+                            match base.and_then(|b| Ok((b, stored_addresses?, stored_contacts?))) {
+                                Ok((b, mut list, mut people)) => {
                                     let merged = merge(&b, input, &ctx);
                                     let country = match &merged {
                                         Ok(Some(m)) => m.country,
@@ -823,15 +913,29 @@ impl ImportService {
                                             )
                                         })
                                         .transpose();
-                                    match both(merged, change) {
-                                        Ok((merged, change)) => {
+                                    let cchange = contact
+                                        .as_ref()
+                                        .map(|row| {
+                                            apply_contact(
+                                                row,
+                                                &people,
+                                                &Self::contact_context(&actx),
+                                                || self.ids.new_id(),
+                                            )
+                                        })
+                                        .transpose();
+                                    match both(both(merged, change), cchange) {
+                                        Ok(((merged, change), cchange)) => {
                                             let moved = keep_change(&mut list, change, true);
+                                            let moved_contact =
+                                                keep_contact(&mut people, cchange, true);
                                             shown = merged.clone().unwrap_or(b);
                                             shown_address = default_billing(&list).cloned();
+                                            shown_contact = primary(&people).cloned();
                                             if let Some(m) = merged.clone() {
                                                 dry.insert(id, m);
                                             }
-                                            if merged.is_some() || moved {
+                                            if merged.is_some() || moved || moved_contact {
                                                 p.counts.updated += 1;
                                             } else {
                                                 p.counts.skipped += 1;
@@ -843,6 +947,7 @@ impl ImportService {
                                         }
                                     }
                                     dry_addresses.insert(id, list);
+                                    dry_contacts.insert(id, people);
                                 }
                                 Err(e) => {
                                     p.counts.failed += 1;
@@ -859,6 +964,7 @@ impl ImportService {
                         &shown,
                         matched,
                         shown_address.as_ref(),
+                        shown_contact.as_ref(),
                     ));
                 }
             }
@@ -1006,6 +1112,23 @@ impl ImportService {
                 addresses.entry(a.customer_id).or_default().push(a);
             }
         }
+        // And the contacts of those whose rows have contact cells.
+        let with_contact: Vec<CustomerId> = {
+            let mut v: Vec<CustomerId> = updates
+                .iter()
+                .filter(|u| u.contact.is_some() && current.contains_key(&u.id))
+                .map(|u| u.id)
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        let mut contacts: HashMap<CustomerId, Vec<Contact>> = HashMap::new();
+        if !with_contact.is_empty() {
+            for c in b.contacts_of(actor.tenant_id, with_contact).await? {
+                contacts.entry(c.customer_id).or_default().push(c);
+            }
+        }
         let mut changed = Vec::new();
         let mut applied = Vec::with_capacity(updates.len());
         for u in updates {
@@ -1032,8 +1155,18 @@ impl ImportService {
                     })
                 })
                 .transpose();
-            applied.push(match both(merged, change) {
-                Ok((merged, change)) => {
+            let people = contacts.entry(u.id).or_default();
+            let cchange = u
+                .contact
+                .as_ref()
+                .map(|row| {
+                    apply_contact(row, people, &Self::contact_context(&actx), || {
+                        self.ids.new_id()
+                    })
+                })
+                .transpose();
+            applied.push(match both(both(merged, change), cchange) {
+                Ok(((merged, change), cchange)) => {
                     match &change {
                         Some(AddressChange::Insert(a)) => b.insert_address(a).await?,
                         Some(AddressChange::Update(a, version)) => {
@@ -1041,7 +1174,13 @@ impl ImportService {
                         }
                         _ => {}
                     }
-                    let moved = keep_change(list, change, true);
+                    match &cchange {
+                        Some(ContactChange::Insert(c)) => b.insert_contact(c).await?,
+                        Some(ContactChange::Update(c)) => b.update_contact(c).await?,
+                        _ => {}
+                    }
+                    let moved =
+                        keep_change(list, change, true) | keep_contact(people, cchange, true);
                     match merged {
                         Some(m) => {
                             c.profile = m;

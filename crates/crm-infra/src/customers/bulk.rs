@@ -137,6 +137,12 @@ pub(crate) async fn insert_rows(
             .flat_map(|(c, _)| c.addresses.iter().cloned())
             .collect();
         crate::addresses::insert_many_addresses(txn, &addresses).await?;
+        // And so do contacts.
+        let contacts: Vec<_> = chunk
+            .iter()
+            .flat_map(|(c, _)| c.contacts.iter().cloned())
+            .collect();
+        crate::contacts::insert_many_contacts(txn, &contacts).await?;
     }
     Ok(())
 }
@@ -204,6 +210,28 @@ impl crm_domain::customer::CustomerBatch for SeaCustomerBatch {
         expected_version: i64,
     ) -> Result<(), RepositoryError> {
         crate::addresses::update_address(&self.txn, address, expected_version).await
+    }
+
+    async fn contacts_of(
+        &mut self,
+        tenant: TenantId,
+        ids: Vec<CustomerId>,
+    ) -> Result<Vec<crm_domain::contact::Contact>, RepositoryError> {
+        crate::contacts::contacts_of_many(&self.txn, tenant, ids).await
+    }
+
+    async fn insert_contact(
+        &mut self,
+        contact: &crm_domain::contact::Contact,
+    ) -> Result<(), RepositoryError> {
+        crate::contacts::insert_contacts(&self.txn, std::slice::from_ref(contact)).await
+    }
+
+    async fn update_contact(
+        &mut self,
+        contact: &crm_domain::contact::Contact,
+    ) -> Result<(), RepositoryError> {
+        crate::contacts::update_contact(&self.txn, contact).await
     }
 
     async fn save(&mut self, c: &Customer) -> Result<(), RepositoryError> {
