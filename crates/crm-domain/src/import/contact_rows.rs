@@ -213,3 +213,222 @@ pub(super) fn keep_contact(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::import::{ImportKind, detect_mapping};
+
+    fn ctx(by: &UserId) -> ContactContext<'_> {
+        ContactContext {
+            tenant: TenantId(Uuid::from_u128(1)),
+            customer: CustomerId(Uuid::from_u128(2)),
+            by,
+            now: Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
+            country: CountryCode::parse("ID"),
+        }
+    }
+
+    fn mapping(headers: &[&str]) -> Vec<Option<String>> {
+        let headers: Vec<String> = headers.iter().map(|h| (*h).to_owned()).collect();
+        detect_mapping(ImportKind::Customers, &headers).unwrap()
+    }
+
+    fn row(cells: &[(&str, &str)]) -> Option<ContactInput> {
+        let mut cells = cells.to_vec();
+        cells.insert(0, ("Nama", "PT Maju"));
+        let headers: Vec<&str> = cells.iter().map(|(h, _)| *h).collect();
+        let values: Vec<String> = cells.iter().map(|(_, v)| (*v).to_owned()).collect();
+        contact_row(&mapping(&headers), &values)
+    }
+
+    fn fields(e: Vec<FieldError>) -> Vec<(String, &'static str)> {
+        e.into_iter().map(|e| (e.field, e.code)).collect()
+    }
+
+    fn insert(row: &ContactInput) -> Contact {
+        let by = UserId::parse("u").unwrap();
+        match apply_contact(row, &[], &ctx(&by), || Uuid::from_u128(9)).unwrap() {
+            ContactChange::Insert(c) => c,
+            other => panic!("an insert, not {other:?}"),
+        }
+    }
+
+    #[test]
+    fn indonesian_and_english_contact_headers_are_detected() {
+        let m = mapping(&[
+            "Nama",
+            "Email",
+            "Nama PIC",
+            "Email PIC",
+            "HP PIC",
+            "Jabatan PIC",
+        ]);
+        assert_eq!(
+            m.iter().map(Option::as_deref).collect::<Vec<_>>(),
+            [
+                Some("name"),
+                Some("email"),
+                Some("contact.name"),
+                Some("contact.email"),
+                Some("contact.phone"),
+                Some("contact.job_title"),
+            ]
+        );
+        // Each alone (two columns naming one target are an error).
+        for (header, target) in [
+            ("Contact Person", "contact.name"),
+            ("Contact Name", "contact.name"),
+            ("PIC", "contact.name"),
+            ("Nama Kontak", "contact.name"),
+            ("Contact Email", "contact.email"),
+            ("Email Kontak", "contact.email"),
+            ("Contact Phone", "contact.phone"),
+            ("Telepon Kontak", "contact.phone"),
+            ("No HP PIC", "contact.phone"),
+            ("no_hp_pic", "contact.phone"),
+            ("HP Kontak", "contact.phone"),
+            ("WA PIC", "contact.mobile_phone"),
+            // The customer's own columns stay the customer's.
+            ("Nama", "name"),
+            ("No HP", "mobile_phone"),
+        ] {
+            assert_eq!(
+                super::super::aliases::detect_target(ImportKind::Customers, header),
+                Some(target),
+                "{header}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_row_without_contact_cells_has_no_contact() {
+        assert_eq!(row(&[("Nama PIC", " "), ("Email PIC", "")]), None);
+        assert_eq!(row(&[]), None);
+        let c = row(&[("Nama PIC", " Rina "), ("HP PIC", "'+6281234567001")]).unwrap();
+        assert_eq!(c.name.as_deref(), Some("Rina"));
+        assert_eq!(c.phone.as_deref(), Some("+6281234567001"));
+        assert_eq!(c.email, None);
+    }
+
+    #[test]
+    fn a_new_contact_is_checked_named_by_its_column_and_primary() {
+        let by = UserId::parse("u").unwrap();
+        let bad = row(&[("Nama PIC", "Rina"), ("Email PIC", "rina@")]).unwrap();
+        let e = apply_contact(&bad, &[], &ctx(&by), Uuid::nil).unwrap_err();
+        assert_eq!(fields(e), [("contact.email".to_owned(), "invalid_email")]);
+        let nameless = row(&[("Email PIC", "rina@maju.example")]).unwrap();
+        let e = apply_contact(&nameless, &[], &ctx(&by), Uuid::nil).unwrap_err();
+        assert_eq!(fields(e), [("contact.name".to_owned(), "required")]);
+        // A national number is read in the customer's (else the tenant's) country.
+        let good = row(&[("Nama PIC", "Rina"), ("HP PIC", "0812-3456-7001")]).unwrap();
+        let c = insert(&good);
+        assert!(c.is_primary);
+        assert_eq!(c.version, 1);
+        assert_eq!(c.id, ContactId(Uuid::from_u128(9)));
+        assert_eq!(
+            c.details.phone.as_ref().map(|p| p.as_str()),
+            Some("+6281234567001")
+        );
+    }
+
+    #[test]
+    fn a_new_contact_beyond_the_limit_is_refused() {
+        let by = UserId::parse("u").unwrap();
+        // A customer holding the most contacts, none primary (the import adds one only then).
+        let mut other = insert(&row(&[("Nama PIC", "X")]).unwrap());
+        other.is_primary = false;
+        let full = vec![other; MAX_CONTACTS];
+        let e = apply_contact(
+            &row(&[("Nama PIC", "Rina")]).unwrap(),
+            &full,
+            &ctx(&by),
+            Uuid::nil,
+        )
+        .unwrap_err();
+        assert_eq!(fields(e), [("contact".to_owned(), "too_many")]);
+    }
+
+    #[test]
+    fn an_update_puts_the_cells_over_the_primary_field_by_field() {
+        let by = UserId::parse("u").unwrap();
+        let stored = insert(
+            &row(&[
+                ("Nama PIC", "Rina"),
+                ("Email PIC", "rina@maju.example"),
+                ("HP PIC", "+6281234567001"),
+            ])
+            .unwrap(),
+        );
+        let list = vec![stored.clone()];
+        // The same cells change nothing.
+        let same = row(&[
+            ("Email PIC", "RINA@maju.example"),
+            ("HP PIC", "+6281234567001"),
+        ]);
+        assert_eq!(
+            apply_contact(&same.unwrap(), &list, &ctx(&by), Uuid::nil).unwrap(),
+            ContactChange::Unchanged
+        );
+        // Only the phone: the rest stays, at the next version, no second contact.
+        let phone = row(&[("HP PIC", "+6281299990001")]).unwrap();
+        let ContactChange::Update(c) = apply_contact(&phone, &list, &ctx(&by), Uuid::nil).unwrap()
+        else {
+            panic!("an update")
+        };
+        assert_eq!(c.id, stored.id);
+        assert_eq!(c.version, 2);
+        assert!(c.is_primary);
+        assert_eq!(c.details.name, "Rina");
+        assert_eq!(
+            c.details.email.as_ref().map(|e| e.as_str()),
+            Some("rina@maju.example")
+        );
+        assert_eq!(
+            c.details.phone.as_ref().map(|p| p.as_str()),
+            Some("+6281299990001")
+        );
+        // A bad cell over the stored contact names the field.
+        let bad = row(&[("HP PIC", "12")]).unwrap();
+        let e = apply_contact(&bad, &list, &ctx(&by), Uuid::nil).unwrap_err();
+        assert_eq!(fields(e), [("contact.phone".to_owned(), "invalid_phone")]);
+        // Kept in memory: still one contact; a contact not stored yet stays at version 1.
+        let mut kept = list.clone();
+        assert!(keep_contact(
+            &mut kept,
+            Some(ContactChange::Update(c)),
+            false
+        ));
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].version, 1);
+        assert_eq!(primary(&kept).unwrap().details.name, "Rina");
+    }
+
+    #[test]
+    fn a_row_whose_email_another_contact_holds_updates_that_contact() {
+        let by = UserId::parse("u").unwrap();
+        let first = insert(&row(&[("Nama PIC", "Rina"), ("Email PIC", "rina@x.example")]).unwrap());
+        let mut second =
+            insert(&row(&[("Nama PIC", "Agus"), ("Email PIC", "agus@x.example")]).unwrap());
+        second.id = ContactId(Uuid::from_u128(10));
+        second.is_primary = false;
+        let list = vec![first.clone(), second.clone()];
+        let r = row(&[("Nama PIC", "Agus S."), ("Email PIC", "agus@x.example")]).unwrap();
+        let ContactChange::Update(c) = apply_contact(&r, &list, &ctx(&by), Uuid::nil).unwrap()
+        else {
+            panic!("an update")
+        };
+        assert_eq!(c.id, second.id);
+        assert_eq!(c.details.name, "Agus S.");
+        assert!(!c.is_primary);
+        // Without an e-mail cell the primary is the one updated.
+        let r = row(&[("Nama PIC", "Rina W.")]).unwrap();
+        let ContactChange::Update(c) = apply_contact(&r, &list, &ctx(&by), Uuid::nil).unwrap()
+        else {
+            panic!("an update")
+        };
+        assert_eq!(c.id, first.id);
+    }
+}

@@ -641,13 +641,17 @@ fn row_errors_carry_the_line() {
 
 #[test]
 fn targets_cover_the_customer_api() {
-    assert_eq!(targets(ImportKind::Customers).len(), 40 + 7);
+    assert_eq!(targets(ImportKind::Customers).len(), 40 + 7 + 5);
     assert!(targets(ImportKind::Orders).contains(&"customer_external_ref"));
     for (t, _) in CUSTOMER_ALIASES {
         assert!(CUSTOMER_TARGETS.contains(t), "{t}");
     }
     for (t, _) in ADDRESS_ALIASES {
         assert!(ADDRESS_TARGETS.contains(t), "{t}");
+        assert!(targets(ImportKind::Customers).contains(t), "{t}");
+    }
+    for (t, _) in CONTACT_ALIASES {
+        assert!(CONTACT_TARGETS.contains(t), "{t}");
         assert!(targets(ImportKind::Customers).contains(t), "{t}");
     }
     for (t, _) in ORDER_ALIASES {
