@@ -279,12 +279,22 @@ impl FromRequest for Caller {
             req.extensions_mut().insert(status);
             let user = UserId::parse(&identity.sub)
                 .ok_or_else(|| ApiError::Unauthorized("the token's sub is empty".into()))?;
-            Ok(Caller(Actor::new(
+            let actor = Actor::new(
                 identity.tenant,
                 user,
                 identity.roles.iter().map(String::as_str),
                 identity.permissions.iter().map(String::as_str),
-            )))
+            );
+            // The request's id (tracing-actix-web's, logged with every line of the request)
+            // goes on every event the request causes.
+            let request_id = req
+                .extensions()
+                .get::<tracing_actix_web::RequestId>()
+                .map(|id| id.to_string());
+            Ok(Caller(match request_id {
+                Some(id) => actor.with_request_id(id),
+                None => actor,
+            }))
         })
     }
 }

@@ -137,6 +137,8 @@ pub struct Actor {
     pub permissions: BTreeSet<Permission>,
     /// The known roles the caller holds (unknown role names are dropped).
     pub roles: BTreeSet<Role>,
+    /// The id of the request acting (recorded on the events it causes), if any.
+    pub request_id: Option<String>,
 }
 
 impl Actor {
@@ -165,7 +167,14 @@ impl Actor {
             user_id,
             permissions: set,
             roles,
+            request_id: None,
         }
+    }
+
+    /// The same caller acting in the request with this id (recorded on its events).
+    pub fn with_request_id(mut self, request_id: impl Into<String>) -> Self {
+        self.request_id = Some(request_id.into());
+        self
     }
 
     /// The strongest role the caller holds (`Admin` before `Manager` before `Sales` before

@@ -11,6 +11,7 @@ pub mod customer_erasure;
 pub mod customer_segment;
 pub mod customer_tag;
 pub mod customer_view;
+pub mod event;
 pub mod idempotency_key;
 pub mod job;
 pub mod ledger_entry;

@@ -1,0 +1,17 @@
+//! The event log (issue 13): one append-only, per-tenant log of every write.
+//!
+//! Every write of this service appends [`NewEvent`]s through its own transaction port's
+//! `append_events` (so an event exists exactly when its change committed, and nothing is
+//! published outside a commit). The timeline, the field history, the audit search, and later
+//! the live stream and webhooks, read the log back as [`Event`]s through [`EventRepository`].
+
+mod model;
+mod ports;
+
+pub use model::{
+    EntityType, Event, EventActor, EventFilter, EventId, FieldChanges, MAX_EVENT_PAGE, NewEvent,
+    field_changes,
+};
+pub use ports::EventRepository;
+#[cfg(any(test, feature = "mock"))]
+pub use ports::MockEventRepository;
