@@ -58,6 +58,14 @@ run_backend() { # backend, database url
   measure "get customer by id" 32 get.lua "$token" "/api/v1/customers/$id"
   measure "first page (20)" 1 get.lua "$token" "/api/v1/customers?limit=20"
   measure "first page (20)" 32 get.lua "$token" "/api/v1/customers?limit=20"
+  # Issue 12: a B2B customer with two addresses and two contacts, created in one call, and read
+  # back with its default addresses and primary contact.
+  measure "create customer + 2 addresses + 2 contacts" 1 create_b2b.lua "$token" b1 2
+  measure "create customer + 2 addresses + 2 contacts" 32 create_b2b.lua "$token" b32 3
+  local b2b
+  b2b=$(curl -s "http://127.0.0.1:$PORT/api/v1/customers?limit=1&q=PT%20Bench" -H "Authorization: Bearer $token" | grep -o '"id":"[^"]*"' | head -1 | cut -d'"' -f4)
+  measure "get customer with addresses + contacts" 1 get.lua "$token" "/api/v1/customers/$b2b"
+  measure "get customer with addresses + contacts" 32 get.lua "$token" "/api/v1/customers/$b2b"
   # shellcheck disable=SC2086
   measure "create order (2 lines)" 1 create_order.lua "$token" o1 $ids
   # shellcheck disable=SC2086

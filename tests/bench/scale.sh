@@ -39,6 +39,11 @@ scale_backend() { # backend, url
   awk '$2 != "" && n < 200 {n++; d=substr($2, 7, 6); print "/api/v1/customers?limit=20&q=" substr(d,1,3) "-" substr(d,4,3)}' "$s/sample" > "$s/phone"
   echo "/api/v1/customers?limit=20&status=active&tag=premium&min_total_spent=1000000" > "$s/filters"
   echo "/api/v1/customers/stats" > "$s/stats"
+  # Radius searches (issue 12): 10 km around points in six cities, nearest first, and 25 km in
+  # the default order (every bench customer has a billing address near one of 20 cities).
+  printf '/api/v1/customers?limit=20&near=%s&within_km=10&sort=distance\n' \
+    -6.2000,106.8166 -7.2575,112.7521 -6.9147,107.6098 3.5952,98.6722 -8.6705,115.2126 -7.7956,110.3695 > "$s/radius"
+  printf '/api/v1/customers?limit=20&near=%s&within_km=25\n' -6.2000,106.8166 -7.2575,112.7521 -0.9471,100.4172 > "$s/radius25"
   echo "/api/v1/customers?limit=20" > "$s/first"
   for c in 1 32; do
     measure "get customer by id" "$c" paths.lua "$TOKEN" "$s/get"
@@ -49,6 +54,8 @@ scale_backend() { # backend, url
     measure "search: phone fragment" "$c" paths.lua "$TOKEN" "$s/phone"
     measure "three filters" "$c" paths.lua "$TOKEN" "$s/filters"
     measure "stats (whole tenant)" "$c" paths.lua "$TOKEN" "$s/stats"
+    measure "radius 10 km, by distance" "$c" paths.lua "$TOKEN" "$s/radius"
+    measure "radius 25 km" "$c" paths.lua "$TOKEN" "$s/radius25"
   done
   # RFM recompute of the whole tenant, in the database (make bench, not a timed test).
   local rfm

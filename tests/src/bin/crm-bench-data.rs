@@ -6,6 +6,9 @@
 //! are businesses, 0–3 tags from a list of 12, statuses, stages and sources with skewed
 //! frequencies, 3 % VIPs, follow-up dates for 10 %, creation dates over the last three years,
 //! and a spending history (orders, total spent in IDR, first and last order dates) for 70 %.
+//! Every customer has a default billing address in one of 20 Indonesian cities (weighted by
+//! size), its coordinates scattered up to about 25 km around the city centre, for the radius
+//! search benchmark.
 //! Every profile goes through the domain's validation; rows are written by the repository's
 //! bulk path ([`crm_infra::SeaCustomerRepository::insert_loaded`]), 2,000 per transaction.
 //! The statistics are written as if derived from orders; no order rows are created.
@@ -17,6 +20,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use clap::Parser;
+use crm_domain::address::{AddressInput, new_addresses};
 use crm_domain::customer::{
     AcquisitionSource, CustomerInput, CustomerStatus, CustomerType, LifecycleStage, NewCustomer,
     PurchaseStats, ValidationContext,
@@ -76,6 +80,29 @@ const PROVIDERS: [&str; 6] = [
     "hotmail.com",
     "icloud.com",
     "mail.id",
+];
+/// Cities, their province, centre (WGS 84 degrees) and weight.
+const CITIES: [(&str, &str, f64, f64, u32); 20] = [
+    ("Jakarta", "DKI Jakarta", -6.2088, 106.8456, 20),
+    ("Surabaya", "Jawa Timur", -7.2575, 112.7521, 8),
+    ("Bandung", "Jawa Barat", -6.9175, 107.6191, 7),
+    ("Medan", "Sumatera Utara", 3.5952, 98.6722, 6),
+    ("Semarang", "Jawa Tengah", -6.9667, 110.4167, 5),
+    ("Makassar", "Sulawesi Selatan", -5.1477, 119.4327, 4),
+    ("Palembang", "Sumatera Selatan", -2.9761, 104.7754, 4),
+    ("Tangerang", "Banten", -6.1783, 106.6319, 5),
+    ("Depok", "Jawa Barat", -6.4025, 106.7942, 4),
+    ("Bekasi", "Jawa Barat", -6.2383, 106.9756, 5),
+    ("Denpasar", "Bali", -8.6705, 115.2126, 3),
+    ("Yogyakarta", "DI Yogyakarta", -7.7956, 110.3695, 3),
+    ("Malang", "Jawa Timur", -7.9666, 112.6326, 3),
+    ("Balikpapan", "Kalimantan Timur", -1.2379, 116.8529, 2),
+    ("Pontianak", "Kalimantan Barat", -0.0263, 109.3425, 2),
+    ("Manado", "Sulawesi Utara", 1.4748, 124.8421, 2),
+    ("Padang", "Sumatera Barat", -0.9471, 100.4172, 2),
+    ("Pekanbaru", "Riau", 0.5071, 101.4478, 2),
+    ("Banjarmasin", "Kalimantan Selatan", -3.3186, 114.5944, 2),
+    ("Jayapura", "Papua", -2.5337, 140.7181, 1),
 ];
 const INDUSTRIES: [&str; 6] = [
     "retail",
@@ -191,19 +218,49 @@ fn customer(
             last_order_at: Some(last_at.trunc_subsecs(6)),
         }
     };
+    let city = pick(
+        rng,
+        &CITIES.map(|(name, region, lat, lng, w)| ((name, region, lat, lng), w)),
+    );
+    let street = format!(
+        "Jl. {} No. {}",
+        LastName().fake_with_rng::<String, _>(rng),
+        rng.random_range(1..=250)
+    );
+    let address = AddressInput {
+        address_type: Some("billing".into()),
+        line1: Some(street),
+        city: Some(city.0.into()),
+        region: Some(city.1.into()),
+        postal_code: Some(format!("{}", rng.random_range(10_000..=99_999))),
+        latitude: Some(city.2 + rng.random_range(-0.22..0.22)),
+        longitude: Some(city.3 + rng.random_range(-0.22..0.22)),
+        ..Default::default()
+    };
     let ts = uuid::Timestamp::from_unix(
         uuid::NoContext,
         created_at.timestamp() as u64,
         created_at.timestamp_subsec_nanos(),
     );
+    let id = CustomerId(Uuid::new_v7(ts));
+    let addresses = new_addresses(
+        vec![address],
+        ctx.default_country,
+        tenant,
+        id,
+        UserId::parse("bench-loader"),
+        created_at,
+        || Uuid::new_v7(ts),
+    )
+    .expect("generated addresses are valid");
     (
         NewCustomer {
-            id: CustomerId(Uuid::new_v7(ts)),
+            id,
             tenant_id: tenant,
             profile,
             created_by: UserId::parse("bench-loader"),
             created_at,
-            addresses: Vec::new(),
+            addresses,
             contacts: Vec::new(),
         },
         stats,
