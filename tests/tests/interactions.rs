@@ -630,7 +630,74 @@ async fn stale_if_match_is_412(backend: DbBackend) {
     app.get(&ipath, &token).await.assert_problem(404);
 }
 
+/// Under `sales_scope: assigned`, a salesperson reaches only their own customers' history:
+/// another salesperson's customer's interactions and follow-ups are 404 and left out of the
+/// tenant-wide lists, while a manager sees all.
+async fn sales_scope_assigned_limits_history_to_own_customers(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let tenant = app.tenant("Toko").await;
+    let admin = app.token(tenant, "admin");
+    let r = app
+        .call(
+            "PATCH",
+            "/api/v1/tenant/settings",
+            Some(&admin),
+            Some(json!({"sales_scope": "assigned"})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let sari = app.token_for(tenant, "sari", &["sales"], &[]);
+    let budi = app.token_for(tenant, "budi", &["sales"], &[]);
+    let manager = app.token(tenant, "manager");
+    let mine = customer(&app, &sari, "Maju Jaya").await;
+    let theirs = customer(&app, &budi, "Sinar Abadi").await;
+    let i = log(
+        &app,
+        &budi,
+        &theirs,
+        json!({"type": "call",
+        "follow_up": {"title": "Call back", "due_at": at(-60)}}),
+    )
+    .await;
+    let own = log(&app, &sari, &mine, json!({"type": "visit"})).await;
+    app.get(&format!("/api/v1/interactions/{}", id(&i)), &sari)
+        .await
+        .assert_problem(404);
+    app.get(
+        &format!("/api/v1/follow-ups/{}", id(&i["follow_up"])),
+        &sari,
+    )
+    .await
+    .assert_problem(404);
+    app.post(&path(&theirs), &sari, json!({"type": "call"}))
+        .await
+        .assert_problem(404);
+    app.call(
+        "DELETE",
+        &format!("/api/v1/interactions/{}", id(&i)),
+        Some(&sari),
+        None,
+        &[],
+    )
+    .await
+    .assert_problem(404);
+    assert_eq!(
+        ids(&app.get("/api/v1/interactions", &sari).await),
+        vec![id(&own)]
+    );
+    assert!(ids(&app.get("/api/v1/follow-ups", &sari).await).is_empty());
+    assert_eq!(
+        ids(&app.get("/api/v1/interactions", &manager).await).len(),
+        2
+    );
+    assert_eq!(ids(&app.get("/api/v1/follow-ups", &manager).await).len(), 1);
+}
+
 on_both_backends!(
+    sales_scope_assigned_limits_history_to_own_customers,
     last_contact_at_is_exact_after_create_edit_delete,
     nested_follow_up_is_created_with_the_interaction_or_neither,
     future_occurred_at_is_refused,
