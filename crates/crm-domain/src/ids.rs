@@ -106,3 +106,11 @@ uuid_id!(
     /// A contact person of a customer (UUID v7).
     ContactId
 );
+uuid_id!(
+    /// A logged interaction with a customer (UUID v7).
+    InteractionId
+);
+uuid_id!(
+    /// A follow-up task on a customer (UUID v7).
+    FollowUpId
+);

@@ -19,6 +19,7 @@ pub mod customer;
 pub mod event;
 pub mod export;
 pub mod import;
+pub mod interaction;
 pub mod job;
 pub mod loyalty;
 pub mod order;

@@ -26,6 +26,10 @@ pub enum CursorKind {
     Orders = 2,
     /// A customer's consent history (`at`, id).
     ConsentHistory = 3,
+    /// Interaction lists (`occurred_at`, id; numbered after migration 18).
+    Interactions = 18,
+    /// Follow-up lists, the work queue (`due_at`, id).
+    FollowUps = 19,
 }
 
 /// Encodes and verifies cursors with a server secret.

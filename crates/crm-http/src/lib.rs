@@ -10,8 +10,10 @@ pub mod contacts;
 pub mod cursor;
 pub mod customers;
 pub mod exports;
+pub mod follow_ups;
 pub mod health;
 pub mod imports;
+pub mod interactions;
 pub mod jobs;
 pub mod json;
 pub mod loyalty;
@@ -58,6 +60,8 @@ pub use state::{AppState, ReadinessProbe, Services};
         (name = "customers", description = "Customer records"),
         (name = "addresses", description = "Addresses of a customer: typed, one default per type, coordinates for delivery and the radius search"),
         (name = "contacts", description = "Contact people of a customer, with exactly one primary"),
+        (name = "interactions", description = "Logged calls, e-mails, meetings, visits and messages with a customer; they keep its `last_contact_at`"),
+        (name = "follow-ups", description = "Follow-up tasks on customers and the work queue; open ones keep the customer's `next_follow_up_at`"),
         (name = "orders", description = "Orders and purchase statistics"),
         (name = "loyalty", description = "Loyalty points and customer tiers"),
         (name = "tiers", description = "Membership tiers of the tenant"),
@@ -106,6 +110,8 @@ fn register(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .configure(loyalty::routes)
             .configure(views::routes)
             .configure(contacts::routes)
+            .configure(interactions::routes)
+            .configure(follow_ups::routes)
             .configure(customers::routes),
     )
     .service(health::live)

@@ -8,6 +8,7 @@ use crm_domain::contact::ContactService;
 use crm_domain::customer::CustomerService;
 use crm_domain::export::ExportService;
 use crm_domain::import::ImportService;
+use crm_domain::interaction::InteractionService;
 use crm_domain::loyalty::LoyaltyService;
 use crm_domain::loyalty::TierService;
 use crm_domain::order::OrderService;
@@ -39,6 +40,8 @@ pub struct Services {
     pub addresses: Arc<AddressService>,
     /// Contacts of customers.
     pub contacts: Arc<ContactService>,
+    /// Interactions and follow-ups of customers.
+    pub interactions: Arc<InteractionService>,
     /// Tenant use cases (token tenant check).
     pub tenants: Arc<TenantService>,
     /// Order use cases.

@@ -16,6 +16,7 @@ use crm_domain::contact::ContactService;
 use crm_domain::customer::CustomerService;
 use crm_domain::export::ExportService;
 use crm_domain::import::ImportService;
+use crm_domain::interaction::InteractionService;
 use crm_domain::job::{JobRepository, JobService, LeasedJobs};
 use crm_domain::loyalty::LoyaltyService;
 use crm_domain::loyalty::TierService;
@@ -32,6 +33,7 @@ use crm_http::rate_limit::RateLimits;
 use crm_http::state::ImportLimits;
 use crm_http::uploads::UploadDir;
 use crm_http::{AppState, Authenticator, CursorCodec, JwtKeys, Metrics, ReadinessProbe};
+use crm_infra::SeaInteractionRepository;
 use crm_infra::export_file::SheetFiles;
 use crm_infra::{
     Database, DbConfig, DiskImportFiles, SeaAddressRepository, SeaAnalyticsRepository,
@@ -286,7 +288,15 @@ pub fn services_with(
         clock.clone(),
         ids.clone(),
     ));
+    let interactions = Arc::new(InteractionService::new(
+        Arc::new(SeaInteractionRepository::new(db.clone())),
+        customer_repo.clone(),
+        tenant_repo.clone(),
+        clock.clone(),
+        ids.clone(),
+    ));
     Services {
+        interactions,
         exports: Arc::new(
             ExportService::new(
                 customers.clone(),
