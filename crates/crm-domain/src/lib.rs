@@ -21,6 +21,7 @@ pub mod export;
 pub mod import;
 pub mod job;
 pub mod loyalty;
+pub mod note;
 pub mod order;
 pub mod pricing;
 pub mod privacy;
