@@ -26,6 +26,12 @@ pub enum CursorKind {
     Orders = 2,
     /// A customer's consent history (`at`, id).
     ConsentHistory = 3,
+    /// A customer's notes (pinned, `created_at`, id). Kinds 190..=199 are the notes'.
+    CustomerNotes = 190,
+    /// The tenant-wide note list (`created_at`, id).
+    Notes = 191,
+    /// A note's revisions (event id).
+    NoteHistory = 192,
 }
 
 /// Encodes and verifies cursors with a server secret.

@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod json;
 pub mod loyalty;
 pub mod metrics;
+pub mod notes;
 pub mod oidc;
 pub mod orders;
 pub mod panic;
@@ -58,6 +59,7 @@ pub use state::{AppState, ReadinessProbe, Services};
         (name = "customers", description = "Customer records"),
         (name = "addresses", description = "Addresses of a customer: typed, one default per type, coordinates for delivery and the radius search"),
         (name = "contacts", description = "Contact people of a customer, with exactly one primary"),
+        (name = "notes", description = "Notes and complaints on a customer: Markdown, categories, a complaint's resolution, pinned first, edits kept in the note's history (the event log). Internal notes (`is_internal`) are for staff only: they are left out of the customer list export and of anything a portal user sees. The customer's free-text `notes` / `internal_notes` fields stay for compatibility; note records are the history."),
         (name = "orders", description = "Orders and purchase statistics"),
         (name = "loyalty", description = "Loyalty points and customer tiers"),
         (name = "tiers", description = "Membership tiers of the tenant"),
@@ -106,6 +108,7 @@ fn register(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .configure(loyalty::routes)
             .configure(views::routes)
             .configure(contacts::routes)
+            .configure(notes::routes)
             .configure(customers::routes),
     )
     .service(health::live)

@@ -10,6 +10,7 @@ use crm_domain::export::ExportService;
 use crm_domain::import::ImportService;
 use crm_domain::loyalty::LoyaltyService;
 use crm_domain::loyalty::TierService;
+use crm_domain::note::NoteService;
 use crm_domain::order::OrderService;
 use crm_domain::pricing::PricingService;
 use crm_domain::privacy::PrivacyService;
@@ -39,6 +40,8 @@ pub struct Services {
     pub addresses: Arc<AddressService>,
     /// Contacts of customers.
     pub contacts: Arc<ContactService>,
+    /// Notes and complaints on customers.
+    pub notes: Arc<NoteService>,
     /// Tenant use cases (token tenant check).
     pub tenants: Arc<TenantService>,
     /// Order use cases.

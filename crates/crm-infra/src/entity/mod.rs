@@ -15,6 +15,7 @@ pub mod event;
 pub mod idempotency_key;
 pub mod job;
 pub mod ledger_entry;
+pub mod note;
 pub mod order;
 pub mod order_line;
 pub mod tenant;
