@@ -22,6 +22,7 @@ pub mod import;
 pub mod interaction;
 pub mod job;
 pub mod loyalty;
+pub mod note;
 pub mod order;
 pub mod pricing;
 pub mod privacy;

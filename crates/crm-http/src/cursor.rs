@@ -30,6 +30,12 @@ pub enum CursorKind {
     Interactions = 18,
     /// Follow-up lists, the work queue (`due_at`, id).
     FollowUps = 19,
+    /// A customer's notes (pinned, `created_at`, id). Kinds 190..=199 are the notes'.
+    CustomerNotes = 190,
+    /// The tenant-wide note list (`created_at`, id).
+    Notes = 191,
+    /// A note's revisions (event id).
+    NoteHistory = 192,
 }
 
 /// Encodes and verifies cursors with a server secret.

@@ -11,6 +11,7 @@ use crm_domain::import::ImportService;
 use crm_domain::interaction::InteractionService;
 use crm_domain::loyalty::LoyaltyService;
 use crm_domain::loyalty::TierService;
+use crm_domain::note::NoteService;
 use crm_domain::order::OrderService;
 use crm_domain::pricing::PricingService;
 use crm_domain::privacy::PrivacyService;
@@ -42,6 +43,8 @@ pub struct Services {
     pub contacts: Arc<ContactService>,
     /// Interactions and follow-ups of customers.
     pub interactions: Arc<InteractionService>,
+    /// Notes and complaints on customers.
+    pub notes: Arc<NoteService>,
     /// Tenant use cases (token tenant check).
     pub tenants: Arc<TenantService>,
     /// Order use cases.

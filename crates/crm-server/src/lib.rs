@@ -295,6 +295,14 @@ pub fn services_with(
         clock.clone(),
         ids.clone(),
     ));
+    let notes = Arc::new(crm_domain::note::NoteService::new(
+        Arc::new(crm_infra::SeaNoteRepository::new(db.clone())),
+        customer_repo.clone(),
+        tenant_repo.clone(),
+        Arc::new(crm_infra::SeaEventRepository::new(db.clone())),
+        clock.clone(),
+        ids.clone(),
+    ));
     Services {
         interactions,
         exports: Arc::new(
@@ -312,6 +320,7 @@ pub fn services_with(
         ),
         addresses,
         contacts,
+        notes,
         privacy,
         customers,
         orders: orders.clone(),

@@ -103,9 +103,12 @@ pub struct CustomerWrite {
     /// Any JSON object, at most 16 KiB.
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
-    /// Notes.
+    /// One free-text note field, kept for compatibility: it is overwritten by every change
+    /// and has no history. Note records (`/customers/{id}/notes`: dated, authored, with
+    /// categories, complaints and every edit kept) are the customer's history.
     pub notes: Option<String>,
-    /// Internal notes.
+    /// One free-text field for staff, kept for compatibility like `notes`; note records with
+    /// `is_internal: true` (`/customers/{id}/notes`) are the history of internal notes.
     pub internal_notes: Option<String>,
     /// VIP flag.
     pub is_vip: Option<bool>,
@@ -306,9 +309,12 @@ pub struct CustomerResponse {
     /// Free-form JSON object.
     #[schema(value_type = Object)]
     pub metadata: serde_json::Value,
-    /// Notes.
+    /// One free-text note field, kept for compatibility: it is overwritten by every change
+    /// and has no history. Note records (`/customers/{id}/notes`: dated, authored, with
+    /// categories, complaints and every edit kept) are the customer's history.
     pub notes: Option<String>,
-    /// Internal notes.
+    /// One free-text field for staff, kept for compatibility like `notes`; note records with
+    /// `is_internal: true` (`/customers/{id}/notes`) are the history of internal notes.
     pub internal_notes: Option<String>,
     /// VIP.
     pub is_vip: bool,

@@ -17,6 +17,7 @@ pub mod idempotency_key;
 pub mod interaction;
 pub mod job;
 pub mod ledger_entry;
+pub mod note;
 pub mod order;
 pub mod order_line;
 pub mod tenant;
