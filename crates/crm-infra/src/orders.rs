@@ -6,6 +6,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use crm_domain::customer::{Customer, LifecycleStage, NewCustomer, PurchaseStats};
+use crm_domain::event::NewEvent;
 use crm_domain::ids::{LedgerEntryId, OrderId, TierId};
 use crm_domain::loyalty::{LedgerEntry, LedgerKind, Tier, TierChange};
 use crm_domain::order::{
@@ -403,6 +404,10 @@ impl OrderTransaction for SeaOrderTransaction {
         Ok(())
     }
 
+    async fn append_events(&mut self, events: &[NewEvent]) -> Result<(), RepositoryError> {
+        crate::events::append(&self.txn, events).await
+    }
+
     async fn commit(self: Box<Self>) -> Result<(), RepositoryError> {
         self.txn.commit().await.map_err(map_db_err)
     }
@@ -621,6 +626,10 @@ impl BulkOrderTransaction for SeaOrderTransaction {
 
     async fn rollback_to_savepoint(&mut self) -> Result<(), RepositoryError> {
         crate::db::savepoint(&self.txn, crate::db::Savepoint::Rollback).await
+    }
+
+    async fn append_events(&mut self, events: &[NewEvent]) -> Result<(), RepositoryError> {
+        crate::events::append(&self.txn, events).await
     }
 
     async fn commit(self: Box<Self>) -> Result<(), RepositoryError> {

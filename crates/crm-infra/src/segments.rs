@@ -5,6 +5,7 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use crm_domain::analytics::rfm::RfmSegment;
+use crm_domain::event::NewEvent;
 use crm_domain::ids::SegmentId;
 use crm_domain::segment::{Segment, SegmentRepository, SegmentRule, SegmentType};
 use crm_domain::{CustomerId, RepositoryError, TenantId, UserId};
@@ -87,7 +88,7 @@ impl SegmentRepository for SeaSegmentRepository {
         row.map(to_domain).transpose()
     }
 
-    async fn save(&self, s: &Segment) -> Result<(), RepositoryError> {
+    async fn save(&self, s: &Segment, events: &[NewEvent]) -> Result<(), RepositoryError> {
         let rule = match &s.rule {
             SegmentRule::Manual => json!({}),
             SegmentRule::Auto(f) => json!({"filter": f}),
@@ -132,10 +133,16 @@ impl SegmentRepository for SeaSegmentRepository {
         .exec_without_returning(&txn)
         .await
         .map_err(map_db_err)?;
+        crate::events::append(&txn, events).await?;
         txn.commit().await.map_err(map_db_err)
     }
 
-    async fn delete(&self, tenant: TenantId, id: SegmentId) -> Result<(), RepositoryError> {
+    async fn delete(
+        &self,
+        tenant: TenantId,
+        id: SegmentId,
+        events: &[NewEvent],
+    ) -> Result<(), RepositoryError> {
         let txn = self.db.tenant_tx(tenant).await?;
         txn.execute_raw(raw(
             self.db.backend(),
@@ -148,6 +155,7 @@ impl SegmentRepository for SeaSegmentRepository {
             .exec(&txn)
             .await
             .map_err(map_db_err)?;
+        crate::events::append(&txn, events).await?;
         txn.commit().await.map_err(map_db_err)
     }
 
@@ -157,6 +165,7 @@ impl SegmentRepository for SeaSegmentRepository {
         id: SegmentId,
         customers: Vec<CustomerId>,
         at: DateTime<Utc>,
+        events: Vec<NewEvent>,
     ) -> Result<Vec<CustomerId>, RepositoryError> {
         use crate::entity::customer as c;
         let backend = self.db.backend();
@@ -179,16 +188,27 @@ impl SegmentRepository for SeaSegmentRepository {
         if !missing.is_empty() {
             return Ok(missing);
         }
+        let mut added = std::collections::HashSet::new();
         for customer in live {
-            txn.execute_raw(raw(
-                backend,
-                "INSERT INTO customer_segment_members (tenant_id, segment_id, customer_id, added_at) \
+            let done = txn
+                .execute_raw(raw(
+                    backend,
+                    "INSERT INTO customer_segment_members (tenant_id, segment_id, customer_id, added_at) \
                  VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                vec![tenant.0.into(), id.0.into(), customer.into(), at.into()],
-            ))
-            .await
-            .map_err(map_db_err)?;
+                    vec![tenant.0.into(), id.0.into(), customer.into(), at.into()],
+                ))
+                .await
+                .map_err(map_db_err)?;
+            if done.rows_affected() > 0 {
+                added.insert(customer);
+            }
         }
+        // The events of the customers added now (already members changed nothing).
+        let events: Vec<NewEvent> = events
+            .into_iter()
+            .filter(|e| e.customer_id.is_some_and(|c| added.remove(&c.0)))
+            .collect();
+        crate::events::append(&txn, &events).await?;
         txn.commit().await.map_err(map_db_err)?;
         Ok(Vec::new())
     }
@@ -198,14 +218,32 @@ impl SegmentRepository for SeaSegmentRepository {
         tenant: TenantId,
         id: SegmentId,
         customers: Vec<CustomerId>,
+        events: Vec<NewEvent>,
     ) -> Result<u64, RepositoryError> {
         let placeholders: Vec<String> = (0..customers.len())
             .map(|i| format!("${}", i + 3))
             .collect();
         let mut values: Vec<sea_orm::Value> = vec![tenant.0.into(), id.0.into()];
         values.extend(customers.iter().map(|c| sea_orm::Value::from(c.0)));
-        let conn = self.db.tenant_write(tenant).await?;
-        let done = conn
+        let txn = self.db.tenant_tx(tenant).await?;
+        // The members among `customers`, read in the transaction: their events are appended.
+        let mut members = std::collections::HashSet::new();
+        for row in txn
+            .query_all_raw(raw(
+                self.db.backend(),
+                &format!(
+                    "SELECT customer_id FROM customer_segment_members WHERE tenant_id = $1 \
+                     AND segment_id = $2 AND customer_id IN ({})",
+                    placeholders.join(", ")
+                ),
+                values.clone(),
+            ))
+            .await
+            .map_err(map_db_err)?
+        {
+            members.insert(row.try_get_by_index::<uuid::Uuid>(0).map_err(map_db_err)?);
+        }
+        let done = txn
             .execute_raw(raw(
                 self.db.backend(),
                 &format!(
@@ -217,7 +255,12 @@ impl SegmentRepository for SeaSegmentRepository {
             ))
             .await
             .map_err(map_db_err)?;
-        conn.end().await?;
+        let events: Vec<NewEvent> = events
+            .into_iter()
+            .filter(|e| e.customer_id.is_some_and(|c| members.remove(&c.0)))
+            .collect();
+        crate::events::append(&txn, &events).await?;
+        txn.commit().await.map_err(map_db_err)?;
         Ok(done.rows_affected())
     }
 }

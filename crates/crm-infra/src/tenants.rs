@@ -86,9 +86,10 @@ impl TenantRepository for SeaTenantRepository {
         &self,
         id: TenantId,
         settings: &serde_json::Map<String, serde_json::Value>,
+        events: &[crm_domain::event::NewEvent],
     ) -> Result<(), RepositoryError> {
         use sea_orm::{ColumnTrait, QueryFilter, sea_query::Expr};
-        let conn = self.db.tenant_write(id).await?;
+        let conn = self.db.tenant_tx(id).await?;
         tenant::Entity::update_many()
             .col_expr(
                 tenant::Column::Settings,
@@ -99,7 +100,8 @@ impl TenantRepository for SeaTenantRepository {
             .exec(&conn)
             .await
             .map_err(map_db_err)?;
-        conn.end().await
+        crate::events::append(&conn, events).await?;
+        conn.commit().await.map_err(map_db_err)
     }
 
     async fn find(&self, id: TenantId) -> Result<Option<Tenant>, RepositoryError> {

@@ -1,6 +1,7 @@
 //! [`TierRepository`] on SeaORM.
 
 use async_trait::async_trait;
+use crm_domain::event::NewEvent;
 use crm_domain::ids::TierId;
 use crm_domain::loyalty::Tier;
 use crm_domain::loyalty::TierRepository;
@@ -87,27 +88,34 @@ impl TierRepository for SeaTierRepository {
         Ok(row.map(tier_to_domain))
     }
 
-    async fn insert(&self, t: &Tier) -> Result<(), RepositoryError> {
-        let conn = self.db.tenant_write(t.tenant_id).await?;
-        row(t).insert(&conn).await.map_err(tier_conflict)?;
-        conn.end().await
+    async fn insert(&self, t: &Tier, events: &[NewEvent]) -> Result<(), RepositoryError> {
+        let txn = self.db.tenant_tx(t.tenant_id).await?;
+        row(t).insert(&txn).await.map_err(tier_conflict)?;
+        crate::events::append(&txn, events).await?;
+        txn.commit().await.map_err(map_db_err)
     }
 
-    async fn update(&self, t: &Tier) -> Result<(), RepositoryError> {
+    async fn update(&self, t: &Tier, events: &[NewEvent]) -> Result<(), RepositoryError> {
         let mut r = row(t);
         r.created_at = sea_orm::ActiveValue::NotSet;
-        let conn = self.db.tenant_write(t.tenant_id).await?;
+        let txn = self.db.tenant_tx(t.tenant_id).await?;
         tier::Entity::update_many()
             .set(r)
             .filter(tier::Column::TenantId.eq(t.tenant_id.0))
             .filter(tier::Column::Id.eq(t.id.0))
-            .exec(&conn)
+            .exec(&txn)
             .await
             .map_err(tier_conflict)?;
-        conn.end().await
+        crate::events::append(&txn, events).await?;
+        txn.commit().await.map_err(map_db_err)
     }
 
-    async fn delete_unused(&self, tenant: TenantId, id: TierId) -> Result<u64, RepositoryError> {
+    async fn delete_unused(
+        &self,
+        tenant: TenantId,
+        id: TierId,
+        events: &[NewEvent],
+    ) -> Result<u64, RepositoryError> {
         let txn = self.db.tenant_tx(tenant).await?;
         let holders = customer::Entity::find()
             .filter(customer::Column::TenantId.eq(tenant.0))
@@ -124,6 +132,7 @@ impl TierRepository for SeaTierRepository {
             .exec(&txn)
             .await
             .map_err(map_db_err)?;
+        crate::events::append(&txn, events).await?;
         txn.commit().await.map_err(map_db_err)?;
         Ok(0)
     }

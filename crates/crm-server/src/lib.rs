@@ -357,7 +357,11 @@ pub fn services_with(
         ),
         segments,
         jobs: Arc::new(JobService::new(job_repo)),
-        tiers: Arc::new(TierService::new(tier_repo.clone(), ids.clone())),
+        tiers: Arc::new(TierService::new(
+            tier_repo.clone(),
+            ids.clone(),
+            clock.clone(),
+        )),
         pricing: Arc::new(PricingService::new(
             customer_repo,
             tier_repo,

@@ -9,9 +9,11 @@
 //! - [`service`]: [`LoyaltyService`] (balance and ledger, redemptions, adjustments, tier
 //!   assignment, tenant-wide tier re-evaluation);
 //! - [`tier_service`]: [`TierService`] (the tier catalogue);
+//! - [`events`]: the events of points movements, tier changes and the tier catalogue;
 //! - [`error`]: [`RedeemError`] and [`DeleteTierError`], the refusals that are loyalty's own.
 
 pub mod error;
+pub mod events;
 pub mod model;
 pub mod ports;
 pub mod rules;

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 
 use super::model::Tier;
 use crate::error::RepositoryError;
+use crate::event::NewEvent;
 use crate::ids::{TenantId, TierId};
 
 /// Storage of tiers.
@@ -19,11 +20,17 @@ pub trait TierRepository: Send + Sync {
     async fn list(&self, tenant: TenantId) -> Result<Vec<Tier>, RepositoryError>;
     /// One tier.
     async fn find(&self, tenant: TenantId, id: TierId) -> Result<Option<Tier>, RepositoryError>;
-    /// Stores a new tier.
-    async fn insert(&self, tier: &Tier) -> Result<(), RepositoryError>;
-    /// Replaces a tier's fields.
-    async fn update(&self, tier: &Tier) -> Result<(), RepositoryError>;
-    /// Deletes a tier that no customer holds (soft-deleted customers included) and returns 0;
-    /// when customers hold it, deletes nothing and returns how many do.
-    async fn delete_unused(&self, tenant: TenantId, id: TierId) -> Result<u64, RepositoryError>;
+    /// Stores a new tier and appends `events` (its `tier.created`) in one transaction.
+    async fn insert(&self, tier: &Tier, events: &[NewEvent]) -> Result<(), RepositoryError>;
+    /// Replaces a tier's fields and appends `events` (its `tier.updated`) in one transaction.
+    async fn update(&self, tier: &Tier, events: &[NewEvent]) -> Result<(), RepositoryError>;
+    /// Deletes a tier that no customer holds (soft-deleted customers included), appends
+    /// `events` (its `tier.deleted`) in the same transaction and returns 0; when customers hold
+    /// it, deletes and appends nothing and returns how many do.
+    async fn delete_unused(
+        &self,
+        tenant: TenantId,
+        id: TierId,
+        events: &[NewEvent],
+    ) -> Result<u64, RepositoryError>;
 }

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::error::RedeemError;
+use super::events::{points_event, tier_changed_event};
 use super::model::{LedgerEntry, LedgerKind, LoyaltySettings, Tier, TierChange};
 use super::rules::tier_after_spending;
 use crate::access::{Actor, Permission, Visibility};
@@ -116,6 +117,7 @@ impl LoyaltyService {
                 continue;
             }
             let mut tx = self.orders.begin(tenant.id).await?;
+            let mut events = Vec::new();
             for p in due {
                 // Re-read under the lock: an order may have moved the customer meanwhile.
                 let Some(c) = tx.lock_customer(tenant.id, p.customer_id).await? else {
@@ -130,7 +132,7 @@ impl LoyaltyService {
                     now,
                 );
                 if let Some(target) = target {
-                    tx.record_tier_change(&TierChange {
+                    let change = TierChange {
                         tenant_id: tenant.id,
                         customer_id: c.id,
                         from_tier: c.loyalty.tier_id,
@@ -138,10 +140,14 @@ impl LoyaltyService {
                         reason: format!("re-evaluation: total spent {}", c.stats.total_spent),
                         actor: Some(actor.user_id.clone()),
                         changed_at: now,
-                    })
-                    .await?;
+                    };
+                    tx.record_tier_change(&change).await?;
+                    events.push(tier_changed_event(actor, &change, &tiers));
                     changed += 1;
                 }
+            }
+            if !events.is_empty() {
+                tx.append_events(&events).await?;
             }
             tx.commit().await?;
         }
@@ -304,7 +310,7 @@ impl LoyaltyService {
                 ));
             }
         };
-        tx.add_ledger_entry(&LedgerEntry {
+        let entry = LedgerEntry {
             id: LedgerEntryId(self.ids.new_id()),
             tenant_id: actor.tenant_id,
             customer_id: id,
@@ -314,8 +320,10 @@ impl LoyaltyService {
             order_id: None,
             actor: Some(actor.user_id.clone()),
             created_at: self.clock.now(),
-        })
-        .await?;
+        };
+        tx.add_ledger_entry(&entry).await?;
+        tx.append_events(&[points_event(actor, &entry, balance)])
+            .await?;
         tx.commit().await?;
         Ok(balance)
     }
@@ -343,8 +351,10 @@ impl LoyaltyService {
             .await?
             .filter(|c| visibility.allows(c.profile.assigned_to.as_ref()))
             .ok_or(DomainError::NotFound { entity: "customer" })?;
+        // Read always: the event names the tiers.
+        let tiers = tx.tiers(actor.tenant_id).await?;
         if let Some(t) = tier
-            && !tx.tiers(actor.tenant_id).await?.iter().any(|x| x.id == t)
+            && !tiers.iter().any(|x| x.id == t)
         {
             return Err(DomainError::invalid(
                 "tier_id",
@@ -353,7 +363,7 @@ impl LoyaltyService {
             ));
         }
         if c.loyalty.tier_id != tier {
-            tx.record_tier_change(&TierChange {
+            let change = TierChange {
                 tenant_id: actor.tenant_id,
                 customer_id: id,
                 from_tier: c.loyalty.tier_id,
@@ -361,8 +371,10 @@ impl LoyaltyService {
                 reason,
                 actor: Some(actor.user_id.clone()),
                 changed_at: self.clock.now(),
-            })
-            .await?;
+            };
+            tx.record_tier_change(&change).await?;
+            tx.append_events(&[tier_changed_event(actor, &change, &tiers)])
+                .await?;
             tx.commit().await?;
         }
         self.customer(actor, id).await

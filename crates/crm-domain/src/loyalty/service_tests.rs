@@ -38,7 +38,11 @@ fn gold() -> TierId {
 
 /// The one place the tier service is built.
 fn tier_service(repo: MockTierRepository) -> TierService {
-    TierService::new(Arc::new(repo), Arc::new(fixed_ids(NEW_ID)))
+    TierService::new(
+        Arc::new(repo),
+        Arc::new(fixed_ids(NEW_ID)),
+        Arc::new(clock(now)),
+    )
 }
 
 fn diamond() -> TierInput {
@@ -93,7 +97,7 @@ async fn changing_tiers_needs_the_manage_permission() {
 async fn create_stores_the_validated_tier_in_the_callers_tenant() {
     let mut repo = MockTierRepository::new();
     repo.expect_insert()
-        .withf(|t| {
+        .withf(|t, _| {
             t.id == TierId(NEW_ID)
                 && t.tenant_id == TENANT
                 && t.name == "Diamond"
@@ -101,7 +105,7 @@ async fn create_stores_the_validated_tier_in_the_callers_tenant() {
                 && t.benefits.get("lounge") == Some(&Value::Bool(true))
         })
         .times(1)
-        .returning(|_| Ok(()));
+        .returning(|_, _| Ok(()));
     let created = tier_service(repo)
         .create(&actor("admin"), diamond())
         .await
@@ -144,7 +148,7 @@ async fn create_reports_every_invalid_field_without_writing() {
 #[tokio::test]
 async fn level_discount_and_minimum_accept_their_bounds() {
     let mut repo = MockTierRepository::new();
-    repo.expect_insert().times(4).returning(|_| Ok(()));
+    repo.expect_insert().times(4).returning(|_, _| Ok(()));
     let s = tier_service(repo);
     for (level, discount, min_spend) in [
         (1, "0", "0"),
@@ -169,12 +173,12 @@ async fn level_discount_and_minimum_accept_their_bounds() {
 #[tokio::test]
 async fn a_taken_name_or_level_is_a_conflict_naming_the_field() {
     let mut repo = holding_silver();
-    repo.expect_insert().returning(|_| {
+    repo.expect_insert().returning(|_, _| {
         Err(RepositoryError::Conflict {
             field: "level".into(),
         })
     });
-    repo.expect_update().returning(|_| {
+    repo.expect_update().returning(|_, _| {
         Err(RepositoryError::Conflict {
             field: "name".into(),
         })
@@ -228,9 +232,9 @@ async fn an_unknown_or_other_tenants_tier_is_not_found() {
 async fn replace_keeps_the_tiers_id_and_tenant() {
     let mut repo = holding_silver();
     repo.expect_update()
-        .withf(|t| t.id == silver() && t.tenant_id == TENANT && t.name == "Diamond")
+        .withf(|t, _| t.id == silver() && t.tenant_id == TENANT && t.name == "Diamond")
         .times(1)
-        .returning(|_| Ok(()));
+        .returning(|_, _| Ok(()));
     let replaced = tier_service(repo)
         .replace(&actor("admin"), silver(), diamond())
         .await
@@ -241,7 +245,9 @@ async fn replace_keeps_the_tiers_id_and_tenant() {
 #[tokio::test]
 async fn a_tier_customers_hold_is_not_deleted() {
     let mut repo = holding_silver();
-    repo.expect_delete_unused().times(1).returning(|_, _| Ok(3));
+    repo.expect_delete_unused()
+        .times(1)
+        .returning(|_, _, _| Ok(3));
     let err = tier_service(repo)
         .delete(&actor("admin"), silver())
         .await
@@ -258,9 +264,9 @@ async fn a_tier_customers_hold_is_not_deleted() {
 async fn a_tier_nobody_holds_is_deleted() {
     let mut repo = holding_silver();
     repo.expect_delete_unused()
-        .withf(|t, id| *t == TENANT && *id == silver())
+        .withf(|t, id, _| *t == TENANT && *id == silver())
         .times(1)
-        .returning(|_, _| Ok(0));
+        .returning(|_, _, _| Ok(0));
     tier_service(repo)
         .delete(&actor("admin"), silver())
         .await
@@ -342,6 +348,7 @@ fn recording(
         changes.lock().unwrap().push(c.clone());
         Ok(())
     });
+    tx.expect_append_events().returning(|_| Ok(()));
     tx.expect_commit().times(1).returning(|| Ok(()));
     tx
 }
@@ -489,5 +496,161 @@ async fn customers_are_walked_in_batches_each_in_its_own_transaction() {
             (customer_id(1), Some(bronze()), Some(silver())),
             (customer_id(2), Some(silver()), Some(gold())),
         ]
+    );
+}
+
+#[tokio::test]
+async fn reevaluation_appends_one_tier_changed_per_change_in_its_batchs_transaction() {
+    let due = standing(1, Some(bronze()), 10, 2_500_000);
+    let first = standing(3, None, 0, 0);
+    let mut orders = walking(vec![vec![due.clone(), first.clone()]]);
+    let mut tx = MockOrderTransaction::new();
+    let locked = [due, first];
+    tx.expect_lock_customer()
+        .returning(move |_, id| Ok(locked.iter().find(|p| p.customer_id == id).map(customer_at)));
+    tx.expect_record_tier_change()
+        .times(2)
+        .returning(|_| Ok(()));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let out = seen.clone();
+    tx.expect_append_events().times(1).returning(move |e| {
+        out.lock().unwrap().extend_from_slice(e);
+        Ok(())
+    });
+    tx.expect_commit().times(1).returning(|| Ok(()));
+    begins(&mut orders, vec![tx]);
+    loyalty_service(orders, json!({}))
+        .reevaluate_tiers(&actor("admin"))
+        .await
+        .unwrap();
+    let events: Vec<crate::event::NewEvent> = seen.lock().unwrap().clone();
+    let shape: Vec<_> = events
+        .iter()
+        .map(|e| {
+            (
+                e.event_type.as_str(),
+                e.customer_id,
+                e.data["from_tier"].clone(),
+                e.data["to_tier"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            (
+                "tier.changed",
+                Some(customer_id(1)),
+                json!(tiers()[0].name),
+                json!(tiers()[1].name)
+            ),
+            (
+                "tier.changed",
+                Some(customer_id(3)),
+                Value::Null,
+                json!(tiers()[0].name)
+            ),
+        ]
+    );
+    assert!(events.iter().all(|e| {
+        e.actor.role.as_deref() == Some("admin")
+            && e.occurred_at == now()
+            && e.data["reason"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("re-evaluation"))
+    }));
+}
+
+/// A tier repository that records the events each write is given.
+fn tier_events() -> (MockTierRepository, Arc<Mutex<Vec<crate::event::NewEvent>>>) {
+    let mut repo = holding_silver();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (a, b, c) = (seen.clone(), seen.clone(), seen.clone());
+    repo.expect_insert().returning(move |_, e| {
+        a.lock().unwrap().extend_from_slice(e);
+        Ok(())
+    });
+    repo.expect_update().returning(move |_, e| {
+        b.lock().unwrap().extend_from_slice(e);
+        Ok(())
+    });
+    repo.expect_delete_unused().returning(move |_, _, e| {
+        c.lock().unwrap().extend_from_slice(e);
+        Ok(0)
+    });
+    (repo, seen)
+}
+
+#[tokio::test]
+async fn tier_writes_hand_their_event_to_the_same_repository_call() {
+    let (repo, seen) = tier_events();
+    let svc = tier_service(repo);
+    let admin = actor("admin");
+    let created = svc.create(&admin, diamond()).await.unwrap();
+    svc.replace(
+        &admin,
+        silver(),
+        TierInput {
+            min_spend: Some(Decimal::from(3_000_000)),
+            ..diamond()
+        },
+    )
+    .await
+    .unwrap();
+    svc.delete(&admin, silver()).await.unwrap();
+    let events = seen.lock().unwrap();
+    let shape: Vec<_> = events
+        .iter()
+        .map(|e| {
+            (
+                e.event_type.as_str(),
+                e.entity_type,
+                e.entity_id,
+                e.customer_id,
+            )
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            (
+                "tier.created",
+                crate::event::EntityType::Tier,
+                created.id.0,
+                None
+            ),
+            (
+                "tier.updated",
+                crate::event::EntityType::Tier,
+                silver().0,
+                None
+            ),
+            (
+                "tier.deleted",
+                crate::event::EntityType::Tier,
+                silver().0,
+                None
+            ),
+        ]
+    );
+    assert_eq!(events[0].data["name"], "Diamond");
+    assert_eq!(events[0].data["min_spend"], "50000000");
+    assert_eq!(events[0].data["discount_percent"], "25");
+    assert!(events[0].changes.is_empty());
+    // Silver → the submitted fields: every changed one, old and new.
+    let old = &tiers()[1];
+    let changes = &events[1].changes;
+    assert_eq!(changes["name"], [json!(old.name), json!("Diamond")]);
+    assert_eq!(
+        changes["min_spend"],
+        [json!(old.min_spend.to_string()), json!("3000000")]
+    );
+    assert_eq!(changes["benefits"][1], json!({"lounge": true}));
+    assert!(!changes.contains_key("tier_id"));
+    assert_eq!(events[2].data["name"], old.name.as_str());
+    assert!(
+        events
+            .iter()
+            .all(|e| e.actor.sub == "user-1" && e.occurred_at == now())
     );
 }

@@ -12,7 +12,7 @@ use super::ports::TierRepository;
 use crate::access::{Actor, Permission};
 use crate::error::{DomainError, FieldError, RepositoryError};
 use crate::ids::{TenantId, TierId};
-use crate::ports::IdGenerator;
+use crate::ports::{Clock, IdGenerator};
 use crate::values::Amount;
 use crate::values::Percent;
 use crate::values::{TextKind, check_json_text, check_text};
@@ -121,10 +121,13 @@ impl TierInput {
     }
 }
 
-/// Use cases on tiers: listing needs `customers.view`, changes `customers.manage`.
+/// Use cases on tiers: listing needs `customers.view`, changes `customers.manage`. Each change
+/// appends its `tier.created` / `tier.updated` / `tier.deleted` event in the write's
+/// transaction ([`super::events`]).
 pub struct TierService {
     tiers: Arc<dyn TierRepository>,
     ids: Arc<dyn IdGenerator>,
+    clock: Arc<dyn Clock>,
 }
 
 fn taken(e: RepositoryError) -> DomainError {
@@ -139,9 +142,13 @@ fn taken(e: RepositoryError) -> DomainError {
 }
 
 impl TierService {
-    /// Wires the service.
-    pub fn new(tiers: Arc<dyn TierRepository>, ids: Arc<dyn IdGenerator>) -> Self {
-        Self { tiers, ids }
+    /// Wires the service; `clock` dates the events.
+    pub fn new(
+        tiers: Arc<dyn TierRepository>,
+        ids: Arc<dyn IdGenerator>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self { tiers, ids, clock }
     }
 
     /// The tenant's tiers by level.
@@ -177,7 +184,8 @@ impl TierService {
         let tier = input
             .validate(TierId(self.ids.new_id()), actor.tenant_id)
             .map_err(DomainError::Validation)?;
-        self.tiers.insert(&tier).await.map_err(taken)?;
+        let event = super::events::tier_event(actor, "created", &tier, self.clock.now());
+        self.tiers.insert(&tier, &[event]).await.map_err(taken)?;
         Ok(tier)
     }
 
@@ -194,11 +202,12 @@ impl TierService {
         input: TierInput,
     ) -> Result<Tier, DomainError> {
         actor.require(Permission::CustomersManage)?;
-        self.get(actor, id).await?;
+        let old = self.get(actor, id).await?;
         let tier = input
             .validate(id, actor.tenant_id)
             .map_err(DomainError::Validation)?;
-        self.tiers.update(&tier).await.map_err(taken)?;
+        let event = super::events::tier_updated_event(actor, &old, &tier, self.clock.now());
+        self.tiers.update(&tier, &[event]).await.map_err(taken)?;
         Ok(tier)
     }
 
@@ -210,8 +219,13 @@ impl TierService {
     #[tracing::instrument(name = "TierService::delete", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, tier_id = %id))]
     pub async fn delete(&self, actor: &Actor, id: TierId) -> Result<(), DomainError> {
         actor.require(Permission::CustomersManage)?;
-        self.get(actor, id).await?;
-        match self.tiers.delete_unused(actor.tenant_id, id).await? {
+        let tier = self.get(actor, id).await?;
+        let event = super::events::tier_event(actor, "deleted", &tier, self.clock.now());
+        match self
+            .tiers
+            .delete_unused(actor.tenant_id, id, &[event])
+            .await?
+        {
             0 => Ok(()),
             customers => Err(DeleteTierError::InUse { customers }.into()),
         }
@@ -277,10 +291,14 @@ mod tests {
         });
         repo.expect_delete_unused()
             .times(1)
-            .returning(move |_, _| Ok(holders));
+            .returning(move |_, _, _| Ok(holders));
         let mut ids = crate::ports::MockIdGenerator::new();
         ids.expect_new_id().returning(Uuid::now_v7);
-        TierService::new(std::sync::Arc::new(repo), std::sync::Arc::new(ids))
+        TierService::new(
+            std::sync::Arc::new(repo),
+            std::sync::Arc::new(ids),
+            std::sync::Arc::new(crate::testing::clock(chrono::Utc::now)),
+        )
     }
 
     fn admin() -> Actor {

@@ -13,7 +13,9 @@ use super::service::{
 use crate::access::{Actor, Permission};
 use crate::customer::{Customer, LifecycleStage, NewCustomer};
 use crate::error::DomainError;
+use crate::event::NewEvent;
 use crate::ids::{CustomerId, TenantId, TierId};
+use crate::loyalty::events::{points_event, tier_changed_event};
 use crate::loyalty::{points_for, tier_change};
 use crate::values::Amount;
 
@@ -57,7 +59,9 @@ impl OrderService {
     /// is that order's error in the outcome and does not stop the others; a ref
     /// already stored (or earlier in `orders`) for the same customer answers
     /// `created: false`. Statistics, stages, points (one ledger entry per order) and tier
-    /// changes (recorded in sequence) come out as if the orders had been placed one by one.
+    /// changes (recorded in sequence) come out as if the orders had been placed one by one,
+    /// and so do the events: `customer.created` per new customer, then per stored order its
+    /// `order.placed`, `points.earned` and `tier.changed` (one multi-row append per batch).
     /// Returns `(key, outcome)` per order, in the order given.
     ///
     /// # Errors
@@ -113,6 +117,12 @@ impl OrderService {
         if !new_customers.is_empty() {
             tx.insert_customers(tenant.id, new_customers).await?;
         }
+        // One `customer.created` per new customer, then per order `order.placed` and its
+        // `points.earned` and `tier.changed`, in sequence; appended together at the end.
+        let mut events: Vec<NewEvent> = new_customers
+            .iter()
+            .map(|c| super::events::customer_created_event(actor, c, now))
+            .collect();
         let mut ids: Vec<CustomerId> = orders.iter().map(|o| o.customer_id).collect();
         ids.sort_unstable_by_key(|c| c.0);
         ids.dedup();
@@ -192,6 +202,8 @@ impl OrderService {
                 }
             };
             let mut order = self.new_order(actor, tenant.id, customer, valid, now);
+            // The order's points and tier events, after its `order.placed`.
+            let mut placed_events = Vec::new();
             if order.status == OrderStatus::Completed
                 && let Err(e) = within_total_spent(run.totals.sum, &order)
             {
@@ -216,6 +228,8 @@ impl OrderService {
                 order.points_earned = points_for(order.total_amount, settings.points_unit);
                 if let Some(entry) = self.earn_entry(&order, now) {
                     run.points += entry.points;
+                    let balance = customer.loyalty.points.saturating_add(run.points);
+                    placed_events.push(points_event(actor, &entry, balance));
                     ledger.push(entry);
                 }
                 let t = &mut run.totals;
@@ -238,9 +252,12 @@ impl OrderService {
                     run.tier = change.to_tier;
                     run.tier_changed = true;
                     run.tier_since = Some(change.changed_at);
+                    placed_events.push(tier_changed_event(actor, &change, &tiers));
                     tier_changes.push(change);
                 }
             }
+            events.push(super::events::order_placed_event(actor, &order, now));
+            events.append(&mut placed_events);
             // A later row with the same ref answers `created: false` like a stored one.
             by_ref.insert(order.order_ref.clone(), order.clone());
             created.push(order.clone());
@@ -270,6 +287,9 @@ impl OrderService {
             .collect();
         settlements.sort_unstable_by_key(|s| s.customer_id.0);
         tx.settle_many(tenant.id, &settlements).await?;
+        if !events.is_empty() {
+            tx.append_events(&events).await?;
+        }
         Ok(outcomes)
     }
 }

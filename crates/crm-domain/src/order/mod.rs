@@ -5,10 +5,12 @@
 //!   [`BulkOrderTransaction`] (a batch);
 //! - `service`: [`OrderService`] (place, change, read, purchase report);
 //! - `error`: [`PlaceOrderError`], the refusals that are orders' own (the credit limit);
+//! - [`events`]: the events of order writes (`order.placed`, `order.completed`, ...);
 //! - `bulk`: [`OrderService::place_many`], the batched path of orders imports.
 
 mod bulk;
 mod error;
+pub mod events;
 mod model;
 mod ports;
 mod service;

@@ -11,6 +11,7 @@ use super::model::{Order, OrderStatus, PaymentStatus};
 use crate::access::Visibility;
 use crate::customer::{Customer, LifecycleStage, PurchaseStats};
 use crate::error::RepositoryError;
+use crate::event::NewEvent;
 use crate::ids::{CustomerId, OrderId, TenantId};
 use crate::loyalty::{LedgerEntry, Tier, TierChange};
 use crate::values::Amount;
@@ -154,6 +155,9 @@ pub trait OrderTransaction: Send {
     async fn tiers(&mut self, tenant: TenantId) -> Result<Vec<Tier>, RepositoryError>;
     /// Sets the customer's tier (and `tier_since`) and records the change in its history.
     async fn record_tier_change(&mut self, change: &TierChange) -> Result<(), RepositoryError>;
+    /// Appends events to the tenant's event log in this transaction, in the order given (so
+    /// they commit with the writes they record, or not at all).
+    async fn append_events(&mut self, events: &[NewEvent]) -> Result<(), RepositoryError>;
     /// Makes every write of the transaction durable.
     async fn commit(self: Box<Self>) -> Result<(), RepositoryError>;
 }
@@ -242,6 +246,9 @@ pub trait BulkOrderTransaction: Send {
     async fn release_savepoint(&mut self) -> Result<(), RepositoryError>;
     /// Undoes the writes made since the savepoint and ends it.
     async fn rollback_to_savepoint(&mut self) -> Result<(), RepositoryError>;
+    /// Appends events to the tenant's event log in this transaction with multi-row inserts,
+    /// in the order given (so they commit with the batch, or not at all).
+    async fn append_events(&mut self, events: &[NewEvent]) -> Result<(), RepositoryError>;
     /// Makes every write of the transaction durable.
     async fn commit(self: Box<Self>) -> Result<(), RepositoryError>;
 }

@@ -16,7 +16,10 @@ use crate::access::{Actor, Permission, Visibility};
 use crate::customer::{Customer, LifecycleStage, PurchaseStats};
 use crate::error::{DomainError, RepositoryError};
 use crate::ids::{CustomerId, LedgerEntryId, OrderId, TenantId};
-use crate::loyalty::{LedgerEntry, LedgerKind, LoyaltySettings, points_for, tier_change};
+use crate::loyalty::events::{points_event, tier_changed_event};
+use crate::loyalty::{
+    LedgerEntry, LedgerKind, LoyaltySettings, Tier, TierChange, points_for, tier_change,
+};
 use crate::page::Page;
 use crate::ports::{Clock, IdGenerator};
 use crate::pricing::check_credit;
@@ -304,11 +307,20 @@ impl OrderService {
             order.points_earned = points_for(order.total_amount, settings.points_unit);
         }
         tx.insert_order(&order).await.map_err(map_ref_conflict)?;
+        let mut events = vec![super::events::order_placed_event(actor, &order, now)];
         if order.status == OrderStatus::Completed {
-            self.earn(tx.as_mut(), &order, now).await?;
-            self.settle(tx.as_mut(), tenant, &customer, &settings, now)
-                .await?;
+            if let Some(entry) = self.earn(tx.as_mut(), &order, now).await? {
+                let balance = customer.loyalty.points.saturating_add(entry.points);
+                events.push(points_event(actor, &entry, balance));
+            }
+            if let Some((change, tiers)) = self
+                .settle(tx.as_mut(), tenant, &customer, &settings, now)
+                .await?
+            {
+                events.push(tier_changed_event(actor, &change, &tiers));
+            }
         }
+        tx.append_events(&events).await?;
         tx.commit().await?;
         Ok(Placed {
             order,
@@ -408,8 +420,12 @@ impl OrderService {
                 },
                 other => other.into(),
             })?;
-        if completing {
-            self.earn(tx.as_mut(), &order, now).await?;
+        let mut events = vec![super::events::order_changed_event(
+            actor, &current, &order, now,
+        )];
+        if completing && let Some(entry) = self.earn(tx.as_mut(), &order, now).await? {
+            let balance = customer.loyalty.points.saturating_add(entry.points);
+            events.push(points_event(actor, &entry, balance));
         }
         let leaving_completed =
             current.status == OrderStatus::Completed && order.status != OrderStatus::Completed;
@@ -426,12 +442,17 @@ impl OrderService {
                     format!("order {} {}", order.order_ref, order.status),
                 );
                 tx.add_ledger_entry(&entry).await?;
+                events.push(points_event(actor, &entry, customer.loyalty.points - take));
             }
         }
-        if completing || leaving_completed {
-            self.settle(tx.as_mut(), &tenant, &customer, &settings, now)
-                .await?;
+        if (completing || leaving_completed)
+            && let Some((change, tiers)) = self
+                .settle(tx.as_mut(), &tenant, &customer, &settings, now)
+                .await?
+        {
+            events.push(tier_changed_event(actor, &change, &tiers));
         }
+        tx.append_events(&events).await?;
         tx.commit().await?;
         Ok(order)
     }
@@ -602,16 +623,18 @@ impl OrderService {
         }
     }
 
+    /// Appends the ledger entry of a completed order's points (none for 0 points); returns it.
     async fn earn(
         &self,
         tx: &mut dyn OrderTransaction,
         order: &Order,
         now: DateTime<Utc>,
-    ) -> Result<(), DomainError> {
-        if let Some(entry) = self.earn_entry(order, now) {
-            tx.add_ledger_entry(&entry).await?;
+    ) -> Result<Option<LedgerEntry>, DomainError> {
+        let entry = self.earn_entry(order, now);
+        if let Some(entry) = &entry {
+            tx.add_ledger_entry(entry).await?;
         }
-        Ok(())
+        Ok(entry)
     }
 
     /// The ledger entry of a completed order's points (none for 0 points).
@@ -629,7 +652,8 @@ impl OrderService {
     }
 
     /// Rewrites the customer's statistics from their completed orders, moves a prospect or lead
-    /// with a completed order to customer, and applies the tier rule.
+    /// with a completed order to customer, and applies the tier rule; returns the tier change
+    /// recorded, if any, with the tenant's tiers (for its event).
     async fn settle(
         &self,
         tx: &mut dyn OrderTransaction,
@@ -637,7 +661,7 @@ impl OrderService {
         customer: &Customer,
         settings: &LoyaltySettings,
         now: DateTime<Utc>,
-    ) -> Result<(), DomainError> {
+    ) -> Result<Option<(TierChange, Vec<Tier>)>, DomainError> {
         let totals = tx.completed_totals(tenant.id, customer.id).await?;
         let stats = stats_of(&totals);
         tx.save_customer_stats(
@@ -659,8 +683,9 @@ impl OrderService {
             now,
         ) {
             tx.record_tier_change(&change).await?;
+            return Ok(Some((change, tiers)));
         }
-        Ok(())
+        Ok(None)
     }
 }
 

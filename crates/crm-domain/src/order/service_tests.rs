@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::*;
 use crate::access::Permission;
 use crate::customer::{Customer, CustomerInput, LifecycleStage};
-use crate::error::DomainError;
+use crate::error::{DomainError, RepositoryError};
 use crate::ids::{CustomerId, TierId};
 use crate::loyalty::{LedgerKind, LoyaltyService};
 use crate::testing::{self, TENANT, actor, amount, clock, ids, now, profile, tenants, tiers};
@@ -58,6 +58,38 @@ fn bulk_repo_with(tx: MockBulkOrderTransaction) -> MockOrderRepository {
     repo
 }
 
+/// The events a transaction appends, in order (one `append_events` call expected).
+type Appended = Arc<std::sync::Mutex<Vec<crate::event::NewEvent>>>;
+
+fn appends(tx: &mut MockOrderTransaction) -> Appended {
+    let seen = Appended::default();
+    let out = seen.clone();
+    tx.expect_append_events().times(1).returning(move |e| {
+        out.lock().unwrap().extend_from_slice(e);
+        Ok(())
+    });
+    seen
+}
+
+fn bulk_appends(tx: &mut MockBulkOrderTransaction) -> Appended {
+    let seen = Appended::default();
+    let out = seen.clone();
+    tx.expect_append_events().times(1).returning(move |e| {
+        out.lock().unwrap().extend_from_slice(e);
+        Ok(())
+    });
+    seen
+}
+
+fn types(events: &Appended) -> Vec<String> {
+    events
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|e| e.event_type.clone())
+        .collect()
+}
+
 fn order_input(total: i64, order_ref: &str) -> OrderInput {
     OrderInput {
         order_ref: Some(order_ref.into()),
@@ -104,6 +136,7 @@ async fn a_completed_order_earns_points_updates_statistics_and_upgrades_the_tier
         .times(1)
         .returning(|_| Ok(()));
     tx.expect_commit().times(1).returning(|| Ok(()));
+    let events = appends(&mut tx);
     let placed = service(repo_with(tx))
         .place(
             &actor("sales"),
@@ -114,6 +147,92 @@ async fn a_completed_order_earns_points_updates_statistics_and_upgrades_the_tier
         .await
         .unwrap();
     assert!(placed.created);
+    assert_eq!(
+        types(&events),
+        ["order.placed", "points.earned", "tier.changed"]
+    );
+    let events = events.lock().unwrap();
+    for e in events.iter() {
+        assert_eq!(e.customer_id, Some(CUSTOMER), "{e:?}");
+        assert_eq!(e.tenant_id, TENANT);
+        assert_eq!(
+            (e.actor.sub.as_str(), e.actor.role.as_deref()),
+            ("user-1", Some("sales"))
+        );
+        assert_eq!(e.occurred_at, now());
+    }
+    let placed_event = &events[0];
+    assert_eq!(
+        (placed_event.entity_type, placed_event.entity_id),
+        (crate::event::EntityType::Order, placed.order.id.0)
+    );
+    let d = &placed_event.data;
+    assert_eq!(d["order_id"], serde_json::json!(placed.order.id.0));
+    assert_eq!(d["order_ref"], "INV-1");
+    assert_eq!(d["status"], "completed");
+    assert_eq!(d["total_amount"], "2050000");
+    assert_eq!(d["currency"], placed.order.currency.as_str());
+    assert_eq!(d["line_count"], 0);
+    assert!(placed_event.changes.is_empty());
+    let points = &events[1];
+    assert_eq!(points.entity_type, crate::event::EntityType::LoyaltyEntry);
+    assert_eq!(points.data["points"], 205);
+    assert_eq!(points.data["balance_after"], 205);
+    assert_eq!(
+        points.data["order_id"],
+        serde_json::json!(placed.order.id.0)
+    );
+    assert_eq!(points.data["reason"], "order INV-1 completed");
+    let tier = &events[2];
+    assert_eq!(tier.data["from_tier"], tiers()[0].name.as_str());
+    assert_eq!(tier.data["to_tier"], tiers()[1].name.as_str());
+    assert_eq!(
+        tier.changes["tier_id"],
+        [
+            serde_json::json!(tiers()[0].id.0),
+            serde_json::json!(tiers()[1].id.0)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_pending_order_placed_appends_only_order_placed() {
+    let mut tx = MockOrderTransaction::new();
+    tx.expect_lock_customer()
+        .returning(|_, _| Ok(Some(customer(0, None))));
+    tx.expect_order_by_ref().returning(|_, _| Ok(None));
+    tx.expect_insert_order().times(1).returning(|_| Ok(()));
+    tx.expect_add_ledger_entry().never();
+    tx.expect_commit().times(1).returning(|| Ok(()));
+    let events = appends(&mut tx);
+    let input = OrderInput {
+        status: Some(OrderStatus::Pending),
+        ..order_input(123_456, "P-1")
+    };
+    service(repo_with(tx))
+        .place(&actor("sales"), CUSTOMER, input, false)
+        .await
+        .unwrap();
+    assert_eq!(types(&events), ["order.placed"]);
+    let events = events.lock().unwrap();
+    assert_eq!(events[0].data["status"], "pending");
+    assert_eq!(events[0].data["total_amount"], "123456");
+}
+
+#[tokio::test]
+async fn a_failed_write_appends_no_event_and_does_not_commit() {
+    let mut tx = MockOrderTransaction::new();
+    tx.expect_lock_customer()
+        .returning(|_, _| Ok(Some(customer(0, None))));
+    tx.expect_order_by_ref().returning(|_, _| Ok(None));
+    tx.expect_insert_order()
+        .returning(|_| Err(RepositoryError::Unavailable("down".into())));
+    tx.expect_append_events().never();
+    tx.expect_commit().never();
+    service(repo_with(tx))
+        .place(&actor("sales"), CUSTOMER, order_input(1, "X"), false)
+        .await
+        .unwrap_err();
 }
 
 #[tokio::test]
@@ -294,6 +413,7 @@ async fn a_refund_takes_back_exactly_the_points_the_order_earned_but_never_below
     tx.expect_tiers().returning(|_| Ok(tiers()));
     tx.expect_record_tier_change().never();
     tx.expect_commit().times(1).returning(|| Ok(()));
+    let events = appends(&mut tx);
     let mut tx = Some(tx);
     repo.expect_begin()
         .times(1)
@@ -312,6 +432,25 @@ async fn a_refund_takes_back_exactly_the_points_the_order_earned_but_never_below
         .await
         .unwrap();
     assert_eq!(o.status, OrderStatus::Refunded);
+    assert_eq!(types(&events), ["order.refunded", "points.reversed"]);
+    let events = events.lock().unwrap();
+    assert_eq!(
+        events[0].changes["status"],
+        [
+            serde_json::json!("completed"),
+            serde_json::json!("refunded")
+        ]
+    );
+    assert_eq!(events[0].changes.len(), 1, "{:?}", events[0].changes);
+    assert_eq!(events[0].data["total_amount"], "300000");
+    assert_eq!(
+        (
+            events[1].data["points"].clone(),
+            events[1].data["balance_after"].clone()
+        ),
+        (serde_json::json!(-12), serde_json::json!(0))
+    );
+    assert!(events.iter().all(|e| e.customer_id == Some(CUSTOMER)));
 }
 
 #[tokio::test]
@@ -525,6 +664,7 @@ async fn place_many_applies_the_rules_order_by_order_and_writes_once() {
         .times(1)
         .returning(|_, _| Ok(()));
     tx.expect_commit().times(1).returning(|| Ok(()));
+    let events = bulk_appends(&mut tx);
     let bulk = |key: u64, input: OrderInput| BulkOrder {
         key,
         customer_id: CUSTOMER,
@@ -577,6 +717,47 @@ async fn place_many_applies_the_rules_order_by_order_and_writes_once() {
             (6, "created")
         ]
     );
+    // One event per stored order, points entry and tier change, in sequence, in one append.
+    assert_eq!(
+        types(&events),
+        [
+            "order.placed",
+            "points.earned",
+            "order.placed",
+            "points.earned",
+            "tier.changed",
+            "order.placed",
+            "points.earned",
+            "tier.changed"
+        ]
+    );
+    let events = events.lock().unwrap();
+    let refs: Vec<_> = events
+        .iter()
+        .filter(|e| e.event_type == "order.placed")
+        .map(|e| e.data["order_ref"].clone())
+        .collect();
+    assert_eq!(refs, ["A", "B", "C"]);
+    let balances: Vec<_> = events
+        .iter()
+        .filter(|e| e.event_type == "points.earned")
+        .map(|e| e.data["balance_after"].clone())
+        .collect();
+    assert_eq!(balances, [150, 210, 510]);
+    let tiers_to: Vec<_> = events
+        .iter()
+        .filter(|e| e.event_type == "tier.changed")
+        .map(|e| e.data["to_tier"].clone())
+        .collect();
+    assert_eq!(
+        tiers_to,
+        [tiers()[1].name.as_str(), tiers()[2].name.as_str()]
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e.customer_id == Some(CUSTOMER) && e.actor.sub == "user-1")
+    );
 }
 
 #[tokio::test]
@@ -626,4 +807,208 @@ async fn with_sales_scope_assigned_another_sales_users_orders_are_not_found() {
         ..Default::default()
     };
     svc.list(&alice, all).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_redemption_appends_points_redeemed_with_the_balance_after_and_the_reason() {
+    let mut tx = MockOrderTransaction::new();
+    tx.expect_lock_customer().returning(|_, _| {
+        let mut c = customer(0, None);
+        c.loyalty.points = 40;
+        Ok(Some(c))
+    });
+    tx.expect_add_ledger_entry()
+        .withf(|e| e.kind == LedgerKind::Redemption && e.points == -15)
+        .times(1)
+        .returning(|_| Ok(()));
+    tx.expect_commit().times(1).returning(|| Ok(()));
+    let events = appends(&mut tx);
+    let svc = loyalty_service(
+        repo_with(tx),
+        crate::customer::MockCustomerRepository::new(),
+    );
+    let balance = svc
+        .redeem(&actor("sales"), CUSTOMER, 15, " voucher ")
+        .await
+        .unwrap();
+    assert_eq!(balance, 25);
+    assert_eq!(types(&events), ["points.redeemed"]);
+    let e = &events.lock().unwrap()[0];
+    assert_eq!(e.customer_id, Some(CUSTOMER));
+    assert_eq!(e.entity_type, crate::event::EntityType::LoyaltyEntry);
+    assert_eq!(e.actor.role.as_deref(), Some("sales"));
+    assert_eq!(
+        e.data,
+        serde_json::json!({
+            "entry_id": e.entity_id,
+            "kind": "redemption",
+            "points": -15,
+            "balance_after": 25,
+            "reason": "voucher",
+            "order_id": null,
+        })
+    );
+}
+
+#[tokio::test]
+async fn an_adjustment_appends_points_adjusted() {
+    let mut tx = MockOrderTransaction::new();
+    tx.expect_lock_customer().returning(|_, _| {
+        let mut c = customer(0, None);
+        c.loyalty.points = 4;
+        Ok(Some(c))
+    });
+    tx.expect_add_ledger_entry().times(1).returning(|_| Ok(()));
+    tx.expect_commit().times(1).returning(|| Ok(()));
+    let events = appends(&mut tx);
+    let svc = loyalty_service(
+        repo_with(tx),
+        crate::customer::MockCustomerRepository::new(),
+    );
+    svc.adjust(&actor("admin"), CUSTOMER, 6, "goodwill")
+        .await
+        .unwrap();
+    assert_eq!(types(&events), ["points.adjusted"]);
+    let e = &events.lock().unwrap()[0];
+    assert_eq!(
+        (e.data["points"].clone(), e.data["balance_after"].clone()),
+        (serde_json::json!(6), serde_json::json!(10))
+    );
+    assert_eq!(e.actor.role.as_deref(), Some("admin"));
+}
+
+#[tokio::test]
+async fn assigning_a_tier_appends_tier_changed_with_both_tiers_and_the_reason() {
+    let [bronze, gold] = [tiers()[0].id, tiers()[2].id];
+    let mut tx = MockOrderTransaction::new();
+    tx.expect_lock_customer()
+        .returning(move |_, _| Ok(Some(customer(0, Some(bronze)))));
+    tx.expect_tiers().returning(|_| Ok(tiers()));
+    tx.expect_record_tier_change()
+        .times(1)
+        .returning(|_| Ok(()));
+    tx.expect_commit().times(1).returning(|| Ok(()));
+    let events = appends(&mut tx);
+    let mut customers = crate::customer::MockCustomerRepository::new();
+    customers
+        .expect_find()
+        .returning(move |_, _, _| Ok(Some(customer(0, Some(gold)))));
+    loyalty_service(repo_with(tx), customers)
+        .assign_tier(&actor("admin"), CUSTOMER, Some(gold), "key account")
+        .await
+        .unwrap();
+    assert_eq!(types(&events), ["tier.changed"]);
+    let e = &events.lock().unwrap()[0];
+    assert_eq!(
+        (e.customer_id, e.entity_type, e.entity_id),
+        (
+            Some(CUSTOMER),
+            crate::event::EntityType::Customer,
+            CUSTOMER.0
+        )
+    );
+    assert_eq!(e.data["from_tier"], tiers()[0].name.as_str());
+    assert_eq!(e.data["to_tier"], tiers()[2].name.as_str());
+    assert_eq!(e.data["reason"], "key account");
+    assert_eq!(
+        e.changes["tier_id"],
+        [serde_json::json!(bronze.0), serde_json::json!(gold.0)]
+    );
+}
+
+#[tokio::test]
+async fn a_payment_change_appends_order_updated_with_only_that_change() {
+    let mut repo = MockOrderRepository::new();
+    let unpaid = || Order {
+        payment_status: PaymentStatus::Unpaid,
+        ..stored_order(OrderStatus::Completed, 30)
+    };
+    repo.expect_find_order()
+        .returning(move |_, _| Ok(Some(unpaid())));
+    let mut tx = MockOrderTransaction::new();
+    tx.expect_lock_customer()
+        .returning(|_, _| Ok(Some(customer(0, None))));
+    tx.expect_find_order()
+        .returning(move |_, _| Ok(Some(unpaid())));
+    tx.expect_update_order().times(1).returning(|_, _| Ok(()));
+    tx.expect_commit().times(1).returning(|| Ok(()));
+    let events = appends(&mut tx);
+    let mut tx = Some(tx);
+    repo.expect_begin()
+        .times(1)
+        .returning(move |_| Ok(Box::new(tx.take().unwrap())));
+    let change = OrderChange {
+        status: None,
+        payment_status: Some(PaymentStatus::Paid),
+    };
+    service(repo)
+        .change(
+            &actor("sales"),
+            crate::ids::OrderId(Uuid::from_u128(9)),
+            change,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(types(&events), ["order.updated"]);
+    let e = &events.lock().unwrap()[0];
+    assert_eq!(
+        e.changes.keys().collect::<Vec<_>>(),
+        ["payment_status"],
+        "{:?}",
+        e.changes
+    );
+    assert_eq!(
+        e.changes["payment_status"],
+        [serde_json::json!("unpaid"), serde_json::json!("paid")]
+    );
+}
+
+#[tokio::test]
+async fn completing_a_pending_order_appends_order_completed_and_points_earned() {
+    let mut repo = MockOrderRepository::new();
+    repo.expect_find_order()
+        .returning(|_, _| Ok(Some(stored_order(OrderStatus::Pending, 0))));
+    let mut tx = MockOrderTransaction::new();
+    tx.expect_lock_customer()
+        .returning(|_, _| Ok(Some(customer(0, None))));
+    tx.expect_find_order()
+        .returning(|_, _| Ok(Some(stored_order(OrderStatus::Pending, 0))));
+    tx.expect_update_order().times(1).returning(|_, _| Ok(()));
+    tx.expect_add_ledger_entry().times(1).returning(|_| Ok(()));
+    tx.expect_completed_totals()
+        .returning(|_, _| Ok(CompletedTotals::default()));
+    tx.expect_save_customer_stats()
+        .returning(|_, _, _, _| Ok(()));
+    tx.expect_tiers().returning(|_| Ok(vec![]));
+    tx.expect_commit().times(1).returning(|| Ok(()));
+    let events = appends(&mut tx);
+    let mut tx = Some(tx);
+    repo.expect_begin()
+        .times(1)
+        .returning(move |_| Ok(Box::new(tx.take().unwrap())));
+    let change = OrderChange {
+        status: Some(OrderStatus::Completed),
+        payment_status: None,
+    };
+    service(repo)
+        .change(
+            &actor("sales"),
+            crate::ids::OrderId(Uuid::from_u128(9)),
+            change,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(types(&events), ["order.completed", "points.earned"]);
+    let events = events.lock().unwrap();
+    assert_eq!(
+        events[0].changes["status"],
+        [serde_json::json!("pending"), serde_json::json!("completed")]
+    );
+    assert_eq!(
+        events[0].changes["points_earned"],
+        [serde_json::json!(0), serde_json::json!(30)]
+    );
+    assert_eq!(events[1].data["points"], 30);
 }

@@ -13,8 +13,10 @@
 //!
 //! - `model`: [`Segment`], [`SegmentType`], [`SegmentRule`], [`SegmentInput`];
 //! - `ports`: [`SegmentRepository`];
-//! - `service`: [`SegmentService`].
+//! - `service`: [`SegmentService`];
+//! - [`events`]: the events of its writes (`segment.created`, `segment.member_added`, ...).
 
+pub mod events;
 mod model;
 mod ports;
 mod service;

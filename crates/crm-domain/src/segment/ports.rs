@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::model::Segment;
 use crate::error::RepositoryError;
+use crate::event::NewEvent;
 use crate::ids::{CustomerId, SegmentId, TenantId};
 
 /// Storage of segments and of manual segments' members.
@@ -22,25 +23,38 @@ pub trait SegmentRepository: Send + Sync {
         tenant: TenantId,
         id: SegmentId,
     ) -> Result<Option<Segment>, RepositoryError>;
-    /// Inserts or replaces a segment.
-    async fn save(&self, segment: &Segment) -> Result<(), RepositoryError>;
-    /// Deletes a segment and its members.
-    async fn delete(&self, tenant: TenantId, id: SegmentId) -> Result<(), RepositoryError>;
+    /// Inserts or replaces a segment and appends `events` (its `segment.created` or
+    /// `segment.updated`), in one transaction.
+    async fn save(&self, segment: &Segment, events: &[NewEvent]) -> Result<(), RepositoryError>;
+    /// Deletes a segment and its members and appends `events` (its `segment.deleted`), in one
+    /// transaction.
+    async fn delete(
+        &self,
+        tenant: TenantId,
+        id: SegmentId,
+        events: &[NewEvent],
+    ) -> Result<(), RepositoryError>;
     /// Adds live customers of the tenant to a manual segment (already members are kept), in one
     /// transaction; returns the ids that are not live customers of the tenant (nothing is
-    /// added then).
+    /// added then). `events` holds one `segment.member_added` per customer of `customers`: in
+    /// the same transaction it appends those of the customers it added (not of those that
+    /// already were members), in the order given.
     async fn add_members(
         &self,
         tenant: TenantId,
         id: SegmentId,
         customers: Vec<CustomerId>,
         at: DateTime<Utc>,
+        events: Vec<NewEvent>,
     ) -> Result<Vec<CustomerId>, RepositoryError>;
-    /// Removes customers from a manual segment; returns how many were members.
+    /// Removes customers from a manual segment; returns how many were members. `events` holds
+    /// one `segment.member_removed` per customer of `customers`: in the same transaction it
+    /// appends those of the customers that were members.
     async fn remove_members(
         &self,
         tenant: TenantId,
         id: SegmentId,
         customers: Vec<CustomerId>,
+        events: Vec<NewEvent>,
     ) -> Result<u64, RepositoryError>;
 }

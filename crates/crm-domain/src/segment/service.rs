@@ -161,7 +161,8 @@ impl SegmentService {
             created_at: now,
             updated_at: now,
         };
-        self.repo.save(&s).await?;
+        let event = super::events::segment_event(actor, "created", &s, now);
+        self.repo.save(&s, &[event]).await?;
         self.totals(&self.visibility(actor).await?, s).await
     }
 
@@ -180,14 +181,16 @@ impl SegmentService {
         actor.require(Permission::CustomersManage)?;
         let old = self.load(actor, id).await?;
         let (name, description, rule) = validate(input)?;
+        let now = truncate_to_micros(self.clock.now());
         let s = Segment {
             name,
             description,
             rule,
-            updated_at: truncate_to_micros(self.clock.now()),
-            ..old
+            updated_at: now,
+            ..old.clone()
         };
-        self.repo.save(&s).await?;
+        let event = super::events::segment_updated_event(actor, &old, &s, now);
+        self.repo.save(&s, &[event]).await?;
         self.totals(&self.visibility(actor).await?, s).await
     }
 
@@ -198,8 +201,9 @@ impl SegmentService {
     #[tracing::instrument(name = "SegmentService::delete", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, segment_id = %id))]
     pub async fn delete(&self, actor: &Actor, id: SegmentId) -> Result<(), DomainError> {
         actor.require(Permission::CustomersManage)?;
-        self.load(actor, id).await?;
-        Ok(self.repo.delete(actor.tenant_id, id).await?)
+        let s = self.load(actor, id).await?;
+        let event = super::events::segment_event(actor, "deleted", &s, self.clock.now());
+        Ok(self.repo.delete(actor.tenant_id, id, &[event]).await?)
     }
 
     fn check_change(segment: &Segment, ids: &[CustomerId]) -> Result<(), DomainError> {
@@ -238,14 +242,11 @@ impl SegmentService {
         Self::check_change(&s, &ids)?;
         let visibility = self.visibility(actor).await?;
         let (ids, out_of_reach) = self.within_reach(actor, &visibility, ids).await?;
+        let now = truncate_to_micros(self.clock.now());
+        let events = super::events::member_events(actor, "member_added", &s, &ids, now);
         let missing = self
             .repo
-            .add_members(
-                actor.tenant_id,
-                id,
-                ids,
-                truncate_to_micros(self.clock.now()),
-            )
+            .add_members(actor.tenant_id, id, ids, now, events)
             .await?;
         let missing: Vec<CustomerId> = missing.into_iter().chain(out_of_reach).collect();
         if !missing.is_empty() {
@@ -283,7 +284,11 @@ impl SegmentService {
         // Customers out of the caller's reach are left alone, as non-members are.
         let (ids, _) = self.within_reach(actor, &visibility, ids).await?;
         if !ids.is_empty() {
-            self.repo.remove_members(actor.tenant_id, id, ids).await?;
+            let events =
+                super::events::member_events(actor, "member_removed", &s, &ids, self.clock.now());
+            self.repo
+                .remove_members(actor.tenant_id, id, ids, events)
+                .await?;
         }
         self.totals(&visibility, s).await
     }

@@ -152,7 +152,7 @@ async fn changing_segments_needs_the_manage_permission() {
 async fn create_stores_the_segment_in_the_callers_tenant_and_returns_its_size() {
     let mut repo = MockSegmentRepository::new();
     repo.expect_save()
-        .withf(|s| {
+        .withf(|s, _| {
             s.id == SegmentId(NEW_ID)
                 && s.tenant_id == TENANT
                 && s.name == "Big spenders"
@@ -161,7 +161,7 @@ async fn create_stores_the_segment_in_the_callers_tenant_and_returns_its_size() 
                 && s.created_at == now()
         })
         .times(1)
-        .returning(|_| Ok(()));
+        .returning(|_, _| Ok(()));
     let created = service(repo, sized(3, 4_500_000))
         .create(
             &actor("admin"),
@@ -281,9 +281,9 @@ async fn a_rule_of_another_type_is_not_allowed() {
 async fn repeated_rfm_segment_names_are_stored_once() {
     let mut repo = MockSegmentRepository::new();
     repo.expect_save()
-        .withf(|s| s.rule == SegmentRule::Rfm(vec![RfmSegment::Champions, RfmSegment::AtRisk]))
+        .withf(|s, _| s.rule == SegmentRule::Rfm(vec![RfmSegment::Champions, RfmSegment::AtRisk]))
         .times(1)
-        .returning(|_| Ok(()));
+        .returning(|_, _| Ok(()));
     service(repo, sized(0, 0))
         .create(
             &actor("admin"),
@@ -303,7 +303,7 @@ async fn repeated_rfm_segment_names_are_stored_once() {
 #[tokio::test]
 async fn a_taken_name_is_a_conflict_on_name() {
     let mut repo = MockSegmentRepository::new();
-    repo.expect_save().returning(|_| {
+    repo.expect_save().returning(|_, _| {
         Err(RepositoryError::Conflict {
             field: "name".into(),
         })
@@ -352,7 +352,7 @@ async fn replace_changes_name_and_rule_and_keeps_identity_and_creation() {
     let mut repo = holding(SegmentRule::Manual);
     let old = segment(TENANT, SegmentRule::Manual);
     repo.expect_save()
-        .withf(move |s| {
+        .withf(move |s, _| {
             s.id == SEGMENT
                 && s.tenant_id == TENANT
                 && s.name == "Big spenders"
@@ -362,7 +362,7 @@ async fn replace_changes_name_and_rule_and_keeps_identity_and_creation() {
                 && s.updated_at == now()
         })
         .times(1)
-        .returning(|_| Ok(()));
+        .returning(|_, _| Ok(()));
     let replaced = service(repo, sized(2, 0))
         .replace(
             &actor("admin"),
@@ -381,9 +381,9 @@ async fn replace_changes_name_and_rule_and_keeps_identity_and_creation() {
 async fn delete_removes_the_callers_segment() {
     let mut repo = holding(SegmentRule::Manual);
     repo.expect_delete()
-        .withf(|t, id| *t == TENANT && *id == SEGMENT)
+        .withf(|t, id, _| *t == TENANT && *id == SEGMENT)
         .times(1)
-        .returning(|_, _| Ok(()));
+        .returning(|_, _, _| Ok(()));
     service(repo, MockCustomerRepository::new())
         .delete(&actor("admin"), SEGMENT)
         .await
@@ -419,9 +419,9 @@ async fn members_are_added_to_and_removed_from_manual_segments_only() {
 async fn a_member_change_names_1_to_max_member_change_customers() {
     let mut repo = holding(SegmentRule::Manual);
     repo.expect_add_members()
-        .withf(|_, _, c, _| c.len() == MAX_MEMBER_CHANGE)
+        .withf(|_, _, c, _, _| c.len() == MAX_MEMBER_CHANGE)
         .times(1)
-        .returning(|_, _, _, _| Ok(vec![]));
+        .returning(|_, _, _, _, _| Ok(vec![]));
     repo.expect_remove_members().never();
     let s = service(repo, sized(MAX_MEMBER_CHANGE as u64, 0));
     let out_of_range = [("customer_ids".to_owned(), "out_of_range")];
@@ -462,7 +462,7 @@ async fn adding_ids_that_are_not_customers_of_the_tenant_names_them() {
     let unknown = CustomerId(Uuid::from_u128(0xdead));
     let mut repo = holding(SegmentRule::Manual);
     repo.expect_add_members()
-        .returning(move |_, _, _, _| Ok(vec![unknown]));
+        .returning(move |_, _, _, _, _| Ok(vec![unknown]));
     let mut customers = MockCustomerRepository::new();
     customers.expect_aggregates().never();
     let err = service(repo, customers)
@@ -488,9 +488,9 @@ async fn adding_ids_that_are_not_customers_of_the_tenant_names_them() {
 async fn adding_members_writes_them_in_the_callers_tenant_and_returns_the_new_size() {
     let mut repo = holding(SegmentRule::Manual);
     repo.expect_add_members()
-        .withf(|t, id, c, at| *t == TENANT && *id == SEGMENT && *c == ids(2) && *at == now())
+        .withf(|t, id, c, at, _| *t == TENANT && *id == SEGMENT && *c == ids(2) && *at == now())
         .times(1)
-        .returning(|_, _, _, _| Ok(vec![]));
+        .returning(|_, _, _, _, _| Ok(vec![]));
     let added = service(repo, sized(2, 0))
         .add_members(&actor("admin"), SEGMENT, ids(2))
         .await
@@ -502,9 +502,9 @@ async fn adding_members_writes_them_in_the_callers_tenant_and_returns_the_new_si
 async fn removing_members_ignores_ids_that_are_not_members() {
     let mut repo = holding(SegmentRule::Manual);
     repo.expect_remove_members()
-        .withf(|t, id, c| *t == TENANT && *id == SEGMENT && *c == ids(3))
+        .withf(|t, id, c, _| *t == TENANT && *id == SEGMENT && *c == ids(3))
         .times(1)
-        .returning(|_, _, _| Ok(1));
+        .returning(|_, _, _, _| Ok(1));
     let removed = service(repo, sized(4, 0))
         .remove_members(&actor("admin"), SEGMENT, ids(3))
         .await
@@ -628,8 +628,8 @@ async fn a_restricted_sales_user_changes_memberships_of_their_own_customers_only
     customers.expect_aggregates().never();
     let mut repo = holding(SegmentRule::Manual);
     repo.expect_add_members()
-        .withf(move |_, _, ids, _| *ids == [mine])
-        .returning(|_, _, _, _| Ok(vec![]));
+        .withf(move |_, _, ids, _, _| *ids == [mine])
+        .returning(|_, _, _, _, _| Ok(vec![]));
     let s = SegmentService::new(
         Arc::new(repo),
         Arc::new(customers),
@@ -654,4 +654,83 @@ async fn a_restricted_sales_user_changes_memberships_of_their_own_customers_only
         errs[0].message
     );
     assert!(!errs[0].message.contains(&mine.to_string()));
+}
+
+#[tokio::test]
+async fn membership_changes_hand_one_event_per_customer_to_the_repository_write() {
+    let mut repo = holding(SegmentRule::Manual);
+    repo.expect_add_members()
+        .withf(|_, _, c, _, events| {
+            events.len() == c.len()
+                && events.iter().zip(c).all(|(e, c)| {
+                    e.event_type == "segment.member_added"
+                        && e.customer_id == Some(*c)
+                        && e.entity_type == crate::event::EntityType::Segment
+                        && e.entity_id == SEGMENT.0
+                        && e.data
+                            == json!({"segment_id": SEGMENT.0, "segment_name": "Regulars",
+                                "customer_id": c.0})
+                        && e.actor.sub == "user-1"
+                        && e.occurred_at == now()
+                })
+        })
+        .times(1)
+        .returning(|_, _, _, _, _| Ok(vec![]));
+    repo.expect_remove_members()
+        .withf(|_, _, c, events| {
+            events.len() == c.len()
+                && events.iter().zip(c).all(|(e, c)| {
+                    e.event_type == "segment.member_removed" && e.customer_id == Some(*c)
+                })
+        })
+        .times(1)
+        .returning(|_, _, _, _| Ok(1));
+    let s = service(repo, sized(2, 0));
+    s.add_members(&actor("admin"), SEGMENT, ids(2))
+        .await
+        .unwrap();
+    s.remove_members(&actor("admin"), SEGMENT, ids(3))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn segment_writes_hand_their_definition_event_to_the_same_repository_call() {
+    let mut repo = holding(SegmentRule::Manual);
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (a, b) = (seen.clone(), seen.clone());
+    repo.expect_save().times(2).returning(move |_, e| {
+        a.lock().unwrap().extend_from_slice(e);
+        Ok(())
+    });
+    repo.expect_delete().times(1).returning(move |_, _, e| {
+        b.lock().unwrap().extend_from_slice(e);
+        Ok(())
+    });
+    let s = service(repo, sized(0, 0));
+    let admin = actor("admin");
+    s.create(&admin, input("manual")).await.unwrap();
+    let rfm = SegmentInput {
+        rfm_segments: Some(vec!["champions".into()]),
+        ..input("rfm")
+    };
+    s.replace(&admin, SEGMENT, rfm).await.unwrap();
+    s.delete(&admin, SEGMENT).await.unwrap();
+    let events = seen.lock().unwrap();
+    let shape: Vec<_> = events
+        .iter()
+        .map(|e| (e.event_type.as_str(), e.entity_id, e.customer_id))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("segment.created", NEW_ID, None),
+            ("segment.updated", SEGMENT.0, None),
+            ("segment.deleted", SEGMENT.0, None),
+        ]
+    );
+    assert_eq!(events[0].data["type"], "manual");
+    assert_eq!(events[1].changes["type"], [json!("manual"), json!("rfm")]);
+    assert!(events[1].changes.contains_key("rule"));
+    assert_eq!(events[2].data["name"], "Regulars");
 }

@@ -19,11 +19,13 @@ pub trait TenantRepository: Send + Sync {
     async fn insert(&self, tenant: &Tenant, tiers: &[Tier]) -> Result<(), RepositoryError>;
     /// The tenant with this id.
     async fn find(&self, id: TenantId) -> Result<Option<Tenant>, RepositoryError>;
-    /// Replaces the tenant's settings object.
+    /// Replaces the tenant's settings object and appends `events` (its
+    /// `tenant.settings_updated`) in the same transaction.
     async fn save_settings(
         &self,
         id: TenantId,
         settings: &serde_json::Map<String, serde_json::Value>,
+        events: &[crate::event::NewEvent],
     ) -> Result<(), RepositoryError>;
 }
 

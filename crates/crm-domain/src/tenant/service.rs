@@ -129,6 +129,7 @@ impl TenantService {
                 .map_err(|e| DomainError::Validation(vec![e]))?;
         }
         let mut tenant = self.get(actor.tenant_id).await?;
+        let old = tenant.settings.clone();
         for (key, value) in patch {
             if value.is_null() {
                 tenant.settings.remove(&key);
@@ -146,7 +147,22 @@ impl TenantService {
         if !errors.is_empty() {
             return Err(DomainError::Validation(errors));
         }
-        self.repo.save_settings(tenant.id, &tenant.settings).await?;
+        let changes = crate::event::field_changes(&old, &tenant.settings, &[]);
+        let event = crate::event::NewEvent::new(
+            actor,
+            "tenant.settings_updated",
+            crate::event::EntityType::Tenant,
+            tenant.id.0,
+            self.clock.now(),
+        )
+        .data(serde_json::json!({
+            "tenant_id": tenant.id.0,
+            "keys": changes.keys().collect::<Vec<_>>(),
+        }))
+        .changes(changes);
+        self.repo
+            .save_settings(tenant.id, &tenant.settings, &[event])
+            .await?;
         Ok(tenant)
     }
 
@@ -239,9 +255,9 @@ mod tests {
     async fn sales_scope_is_saved_when_all_or_assigned_and_refused_otherwise() {
         let mut repo = crate::testing::tenants(Utc::now);
         repo.expect_save_settings()
-            .withf(|_, s| s.get("sales_scope") == Some(&serde_json::json!("assigned")))
+            .withf(|_, s, _| s.get("sales_scope") == Some(&serde_json::json!("assigned")))
             .times(1)
-            .returning(|_, _| Ok(()));
+            .returning(|_, _, _| Ok(()));
         let svc = service(repo);
         let admin = crate::testing::actor("admin");
         let t = svc
@@ -268,5 +284,33 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(err, DomainError::Forbidden(Permission::CustomersManage));
+    }
+
+    #[tokio::test]
+    async fn a_settings_update_hands_tenant_settings_updated_with_its_changes_to_the_save() {
+        let mut repo = crate::testing::tenants(Utc::now);
+        repo.expect_save_settings()
+            .withf(|id, _, events| {
+                let [e] = events else { return false };
+                e.event_type == "tenant.settings_updated"
+                    && e.entity_type == crate::event::EntityType::Tenant
+                    && e.entity_id == id.0
+                    && e.customer_id.is_none()
+                    && e.actor.sub == "user-1"
+                    && e.actor.role.as_deref() == Some("admin")
+                    && e.data["keys"] == serde_json::json!(["points_unit"])
+                    && e.changes["points_unit"]
+                        == [serde_json::Value::Null, serde_json::json!("5000")]
+                    && e.changes.len() == 1
+            })
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        service(repo)
+            .update_settings(
+                &crate::testing::actor("admin"),
+                settings(serde_json::json!({"points_unit": "5000"})),
+            )
+            .await
+            .unwrap();
     }
 }
