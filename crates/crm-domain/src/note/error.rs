@@ -3,8 +3,6 @@
 use crate::access::Permission;
 use crate::error::{DomainError, FieldError};
 
-use super::model::MAX_BODY_BYTES;
-
 /// Why a note operation was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NoteError {
@@ -15,7 +13,7 @@ pub enum NoteError {
     /// `body` is missing or blank (422, field `body`, code `required`).
     #[error("a note needs a body")]
     BodyRequired,
-    /// `body` is longer than [`MAX_BODY_BYTES`] bytes of UTF-8 (422, field `body`, code
+    /// `body` is longer than `limit` bytes of UTF-8 (422, field `body`, code
     /// `too_long`, with the limit).
     #[error("a note's body is at most {limit} bytes of UTF-8")]
     BodyTooLong {
@@ -29,13 +27,6 @@ pub enum NoteError {
 }
 
 impl NoteError {
-    /// The refusal of a body over the limit.
-    pub fn body_too_long() -> Self {
-        NoteError::BodyTooLong {
-            limit: MAX_BODY_BYTES,
-        }
-    }
-
     /// The field error of a validation case (`None` for [`NoteError::NotAuthor`]).
     pub fn field_error(&self) -> Option<FieldError> {
         let message = self.to_string();

@@ -123,7 +123,12 @@ impl NoteInput {
                 String::new()
             }
             Some(b) if b.len() > MAX_BODY_BYTES => {
-                errors.extend(NoteError::body_too_long().field_error());
+                errors.extend(
+                    NoteError::BodyTooLong {
+                        limit: MAX_BODY_BYTES,
+                    }
+                    .field_error(),
+                );
                 String::new()
             }
             Some(b) => {
