@@ -70,6 +70,9 @@ run_backend() { # backend, database url
   measure "create order (2 lines)" 1 create_order.lua "$token" o1 $ids
   # shellcheck disable=SC2086
   measure "create order (2 lines)" 32 create_order.lua "$token" o32 $ids
+  # Issue 13: the event log's cost on updates, logging an interaction, a long timeline.
+  # shellcheck source=tests/bench/history.sh
+  source "$BENCH_DIR/history.sh"
   local customers orders
   customers=$(curl -s "http://127.0.0.1:$PORT/api/v1/customers?limit=1" -H "Authorization: Bearer $token" | grep -o '"customer_number":[0-9]*' | cut -d: -f2)
   echo "- $BACKEND: $customers customers and the orders above in one tenant at the end; server peak RSS $(awk '/VmHWM/ {print $2" "$3}' /proc/$pid/status)" >> "$WORK/notes.md"
