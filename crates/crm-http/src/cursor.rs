@@ -26,6 +26,8 @@ pub enum CursorKind {
     Orders = 2,
     /// A customer's consent history (`at`, id).
     ConsentHistory = 3,
+    /// The event log's lists (timeline, history, audit; the list is in the payload).
+    Events = 17,
 }
 
 /// Encodes and verifies cursors with a server secret.

@@ -39,6 +39,8 @@ pub struct Services {
     pub addresses: Arc<AddressService>,
     /// Contacts of customers.
     pub contacts: Arc<ContactService>,
+    /// Reads of the event log (timeline, history, audit).
+    pub events: Arc<crm_domain::event::EventService>,
     /// Tenant use cases (token tenant check).
     pub tenants: Arc<TenantService>,
     /// Order use cases.

@@ -14,6 +14,7 @@ use crm_domain::address::AddressService;
 use crm_domain::analytics::AnalyticsService;
 use crm_domain::contact::ContactService;
 use crm_domain::customer::CustomerService;
+use crm_domain::event::EventService;
 use crm_domain::export::ExportService;
 use crm_domain::import::ImportService;
 use crm_domain::job::{JobRepository, JobService, LeasedJobs};
@@ -32,6 +33,7 @@ use crm_http::rate_limit::RateLimits;
 use crm_http::state::ImportLimits;
 use crm_http::uploads::UploadDir;
 use crm_http::{AppState, Authenticator, CursorCodec, JwtKeys, Metrics, ReadinessProbe};
+use crm_infra::SeaEventRepository;
 use crm_infra::export_file::SheetFiles;
 use crm_infra::{
     Database, DbConfig, DiskImportFiles, SeaAddressRepository, SeaAnalyticsRepository,
@@ -286,6 +288,11 @@ pub fn services_with(
         clock.clone(),
         ids.clone(),
     ));
+    let events = Arc::new(EventService::new(
+        Arc::new(SeaEventRepository::new(db.clone())),
+        customer_repo.clone(),
+        tenant_repo.clone(),
+    ));
     Services {
         exports: Arc::new(
             ExportService::new(
@@ -302,6 +309,7 @@ pub fn services_with(
         ),
         addresses,
         contacts,
+        events,
         privacy,
         customers,
         orders: orders.clone(),
