@@ -45,7 +45,7 @@ pub struct EventActorResponse {
 /// | `customer.status_changed` | `from`, `to`, `reason` (the request's `status_reason`); `changes.status` |
 /// | `customer.deleted`, `customer.restored` | `id`, `name`, `customer_code` |
 /// | `customer.erased` | `id`, `erasure_id` (no personal data) |
-/// | `address.added`, `address.removed` | the address: `id`, `customer_id`, `address_type`, `label`, `recipient_name`, `phone`, `line1`, `line2`, `district`, `city`, `region`, `postal_code`, `country`, `latitude`, `longitude`, `delivery_notes`, `is_default` |
+/// | `address.added`, `address.removed` | the address: `id`, `customer_id`, `type`, `label`, `recipient_name`, `phone`, `line1`, `line2`, `district`, `city`, `region`, `postal_code`, `country`, `latitude`, `longitude`, `delivery_notes`, `is_default` |
 /// | `address.updated` | the address after; `changes` (a default moving to another address is an `address.updated` of each, `changes.is_default`) |
 /// | `contact.added`, `contact.removed` | the contact: `id`, `customer_id`, `name`, `job_title`, `department`, `email`, `phone`, `mobile_phone`, `roles`, `preferred_channel`, `language`, `notes`, `portal_access`, `is_primary` |
 /// | `contact.updated` | the contact after; `changes` (primary moves as `changes.is_primary`) |

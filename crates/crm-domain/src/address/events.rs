@@ -8,14 +8,14 @@ use super::model::Address;
 use crate::access::Actor;
 use crate::event::{EntityType, NewEvent, field_changes};
 
-/// An address as the API shows it (`id`, `address_type`, `label`, ..., `is_default`): the
+/// An address as the API shows it (`id`, `type`, `label`, ..., `is_default`): the
 /// `data` of its events and the document whose differences are `address.updated` changes.
 pub fn address_json(a: &Address) -> Value {
     let f = &a.fields;
     json!({
         "id": a.id.0,
         "customer_id": a.customer_id.0,
-        "address_type": f.address_type.as_str(),
+        "type": f.address_type.as_str(),
         "label": f.label,
         "recipient_name": f.recipient_name,
         "phone": f.phone.as_ref().map(|p| p.as_str()),

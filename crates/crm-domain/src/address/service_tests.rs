@@ -480,7 +480,7 @@ async fn a_new_default_appends_the_old_defaults_update_then_the_added_address() 
         )])
     );
     assert_eq!(events[1].entity_id, a.id.0);
-    assert_eq!(events[1].data["address_type"], "billing");
+    assert_eq!(events[1].data["type"], "billing");
     assert_eq!(events[1].data["is_default"], true);
     for e in &events {
         assert_eq!(e.customer_id, Some(ID));

@@ -387,7 +387,7 @@ pub fn summary(event: &Event) -> String {
                 .flatten()
                 .collect::<Vec<_>>()
                 .join(", ");
-            let kind = text(d, "address_type").unwrap_or_default();
+            let kind = text(d, "type").unwrap_or_default();
             match verb {
                 "added" => format!("{by} added {kind} address {place}"),
                 "removed" => format!("{by} removed {kind} address {place}"),

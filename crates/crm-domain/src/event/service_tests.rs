@@ -304,7 +304,7 @@ fn summaries_name_who_did_what() {
         ),
         (
             "address.added",
-            json!({"address_type": "billing", "line1": "Jl. Merdeka 1", "city": "Bandung"}),
+            json!({"type": "billing", "line1": "Jl. Merdeka 1", "city": "Bandung"}),
             "user-1 (sales) added billing address Jl. Merdeka 1, Bandung",
         ),
         (
