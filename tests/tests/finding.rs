@@ -612,7 +612,7 @@ mod bulk {
             ["Ani"],
             "nothing changed"
         );
-        let r = bulk(&app, &admin, json!({"ids": [id_of("Ani"), id_of("budi")], "action": {"type": "update_status", "status": "archived"}})).await;
+        let r = bulk(&app, &admin, json!({"ids": [id_of("Ani"), id_of("budi")], "action": {"type": "update_status", "status": "archived", "status_reason": "Season over"}})).await;
         assert_eq!(
             (&r.body["matched"], &r.body["updated"]),
             (&json!(2), &json!(2))

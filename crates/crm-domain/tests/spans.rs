@@ -61,7 +61,7 @@ fn service() -> CustomerService {
     customers
         .expect_find_by_unique()
         .returning(|_, _, _| Ok(None));
-    customers.expect_create().returning(|new, _| {
+    customers.expect_create().returning(|new, _, _| {
         Ok(Customer {
             id: CustomerId(STORED),
             tenant_id: new.tenant_id,

@@ -36,6 +36,8 @@ pub enum CursorKind {
     Notes = 191,
     /// A note's revisions (event id).
     NoteHistory = 192,
+    /// The event log's lists (timeline, history, audit; the list is in the payload).
+    Events = 17,
 }
 
 /// Encodes and verifies cursors with a server secret.

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod contacts;
 pub mod cursor;
 pub mod customers;
+pub mod events;
 pub mod exports;
 pub mod follow_ups;
 pub mod health;
@@ -64,6 +65,7 @@ pub use state::{AppState, ReadinessProbe, Services};
         (name = "interactions", description = "Logged calls, e-mails, meetings, visits and messages with a customer; they keep its `last_contact_at`"),
         (name = "follow-ups", description = "Follow-up tasks on customers and the work queue; open ones keep the customer's `next_follow_up_at`"),
         (name = "notes", description = "Notes and complaints on a customer: Markdown, categories, a complaint's resolution, pinned first, edits kept in the note's history (the event log). Internal notes (`is_internal`) are for staff only: they are left out of the customer list export and of anything a portal user sees. The customer's free-text `notes` / `internal_notes` fields stay for compatibility; note records are the history."),
+        (name = "events", description = "The event log: a customer's timeline and field history, and the tenant's audit search"),
         (name = "orders", description = "Orders and purchase statistics"),
         (name = "loyalty", description = "Loyalty points and customer tiers"),
         (name = "tiers", description = "Membership tiers of the tenant"),
@@ -115,6 +117,7 @@ fn register(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .configure(interactions::routes)
             .configure(follow_ups::routes)
             .configure(notes::routes)
+            .configure(events::routes)
             .configure(customers::routes),
     )
     .service(health::live)

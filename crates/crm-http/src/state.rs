@@ -45,6 +45,8 @@ pub struct Services {
     pub interactions: Arc<InteractionService>,
     /// Notes and complaints on customers.
     pub notes: Arc<NoteService>,
+    /// Reads of the event log (timeline, history, audit).
+    pub events: Arc<crm_domain::event::EventService>,
     /// Tenant use cases (token tenant check).
     pub tenants: Arc<TenantService>,
     /// Order use cases.

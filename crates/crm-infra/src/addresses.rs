@@ -315,6 +315,13 @@ impl AddressTransaction for SeaAddressTransaction {
         Ok(())
     }
 
+    async fn append_events(
+        &mut self,
+        events: &[crm_domain::event::NewEvent],
+    ) -> Result<(), RepositoryError> {
+        crate::events::append(&self.txn, events).await
+    }
+
     async fn commit(self: Box<Self>) -> Result<(), RepositoryError> {
         self.txn.commit().await.map_err(map_db_err)
     }

@@ -327,6 +327,13 @@ impl ContactTransaction for SeaContactTransaction {
         }
     }
 
+    async fn append_events(
+        &mut self,
+        events: &[crm_domain::event::NewEvent],
+    ) -> Result<(), RepositoryError> {
+        crate::events::append(&self.txn, events).await
+    }
+
     async fn commit(self: Box<Self>) -> Result<(), RepositoryError> {
         self.txn.commit().await.map_err(map_db_err)
     }

@@ -56,38 +56,20 @@ pub(crate) fn job_to_domain(m: job::Model) -> Result<Job, RepositoryError> {
 #[async_trait]
 impl JobRepository for SeaJobRepository {
     async fn save(&self, j: &Job) -> Result<(), RepositoryError> {
-        use job::Column as C;
-        let row = job::ActiveModel {
-            tenant_id: Set(j.tenant_id.0),
-            id: Set(j.id.0),
-            kind: Set(j.kind.as_str().to_owned()),
-            state: Set(j.state.as_str().to_owned()),
-            result: Set(j.result_json()),
-            error: Set(j.error.clone()),
-            created_by: Set(j.created_by.as_ref().map(|u| u.as_str().to_owned())),
-            created_at: Set(j.created_at),
-            finished_at: Set(j.finished_at),
-            owner: Set(j.lease.as_ref().map(|l| l.owner.clone())),
-            lease_until: Set(j.lease.as_ref().map(|l| l.until)),
-        };
         let conn = self.db.tenant_write(j.tenant_id).await?;
-        job::Entity::insert(row)
-            .on_conflict(
-                OnConflict::columns([C::TenantId, C::Id])
-                    .update_columns([
-                        C::State,
-                        C::Result,
-                        C::Error,
-                        C::FinishedAt,
-                        C::Owner,
-                        C::LeaseUntil,
-                    ])
-                    .to_owned(),
-            )
-            .exec_without_returning(&conn)
-            .await
-            .map_err(map_db_err)?;
+        upsert(&conn, j).await?;
         conn.end().await
+    }
+
+    async fn save_with_events(
+        &self,
+        j: &Job,
+        events: &[crm_domain::event::NewEvent],
+    ) -> Result<(), RepositoryError> {
+        let txn = self.db.tenant_tx(j.tenant_id).await?;
+        upsert(&txn, j).await?;
+        crate::events::append(&txn, events).await?;
+        txn.commit().await.map_err(map_db_err)
     }
 
     async fn find(&self, tenant: TenantId, id: JobId) -> Result<Option<Job>, RepositoryError> {
@@ -140,4 +122,42 @@ impl JobRepository for SeaJobRepository {
         txn.commit().await.map_err(map_db_err)?;
         Ok(done.rows_affected)
     }
+}
+
+/// Inserts the job's row, or updates its state, result, error, end and lease.
+async fn upsert<Conn: sea_orm::ConnectionTrait>(
+    conn: &Conn,
+    j: &Job,
+) -> Result<(), RepositoryError> {
+    use job::Column as C;
+    let row = job::ActiveModel {
+        tenant_id: Set(j.tenant_id.0),
+        id: Set(j.id.0),
+        kind: Set(j.kind.as_str().to_owned()),
+        state: Set(j.state.as_str().to_owned()),
+        result: Set(j.result_json()),
+        error: Set(j.error.clone()),
+        created_by: Set(j.created_by.as_ref().map(|u| u.as_str().to_owned())),
+        created_at: Set(j.created_at),
+        finished_at: Set(j.finished_at),
+        owner: Set(j.lease.as_ref().map(|l| l.owner.clone())),
+        lease_until: Set(j.lease.as_ref().map(|l| l.until)),
+    };
+    job::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([C::TenantId, C::Id])
+                .update_columns([
+                    C::State,
+                    C::Result,
+                    C::Error,
+                    C::FinishedAt,
+                    C::Owner,
+                    C::LeaseUntil,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await
+        .map_err(map_db_err)?;
+    Ok(())
 }

@@ -112,6 +112,7 @@ async fn the_database_guards_one_primary_and_unique_emails(backend: Backend) {
         .create(
             new_customer(c.tenant, "maju@x.co.id", vec![first.clone()]),
             None,
+            vec![],
         )
         .await
         .unwrap();
@@ -145,6 +146,7 @@ async fn the_database_guards_one_primary_and_unique_emails(backend: Backend) {
         .create(
             new_customer(c.tenant, "other@x.co.id", vec![elsewhere]),
             None,
+            vec![],
         )
         .await
         .unwrap();
@@ -184,6 +186,7 @@ async fn updates_are_conditional_and_rolled_back_when_dropped(backend: Backend) 
         .create(
             new_customer(c.tenant, "maju@x.co.id", vec![first.clone()]),
             None,
+            vec![],
         )
         .await
         .unwrap();

@@ -229,7 +229,10 @@ async fn a_savepoint_undoes_one_failed_row_and_keeps_the_transaction(backend: Ba
         return;
     };
     let taken = customer(c.tenant, "taken@example.com");
-    c.customers.create(taken.clone(), None).await.unwrap();
+    c.customers
+        .create(taken.clone(), None, vec![])
+        .await
+        .unwrap();
     let ok = customer(c.tenant, "ok@example.com");
     let clash = customer(c.tenant, "taken@example.com");
     let after = customer(c.tenant, "after@example.com");
@@ -268,7 +271,7 @@ async fn a_batch_save_is_conditional_on_the_version_read(backend: Backend) {
     };
     let created = c
         .customers
-        .create(customer(c.tenant, "a@example.com"), None)
+        .create(customer(c.tenant, "a@example.com"), None, vec![])
         .await
         .unwrap();
     let mut b = c.customers.begin_batch(c.tenant).await.unwrap();

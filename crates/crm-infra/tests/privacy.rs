@@ -87,6 +87,7 @@ async fn wibisono(ctx: &Ctx, tenant: TenantId, email: &str) -> Customer {
                 contacts: Vec::new(),
             },
             None,
+            vec![],
         )
         .await
         .unwrap()

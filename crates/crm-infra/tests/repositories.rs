@@ -99,7 +99,11 @@ async fn a_full_profile_round_trips_exactly(backend: Backend) {
     };
     let referrer = c
         .repo
-        .create(new_customer(c.tenant, simple("ref@example.com")), None)
+        .create(
+            new_customer(c.tenant, simple("ref@example.com")),
+            None,
+            vec![],
+        )
         .await
         .unwrap();
     let p = profile(CustomerInput {
@@ -127,7 +131,7 @@ async fn a_full_profile_round_trips_exactly(backend: Backend) {
     });
     let created = c
         .repo
-        .create(new_customer(c.tenant, p.clone()), None)
+        .create(new_customer(c.tenant, p.clone()), None, vec![])
         .await
         .unwrap();
     assert_eq!(created.profile, p);
@@ -157,6 +161,7 @@ async fn fifty_concurrent_creates_get_distinct_increasing_numbers(backend: Backe
                 repo.create(
                     new_customer(tenant, simple(&format!("c{i}@example.com"))),
                     None,
+                    vec![],
                 )
                 .await
             })
@@ -175,7 +180,11 @@ async fn fifty_concurrent_creates_get_distinct_increasing_numbers(backend: Backe
     // The other tenant's sequence is its own.
     let first_b = c
         .repo
-        .create(new_customer(c.other_tenant, simple("c0@example.com")), None)
+        .create(
+            new_customer(c.other_tenant, simple("c0@example.com")),
+            None,
+            vec![],
+        )
         .await
         .unwrap();
     assert_eq!(first_b.customer_number, 1);
@@ -186,7 +195,11 @@ async fn a_failed_create_leaves_nothing_behind(backend: Backend) {
         return;
     };
     c.repo
-        .create(new_customer(c.tenant, simple("taken@example.com")), None)
+        .create(
+            new_customer(c.tenant, simple("taken@example.com")),
+            None,
+            vec![],
+        )
         .await
         .unwrap();
     let mut dup = simple("taken@example.com");
@@ -198,7 +211,7 @@ async fn a_failed_create_leaves_nothing_behind(backend: Backend) {
         customer_id: new.id,
         created_at: new.created_at,
     };
-    let err = c.repo.create(new, Some(key)).await.unwrap_err();
+    let err = c.repo.create(new, Some(key), vec![]).await.unwrap_err();
     assert_eq!(
         err,
         RepositoryError::Conflict {
@@ -220,7 +233,11 @@ async fn a_failed_create_leaves_nothing_behind(backend: Backend) {
     );
     let next = c
         .repo
-        .create(new_customer(c.tenant, simple("fresh@example.com")), None)
+        .create(
+            new_customer(c.tenant, simple("fresh@example.com")),
+            None,
+            vec![],
+        )
         .await
         .unwrap();
     assert_eq!(next.customer_number, 2);
@@ -234,19 +251,19 @@ async fn unique_keys_are_per_tenant_and_name_their_field(backend: Backend) {
     p.mobile_phone = Some(crm_domain::values::PhoneNumber::parse("+6281234567890", None).unwrap());
     let a = c
         .repo
-        .create(new_customer(c.tenant, p.clone()), None)
+        .create(new_customer(c.tenant, p.clone()), None, vec![])
         .await
         .unwrap();
     // Same e-mail and phone in another tenant: fine.
     c.repo
-        .create(new_customer(c.other_tenant, p.clone()), None)
+        .create(new_customer(c.other_tenant, p.clone()), None, vec![])
         .await
         .unwrap();
     let mut only_phone = simple("other@example.com");
     only_phone.mobile_phone = p.mobile_phone.clone();
     let err = c
         .repo
-        .create(new_customer(c.tenant, only_phone), None)
+        .create(new_customer(c.tenant, only_phone), None, vec![])
         .await
         .unwrap_err();
     assert_eq!(
@@ -269,7 +286,11 @@ async fn another_tenant_sees_nothing(backend: Backend) {
     };
     let a = c
         .repo
-        .create(new_customer(c.tenant, simple("a@example.com")), None)
+        .create(
+            new_customer(c.tenant, simple("a@example.com")),
+            None,
+            vec![],
+        )
         .await
         .unwrap();
     assert_eq!(c.repo.find(c.other_tenant, a.id, true).await.unwrap(), None);
@@ -295,6 +316,7 @@ async fn another_tenant_sees_nothing(backend: Backend) {
         updated_by: None,
         updated_at: Utc::now(),
         expected_version: 1,
+        events: vec![],
     };
     assert_eq!(
         c.repo.update_profile(update).await.unwrap_err(),
@@ -326,7 +348,7 @@ async fn an_assigned_visibility_sees_only_that_users_customers(backend: Backend)
         (c.other_tenant, "x1@example.com", Some("alice")),
     ] {
         c.repo
-            .create(new_customer(tenant, owned(email, owner)), None)
+            .create(new_customer(tenant, owned(email, owner)), None, vec![])
             .await
             .unwrap();
     }
@@ -385,7 +407,11 @@ async fn updates_are_conditional_on_the_version(backend: Backend) {
     };
     let a = c
         .repo
-        .create(new_customer(c.tenant, simple("a@example.com")), None)
+        .create(
+            new_customer(c.tenant, simple("a@example.com")),
+            None,
+            vec![],
+        )
         .await
         .unwrap();
     let mut p = simple("a@example.com");
@@ -397,6 +423,7 @@ async fn updates_are_conditional_on_the_version(backend: Backend) {
         updated_by: UserId::parse("editor"),
         updated_at: Utc::now().trunc_subsecs(6),
         expected_version: v,
+        events: vec![],
     };
     let b = c.repo.update_profile(update(1)).await.unwrap();
     assert_eq!(
@@ -427,7 +454,11 @@ async fn soft_delete_frees_unique_keys_and_restore_rechecks_them(backend: Backen
     };
     let a = c
         .repo
-        .create(new_customer(c.tenant, simple("a@example.com")), None)
+        .create(
+            new_customer(c.tenant, simple("a@example.com")),
+            None,
+            vec![],
+        )
         .await
         .unwrap();
     let now = Utc::now().trunc_subsecs(6);
@@ -438,13 +469,18 @@ async fn soft_delete_frees_unique_keys_and_restore_rechecks_them(backend: Backen
         updated_by: None,
         updated_at: now,
         expected_version: 1,
+        events: vec![],
     };
     let deleted = c.repo.set_deleted(del).await.unwrap();
     assert_eq!(deleted.deleted_at, Some(now));
     assert_eq!(c.repo.find(c.tenant, a.id, false).await.unwrap(), None);
     assert!(c.repo.find(c.tenant, a.id, true).await.unwrap().is_some());
     c.repo
-        .create(new_customer(c.tenant, simple("a@example.com")), None)
+        .create(
+            new_customer(c.tenant, simple("a@example.com")),
+            None,
+            vec![],
+        )
         .await
         .unwrap();
     let restore = DeletionChange {
@@ -454,6 +490,7 @@ async fn soft_delete_frees_unique_keys_and_restore_rechecks_them(backend: Backen
         updated_by: None,
         updated_at: now,
         expected_version: 2,
+        events: vec![],
     };
     assert_eq!(
         c.repo.set_deleted(restore).await.unwrap_err(),
@@ -475,7 +512,7 @@ async fn list_pages_newest_first_with_filters(backend: Backend) {
         }
         made.push(
             c.repo
-                .create(new_customer(c.tenant, p), None)
+                .create(new_customer(c.tenant, p), None, vec![])
                 .await
                 .unwrap(),
         );
@@ -519,7 +556,7 @@ async fn idempotency_keys_are_stored_with_the_customer(backend: Backend) {
         customer_id: new.id,
         created_at: new.created_at,
     };
-    c.repo.create(new, Some(rec.clone())).await.unwrap();
+    c.repo.create(new, Some(rec.clone()), vec![]).await.unwrap();
     assert_eq!(
         c.repo.find_idempotency(c.tenant, "k").await.unwrap(),
         Some(rec.clone())
@@ -537,6 +574,7 @@ async fn idempotency_keys_are_stored_with_the_customer(backend: Backend) {
                 customer_id: CustomerId(Uuid::now_v7()),
                 ..rec
             }),
+            vec![],
         )
         .await
         .unwrap_err();
@@ -584,7 +622,11 @@ async fn a_bulk_insert_numbers_indexes_and_is_all_or_nothing(backend: Backend) {
         return;
     };
     c.repo
-        .create(new_customer(c.tenant, simple("first@example.com")), None)
+        .create(
+            new_customer(c.tenant, simple("first@example.com")),
+            None,
+            vec![],
+        )
         .await
         .unwrap();
     let rows: Vec<(NewCustomer, PurchaseStats)> = (0..1_000)
@@ -678,7 +720,11 @@ async fn a_bulk_insert_numbers_indexes_and_is_all_or_nothing(backend: Backend) {
     );
     let next = c
         .repo
-        .create(new_customer(c.tenant, simple("later@example.com")), None)
+        .create(
+            new_customer(c.tenant, simple("later@example.com")),
+            None,
+            vec![],
+        )
         .await
         .unwrap();
     assert_eq!(next.customer_number, 1_002);
@@ -691,7 +737,11 @@ async fn an_order_transaction_dropped_before_commit_leaves_nothing(backend: Back
     };
     let cust = c
         .repo
-        .create(new_customer(c.tenant, simple("o@example.com")), None)
+        .create(
+            new_customer(c.tenant, simple("o@example.com")),
+            None,
+            vec![],
+        )
         .await
         .unwrap();
     let orders = crm_infra::SeaOrderRepository::new(c._db.db.clone());

@@ -146,6 +146,7 @@ async fn seed(db: &Database, tenant: TenantId) {
                 customer_id: id,
                 created_at: now,
             }),
+            vec![],
         )
         .await
         .unwrap();

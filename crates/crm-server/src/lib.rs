@@ -14,6 +14,7 @@ use crm_domain::address::AddressService;
 use crm_domain::analytics::AnalyticsService;
 use crm_domain::contact::ContactService;
 use crm_domain::customer::CustomerService;
+use crm_domain::event::EventService;
 use crm_domain::export::ExportService;
 use crm_domain::import::ImportService;
 use crm_domain::interaction::InteractionService;
@@ -34,6 +35,7 @@ use crm_http::state::ImportLimits;
 use crm_http::uploads::UploadDir;
 use crm_http::{AppState, Authenticator, CursorCodec, JwtKeys, Metrics, ReadinessProbe};
 use crm_infra::SeaInteractionRepository;
+use crm_infra::SeaEventRepository;
 use crm_infra::export_file::SheetFiles;
 use crm_infra::{
     Database, DbConfig, DiskImportFiles, SeaAddressRepository, SeaAnalyticsRepository,
@@ -303,6 +305,11 @@ pub fn services_with(
         clock.clone(),
         ids.clone(),
     ));
+    let events = Arc::new(EventService::new(
+        Arc::new(SeaEventRepository::new(db.clone())),
+        customer_repo.clone(),
+        tenant_repo.clone(),
+    ));
     Services {
         interactions,
         exports: Arc::new(
@@ -321,6 +328,7 @@ pub fn services_with(
         addresses,
         contacts,
         notes,
+        events,
         privacy,
         customers,
         orders: orders.clone(),

@@ -10,6 +10,7 @@
 //! - `error`: [`AddressError`].
 
 mod error;
+mod events;
 mod model;
 mod ports;
 mod service;
@@ -17,6 +18,7 @@ mod service;
 mod service_tests;
 
 pub use error::AddressError;
+pub use events::{added_event, address_json, removed_event, updated_event};
 pub use model::{
     Address, AddressFields, AddressId, AddressInput, AddressType, EARTH_RADIUS_KM, GeoPoint,
     MAX_ADDRESSES_PER_CUSTOMER, MAX_DELIVERY_NOTES_CHARS, MAX_LABEL_CHARS, MAX_LINE_CHARS,

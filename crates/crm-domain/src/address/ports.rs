@@ -50,6 +50,12 @@ pub trait AddressTransaction: Send {
     /// them).
     async fn delete(&mut self, tenant: TenantId, id: AddressId) -> Result<(), RepositoryError>;
 
+    /// Appends events to the event log in this transaction (they commit with its writes).
+    async fn append_events(
+        &mut self,
+        events: &[crate::event::NewEvent],
+    ) -> Result<(), RepositoryError>;
+
     /// Makes every write durable.
     async fn commit(self: Box<Self>) -> Result<(), RepositoryError>;
 }

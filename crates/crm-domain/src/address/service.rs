@@ -223,6 +223,8 @@ impl AddressService {
             version: 1,
         };
         tx.insert(&address).await?;
+        tx.append_events(&[super::events::added_event(actor, &address, now)])
+            .await?;
         Ok(address)
     }
 
@@ -284,6 +286,11 @@ impl AddressService {
             ..current.clone()
         };
         tx.update(&updated, current.version).await?;
+        if let Some(event) =
+            super::events::updated_event(actor, current, &updated, updated.updated_at)
+        {
+            tx.append_events(&[event]).await?;
+        }
         if current.is_default && old_type != new_type {
             self.promote(tx.as_mut(), actor, &existing, current).await?;
         }
@@ -313,6 +320,12 @@ impl AddressService {
         let current = find(&existing, id)?;
         check_version(expected_version, current.version)?;
         tx.delete(actor.tenant_id, id).await?;
+        tx.append_events(&[super::events::removed_event(
+            actor,
+            current,
+            self.clock.now(),
+        )])
+        .await?;
         if current.is_default {
             self.promote(tx.as_mut(), actor, &existing, current).await?;
         }
@@ -353,6 +366,11 @@ impl AddressService {
             ..address.clone()
         };
         tx.update(&changed, address.version).await?;
+        if let Some(event) =
+            super::events::updated_event(actor, address, &changed, changed.updated_at)
+        {
+            tx.append_events(&[event]).await?;
+        }
         Ok(())
     }
 

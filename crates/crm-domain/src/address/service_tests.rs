@@ -90,11 +90,25 @@ fn transaction(
         l.lock().unwrap().push(format!("delete {}", id.0.as_u128()));
         Ok(())
     });
+    tx.expect_append_events().returning(|events| {
+        EVENTS.with(|e| e.borrow_mut().extend_from_slice(events));
+        Ok(())
+    });
     tx.expect_commit().returning(move || {
         log.lock().unwrap().push("commit".into());
         Ok(())
     });
     tx
+}
+
+thread_local! {
+    /// The events the transactions of this test's thread appended, in order.
+    static EVENTS: std::cell::RefCell<Vec<crate::event::NewEvent>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The events appended so far on this thread.
+fn appended() -> Vec<crate::event::NewEvent> {
+    EVENTS.with(|e| e.borrow().clone())
 }
 
 fn service(
@@ -442,4 +456,60 @@ async fn invalid_input_is_refused_before_any_transaction() {
         vec![("latitude".into(), "out_of_range")]
     );
     assert!(written(&log).is_empty());
+}
+
+#[tokio::test]
+async fn a_new_default_appends_the_old_defaults_update_then_the_added_address() {
+    let (svc, _) = plain(
+        Some(customer()),
+        vec![stored(1, AddressType::Billing, true)],
+    );
+    let a = svc
+        .create(&actor("sales"), ID, input("billing", Some(true)))
+        .await
+        .unwrap();
+    let events = appended();
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(types, ["address.updated", "address.added"]);
+    assert_eq!(events[0].entity_id, Uuid::from_u128(101));
+    assert_eq!(
+        events[0].changes,
+        crate::event::FieldChanges::from([(
+            "is_default".to_owned(),
+            [serde_json::json!(true), serde_json::json!(false)]
+        )])
+    );
+    assert_eq!(events[1].entity_id, a.id.0);
+    assert_eq!(events[1].data["type"], "billing");
+    assert_eq!(events[1].data["is_default"], true);
+    for e in &events {
+        assert_eq!(e.customer_id, Some(ID));
+        assert_eq!(e.actor.sub, actor("sales").user_id.as_str());
+        assert_eq!(e.actor.role.as_deref(), Some("sales"));
+    }
+}
+
+#[tokio::test]
+async fn deleting_the_default_appends_its_removal_then_the_heirs_promotion() {
+    let (svc, _) = plain(
+        Some(customer()),
+        vec![
+            stored(1, AddressType::Billing, true),
+            stored(2, AddressType::Billing, false),
+        ],
+    );
+    svc.delete(&actor("sales"), ID, AddressId(Uuid::from_u128(101)), None)
+        .await
+        .unwrap();
+    let got: Vec<(String, Uuid)> = appended()
+        .into_iter()
+        .map(|e| (e.event_type, e.entity_id))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("address.removed".to_owned(), Uuid::from_u128(101)),
+            ("address.updated".to_owned(), Uuid::from_u128(102)),
+        ]
+    );
 }

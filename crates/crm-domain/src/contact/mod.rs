@@ -10,6 +10,7 @@
 //! customer's permissions (`customers.view`, `customers.edit`) and its visibility: a customer
 //! the caller cannot see, or a soft-deleted one, has no contacts to them (404).
 
+mod events;
 mod input;
 mod model;
 mod ports;
@@ -17,6 +18,7 @@ mod service;
 #[cfg(test)]
 mod service_tests;
 
+pub use events::{added_event, contact_json, removed_event, updated_event};
 pub use input::{ContactInput, MAX_CONTACT_TEXT_CHARS, MAX_LANGUAGE_CHARS, MAX_ROLES};
 pub use model::{
     Contact, ContactDetails, ContactRole, ContactSummary, MAX_CONTACTS, PreferredChannel,

@@ -176,9 +176,11 @@ impl ContactService {
             updated_at: now,
         };
         if contact.is_primary {
-            demote_primary(tx.as_mut(), &contacts, None, &actor.user_id, now).await?;
+            demote_primary(tx.as_mut(), &contacts, None, actor, now).await?;
         }
         tx.insert(&contact).await.map_err(write_error)?;
+        tx.append_events(&[super::events::added_event(actor, &contact, now)])
+            .await?;
         tx.commit().await?;
         Ok(contact)
     }
@@ -223,7 +225,7 @@ impl ContactService {
         };
         let now = self.clock.now();
         if is_primary && !current.is_primary {
-            demote_primary(tx.as_mut(), &contacts, Some(id), &actor.user_id, now).await?;
+            demote_primary(tx.as_mut(), &contacts, Some(id), actor, now).await?;
         }
         let updated = Contact {
             details,
@@ -234,6 +236,9 @@ impl ContactService {
             ..current.clone()
         };
         tx.update(&updated).await.map_err(write_error)?;
+        if let Some(event) = super::events::updated_event(actor, current, &updated, now) {
+            tx.append_events(&[event]).await?;
+        }
         tx.commit().await?;
         Ok(updated)
     }
@@ -257,6 +262,9 @@ impl ContactService {
         let current = find(&contacts, id)?;
         check_version(expected_version, current.version)?;
         tx.delete(actor.tenant_id, customer, id).await?;
+        let now = self.clock.now();
+        tx.append_events(&[super::events::removed_event(actor, current, now)])
+            .await?;
         if current.is_primary
             && let Some(oldest) = contacts.iter().find(|c| c.id != id)
         {
@@ -264,10 +272,13 @@ impl ContactService {
                 is_primary: true,
                 version: oldest.version + 1,
                 updated_by: Some(actor.user_id.clone()),
-                updated_at: self.clock.now(),
+                updated_at: now,
                 ..oldest.clone()
             };
             tx.update(&promoted).await.map_err(write_error)?;
+            if let Some(event) = super::events::updated_event(actor, oldest, &promoted, now) {
+                tx.append_events(&[event]).await?;
+            }
         }
         tx.commit().await?;
         Ok(())
@@ -389,7 +400,7 @@ async fn demote_primary(
     tx: &mut dyn ContactTransaction,
     contacts: &[Contact],
     except: Option<ContactId>,
-    by: &UserId,
+    actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<(), DomainError> {
     for c in contacts
@@ -399,11 +410,14 @@ async fn demote_primary(
         let demoted = Contact {
             is_primary: false,
             version: c.version + 1,
-            updated_by: Some(by.clone()),
+            updated_by: Some(actor.user_id.clone()),
             updated_at: now,
             ..c.clone()
         };
         tx.update(&demoted).await.map_err(write_error)?;
+        if let Some(event) = super::events::updated_event(actor, c, &demoted, now) {
+            tx.append_events(&[event]).await?;
+        }
     }
     Ok(())
 }

@@ -44,6 +44,16 @@ fn id_of(n: u128) -> ContactId {
     ContactId(Uuid::from_u128(100 + n))
 }
 
+thread_local! {
+    /// The events the transactions of this test's thread appended, in order.
+    static EVENTS: std::cell::RefCell<Vec<crate::event::NewEvent>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The events appended so far on this thread.
+fn appended() -> Vec<crate::event::NewEvent> {
+    EVENTS.with(|e| e.borrow().clone())
+}
+
 /// A service whose storage holds `customer` (when given) with `stored` contacts (give them
 /// oldest first); every write is appended to the log as `insert <id> <primary>`,
 /// `update <id> <primary> v<version>`, `delete <id>`, `commit`.
@@ -79,6 +89,10 @@ fn service_with(
         let l3 = l.clone();
         tx.expect_delete().returning(move |_, _, id| {
             l3.lock().unwrap().push(format!("delete {id}"));
+            Ok(())
+        });
+        tx.expect_append_events().returning(|events| {
+            EVENTS.with(|e| e.borrow_mut().extend_from_slice(events));
             Ok(())
         });
         let l5 = l.clone();
@@ -535,7 +549,7 @@ async fn a_customer_created_with_contacts_hands_them_to_the_same_write() {
     let s = seen.clone();
     let mut repo = MockCustomerRepository::new();
     repo.expect_find_by_unique().returning(|_, _, _| Ok(None));
-    repo.expect_create().times(1).returning(move |new, _| {
+    repo.expect_create().times(1).returning(move |new, _, _| {
         assert!(
             new.contacts
                 .iter()
@@ -617,4 +631,66 @@ async fn a_customer_created_with_contacts_hands_them_to_the_same_write() {
         field_codes(e),
         vec![("contacts[1].email".to_owned(), "invalid_email")]
     );
+}
+
+#[tokio::test]
+async fn contact_writes_append_their_events_by_the_caller() {
+    // A new primary: the old primary's `contact.updated` (is_primary), then `contact.added`.
+    let (svc, _) = service(vec![contact(2, true)]);
+    let c = svc
+        .create(
+            &actor("sales"),
+            CUSTOMER,
+            ContactInput {
+                is_primary: Some(true),
+                ..named("Sari")
+            },
+        )
+        .await
+        .unwrap();
+    let events = appended();
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(types, ["contact.updated", "contact.added"]);
+    assert_eq!(events[0].entity_id, id_of(2).0);
+    assert_eq!(
+        events[0].changes,
+        crate::event::FieldChanges::from([(
+            "is_primary".to_owned(),
+            [serde_json::json!(true), serde_json::json!(false)]
+        )])
+    );
+    assert_eq!(events[1].entity_id, c.id.0);
+    assert_eq!(events[1].data["name"], "Sari");
+    assert_eq!(events[1].data["is_primary"], true);
+    for e in &events {
+        assert_eq!(e.customer_id, Some(CUSTOMER));
+        assert_eq!(e.actor.sub, actor("sales").user_id.as_str());
+        assert_eq!(e.actor.role.as_deref(), Some("sales"));
+        assert_eq!(e.occurred_at, now());
+    }
+}
+
+#[tokio::test]
+async fn deleting_the_primary_appends_its_removal_then_the_heirs_promotion() {
+    let (svc, _) = service(vec![contact(3, false), contact(2, true)]);
+    svc.delete(&actor("manager"), CUSTOMER, id_of(2), None)
+        .await
+        .unwrap();
+    let events = appended();
+    let got: Vec<(&str, uuid::Uuid)> = events
+        .iter()
+        .map(|e| (e.event_type.as_str(), e.entity_id))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("contact.removed", id_of(2).0),
+            ("contact.updated", id_of(3).0)
+        ]
+    );
+    assert_eq!(
+        events[1].changes["is_primary"],
+        [serde_json::json!(false), serde_json::json!(true)]
+    );
+    assert_eq!(events[0].actor.role.as_deref(), Some("manager"));
 }

@@ -23,8 +23,10 @@ pub enum BulkTarget {
 /// What to do to each customer.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BulkAction {
-    /// Set the status.
-    UpdateStatus(CustomerStatus),
+    /// Set the status; the second field is the `status_reason`, required (`action.status_reason`)
+    /// for `inactive`, `blocked` and `archived` and carried by each `customer.status_changed`
+    /// event.
+    UpdateStatus(CustomerStatus, Option<String>),
     /// Add tags (trimmed, lower-cased).
     AddTags(Vec<String>),
     /// Remove tags.
@@ -47,10 +49,11 @@ pub struct BulkResult {
 }
 
 impl BulkAction {
-    /// Checks the action's own values (tags) and normalises them.
+    /// Checks the action's own values (tags, the status reason) and normalises them.
     ///
     /// # Errors
-    /// A field error naming `action.tags[i]`.
+    /// A field error naming `action.tags[i]`, or `action.status_reason` (required for a status
+    /// that needs one, at most 500 characters).
     pub fn validated(self) -> Result<Self, DomainError> {
         let norm = |tags: Vec<String>| -> Result<Vec<String>, DomainError> {
             if tags.is_empty() || tags.len() > super::MAX_TAGS {
@@ -85,6 +88,21 @@ impl BulkAction {
         Ok(match self {
             BulkAction::AddTags(t) => BulkAction::AddTags(norm(t)?),
             BulkAction::RemoveTags(t) => BulkAction::RemoveTags(norm(t)?),
+            BulkAction::UpdateStatus(status, reason) => {
+                // Judged as a change from another status: customers already in `status` do
+                // not change, the others need the reason.
+                let reason = super::events::checked_status_reason(
+                    "action.status_reason",
+                    Some(if status == CustomerStatus::Active {
+                        CustomerStatus::Inactive
+                    } else {
+                        CustomerStatus::Active
+                    }),
+                    status,
+                    reason.as_deref(),
+                )?;
+                BulkAction::UpdateStatus(status, reason)
+            }
             other => other,
         })
     }
@@ -105,7 +123,7 @@ impl BulkAction {
         }
         let p = &mut c.profile;
         Ok(match self {
-            BulkAction::UpdateStatus(s) => std::mem::replace(&mut p.status, *s) != *s,
+            BulkAction::UpdateStatus(s, _) => std::mem::replace(&mut p.status, *s) != *s,
             BulkAction::SetVip(v) => std::mem::replace(&mut p.is_vip, *v) != *v,
             BulkAction::Assign(u) => std::mem::replace(&mut p.assigned_to, u.clone()) != *u,
             BulkAction::AddTags(tags) => {

@@ -72,6 +72,10 @@ pub struct CustomerInput {
     pub last_contact_at: Option<DateTime<Utc>>,
     pub next_follow_up_at: Option<DateTime<Utc>>,
     pub discount_percent: Option<Decimal>,
+    /// Why the status changes (not stored on the customer: the `customer.status_changed`
+    /// event carries it); required when a write changes the status to `inactive`, `blocked`
+    /// or `archived`, at most 500 characters.
+    pub status_reason: Option<String>,
 }
 
 /// What validation needs to know beyond the input itself.
@@ -489,6 +493,7 @@ impl From<&super::model::CustomerProfile> for CustomerInput {
             last_contact_at: p.last_contact_at,
             next_follow_up_at: p.next_follow_up_at,
             discount_percent: p.discount_percent,
+            status_reason: None,
         }
     }
 }
@@ -543,6 +548,7 @@ impl CustomerInput {
             last_contact_at,
             next_follow_up_at,
             discount_percent,
+            status_reason,
         )
     }
 }

@@ -2,6 +2,7 @@
 
 mod bulk;
 mod error;
+mod events;
 mod fields;
 pub mod filter;
 mod input;
@@ -16,6 +17,10 @@ mod service_tests;
 
 pub use bulk::{BulkAction, BulkResult, BulkTarget, MAX_BULK_IDS};
 pub use error::{CustomerErased, DeleteCustomerError, OPEN_ORDERS_LISTED};
+pub use events::{
+    MAX_STATUS_REASON_CHARS, UNTRACKED_FIELDS, checked_status_reason, created_events,
+    deletion_event, profile_changes, profile_json, status_needs_reason, update_events,
+};
 pub use fields::{
     API_FIELDS, CUSTOMER_FIELDS, CustomerField, DEFAULT_EXPORT_COLUMNS, EXPORT_COLUMNS,
     IMPORT_TARGETS, READ_ONLY_FIELDS,

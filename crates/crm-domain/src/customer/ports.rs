@@ -290,6 +290,8 @@ pub struct ProfileUpdate {
     pub updated_at: DateTime<Utc>,
     /// The version the change is based on; the write happens only if it is still current.
     pub expected_version: i64,
+    /// Events appended in the write's transaction (`customer.updated`, `customer.status_changed`).
+    pub events: Vec<crate::event::NewEvent>,
 }
 
 /// A soft delete (`deleted_at` set) or restore (`deleted_at` cleared).
@@ -307,6 +309,8 @@ pub struct DeletionChange {
     pub updated_at: DateTime<Utc>,
     /// The version the change is based on.
     pub expected_version: i64,
+    /// Events appended in the write's transaction (`customer.deleted`, `customer.restored`).
+    pub events: Vec<crate::event::NewEvent>,
 }
 
 /// One transaction over many customers (bulk actions): read matching customers in id order,
@@ -411,6 +415,12 @@ pub trait CustomerBatch: Send {
     async fn release_savepoint(&mut self) -> Result<(), RepositoryError>;
     /// Undoes the writes made since the savepoint and ends it.
     async fn rollback_to_savepoint(&mut self) -> Result<(), RepositoryError>;
+    /// Appends events to the event log in this transaction with multi-row inserts (they
+    /// commit with the batch's writes, and a savepoint rollback takes them back too).
+    async fn append_events(
+        &mut self,
+        events: &[crate::event::NewEvent],
+    ) -> Result<(), RepositoryError>;
     /// Makes every write durable.
     async fn commit(self: Box<Self>) -> Result<(), RepositoryError>;
 }
@@ -433,11 +443,13 @@ pub trait CustomerRepository: Send + Sync {
     /// Stores a new customer in one transaction: takes the tenant's next `customer_number` and
     /// the next sequence of the creation year for `customer_code` (see
     /// [`customer_code`](super::customer_code)), writes the row and its tags, and, when given,
-    /// the idempotency record. Returns the stored customer with version 1.
+    /// the idempotency record, and appends `events` (`customer.created` and those of its
+    /// nested parts). Returns the stored customer with version 1.
     async fn create(
         &self,
         customer: NewCustomer,
         idempotency: Option<IdempotencyRecord>,
+        events: Vec<crate::event::NewEvent>,
     ) -> Result<Customer, RepositoryError>;
 
     /// The customer with this id in this tenant; deleted ones only when `include_deleted`.

@@ -6,8 +6,9 @@ use chrono::{DateTime, Utc};
 
 use super::bulk::{BulkAction, BulkResult, BulkTarget, MAX_BULK_IDS};
 use super::error::{CustomerErased, DeleteCustomerError, OPEN_ORDERS_LISTED};
+use super::events::{checked_status_reason, created_events, deletion_event, update_events};
 use super::input::{CustomerInput, NestedInput, ValidationContext};
-use super::model::{Customer, CustomerProfile, NewCustomer, UniqueField};
+use super::model::{Customer, CustomerProfile, CustomerStatus, NewCustomer, UniqueField};
 use super::ownership::assignee;
 use super::patch::CustomerPatch;
 use super::ports::{
@@ -183,6 +184,13 @@ impl CustomerService {
             now,
             || self.ids.new_id(),
         );
+        // A new customer's status is no change: a reason is optional, but bounded.
+        let reason = checked_status_reason(
+            "status_reason",
+            None,
+            CustomerStatus::Active,
+            input.status_reason.as_deref(),
+        );
         let profile = self.validate(&tenant, visibility, input, None).await;
         let contacts_country = match &profile {
             Ok(p) => p.country.or(tenant.default_country),
@@ -219,6 +227,9 @@ impl CustomerService {
             }
             Err(e) => return Err(e),
         };
+        if let Err(DomainError::Validation(e)) = reason {
+            errors.extend(e);
+        }
         let profile = match profile {
             Some(p) if errors.is_empty() => p,
             _ => return Err(DomainError::Validation(errors)),
@@ -239,7 +250,8 @@ impl CustomerService {
             created_at: now,
         });
         let profile = new.profile.clone();
-        match self.customers.create(new, record).await {
+        let events = created_events(actor, &new, now);
+        match self.customers.create(new, record, events).await {
             Ok(customer) => Ok(Created {
                 customer,
                 replayed: false,
@@ -315,18 +327,27 @@ impl CustomerService {
         expected_version: Option<i64>,
     ) -> Result<Customer, DomainError> {
         let tenant_id = actor.tenant_id;
+        let reason = input.status_reason.clone();
         let profile = self.validate(tenant, visibility, input, Some(id)).await?;
         for _ in 0..WRITE_ATTEMPTS {
             let current = self.live(tenant_id, visibility, id).await?;
             CustomerErased::check(&current)?;
             check_version(expected_version, current.version)?;
+            let reason = checked_status_reason(
+                "status_reason",
+                Some(current.profile.status),
+                profile.status,
+                reason.as_deref(),
+            )?;
+            let now = self.clock.now();
             let update = ProfileUpdate {
                 tenant_id,
                 id,
                 profile: profile.clone(),
                 updated_by: Some(actor.user_id.clone()),
-                updated_at: self.clock.now(),
+                updated_at: now,
                 expected_version: current.version,
+                events: update_events(actor, &current, &profile, reason.as_deref(), now),
             };
             match self.customers.update_profile(update).await {
                 Ok(c) => return Ok(c),
@@ -726,14 +747,28 @@ impl CustomerService {
                     return Err(DeleteCustomerError::OpenOrders { orders: open }.into());
                 }
             }
+            let mut events = Vec::new();
             for c in &mut batch {
+                let before = c.clone();
                 if action.apply(c, now)? {
                     c.updated_by = Some(actor.user_id.clone());
                     c.updated_at = now;
                     tx.save(c).await?;
                     result.updated += 1;
+                    match &action {
+                        BulkAction::Delete => events.push(deletion_event(actor, c, true, now)),
+                        BulkAction::UpdateStatus(_, reason) => events.extend(update_events(
+                            actor,
+                            &before,
+                            &c.profile,
+                            reason.as_deref(),
+                            now,
+                        )),
+                        _ => events.extend(update_events(actor, &before, &c.profile, None, now)),
+                    }
                 }
             }
+            tx.append_events(&events).await?;
         }
         if let Some(ids) = ids
             && result.matched != ids.len() as u64
@@ -778,6 +813,7 @@ impl CustomerService {
             updated_by: Some(actor.user_id.clone()),
             updated_at: now,
             expected_version: current.version,
+            events: vec![deletion_event(actor, current, delete, now)],
         }
     }
 

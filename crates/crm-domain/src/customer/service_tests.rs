@@ -65,14 +65,14 @@ async fn create_stores_the_validated_customer_in_the_callers_tenant() {
     let mut repo = MockCustomerRepository::new();
     repo.expect_find_by_unique().returning(|_, _, _| Ok(None));
     repo.expect_create()
-        .withf(|new, idem| {
+        .withf(|new, idem, _| {
             new.tenant_id == TENANT
                 && new.profile.email.as_ref().map(|e| e.as_str()) == Some("budi@example.com")
                 && new.created_by.as_ref().map(UserId::as_str) == Some("user-1")
                 && idem.is_none()
         })
         .times(1)
-        .returning(|new, _| Ok(from_new(new)));
+        .returning(|new, _, _| Ok(from_new(new)));
     let created = service(repo)
         .create(&actor("sales"), input(), None)
         .await
@@ -146,7 +146,7 @@ async fn a_unique_violation_while_writing_still_names_the_existing_customer() {
     repo.expect_create()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _| {
+        .returning(|_, _, _| {
             Err(RepositoryError::Conflict {
                 field: "email".into(),
             })
@@ -690,9 +690,9 @@ async fn a_restricted_sales_user_creates_customers_assigned_to_themself_and_to_n
     let mut repo = MockCustomerRepository::new();
     repo.expect_find_by_unique().returning(|_, _, _| Ok(None));
     repo.expect_create()
-        .withf(|new, _| new.profile.assigned_to.as_ref().map(UserId::as_str) == Some("alice"))
+        .withf(|new, _, _| new.profile.assigned_to.as_ref().map(UserId::as_str) == Some("alice"))
         .times(2)
-        .returning(|new, _| Ok(from_new(new)));
+        .returning(|new, _, _| Ok(from_new(new)));
     let svc = scoped(repo);
     let alice = user_with("alice", &["sales"]);
     svc.create(&alice, input(), None).await.unwrap();
@@ -750,4 +750,258 @@ async fn a_conflict_with_a_customer_out_of_reach_does_not_name_it() {
         panic!("{err:?}")
     };
     assert_eq!((field.as_str(), existing_id), ("email", None));
+}
+
+/// A repository holding `current` (found live, any number of times) whose profile update
+/// answers with the new version and hands the update to `check`.
+fn updating(current: Customer, check: fn(&ProfileUpdate) -> bool) -> MockCustomerRepository {
+    let mut repo = MockCustomerRepository::new();
+    repo.expect_find_by_unique().returning(|_, _, _| Ok(None));
+    repo.expect_find()
+        .returning(move |_, _, _| Ok(Some(current.clone())));
+    repo.expect_update_profile()
+        .withf(check)
+        .times(1)
+        .returning(|u| Ok(stored(u.id, u.expected_version + 1)));
+    repo
+}
+
+#[tokio::test]
+async fn create_appends_customer_created_with_its_key_fields_by_the_caller() {
+    let mut repo = MockCustomerRepository::new();
+    repo.expect_find_by_unique().returning(|_, _, _| Ok(None));
+    repo.expect_create()
+        .withf(|new, _, events| {
+            events.len() == 1
+                && events[0].event_type == "customer.created"
+                && events[0].entity_id == new.id.0
+                && events[0].customer_id == Some(new.id)
+                && events[0].entity_type == crate::event::EntityType::Customer
+                && events[0].data["name"] == "Budi"
+                && events[0].data["email"] == "budi@example.com"
+                && events[0].actor.sub == "user-1"
+                && events[0].actor.role.as_deref() == Some("sales")
+                && events[0].occurred_at == now()
+                && events[0].changes.is_empty()
+        })
+        .times(1)
+        .returning(|new, _, _| Ok(from_new(new)));
+    service(repo)
+        .create(&actor("sales"), input(), None)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_update_appends_customer_updated_with_old_and_new_of_each_changed_field() {
+    let id = CustomerId(Uuid::now_v7());
+    let repo = updating(stored(id, 4), |u| {
+        let e = &u.events;
+        e.len() == 1
+            && e[0].event_type == "customer.updated"
+            && e[0].customer_id == Some(u.id)
+            && e[0].changes.len() == 2
+            && e[0].changes["email"]
+                == [
+                    serde_json::json!("budi@example.com"),
+                    serde_json::json!("budi@new.example"),
+                ]
+            && e[0].changes["job_title"] == [serde_json::Value::Null, serde_json::json!("CFO")]
+            && e[0].actor.role.as_deref() == Some("manager")
+    });
+    let changed = CustomerInput {
+        email: Some("budi@new.example".into()),
+        job_title: Some("CFO".into()),
+        ..input()
+    };
+    service(repo)
+        .replace(&actor("manager"), id, changed, None)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_maintained_dates_and_bookkeeping_are_not_changes() {
+    let id = CustomerId(Uuid::now_v7());
+    let repo = updating(stored(id, 1), |u| u.events.is_empty());
+    let same = CustomerInput {
+        last_contact_at: Some(now()),
+        next_follow_up_at: Some(now()),
+        ..input()
+    };
+    service(repo)
+        .replace(&actor("sales"), id, same, None)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_status_change_to_blocked_needs_a_reason_and_its_event_carries_it() {
+    let id = CustomerId(Uuid::now_v7());
+    let mut repo = MockCustomerRepository::new();
+    repo.expect_find_by_unique().returning(|_, _, _| Ok(None));
+    repo.expect_find()
+        .returning(move |_, _, _| Ok(Some(stored(id, 1))));
+    repo.expect_update_profile().never();
+    let blocked = CustomerInput {
+        status: Some(CustomerStatus::Blocked),
+        ..input()
+    };
+    let err = service(repo)
+        .replace(&actor("sales"), id, blocked.clone(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        field_codes(err),
+        vec![("status_reason".to_owned(), "required")]
+    );
+
+    let repo = updating(stored(id, 1), |u| {
+        let e = &u.events;
+        e.len() == 1
+            && e[0].event_type == "customer.status_changed"
+            && e[0].data
+                == serde_json::json!({"from": "active", "to": "blocked", "reason": "Fraud"})
+            && e[0].changes["status"] == [serde_json::json!("active"), serde_json::json!("blocked")]
+    });
+    service(repo)
+        .replace(
+            &actor("sales"),
+            id,
+            CustomerInput {
+                status_reason: Some("  Fraud ".into()),
+                ..blocked
+            },
+            None,
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_status_reason_is_bounded_and_back_to_active_needs_none() {
+    let id = CustomerId(Uuid::now_v7());
+    let mut repo = MockCustomerRepository::new();
+    repo.expect_find_by_unique().returning(|_, _, _| Ok(None));
+    repo.expect_find()
+        .returning(move |_, _, _| Ok(Some(stored(id, 1))));
+    repo.expect_update_profile().never();
+    let long = CustomerInput {
+        status: Some(CustomerStatus::Archived),
+        status_reason: Some("x".repeat(MAX_STATUS_REASON_CHARS + 1)),
+        ..input()
+    };
+    let err = service(repo)
+        .replace(&actor("sales"), id, long, None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        field_codes(err),
+        vec![("status_reason".to_owned(), "too_long")]
+    );
+
+    let mut inactive = stored(id, 1);
+    inactive.profile.status = CustomerStatus::Inactive;
+    let repo = updating(inactive, |u| {
+        u.events.len() == 1
+            && u.events[0].event_type == "customer.status_changed"
+            && u.events[0].data["reason"].is_null()
+    });
+    service(repo)
+        .replace(&actor("sales"), id, input(), None)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn delete_and_restore_append_their_events() {
+    let id = CustomerId(Uuid::now_v7());
+    let mut repo = MockCustomerRepository::new();
+    repo.expect_find()
+        .returning(move |_, _, _| Ok(Some(stored(id, 2))));
+    repo.expect_open_order_refs()
+        .returning(|_, _, _| Ok(vec![]));
+    repo.expect_set_deleted()
+        .withf(move |c| {
+            c.events.len() == 1
+                && c.events[0].event_type == "customer.deleted"
+                && c.events[0].customer_id == Some(id)
+                && c.events[0].data["name"] == "Budi"
+                && c.events[0].actor.role.as_deref() == Some("manager")
+        })
+        .times(1)
+        .returning(|c| Ok(stored(c.id, 3)));
+    service(repo)
+        .delete(&actor("manager"), id, None)
+        .await
+        .unwrap();
+
+    let mut repo = MockCustomerRepository::new();
+    repo.expect_find_by_unique().returning(|_, _, _| Ok(None));
+    repo.expect_find().returning(move |_, _, _| {
+        Ok(Some(Customer {
+            deleted_at: Some(now()),
+            ..stored(id, 3)
+        }))
+    });
+    repo.expect_set_deleted()
+        .withf(|c| c.events.len() == 1 && c.events[0].event_type == "customer.restored")
+        .times(1)
+        .returning(|c| Ok(stored(c.id, 4)));
+    service(repo).restore(&actor("manager"), id).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_bulk_status_change_appends_one_event_per_changed_customer_with_its_reason() {
+    let (a, b) = (CustomerId(Uuid::now_v7()), CustomerId(Uuid::now_v7()));
+    let mut already = stored(b, 1);
+    already.profile.status = CustomerStatus::Inactive;
+    let mut batch = MockCustomerBatch::new();
+    let mut rows = Some(vec![stored(a, 1), already]);
+    batch
+        .expect_next()
+        .returning(move |_, _, _, _, _, _| Ok(rows.take().unwrap_or_default()));
+    batch.expect_save().times(1).returning(|_| Ok(()));
+    batch
+        .expect_append_events()
+        .withf(move |e| {
+            e.len() == 1
+                && e[0].event_type == "customer.status_changed"
+                && e[0].customer_id == Some(a)
+                && e[0].data["reason"] == "Dormant"
+        })
+        .times(1)
+        .returning(|_| Ok(()));
+    batch.expect_commit().times(1).returning(|| Ok(()));
+    let mut repo = MockCustomerRepository::new();
+    let mut batch = Some(batch);
+    repo.expect_begin_batch()
+        .returning(move |_| Ok(Box::new(batch.take().unwrap())));
+    let result = service(repo)
+        .bulk(
+            &actor("sales"),
+            BulkTarget::Ids(vec![a, b]),
+            BulkAction::UpdateStatus(CustomerStatus::Inactive, Some("Dormant".into())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(result.updated, 1);
+}
+
+#[tokio::test]
+async fn a_bulk_status_change_without_its_reason_is_refused_before_anything_is_read() {
+    let mut repo = MockCustomerRepository::new();
+    repo.expect_begin_batch().never();
+    let err = service(repo)
+        .bulk(
+            &actor("sales"),
+            BulkTarget::Ids(vec![CustomerId(Uuid::now_v7())]),
+            BulkAction::UpdateStatus(CustomerStatus::Archived, None),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        field_codes(err),
+        vec![("action.status_reason".to_owned(), "required")]
+    );
 }

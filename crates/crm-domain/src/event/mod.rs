@@ -7,6 +7,9 @@
 
 mod model;
 mod ports;
+mod service;
+#[cfg(test)]
+mod service_tests;
 
 pub use model::{
     EntityType, Event, EventActor, EventFilter, EventId, FieldChanges, MAX_EVENT_PAGE, NewEvent,
@@ -15,3 +18,7 @@ pub use model::{
 pub use ports::EventRepository;
 #[cfg(any(test, feature = "mock"))]
 pub use ports::MockEventRepository;
+pub use service::{
+    AuditFilter, DEFAULT_EVENT_PAGE, EventPage, EventService, MAX_ACTOR_BYTES,
+    MAX_TYPE_PATTERN_BYTES, MAX_TYPE_PATTERNS, summary, valid_type_pattern,
+};

@@ -111,6 +111,11 @@ fn recording_jobs() -> (MockJobRepository, Saved) {
         log.lock().unwrap().push(j.clone());
         Ok(())
     });
+    let log = saved.clone();
+    jobs.expect_save_with_events().returning(move |j, _| {
+        log.lock().unwrap().push(j.clone());
+        Ok(())
+    });
     (jobs, saved)
 }
 

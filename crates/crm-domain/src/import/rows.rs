@@ -257,6 +257,7 @@ pub fn customer_row(
         last_contact_at: r.datetime("last_contact_at"),
         next_follow_up_at: r.datetime("next_follow_up_at"),
         discount_percent: r.decimal("discount_percent"),
+        status_reason: None,
     };
     if r.errors.is_empty() {
         Ok(input)

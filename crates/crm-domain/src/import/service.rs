@@ -55,9 +55,10 @@ use crate::contact::{Contact, ContactInput, ContactRepository};
 use crate::customer::filter::Filter;
 use crate::customer::{
     Customer, CustomerBatch, CustomerInput, CustomerProfile, CustomerRepository, NewCustomer,
-    UniqueField, ValidationContext,
+    UniqueField, ValidationContext, created_events, update_events,
 };
 use crate::error::{DomainError, RepositoryError, RuleViolation};
+use crate::event::{EntityType, NewEvent};
 use crate::ids::{CustomerId, JobId};
 use crate::job::{
     ImportCounts, ImportOutcome, Job, JobOutcome, JobRepository, JobService, LEASE_LOST,
@@ -515,7 +516,19 @@ impl ImportService {
             truncate_to_micros(self.clock.now()),
             Some(Self::outcome(req, &Progress::new())),
         );
-        self.jobs.save(&job).await?;
+        let started = NewEvent::new(
+            actor,
+            "import.started",
+            EntityType::Import,
+            job.id.0,
+            job.created_at,
+        )
+        .data(json!({
+            "job_id": job.id.0,
+            "kind": req.options.kind.as_str(),
+            "file_name": req.file_name.chars().take(200).collect::<String>(),
+        }));
+        self.jobs.save_with_events(&job, &[started]).await?;
         Ok(job)
     }
 
@@ -564,7 +577,20 @@ impl ImportService {
                 );
             }
         }
-        if let Err(e) = self.jobs.save(&job).await {
+        let (kind, error) = match &job.error {
+            None => ("import.completed", None),
+            Some(e) => (
+                "import.failed",
+                Some(e.chars().take(500).collect::<String>()),
+            ),
+        };
+        let ended = NewEvent::new(actor, kind, EntityType::Import, job.id.0, now).data(json!({
+            "job_id": job.id.0,
+            "kind": req.options.kind.as_str(),
+            "counts": p.counts,
+            "error": error,
+        }));
+        if let Err(e) = self.jobs.save_with_events(&job, &[ended]).await {
             tracing::error!(job = %job.id, error = %e, "could not record the import's outcome");
         }
         job
@@ -1013,6 +1039,11 @@ impl ImportService {
         let together = async {
             if !news.is_empty() {
                 b.insert(actor.tenant_id, &news).await?;
+                let created: Vec<NewEvent> = news
+                    .iter()
+                    .flat_map(|n| created_events(actor, n, now))
+                    .collect();
+                b.append_events(&created).await?;
             }
             self.apply_updates(actor, ctx, b.as_mut(), &updates, now)
                 .await
@@ -1026,7 +1057,11 @@ impl ImportService {
                 b = self.customers.begin_batch(actor.tenant_id).await?;
                 for (line, n) in creates {
                     b.savepoint().await?;
-                    match b.insert(actor.tenant_id, std::slice::from_ref(&n)).await {
+                    let inserted = match b.insert(actor.tenant_id, std::slice::from_ref(&n)).await {
+                        Ok(()) => b.append_events(&created_events(actor, &n, now)).await,
+                        Err(e) => Err(e),
+                    };
+                    match inserted {
                         Ok(()) => b.release_savepoint().await?,
                         Err(e @ RepositoryError::Unavailable(_)) => return Err(e.into()),
                         Err(e) => {
@@ -1129,6 +1164,9 @@ impl ImportService {
                 contacts.entry(c.customer_id).or_default().push(c);
             }
         }
+        let originals: HashMap<CustomerId, Customer> =
+            current.iter().map(|(id, c)| (*id, c.clone())).collect();
+        let mut events = Vec::new();
         let mut changed = Vec::new();
         let mut applied = Vec::with_capacity(updates.len());
         for u in updates {
@@ -1168,15 +1206,29 @@ impl ImportService {
             applied.push(match both(both(merged, change), cchange) {
                 Ok(((merged, change), cchange)) => {
                     match &change {
-                        Some(AddressChange::Insert(a)) => b.insert_address(a).await?,
+                        Some(AddressChange::Insert(a)) => {
+                            b.insert_address(a).await?;
+                            events.push(crate::address::added_event(actor, a, now));
+                        }
                         Some(AddressChange::Update(a, version)) => {
                             b.update_address(a, *version).await?;
+                            if let Some(before) = list.iter().find(|x| x.id == a.id) {
+                                events.extend(crate::address::updated_event(actor, before, a, now));
+                            }
                         }
                         _ => {}
                     }
                     match &cchange {
-                        Some(ContactChange::Insert(c)) => b.insert_contact(c).await?,
-                        Some(ContactChange::Update(c)) => b.update_contact(c).await?,
+                        Some(ContactChange::Insert(c)) => {
+                            b.insert_contact(c).await?;
+                            events.push(crate::contact::added_event(actor, c, now));
+                        }
+                        Some(ContactChange::Update(c)) => {
+                            b.update_contact(c).await?;
+                            if let Some(before) = people.iter().find(|x| x.id == c.id) {
+                                events.extend(crate::contact::updated_event(actor, before, c, now));
+                            }
+                        }
                         _ => {}
                     }
                     let moved =
@@ -1201,7 +1253,13 @@ impl ImportService {
         for id in changed {
             if let Some(c) = current.get(&id) {
                 b.save(c).await?;
+                if let Some(before) = originals.get(&id) {
+                    events.extend(update_events(actor, before, &c.profile, None, now));
+                }
             }
+        }
+        if !events.is_empty() {
+            b.append_events(&events).await?;
         }
         Ok(applied)
     }

@@ -87,6 +87,14 @@ impl Ports {
             j.lock().unwrap().push(job.clone());
             Ok(())
         });
+        let j = jobs.clone();
+        self.jobs
+            .expect_save_with_events()
+            .returning(move |job, events| {
+                j.lock().unwrap().push(job.clone());
+                JOB_EVENTS.with(|e| e.borrow_mut().extend_from_slice(events));
+                Ok(())
+            });
         self.errors
             .expect_save_checkpoint()
             .returning(move |checkpoint| {
@@ -170,6 +178,11 @@ fn storing_budi(customers: &mut MockCustomerRepository) {
         });
 }
 
+thread_local! {
+    /// The events saved with this thread's jobs (`import.*`), in order.
+    static JOB_EVENTS: std::cell::RefCell<Vec<crate::event::NewEvent>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// What one batch transaction did, in order: `insert`, `lock`, `save`, `checkpoint`,
 /// `commit`; what it wrote (new customers, saved customers) and the checkpoints it recorded.
 #[derive(Default)]
@@ -178,6 +191,8 @@ struct Log {
     created: Vec<NewCustomer>,
     saved: Vec<Customer>,
     checkpoints: Vec<ImportCheckpoint>,
+    /// The events the batch appended, in order.
+    events: Vec<crate::event::NewEvent>,
 }
 
 type Written = Arc<Mutex<Log>>;
@@ -226,6 +241,11 @@ fn one_batch_with(
             e.lock().unwrap().extend(c.errors.clone());
             checkpoint()
         });
+        let we = w.clone();
+        b.expect_append_events().returning(move |events| {
+            we.lock().unwrap().events.extend_from_slice(events);
+            Ok(())
+        });
         b.expect_commit().returning(move || {
             wc.lock().unwrap().steps.push("commit");
             Ok(())
@@ -257,6 +277,7 @@ async fn importing_needs_the_manage_permission() {
     // Neither the file nor the jobs are touched.
     let mut ports = Ports::new();
     ports.jobs.expect_save().never();
+    ports.jobs.expect_save_with_events().never();
     ports.jobs.expect_find().never();
     ports.files.expect_count_rows().never();
     ports.files.expect_open().never();
@@ -280,6 +301,7 @@ async fn importing_needs_the_manage_permission() {
 async fn invalid_options_are_refused_naming_each_field() {
     let mut ports = Ports::new();
     ports.jobs.expect_save().never();
+    ports.jobs.expect_save_with_events().never();
     ports.files.expect_count_rows().never();
     let mut options = ImportOptions::new(ImportKind::Orders);
     options.duplicate_policy = DuplicatePolicy::Update;

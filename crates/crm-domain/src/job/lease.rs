@@ -107,6 +107,18 @@ impl JobRepository for LeasedJobs {
         self.inner.save(&leased).await
     }
 
+    /// As [`LeasedJobs::save`], with the events in the same transaction.
+    async fn save_with_events(
+        &self,
+        job: &Job,
+        events: &[crate::event::NewEvent],
+    ) -> Result<(), RepositoryError> {
+        let mut leased = job.clone();
+        leased.lease = (job.state == JobState::Running)
+            .then(|| self.lease_from(truncate_to_micros(self.clock.now())));
+        self.inner.save_with_events(&leased, events).await
+    }
+
     async fn find(&self, tenant: TenantId, id: JobId) -> Result<Option<Job>, RepositoryError> {
         self.inner.find(tenant, id).await
     }

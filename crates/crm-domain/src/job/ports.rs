@@ -17,6 +17,14 @@ pub trait JobRepository: Send + Sync {
     /// Inserts a job, or updates its state, result, error, end and lease (owner and end).
     async fn save(&self, job: &Job) -> Result<(), RepositoryError>;
 
+    /// As [`JobRepository::save`], appending `events` to the event log in the same
+    /// transaction (`import.started`, `import.completed`, `import.failed`).
+    async fn save_with_events(
+        &self,
+        job: &Job,
+        events: &[crate::event::NewEvent],
+    ) -> Result<(), RepositoryError>;
+
     /// A job of the tenant.
     async fn find(&self, tenant: TenantId, id: JobId) -> Result<Option<Job>, RepositoryError>;
 

@@ -136,6 +136,12 @@ pub trait PrivacyTransaction: Send {
     /// Stores the erasure's record (one per customer).
     async fn insert_erasure(&mut self, record: &ErasureRecord) -> Result<(), RepositoryError>;
 
+    /// Appends events to the event log in this transaction (they commit with its writes).
+    async fn append_events(
+        &mut self,
+        events: &[crate::event::NewEvent],
+    ) -> Result<(), RepositoryError>;
+
     /// Makes every write durable.
     async fn commit(self: Box<Self>) -> Result<(), RepositoryError>;
 }

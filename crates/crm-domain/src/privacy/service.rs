@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::event::{EntityType, NewEvent};
+
 use super::model::{
     Consent, ConsentEvent, ConsentHistoryQuery, ConsentInput, ConsentPosition, ConsentPurpose,
     ConsentSource, ConsentStatus, ERASED_CONTACT_NAME, ERASED_TEXT, ErasedCustomer, ErasureRecord,
@@ -158,6 +160,7 @@ impl PrivacyService {
         tx.anonymise_contacts(tenant, id, ERASED_CONTACT_NAME)
             .await?;
         redact_imports(tx.as_mut(), actor, &needles).await?;
+        let mut log = Vec::new();
         for consent in tx.current_consents(tenant, id).await? {
             if consent.status == ConsentStatus::Granted {
                 let event = ConsentEvent {
@@ -173,6 +176,7 @@ impl PrivacyService {
                 };
                 let current = event.supersedes(Some(&consent));
                 tx.append_consent(&event, current).await?;
+                log.push(consent_changed(actor, &event, now));
             }
         }
         let record = ErasureRecord {
@@ -183,6 +187,14 @@ impl PrivacyService {
             erased_by: actor.user_id.clone(),
         };
         tx.insert_erasure(&record).await?;
+        // The erasure's event names no personal data: ids only.
+        log.insert(
+            0,
+            NewEvent::new(actor, "customer.erased", EntityType::Customer, id.0, now)
+                .customer(id)
+                .data(serde_json::json!({"id": id.0, "erasure_id": record.id.0})),
+        );
+        tx.append_events(&log).await?;
         tx.commit().await?;
         tracing::info!(erasure_id = %record.id, "customer erased");
         Ok(Erasure {
@@ -290,6 +302,8 @@ impl PrivacyService {
             .find(|c| c.purpose == purpose);
         let supersedes = event.supersedes(before.as_ref());
         tx.append_consent(&event, supersedes).await?;
+        tx.append_events(&[consent_changed(actor, &event, now)])
+            .await?;
         tx.commit().await?;
         let current = match before {
             Some(before) if !supersedes => before,
@@ -361,4 +375,28 @@ async fn redact_imports(
     tx.redact_import_errors(tenant, needles.to_vec(), ERASED_TEXT)
         .await?;
     Ok(())
+}
+
+/// `consent.changed` of a consent record (on the customer: `entity_type` `customer`; `data`:
+/// `purpose`, `status`, `at`, `source`, `consent_event_id`).
+fn consent_changed(
+    actor: &Actor,
+    e: &ConsentEvent,
+    now: chrono::DateTime<chrono::Utc>,
+) -> NewEvent {
+    NewEvent::new(
+        actor,
+        "consent.changed",
+        EntityType::Customer,
+        e.customer_id.0,
+        now,
+    )
+    .customer(e.customer_id)
+    .data(serde_json::json!({
+        "purpose": e.purpose.as_str(),
+        "status": e.status.as_str(),
+        "at": e.at,
+        "source": e.source.as_str(),
+        "consent_event_id": e.id.0,
+    }))
 }

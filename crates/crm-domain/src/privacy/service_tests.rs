@@ -122,6 +122,7 @@ fn locking(c: Option<Customer>) -> MockPrivacyTransaction {
     tx.expect_anonymise_customer().never();
     tx.expect_append_consent().never();
     tx.expect_insert_erasure().never();
+    tx.expect_append_events().never();
     tx.expect_commit().never();
     tx
 }
@@ -258,6 +259,26 @@ async fn erasing_clears_every_part_in_one_transaction_and_records_who() {
         })
         .times(1)
         .returning(|_, _| Ok(()));
+    // One `customer.erased` (ids only, no personal data) and one `consent.changed` per
+    // withdrawn consent, by the caller, in the erasure's transaction.
+    tx.expect_append_events()
+        .withf(|events| {
+            let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+            types == ["customer.erased", "consent.changed"]
+                && events.iter().all(|e| {
+                    e.customer_id == Some(ID)
+                        && e.actor.sub == "user-1"
+                        && e.actor.role.as_deref() == Some("admin")
+                        && e.occurred_at == now()
+                })
+                && events[0].data.get("name").is_none()
+                && events[0].data["id"] == json!(ID.0)
+                && events[1].data["purpose"] == "marketing_email"
+                && events[1].data["status"] == "withdrawn"
+                && events[1].data["source"] == "erasure"
+        })
+        .times(1)
+        .returning(|_| Ok(()));
     let record_id = Arc::new(Mutex::new(None));
     let r = record_id.clone();
     tx.expect_insert_erasure()
@@ -355,6 +376,19 @@ async fn a_consent_change_is_appended_and_becomes_current() {
         })
         .times(1)
         .returning(|_, _| Ok(()));
+    tx.expect_append_events()
+        .withf(|events| {
+            events.len() == 1
+                && events[0].event_type == "consent.changed"
+                && events[0].customer_id == Some(ID)
+                && events[0].actor.sub == "user-1"
+                && events[0].actor.role.as_deref() == Some("sales")
+                && events[0].data["purpose"] == "marketing_sms"
+                && events[0].data["status"] == "withdrawn"
+                && events[0].data["source"] == "pos"
+        })
+        .times(1)
+        .returning(|_| Ok(()));
     tx.expect_commit().times(1).returning(|| Ok(()));
     let change = service(beginning(tx), MockCustomerRepository::new())
         .set_consent(
@@ -386,6 +420,11 @@ async fn a_backdated_consent_joins_the_history_without_changing_the_state() {
         .withf(|e, current| e.status == ConsentStatus::Granted && !*current)
         .times(1)
         .returning(|_, _| Ok(()));
+    // A backdated consent is still a change of the record: its event is appended.
+    tx.expect_append_events()
+        .withf(|events| events.len() == 1 && events[0].event_type == "consent.changed")
+        .times(1)
+        .returning(|_| Ok(()));
     tx.expect_commit().times(1).returning(|| Ok(()));
     let change = service(beginning(tx), MockCustomerRepository::new())
         .set_consent(

@@ -22,6 +22,11 @@ pub enum BulkActionRequest {
     UpdateStatus {
         /// New status.
         status: CustomerStatus,
+        /// Why: required (422 naming `action.status_reason`) for `inactive`, `blocked` and
+        /// `archived`, at most 500 characters; each customer's `customer.status_changed`
+        /// event carries it.
+        #[serde(default)]
+        status_reason: Option<String>,
     },
     /// Add tags.
     AddTags {
@@ -104,7 +109,10 @@ pub async fn bulk_customers(
         }
     };
     let action = match r.action {
-        BulkActionRequest::UpdateStatus { status } => BulkAction::UpdateStatus(status.into()),
+        BulkActionRequest::UpdateStatus {
+            status,
+            status_reason,
+        } => BulkAction::UpdateStatus(status.into(), status_reason),
         BulkActionRequest::AddTags { tags } => BulkAction::AddTags(tags),
         BulkActionRequest::RemoveTags { tags } => BulkAction::RemoveTags(tags),
         BulkActionRequest::Assign { assigned_to } => BulkAction::Assign(match assigned_to {

@@ -131,6 +131,12 @@ pub struct CustomerWrite {
     /// the tier's discount when set.
     #[schema(value_type = Option<String>, example = "12.5")]
     pub discount_percent: Option<Decimal>,
+    /// Why the status changes: required (422 naming `status_reason`) when a `PUT` or `PATCH`
+    /// changes `status` to `inactive`, `blocked` or `archived`; at most 500 characters. Not
+    /// stored on the customer: the `customer.status_changed` event of the timeline carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "Moved abroad")]
+    pub status_reason: Option<String>,
     /// Create only (`POST`): addresses written in the same transaction, at most 50; one
     /// invalid element rejects the whole request (`errors[].field` such as
     /// `addresses[1].postal_code`). `PUT` and `PATCH` refuse it: change addresses at
@@ -182,6 +188,7 @@ impl From<CustomerWrite> for CustomerInput {
             last_contact_at: w.last_contact_at,
             next_follow_up_at: w.next_follow_up_at,
             discount_percent: w.discount_percent,
+            status_reason: w.status_reason,
         }
     }
 }
@@ -231,6 +238,7 @@ impl From<&Customer> for CustomerWrite {
             last_contact_at: p.last_contact_at,
             next_follow_up_at: p.next_follow_up_at,
             discount_percent: p.discount_percent,
+            status_reason: None,
             addresses: None,
         }
     }

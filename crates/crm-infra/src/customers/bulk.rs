@@ -306,6 +306,13 @@ impl crm_domain::customer::CustomerBatch for SeaCustomerBatch {
         savepoint(&self.txn, Savepoint::Rollback).await
     }
 
+    async fn append_events(
+        &mut self,
+        events: &[crm_domain::event::NewEvent],
+    ) -> Result<(), RepositoryError> {
+        crate::events::append(&self.txn, events).await
+    }
+
     async fn commit(self: Box<Self>) -> Result<(), RepositoryError> {
         self.txn.commit().await.map_err(map_db_err)
     }

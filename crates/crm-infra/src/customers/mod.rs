@@ -65,8 +65,9 @@ impl CustomerRepository for SeaCustomerRepository {
         &self,
         new: NewCustomer,
         idempotency: Option<IdempotencyRecord>,
+        events: Vec<crm_domain::event::NewEvent>,
     ) -> Result<Customer, RepositoryError> {
-        writes::create(self, new, idempotency).await
+        writes::create(self, new, idempotency, events).await
     }
 
     async fn find(

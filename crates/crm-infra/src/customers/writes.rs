@@ -69,6 +69,7 @@ pub(super) async fn create(
     repo: &SeaCustomerRepository,
     new: NewCustomer,
     idempotency: Option<IdempotencyRecord>,
+    events: Vec<crm_domain::event::NewEvent>,
 ) -> Result<Customer, RepositoryError> {
     let tenant = new.tenant_id;
     let txn = repo.begin(tenant).await?;
@@ -98,6 +99,7 @@ pub(super) async fn create(
     write_tags(&txn, tenant, new.id, new.profile.tags.iter(), false).await?;
     crate::addresses::insert_addresses(&txn, &new.addresses).await?;
     crate::contacts::insert_contacts(&txn, &new.contacts).await?;
+    crate::events::append(&txn, &events).await?;
     let stored = find_in(&txn, tenant, new.id, true)
         .await?
         .ok_or_else(|| RepositoryError::Other("inserted customer not found".into()))?;
@@ -135,6 +137,7 @@ pub(super) async fn update_profile(
         u.updated_by.as_ref(),
         u.updated_at,
         Some(&u.profile.tags),
+        &u.events,
     )
     .await
 }
@@ -229,6 +232,7 @@ pub(super) async fn set_deleted(
         c.updated_by.as_ref(),
         c.updated_at,
         None,
+        &c.events,
     )
     .await
 }
@@ -288,6 +292,7 @@ async fn conditional_update(
     updated_by: Option<&UserId>,
     updated_at: chrono::DateTime<chrono::Utc>,
     tags: Option<&std::collections::BTreeSet<String>>,
+    events: &[crm_domain::event::NewEvent],
 ) -> Result<Customer, RepositoryError> {
     changes.updated_by = Set(updated_by.map(|u| u.as_str().to_owned()));
     changes.updated_at = Set(updated_at);
@@ -313,6 +318,7 @@ async fn conditional_update(
     if let Some(tags) = tags {
         write_tags(&txn, tenant, id, tags.iter(), true).await?;
     }
+    crate::events::append(&txn, events).await?;
     let stored = find_in(&txn, tenant, id, true)
         .await?
         .ok_or(RepositoryError::Stale)?;
