@@ -24,6 +24,7 @@ pub mod m20261121_000014_row_level_security;
 mod m20261121_000015_customer_addresses;
 mod m20261121_000016_customer_contacts;
 mod m20261121_000017_events;
+mod m20261121_000020_documents;
 
 /// Every migration, oldest first. `Migrator::up(&db, None)` brings a database to the latest
 /// schema; it runs on `crm-server migrate` and at server start.
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000015_customer_addresses::Migration),
             Box::new(m20261121_000016_customer_contacts::Migration),
             Box::new(m20261121_000017_events::Migration),
+            Box::new(m20261121_000020_documents::Migration),
         ]
     }
 }

@@ -26,6 +26,10 @@ pub enum CursorKind {
     Orders = 2,
     /// A customer's consent history (`at`, id).
     ConsentHistory = 3,
+    /// A customer's documents (`created_at`, id).
+    Documents = 20,
+    /// The tenant's expiring documents (`expires_at`, id).
+    ExpiringDocuments = 21,
 }
 
 /// Encodes and verifies cursors with a server secret.

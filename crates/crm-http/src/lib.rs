@@ -9,6 +9,7 @@ pub mod auth;
 pub mod contacts;
 pub mod cursor;
 pub mod customers;
+pub mod documents;
 pub mod exports;
 pub mod health;
 pub mod imports;
@@ -58,6 +59,7 @@ pub use state::{AppState, ReadinessProbe, Services};
         (name = "customers", description = "Customer records"),
         (name = "addresses", description = "Addresses of a customer: typed, one default per type, coordinates for delivery and the radius search"),
         (name = "contacts", description = "Contact people of a customer, with exactly one primary"),
+        (name = "documents", description = "Documents of a customer (contracts, invoices, licences): upload, download, expiry"),
         (name = "orders", description = "Orders and purchase statistics"),
         (name = "loyalty", description = "Loyalty points and customer tiers"),
         (name = "tiers", description = "Membership tiers of the tenant"),
@@ -106,6 +108,7 @@ fn register(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .configure(loyalty::routes)
             .configure(views::routes)
             .configure(contacts::routes)
+            .configure(documents::routes)
             .configure(customers::routes),
     )
     .service(health::live)
