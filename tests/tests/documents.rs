@@ -573,6 +573,48 @@ async fn deleting_a_document_removes_row_and_object(backend: DbBackend) {
     assert_eq!(list(&app, &token, &c).await, vec![keep]);
 }
 
+/// The orphan check (start-up, `crm-server documents check`) reports rows whose object is
+/// missing and objects no row names, across tenants.
+async fn the_orphan_check_reports_both_ways(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let tenant = app.tenant("Toko").await;
+    let token = app.token(tenant, "sales");
+    let c = customer(&app, &token, "Maju Jaya").await;
+    let lost = uploaded(&app, &token, &c, "lost.pdf", json!({})).await;
+    let kept = uploaded(&app, &token, &c, "kept.pdf", json!({})).await;
+    let lost_key = format!("tenants/{tenant}/customers/{c}/{}", id(&lost));
+    std::fs::remove_file(app.document_dir().join(&lost_key)).unwrap();
+    let stray_key = format!("tenants/{tenant}/customers/{c}/{}", uuid::Uuid::now_v7());
+    std::fs::write(app.document_dir().join(&stray_key), b"%PDF-1.7 stray").unwrap();
+    // The server's wiring, on the same database and document folder.
+    let store = crm_infra::ObjectDocumentStore::local(app.document_dir()).unwrap();
+    let services = crm_server::services_with(
+        app.database(),
+        crm_server::job_leases(
+            app.database(),
+            crm_server::Config::default().job_leases().unwrap(),
+        ),
+        crm_server::Config::default().xlsx_limits(),
+        crm_server::DocumentWiring {
+            store: std::sync::Arc::new(store),
+            max_bytes: 1 << 20,
+        },
+    );
+    let report = services.documents.check_orphans(1_000).await.unwrap();
+    assert_eq!((report.rows_checked, report.objects_checked), (2, 2));
+    assert!(!report.truncated);
+    let rows: Vec<String> = report
+        .rows_without_objects
+        .iter()
+        .map(|(_, _, k)| k.clone())
+        .collect();
+    assert_eq!(rows, vec![lost_key]);
+    assert_eq!(report.objects_without_rows, vec![stray_key]);
+    assert_ne!(kept["id"], lost["id"]);
+}
+
 on_both_backends!(
     a_round_trip_returns_identical_bytes_and_sha256,
     a_renamed_executable_is_refused_as_415,
@@ -584,4 +626,5 @@ on_both_backends!(
     a_viewer_is_refused_before_the_body_is_read,
     documents_follow_the_customer_through_delete_and_restore,
     deleting_a_document_removes_row_and_object,
+    the_orphan_check_reports_both_ways,
 );
