@@ -30,6 +30,9 @@ pub struct TestApp {
     /// The server's upload folder (`CRM_UPLOAD_DIR`).
     upload_dir: std::path::PathBuf,
     _uploads: tempfile::TempDir,
+    /// The server's document folder (`CRM_DOCUMENT_STORE`).
+    document_dir: std::path::PathBuf,
+    _documents: tempfile::TempDir,
     _db: TestDatabase,
 }
 
@@ -79,12 +82,15 @@ impl TestApp {
         let db = TestDatabase::create(backend).await?;
         // A folder of its own for each server's uploads (not `./data/uploads`).
         let uploads = tempfile::tempdir().unwrap();
+        // And for its documents (not `./data/documents`).
+        let documents = tempfile::tempdir().unwrap();
         let mut config = Config {
             database_url: Some(db.url.clone()),
             bind: "127.0.0.1:0".into(),
             jwt_secret: Some(SECRET.into()),
             workers: Some(1),
             upload_dir: Some(uploads.path().to_path_buf()),
+            document_store: Some(documents.path().display().to_string()),
             // Rate limits are off unless a test turns them on (tests/tests/rate_limits.rs).
             rate_limit_per_token: 0.0,
             rate_limit_per_tenant: 0.0,
@@ -105,6 +111,8 @@ impl TestApp {
             keys: crm_http::JwtKeys::from_secret(SECRET.as_bytes()),
             upload_dir: config.upload_dir(),
             _uploads: uploads,
+            document_dir: documents.path().to_path_buf(),
+            _documents: documents,
             _db: db,
         })
     }
@@ -121,6 +129,12 @@ impl TestApp {
         &self.upload_dir
     }
 
+    /// The server's document folder (`CRM_DOCUMENT_STORE`): objects under
+    /// `tenants/<tenant>/customers/<customer>/<document id>`.
+    pub fn document_dir(&self) -> &std::path::Path {
+        &self.document_dir
+    }
+
     /// Starts another server on this server's database, as a second instance of a deployment
     /// (or a restarted one) would be, with a chance to change its configuration; returns its
     /// base URL. It runs until the test ends.
@@ -130,8 +144,9 @@ impl TestApp {
             bind: "127.0.0.1:0".into(),
             jwt_secret: Some(SECRET.into()),
             workers: Some(1),
-            // The deployment's shared upload folder.
+            // The deployment's shared upload folder and document store.
             upload_dir: Some(self.upload_dir.clone()),
+            document_store: Some(self.document_dir.display().to_string()),
             ..Config::default()
         };
         tweak(&mut config);

@@ -128,6 +128,14 @@ pub enum Rule {
     TierInUse,
     /// An erased customer cannot be changed: its profile, consents (`customer::CustomerErased`).
     CustomerErased,
+    /// A document's bytes are of a type outside the allow-list (415,
+    /// `document::DocumentError::UnsupportedType`).
+    UnsupportedDocumentType,
+    /// A document is larger than the limit (413, `document::DocumentError::TooLarge`).
+    DocumentTooLarge,
+    /// A document's row exists but its object is missing (404,
+    /// `document::DocumentError::ContentMissing`).
+    DocumentContentMissing,
 }
 
 /// A refusal by a business rule: which rule, the API field it concerns, a sentence for people

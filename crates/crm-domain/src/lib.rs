@@ -16,6 +16,7 @@ pub mod address;
 pub mod analytics;
 pub mod contact;
 pub mod customer;
+pub mod document;
 pub mod event;
 pub mod export;
 pub mod import;

@@ -38,6 +38,10 @@ pub enum CursorKind {
     NoteHistory = 192,
     /// The event log's lists (timeline, history, audit; the list is in the payload).
     Events = 17,
+    /// A customer's documents (`created_at`, id).
+    Documents = 20,
+    /// The tenant's expiring documents (`expires_at`, id).
+    ExpiringDocuments = 21,
 }
 
 /// Encodes and verifies cursors with a server secret.

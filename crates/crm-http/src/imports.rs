@@ -9,7 +9,6 @@ use crm_domain::import::{ImportOptions, RowError};
 use crm_domain::job::Job;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -17,9 +16,6 @@ use crate::auth::Caller;
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 use crate::uploads::Upload;
-
-/// Bytes of an upload handed to a blocking thread at a time (hashed and written there).
-const PIECE: usize = 1 << 20;
 
 /// Registers the import routes (inside the `/api/v1` scope).
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -126,61 +122,9 @@ pub async fn create_import(
                         "the form has more than one `file` part",
                     ));
                 }
-                let file_name = field
-                    .content_disposition()
-                    .and_then(|d| d.get_filename())
-                    .unwrap_or("upload")
-                    .to_owned();
-                // Creating, hashing and writing the file happen on the blocking threads, in
-                // pieces of up to `PIECE` bytes: never file I/O on an actix worker.
-                let uploads = state.uploads.clone();
-                let tmp = web::block(move || uploads.create())
-                    .await
-                    .map_err(internal)?
-                    .map_err(internal)?;
-                let mut sink = Some((tmp, Sha256::new()));
-                let mut piece: Vec<u8> = Vec::with_capacity(PIECE);
-                let mut size = 0usize;
-                loop {
-                    let chunk =
-                        match field.next().await {
-                            Some(chunk) => Some(chunk.map_err(|e| {
-                                ApiError::bad("file", format!("upload failed: {e}"))
-                            })?),
-                            None => None,
-                        };
-                    if let Some(chunk) = &chunk {
-                        size = size.saturating_add(chunk.len());
-                        if size > limit {
-                            return Err(ApiError::PayloadTooLarge { limit });
-                        }
-                        piece.extend_from_slice(chunk);
-                    }
-                    if piece.len() >= PIECE || (chunk.is_none() && !piece.is_empty()) {
-                        let (mut tmp, mut hash) =
-                            sink.take().ok_or_else(|| internal("the upload was lost"))?;
-                        let bytes = std::mem::replace(&mut piece, Vec::with_capacity(PIECE));
-                        sink = Some(
-                            web::block(move || {
-                                hash.update(&bytes);
-                                tmp.write_all(&bytes).map(|()| (tmp, hash))
-                            })
-                            .await
-                            .map_err(internal)?
-                            .map_err(internal)?,
-                        );
-                    }
-                    if chunk.is_none() {
-                        break;
-                    }
-                }
-                let (tmp, hash) = sink.ok_or_else(|| internal("the upload was lost"))?;
-                let digest = hash
-                    .finalize()
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect::<String>();
-                file = Some((tmp, file_name, digest));
+                let received =
+                    crate::uploads::receive_file(&mut field, &state.uploads, limit, "file").await?;
+                file = Some((received.upload, received.file_name, received.sha256));
             }
             "options" => {
                 let mut bytes = Vec::new();

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod contacts;
 pub mod cursor;
 pub mod customers;
+pub mod documents;
 pub mod events;
 pub mod exports;
 pub mod follow_ups;
@@ -66,6 +67,7 @@ pub use state::{AppState, ReadinessProbe, Services};
         (name = "follow-ups", description = "Follow-up tasks on customers and the work queue; open ones keep the customer's `next_follow_up_at`"),
         (name = "notes", description = "Notes and complaints on a customer: Markdown, categories, a complaint's resolution, pinned first, edits kept in the note's history (the event log). Internal notes (`is_internal`) are for staff only: they are left out of the customer list export and of anything a portal user sees. The customer's free-text `notes` / `internal_notes` fields stay for compatibility; note records are the history."),
         (name = "events", description = "The event log: a customer's timeline and field history, and the tenant's audit search"),
+        (name = "documents", description = "Documents of a customer (contracts, invoices, licences): upload, download, expiry"),
         (name = "orders", description = "Orders and purchase statistics"),
         (name = "loyalty", description = "Loyalty points and customer tiers"),
         (name = "tiers", description = "Membership tiers of the tenant"),
@@ -118,6 +120,7 @@ fn register(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .configure(follow_ups::routes)
             .configure(notes::routes)
             .configure(events::routes)
+            .configure(documents::routes)
             .configure(customers::routes),
     )
     .service(health::live)

@@ -38,7 +38,9 @@ pub struct Problem {
     /// and `currency`; `insufficient-points` has `balance` and `requested` (integers);
     /// `customer-has-open-orders` has `open_orders` (up to 10 `{customer_id, order_ref}`);
     /// `tier-in-use` has `customers` (how many hold the tier); `customer-erased` has
-    /// `erased_at` and `customer_id`. A 429 `rate-limited` has `scope`
+    /// `erased_at` and `customer_id`; `unsupported-document-type` (415) has `detected_type`
+    /// (the MIME type sniffed from the bytes); `document-too-large` (413) has `limit` (bytes);
+    /// `document-content-missing` (404) has `document_id`. A 429 `rate-limited` has `scope`
     /// (`token`, `tenant` or `auth-failures`), `limit` (the bucket's size), `cost` (this
     /// request's cells) and `retry_after` (seconds, as the `Retry-After` header).
     #[serde(flatten)]
@@ -267,6 +269,15 @@ impl ApiError {
                     }
                     Rule::TierInUse => ("tier-in-use", "Customers hold the tier"),
                     Rule::CustomerErased => ("customer-erased", "The customer is erased"),
+                    Rule::UnsupportedDocumentType => (
+                        "unsupported-document-type",
+                        "The file's content type is not allowed",
+                    ),
+                    Rule::DocumentTooLarge => ("document-too-large", "Document too large"),
+                    Rule::DocumentContentMissing => (
+                        "document-content-missing",
+                        "The document's content is missing",
+                    ),
                 },
                 DomainError::ConcurrentUpdate => {
                     ("concurrent-update", "The record changed concurrently")
@@ -304,6 +315,16 @@ impl ResponseError for ApiError {
                     StatusCode::UNPROCESSABLE_ENTITY
                 }
                 DomainError::NotFound { .. } => StatusCode::NOT_FOUND,
+                // Document refusals: each has the status its meaning has in HTTP.
+                DomainError::Rule(v) if v.rule == Rule::UnsupportedDocumentType => {
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE
+                }
+                DomainError::Rule(v) if v.rule == Rule::DocumentTooLarge => {
+                    StatusCode::PAYLOAD_TOO_LARGE
+                }
+                DomainError::Rule(v) if v.rule == Rule::DocumentContentMissing => {
+                    StatusCode::NOT_FOUND
+                }
                 DomainError::Conflict { .. }
                 | DomainError::Rule(_)
                 | DomainError::ConcurrentUpdate => StatusCode::CONFLICT,

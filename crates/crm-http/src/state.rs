@@ -71,6 +71,8 @@ pub struct Services {
     pub exports: Arc<ExportService>,
     /// Erasure and consents.
     pub privacy: Arc<PrivacyService>,
+    /// Documents of customers (uploads, downloads, the orphan check).
+    pub documents: Arc<crm_domain::document::DocumentService>,
 }
 
 /// Shared application state, built once by the server: the use cases and what only the HTTP

@@ -12,6 +12,18 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use actix_web::web;
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+
+use crate::problem::ApiError;
+
+/// Bytes of an upload handed to a blocking thread at a time (hashed and written there).
+const PIECE: usize = 1 << 20;
+
+/// The most leading bytes of an upload kept in memory for content sniffing.
+const HEAD_BYTES: usize = 64 << 10;
+
 /// The prefix and suffix of upload files.
 const PREFIX: &str = "upload-";
 const SUFFIX: &str = ".part";
@@ -109,8 +121,166 @@ impl Upload {
     }
 }
 
+/// A file part received into an [`Upload`] by [`receive_file`], with what was measured while
+/// it streamed.
+#[derive(Debug)]
+pub struct Received {
+    /// The file (deleted when dropped).
+    pub upload: Upload,
+    /// The name the client gave in the part's `Content-Disposition` (`upload` when none);
+    /// unsanitised.
+    pub file_name: String,
+    /// SHA-256 of the bytes, lower-case hex.
+    pub sha256: String,
+    /// Size, bytes.
+    pub size: u64,
+    /// The first bytes (at most 64 KiB), for content sniffing.
+    pub head: Vec<u8>,
+    /// Whether the whole file is valid UTF-8 without a NUL byte.
+    pub utf8_text: bool,
+}
+
+/// Streams one multipart file part into a new upload file of `uploads`: created, hashed and
+/// written on the blocking threads in pieces of up to 1 MiB (never file I/O on an actix
+/// worker), counting bytes as they arrive. Beyond `limit` bytes it stops reading and answers
+/// 413; the upload file is deleted on every failure (and when the [`Received`] is dropped).
+///
+/// # Errors
+/// [`ApiError::PayloadTooLarge`] beyond `limit`; a 400 naming `field_name` when the part
+/// breaks off; a 500 when the file cannot be written.
+pub async fn receive_file(
+    field: &mut actix_multipart::Field,
+    uploads: &UploadDir,
+    limit: usize,
+    field_name: &str,
+) -> Result<Received, ApiError> {
+    let file_name = field
+        .content_disposition()
+        .and_then(|d| d.get_filename())
+        .unwrap_or("upload")
+        .to_owned();
+    let dir = uploads.clone();
+    let tmp = web::block(move || dir.create())
+        .await
+        .map_err(internal)?
+        .map_err(internal)?;
+    let mut sink = Some((tmp, Sha256::new()));
+    let mut piece: Vec<u8> = Vec::with_capacity(PIECE);
+    let mut size = 0usize;
+    let mut head: Vec<u8> = Vec::new();
+    let mut text = Utf8Scan::default();
+    loop {
+        let chunk = match field.next().await {
+            Some(chunk) => {
+                Some(chunk.map_err(|e| ApiError::bad(field_name, format!("upload failed: {e}")))?)
+            }
+            None => None,
+        };
+        if let Some(chunk) = &chunk {
+            size = size.saturating_add(chunk.len());
+            if size > limit {
+                return Err(ApiError::PayloadTooLarge { limit });
+            }
+            if head.len() < HEAD_BYTES {
+                let take = (HEAD_BYTES - head.len()).min(chunk.len());
+                head.extend_from_slice(&chunk[..take]);
+            }
+            text.feed(chunk);
+            piece.extend_from_slice(chunk);
+        }
+        if piece.len() >= PIECE || (chunk.is_none() && !piece.is_empty()) {
+            let (mut tmp, mut hash) = sink.take().ok_or_else(|| internal("the upload was lost"))?;
+            let bytes = std::mem::replace(&mut piece, Vec::with_capacity(PIECE));
+            sink = Some(
+                web::block(move || {
+                    hash.update(&bytes);
+                    tmp.write_all(&bytes).map(|()| (tmp, hash))
+                })
+                .await
+                .map_err(internal)?
+                .map_err(internal)?,
+            );
+        }
+        if chunk.is_none() {
+            break;
+        }
+    }
+    let (mut upload, hash) = sink.ok_or_else(|| internal("the upload was lost"))?;
+    upload.flush().map_err(internal)?;
+    let sha256 = hash
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>();
+    Ok(Received {
+        upload,
+        file_name,
+        sha256,
+        size: size as u64,
+        head,
+        utf8_text: text.finish(),
+    })
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Domain(crm_domain::DomainError::Internal(e.to_string()))
+}
+
+/// Checks, piece by piece, that a byte stream is valid UTF-8 without NUL (a character split
+/// between two pieces is carried over).
+#[derive(Debug, Default)]
+struct Utf8Scan {
+    carry: Vec<u8>,
+    broken: bool,
+}
+
+impl Utf8Scan {
+    fn feed(&mut self, chunk: &[u8]) {
+        if self.broken {
+            return;
+        }
+        if chunk.contains(&0) {
+            self.broken = true;
+            return;
+        }
+        let mut buf = std::mem::take(&mut self.carry);
+        buf.extend_from_slice(chunk);
+        match std::str::from_utf8(&buf) {
+            Ok(_) => {}
+            // Incomplete at the end: keep the tail (at most 3 bytes) for the next piece.
+            Err(e) if e.error_len().is_none() => {
+                self.carry = buf[e.valid_up_to()..].to_vec();
+            }
+            Err(_) => self.broken = true,
+        }
+    }
+
+    fn finish(self) -> bool {
+        !self.broken && self.carry.is_empty()
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn utf8_split_across_pieces_is_text_and_nul_or_junk_is_not() {
+        let mut s = super::Utf8Scan::default();
+        let bytes = "Surat é ü".as_bytes();
+        let (a, b) = bytes.split_at(8);
+        s.feed(a);
+        s.feed(b);
+        assert!(s.finish());
+        let mut s = super::Utf8Scan::default();
+        s.feed(b"a\0b");
+        assert!(!s.finish());
+        let mut s = super::Utf8Scan::default();
+        s.feed(&[0xff, 0x41]);
+        assert!(!s.finish());
+        let mut s = super::Utf8Scan::default();
+        s.feed(&[0xc3]);
+        assert!(!s.finish());
+    }
+
     use super::*;
 
     fn files(dir: &Path) -> Vec<String> {

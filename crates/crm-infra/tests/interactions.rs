@@ -75,6 +75,7 @@ async fn derived_dates_and_events_are_written_in_the_transaction(backend: Backen
                 contacts: Vec::new(),
             },
             None,
+            vec![],
         )
         .await
         .unwrap();

@@ -75,7 +75,7 @@ fn new_customer(tenant: TenantId, email: &str, contacts: Vec<Contact>) -> NewCus
 async fn stored_customer(c: &Ctx) -> CustomerId {
     let new = new_customer(c.tenant, "maju@x.co.id", Vec::new());
     let id = new.id;
-    c.customers.create(new, None).await.unwrap();
+    c.customers.create(new, None, vec![]).await.unwrap();
     id
 }
 

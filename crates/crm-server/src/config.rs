@@ -46,6 +46,12 @@ pub struct Config {
     /// when its upload fails or its import ends; leftovers of a crash are deleted at
     /// start-up). Default `<data_dir>/uploads`.
     pub upload_dir: Option<PathBuf>,
+    /// Where documents' bytes are kept: `s3://bucket/prefix` for an S3-compatible store
+    /// (region, endpoint and credentials from the usual `AWS_*` variables), else a folder.
+    /// Default `<data_dir>/documents`.
+    pub document_store: Option<String>,
+    /// Largest document upload, bytes (413 beyond). Default 25 MiB.
+    pub max_document_bytes: u64,
     /// Largest database pool. Default 10.
     pub db_max_connections: u32,
     /// Longest a request's SQL statement may run (humantime: `5s`, `750ms`); beyond it the
@@ -129,6 +135,8 @@ impl Default for Config {
             max_import_unzipped_bytes: 1 << 30,
             max_import_shared_strings_bytes: 64 << 20,
             upload_dir: None,
+            document_store: None,
+            max_document_bytes: crm_domain::document::DEFAULT_MAX_DOCUMENT_BYTES,
             db_max_connections: 10,
             db_statement_timeout: Duration::from_secs(5),
             db_job_statement_timeout: Duration::from_secs(300),
@@ -281,6 +289,29 @@ impl Config {
         self.upload_dir
             .clone()
             .unwrap_or_else(|| self.data_dir.join("uploads"))
+    }
+
+    /// The document store in force: `document_store` when it is an `s3://` URL (an S3
+    /// bucket) or a folder, else the folder `<data_dir>/documents` (created when missing).
+    ///
+    /// # Errors
+    /// A message naming `CRM_DOCUMENT_STORE` when the store cannot be set up.
+    pub fn document_store(&self) -> anyhow::Result<crm_infra::ObjectDocumentStore> {
+        let configured = self
+            .document_store
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
+        match configured {
+            Some(url) if url.starts_with("s3://") => crm_infra::ObjectDocumentStore::s3(url)
+                .map_err(|e| anyhow::anyhow!("CRM_DOCUMENT_STORE: {e}")),
+            Some(dir) => crm_infra::ObjectDocumentStore::local(Path::new(
+                dir.strip_prefix("file://").unwrap_or(dir),
+            ))
+            .map_err(|e| anyhow::anyhow!("CRM_DOCUMENT_STORE: {e}")),
+            None => crm_infra::ObjectDocumentStore::local(&self.data_dir.join("documents"))
+                .map_err(|e| anyhow::anyhow!("the document folder: {e}")),
+        }
     }
 
     /// The database URL in force.

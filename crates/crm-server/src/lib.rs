@@ -14,6 +14,7 @@ use crm_domain::address::AddressService;
 use crm_domain::analytics::AnalyticsService;
 use crm_domain::contact::ContactService;
 use crm_domain::customer::CustomerService;
+use crm_domain::document::DocumentService;
 use crm_domain::event::EventService;
 use crm_domain::export::ExportService;
 use crm_domain::import::ImportService;
@@ -34,18 +35,53 @@ use crm_http::rate_limit::RateLimits;
 use crm_http::state::ImportLimits;
 use crm_http::uploads::UploadDir;
 use crm_http::{AppState, Authenticator, CursorCodec, JwtKeys, Metrics, ReadinessProbe};
-use crm_infra::SeaInteractionRepository;
 use crm_infra::SeaEventRepository;
+use crm_infra::SeaInteractionRepository;
 use crm_infra::export_file::SheetFiles;
 use crm_infra::{
     Database, DbConfig, DiskImportFiles, SeaAddressRepository, SeaAnalyticsRepository,
-    SeaContactRepository, SeaCustomerRepository, SeaImportRepository, SeaJobRepository,
-    SeaOrderRepository, SeaPrivacyRepository, SeaSegmentRepository, SeaTenantRepository,
-    SeaTierRepository, SeaViewRepository,
+    SeaContactRepository, SeaCustomerRepository, SeaDocumentRepository, SeaImportRepository,
+    SeaJobRepository, SeaOrderRepository, SeaPrivacyRepository, SeaSegmentRepository,
+    SeaTenantRepository, SeaTierRepository, SeaViewRepository,
 };
 use futures_util::future::BoxFuture;
 
 pub use config::{Config, JobLeaseTimes};
+
+/// What the document service is wired to: the store of the bytes and the size limit.
+#[derive(Clone)]
+pub struct DocumentWiring {
+    /// Where the bytes are.
+    pub store: Arc<dyn crm_domain::document::DocumentStore>,
+    /// Largest document, bytes.
+    pub max_bytes: u64,
+}
+
+impl DocumentWiring {
+    /// The store and limit of `config`.
+    ///
+    /// # Errors
+    /// When the store cannot be set up (`CRM_DOCUMENT_STORE`).
+    pub fn of(config: &Config) -> anyhow::Result<Self> {
+        let store = config.document_store()?;
+        tracing::debug!(store = store.description(), "document store");
+        Ok(Self {
+            store: Arc::new(store),
+            max_bytes: config.max_document_bytes,
+        })
+    }
+
+    /// An in-memory store: for one-shot commands that touch no document.
+    pub fn in_memory() -> Self {
+        Self {
+            store: Arc::new(crm_infra::ObjectDocumentStore::in_memory()),
+            max_bytes: crm_domain::document::DEFAULT_MAX_DOCUMENT_BYTES,
+        }
+    }
+}
+
+/// The bound of the orphan check run at start-up (rows and objects each).
+pub const STARTUP_DOCUMENT_CHECK_MAX: usize = 100_000;
 pub use crm_http::Services;
 
 /// Connects to the database in `config`, creating the SQLite file's folder when needed.
@@ -213,13 +249,19 @@ pub fn spawn_job_heartbeat(
 }
 
 /// The domain services wired to SeaORM repositories on `db`, with jobs under leases of the
-/// default length: what one-shot commands that run no job call directly.
+/// default length and documents in memory: what one-shot commands that run no job and touch
+/// no document call directly.
 pub fn services(db: &Database) -> Services {
     let times = JobLeaseTimes {
         heartbeat: std::time::Duration::from_secs(Config::default().job_heartbeat_secs),
         lease: std::time::Duration::from_secs(Config::default().job_lease_secs),
     };
-    services_with(db, job_leases(db, times), Config::default().xlsx_limits())
+    services_with(
+        db,
+        job_leases(db, times),
+        Config::default().xlsx_limits(),
+        DocumentWiring::in_memory(),
+    )
 }
 
 /// The domain services wired to SeaORM repositories on `db`, with `jobs` (this process's,
@@ -229,6 +271,7 @@ pub fn services_with(
     db: &Database,
     jobs: Arc<LeasedJobs>,
     limits: crm_infra::import_file::XlsxLimits,
+    documents: DocumentWiring,
 ) -> Services {
     let clock = Arc::new(SystemClock);
     let ids = Arc::new(UuidV7Generator);
@@ -297,6 +340,15 @@ pub fn services_with(
         clock.clone(),
         ids.clone(),
     ));
+    let documents = Arc::new(DocumentService::new(
+        Arc::new(SeaDocumentRepository::new(db.clone())),
+        documents.store,
+        customer_repo.clone(),
+        tenant_repo.clone(),
+        clock.clone(),
+        ids.clone(),
+        documents.max_bytes,
+    ));
     let notes = Arc::new(crm_domain::note::NoteService::new(
         Arc::new(crm_infra::SeaNoteRepository::new(db.clone())),
         customer_repo.clone(),
@@ -312,6 +364,7 @@ pub fn services_with(
     ));
     Services {
         interactions,
+        documents,
         exports: Arc::new(
             ExportService::new(
                 customers.clone(),
@@ -384,6 +437,35 @@ pub fn services_with(
     }
 }
 
+/// Runs the orphan check of documents ([`DocumentService::check_orphans`], bounded by
+/// [`STARTUP_DOCUMENT_CHECK_MAX`]) in the background, so start-up does not wait for it, and
+/// logs its summary: a warning with the counts and the first orphans when there are any.
+pub fn spawn_document_check(documents: Arc<DocumentService>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        match documents.check_orphans(STARTUP_DOCUMENT_CHECK_MAX).await {
+            Ok(r) if r.rows_without_objects.is_empty() && r.objects_without_rows.is_empty() => {
+                tracing::info!(
+                    rows = r.rows_checked,
+                    objects = r.objects_checked,
+                    partial = r.truncated,
+                    "document check: no orphans"
+                );
+            }
+            Ok(r) => tracing::warn!(
+                rows = r.rows_checked,
+                objects = r.objects_checked,
+                partial = r.truncated,
+                rows_without_objects = r.rows_without_objects.len(),
+                objects_without_rows = r.objects_without_rows.len(),
+                first_row_without_object = ?r.rows_without_objects.first().map(|(_, _, k)| k),
+                first_object_without_row = ?r.objects_without_rows.first(),
+                "document check: orphans found; `crm-server documents check` lists them"
+            ),
+            Err(e) => tracing::warn!(error = %e, "document check failed"),
+        }
+    })
+}
+
 struct DbReadiness(Database);
 
 impl ReadinessProbe for DbReadiness {
@@ -420,7 +502,8 @@ impl Application {
             );
         }
         let heartbeat = spawn_job_heartbeat(jobs.clone(), times.heartbeat);
-        let services = services_with(&db, jobs, config.xlsx_limits());
+        let services = services_with(&db, jobs, config.xlsx_limits(), DocumentWiring::of(config)?);
+        spawn_document_check(services.documents.clone());
         let secret = jwt_secret(config)?;
         let upload_dir = config.upload_dir();
         let uploads = UploadDir::open(&upload_dir)

@@ -71,6 +71,19 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Customer documents: the orphan check.
+    Documents {
+        #[command(subcommand)]
+        command: DocumentsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DocumentsCommand {
+    /// Compare document rows with the stored objects and print the orphans both ways (rows
+    /// whose object is missing, objects no row names) with their counts; exits with 1 when
+    /// there are any.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -171,6 +184,49 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             options,
             dry_run,
         } => import(&config, &kind, &file, TenantId(tenant), &options, dry_run).await?,
+        Command::Documents {
+            command: DocumentsCommand::Check,
+        } => documents_check(&config).await?,
+    }
+    Ok(())
+}
+
+/// `crm-server documents check`: every row and every object, compared.
+async fn documents_check(config: &Config) -> anyhow::Result<()> {
+    let db = connect(config).await?;
+    migrate(&db).await?;
+    let times = config.job_leases().map_err(anyhow::Error::msg)?;
+    let services = crm_server::services_with(
+        &db,
+        crm_server::job_leases(&db, times),
+        config.xlsx_limits(),
+        crm_server::DocumentWiring::of(config)?,
+    );
+    let report = services
+        .documents
+        .check_orphans(usize::MAX)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "checked {} rows and {} objects",
+        report.rows_checked, report.objects_checked
+    );
+    println!(
+        "rows without objects: {}",
+        report.rows_without_objects.len()
+    );
+    for (tenant, id, key) in &report.rows_without_objects {
+        println!("  tenant {tenant} document {id}: {key}");
+    }
+    println!(
+        "objects without rows: {}",
+        report.objects_without_rows.len()
+    );
+    for key in &report.objects_without_rows {
+        println!("  {key}");
+    }
+    if !report.rows_without_objects.is_empty() || !report.objects_without_rows.is_empty() {
+        anyhow::bail!("orphans found");
     }
     Ok(())
 }
@@ -203,7 +259,12 @@ async fn import(
     // database leaves it alone.
     let jobs = crm_server::job_leases(&db, times);
     let heartbeat = crm_server::spawn_job_heartbeat(jobs.clone(), times.heartbeat);
-    let services = crm_server::services_with(&db, jobs, config.xlsx_limits());
+    let services = crm_server::services_with(
+        &db,
+        jobs,
+        config.xlsx_limits(),
+        crm_server::DocumentWiring::in_memory(),
+    );
     services
         .tenants
         .get(tenant)

@@ -7,6 +7,7 @@ pub mod customer_address;
 pub mod customer_consent;
 pub mod customer_consent_event;
 pub mod customer_contact;
+pub mod customer_document;
 pub mod customer_erasure;
 pub mod customer_segment;
 pub mod customer_tag;
