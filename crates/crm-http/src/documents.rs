@@ -147,6 +147,7 @@ fn page_response(
         (status = 400, description = "Not multipart, no `file` part, an unknown part", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Without `customers.edit` (the body is not read)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such customer (or deleted, or another tenant's)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The customer was erased", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The file exceeds `CRM_MAX_DOCUMENT_BYTES`", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "`/problems/unsupported-document-type`: the content is not an allowed type; `detected_type` names what it is", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid `meta` (naming `meta.title`, `meta.category`, ...) or an empty file", body = Problem, content_type = "application/problem+json"),
@@ -429,6 +430,7 @@ pub async fn download_document(
         (status = 204, description = "Deleted"),
         (status = 403, description = "Without `customers.edit`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such document", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The customer was erased", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -416,6 +416,7 @@ pub async fn get_follow_up(
         (status = 400, description = "Malformed JSON or If-Match", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing customers.edit", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such follow-up", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The customer was erased", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match is stale", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, or a status change not allowed (`invalid_transition`)", body = Problem, content_type = "application/problem+json"),
     ),
@@ -464,6 +465,7 @@ pub async fn patch_follow_up(
         (status = 204, description = "Deleted"),
         (status = 403, description = "Missing customers.edit", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such follow-up", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The customer was erased", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match is stale", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

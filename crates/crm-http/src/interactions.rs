@@ -435,6 +435,7 @@ pub async fn get_interaction(
         (status = 400, description = "Malformed JSON or If-Match", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing customers.edit", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such interaction", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The customer was erased", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match is stale", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ),
@@ -483,6 +484,7 @@ pub async fn patch_interaction(
         (status = 204, description = "Deleted"),
         (status = 403, description = "Missing customers.edit", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such interaction", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The customer was erased", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match is stale", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

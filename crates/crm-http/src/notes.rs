@@ -502,6 +502,7 @@ pub async fn get_note(
         (status = 400, description = "Malformed JSON or If-Match", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing customers.edit, or neither the author nor holding customers.manage", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such note", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The customer was erased", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match is stale", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields (as on create)", body = Problem, content_type = "application/problem+json"),
     ),
@@ -550,6 +551,7 @@ pub async fn patch_note(
         (status = 204, description = "Deleted"),
         (status = 403, description = "Missing customers.edit, or neither the author nor holding customers.manage", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such note", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The customer was erased", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match is stale", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
