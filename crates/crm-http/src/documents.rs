@@ -379,7 +379,17 @@ pub async fn get_document(
     tag = "documents",
     params(("id" = Uuid, Path, description = "Document id")),
     responses(
-        (status = 200, description = "The bytes", content_type = "application/octet-stream"),
+        (status = 200, description = "The bytes, with the stored (sniffed) type as `Content-Type`: one of the allow-list's",
+            content(
+                (Vec<u8> = "application/pdf"),
+                (Vec<u8> = "image/png"),
+                (Vec<u8> = "image/jpeg"),
+                (Vec<u8> = "image/webp"),
+                (Vec<u8> = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+                (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+                (String = "text/csv"),
+                (String = "text/plain"),
+            )),
         (status = 404, description = "No such document; or `/problems/document-content-missing`: the row exists but its bytes are missing from the store", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
