@@ -1,5 +1,5 @@
 # crm: the two commands a newcomer needs are `make run` and `make test`.
-.PHONY: run test fault contract bench bench-rls bench-data demo openapi openapi-check lint fmt ci
+.PHONY: run test fault contract bench bench-events bench-rls bench-data demo openapi openapi-check lint fmt ci
 
 CARGO ?= cargo
 
@@ -32,6 +32,11 @@ contract:
 ## answers) and write docs/BENCHMARKS.md.
 bench:
 	tests/bench/run.sh
+
+## What the event log costs: customer PATCH and the 1,000,000-row import, release builds of this
+## checkout and of the commit before the event log, side by side (BENCH_BASELINE_REV).
+bench-events:
+	tests/bench/event_cost.sh
 
 ## What PostgreSQL row-level security costs: pgbench of the get-by-id SQL with and without
 ## set_config and the policy, and the HTTP reads at 1 and 32 connections with CRM_DB_ROLE=crm_app

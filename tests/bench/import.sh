@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The import part of make bench: a generated customers CSV of BENCH_IMPORT_ROWS rows (default
-# 1,000,000; English names, unique e-mails and Indonesian mobile numbers, tags) imported with
+# 1,000,000; tests/bench/customers_csv.py: names, unique e-mails and mobile numbers, tags and a
+# complete Indonesian address stored as the default billing address) imported with
 # `crm-server import customers` into a fresh SQLite file and a fresh PostgreSQL database;
 # reports rows/s and the importer's peak RSS. Then the CDNOW purchase history
 # (examples/cdnow/CDNOW_master.csv, 69,659 orders creating 23,570 customers) with
@@ -8,20 +9,7 @@
 set -euo pipefail
 ROWS=${BENCH_IMPORT_ROWS:-1000000}
 CSV="$WORK/customers-$ROWS.csv"
-python3 - "$ROWS" "$CSV" <<'PY'
-import random, sys
-rows, path = int(sys.argv[1]), sys.argv[2]
-first = ["Budi", "Siti", "Agus", "Dewi", "Rina", "Joko", "Ayu", "Andi", "Putri", "Eko", "Maria", "John", "Linda", "David", "Sarah"]
-last = ["Santoso", "Wijaya", "Saputra", "Lestari", "Hidayat", "Kusuma", "Pratama", "Smith", "Brown", "Tan", "Lim", "Nugroho"]
-tags = ["vip", "grosir", "retail", "online", "jakarta", "surabaya", "newsletter"]
-random.seed(7)
-with open(path, "w") as f:
-    f.write("Nama;E-mail;No HP;Tags;Kota\n")
-    for i in range(rows):
-        a, b = random.choice(first), random.choice(last)
-        t = ",".join(random.sample(tags, random.randint(0, 2)))
-        f.write(f"{a} {b};{a.lower()}.{b.lower()}{i}@example.id;0812{(i * 7919) % 100000000:08d};{t};Jakarta\n")
-PY
+python3 "$ROOT/tests/bench/customers_csv.py" "$ROWS" "$CSV"
 import_into() { # backend, database url, kind, file, label
   local start=$SECONDS tenant out rss
   if [ "$3" = orders ]; then
