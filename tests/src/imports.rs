@@ -52,6 +52,23 @@ pub fn counts(job: &Value) -> [u64; 5] {
     ["rows_read", "created", "updated", "skipped", "failed"].map(|k| p[k].as_u64().unwrap())
 }
 
+/// The job's `warnings` count and its `warning_rows` as `(line, field)`.
+pub fn warnings(job: &Value) -> (u64, Vec<(u64, String)>) {
+    let p = &job["progress"];
+    let rows = p["warning_rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            (
+                w["line"].as_u64().unwrap(),
+                w["field"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    (p["warnings"].as_u64().unwrap(), rows)
+}
+
 /// The job's rejected rows as `(line, field)` (`field` empty when the row names none).
 pub async fn errors(app: &TestApp, token: &str, job: &Value) -> Vec<(u64, String)> {
     let id = job["id"].as_str().unwrap();

@@ -1,16 +1,18 @@
 //! Addresses in imports and exports (issue 12), on SQLite and PostgreSQL: a customers file's
 //! flat address columns (`Alamat`, `Kota`, `Provinsi`, `Kode Pos`, ...) become the customer's
 //! default billing address; an `update` re-import changes that address instead of adding
-//! another; a bad address is a rejected row naming its column; the list export's
+//! another; a bad address is a rejected row naming its column, an incomplete one (no street or
+//! no city) a warned row whose customer is imported without it; the list export's
 //! `billing_*` / `shipping_*` columns, which import back.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crm_blackbox_tests::imports::{counts, customer, errors, import, import_bytes};
+use crm_blackbox_tests::imports::{counts, customer, errors, import, import_bytes, warnings};
 use crm_blackbox_tests::{DbBackend, TestApp, on_both_backends};
 use serde_json::{Value, json};
 
-/// Two good rows and three bad ones: line 4 has a street and no city, line 5 a city and no
-/// street, line 6 an e-mail that is no e-mail (a customer error beside a good address).
+/// Two good rows, two with an incomplete address (imported, warned, without the address): line
+/// 4 has a street and no city, line 5 a city and no street; and a bad one: line 6 an e-mail
+/// that is no e-mail (a customer error beside a good address).
 const INDONESIAN: &str = "Nama,Email,Alamat,Kecamatan,Kota,Provinsi,Kode Pos\n\
 Budi Santoso,budi@example.com,Jl. Merdeka No. 1,Sumur Bandung,Bandung,Jawa Barat,40111\n\
 Siti Aminah,siti@example.com,Jl. Sudirman Kav. 2,,Jakarta Pusat,DKI Jakarta,10220\n\
@@ -40,21 +42,39 @@ async fn indonesian_address_columns_make_the_default_billing_address(backend: Db
         json!({"kind": "customers", "dry_run": true}),
     )
     .await;
-    assert_eq!(counts(&dry), [5, 2, 0, 0, 3], "{dry}");
+    assert_eq!(counts(&dry), [5, 4, 0, 0, 1], "{dry}");
+    assert_eq!(
+        warnings(&dry),
+        (
+            2,
+            vec![
+                (4, "address.city".to_owned()),
+                (5, "address.line1".to_owned())
+            ]
+        )
+    );
     let preview = &dry["progress"]["preview"][0];
     assert_eq!(preview["billing_address"]["city"], "Bandung", "{preview}");
     assert_eq!(preview["billing_address"]["type"], "billing");
 
     let job = import(&app, &t, INDONESIAN, json!({"kind": "customers"})).await;
-    assert_eq!(counts(&job), [5, 2, 0, 0, 3], "{job}");
+    assert_eq!(counts(&job), [5, 4, 0, 0, 1], "{job}");
+    assert_eq!(errors(&app, &t, &job).await, [(6, "email".to_owned())]);
     assert_eq!(
-        errors(&app, &t, &job).await,
-        [
-            (4, "address.city".to_owned()),
-            (5, "address.line1".to_owned()),
-            (6, "email".to_owned()),
-        ]
+        warnings(&job),
+        (
+            2,
+            vec![
+                (4, "address.city".to_owned()),
+                (5, "address.line1".to_owned())
+            ]
+        )
     );
+    for email in ["ani@example.com", "dewi@example.com"] {
+        let c = customer(&app, &t, email).await;
+        assert_eq!(c["default_billing_address"], Value::Null, "{c}");
+        assert!(addresses(&app, &t, &c).await.is_empty());
+    }
     let budi = customer(&app, &t, "budi@example.com").await;
     let billing = &budi["default_billing_address"];
     assert_eq!(billing["type"], "billing", "{budi}");
@@ -119,7 +139,9 @@ async fn indonesian_address_columns_make_the_default_billing_address(backend: Db
         json!({"kind": "customers", "duplicate_policy": "update"}),
     )
     .await;
-    assert_eq!(counts(&job), [5, 0, 1, 1, 3], "{job}");
+    // Ani and Dewi still have no address to complete: skipped, warned again.
+    assert_eq!(counts(&job), [5, 0, 1, 3, 1], "{job}");
+    assert_eq!(warnings(&job).0, 2, "{job}");
     let budi_now = customer(&app, &t, "budi@example.com").await;
     let list = addresses(&app, &t, &budi_now).await;
     assert_eq!(list.len(), 1, "{list:?}");
@@ -171,6 +193,44 @@ async fn indonesian_address_columns_make_the_default_billing_address(backend: Db
         fajar["default_billing_address"]["country"], "SG",
         "the row's country"
     );
+}
+
+/// Issue 12: the benchmark's customers file, a city column and no street.
+const CITY_ONLY: &str = "Nama;E-mail;No HP;Tags;Kota\n\
+Budi Santoso;budi@example.id;081234567890;vip;Jakarta\n\
+Siti Aminah;siti@example.id;081234567891;;\n";
+
+async fn a_city_without_a_street_imports_the_customer_without_an_address_and_warns(
+    backend: DbBackend,
+) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let t = app.token(app.tenant("Toko").await, "admin");
+    for dry_run in [true, false] {
+        let job = import(
+            &app,
+            &t,
+            CITY_ONLY,
+            json!({"kind": "customers", "dry_run": dry_run}),
+        )
+        .await;
+        assert_eq!(counts(&job), [2, 2, 0, 0, 0], "{job}");
+        // Budi's row is warned naming the street; Siti's, with no address cell, is not.
+        assert_eq!(
+            warnings(&job),
+            (1, vec![(2, "address.line1".to_owned())]),
+            "{job}"
+        );
+        assert!(errors(&app, &t, &job).await.is_empty());
+    }
+    let budi = customer(&app, &t, "budi@example.id").await;
+    assert_eq!(budi["name"], "Budi Santoso", "{budi}");
+    assert_eq!(budi["tags"], json!(["vip"]));
+    assert_eq!(budi["default_billing_address"], Value::Null);
+    assert!(addresses(&app, &t, &budi).await.is_empty());
+    let siti = customer(&app, &t, "siti@example.id").await;
+    assert!(addresses(&app, &t, &siti).await.is_empty());
 }
 
 async fn an_explicit_mapping_targets_address_fields_and_bad_ones_are_rejected(backend: DbBackend) {
@@ -337,6 +397,7 @@ async fn the_list_export_has_default_address_columns_that_import_back(backend: D
 
 on_both_backends!(
     indonesian_address_columns_make_the_default_billing_address,
+    a_city_without_a_street_imports_the_customer_without_an_address_and_warns,
     an_explicit_mapping_targets_address_fields_and_bad_ones_are_rejected,
     the_list_export_has_default_address_columns_that_import_back,
 );

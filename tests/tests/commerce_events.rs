@@ -181,7 +181,102 @@ async fn segments_tiers_and_settings_are_audited(backend: DbBackend) {
         .assert_problem(403);
 }
 
+/// A segment that stops holding its stored members (deleted, or no longer manual) puts a
+/// `segment.member_removed` on each dropped member's timeline, by the caller.
+async fn dropped_segment_members_get_member_removed(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let tenant = app.tenant("Toko").await;
+    let admin = app.token(tenant, "admin");
+    let mut members = Vec::new();
+    for name in ["Ana", "Budi", "Citra"] {
+        members.push(customer(&app, &admin, name).await);
+    }
+    let dewi = customer(&app, &admin, "Dewi").await;
+    let segment = |name: &'static str, ids: Vec<String>| {
+        let (app, admin) = (&app, admin.clone());
+        async move {
+            let r = app
+                .post(
+                    "/api/v1/customer-segments",
+                    &admin,
+                    json!({"name": name, "segment_type": "manual"}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.body);
+            let id = r.body["id"].as_str().unwrap().to_owned();
+            let r = app
+                .post(
+                    &format!("/api/v1/customer-segments/{id}/members"),
+                    &admin,
+                    json!({ "customer_ids": ids }),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            id
+        }
+    };
+    let three = segment("Tiga", members.clone()).await;
+    let one = segment("Satu", vec![dewi.clone()]).await;
+
+    // Deleting the static segment of 3: one event on each member's timeline.
+    let r = app
+        .call(
+            "DELETE",
+            &format!("/api/v1/customer-segments/{three}"),
+            Some(&admin),
+            None,
+            &[],
+        )
+        .await;
+    assert!(r.status < 300, "{}", r.body);
+    for c in &members {
+        let events = timeline(&app, &admin, c).await;
+        let removed = of(&events, "segment.member_removed");
+        assert_eq!(removed.len(), 1, "{events:?}");
+        assert_eq!(removed[0]["customer_id"], c.as_str());
+        assert_eq!(removed[0]["entity_id"], three.as_str());
+        assert_eq!(removed[0]["data"]["segment_name"], "Tiga");
+        assert_eq!(removed[0]["data"]["customer_id"], c.as_str());
+        assert_eq!(removed[0]["actor"]["role"], "admin");
+    }
+    assert!(
+        of(
+            &timeline(&app, &admin, &dewi).await,
+            "segment.member_removed"
+        )
+        .is_empty()
+    );
+
+    // Turning the manual segment of 1 into a rule segment drops its member: one event.
+    let rule = json!({
+        "name": "Satu",
+        "segment_type": "auto",
+        "filter": {"all": [{"field": "email", "op": "eq", "value": "nobody@example.co.id"}]},
+    });
+    for _ in 0..2 {
+        let r = app
+            .call(
+                "PUT",
+                &format!("/api/v1/customer-segments/{one}"),
+                Some(&admin),
+                Some(rule.clone()),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    // The second save drops nothing: still one.
+    let events = timeline(&app, &admin, &dewi).await;
+    let removed = of(&events, "segment.member_removed");
+    assert_eq!(removed.len(), 1, "{events:?}");
+    assert_eq!(removed[0]["entity_id"], one.as_str());
+    assert_eq!(removed[0]["customer_id"], dewi.as_str());
+}
+
 on_both_backends!(
     orders_points_and_tiers_reach_the_timeline,
     segments_tiers_and_settings_are_audited,
+    dropped_segment_members_get_member_removed,
 );

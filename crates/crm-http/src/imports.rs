@@ -33,8 +33,11 @@ pub struct ImportResponse {
     pub kind: String,
     /// `running`, `completed` or `failed`.
     pub state: String,
-    /// Progress and outcome: `rows_read`, `created`, `updated`, `skipped`, `failed`, `last_line`
-    /// (the last line committed), `duration_ms`, `rows_per_second`, `dry_run`, `file`, and for a
+    /// Progress and outcome: `rows_read`, `created`, `updated`, `skipped`, `failed`,
+    /// `warnings` (rows imported with a warning: address columns without a street or a city,
+    /// so the customer is imported and its address is not), `warning_rows` (the first 100
+    /// warnings: `{line, field, reason}`, `field` such as `address.line1`), `last_line` (the
+    /// last line committed), `duration_ms`, `rows_per_second`, `dry_run`, `file`, and for a
     /// dry run `preview` (the first 20 rows as they would be stored).
     #[schema(value_type = Object)]
     pub progress: serde_json::Value,

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use crm_domain::analytics::rfm::RfmSegment;
 use crm_domain::event::NewEvent;
 use crm_domain::ids::SegmentId;
-use crm_domain::segment::{Segment, SegmentRepository, SegmentRule, SegmentType};
+use crm_domain::segment::{DroppedMembers, Segment, SegmentRepository, SegmentRule, SegmentType};
 use crm_domain::{CustomerId, RepositoryError, TenantId, UserId};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
@@ -31,6 +31,63 @@ impl SeaSegmentRepository {
     pub fn new(db: Database) -> Self {
         Self { db }
     }
+}
+
+/// Members whose `segment.member_removed` events are built and appended at a time.
+const DROP_CHUNK: u64 = 1_000;
+
+/// Appends, inside `txn`, the `dropped` event of every stored member of the segment `id` (in
+/// customer id order, [`DROP_CHUNK`] at a time), then deletes those members.
+async fn drop_members<C: ConnectionTrait>(
+    txn: &C,
+    backend: sea_orm::DatabaseBackend,
+    tenant: TenantId,
+    id: SegmentId,
+    dropped: &DroppedMembers,
+) -> Result<(), RepositoryError> {
+    let mut after: Option<uuid::Uuid> = None;
+    loop {
+        let mut values: Vec<sea_orm::Value> = vec![tenant.0.into(), id.0.into()];
+        let keyset = match after {
+            Some(last) => {
+                values.push(last.into());
+                " AND customer_id > $3"
+            }
+            None => "",
+        };
+        let rows = txn
+            .query_all_raw(raw(
+                backend,
+                &format!(
+                    "SELECT customer_id FROM customer_segment_members WHERE tenant_id = $1 \
+                     AND segment_id = $2{keyset} ORDER BY customer_id LIMIT {DROP_CHUNK}"
+                ),
+                values,
+            ))
+            .await
+            .map_err(map_db_err)?;
+        let members = rows
+            .iter()
+            .map(|r| r.try_get_by_index::<uuid::Uuid>(0).map(CustomerId))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(map_db_err)?;
+        let Some(last) = members.last() else {
+            break;
+        };
+        after = Some(last.0);
+        crate::events::append(txn, &dropped.events(&members)).await?;
+        if (members.len() as u64) < DROP_CHUNK {
+            break;
+        }
+    }
+    txn.execute_raw(raw(
+        backend,
+        "DELETE FROM customer_segment_members WHERE tenant_id = $1 AND segment_id = $2",
+        vec![tenant.0.into(), id.0.into()],
+    ))
+    .await
+    .map_err(map_db_err)?;
+    Ok(())
 }
 
 fn to_domain(m: seg::Model) -> Result<Segment, RepositoryError> {
@@ -88,7 +145,12 @@ impl SegmentRepository for SeaSegmentRepository {
         row.map(to_domain).transpose()
     }
 
-    async fn save(&self, s: &Segment, events: &[NewEvent]) -> Result<(), RepositoryError> {
+    async fn save(
+        &self,
+        s: &Segment,
+        events: &[NewEvent],
+        dropped: &DroppedMembers,
+    ) -> Result<(), RepositoryError> {
         let rule = match &s.rule {
             SegmentRule::Manual => json!({}),
             SegmentRule::Auto(f) => json!({"filter": f}),
@@ -98,14 +160,8 @@ impl SegmentRepository for SeaSegmentRepository {
         };
         let txn = self.db.tenant_tx(s.tenant_id).await?;
         if s.segment_type() != SegmentType::Manual {
-            // A segment that stops being manual has no members.
-            txn.execute_raw(raw(
-                self.db.backend(),
-                "DELETE FROM customer_segment_members WHERE tenant_id = $1 AND segment_id = $2",
-                vec![s.tenant_id.0.into(), s.id.0.into()],
-            ))
-            .await
-            .map_err(map_db_err)?;
+            // A segment that stops being manual has no members: each it had is removed.
+            drop_members(&txn, self.db.backend(), s.tenant_id, s.id, dropped).await?;
         }
         use seg::Column as C;
         seg::Entity::insert(seg::ActiveModel {
@@ -142,15 +198,10 @@ impl SegmentRepository for SeaSegmentRepository {
         tenant: TenantId,
         id: SegmentId,
         events: &[NewEvent],
+        dropped: &DroppedMembers,
     ) -> Result<(), RepositoryError> {
         let txn = self.db.tenant_tx(tenant).await?;
-        txn.execute_raw(raw(
-            self.db.backend(),
-            "DELETE FROM customer_segment_members WHERE tenant_id = $1 AND segment_id = $2",
-            vec![tenant.0.into(), id.0.into()],
-        ))
-        .await
-        .map_err(map_db_err)?;
+        drop_members(&txn, self.db.backend(), tenant, id, dropped).await?;
         seg::Entity::delete_by_id((tenant.0, id.0))
             .exec(&txn)
             .await

@@ -387,6 +387,7 @@ async fn segment_writes_append_one_event_per_changed_membership(backend: Backend
         .remove_members(&admin, s.id, vec![c[1], c[2]])
         .await
         .unwrap();
+    // The delete drops c[0], the member left: its `segment.member_removed`.
     app.segments.delete(&admin, s.id).await.unwrap();
     let seg = EventFilter {
         types: vec!["segment.*".into()],
@@ -398,6 +399,7 @@ async fn segment_writes_append_one_event_per_changed_membership(backend: Backend
             "segment.created",
             "segment.member_added",
             "segment.member_added",
+            "segment.member_removed",
             "segment.member_removed",
             "segment.deleted"
         ]
@@ -411,6 +413,8 @@ async fn segment_writes_append_one_event_per_changed_membership(backend: Backend
     assert_eq!(
         members,
         [
+            // The delete drops c[0], still a member.
+            ("segment.member_removed", Some(c[0])),
             ("segment.member_removed", Some(c[1])),
             ("segment.member_added", Some(c[1])),
             ("segment.member_added", Some(c[0])),

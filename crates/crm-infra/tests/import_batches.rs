@@ -80,6 +80,7 @@ fn progress(last_line: u64, created: u64) -> JobOutcome {
         duration_ms: 10,
         rows_per_second: 1.0,
         preview: None,
+        warning_rows: Vec::new(),
     })
 }
 

@@ -47,6 +47,7 @@ fn import_progress() -> JobOutcome {
         duration_ms: 350,
         rows_per_second: 2857.0,
         preview: Some(vec![json!({"line": 2, "action": "create", "name": "Budi"})]),
+        warning_rows: Vec::new(),
     })
 }
 

@@ -116,6 +116,7 @@ async fn dry_run(ctx: &Ctx, tenant: TenantId, email: &str) -> Job {
                 json!({"line": 2, "action": "create", "name": "W", "email": email}),
                 json!({"line": 3, "action": "create", "name": "S", "email": "siti@example.com"}),
             ]),
+            warning_rows: Vec::new(),
         }),
         Utc::now().trunc_subsecs(6),
     );

@@ -312,7 +312,7 @@ async fn import(
         .ok_or_else(|| anyhow::anyhow!("the import job {id} has no outcome"))?;
     let c = outcome.counts;
     println!(
-        "{} import {}: {} rows read, {} created, {} updated, {} skipped, {} failed in {:.1} s ({:?} rows/s)",
+        "{} import {}: {} rows read, {} created, {} updated, {} skipped, {} failed, {} warnings in {:.1} s ({:?} rows/s)",
         kind,
         done.state.as_str(),
         c.rows_read,
@@ -320,11 +320,26 @@ async fn import(
         c.updated,
         c.skipped,
         c.failed,
+        c.warnings,
         outcome.duration_ms as f64 / 1000.0,
         outcome.rows_per_second,
     );
     if let Some(e) = &done.error {
         println!("error: {e}");
+    }
+    for w in outcome.warning_rows.iter().take(20) {
+        println!(
+            "  warning, line {}: {}{}",
+            w.line,
+            w.field
+                .as_deref()
+                .map(|f| format!("{f}: "))
+                .unwrap_or_default(),
+            w.reason
+        );
+    }
+    if c.warnings > 0 && outcome.warning_rows.len() > 20 {
+        println!("  ... more warnings in the job's warning_rows (GET /api/v1/imports/{id})");
     }
     let errors = services
         .imports

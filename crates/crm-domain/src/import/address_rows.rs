@@ -66,6 +66,11 @@ pub(super) enum AddressChange {
     /// The default billing address, changed, to be saved if its stored version is still the
     /// one given.
     Update(Address, i64),
+    /// Nothing, with warnings: the row's address cells lack a street (`address.line1`) or a
+    /// city (`address.city`) and the customer has no default billing address to complete
+    /// them, so no address is stored; the row itself is imported (issue 12). One `required`
+    /// [`FieldError`] per missing field.
+    Incomplete(Vec<FieldError>),
 }
 
 /// Who writes, when, and the rules an address is checked by.
@@ -85,7 +90,9 @@ pub(super) struct AddressContext<'a> {
 /// Puts the row's address cells `row` over the customer's default billing address `current`
 /// (of the customer's `count` addresses), field by field, and checks the result with
 /// [`AddressInput::validate`]: an update when it differs from `current`, nothing when not, a
-/// new default billing address (id from `new_id`) when the customer has none.
+/// new default billing address (id from `new_id`) when the customer has none. A new address
+/// whose row has no street or no city (a file with a `Kota` column and no `Alamat`) is
+/// [`AddressChange::Incomplete`]: not stored, and the row warned, not rejected.
 ///
 /// # Errors
 /// The address's [`FieldError`]s named `address.<field>` (`address.city` `required`,
@@ -125,6 +132,10 @@ pub(super) fn apply_address(
             Ok(AddressChange::Update(changed, stored.version))
         }
         None => {
+            let missing = incomplete(row);
+            if !missing.is_empty() {
+                return Ok(AddressChange::Incomplete(missing));
+            }
             let (fields, _) = row.clone().validate(PREFIX, ctx.default_country)?;
             if count >= MAX_ADDRESSES_PER_CUSTOMER {
                 return Err(vec![
@@ -153,6 +164,22 @@ pub(super) fn apply_address(
             }))
         }
     }
+}
+
+/// The required fields a new address from the row's cells `row` lacks (`address.line1`,
+/// `address.city`), as `required` warnings saying the address is not stored.
+fn incomplete(row: &AddressInput) -> Vec<FieldError> {
+    [("line1", &row.line1), ("city", &row.city)]
+        .into_iter()
+        .filter(|(_, value)| value.is_none())
+        .map(|(field, _)| {
+            FieldError::new(
+                format!("{PREFIX}{field}"),
+                "required",
+                "is required for an address; the row's address columns were not stored",
+            )
+        })
+        .collect()
 }
 
 /// The customer's default billing address among `addresses`.
@@ -186,7 +213,7 @@ pub(super) fn keep_change(
     stored: bool,
 ) -> bool {
     match change {
-        None | Some(AddressChange::Unchanged) => false,
+        None | Some(AddressChange::Unchanged | AddressChange::Incomplete(_)) => false,
         Some(AddressChange::Insert(a)) => {
             addresses.push(a);
             true
@@ -342,9 +369,6 @@ mod tests {
     #[test]
     fn a_new_address_is_checked_and_named_by_its_column() {
         let by = UserId::parse("u").unwrap();
-        let only_line1 = row(&[("Alamat", "Jl. Merdeka 1")]).unwrap();
-        let e = apply_address(&only_line1, None, 0, &ctx(&by), Uuid::nil).unwrap_err();
-        assert_eq!(fields(e), [("address.city".to_owned(), "required")]);
         let bad_country = row(&[("Alamat", "a"), ("Kota", "b"), ("address.country", "XX")]);
         let e = apply_address(&bad_country.unwrap(), None, 0, &ctx(&by), Uuid::nil).unwrap_err();
         assert_eq!(
@@ -371,6 +395,55 @@ mod tests {
         assert_eq!(a.fields.country.as_str(), "ID");
         assert_eq!(a.id, AddressId(Uuid::from_u128(9)));
         assert_eq!(a.version, 1);
+    }
+
+    #[test]
+    fn a_new_address_without_street_or_city_is_incomplete_not_an_error() {
+        let by = UserId::parse("u").unwrap();
+        let warned = |cells: &[(&str, &str)]| {
+            let input = row(cells).unwrap();
+            match apply_address(&input, None, 0, &ctx(&by), Uuid::nil) {
+                Ok(AddressChange::Incomplete(w)) => fields(w),
+                other => panic!("incomplete: {other:?}"),
+            }
+        };
+        // Issue 12: a city column and no street.
+        assert_eq!(
+            warned(&[("Kota", "Jakarta")]),
+            [("address.line1".to_owned(), "required")]
+        );
+        assert_eq!(
+            warned(&[("Alamat", "Jl. Merdeka 1")]),
+            [("address.city".to_owned(), "required")]
+        );
+        assert_eq!(
+            warned(&[("Kode Pos", "40111")]),
+            [
+                ("address.line1".to_owned(), "required"),
+                ("address.city".to_owned(), "required"),
+            ]
+        );
+        // Even at the address limit, or with a bad country: nothing of it is stored.
+        let input = row(&[("Kota", "Jakarta"), ("address.country", "XX")]).unwrap();
+        let change = apply_address(
+            &input,
+            None,
+            MAX_ADDRESSES_PER_CUSTOMER,
+            &ctx(&by),
+            Uuid::nil,
+        );
+        assert!(
+            matches!(change, Ok(AddressChange::Incomplete(_))),
+            "{change:?}"
+        );
+        // Nothing is kept.
+        let mut list = Vec::new();
+        assert!(!keep_change(
+            &mut list,
+            Some(AddressChange::Incomplete(Vec::new())),
+            true
+        ));
+        assert!(list.is_empty());
     }
 
     #[test]

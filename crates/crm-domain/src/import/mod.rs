@@ -75,4 +75,5 @@ pub use ports::{MockImportFiles, MockImportRepository};
 pub use rows::{CustomerKey, OrderRow, RowError, customer_row, derived_order_ref, order_row};
 pub use service::{
     AcceptImportError, AcceptedImport, IMPORT_BATCH, ImportRequest, ImportService, PREVIEW_ROWS,
+    WARNING_ROWS,
 };

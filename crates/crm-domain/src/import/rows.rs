@@ -8,7 +8,7 @@ use std::str::FromStr;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::cells::{
@@ -25,7 +25,7 @@ use crate::error::FieldError;
 use crate::order::{OrderInput, OrderStatus};
 
 /// One row that could not be imported, as reported to the user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowError {
     /// Line of the file (1-based; the header is line 1); for a CSV record spanning lines, the
     /// line it starts on.

@@ -71,6 +71,8 @@ use crate::tenant::{TenantRepository, load};
 pub const IMPORT_BATCH: usize = 1_000;
 /// Rows kept in a dry run's preview.
 pub const PREVIEW_ROWS: usize = 20;
+/// Warnings kept on an import's outcome (`warning_rows`); `warnings` counts every warned row.
+pub const WARNING_ROWS: usize = 100;
 
 /// An import: its options and the file it reads.
 #[derive(Debug, Clone)]
@@ -156,6 +158,8 @@ struct Progress {
     counts: ImportCounts,
     last_line: u64,
     preview: Vec<Value>,
+    /// The first [`WARNING_ROWS`] warnings.
+    warnings: Vec<RowError>,
     started: Instant,
 }
 
@@ -166,7 +170,23 @@ impl Progress {
             counts: ImportCounts::default(),
             last_line: 1,
             preview: Vec::new(),
+            warnings: Vec::new(),
             started: Instant::now(),
+        }
+    }
+
+    /// Counts the row at `line` as warned when its address change is
+    /// [`AddressChange::Incomplete`] (imported without its address), keeping the first
+    /// [`WARNING_ROWS`] warnings.
+    fn warn(&mut self, line: u64, change: Option<&AddressChange>) {
+        if let Some(AddressChange::Incomplete(fields)) = change {
+            self.counts.warnings += 1;
+            let room = WARNING_ROWS.saturating_sub(self.warnings.len());
+            self.warnings.extend(
+                RowError::from_field_errors(line, fields.clone())
+                    .into_iter()
+                    .take(room),
+            );
         }
     }
 }
@@ -257,10 +277,11 @@ type ValidRow = (
     Option<ContactInput>,
 );
 
-/// What became of an update row under the lock.
+/// What became of an update row under the lock; an updated or skipped row's line and
+/// warnings when its address was not stored ([`AddressChange::Incomplete`]).
 enum Applied {
-    Updated,
-    Skipped,
+    Updated(Option<(u64, Vec<crate::error::FieldError>)>),
+    Skipped(Option<(u64, Vec<crate::error::FieldError>)>),
     Failed(Vec<RowError>),
 }
 
@@ -444,6 +465,7 @@ impl ImportService {
                 0.0
             },
             preview: req.options.dry_run.then(|| p.preview.clone()),
+            warning_rows: p.warnings.clone(),
         })
     }
 
@@ -732,7 +754,7 @@ impl ImportService {
         let mut errors = Vec::new();
         loop {
             // The progress as last committed: where a failed batch leaves it.
-            let committed = (p.counts, p.last_line);
+            let committed = (p.counts, p.last_line, p.warnings.len());
             let rows = Self::read_batch(source, p, &mut errors).await;
             if rows.is_empty() {
                 break;
@@ -808,6 +830,7 @@ impl ImportService {
                             .transpose();
                         match both(change, cchange) {
                             Ok((change, cchange)) => {
+                                p.warn(line, change.as_ref());
                                 if let Some(AddressChange::Insert(a)) = change {
                                     shown_address = Some(a.clone());
                                     new.addresses.push(a);
@@ -866,6 +889,7 @@ impl ImportService {
                                 .transpose();
                             match both(both(merged, change), cchange) {
                                 Ok(((merged, change), cchange)) => {
+                                    p.warn(line, change.as_ref());
                                     // Not stored yet: it is still its first version.
                                     let moved = keep_change(&mut n.addresses, change, false);
                                     let moved_contact =
@@ -952,6 +976,7 @@ impl ImportService {
                                         .transpose();
                                     match both(both(merged, change), cchange) {
                                         Ok(((merged, change), cchange)) => {
+                                            p.warn(line, change.as_ref());
                                             let moved = keep_change(&mut list, change, true);
                                             let moved_contact =
                                                 keep_contact(&mut people, cchange, true);
@@ -1003,7 +1028,8 @@ impl ImportService {
             };
             if let Err(e) = written {
                 // Nothing of the batch is stored: the progress stays where it was.
-                (p.counts, p.last_line) = committed;
+                (p.counts, p.last_line) = (committed.0, committed.1);
+                p.warnings.truncate(committed.2);
                 return Err(e);
             }
             // Written rows are found by the next batches' lookups: only a dry run needs to
@@ -1205,6 +1231,10 @@ impl ImportService {
                 .transpose();
             applied.push(match both(both(merged, change), cchange) {
                 Ok(((merged, change), cchange)) => {
+                    let warned = match &change {
+                        Some(AddressChange::Incomplete(fields)) => Some((u.line, fields.clone())),
+                        _ => None,
+                    };
                     match &change {
                         Some(AddressChange::Insert(a)) => {
                             b.insert_address(a).await?;
@@ -1239,10 +1269,10 @@ impl ImportService {
                             c.updated_at = now;
                             c.updated_by = Some(actor.user_id.clone());
                             changed.push(c.id);
-                            Applied::Updated
+                            Applied::Updated(warned)
                         }
-                        None if moved => Applied::Updated,
-                        None => Applied::Skipped,
+                        None if moved => Applied::Updated(warned),
+                        None => Applied::Skipped(warned),
                     }
                 }
                 Err(e) => Applied::Failed(RowError::from_field_errors(u.line, e)),
@@ -1268,13 +1298,26 @@ impl ImportService {
     fn tally(p: &mut Progress, errors: &mut Vec<RowError>, applied: Vec<Applied>) {
         for a in applied {
             match a {
-                Applied::Updated => p.counts.updated += 1,
-                Applied::Skipped => p.counts.skipped += 1,
+                Applied::Updated(warned) => {
+                    p.counts.updated += 1;
+                    Self::tally_warning(p, warned);
+                }
+                Applied::Skipped(warned) => {
+                    p.counts.skipped += 1;
+                    Self::tally_warning(p, warned);
+                }
                 Applied::Failed(e) => {
                     p.counts.failed += 1;
                     errors.extend(e);
                 }
             }
+        }
+    }
+
+    /// Counts the warning of an applied update row, if it has one.
+    fn tally_warning(p: &mut Progress, warned: Option<(u64, Vec<crate::error::FieldError>)>) {
+        if let Some((line, fields)) = warned {
+            p.warn(line, Some(&AddressChange::Incomplete(fields)));
         }
     }
 

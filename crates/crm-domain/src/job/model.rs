@@ -105,6 +105,11 @@ pub struct ImportCounts {
     pub skipped: u64,
     /// Rows rejected (see the job's errors).
     pub failed: u64,
+    /// Rows imported with a warning (a customer's address columns without a street or a city:
+    /// the customer is imported, its address is not); the first ones are the outcome's
+    /// `warning_rows`. `0` in the progress an older version recorded.
+    #[serde(default)]
+    pub warnings: u64,
 }
 
 /// Progress of an import, recorded after each batch, and its outcome.
@@ -125,6 +130,10 @@ pub struct ImportOutcome {
     pub rows_per_second: f64,
     /// For a dry run, the first rows as they would be stored; `None` otherwise.
     pub preview: Option<Vec<Value>>,
+    /// The first 100 warnings ([`crate::import::WARNING_ROWS`]) of the rows counted in
+    /// `warnings`, one per field (`address.line1`), in file order.
+    #[serde(default)]
+    pub warning_rows: Vec<crate::import::RowError>,
 }
 
 /// The outcome (or progress) a job records, by kind.

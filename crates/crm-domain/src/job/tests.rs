@@ -34,11 +34,13 @@ fn import_outcome(dry_run: bool) -> ImportOutcome {
             updated: 1,
             skipped: 1,
             failed: 2,
+            warnings: 0,
         },
         last_line: 9,
         duration_ms: 120,
         rows_per_second: 58.0,
         preview: dry_run.then(|| vec![json!({"line": 2, "action": "create"})]),
+        warning_rows: Vec::new(),
     }
 }
 
@@ -85,16 +87,26 @@ fn an_import_outcome_has_the_json_the_api_always_showed() {
             "updated": 1,
             "skipped": 1,
             "failed": 2,
+            "warnings": 0,
             "last_line": 9,
             "duration_ms": 120,
             "rows_per_second": 58.0,
             "preview": null,
+            "warning_rows": [],
         })
     );
     // Byte for byte, as the API and storage write it (rows_per_second stays a float).
     assert_eq!(
         value.to_string(),
-        r#"{"created":3,"dry_run":false,"duration_ms":120,"failed":2,"file":"pelanggan.csv","kind":"customers","last_line":9,"preview":null,"rows_per_second":58.0,"rows_read":7,"skipped":1,"updated":1}"#
+        r#"{"created":3,"dry_run":false,"duration_ms":120,"failed":2,"file":"pelanggan.csv","kind":"customers","last_line":9,"preview":null,"rows_per_second":58.0,"rows_read":7,"skipped":1,"updated":1,"warning_rows":[],"warnings":0}"#
+    );
+    // The progress an older version stored, without warnings, still reads.
+    let old = json!({"created":3,"dry_run":false,"duration_ms":120,"failed":2,
+        "file":"pelanggan.csv","last_line":9,"preview":null,"rows_per_second":58.0,
+        "rows_read":7,"skipped":1,"updated":1});
+    assert_eq!(
+        JobOutcome::from_json(JobKind::ImportCustomers, old).unwrap(),
+        JobOutcome::Import(import_outcome(false))
     );
     let dry = JobOutcome::Import(import_outcome(true)).to_json(JobKind::ImportOrders);
     assert_eq!(dry["kind"], "orders");

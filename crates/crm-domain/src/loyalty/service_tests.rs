@@ -654,3 +654,30 @@ async fn tier_writes_hand_their_event_to_the_same_repository_call() {
             .all(|e| e.actor.sub == "user-1" && e.occurred_at == now())
     );
 }
+
+/// `points.expired` has a name but no writer yet (the domain has no expiry): an expiry entry,
+/// when one is written, gets the event every points movement gets.
+#[test]
+fn an_expiry_entry_has_the_points_expired_event_with_its_numbers() {
+    let at = chrono::Utc::now();
+    let entry = LedgerEntry {
+        id: crate::ids::LedgerEntryId(Uuid::from_u128(7)),
+        tenant_id: TenantId(Uuid::from_u128(1)),
+        customer_id: CustomerId(Uuid::from_u128(2)),
+        kind: LedgerKind::Expiry,
+        points: -40,
+        reason: "expired".into(),
+        order_id: None,
+        actor: None,
+        created_at: at,
+    };
+    let e = super::events::points_event(&crate::testing::actor("admin"), &entry, 60);
+    assert_eq!(e.event_type, "points.expired");
+    assert_eq!(e.customer_id, Some(entry.customer_id));
+    assert_eq!(e.entity_id, entry.id.0);
+    assert_eq!(
+        e.data,
+        json!({"entry_id": entry.id.0, "kind": "expiry", "points": -40, "balance_after": 60,
+               "reason": "expired", "order_id": null})
+    );
+}

@@ -88,6 +88,7 @@ fn dry_run() -> Job {
                 json!({"line": 2, "action": "update", "email": "wibi@example.com"}),
                 json!({"line": 3, "action": "create", "email": "siti@example.com"}),
             ]),
+            warning_rows: Vec::new(),
         }),
         now(),
     );

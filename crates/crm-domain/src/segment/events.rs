@@ -6,6 +6,11 @@
 //! | `segment.created` / `segment.deleted` | no | `segment_id`, `name`, `type`, `description` |
 //! | `segment.updated` | no | as above; changes of `name`, `description`, `type`, `rule` |
 //! | `segment.member_added` / `segment.member_removed` | the member | `segment_id`, `segment_name`, `customer_id` (one event per customer whose membership changed) |
+//!
+//! A manual segment's stored members are dropped when it is deleted or stops being manual: each
+//! gets its `segment.member_removed` ([`DroppedMembers`]), appended by the repository, which
+//! alone knows the members inside the write's transaction. The members of `auto` and `rfm`
+//! segments are computed by their rule on every read, not stored, and get no membership events.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -56,6 +61,40 @@ pub fn segment_updated_event(
     at: DateTime<Utc>,
 ) -> NewEvent {
     segment_event(actor, "updated", new, at).changes(field_changes(&fields(old), &fields(new), &[]))
+}
+
+/// Who drops a segment's stored members, and when: builds the `segment.member_removed` event
+/// of each member a segment's delete or type change drops (see
+/// [`SegmentRepository::save`](super::SegmentRepository::save) and
+/// [`SegmentRepository::delete`](super::SegmentRepository::delete)).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DroppedMembers {
+    actor: Actor,
+    segment: Segment,
+    at: DateTime<Utc>,
+}
+
+impl DroppedMembers {
+    /// The members of `segment` dropped by `actor` at `at` (the segment as it was, its name
+    /// being the one its members knew).
+    pub fn new(actor: &Actor, segment: &Segment, at: DateTime<Utc>) -> Self {
+        Self {
+            actor: actor.clone(),
+            segment: segment.clone(),
+            at,
+        }
+    }
+
+    /// One `segment.member_removed` per customer of `members`, in the order given.
+    pub fn events(&self, members: &[CustomerId]) -> Vec<NewEvent> {
+        member_events(
+            &self.actor,
+            "member_removed",
+            &self.segment,
+            members,
+            self.at,
+        )
+    }
 }
 
 /// One `segment.member_added` / `segment.member_removed` (`verb`) per customer of `customers`,

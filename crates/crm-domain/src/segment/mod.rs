@@ -23,6 +23,7 @@ mod service;
 #[cfg(test)]
 mod service_tests;
 
+pub use events::DroppedMembers;
 pub use model::{MAX_MEMBER_CHANGE, Segment, SegmentInput, SegmentRule, SegmentType};
 #[cfg(any(test, feature = "mock"))]
 pub use ports::MockSegmentRepository;

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use super::events::DroppedMembers;
 use super::model::Segment;
 use crate::error::RepositoryError;
 use crate::event::NewEvent;
@@ -24,15 +25,25 @@ pub trait SegmentRepository: Send + Sync {
         id: SegmentId,
     ) -> Result<Option<Segment>, RepositoryError>;
     /// Inserts or replaces a segment and appends `events` (its `segment.created` or
-    /// `segment.updated`), in one transaction.
-    async fn save(&self, segment: &Segment, events: &[NewEvent]) -> Result<(), RepositoryError>;
-    /// Deletes a segment and its members and appends `events` (its `segment.deleted`), in one
-    /// transaction.
+    /// `segment.updated`), in one transaction. A segment that is not manual has no stored
+    /// members: those it had (it was manual) are deleted, and for each the `dropped` event
+    /// ([`DroppedMembers::events`]) is appended in the same transaction, 1,000 members at a
+    /// time.
+    async fn save(
+        &self,
+        segment: &Segment,
+        events: &[NewEvent],
+        dropped: &DroppedMembers,
+    ) -> Result<(), RepositoryError>;
+    /// Deletes a segment and its members and appends `events` (its `segment.deleted`) and,
+    /// for each member, its `dropped` event ([`DroppedMembers::events`], 1,000 members at a
+    /// time), in one transaction.
     async fn delete(
         &self,
         tenant: TenantId,
         id: SegmentId,
         events: &[NewEvent],
+        dropped: &DroppedMembers,
     ) -> Result<(), RepositoryError>;
     /// Adds live customers of the tenant to a manual segment (already members are kept), in one
     /// transaction; returns the ids that are not live customers of the tenant (nothing is

@@ -162,12 +162,13 @@ impl SegmentService {
             updated_at: now,
         };
         let event = super::events::segment_event(actor, "created", &s, now);
-        self.repo.save(&s, &[event]).await?;
+        let dropped = super::events::DroppedMembers::new(actor, &s, now);
+        self.repo.save(&s, &[event], &dropped).await?;
         self.totals(&self.visibility(actor).await?, s).await
     }
 
     /// Replaces a segment's name, description and rule. Changing a manual segment's type drops
-    /// its members.
+    /// its members, each with its `segment.member_removed` event.
     ///
     /// # Errors
     /// As [`SegmentService::create`]; [`DomainError::NotFound`].
@@ -190,11 +191,13 @@ impl SegmentService {
             ..old.clone()
         };
         let event = super::events::segment_updated_event(actor, &old, &s, now);
-        self.repo.save(&s, &[event]).await?;
+        let dropped = super::events::DroppedMembers::new(actor, &old, now);
+        self.repo.save(&s, &[event], &dropped).await?;
         self.totals(&self.visibility(actor).await?, s).await
     }
 
-    /// Deletes a segment (members of a manual one go with it; customers stay).
+    /// Deletes a segment (members of a manual one go with it, each with its
+    /// `segment.member_removed` event; customers stay).
     ///
     /// # Errors
     /// [`DomainError::NotFound`].
@@ -202,8 +205,13 @@ impl SegmentService {
     pub async fn delete(&self, actor: &Actor, id: SegmentId) -> Result<(), DomainError> {
         actor.require(Permission::CustomersManage)?;
         let s = self.load(actor, id).await?;
-        let event = super::events::segment_event(actor, "deleted", &s, self.clock.now());
-        Ok(self.repo.delete(actor.tenant_id, id, &[event]).await?)
+        let now = self.clock.now();
+        let event = super::events::segment_event(actor, "deleted", &s, now);
+        let dropped = super::events::DroppedMembers::new(actor, &s, now);
+        Ok(self
+            .repo
+            .delete(actor.tenant_id, id, &[event], &dropped)
+            .await?)
     }
 
     fn check_change(segment: &Segment, ids: &[CustomerId]) -> Result<(), DomainError> {

@@ -152,7 +152,7 @@ async fn changing_segments_needs_the_manage_permission() {
 async fn create_stores_the_segment_in_the_callers_tenant_and_returns_its_size() {
     let mut repo = MockSegmentRepository::new();
     repo.expect_save()
-        .withf(|s, _| {
+        .withf(|s, _, _| {
             s.id == SegmentId(NEW_ID)
                 && s.tenant_id == TENANT
                 && s.name == "Big spenders"
@@ -161,7 +161,7 @@ async fn create_stores_the_segment_in_the_callers_tenant_and_returns_its_size() 
                 && s.created_at == now()
         })
         .times(1)
-        .returning(|_, _| Ok(()));
+        .returning(|_, _, _| Ok(()));
     let created = service(repo, sized(3, 4_500_000))
         .create(
             &actor("admin"),
@@ -281,9 +281,11 @@ async fn a_rule_of_another_type_is_not_allowed() {
 async fn repeated_rfm_segment_names_are_stored_once() {
     let mut repo = MockSegmentRepository::new();
     repo.expect_save()
-        .withf(|s, _| s.rule == SegmentRule::Rfm(vec![RfmSegment::Champions, RfmSegment::AtRisk]))
+        .withf(|s, _, _| {
+            s.rule == SegmentRule::Rfm(vec![RfmSegment::Champions, RfmSegment::AtRisk])
+        })
         .times(1)
-        .returning(|_, _| Ok(()));
+        .returning(|_, _, _| Ok(()));
     service(repo, sized(0, 0))
         .create(
             &actor("admin"),
@@ -303,7 +305,7 @@ async fn repeated_rfm_segment_names_are_stored_once() {
 #[tokio::test]
 async fn a_taken_name_is_a_conflict_on_name() {
     let mut repo = MockSegmentRepository::new();
-    repo.expect_save().returning(|_, _| {
+    repo.expect_save().returning(|_, _, _| {
         Err(RepositoryError::Conflict {
             field: "name".into(),
         })
@@ -352,7 +354,7 @@ async fn replace_changes_name_and_rule_and_keeps_identity_and_creation() {
     let mut repo = holding(SegmentRule::Manual);
     let old = segment(TENANT, SegmentRule::Manual);
     repo.expect_save()
-        .withf(move |s, _| {
+        .withf(move |s, _, _| {
             s.id == SEGMENT
                 && s.tenant_id == TENANT
                 && s.name == "Big spenders"
@@ -362,7 +364,7 @@ async fn replace_changes_name_and_rule_and_keeps_identity_and_creation() {
                 && s.updated_at == now()
         })
         .times(1)
-        .returning(|_, _| Ok(()));
+        .returning(|_, _, _| Ok(()));
     let replaced = service(repo, sized(2, 0))
         .replace(
             &actor("admin"),
@@ -381,9 +383,9 @@ async fn replace_changes_name_and_rule_and_keeps_identity_and_creation() {
 async fn delete_removes_the_callers_segment() {
     let mut repo = holding(SegmentRule::Manual);
     repo.expect_delete()
-        .withf(|t, id, _| *t == TENANT && *id == SEGMENT)
+        .withf(|t, id, _, _| *t == TENANT && *id == SEGMENT)
         .times(1)
-        .returning(|_, _, _| Ok(()));
+        .returning(|_, _, _, _| Ok(()));
     service(repo, MockCustomerRepository::new())
         .delete(&actor("admin"), SEGMENT)
         .await
@@ -699,11 +701,11 @@ async fn segment_writes_hand_their_definition_event_to_the_same_repository_call(
     let mut repo = holding(SegmentRule::Manual);
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let (a, b) = (seen.clone(), seen.clone());
-    repo.expect_save().times(2).returning(move |_, e| {
+    repo.expect_save().times(2).returning(move |_, e, _| {
         a.lock().unwrap().extend_from_slice(e);
         Ok(())
     });
-    repo.expect_delete().times(1).returning(move |_, _, e| {
+    repo.expect_delete().times(1).returning(move |_, _, e, _| {
         b.lock().unwrap().extend_from_slice(e);
         Ok(())
     });
@@ -733,4 +735,48 @@ async fn segment_writes_hand_their_definition_event_to_the_same_repository_call(
     assert_eq!(events[1].changes["type"], [json!("manual"), json!("rfm")]);
     assert!(events[1].changes.contains_key("rule"));
     assert_eq!(events[2].data["name"], "Regulars");
+}
+
+#[tokio::test]
+async fn a_delete_or_type_change_hands_the_member_removed_events_of_the_old_segment() {
+    let mut repo = holding(SegmentRule::Manual);
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (a, b) = (seen.clone(), seen.clone());
+    repo.expect_save().times(1).returning(move |_, _, d| {
+        a.lock().unwrap().push(d.clone());
+        Ok(())
+    });
+    repo.expect_delete().times(1).returning(move |_, _, _, d| {
+        b.lock().unwrap().push(d.clone());
+        Ok(())
+    });
+    let s = service(repo, sized(0, 0));
+    let admin = actor("admin");
+    let rfm = SegmentInput {
+        rfm_segments: Some(vec!["champions".into()]),
+        name: Some("Renamed".into()),
+        ..input("rfm")
+    };
+    s.replace(&admin, SEGMENT, rfm).await.unwrap();
+    s.delete(&admin, SEGMENT).await.unwrap();
+    let dropped = seen.lock().unwrap();
+    assert_eq!(dropped.len(), 2);
+    let members = ids(2);
+    for d in dropped.iter() {
+        let events = d.events(&members);
+        let shape: Vec<_> = events
+            .iter()
+            .map(|e| (e.event_type.as_str(), e.entity_id, e.customer_id))
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                ("segment.member_removed", SEGMENT.0, Some(members[0])),
+                ("segment.member_removed", SEGMENT.0, Some(members[1])),
+            ]
+        );
+        // The name the members knew: the segment's before the change.
+        assert_eq!(events[0].data["segment_name"], "Regulars");
+        assert_eq!(events[1].data["customer_id"], json!(members[1].0));
+    }
 }
