@@ -317,6 +317,7 @@ async fn another_tenant_sees_nothing(backend: Backend) {
         updated_at: Utc::now(),
         expected_version: 1,
         events: vec![],
+        members: Default::default(),
     };
     assert_eq!(
         c.repo.update_profile(update).await.unwrap_err(),
@@ -424,6 +425,7 @@ async fn updates_are_conditional_on_the_version(backend: Backend) {
         updated_at: Utc::now().trunc_subsecs(6),
         expected_version: v,
         events: vec![],
+        members: Default::default(),
     };
     let b = c.repo.update_profile(update(1)).await.unwrap();
     assert_eq!(
@@ -470,6 +472,7 @@ async fn soft_delete_frees_unique_keys_and_restore_rechecks_them(backend: Backen
         updated_at: now,
         expected_version: 1,
         events: vec![],
+        members: Default::default(),
     };
     let deleted = c.repo.set_deleted(del).await.unwrap();
     assert_eq!(deleted.deleted_at, Some(now));

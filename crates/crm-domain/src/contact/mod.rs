@@ -26,4 +26,4 @@ pub use model::{
 pub use ports::{ContactPatch, ContactRepository, ContactTransaction};
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{MockContactPatch, MockContactRepository, MockContactTransaction};
-pub use service::{ContactService, nested_contacts};
+pub use service::{ContactChanges, ContactService, nested_contacts, replace_contacts};
