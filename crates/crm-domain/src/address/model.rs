@@ -891,6 +891,87 @@ mod tests {
     }
 
     #[test]
+    fn a_replaced_set_keeps_the_marked_else_the_previous_else_the_first_default() {
+        let tenant = TenantId(Uuid::from_u128(1));
+        let customer = CustomerId(Uuid::from_u128(2));
+        let mut n = 100u128;
+        let mut ids = || {
+            n += 1;
+            Uuid::from_u128(n)
+        };
+        let now = chrono::Utc::now();
+        let stored = new_addresses(
+            vec![valid(), valid(), valid()],
+            id(),
+            tenant,
+            customer,
+            None,
+            now,
+            &mut ids,
+        )
+        .unwrap();
+        let (a, b, c) = (stored[0].id, stored[1].id, stored[2].id);
+        let replace = |elements: Vec<(Option<AddressId>, AddressInput)>,
+                       ids: &mut dyn FnMut() -> Uuid| {
+            replace_addresses(&stored, elements, id(), tenant, customer, None, now, ids)
+        };
+        // The previous default (a) is listed: it stays; b is unchanged; c is removed.
+        let kept = replace(
+            vec![(Some(b), valid()), (Some(a), valid()), (None, valid())],
+            &mut ids,
+        )
+        .unwrap();
+        assert!(kept.updated.is_empty(), "nothing changed on a and b");
+        assert_eq!(kept.removed.iter().map(|x| x.id).collect::<Vec<_>>(), [c]);
+        assert_eq!(kept.added.len(), 1);
+        assert!(!kept.added[0].is_default);
+        // A marked element wins; the previous default is unset.
+        let marked = replace(
+            vec![
+                (Some(a), valid()),
+                (
+                    None,
+                    AddressInput {
+                        is_default: Some(true),
+                        ..valid()
+                    },
+                ),
+            ],
+            &mut ids,
+        )
+        .unwrap();
+        assert_eq!(marked.updated.len(), 1);
+        assert!(!marked.updated[0].1.is_default);
+        assert_eq!(marked.updated[0].1.version, 2);
+        assert!(marked.added[0].is_default);
+        // The previous default left out: the first of the type.
+        let first = replace(vec![(Some(c), valid()), (Some(b), valid())], &mut ids).unwrap();
+        assert_eq!(first.updated.len(), 1);
+        assert_eq!(first.updated[0].1.id, c);
+        assert!(first.updated[0].1.is_default);
+        // Foreign and repeated ids are named by the element's path.
+        let bad = replace(
+            vec![
+                (Some(AddressId(Uuid::from_u128(9))), valid()),
+                (Some(a), valid()),
+                (Some(a), valid()),
+            ],
+            &mut ids,
+        )
+        .unwrap_err();
+        let fields: Vec<(String, &str)> = bad.into_iter().map(|e| (e.field, e.code)).collect();
+        assert_eq!(
+            fields,
+            [
+                ("addresses[0].id".to_owned(), "unknown_address"),
+                ("addresses[2].id".to_owned(), "duplicate"),
+            ]
+        );
+        // An empty set removes every address.
+        assert_eq!(replace(vec![], &mut ids).unwrap().removed.len(), 3);
+    }
+
+    #[test]
     fn haversine_jakarta_bandung_is_about_116_km() {
         let jakarta = GeoPoint::new(-6.2088, 106.8456).unwrap();
         let bandung = GeoPoint::new(-6.9175, 107.6191).unwrap();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::input::ContactInput;
-use super::model::{Contact, ContactSummary, MAX_CONTACTS};
+use super::model::{Contact, ContactChanges, ContactSummary, MAX_CONTACTS};
 use super::ports::{ContactPatch, ContactRepository, ContactTransaction};
 use crate::access::{Actor, Permission, Visibility};
 use crate::customer::{Customer, CustomerErased, CustomerRepository, load_visible};
@@ -345,25 +345,6 @@ pub fn nested_contacts(
         ids,
     )
     .map(|changes| changes.added)
-}
-
-/// The writes that turn a customer's stored contacts into the set a request lists
-/// ([`replace_contacts`]): unchanged contacts appear in none of them.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ContactChanges {
-    /// New contacts, in the request's order.
-    pub added: Vec<Contact>,
-    /// Stored contacts that change, `(before, after)`; `after.version` is `before.version + 1`.
-    pub updated: Vec<(Contact, Contact)>,
-    /// Stored contacts the request no longer lists, as they were.
-    pub removed: Vec<Contact>,
-}
-
-impl ContactChanges {
-    /// True when nothing is written.
-    pub fn is_empty(&self) -> bool {
-        self.added.is_empty() && self.updated.is_empty() && self.removed.is_empty()
-    }
 }
 
 /// The full new set of a customer's contacts (the `contacts` of `PUT /customers/{id}`)
