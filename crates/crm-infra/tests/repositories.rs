@@ -472,7 +472,6 @@ async fn soft_delete_frees_unique_keys_and_restore_rechecks_them(backend: Backen
         updated_at: now,
         expected_version: 1,
         events: vec![],
-        members: Default::default(),
     };
     let deleted = c.repo.set_deleted(del).await.unwrap();
     assert_eq!(deleted.deleted_at, Some(now));

@@ -244,6 +244,9 @@ struct NestedAddresses {
     addresses: Vec<crate::addresses::AddressWrite>,
 }
 
+/// The elements of a nested member, each with the `id` it carried.
+type Elements<T> = Vec<(Option<Uuid>, T)>;
+
 /// Takes `member` out of `body`: `None` when absent or `null`, else its elements read by
 /// `read` (which sees `{member: [...]}`, so errors name `member[i].field`), each with the
 /// `id` it carried when `with_ids` (an `id` without `with_ids` is an unknown field).
@@ -252,7 +255,7 @@ fn take_member<T>(
     member: &str,
     with_ids: bool,
     read: impl FnOnce(serde_json::Value) -> Result<Vec<T>, ApiError>,
-) -> Result<Option<Vec<(Option<Uuid>, T)>>, ApiError> {
+) -> Result<Option<Elements<T>>, ApiError> {
     let list = match body.as_object_mut().and_then(|o| o.remove(member)) {
         None | Some(serde_json::Value::Null) => return Ok(None),
         Some(list) => list,
@@ -293,7 +296,7 @@ fn take_member<T>(
 }
 
 /// The elements of a member [`take_member`] read without ids (a create's).
-fn without_ids<T>(list: Option<Vec<(Option<Uuid>, T)>>) -> Vec<T> {
+fn without_ids<T>(list: Option<Elements<T>>) -> Vec<T> {
     list.unwrap_or_default()
         .into_iter()
         .map(|(_, e)| e)

@@ -339,6 +339,7 @@ struct Target {
 
 /// Runs a conditional `UPDATE ... WHERE tenant_id AND id AND version = expected`, then reads the
 /// row back, all in one transaction. No row updated means another version (or no row).
+#[allow(clippy::too_many_arguments)]
 async fn conditional_update(
     txn: DatabaseTransaction,
     Target {
