@@ -998,24 +998,13 @@ async fn nested_create_is_whole_or_nothing(backend: DbBackend) {
     );
     assert_eq!(all[1]["is_default"], false);
 
-    // PUT and PATCH do not take addresses.
+    // PATCH does not take addresses (PUT replaces them: `put_replaces_addresses_and_contacts`).
     let r = app
         .call(
             "PATCH",
             &format!("/api/v1/customers/{c}"),
             Some(&token),
             Some(json!({"addresses": []})),
-            &[],
-        )
-        .await;
-    r.assert_problem(422);
-    assert_eq!(r.error_field(), Some("addresses"));
-    let r = app
-        .call(
-            "PUT",
-            &format!("/api/v1/customers/{c}"),
-            Some(&token),
-            Some(body("1")),
             &[],
         )
         .await;
@@ -1203,4 +1192,345 @@ on_both_backends!(
     concurrent_make_default_leaves_exactly_one,
     at_most_50_addresses,
     other_tenants_and_deleted_customers_have_none,
+    put_replaces_addresses_and_contacts,
+    put_with_a_bad_element_writes_nothing,
+    address_and_contact_writes_change_the_customer_etag,
 );
+
+fn contacts_path(customer: &str) -> String {
+    format!("/api/v1/customers/{customer}/contacts")
+}
+
+async fn put(app: &TestApp, token: &str, id: &str, body: Value, etag: Option<&str>) -> Reply {
+    let headers: Vec<(&str, &str)> = etag.map(|e| ("If-Match", e)).into_iter().collect();
+    app.call(
+        "PUT",
+        &format!("/api/v1/customers/{id}"),
+        Some(token),
+        Some(body),
+        &headers,
+    )
+    .await
+}
+
+async fn etag_of(app: &TestApp, token: &str, id: &str) -> String {
+    let r = app.get(&format!("/api/v1/customers/{id}"), token).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.header("etag").unwrap().to_owned()
+}
+
+async fn contacts_of(app: &TestApp, token: &str, id: &str) -> Vec<Value> {
+    let r = app.get(&contacts_path(id), token).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["data"].as_array().unwrap().clone()
+}
+
+/// A customer with two addresses (billing default, shipping default) and two contacts (Sari
+/// primary, Dewi): `(id, [billing, shipping], [sari, dewi])`.
+async fn b2b(app: &TestApp, token: &str) -> (String, Vec<String>, Vec<String>) {
+    let r = app
+        .post(
+            "/api/v1/customers",
+            token,
+            json!({
+                "name": "PT Maju", "customer_type": "business", "company": "PT Maju",
+                "email": "finance@maju.co.id",
+                "addresses": [
+                    billing("Jl. Sudirman 1"),
+                    {"type": "shipping", "line1": "Gudang Cikarang", "city": "Bekasi"},
+                ],
+                "contacts": [
+                    {"name": "Sari", "email": "sari@maju.co.id"},
+                    {"name": "Dewi", "email": "dewi@maju.co.id"},
+                ],
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let ids = |v: Vec<Value>| -> Vec<String> {
+        v.iter()
+            .map(|x| x["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let addresses = ids(list(app, token, &id).await);
+    let contacts = ids(contacts_of(app, token, &id).await);
+    (id, addresses, contacts)
+}
+
+/// `PUT /customers/{id}` with `addresses` and `contacts`: elements with `id` update, elements
+/// without create, stored ones not listed are deleted; defaults and the primary follow the
+/// marks; each write has its event; the response carries the new defaults and primary.
+async fn put_replaces_addresses_and_contacts(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let tenant = app.tenant("Toko").await;
+    let token = app.token(tenant, "sales");
+    let (id, addresses, contacts) = b2b(&app, &token).await;
+    let etag = etag_of(&app, &token, &id).await;
+    let r = put(
+        &app,
+        &token,
+        &id,
+        json!({
+            "name": "PT Maju Jaya", "customer_type": "business", "company": "PT Maju Jaya",
+            "email": "finance@maju.co.id",
+            "addresses": [
+                {"id": addresses[0], "type": "billing", "line1": "Jl. Sudirman 2", "city": "Jakarta Selatan"},
+                {"type": "billing", "line1": "Jl. Thamrin 9", "city": "Jakarta Pusat", "is_default": true},
+            ],
+            "contacts": [
+                {"id": contacts[1], "name": "Dewi Lestari", "email": "dewi@maju.co.id"},
+                {"name": "Rudi", "email": "rudi@maju.co.id"},
+            ],
+        }),
+        Some(&etag),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["name"], "PT Maju Jaya");
+    assert_eq!(r.body["default_billing_address"]["line1"], "Jl. Thamrin 9");
+    assert_eq!(r.body["default_shipping_address"], Value::Null, "deleted");
+    assert_eq!(
+        r.body["primary_contact"]["name"], "Dewi Lestari",
+        "the first listed: the previous primary is gone"
+    );
+    assert_ne!(r.header("etag"), Some(etag.as_str()));
+
+    let now = list(&app, &token, &id).await;
+    assert_eq!(now.len(), 2, "{now:?}");
+    assert_eq!(now[0]["id"], addresses[0].as_str(), "updated in place");
+    assert_eq!(now[0]["line1"], "Jl. Sudirman 2");
+    assert_eq!(now[0]["is_default"], false);
+    assert_eq!(now[0]["version"], 2);
+    assert_eq!(now[1]["is_default"], true);
+    let people = contacts_of(&app, &token, &id).await;
+    let names: Vec<&str> = people.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Dewi Lestari", "Rudi"]);
+    assert_eq!(people[0]["id"], contacts[1].as_str());
+    assert_eq!(people[0]["is_primary"], true);
+
+    let r = app
+        .get(&format!("/api/v1/customers/{id}/timeline?limit=50"), &token)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut types: Vec<&str> = r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .take(7)
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    types.sort_unstable();
+    assert_eq!(
+        types,
+        [
+            "address.added",
+            "address.removed",
+            "address.updated",
+            "contact.added",
+            "contact.removed",
+            "contact.updated",
+            "customer.updated",
+        ],
+        "{}",
+        r.body
+    );
+
+    // Without the members, they stay as they are.
+    let r = put(
+        &app,
+        &token,
+        &id,
+        json!({"name": "PT Maju", "email": "finance@maju.co.id"}),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(list(&app, &token, &id).await.len(), 2);
+    assert_eq!(contacts_of(&app, &token, &id).await.len(), 2);
+    assert_eq!(r.body["primary_contact"]["name"], "Dewi Lestari");
+
+    // Empty arrays remove them all.
+    let r = put(
+        &app,
+        &token,
+        &id,
+        json!({"name": "PT Maju", "email": "finance@maju.co.id", "addresses": [], "contacts": []}),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(list(&app, &token, &id).await.is_empty());
+    assert!(contacts_of(&app, &token, &id).await.is_empty());
+    assert_eq!(r.body["primary_contact"], Value::Null);
+}
+
+/// A PUT whose last address is invalid changes neither the customer nor its addresses nor its
+/// contacts, and names the element; a foreign or repeated id is a 422 naming `addresses[i].id`;
+/// a stale If-Match is a 412.
+async fn put_with_a_bad_element_writes_nothing(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let tenant = app.tenant("Toko").await;
+    let token = app.token(tenant, "sales");
+    let (id, addresses, _) = b2b(&app, &token).await;
+    let other = customer(&app, &token, "Lain").await;
+    let foreign = added(&app, &token, &other, billing("Jl. Lain 1")).await["id"].clone();
+    let before = app.get(&format!("/api/v1/customers/{id}"), &token).await;
+    let etag = before.header("etag").unwrap().to_owned();
+    let body = |last: Value| {
+        json!({
+            "name": "Renamed", "email": "finance@maju.co.id",
+            "addresses": [{"type": "billing", "line1": "Jl. Baru 1", "city": "Bogor"}, last],
+            "contacts": [{"name": "Baru"}],
+        })
+    };
+    let r = put(
+        &app,
+        &token,
+        &id,
+        body(json!({"type": "shipping", "line1": "Jl. Baru 2", "city": "Bogor", "postal_code": "9".repeat(21)})),
+        Some(&etag),
+    )
+    .await;
+    r.assert_problem(422);
+    assert_eq!(
+        r.error_field(),
+        Some("addresses[1].postal_code"),
+        "{}",
+        r.body
+    );
+    let after = app.get(&format!("/api/v1/customers/{id}"), &token).await;
+    assert_eq!(after.body["name"], "PT Maju");
+    assert_eq!(after.header("etag"), Some(etag.as_str()));
+    let stored = list(&app, &token, &id).await;
+    assert_eq!(stored.len(), 2);
+    assert_eq!(stored[0]["line1"], "Jl. Sudirman 1");
+    assert_eq!(contacts_of(&app, &token, &id).await.len(), 2);
+
+    // Another customer's address id, and an id listed twice.
+    let r = put(
+        &app,
+        &token,
+        &id,
+        body(json!({"id": foreign, "type": "billing", "line1": "X", "city": "Y"})),
+        None,
+    )
+    .await;
+    r.assert_problem(422);
+    assert_eq!(r.error_field(), Some("addresses[1].id"), "{}", r.body);
+    let twice = json!({
+        "name": "Renamed", "email": "finance@maju.co.id",
+        "addresses": [
+            {"id": addresses[0], "type": "billing", "line1": "A", "city": "B"},
+            {"id": addresses[0], "type": "billing", "line1": "C", "city": "D"},
+        ],
+    });
+    let r = put(&app, &token, &id, twice, None).await;
+    r.assert_problem(422);
+    assert_eq!(r.error_field(), Some("addresses[1].id"), "{}", r.body);
+    let r = put(
+        &app,
+        &token,
+        &id,
+        json!({"name": "Renamed", "contacts": [{"id": "not-a-uuid", "name": "A"}]}),
+        None,
+    )
+    .await;
+    r.assert_problem(422);
+    assert_eq!(r.error_field(), Some("contacts[0].id"), "{}", r.body);
+    assert_eq!(list(&app, &token, &id).await.len(), 2);
+
+    // A stale version: 412, nothing written.
+    let r = put(
+        &app,
+        &token,
+        &id,
+        json!({"name": "Renamed", "email": "finance@maju.co.id", "addresses": []}),
+        Some("\"999\""),
+    )
+    .await;
+    r.assert_problem(412);
+    assert_eq!(list(&app, &token, &id).await.len(), 2);
+}
+
+/// Address and contact writes at `/customers/{id}/addresses…` and `…/contacts…` change the
+/// customer's ETag (its answers embed the default addresses and the primary contact): the old
+/// ETag in If-Match then answers 412.
+async fn address_and_contact_writes_change_the_customer_etag(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let tenant = app.tenant("Toko").await;
+    let token = app.token(tenant, "sales");
+    let id = customer(&app, &token, "Budi").await;
+    let first = etag_of(&app, &token, &id).await;
+    let a = added(&app, &token, &id, billing("Jl. Merdeka 1")).await;
+    let second = etag_of(&app, &token, &id).await;
+    assert_ne!(first, second, "an address added");
+    let r = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/customers/{id}"),
+            Some(&token),
+            Some(json!({"notes": "x"})),
+            &[("If-Match", first.as_str())],
+        )
+        .await;
+    r.assert_problem(412);
+
+    let address = format!("{}/{}", path(&id), a["id"].as_str().unwrap());
+    let r = app
+        .call(
+            "PATCH",
+            &address,
+            Some(&token),
+            Some(json!({"city": "Bandung"})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let third = etag_of(&app, &token, &id).await;
+    assert_ne!(second, third, "an address updated");
+    let r = app.call("DELETE", &address, Some(&token), None, &[]).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let fourth = etag_of(&app, &token, &id).await;
+    assert_ne!(third, fourth, "an address deleted");
+
+    let r = app
+        .post(&contacts_path(&id), &token, json!({"name": "Sari"}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let contact = format!("{}/{}", contacts_path(&id), r.body["id"].as_str().unwrap());
+    let fifth = etag_of(&app, &token, &id).await;
+    assert_ne!(fourth, fifth, "a contact added");
+    let r = app
+        .call(
+            "PATCH",
+            &contact,
+            Some(&token),
+            Some(json!({"job_title": "Buyer"})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let sixth = etag_of(&app, &token, &id).await;
+    assert_ne!(fifth, sixth, "a contact updated");
+    let r = app.call("DELETE", &contact, Some(&token), None, &[]).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let seventh = etag_of(&app, &token, &id).await;
+    assert_ne!(sixth, seventh, "a contact deleted");
+    let r = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/customers/{id}"),
+            Some(&token),
+            Some(json!({"notes": "x"})),
+            &[("If-Match", seventh.as_str())],
+        )
+        .await;
+    assert_eq!(r.status, 200, "the fresh ETag works: {}", r.body);
+}

@@ -212,6 +212,25 @@ pub(crate) async fn update_address<C: ConnectionTrait>(
     }
 }
 
+/// Deletes the address `id` of `tenant`; [`RepositoryError::Stale`] when it is gone.
+pub(crate) async fn delete_address<C: ConnectionTrait>(
+    conn: &C,
+    tenant: TenantId,
+    id: AddressId,
+) -> Result<(), RepositoryError> {
+    let result = customer_address::Entity::delete_many()
+        .filter(A::TenantId.eq(tenant.0))
+        .filter(A::Id.eq(id.0))
+        .exec(conn)
+        .await
+        .map_err(map_db_err)?;
+    if result.rows_affected == 1 {
+        Ok(())
+    } else {
+        Err(RepositoryError::Stale)
+    }
+}
+
 #[async_trait]
 impl AddressRepository for SeaAddressRepository {
     async fn begin(
@@ -222,6 +241,8 @@ impl AddressRepository for SeaAddressRepository {
         Ok(Box::new(SeaAddressTransaction {
             txn,
             backend: self.db.backend(),
+            locked: None,
+            changed_at: None,
         }))
     }
 
@@ -258,10 +279,16 @@ impl AddressRepository for SeaAddressRepository {
     }
 }
 
-/// One transaction of [`SeaAddressRepository`].
+/// One transaction of [`SeaAddressRepository`]. When it appended events (it changed an
+/// address of the customer it locked), its commit bumps that customer's version and
+/// `updated_at` first ([`crate::customers::touch_customer`]), so the customer's `ETag` changes.
 pub struct SeaAddressTransaction {
     txn: DatabaseTransaction,
     backend: DatabaseBackend,
+    /// The customer [`AddressTransaction::lock_customer`] locked.
+    locked: Option<(TenantId, CustomerId)>,
+    /// The latest time of the events appended, if any.
+    changed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[async_trait]
@@ -278,6 +305,7 @@ impl AddressTransaction for SeaAddressTransaction {
             // SQLite needs no lock: its one writer connection already serialises transactions.
             q = q.lock_exclusive();
         }
+        self.locked = Some((tenant, id));
         q.one(&self.txn)
             .await
             .map_err(map_db_err)?
@@ -306,23 +334,25 @@ impl AddressTransaction for SeaAddressTransaction {
     }
 
     async fn delete(&mut self, tenant: TenantId, id: AddressId) -> Result<(), RepositoryError> {
-        customer_address::Entity::delete_many()
-            .filter(A::TenantId.eq(tenant.0))
-            .filter(A::Id.eq(id.0))
-            .exec(&self.txn)
-            .await
-            .map_err(map_db_err)?;
-        Ok(())
+        delete_address(&self.txn, tenant, id).await
     }
 
     async fn append_events(
         &mut self,
         events: &[crm_domain::event::NewEvent],
     ) -> Result<(), RepositoryError> {
+        self.changed_at = events
+            .iter()
+            .map(|e| e.occurred_at)
+            .chain(self.changed_at)
+            .max();
         crate::events::append(&self.txn, events).await
     }
 
     async fn commit(self: Box<Self>) -> Result<(), RepositoryError> {
+        if let (Some((tenant, id)), Some(at)) = (self.locked, self.changed_at) {
+            crate::customers::touch_customer(&self.txn, tenant, id, at).await?;
+        }
         self.txn.commit().await.map_err(map_db_err)
     }
 }

@@ -156,6 +156,29 @@ pub(crate) async fn update_contact<C: ConnectionTrait>(
     }
 }
 
+/// Removes the contact `id` of `customer` in `tenant`; [`RepositoryError::Stale`] when it is
+/// gone.
+pub(crate) async fn delete_contact<C: ConnectionTrait>(
+    conn: &C,
+    tenant: TenantId,
+    customer: CustomerId,
+    id: ContactId,
+) -> Result<(), RepositoryError> {
+    use customer_contact::Column as C;
+    let result = customer_contact::Entity::delete_many()
+        .filter(C::TenantId.eq(tenant.0))
+        .filter(C::CustomerId.eq(customer.0))
+        .filter(C::Id.eq(id.0))
+        .exec(conn)
+        .await
+        .map_err(map_db_err)?;
+    if result.rows_affected == 1 {
+        Ok(())
+    } else {
+        Err(RepositoryError::Stale)
+    }
+}
+
 /// Contacts per multi-row `INSERT` (about 20 columns each: under SQLite's 32,766 bound
 /// parameters).
 const CONTACT_ROWS_PER_INSERT: usize = 1_000;
@@ -252,14 +275,22 @@ impl ContactRepository for SeaContactRepository {
         Ok(Box::new(SeaContactTransaction {
             txn,
             backend: self.db.backend(),
+            locked: None,
+            changed_at: None,
         }))
     }
 }
 
-/// One transaction of [`SeaContactRepository`].
+/// One transaction of [`SeaContactRepository`]. When it appended events (it changed a
+/// contact of the customer it locked), its commit bumps that customer's version and
+/// `updated_at` first ([`crate::customers::touch_customer`]), so the customer's `ETag` changes.
 pub struct SeaContactTransaction {
     txn: DatabaseTransaction,
     backend: DatabaseBackend,
+    /// The customer [`ContactTransaction::lock_customer`] locked.
+    locked: Option<(TenantId, CustomerId)>,
+    /// The latest time of the events appended, if any.
+    changed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl std::fmt::Debug for SeaContactTransaction {
@@ -283,6 +314,7 @@ impl ContactTransaction for SeaContactTransaction {
             // SQLite needs no lock: its one writer connection already serialises transactions.
             q = sea_orm::QuerySelect::lock_exclusive(q);
         }
+        self.locked = Some((tenant, id));
         q.one(&self.txn)
             .await
             .map_err(map_db_err)?
@@ -312,29 +344,25 @@ impl ContactTransaction for SeaContactTransaction {
         customer: CustomerId,
         id: ContactId,
     ) -> Result<(), RepositoryError> {
-        use customer_contact::Column as C;
-        let result = customer_contact::Entity::delete_many()
-            .filter(C::TenantId.eq(tenant.0))
-            .filter(C::CustomerId.eq(customer.0))
-            .filter(C::Id.eq(id.0))
-            .exec(&self.txn)
-            .await
-            .map_err(map_db_err)?;
-        if result.rows_affected == 1 {
-            Ok(())
-        } else {
-            Err(RepositoryError::Stale)
-        }
+        delete_contact(&self.txn, tenant, customer, id).await
     }
 
     async fn append_events(
         &mut self,
         events: &[crm_domain::event::NewEvent],
     ) -> Result<(), RepositoryError> {
+        self.changed_at = events
+            .iter()
+            .map(|e| e.occurred_at)
+            .chain(self.changed_at)
+            .max();
         crate::events::append(&self.txn, events).await
     }
 
     async fn commit(self: Box<Self>) -> Result<(), RepositoryError> {
+        if let (Some((tenant, id)), Some(at)) = (self.locked, self.changed_at) {
+            crate::customers::touch_customer(&self.txn, tenant, id, at).await?;
+        }
         self.txn.commit().await.map_err(map_db_err)
     }
 }

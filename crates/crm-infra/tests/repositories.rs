@@ -317,6 +317,7 @@ async fn another_tenant_sees_nothing(backend: Backend) {
         updated_at: Utc::now(),
         expected_version: 1,
         events: vec![],
+        members: Default::default(),
     };
     assert_eq!(
         c.repo.update_profile(update).await.unwrap_err(),
@@ -424,6 +425,7 @@ async fn updates_are_conditional_on_the_version(backend: Backend) {
         updated_at: Utc::now().trunc_subsecs(6),
         expected_version: v,
         events: vec![],
+        members: Default::default(),
     };
     let b = c.repo.update_profile(update(1)).await.unwrap();
     assert_eq!(

@@ -20,9 +20,10 @@ mod service_tests;
 pub use error::AddressError;
 pub use events::{added_event, address_json, removed_event, updated_event};
 pub use model::{
-    Address, AddressFields, AddressId, AddressInput, AddressType, EARTH_RADIUS_KM, GeoPoint,
-    MAX_ADDRESSES_PER_CUSTOMER, MAX_DELIVERY_NOTES_CHARS, MAX_LABEL_CHARS, MAX_LINE_CHARS,
-    MAX_PLACE_CHARS, MAX_POSTAL_CODE_CHARS, MAX_RADIUS_KM, Near, new_addresses,
+    Address, AddressChanges, AddressFields, AddressId, AddressInput, AddressType, EARTH_RADIUS_KM,
+    GeoPoint, MAX_ADDRESSES_PER_CUSTOMER, MAX_DELIVERY_NOTES_CHARS, MAX_LABEL_CHARS,
+    MAX_LINE_CHARS, MAX_PLACE_CHARS, MAX_POSTAL_CODE_CHARS, MAX_RADIUS_KM, Near, new_addresses,
+    replace_addresses,
 };
 pub use ports::{AddressRepository, AddressTransaction};
 #[cfg(any(test, feature = "mock"))]

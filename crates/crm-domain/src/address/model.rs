@@ -407,11 +407,11 @@ impl AddressInput {
 }
 
 /// The addresses of a customer being created (the nested create of `POST /customers`),
-/// checked as a whole: at most [`MAX_ADDRESSES_PER_CUSTOMER`]; each by
-/// [`AddressInput::validate`] with errors named `addresses[i].field`; per type, the one marked
-/// `is_default: true` is the default (a second such mark is `addresses[i].is_default`
-/// `duplicate_default`), else the first of the type. Ids come from `new_id` in order, so the
-/// array's order is the addresses' age order.
+/// checked as a whole: [`replace_addresses`] over no stored address, every element new. At
+/// most [`MAX_ADDRESSES_PER_CUSTOMER`]; each by [`AddressInput::validate`] with errors named
+/// `addresses[i].field`; per type, the one marked `is_default: true` is the default (a second
+/// such mark is `addresses[i].is_default` `duplicate_default`), else the first of the type.
+/// Ids come from `new_id` in order, so the array's order is the addresses' age order.
 ///
 /// # Errors
 /// Every [`FieldError`] found.
@@ -423,8 +423,66 @@ pub fn new_addresses(
     customer: CustomerId,
     by: Option<UserId>,
     now: DateTime<Utc>,
-    mut new_id: impl FnMut() -> Uuid,
+    new_id: impl FnMut() -> Uuid,
 ) -> Result<Vec<Address>, Vec<FieldError>> {
+    let elements = inputs.into_iter().map(|i| (None, i)).collect();
+    replace_addresses(
+        &[],
+        elements,
+        default_country,
+        tenant,
+        customer,
+        by,
+        now,
+        new_id,
+    )
+    .map(|changes| changes.added)
+}
+
+/// The writes that turn a customer's stored addresses into the set a request lists
+/// ([`replace_addresses`]): unchanged addresses appear in none of them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AddressChanges {
+    /// New addresses, in the request's order.
+    pub added: Vec<Address>,
+    /// Stored addresses that change, `(before, after)`; `after.version` is `before.version + 1`.
+    pub updated: Vec<(Address, Address)>,
+    /// Stored addresses the request no longer lists, as they were.
+    pub removed: Vec<Address>,
+}
+
+impl AddressChanges {
+    /// True when nothing is written.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.updated.is_empty() && self.removed.is_empty()
+    }
+}
+
+/// The full new set of a customer's addresses (the `addresses` of `PUT /customers/{id}`)
+/// against the stored ones (`current`): an element with an id updates that stored address, one
+/// without creates one (ids from `new_id`, in order), stored addresses not listed are removed.
+///
+/// Rules, with errors named by the element's path (`addresses[i].field`): at most
+/// [`MAX_ADDRESSES_PER_CUSTOMER`] elements (`addresses` `too_many`, with the limit); an id
+/// that is not one of `current` is `addresses[i].id` `unknown_address`, an id listed twice
+/// `addresses[i].id` `duplicate`; each element by [`AddressInput::validate`]. One default per
+/// type: the element marked `is_default: true` (a second mark of the type is
+/// `addresses[i].is_default` `duplicate_default`), else the stored default when listed with
+/// its type and not marked `false`, else the first element of the type.
+///
+/// # Errors
+/// Every [`FieldError`] found.
+#[allow(clippy::too_many_arguments)]
+pub fn replace_addresses(
+    current: &[Address],
+    inputs: Vec<(Option<AddressId>, AddressInput)>,
+    default_country: Option<CountryCode>,
+    tenant: TenantId,
+    customer: CustomerId,
+    by: Option<UserId>,
+    now: DateTime<Utc>,
+    mut new_id: impl FnMut() -> Uuid,
+) -> Result<AddressChanges, Vec<FieldError>> {
     if inputs.len() > MAX_ADDRESSES_PER_CUSTOMER {
         return Err(vec![
             FieldError::new(
@@ -437,14 +495,38 @@ pub fn new_addresses(
     }
     let mut errors = Vec::new();
     let mut checked = Vec::new();
-    for (i, input) in inputs.into_iter().enumerate() {
+    let mut listed: Vec<AddressId> = Vec::new();
+    for (i, (id, input)) in inputs.into_iter().enumerate() {
+        let stored = match id {
+            None => None,
+            Some(id) if listed.contains(&id) => {
+                errors.push(FieldError::new(
+                    format!("addresses[{i}].id"),
+                    "duplicate",
+                    format!("address {id} is listed twice"),
+                ));
+                None
+            }
+            Some(id) => {
+                listed.push(id);
+                let found = current.iter().find(|a| a.id == id);
+                if found.is_none() {
+                    errors.push(FieldError::new(
+                        format!("addresses[{i}].id"),
+                        "unknown_address",
+                        format!("{id} is not an address of this customer"),
+                    ));
+                }
+                found
+            }
+        };
         match input.validate(&format!("addresses[{i}]."), default_country) {
-            Ok((fields, want)) => checked.push((i, fields, want)),
+            Ok((fields, want)) => checked.push((i, stored, fields, want)),
             Err(e) => errors.extend(e),
         }
     }
     let mut marked: Vec<AddressType> = Vec::new();
-    for (i, fields, want) in &checked {
+    for (i, _, fields, want) in &checked {
         if *want == Some(true) {
             if marked.contains(&fields.address_type) {
                 errors.push(FieldError::new(
@@ -462,31 +544,68 @@ pub fn new_addresses(
     if !errors.is_empty() {
         return Err(errors);
     }
-    let mut seen: Vec<AddressType> = Vec::new();
-    Ok(checked
-        .into_iter()
-        .map(|(_, fields, want)| {
-            let t = fields.address_type;
-            let is_default = if marked.contains(&t) {
-                want == Some(true)
-            } else {
-                !seen.contains(&t)
-            };
-            seen.push(t);
-            Address {
+    // Per type, the index in `checked` of its default.
+    let default_of = |t: AddressType| -> Option<usize> {
+        let of_type = || {
+            checked
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.2.address_type == t)
+        };
+        of_type()
+            .find(|(_, c)| c.3 == Some(true))
+            .or_else(|| {
+                of_type().find(|(_, c)| {
+                    c.3 != Some(false)
+                        && c.1
+                            .is_some_and(|s| s.is_default && s.fields.address_type == t)
+                })
+            })
+            .or_else(|| of_type().next())
+            .map(|(k, _)| k)
+    };
+    let defaults: Vec<Option<usize>> = checked
+        .iter()
+        .map(|c| default_of(c.2.address_type))
+        .collect();
+    let mut changes = AddressChanges::default();
+    for (k, (_, stored, fields, _)) in checked.iter().enumerate() {
+        let is_default = defaults[k] == Some(k);
+        match stored {
+            Some(before) => {
+                if before.fields == *fields && before.is_default == is_default {
+                    continue;
+                }
+                let after = Address {
+                    fields: fields.clone(),
+                    is_default,
+                    updated_by: by.clone(),
+                    updated_at: now,
+                    version: before.version + 1,
+                    ..(*before).clone()
+                };
+                changes.updated.push(((*before).clone(), after));
+            }
+            None => changes.added.push(Address {
                 id: AddressId(new_id()),
                 tenant_id: tenant,
                 customer_id: customer,
-                fields,
+                fields: fields.clone(),
                 is_default,
                 created_by: by.clone(),
                 updated_by: by.clone(),
                 created_at: now,
                 updated_at: now,
                 version: 1,
-            }
-        })
-        .collect())
+            }),
+        }
+    }
+    changes.removed = current
+        .iter()
+        .filter(|a| !listed.contains(&a.id))
+        .cloned()
+        .collect();
+    Ok(changes)
 }
 
 /// A WGS 84 position in degrees (latitude -90..=90, longitude -180..=180).
@@ -769,6 +888,87 @@ mod tests {
             (too_many[0].code, too_many[0].limit),
             ("too_many", Some(50))
         );
+    }
+
+    #[test]
+    fn a_replaced_set_keeps_the_marked_else_the_previous_else_the_first_default() {
+        let tenant = TenantId(Uuid::from_u128(1));
+        let customer = CustomerId(Uuid::from_u128(2));
+        let mut n = 100u128;
+        let mut ids = || {
+            n += 1;
+            Uuid::from_u128(n)
+        };
+        let now = chrono::Utc::now();
+        let stored = new_addresses(
+            vec![valid(), valid(), valid()],
+            id(),
+            tenant,
+            customer,
+            None,
+            now,
+            &mut ids,
+        )
+        .unwrap();
+        let (a, b, c) = (stored[0].id, stored[1].id, stored[2].id);
+        let replace = |elements: Vec<(Option<AddressId>, AddressInput)>,
+                       ids: &mut dyn FnMut() -> Uuid| {
+            replace_addresses(&stored, elements, id(), tenant, customer, None, now, ids)
+        };
+        // The previous default (a) is listed: it stays; b is unchanged; c is removed.
+        let kept = replace(
+            vec![(Some(b), valid()), (Some(a), valid()), (None, valid())],
+            &mut ids,
+        )
+        .unwrap();
+        assert!(kept.updated.is_empty(), "nothing changed on a and b");
+        assert_eq!(kept.removed.iter().map(|x| x.id).collect::<Vec<_>>(), [c]);
+        assert_eq!(kept.added.len(), 1);
+        assert!(!kept.added[0].is_default);
+        // A marked element wins; the previous default is unset.
+        let marked = replace(
+            vec![
+                (Some(a), valid()),
+                (
+                    None,
+                    AddressInput {
+                        is_default: Some(true),
+                        ..valid()
+                    },
+                ),
+            ],
+            &mut ids,
+        )
+        .unwrap();
+        assert_eq!(marked.updated.len(), 1);
+        assert!(!marked.updated[0].1.is_default);
+        assert_eq!(marked.updated[0].1.version, 2);
+        assert!(marked.added[0].is_default);
+        // The previous default left out: the first of the type.
+        let first = replace(vec![(Some(c), valid()), (Some(b), valid())], &mut ids).unwrap();
+        assert_eq!(first.updated.len(), 1);
+        assert_eq!(first.updated[0].1.id, c);
+        assert!(first.updated[0].1.is_default);
+        // Foreign and repeated ids are named by the element's path.
+        let bad = replace(
+            vec![
+                (Some(AddressId(Uuid::from_u128(9))), valid()),
+                (Some(a), valid()),
+                (Some(a), valid()),
+            ],
+            &mut ids,
+        )
+        .unwrap_err();
+        let fields: Vec<(String, &str)> = bad.into_iter().map(|e| (e.field, e.code)).collect();
+        assert_eq!(
+            fields,
+            [
+                ("addresses[0].id".to_owned(), "unknown_address"),
+                ("addresses[2].id".to_owned(), "duplicate"),
+            ]
+        );
+        // An empty set removes every address.
+        assert_eq!(replace(vec![], &mut ids).unwrap().removed.len(), 3);
     }
 
     #[test]

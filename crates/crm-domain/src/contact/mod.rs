@@ -21,9 +21,10 @@ mod service_tests;
 pub use events::{added_event, contact_json, removed_event, updated_event};
 pub use input::{ContactInput, MAX_CONTACT_TEXT_CHARS, MAX_LANGUAGE_CHARS, MAX_ROLES};
 pub use model::{
-    Contact, ContactDetails, ContactRole, ContactSummary, MAX_CONTACTS, PreferredChannel,
+    Contact, ContactChanges, ContactDetails, ContactRole, ContactSummary, MAX_CONTACTS,
+    PreferredChannel,
 };
 pub use ports::{ContactPatch, ContactRepository, ContactTransaction};
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{MockContactPatch, MockContactRepository, MockContactTransaction};
-pub use service::{ContactService, nested_contacts};
+pub use service::{ContactService, nested_contacts, replace_contacts};

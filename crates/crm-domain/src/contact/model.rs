@@ -149,3 +149,22 @@ impl From<&Contact> for ContactSummary {
         }
     }
 }
+
+/// The writes that turn a customer's stored contacts into the set a request lists
+/// ([`super::replace_contacts`]): unchanged contacts appear in none of them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContactChanges {
+    /// New contacts, in the request's order.
+    pub added: Vec<Contact>,
+    /// Stored contacts that change, `(before, after)`; `after.version` is `before.version + 1`.
+    pub updated: Vec<(Contact, Contact)>,
+    /// Stored contacts the request no longer lists, as they were.
+    pub removed: Vec<Contact>,
+}
+
+impl ContactChanges {
+    /// True when nothing is written.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.updated.is_empty() && self.removed.is_empty()
+    }
+}

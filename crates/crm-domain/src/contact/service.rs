@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::input::ContactInput;
-use super::model::{Contact, ContactSummary, MAX_CONTACTS};
+use super::model::{Contact, ContactChanges, ContactSummary, MAX_CONTACTS};
 use super::ports::{ContactPatch, ContactRepository, ContactTransaction};
 use crate::access::{Actor, Permission, Visibility};
 use crate::customer::{Customer, CustomerErased, CustomerRepository, load_visible};
@@ -315,16 +315,14 @@ impl ContactService {
 }
 
 /// The contacts of a customer created with it in one request (`contacts` of `POST
-/// /customers`): each element validated with its path (`contacts[1].email`), e-mails unique
-/// among them, at most one marked primary (the first element not marked `is_primary: false`
-/// becomes primary when none is), at most [`MAX_CONTACTS`]. Ids are new, created `now`, in
-/// the order given (the oldest is the first element).
+/// /customers`): [`replace_contacts`] over no stored contact, every element new. Each element
+/// validated with its path (`contacts[1].email`), e-mails unique among them, at most one
+/// marked primary (the first element not marked `is_primary: false` becomes primary when none
+/// is), at most [`MAX_CONTACTS`]. Ids are new, created `now`, in the order given (the oldest
+/// is the first element).
 ///
 /// # Errors
-/// [`DomainError::Validation`] with every broken rule: the field errors of each element,
-/// `contacts` `too_many` (with the limit), `contacts[i].email` `duplicate`,
-/// `contacts[i].is_primary` `one_primary` (a second element marked primary) or
-/// `must_be_primary` (every element marked `is_primary: false`).
+/// As [`replace_contacts`].
 #[allow(clippy::too_many_arguments)]
 pub fn nested_contacts(
     inputs: Vec<ContactInput>,
@@ -335,64 +333,155 @@ pub fn nested_contacts(
     now: DateTime<Utc>,
     ids: &dyn IdGenerator,
 ) -> Result<Vec<Contact>, DomainError> {
+    let elements = inputs.into_iter().map(|i| (None, i)).collect();
+    replace_contacts(
+        &[],
+        elements,
+        tenant,
+        customer,
+        country,
+        created_by,
+        now,
+        ids,
+    )
+    .map(|changes| changes.added)
+}
+
+/// The full new set of a customer's contacts (the `contacts` of `PUT /customers/{id}`)
+/// against the stored ones (`current`): an element with an id updates that stored contact, one
+/// without creates one (ids from `ids`, in order, created `now`), stored contacts not listed
+/// are removed.
+///
+/// Rules, with errors named by the element's path (`contacts[i].field`): at most
+/// [`MAX_CONTACTS`] elements; an id that is not one of `current` is `contacts[i].id`
+/// `unknown_contact`, an id listed twice `contacts[i].id` `duplicate`; each element by
+/// [`ContactInput::validate`] (phones read in `country`); e-mails unique among the elements.
+/// Exactly one primary once there are contacts: the element marked `is_primary: true`, else
+/// the stored primary when listed and not marked `false`, else the first element not marked
+/// `false`.
+///
+/// # Errors
+/// [`DomainError::Validation`] with every broken rule: the field errors of each element,
+/// `contacts` `too_many` (with the limit), `contacts[i].id` as above, `contacts[i].email`
+/// `duplicate`, `contacts[i].is_primary` `one_primary` (a second element marked primary) or
+/// `contacts[0].is_primary` `must_be_primary` (every element marked `is_primary: false`).
+#[allow(clippy::too_many_arguments)]
+pub fn replace_contacts(
+    current: &[Contact],
+    inputs: Vec<(Option<ContactId>, ContactInput)>,
+    tenant: TenantId,
+    customer: CustomerId,
+    country: Option<CountryCode>,
+    by: Option<&UserId>,
+    now: DateTime<Utc>,
+    ids: &dyn IdGenerator,
+) -> Result<ContactChanges, DomainError> {
     if inputs.len() > MAX_CONTACTS {
         return Err(too_many("contacts"));
     }
     let mut errors = Vec::new();
-    let mut contacts: Vec<Contact> = Vec::with_capacity(inputs.len());
-    let mut marked: Vec<Option<bool>> = Vec::with_capacity(inputs.len());
-    for (i, input) in inputs.into_iter().enumerate() {
+    let mut listed: Vec<ContactId> = Vec::new();
+    // Validated elements: the stored contact (if any), the details, the `is_primary` mark.
+    let mut checked: Vec<(Option<&Contact>, super::model::ContactDetails, Option<bool>)> =
+        Vec::with_capacity(inputs.len());
+    for (i, (id, input)) in inputs.into_iter().enumerate() {
+        let stored = match id {
+            None => None,
+            Some(id) if listed.contains(&id) => {
+                errors.push(FieldError::new(
+                    format!("contacts[{i}].id"),
+                    "duplicate",
+                    format!("contact {id} is listed twice"),
+                ));
+                None
+            }
+            Some(id) => {
+                listed.push(id);
+                let found = current.iter().find(|c| c.id == id);
+                if found.is_none() {
+                    errors.push(FieldError::new(
+                        format!("contacts[{i}].id"),
+                        "unknown_contact",
+                        format!("{id} is not a contact of this customer"),
+                    ));
+                }
+                found
+            }
+        };
         match input.validate(&format!("contacts[{i}]."), country) {
             Ok((details, primary)) => {
-                if details.email.is_some()
-                    && contacts.iter().any(|c| c.details.email == details.email)
-                {
+                if details.email.is_some() && checked.iter().any(|c| c.1.email == details.email) {
                     errors.push(FieldError::new(
                         format!("contacts[{i}].email"),
                         "duplicate",
                         "another contact in this request has this e-mail",
                     ));
                 }
-                if primary == Some(true) && marked.contains(&Some(true)) {
+                if primary == Some(true) && checked.iter().any(|c| c.2 == Some(true)) {
                     errors.push(FieldError::new(
                         format!("contacts[{i}].is_primary"),
                         "one_primary",
                         "only one contact can be the primary",
                     ));
                 }
-                marked.push(primary);
-                contacts.push(Contact {
-                    id: ContactId(ids.new_id()),
-                    tenant_id: tenant,
-                    customer_id: customer,
-                    details,
-                    is_primary: false,
-                    version: 1,
-                    created_by: created_by.cloned(),
-                    updated_by: created_by.cloned(),
-                    created_at: now,
-                    updated_at: now,
-                });
+                checked.push((stored, details, primary));
             }
-            Err(e) => {
-                errors.extend(e);
-                marked.push(None);
-            }
+            Err(e) => errors.extend(e),
         }
     }
     if !errors.is_empty() {
         return Err(DomainError::Validation(errors));
     }
-    let primary = marked
+    let primary = checked
         .iter()
-        .position(|m| *m == Some(true))
-        .or_else(|| marked.iter().position(|m| *m != Some(false)));
-    match primary {
-        Some(p) => contacts[p].is_primary = true,
-        None if contacts.is_empty() => {}
-        None => return Err(must_stay_primary("contacts[0].is_primary")),
+        .position(|c| c.2 == Some(true))
+        .or_else(|| {
+            checked
+                .iter()
+                .position(|c| c.2 != Some(false) && c.0.is_some_and(|s| s.is_primary))
+        })
+        .or_else(|| checked.iter().position(|c| c.2 != Some(false)));
+    if primary.is_none() && !checked.is_empty() {
+        return Err(must_stay_primary("contacts[0].is_primary"));
     }
-    Ok(contacts)
+    let mut changes = ContactChanges::default();
+    for (k, (stored, details, _)) in checked.into_iter().enumerate() {
+        let is_primary = primary == Some(k);
+        match stored {
+            Some(before) => {
+                if before.details == details && before.is_primary == is_primary {
+                    continue;
+                }
+                let after = Contact {
+                    details,
+                    is_primary,
+                    version: before.version + 1,
+                    updated_by: by.cloned(),
+                    updated_at: now,
+                    ..before.clone()
+                };
+                changes.updated.push((before.clone(), after));
+            }
+            None => changes.added.push(Contact {
+                id: ContactId(ids.new_id()),
+                tenant_id: tenant,
+                customer_id: customer,
+                details,
+                is_primary,
+                version: 1,
+                created_by: by.cloned(),
+                updated_by: by.cloned(),
+                created_at: now,
+                updated_at: now,
+            }),
+        }
+    }
+    changes.removed = current
+        .iter()
+        .filter(|c| !listed.contains(&c.id))
+        .cloned()
+        .collect();
+    Ok(changes)
 }
 
 /// Demotes the customer's primary contact (other than `except`), if any.

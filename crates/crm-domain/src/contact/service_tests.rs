@@ -694,3 +694,78 @@ async fn deleting_the_primary_appends_its_removal_then_the_heirs_promotion() {
     );
     assert_eq!(events[0].actor.role.as_deref(), Some("manager"));
 }
+
+fn person(name: &str, email: Option<&str>) -> ContactInput {
+    ContactInput {
+        name: Some(name.into()),
+        email: email.map(Into::into),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_replaced_set_keeps_the_marked_else_the_previous_else_the_first_primary() {
+    let stored = [contact(3, false), contact(2, true), contact(1, false)];
+    let merge = |elements: Vec<(Option<ContactId>, ContactInput)>| {
+        replace_contacts(
+            &stored,
+            elements,
+            TENANT,
+            CUSTOMER,
+            None,
+            None,
+            now(),
+            &ids(),
+        )
+    };
+    // The previous primary listed: it stays, unchanged; 1 is removed; a new one added.
+    let kept = merge(vec![
+        (Some(id_of(3)), person("Contact 3", Some("c3@example.com"))),
+        (Some(id_of(2)), person("Contact 2", Some("c2@example.com"))),
+        (None, person("New", None)),
+    ])
+    .unwrap();
+    assert!(kept.updated.is_empty(), "{:?}", kept.updated);
+    assert_eq!(
+        kept.removed.iter().map(|c| c.id).collect::<Vec<_>>(),
+        [id_of(1)]
+    );
+    assert!(!kept.added[0].is_primary);
+    // A marked element takes the primary; the previous primary is demoted.
+    let marked = merge(vec![
+        (Some(id_of(2)), person("Contact 2", Some("c2@example.com"))),
+        (
+            None,
+            ContactInput {
+                is_primary: Some(true),
+                ..person("New", None)
+            },
+        ),
+    ])
+    .unwrap();
+    assert_eq!(marked.updated.len(), 1);
+    assert!(!marked.updated[0].1.is_primary);
+    assert_eq!(marked.updated[0].1.version, 2);
+    assert!(marked.added[0].is_primary);
+    // The previous primary left out: the first listed.
+    let first = merge(vec![(Some(id_of(1)), person("Renamed", None))]).unwrap();
+    assert!(first.updated[0].1.is_primary);
+    assert_eq!(first.updated[0].1.details.name, "Renamed");
+    assert_eq!(first.removed.len(), 2);
+    // Ids not the customer's, repeated ids and repeated e-mails are named by the path.
+    let err = merge(vec![
+        (Some(ContactId(Uuid::from_u128(999))), person("A", None)),
+        (Some(id_of(2)), person("B", Some("x@example.com"))),
+        (Some(id_of(2)), person("C", Some("X@example.com"))),
+    ])
+    .unwrap_err();
+    assert_eq!(
+        field_codes(err),
+        [
+            ("contacts[0].id".to_owned(), "unknown_contact"),
+            ("contacts[2].id".to_owned(), "duplicate"),
+            ("contacts[2].email".to_owned(), "duplicate"),
+        ]
+    );
+    assert_eq!(merge(vec![]).unwrap().removed.len(), 3);
+}

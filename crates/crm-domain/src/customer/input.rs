@@ -937,3 +937,29 @@ pub struct NestedInput {
     /// `is_primary`, becomes the primary.
     pub contacts: Vec<crate::contact::ContactInput>,
 }
+
+/// What a replace (`PUT /customers/{id}`) writes with the customer, in its transaction
+/// ([`super::CustomerService::replace_nested`]). A member left `None` leaves the customer's
+/// addresses (or contacts) as they are; `Some` is their full new set, possibly empty: an
+/// element with an id updates that address (contact) of the customer, one without creates
+/// one, stored ones not listed are removed ([`crate::address::replace_addresses`],
+/// [`crate::contact::replace_contacts`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NestedReplace {
+    /// The new set of addresses, at most [`crate::address::MAX_ADDRESSES_PER_CUSTOMER`].
+    pub addresses: Option<
+        Vec<(
+            Option<crate::address::AddressId>,
+            crate::address::AddressInput,
+        )>,
+    >,
+    /// The new set of contacts, at most [`crate::contact::MAX_CONTACTS`].
+    pub contacts: Option<Vec<(Option<crate::ids::ContactId>, crate::contact::ContactInput)>>,
+}
+
+impl NestedReplace {
+    /// True when neither member is given (a plain replace of the customer's fields).
+    pub fn is_empty(&self) -> bool {
+        self.addresses.is_none() && self.contacts.is_none()
+    }
+}

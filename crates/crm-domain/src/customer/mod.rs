@@ -27,7 +27,7 @@ pub use fields::{
 };
 pub use input::{
     CustomerInput, MAX_METADATA_BYTES, MAX_NOTES_CHARS, MAX_TAG_CHARS, MAX_TAGS, NestedInput,
-    ValidationContext,
+    NestedReplace, ValidationContext,
 };
 pub use model::{
     AcquisitionSource, Customer, CustomerProfile, CustomerRfm, CustomerStatus, CustomerType,
@@ -39,8 +39,8 @@ pub use patch::MockCustomerPatch;
 pub use patch::{CustomerJson, CustomerPatch, MergePatch, merge_patch};
 pub use ports::{
     CustomerAggregates, CustomerBatch, CustomerQuery, CustomerRepository, Deleted, DeletionChange,
-    IdempotencyKey, IdempotencyRecord, Position, ProfileUpdate, SortField, SortKey, SortValue,
-    load_live, load_visible, sort_name,
+    IdempotencyKey, IdempotencyRecord, MemberChanges, Position, ProfileUpdate, SortField, SortKey,
+    SortValue, load_live, load_visible, sort_name,
 };
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{MockCustomerBatch, MockCustomerRepository};

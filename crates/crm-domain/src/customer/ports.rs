@@ -290,8 +290,24 @@ pub struct ProfileUpdate {
     pub updated_at: DateTime<Utc>,
     /// The version the change is based on; the write happens only if it is still current.
     pub expected_version: i64,
-    /// Events appended in the write's transaction (`customer.updated`, `customer.status_changed`).
+    /// Events appended in the write's transaction (`customer.updated`, `customer.status_changed`,
+    /// and those of `members`' writes).
     pub events: Vec<crate::event::NewEvent>,
+    /// Writes to the customer's addresses and contacts in the same transaction (a replace with
+    /// nested members); empty for a plain profile update.
+    pub members: MemberChanges,
+}
+
+/// Writes to a customer's addresses and contacts that go with a [`ProfileUpdate`], in its
+/// transaction: removals first, then updates that unset a default (primary), then the other
+/// updates, then additions, so the database's "one default per type" and "one primary"
+/// indexes never see two at once.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MemberChanges {
+    /// Address writes.
+    pub addresses: crate::address::AddressChanges,
+    /// Contact writes.
+    pub contacts: crate::contact::ContactChanges,
 }
 
 /// A soft delete (`deleted_at` set) or restore (`deleted_at` cleared).
@@ -478,8 +494,18 @@ pub trait CustomerRepository: Send + Sync {
     ) -> Result<Vec<Customer>, RepositoryError>;
 
     /// Replaces a live customer's profile if its version is still `expected_version`,
-    /// incrementing the version. Returns the stored customer.
+    /// incrementing the version, and applies `update.members` in the same transaction
+    /// ([`RepositoryError::Stale`] when a member to update or remove moved on or is gone).
+    /// Returns the stored customer.
     async fn update_profile(&self, update: ProfileUpdate) -> Result<Customer, RepositoryError>;
+
+    /// Every address and every contact of the customer (of `tenant`), oldest first (by creation
+    /// time, then id): what a replace with nested members merges its sets with.
+    async fn members(
+        &self,
+        tenant: TenantId,
+        id: CustomerId,
+    ) -> Result<(Vec<crate::address::Address>, Vec<crate::contact::Contact>), RepositoryError>;
 
     /// Sets or clears `deleted_at` if the version is still `expected_version`, incrementing the
     /// version. Returns the stored customer.

@@ -7,13 +7,13 @@ use chrono::{DateTime, Utc};
 use super::bulk::{BulkAction, BulkResult, BulkTarget, MAX_BULK_IDS};
 use super::error::{CustomerErased, DeleteCustomerError, OPEN_ORDERS_LISTED};
 use super::events::{checked_status_reason, created_events, deletion_event, update_events};
-use super::input::{CustomerInput, NestedInput, ValidationContext};
+use super::input::{CustomerInput, NestedInput, NestedReplace, ValidationContext};
 use super::model::{Customer, CustomerProfile, CustomerStatus, NewCustomer, UniqueField};
 use super::ownership::assignee;
 use super::patch::CustomerPatch;
 use super::ports::{
     CustomerAggregates, CustomerQuery, CustomerRepository, Deleted, DeletionChange, IdempotencyKey,
-    IdempotencyRecord, Position, ProfileUpdate, SortField, SortKey,
+    IdempotencyRecord, MemberChanges, Position, ProfileUpdate, SortField, SortKey,
 };
 use crate::access::{Actor, Permission, Visibility};
 use crate::contact::nested_contacts;
@@ -310,13 +310,47 @@ impl CustomerService {
         input: CustomerInput,
         expected_version: Option<i64>,
     ) -> Result<Customer, DomainError> {
-        actor.require(Permission::CustomersEdit)?;
-        let tenant = self.tenant(actor.tenant_id).await?;
-        let visibility = tenant.visibility_of(actor)?;
-        self.replace_visible(actor, &tenant, &visibility, id, input, expected_version)
+        self.replace_nested(actor, id, input, NestedReplace::default(), expected_version)
             .await
     }
 
+    /// As [`CustomerService::replace`], with the customer's addresses and contacts replaced
+    /// in the same transaction when `nested` names them (the nested replace of `PUT
+    /// /customers/{id}`): each given member is the full new set, merged with the stored one
+    /// by [`crate::address::replace_addresses`] and [`crate::contact::replace_contacts`]
+    /// (defaults, the primary, the limits, e-mails unique among the contacts). Every
+    /// created, updated and removed address and contact appends its event
+    /// (`address.added`, ..., `contact.removed`) with the customer's. One invalid element
+    /// refuses the whole request and writes nothing; its errors are named by its path
+    /// (`addresses[1].postal_code`, `contacts[0].id`).
+    ///
+    /// # Errors
+    /// As [`CustomerService::replace`].
+    #[tracing::instrument(name = "CustomerService::replace_nested", skip_all, fields(tenant_id = %actor.tenant_id, actor = %actor.user_id, customer_id = %id))]
+    pub async fn replace_nested(
+        &self,
+        actor: &Actor,
+        id: CustomerId,
+        input: CustomerInput,
+        nested: NestedReplace,
+        expected_version: Option<i64>,
+    ) -> Result<Customer, DomainError> {
+        actor.require(Permission::CustomersEdit)?;
+        let tenant = self.tenant(actor.tenant_id).await?;
+        let visibility = tenant.visibility_of(actor)?;
+        self.replace_visible(
+            actor,
+            &tenant,
+            &visibility,
+            id,
+            input,
+            &nested,
+            expected_version,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
     async fn replace_visible(
         &self,
         actor: &Actor,
@@ -324,6 +358,7 @@ impl CustomerService {
         visibility: &Visibility,
         id: CustomerId,
         input: CustomerInput,
+        nested: &NestedReplace,
         expected_version: Option<i64>,
     ) -> Result<Customer, DomainError> {
         let tenant_id = actor.tenant_id;
@@ -340,6 +375,11 @@ impl CustomerService {
                 reason.as_deref(),
             )?;
             let now = self.clock.now();
+            let members = self
+                .member_changes(actor, tenant, &profile, id, nested, now)
+                .await?;
+            let mut events = update_events(actor, &current, &profile, reason.as_deref(), now);
+            events.extend(member_events(actor, &members, now));
             let update = ProfileUpdate {
                 tenant_id,
                 id,
@@ -347,7 +387,8 @@ impl CustomerService {
                 updated_by: Some(actor.user_id.clone()),
                 updated_at: now,
                 expected_version: current.version,
-                events: update_events(actor, &current, &profile, reason.as_deref(), now),
+                events,
+                members,
             };
             match self.customers.update_profile(update).await {
                 Ok(c) => return Ok(c),
@@ -362,6 +403,61 @@ impl CustomerService {
         Err(DomainError::Unavailable(
             "the customer is being changed too often; retry".into(),
         ))
+    }
+
+    /// The writes that turn the customer's stored addresses and contacts into the sets
+    /// `nested` gives (nothing for a member it leaves out).
+    async fn member_changes(
+        &self,
+        actor: &Actor,
+        tenant: &Tenant,
+        profile: &CustomerProfile,
+        id: CustomerId,
+        nested: &NestedReplace,
+        now: DateTime<Utc>,
+    ) -> Result<MemberChanges, DomainError> {
+        if nested.is_empty() {
+            return Ok(MemberChanges::default());
+        }
+        let (addresses, contacts) = self.customers.members(tenant.id, id).await?;
+        let mut errors = Vec::new();
+        let mut changes = MemberChanges::default();
+        if let Some(set) = &nested.addresses {
+            match crate::address::replace_addresses(
+                &addresses,
+                set.clone(),
+                tenant.default_country,
+                tenant.id,
+                id,
+                Some(actor.user_id.clone()),
+                now,
+                || self.ids.new_id(),
+            ) {
+                Ok(c) => changes.addresses = c,
+                Err(e) => errors.extend(e),
+            }
+        }
+        if let Some(set) = &nested.contacts {
+            match crate::contact::replace_contacts(
+                &contacts,
+                set.clone(),
+                tenant.id,
+                id,
+                profile.country.or(tenant.default_country),
+                Some(&actor.user_id),
+                now,
+                self.ids.as_ref(),
+            ) {
+                Ok(c) => changes.contacts = c,
+                Err(DomainError::Validation(e)) => errors.extend(e),
+                Err(e) => return Err(e),
+            }
+        }
+        if errors.is_empty() {
+            Ok(changes)
+        } else {
+            Err(DomainError::Validation(errors))
+        }
     }
 
     /// Changes some editable fields of a live customer (needs `customers.view` to read it and
@@ -400,6 +496,7 @@ impl CustomerService {
                     &visibility,
                     id,
                     input,
+                    &NestedReplace::default(),
                     Some(current.version),
                 )
                 .await
@@ -968,6 +1065,42 @@ fn conflict(field: UniqueField, existing: CustomerId) -> DomainError {
         message: format!("customer {existing} already has this {}", field.as_str()),
         existing_id: Some(existing.0),
     }
+}
+
+/// The events of a replace's member writes: `address.removed`, `address.updated`,
+/// `address.added`, then the same of contacts (updates that change nothing visible have none).
+fn member_events(
+    actor: &Actor,
+    members: &MemberChanges,
+    now: DateTime<Utc>,
+) -> Vec<crate::event::NewEvent> {
+    use crate::{address, contact};
+    let a = &members.addresses;
+    let c = &members.contacts;
+    let mut events = Vec::new();
+    events.extend(
+        a.removed
+            .iter()
+            .map(|x| address::removed_event(actor, x, now)),
+    );
+    events.extend(
+        a.updated
+            .iter()
+            .filter_map(|(before, after)| address::updated_event(actor, before, after, now)),
+    );
+    events.extend(a.added.iter().map(|x| address::added_event(actor, x, now)));
+    events.extend(
+        c.removed
+            .iter()
+            .map(|x| contact::removed_event(actor, x, now)),
+    );
+    events.extend(
+        c.updated
+            .iter()
+            .filter_map(|(before, after)| contact::updated_event(actor, before, after, now)),
+    );
+    events.extend(c.added.iter().map(|x| contact::added_event(actor, x, now)));
+    events
 }
 
 fn check_version(expected: Option<i64>, current: i64) -> Result<(), DomainError> {

@@ -1005,3 +1005,127 @@ async fn a_bulk_status_change_without_its_reason_is_refused_before_anything_is_r
         vec![("action.status_reason".to_owned(), "required")]
     );
 }
+
+fn stored_address(id: CustomerId, line1: &str, is_default: bool) -> crate::address::Address {
+    let (fields, _) = crate::address::AddressInput {
+        address_type: Some("billing".into()),
+        line1: Some(line1.into()),
+        city: Some("Jakarta".into()),
+        ..Default::default()
+    }
+    .validate("", crate::values::CountryCode::parse("ID"))
+    .unwrap();
+    crate::address::Address {
+        id: crate::address::AddressId(Uuid::now_v7()),
+        tenant_id: TENANT,
+        customer_id: id,
+        fields,
+        is_default,
+        created_by: None,
+        updated_by: None,
+        created_at: Utc::now(),
+        updated_at: Utc::now(),
+        version: 1,
+    }
+}
+
+#[tokio::test]
+async fn a_nested_replace_writes_the_merged_sets_and_their_events_with_the_customer() {
+    let id = CustomerId(Uuid::now_v7());
+    let kept = stored_address(id, "Jl. Lama 1", true);
+    let dropped = stored_address(id, "Jl. Lama 2", false);
+    let (kept_id, dropped_id) = (kept.id, dropped.id);
+    let mut repo = MockCustomerRepository::new();
+    repo.expect_find_by_unique().returning(|_, _, _| Ok(None));
+    repo.expect_find()
+        .returning(|_, id, _| Ok(Some(stored(id, 4))));
+    repo.expect_members()
+        .withf(move |t, c| *t == TENANT && *c == id)
+        .times(1)
+        .returning(move |_, _| Ok((vec![kept.clone(), dropped.clone()], vec![])));
+    repo.expect_update_profile()
+        .withf(move |u| {
+            let a = &u.members.addresses;
+            let types: Vec<&str> = u.events.iter().map(|e| e.event_type.as_str()).collect();
+            u.expected_version == 4
+                && a.removed.iter().map(|x| x.id).collect::<Vec<_>>() == [dropped_id]
+                && a.updated.len() == 1
+                && a.updated[0].1.id == kept_id
+                && a.updated[0].1.fields.line1 == "Jl. Baru 1"
+                && a.updated[0].1.is_default
+                && a.updated[0].1.version == 2
+                && a.added.len() == 1
+                && !a.added[0].is_default
+                && u.members.contacts.added.len() == 1
+                && u.members.contacts.added[0].is_primary
+                && types
+                    == [
+                        "customer.updated",
+                        "address.removed",
+                        "address.updated",
+                        "address.added",
+                        "contact.added",
+                    ]
+        })
+        .times(1)
+        .returning(|u| Ok(stored(u.id, 5)));
+    let billing = |line1: &str| crate::address::AddressInput {
+        address_type: Some("billing".into()),
+        line1: Some(line1.into()),
+        city: Some("Jakarta".into()),
+        ..Default::default()
+    };
+    let nested = NestedReplace {
+        addresses: Some(vec![
+            (Some(kept_id), billing("Jl. Baru 1")),
+            (None, billing("Jl. Baru 2")),
+        ]),
+        contacts: Some(vec![(
+            None,
+            crate::contact::ContactInput {
+                name: Some("Sari".into()),
+                ..Default::default()
+            },
+        )]),
+    };
+    let renamed = CustomerInput {
+        name: Some("Budi S.".into()),
+        ..input()
+    };
+    let c = service(repo)
+        .replace_nested(&actor("sales"), id, renamed, nested, Some(4))
+        .await
+        .unwrap();
+    assert_eq!(c.version, 5);
+}
+
+#[tokio::test]
+async fn a_nested_replace_with_a_bad_element_writes_nothing() {
+    let id = CustomerId(Uuid::now_v7());
+    let mut repo = MockCustomerRepository::new();
+    repo.expect_find_by_unique().returning(|_, _, _| Ok(None));
+    repo.expect_find()
+        .returning(|_, id, _| Ok(Some(stored(id, 1))));
+    repo.expect_members().returning(|_, _| Ok((vec![], vec![])));
+    repo.expect_update_profile().never();
+    let nested = NestedReplace {
+        addresses: Some(vec![(
+            Some(crate::address::AddressId(Uuid::now_v7())),
+            crate::address::AddressInput::default(),
+        )]),
+        contacts: None,
+    };
+    let err = service(repo)
+        .replace_nested(&actor("sales"), id, input(), nested, None)
+        .await
+        .unwrap_err();
+    let codes = field_codes(err);
+    assert!(
+        codes.contains(&("addresses[0].id".to_owned(), "unknown_address")),
+        "{codes:?}"
+    );
+    assert!(
+        codes.contains(&("addresses[0].line1".to_owned(), "required")),
+        "{codes:?}"
+    );
+}

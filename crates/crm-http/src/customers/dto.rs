@@ -137,12 +137,6 @@ pub struct CustomerWrite {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(example = "Moved abroad")]
     pub status_reason: Option<String>,
-    /// Create only (`POST`): addresses written in the same transaction, at most 50; one
-    /// invalid element rejects the whole request (`errors[].field` such as
-    /// `addresses[1].postal_code`). `PUT` and `PATCH` refuse it: change addresses at
-    /// `/customers/{id}/addresses`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub addresses: Option<Vec<crate::addresses::AddressWrite>>,
 }
 
 impl From<CustomerWrite> for CustomerInput {
@@ -239,7 +233,6 @@ impl From<&Customer> for CustomerWrite {
             next_follow_up_at: p.next_follow_up_at,
             discount_percent: p.discount_percent,
             status_reason: None,
-            addresses: None,
         }
     }
 }

@@ -7,7 +7,7 @@ pub(crate) mod list;
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use crm_domain::customer::{
-    Customer, CustomerInput, CustomerJson, IdempotencyKey, MergePatch, NestedInput,
+    Customer, CustomerInput, CustomerJson, IdempotencyKey, MergePatch, NestedInput, NestedReplace,
 };
 use crm_domain::{CustomerId, DomainError};
 use sha2::{Digest, Sha256};
@@ -127,12 +127,14 @@ pub(crate) fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
         })
 }
 
-/// The refusal of `addresses` in a `PUT` or `PATCH` of a customer.
-fn addresses_not_here() -> DomainError {
+/// The refusal of `addresses` or `contacts` (`member`) in a `PATCH` of a customer.
+fn members_not_here(member: &str) -> DomainError {
     DomainError::invalid(
-        "addresses",
+        member,
         "not_allowed",
-        "addresses are written with the customer only on create; change them at /customers/{id}/addresses",
+        format!(
+            "{member} are written with the customer only by POST and PUT; change them at /customers/{{id}}/{member}"
+        ),
     )
 }
 
@@ -168,14 +170,62 @@ fn fingerprint(route: &str, body: &serde_json::Value) -> String {
         .collect()
 }
 
-/// The body of `POST /customers`: the customer's fields and, optionally, its contacts.
+/// The body of `POST /customers`: the customer's fields and, optionally, its addresses and
+/// contacts.
 #[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
 pub struct CustomerCreate {
     /// The customer's editable fields.
     #[serde(flatten)]
     pub customer: CustomerWrite,
+    /// Addresses created with the customer, in the same transaction (at most 50); per type,
+    /// the one marked `is_default` (else the first) is the default. One invalid element
+    /// rejects the whole request (`errors[].field` such as `addresses[1].postal_code`).
+    pub addresses: Option<Vec<crate::addresses::AddressWrite>>,
     /// Contacts created with the customer, in the same transaction (at most 100).
     pub contacts: Option<Vec<crate::contacts::ContactWrite>>,
+}
+
+/// The body of `PUT /customers/{id}`: every editable field of the customer and, optionally,
+/// the full new sets of its addresses and contacts.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+pub struct CustomerReplace {
+    /// The customer's editable fields.
+    #[serde(flatten)]
+    pub customer: CustomerWrite,
+    /// Absent or `null`: the addresses stay as they are. An array (possibly empty): the full
+    /// new set, written in the customer's transaction: an element with `id` updates that
+    /// address of this customer, one without creates one, stored addresses not listed are
+    /// deleted. At most 50; per type, the default is the element marked `is_default`, else the
+    /// previous default when listed, else the first of the type.
+    pub addresses: Option<Vec<AddressReplace>>,
+    /// Absent or `null`: the contacts stay as they are. An array (possibly empty): the full
+    /// new set, as for `addresses`. At most 100, e-mails unique among them; the primary is the
+    /// element marked `is_primary`, else the previous primary when listed, else the first.
+    pub contacts: Option<Vec<ContactReplace>>,
+}
+
+/// An element of `addresses` in `PUT /customers/{id}`: an address's fields and, to update
+/// one of the customer's addresses rather than create one, its `id`.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+pub struct AddressReplace {
+    /// One of this customer's addresses (else 422 naming `addresses[i].id`); absent creates a
+    /// new address.
+    pub id: Option<Uuid>,
+    /// The address's fields.
+    #[serde(flatten)]
+    pub address: crate::addresses::AddressWrite,
+}
+
+/// An element of `contacts` in `PUT /customers/{id}`: a contact's fields and, to update one
+/// of the customer's contacts rather than create one, its `id`.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+pub struct ContactReplace {
+    /// One of this customer's contacts (else 422 naming `contacts[i].id`); absent creates a
+    /// new contact.
+    pub id: Option<Uuid>,
+    /// The contact's fields.
+    #[serde(flatten)]
+    pub contact: crate::contacts::ContactWrite,
 }
 
 /// The `contacts` member of a create body, read on its own so errors name
@@ -184,6 +234,91 @@ pub struct CustomerCreate {
 #[serde(deny_unknown_fields)]
 struct NestedContacts {
     contacts: Vec<crate::contacts::ContactWrite>,
+}
+
+/// The `addresses` member of a create body, read on its own so errors name
+/// `addresses[i].field`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NestedAddresses {
+    addresses: Vec<crate::addresses::AddressWrite>,
+}
+
+/// The elements of a nested member, each with the `id` it carried.
+type Elements<T> = Vec<(Option<Uuid>, T)>;
+
+/// Takes `member` out of `body`: `None` when absent or `null`, else its elements read by
+/// `read` (which sees `{member: [...]}`, so errors name `member[i].field`), each with the
+/// `id` it carried when `with_ids` (an `id` without `with_ids` is an unknown field).
+fn take_member<T>(
+    body: &mut serde_json::Value,
+    member: &str,
+    with_ids: bool,
+    read: impl FnOnce(serde_json::Value) -> Result<Vec<T>, ApiError>,
+) -> Result<Option<Elements<T>>, ApiError> {
+    let list = match body.as_object_mut().and_then(|o| o.remove(member)) {
+        None | Some(serde_json::Value::Null) => return Ok(None),
+        Some(list) => list,
+    };
+    let mut ids = Vec::new();
+    let list = match (list, with_ids) {
+        (serde_json::Value::Array(mut items), true) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                let id = match item.as_object_mut().and_then(|o| o.remove("id")) {
+                    None | Some(serde_json::Value::Null) => None,
+                    Some(serde_json::Value::String(s)) => {
+                        Some(Uuid::parse_str(&s).map_err(|_| {
+                            ApiError::from(DomainError::invalid(
+                                format!("{member}[{i}].id"),
+                                "invalid",
+                                "must be a UUID",
+                            ))
+                        })?)
+                    }
+                    Some(_) => {
+                        return Err(DomainError::invalid(
+                            format!("{member}[{i}].id"),
+                            "invalid",
+                            "must be a UUID",
+                        )
+                        .into());
+                    }
+                };
+                ids.push(id);
+            }
+            serde_json::Value::Array(items)
+        }
+        (list, _) => list,
+    };
+    let elements = read(serde_json::json!({ member: list }))?;
+    ids.resize(elements.len(), None);
+    Ok(Some(ids.into_iter().zip(elements).collect()))
+}
+
+/// The elements of a member [`take_member`] read without ids (a create's).
+fn without_ids<T>(list: Option<Elements<T>>) -> Vec<T> {
+    list.unwrap_or_default()
+        .into_iter()
+        .map(|(_, e)| e)
+        .collect()
+}
+
+fn read_addresses(
+    v: serde_json::Value,
+) -> Result<Vec<crm_domain::address::AddressInput>, ApiError> {
+    Ok(from_value::<NestedAddresses>(v)?
+        .addresses
+        .into_iter()
+        .map(Into::into)
+        .collect())
+}
+
+fn read_contacts(v: serde_json::Value) -> Result<Vec<crm_domain::contact::ContactInput>, ApiError> {
+    Ok(from_value::<NestedContacts>(v)?
+        .contacts
+        .into_iter()
+        .map(Into::into)
+        .collect())
 }
 
 /// A customer's editable fields as the API's write body ([`CustomerWrite`]): what a `PATCH`
@@ -198,7 +333,6 @@ impl CustomerJson for WriteJson {
 
     fn input(&self, fields: serde_json::Value) -> Result<CustomerInput, DomainError> {
         match from_value::<CustomerWrite>(fields) {
-            Ok(write) if write.addresses.is_some() => Err(addresses_not_here()),
             Ok(write) => Ok(write.into()),
             Err(ApiError::Domain(e)) => Err(e),
             Err(other) => Err(DomainError::Internal(other.to_string())),
@@ -206,11 +340,13 @@ impl CustomerJson for WriteJson {
     }
 }
 
-/// Create a customer, optionally with its contacts.
+/// Create a customer, optionally with its addresses and contacts.
 ///
-/// `contacts` (at most 100) are stored in the same transaction: the first (or the one marked
-/// `is_primary`) becomes the primary contact; one invalid element refuses the whole request
-/// (422, `errors[].field` such as `contacts[1].email`) and nothing is stored.
+/// `addresses` (at most 50) and `contacts` (at most 100) are stored in the same transaction:
+/// per address type the one marked `is_default` (else the first) becomes the default, the
+/// first contact (or the one marked `is_primary`) becomes the primary contact; one invalid
+/// element refuses the whole request (422, `errors[].field` such as
+/// `addresses[1].postal_code` or `contacts[1].email`) and nothing is stored.
 ///
 /// With an `Idempotency-Key`, repeating the request (same key, same body) creates nothing new
 /// and answers 201 with the customer the first request created, marked by the
@@ -248,22 +384,10 @@ pub async fn create_customer(
         }),
     };
     let mut body = body.0;
-    let contacts = match body.as_object_mut().and_then(|o| o.remove("contacts")) {
-        None | Some(serde_json::Value::Null) => Vec::new(),
-        Some(list) => from_value::<NestedContacts>(serde_json::json!({ "contacts": list }))?
-            .contacts
-            .into_iter()
-            .map(Into::into)
-            .collect(),
-    };
-    let mut write: CustomerWrite = from_value(body)?;
-    let addresses = write
-        .addresses
-        .take()
-        .unwrap_or_default()
-        .into_iter()
-        .map(Into::into)
-        .collect();
+    let contacts = take_member(&mut body, "contacts", false, read_contacts)?;
+    let addresses = take_member(&mut body, "addresses", false, read_addresses)?;
+    let write: CustomerWrite = from_value(body)?;
+    let (addresses, contacts) = (without_ids(addresses), without_ids(contacts));
     let created = state
         .services
         .customers
@@ -316,6 +440,9 @@ pub async fn get_customer(
 /// Members present replace the stored value, `null` clears it (or restores the default),
 /// absent members stay. `Content-Type` may be `application/merge-patch+json` or
 /// `application/json`. With `If-Match`, the update happens only on that version (else 412).
+///
+/// `addresses` and `contacts` are refused (422 `not_allowed`): replace them with `PUT`, or
+/// change them one by one at `/customers/{id}/addresses` and `/customers/{id}/contacts`.
 #[utoipa::path(
     tag = "customers",
     params(
@@ -330,7 +457,7 @@ pub async fn get_customer(
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A unique field is taken", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match is stale", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or `addresses` / `contacts` (`not_allowed`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -343,6 +470,11 @@ pub async fn patch_customer(
     body: JsonBody<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let expected = if_match(req.headers())?;
+    for member in ["addresses", "contacts"] {
+        if body.0.get(member).is_some() {
+            return Err(members_not_here(member).into());
+        }
+    }
     let patch = MergePatch::new(body.0, WriteJson)?;
     let c = state
         .services
@@ -352,23 +484,30 @@ pub async fn patch_customer(
     with_customer(&state, &caller, HttpResponse::Ok(), &c).await
 }
 
-/// Replace every editable field of a customer.
+/// Replace every editable field of a customer, and optionally its addresses and contacts.
 ///
-/// Fields left out take their defaults or become empty. With `If-Match`, only on that version.
+/// Fields left out take their defaults or become empty. `addresses` and `contacts` left out
+/// (or `null`) stay as they are; given as arrays they are the full new sets: an element with
+/// `id` updates that address (contact) of this customer, one without creates one, stored ones
+/// not listed are deleted. Everything is written in one transaction with the customer's
+/// events and those of each address and contact created, updated or deleted; one invalid
+/// element (422 naming it, such as `addresses[1].postal_code` or `contacts[0].id`) writes
+/// nothing. With `If-Match`, only on that version.
 #[utoipa::path(
     tag = "customers",
     params(
         ("id" = Uuid, Path, description = "Customer id"),
         ("If-Match" = Option<String>, Header, description = "ETag of the version the change is based on"),
     ),
-    request_body = CustomerWrite,
+    request_body = CustomerReplace,
     responses(
         (status = 200, description = "The replaced customer", body = CustomerResponse),
+        (status = 400, description = "Malformed JSON or If-Match", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing customers.edit", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A unique field is taken", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match is stale", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields or elements (`addresses[i].…`, `contacts[i].…`; an `id` that is not one of the customer's, or listed twice), or too many elements", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -378,19 +517,35 @@ pub async fn replace_customer(
     state: web::Data<AppState>,
     req: HttpRequest,
     id: web::Path<Uuid>,
-    body: JsonBody<CustomerWrite>,
+    body: JsonBody<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
+    use crm_domain::ContactId;
+    use crm_domain::address::AddressId;
     let expected = if_match(req.headers())?;
-    if body.0.addresses.is_some() {
-        return Err(addresses_not_here().into());
-    }
+    let mut body = body.0;
+    let contacts = take_member(&mut body, "contacts", true, read_contacts)?;
+    let addresses = take_member(&mut body, "addresses", true, read_addresses)?;
+    let write: CustomerWrite = from_value(body)?;
+    let nested = NestedReplace {
+        addresses: addresses.map(|l| {
+            l.into_iter()
+                .map(|(id, a)| (id.map(AddressId), a))
+                .collect()
+        }),
+        contacts: contacts.map(|l| {
+            l.into_iter()
+                .map(|(id, c)| (id.map(ContactId), c))
+                .collect()
+        }),
+    };
     let c = state
         .services
         .customers
-        .replace(
+        .replace_nested(
             &caller.0,
             CustomerId(id.into_inner()),
-            body.0.into(),
+            write.into(),
+            nested,
             expected,
         )
         .await?;

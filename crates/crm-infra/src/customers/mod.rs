@@ -13,6 +13,8 @@ mod queries;
 mod query_sql;
 mod writes;
 
+pub(crate) use writes::touch_customer;
+
 use async_trait::async_trait;
 use crm_domain::access::Visibility;
 use crm_domain::customer::{
@@ -80,6 +82,24 @@ impl CustomerRepository for SeaCustomerRepository {
         let found = queries::find_in(&conn, tenant, id, include_deleted).await?;
         conn.end().await?;
         Ok(found)
+    }
+
+    async fn members(
+        &self,
+        tenant: TenantId,
+        id: CustomerId,
+    ) -> Result<
+        (
+            Vec<crm_domain::address::Address>,
+            Vec<crm_domain::contact::Contact>,
+        ),
+        RepositoryError,
+    > {
+        let conn = self.db.tenant_read(tenant).await?;
+        let addresses = crate::addresses::addresses_of(&conn, tenant, vec![id]).await?;
+        let contacts = crate::contacts::contacts_of_many(&conn, tenant, vec![id]).await?;
+        conn.end().await?;
+        Ok((addresses, contacts))
     }
 
     async fn find_by_unique(

@@ -3,8 +3,8 @@
 
 use chrono::Datelike;
 use crm_domain::customer::{
-    Customer, DeletionChange, IdempotencyRecord, NewCustomer, ProfileUpdate, PurchaseStats,
-    customer_code,
+    Customer, DeletionChange, IdempotencyRecord, MemberChanges, NewCustomer, ProfileUpdate,
+    PurchaseStats, customer_code,
 };
 use crm_domain::privacy::ErasedCustomer;
 use crm_domain::{CustomerId, RepositoryError, TenantId, UserId};
@@ -138,8 +138,42 @@ pub(super) async fn update_profile(
         u.updated_at,
         Some(&u.profile.tags),
         &u.events,
+        Some(&u.members),
     )
     .await
+}
+
+/// Applies a replace's writes to the customer's addresses and contacts in `txn`, in the order
+/// [`MemberChanges`] documents (removals, updates that unset a default or the primary, other
+/// updates, additions), so the partial unique indexes never see two defaults of a type or two
+/// primaries.
+async fn write_members(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    id: CustomerId,
+    m: &MemberChanges,
+) -> Result<(), RepositoryError> {
+    let a = &m.addresses;
+    for removed in &a.removed {
+        crate::addresses::delete_address(txn, tenant, removed.id).await?;
+    }
+    let (unset, rest): (Vec<_>, Vec<_>) =
+        a.updated.iter().partition(|(_, after)| !after.is_default);
+    for (before, after) in unset.into_iter().chain(rest) {
+        crate::addresses::update_address(txn, after, before.version).await?;
+    }
+    crate::addresses::insert_addresses(txn, &a.added).await?;
+    let c = &m.contacts;
+    for removed in &c.removed {
+        crate::contacts::delete_contact(txn, tenant, id, removed.id).await?;
+    }
+    let (unset, rest): (Vec<_>, Vec<_>) =
+        c.updated.iter().partition(|(_, after)| !after.is_primary);
+    for (_, after) in unset.into_iter().chain(rest) {
+        crate::contacts::update_contact(txn, after).await?;
+    }
+    crate::contacts::insert_contacts(txn, &c.added).await?;
+    Ok(())
 }
 
 /// [`crm_domain::privacy::PrivacyTransaction::anonymise_customer`] inside the erasure's
@@ -233,8 +267,33 @@ pub(super) async fn set_deleted(
         c.updated_at,
         None,
         &c.events,
+        None,
     )
     .await
+}
+
+/// Bumps the customer's `version` by one and sets its `updated_at` to `at`, in `conn`: an
+/// address or contact of it changed, and its answers embed the default addresses and the
+/// primary contact, so a cached representation (its `ETag`) must change too. The caller holds
+/// the customer's lock.
+pub(crate) async fn touch_customer<C: ConnectionTrait>(
+    conn: &C,
+    tenant: TenantId,
+    id: CustomerId,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), RepositoryError> {
+    customer::Entity::update_many()
+        .col_expr(
+            customer::Column::Version,
+            Expr::col(customer::Column::Version).add(1),
+        )
+        .col_expr(customer::Column::UpdatedAt, Expr::value(at))
+        .filter(customer::Column::TenantId.eq(tenant.0))
+        .filter(customer::Column::Id.eq(id.0))
+        .exec(conn)
+        .await
+        .map_err(map_db_err)?;
+    Ok(())
 }
 
 /// Rewrites the `customer_tags` rows of one customer to `tags`.
@@ -280,6 +339,7 @@ struct Target {
 
 /// Runs a conditional `UPDATE ... WHERE tenant_id AND id AND version = expected`, then reads the
 /// row back, all in one transaction. No row updated means another version (or no row).
+#[allow(clippy::too_many_arguments)]
 async fn conditional_update(
     txn: DatabaseTransaction,
     Target {
@@ -293,6 +353,7 @@ async fn conditional_update(
     updated_at: chrono::DateTime<chrono::Utc>,
     tags: Option<&std::collections::BTreeSet<String>>,
     events: &[crm_domain::event::NewEvent],
+    members: Option<&MemberChanges>,
 ) -> Result<Customer, RepositoryError> {
     changes.updated_by = Set(updated_by.map(|u| u.as_str().to_owned()));
     changes.updated_at = Set(updated_at);
@@ -317,6 +378,9 @@ async fn conditional_update(
     }
     if let Some(tags) = tags {
         write_tags(&txn, tenant, id, tags.iter(), true).await?;
+    }
+    if let Some(members) = members {
+        write_members(&txn, tenant, id, members).await?;
     }
     crate::events::append(&txn, events).await?;
     let stored = find_in(&txn, tenant, id, true)
