@@ -11,6 +11,7 @@
 //! allows.
 
 mod feed;
+mod feed_service;
 mod model;
 mod ports;
 mod service;
@@ -23,6 +24,7 @@ pub use feed::{
     EventFeed, EventTypeFilter, EventTypePattern, FeedFilter, FeedItem, FeedPosition,
     MAX_FILTER_PATTERNS, MAX_PATTERN_BYTES, is_internal, may_read,
 };
+pub use feed_service::{FeedPage, FeedService};
 pub use model::{
     EntityType, Event, EventActor, EventFilter, EventId, FieldChanges, MAX_EVENT_PAGE, NewEvent,
     field_changes,
