@@ -181,7 +181,8 @@ fn check_url(raw: &str, allow_private: bool) -> Result<Url, WebhookError> {
 
 /// The target safety rule: whether a delivery may go to `ip`. Refused: unspecified
 /// (`0.0.0.0`, `::`), loopback (127/8, `::1`), private (10/8, 172.16/12, 192.168/16),
-/// link-local (169.254/16, fe80::/10), unique-local (fc00::/7), multicast (224/4, ff00::/8),
+/// link-local (169.254/16, fe80::/10), unique-local (fc00::/7), the deprecated site-local
+/// (fec0::/10), multicast (224/4, ff00::/8),
 /// broadcast (255.255.255.255), the documentation ranges (192.0.2/24, 198.51.100/24,
 /// 203.0.113/24, 2001:db8::/32), carrier-grade NAT (100.64/10, RFC 6598), "this network"
 /// (0/8), IETF protocol assignments (192.0.0/24), benchmarking (198.18/15), reserved (240/4),
@@ -230,6 +231,7 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || ip.is_multicast()
         || (s[0] & 0xfe00) == 0xfc00
         || (s[0] & 0xffc0) == 0xfe80
+        || (s[0] & 0xffc0) == 0xfec0
         || (s[0] == 0x2001 && s[1] == 0x0db8))
 }
 
