@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::model::SubscriptionId;
+use super::model::{Subscription, SubscriptionId};
 use crate::event::{Event, EventId, summary};
 use crate::ids::TenantId;
 use crate::ports::Random;
@@ -129,6 +129,28 @@ impl Delivery {
             ..self.clone()
         }
     }
+}
+
+/// The fan-out rule: one pending delivery, due at `now`, for every pair of an event and a
+/// subscription that [`Subscription::receives`] it, events in the order given. What an
+/// adapter's `append_events` inserts beside the events, in their transaction, from the
+/// tenant's active subscriptions (ids from `new_id`).
+pub fn fan_out(
+    subscriptions: &[Subscription],
+    events: &[Event],
+    now: DateTime<Utc>,
+    mut new_id: impl FnMut() -> Uuid,
+) -> Vec<Delivery> {
+    events
+        .iter()
+        .flat_map(|e| {
+            subscriptions
+                .iter()
+                .filter(|s| s.receives(e))
+                .map(move |s| (s, e))
+        })
+        .map(|(s, e)| Delivery::pending(DeliveryId(new_id()), s.tenant_id, s.id, e.id, now))
+        .collect()
 }
 
 /// What one attempt's POST came to, as the sender saw it.

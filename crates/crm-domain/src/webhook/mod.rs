@@ -14,7 +14,7 @@
 //! - `delivery`: [`Delivery`] (pending, succeeded, failed), the retry schedule
 //!   ([`RETRY_SCHEDULE_SECS`]: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, ±10 % jitter), the state
 //!   transition [`after_attempt`] (a 2xx within 10 s succeeds; redirects, other answers,
-//!   timeouts and connection errors fail) and the [`payload`] (`type`, `timestamp`, `data`:
+//!   timeouts and connection errors fail), the fan-out rule [`fan_out`] and the [`payload`] (`type`, `timestamp`, `data`:
 //!   the timeline entry);
 //! - `ports`: [`WebhookRepository`] / [`WebhookTransaction`] (version-checked writes with
 //!   their events), [`DeliveryRepository`] (the outbox: `claim_due`, `record_attempt`,
@@ -38,7 +38,7 @@ mod signing;
 
 pub use delivery::{
     AttemptOutcome, DELIVERY_TIMEOUT, DISABLE_AFTER, Delivery, DeliveryId, DeliveryStatus, JITTER,
-    MAX_ERROR_CHARS, RETRY_SCHEDULE_SECS, after_attempt, payload, retry_delay,
+    MAX_ERROR_CHARS, RETRY_SCHEDULE_SECS, after_attempt, fan_out, payload, retry_delay,
 };
 pub use error::WebhookError;
 pub use model::{

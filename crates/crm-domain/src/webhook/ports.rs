@@ -113,7 +113,7 @@ pub struct DueDelivery {
 /// Deliveries: the outbox of webhooks.
 ///
 /// Deliveries are created with their event, in the event's transaction, for every active
-/// subscription of the tenant that [`Subscription::receives`] it (so a committed event always
+/// subscription of the tenant that [`Subscription::receives`] it ([`super::fan_out`]; so a committed event always
 /// has its deliveries and a rolled-back one none); they survive restarts.
 ///
 /// # Errors

@@ -794,3 +794,29 @@ fn only_matching_public_events_of_its_tenant_reach_a_subscription() {
         .receives(&customer_event(TENANT))
     );
 }
+
+#[test]
+fn fan_out_makes_one_pending_delivery_per_receiving_subscription() {
+    let customers = subscription(TENANT, SUB);
+    let orders = Subscription {
+        id: SubscriptionId(Uuid::from_u128(501)),
+        event_types: EventTypeFilter::parse("event_types", &["order.*"]).unwrap(),
+        ..customers.clone()
+    };
+    let everything = Subscription {
+        id: SubscriptionId(Uuid::from_u128(502)),
+        event_types: EventTypeFilter::parse("event_types", &["*"]).unwrap(),
+        ..customers.clone()
+    };
+    let subs = [customers, orders, everything];
+    let mut n = 0u128;
+    let made = fan_out(&subs, &[customer_event(TENANT)], now(), || {
+        n += 1;
+        Uuid::from_u128(n)
+    });
+    let to: Vec<SubscriptionId> = made.iter().map(|d| d.subscription_id).collect();
+    assert_eq!(to, vec![SUB, SubscriptionId(Uuid::from_u128(502))]);
+    assert!(made.iter().all(|d| d.status == DeliveryStatus::Pending
+        && d.next_attempt_at == Some(now())
+        && d.event_id == EventId(41)));
+}
