@@ -14,8 +14,8 @@
 //! - `delivery`: [`Delivery`] (pending, succeeded, failed), the retry schedule
 //!   ([`RETRY_SCHEDULE_SECS`]: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, ±10 % jitter), the state
 //!   transition [`after_attempt`] (a 2xx within 10 s succeeds; redirects, other answers,
-//!   timeouts and connection errors fail), the fan-out rule [`fan_out`] and the [`payload`] (`type`, `timestamp`, `data`:
-//!   the timeline entry);
+//!   timeouts and connection errors fail), the fan-out rule [`fan_out`] and the [`payload`]
+//!   (`type`, `timestamp`, `data`: the timeline entry);
 //! - `ports`: [`WebhookRepository`] / [`WebhookTransaction`] (version-checked writes with
 //!   their events), [`DeliveryRepository`] (the outbox: `claim_due`, `record_attempt`,
 //!   `list`, `retry`), [`WebhookSender`] (one POST, no redirects, public targets only);

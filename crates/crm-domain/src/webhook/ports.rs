@@ -113,8 +113,9 @@ pub struct DueDelivery {
 /// Deliveries: the outbox of webhooks.
 ///
 /// Deliveries are created with their event, in the event's transaction, for every active
-/// subscription of the tenant that [`Subscription::receives`] it ([`super::fan_out`]; so a committed event always
-/// has its deliveries and a rolled-back one none); they survive restarts.
+/// subscription of the tenant that [`Subscription::receives`] it ([`super::fan_out`]), so a
+/// committed event always has its deliveries and a rolled-back one none; they survive
+/// restarts.
 ///
 /// # Errors
 /// As [`RepositoryError`].
