@@ -30,6 +30,7 @@ pub mod privacy;
 pub mod segment;
 pub mod tenant;
 pub mod view;
+pub mod webhook;
 
 // Fixtures shared by the unit tests.
 #[cfg(test)]

@@ -42,3 +42,30 @@ impl IdGenerator for UuidV7Generator {
         Uuid::now_v7()
     }
 }
+
+/// Randomness: secret bytes and retry jitter. Injected, so tests are deterministic.
+#[cfg_attr(feature = "mock", mockall::automock)]
+pub trait Random: Send + Sync {
+    /// Fills `buf` with bytes from a cryptographically secure generator (webhook secrets).
+    fn fill(&self, buf: &mut [u8]);
+
+    /// A number uniformly distributed in `[0, 1)` (jitter; need not be cryptographic).
+    fn unit(&self) -> f64;
+}
+
+/// The operating system's generator, through `rand`'s thread-local CSPRNG (ChaCha, seeded and
+/// reseeded from the OS).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemRandom;
+
+impl Random for SystemRandom {
+    fn fill(&self, buf: &mut [u8]) {
+        use rand::RngCore;
+        rand::rng().fill_bytes(buf);
+    }
+
+    fn unit(&self) -> f64 {
+        use rand::Rng;
+        rand::rng().random::<f64>()
+    }
+}

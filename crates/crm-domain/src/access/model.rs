@@ -26,16 +26,22 @@ pub enum Permission {
     /// `customers.manage`: segments, tiers, imports, exports, erasure, audit, hard delete.
     #[serde(rename = "customers.manage")]
     CustomersManage,
+    /// `webhooks.manage`: register, change and delete webhook subscriptions, rotate their
+    /// secrets, read and retry their deliveries (every event of the tenant leaves through
+    /// them). Admin only, as the tenant's settings.
+    #[serde(rename = "webhooks.manage")]
+    WebhooksManage,
 }
 
 impl Permission {
     /// Every permission, in order.
-    pub const ALL: [Permission; 5] = [
+    pub const ALL: [Permission; 6] = [
         Permission::CustomersView,
         Permission::CustomersCreate,
         Permission::CustomersEdit,
         Permission::CustomersDelete,
         Permission::CustomersManage,
+        Permission::WebhooksManage,
     ];
 
     /// The permission's wire name, e.g. `customers.view`.
@@ -46,6 +52,7 @@ impl Permission {
             Permission::CustomersEdit => "customers.edit",
             Permission::CustomersDelete => "customers.delete",
             Permission::CustomersManage => "customers.manage",
+            Permission::WebhooksManage => "webhooks.manage",
         }
     }
 }
@@ -78,7 +85,7 @@ pub struct Forbidden(pub Permission);
 pub enum Role {
     /// Every permission.
     Admin,
-    /// Every permission but `customers.manage`.
+    /// Every permission but `customers.manage` and `webhooks.manage`.
     Manager,
     /// View, create and edit.
     Sales,
@@ -218,12 +225,14 @@ mod tests {
     fn admin_has_every_permission() {
         let a = actor(&["admin"], &[]);
         assert!(Permission::ALL.iter().all(|p| a.can(*p)));
+        assert!(a.can(Permission::WebhooksManage));
     }
 
     #[test]
     fn manager_lacks_only_manage() {
         let a = actor(&["manager"], &[]);
         assert!(!a.can(Permission::CustomersManage));
+        assert!(!a.can(Permission::WebhooksManage));
         assert!(a.can(Permission::CustomersDelete));
     }
 

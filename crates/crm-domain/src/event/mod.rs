@@ -4,13 +4,27 @@
 //! `append_events` (so an event exists exactly when its change committed, and nothing is
 //! published outside a commit). The timeline, the field history, the audit search, and later
 //! the live stream and webhooks, read the log back as [`Event`]s through [`EventRepository`].
+//!
+//! The live stream, its polling twin and webhooks read it forwards through [`EventFeed`]
+//! (commit-safe order: see its gap-free rule), selecting types with [`EventTypeFilter`]
+//! (patterns `*`, `customer.*`, `order.placed`) and showing each event only where [`may_read`]
+//! allows.
 
+mod feed;
+mod feed_service;
 mod model;
 mod ports;
 mod service;
 #[cfg(test)]
 mod service_tests;
 
+#[cfg(any(test, feature = "mock"))]
+pub use feed::MockEventFeed;
+pub use feed::{
+    EventFeed, EventTypeFilter, EventTypePattern, FeedFilter, FeedItem, FeedPosition,
+    MAX_FILTER_PATTERNS, MAX_PATTERN_BYTES, is_internal, may_read,
+};
+pub use feed_service::{FeedPage, FeedService};
 pub use model::{
     EntityType, Event, EventActor, EventFilter, EventId, FieldChanges, MAX_EVENT_PAGE, NewEvent,
     field_changes,

@@ -47,6 +47,8 @@ string_enum! {
         Import => "import",
         /// The tenant's settings.
         Tenant => "tenant",
+        /// A webhook subscription.
+        Webhook => "webhook",
     }
 }
 

@@ -26,7 +26,7 @@ mod service_tests;
 pub use error::NoteError;
 pub use model::{
     MAX_BODY_BYTES, NOTE_PREVIEW_CHARS, Note, NoteCategory, NoteFields, NoteFilter, NoteId,
-    NoteInput, NotePosition, Resolution, TenantNotePosition,
+    NoteInput, NotePosition, Resolution, TenantNotePosition, may_read_internal,
 };
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{MockNotePatch, MockNoteRepository, MockNoteTransaction};

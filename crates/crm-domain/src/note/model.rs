@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::error::NoteError;
+use crate::access::{Actor, Permission};
 use crate::error::FieldError;
 use crate::ids::{CustomerId, TenantId, UserId};
 use crate::values::{TextKind, check_text};
@@ -17,6 +18,16 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// How many characters of the body `note.added` and `note.deleted` events carry.
 pub const NOTE_PREVIEW_CHARS: usize = 200;
+
+/// The rule of who reads internal notes (`is_internal`): the tenant's staff, that is every
+/// caller holding `customers.view` (the note list and the note itself answer them whole).
+/// Internal notes never reach anyone else: not the customer list export, not a webhook (an
+/// external system, see `crate::webhook::Subscription::receives`), and not the customer
+/// portal to come, whose callers (a token with `customer_id`) this function must refuse once
+/// [`Actor`] carries them.
+pub fn may_read_internal(actor: &Actor) -> bool {
+    actor.can(Permission::CustomersView)
+}
 
 /// A note's id (UUID v7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
