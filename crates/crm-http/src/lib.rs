@@ -6,6 +6,7 @@ mod macros;
 pub mod addresses;
 pub mod analytics;
 pub mod auth;
+pub mod closed_bodies;
 pub mod contacts;
 pub mod cursor;
 pub mod customers;
@@ -139,7 +140,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .split_for_parts();
     // After the routes are collected, so every route gets the problem responses it can answer.
     shared_responses::SharedProblems.modify(&mut api);
-    api
+    closed_bodies::close(api)
 }
 
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
