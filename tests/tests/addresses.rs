@@ -1169,12 +1169,18 @@ async fn q_finds_customers_by_an_address_city_or_postal_code(backend: DbBackend)
     let r = app.get("/api/v1/customers?q=4011", &token).await;
     assert_eq!(
         ids(&r),
-        [by_address],
+        [by_address.clone()],
         "a part of the postal code: {}",
         r.body
     );
     let r = app.get("/api/v1/customers?q=surabaya", &token).await;
     assert!(ids(&r).is_empty(), "{}", r.body);
+    // A city is matched from its start: `band` finds Bandung, `dung` (inside the word) only
+    // the customer whose name holds it.
+    let r = app.get("/api/v1/customers?q=band", &token).await;
+    assert_eq!(ids(&r), [by_name.clone(), by_address.clone()], "{}", r.body);
+    let r = app.get("/api/v1/customers?q=dung", &token).await;
+    assert_eq!(ids(&r), [by_name], "a city matches by prefix: {}", r.body);
 }
 
 on_both_backends!(

@@ -19,8 +19,9 @@
 //! 4. or `q` is a substring of one of its contacts' search text (lower-cased name and e-mail,
 //!    [`crate::contact::ContactDetails::search_text`]), or `q` holds at least 4 digits that
 //!    occur in one of its contacts' phone numbers (forms as in rule 2);
-//! 5. or `q` is a substring of the lower-cased city or of the lower-cased postal code of one
-//!    of its addresses (`/customers/{id}/addresses`).
+//! 5. or the lower-cased city or the postal code of one of its addresses
+//!    (`/customers/{id}/addresses`) starts with `q` (`band` finds Bandung, `4011` finds 40111;
+//!    a prefix, not a substring, so the tenant's addresses are read through their indexes).
 //!
 //! Rank, best first: 4 the name equals `q`; 3 the name starts with `q`; 2 rule 1 or 2; 1 only
 //! rule 3, 4 or 5 (a customer found only through its contacts or addresses ranks with typo

@@ -30,7 +30,9 @@ use crate::state::AppState;
 pub struct ListCustomersParams {
     /// Free-text search (2..=100 characters) over name, display name, company, e-mail, phone
     /// digits, customer code, tax id and tags: substrings, and one typo in a word of 4+
-    /// letters. Best matches first unless `sort` is given.
+    /// letters; also the customer's contacts (name and e-mail substrings, phone digits) and
+    /// the city or postal code of its addresses, matched from their start (`band` finds
+    /// Bandung). Best matches first unless `sort` is given.
     q: Option<String>,
     /// Rows per page, 1..=200 (default 20).
     #[param(minimum = 1, maximum = 200)]

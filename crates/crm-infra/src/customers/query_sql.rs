@@ -507,23 +507,47 @@ fn contacts_matching(tenant: TenantId, q: &SearchText) -> sea_orm::sea_query::Se
 }
 
 /// Rule 5 of the search: the customers with an address whose city (`city_key`, lower-cased on
-/// write) or lower-cased postal code contains the query. A scan of the tenant's addresses
-/// through their `tenant_id`-led indexes; on PostgreSQL it runs under the tenant wall, outside
-/// `crm_search_ids`.
+/// write) or postal code starts with the query. Each is a range on a `tenant_id`-led B-tree
+/// ([`starts_with`]), so the branch reads the matching addresses only (as a substring test it
+/// read every address of the tenant: 396 ms on the 500,000-customer bench tenant); on
+/// PostgreSQL it runs under the tenant wall, outside `crm_search_ids`.
 fn addresses_matching(tenant: TenantId, q: &SearchText) -> sea_orm::sea_query::SelectStatement {
     use crate::entity::customer_address::{Column as A, Entity as Addresses};
-    use sea_orm::sea_query::Func;
-    let pattern = || LikeExpr::new(format!("%{}%", escape_like(&q.text))).escape('\\');
+    let mut hit = Condition::any()
+        .add(starts_with(A::CityKey, &q.text))
+        .add(starts_with(A::PostalCode, &q.text));
+    // Postal codes are stored as written; letters in them are usually capitals (`SW1A 1AA`).
+    let upper = q.text.to_uppercase();
+    if upper != q.text {
+        hit = hit.add(starts_with(A::PostalCode, &upper));
+    }
     Query::select()
         .column(A::CustomerId)
         .from(Addresses)
         .and_where(A::TenantId.eq(tenant.0))
-        .cond_where(
-            Condition::any()
-                .add(Expr::col(A::CityKey).like(pattern()))
-                .add(Expr::expr(Func::lower(Expr::col(A::PostalCode))).like(pattern())),
-        )
+        .cond_where(hit)
         .take()
+}
+
+/// `column` starts with `prefix`, as `column >= prefix AND column < next AND column LIKE
+/// 'prefix%'`, where `next` is `prefix` with its last character incremented: the range is what
+/// a B-tree on the column serves on both backends (exact in bytewise orders: SQLite's `BINARY`,
+/// PostgreSQL's `C` collations; the `LIKE` keeps the answer exact under any collation).
+fn starts_with(column: impl sea_orm::sea_query::IntoColumnRef + Copy, prefix: &str) -> Condition {
+    let like = LikeExpr::new(format!("{}%", escape_like(prefix))).escape('\\');
+    let mut range = Condition::all()
+        .add(Expr::col(column).gte(prefix.to_owned()))
+        .add(Expr::col(column).like(like));
+    let mut chars: Vec<char> = prefix.chars().collect();
+    if let Some(next) = chars
+        .pop()
+        .and_then(|last| (last as u32).checked_add(1))
+        .and_then(char::from_u32)
+    {
+        chars.push(next);
+        range = range.add(Expr::col(column).lt(chars.into_iter().collect::<String>()));
+    }
+    range
 }
 
 /// The search rank as SQL, for rows that match: 4 name equals, 3 name starts with, 2 substring
