@@ -1168,6 +1168,7 @@ async fn q_finds_customers_by_an_address_city_or_postal_code(backend: DbBackend)
     assert_eq!(ids(&r), std::slice::from_ref(&by_address), "{}", r.body);
     let r = app.get("/api/v1/customers?q=4011", &token).await;
     assert_eq!(
+        ids(&r),
         std::slice::from_ref(&by_address),
         "a part of the postal code: {}",
         r.body
