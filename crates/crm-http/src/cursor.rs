@@ -42,6 +42,10 @@ pub enum CursorKind {
     Documents = 20,
     /// The tenant's expiring documents (`expires_at`, id).
     ExpiringDocuments = 21,
+    /// The tenant's webhook subscriptions (id).
+    Webhooks = 22,
+    /// A webhook's deliveries (id, newest first).
+    WebhookDeliveries = 23,
 }
 
 /// Encodes and verifies cursors with a server secret.

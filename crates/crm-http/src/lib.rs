@@ -13,6 +13,7 @@ pub mod customers;
 pub mod documents;
 pub mod events;
 pub mod exports;
+pub mod feed;
 pub mod follow_ups;
 pub mod health;
 pub mod imports;
@@ -32,8 +33,11 @@ pub mod rate_limit;
 pub mod segments;
 pub mod shared_responses;
 pub mod state;
+pub mod stream;
 pub mod uploads;
 pub mod views;
+pub mod webhook_sender;
+pub mod webhooks;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -50,6 +54,8 @@ pub use cursor::CursorCodec;
 pub use metrics::Metrics;
 pub use problem::{ApiError, Problem};
 pub use state::{AppState, ReadinessProbe, Services};
+pub use stream::{StreamSettings, Streams};
+pub use webhook_sender::ReqwestWebhookSender;
 
 /// The OpenAPI document's fixed parts; paths and schemas are collected from the routes.
 #[derive(OpenApi)]
@@ -67,7 +73,8 @@ pub use state::{AppState, ReadinessProbe, Services};
         (name = "interactions", description = "Logged calls, e-mails, meetings, visits and messages with a customer; they keep its `last_contact_at`"),
         (name = "follow-ups", description = "Follow-up tasks on customers and the work queue; open ones keep the customer's `next_follow_up_at`"),
         (name = "notes", description = "Notes and complaints on a customer: Markdown, categories, a complaint's resolution, pinned first, edits kept in the note's history (the event log). Internal notes (`is_internal`) are for staff only: they are left out of the customer list export and of anything a portal user sees. The customer's free-text `notes` / `internal_notes` fields stay for compatibility; note records are the history."),
-        (name = "events", description = "The event log: a customer's timeline and field history, and the tenant's audit search"),
+        (name = "events", description = "The event log: a customer's timeline and field history, the tenant's audit search, and the feed read forwards: `GET /events` (JSON pages) and the live stream `GET /events/stream` (Server-Sent Events, resumable with `Last-Event-ID`)"),
+        (name = "webhooks", description = "Webhook subscriptions (`webhooks.manage`): signed deliveries of the tenant's events to other systems per the Standard Webhooks specification, at least once, with retries and a delivery log"),
         (name = "documents", description = "Documents of a customer (contracts, invoices, licences): upload, download, expiry"),
         (name = "orders", description = "Orders and purchase statistics"),
         (name = "loyalty", description = "Loyalty points and customer tiers"),
@@ -120,7 +127,9 @@ fn register(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .configure(interactions::routes)
             .configure(follow_ups::routes)
             .configure(notes::routes)
+            .configure(feed::routes)
             .configure(events::routes)
+            .configure(webhooks::routes)
             .configure(documents::routes)
             .configure(customers::routes),
     )

@@ -42,7 +42,8 @@ pub struct Problem {
     /// (the MIME type sniffed from the bytes); `document-too-large` (413) has `limit` (bytes);
     /// `document-content-missing` (404) has `document_id`. A 429 `rate-limited` has `scope`
     /// (`token`, `tenant` or `auth-failures`), `limit` (the bucket's size), `cost` (this
-    /// request's cells) and `retry_after` (seconds, as the `Retry-After` header).
+    /// request's cells) and `retry_after` (seconds, as the `Retry-After` header). A 429
+    /// `too-many-streams` has `limit` (the most open event streams of a tenant).
     #[serde(flatten)]
     pub extensions: serde_json::Map<String, serde_json::Value>,
 }
@@ -134,6 +135,13 @@ pub enum ApiError {
         .0.scope.name(), .0.limit, .0.cost, .0.retry_after
     )]
     RateLimited(RateLimited),
+    /// The tenant already has the most live event streams allowed (429, type
+    /// `too-many-streams`, with `limit`).
+    #[error("the tenant already has {limit} open event streams; close one or retry later")]
+    TooManyStreams {
+        /// The most open streams a tenant may have.
+        limit: usize,
+    },
 }
 
 impl From<AcceptImportError> for ApiError {
@@ -153,6 +161,14 @@ impl From<AcceptImportError> for ApiError {
                 detail,
             },
         }
+    }
+}
+
+impl From<crm_domain::webhook::WebhookError> for ApiError {
+    /// A webhook refusal is a field error of a 422 validation problem (`url`,
+    /// `event_types`, `description`, or `webhooks` `too_many` with the limit).
+    fn from(e: crm_domain::webhook::WebhookError) -> Self {
+        ApiError::Domain(e.into())
     }
 }
 
@@ -235,6 +251,9 @@ impl ApiError {
             ApiError::BadParameter(e) => {
                 p.errors = vec![ProblemField::from(e.clone())];
             }
+            ApiError::TooManyStreams { limit } => {
+                p.extensions.insert("limit".into(), (*limit).into());
+            }
             ApiError::FileBeyondLimit {
                 setting,
                 limit,
@@ -303,6 +322,7 @@ impl ApiError {
             ApiError::NoRoute(_) => ("not-found", "Not found"),
             ApiError::MethodNotAllowed => ("method-not-allowed", "Method not allowed"),
             ApiError::RateLimited(_) => ("rate-limited", "Too many requests"),
+            ApiError::TooManyStreams { .. } => ("too-many-streams", "Too many open event streams"),
         }
     }
 }
@@ -341,7 +361,9 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited(_) | ApiError::TooManyStreams { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
         }
     }
 

@@ -73,6 +73,10 @@ pub struct Services {
     pub privacy: Arc<PrivacyService>,
     /// Documents of customers (uploads, downloads, the orphan check).
     pub documents: Arc<crm_domain::document::DocumentService>,
+    /// The event feed read forwards (the live stream and `GET /events`).
+    pub feed: Arc<crm_domain::event::FeedService>,
+    /// Webhook subscriptions, their deliveries and the delivery run.
+    pub webhooks: Arc<crm_domain::webhook::WebhookService>,
 }
 
 /// Shared application state, built once by the server: the use cases and what only the HTTP
@@ -100,6 +104,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Largest request body accepted, in bytes (413 beyond).
     pub max_body_bytes: usize,
+    /// The live event streams: their settings and the open streams of each tenant.
+    pub streams: crate::stream::Streams,
 }
 
 /// The limits of uploaded import files.

@@ -1,0 +1,337 @@
+//! The transport of the live event stream (issue 14, `GET /api/v1/events/stream`): a task
+//! that reads the feed forwards through [`FeedService::read`] and writes Server-Sent Events
+//! into a bounded channel, the response body that drains it, and the per-tenant count of open
+//! streams.
+//!
+//! - Each event is one SSE message: `id:` the event id, `event:` its type, `data:` the same
+//!   JSON as a timeline entry ([`EventResponse`]).
+//! - When the feed has nothing new, the task waits [`StreamSettings::poll_interval`] and
+//!   reads again; after [`StreamSettings::heartbeat`] without a message it writes the comment
+//!   `: keep-alive`.
+//! - A client that cannot keep up (the channel stays full for longer than
+//!   [`StreamSettings::slow_client_timeout`]) is disconnected: the events already queued are
+//!   written, then a final comment naming the last delivered id, so the client resumes with
+//!   `Last-Event-ID` and loses nothing.
+//! - A tenant has at most [`StreamSettings::max_per_tenant`] open streams ([`Streams::open`]);
+//!   the [`StreamSlot`] held by the response body gives its place back when the body is
+//!   dropped (the client went away or the stream ended).
+//!
+//! The rules (who reads what, the gap-free order) are the domain's and the feed port's; this
+//! module only moves bytes and waits.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use crm_domain::event::{Event, EventId, FeedFilter, FeedPosition, FeedService};
+use crm_domain::{Actor, TenantId};
+use futures_util::Stream;
+use tokio::sync::mpsc::error::SendTimeoutError;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::events::EventResponse;
+
+/// Events read from the feed at once (the feed's largest page).
+pub const READ_LIMIT: u64 = 200;
+
+/// How the server runs live streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamSettings {
+    /// How long the stream waits before reading the feed again when it had nothing new
+    /// (default 500 ms).
+    pub poll_interval: Duration,
+    /// The longest silence before a `: keep-alive` comment (default 15 s).
+    pub heartbeat: Duration,
+    /// The most open streams one tenant may have (default 20; 429 beyond).
+    pub max_per_tenant: usize,
+    /// How long the stream waits for room in a full buffer before it disconnects the client
+    /// as too slow (default 10 s).
+    pub slow_client_timeout: Duration,
+    /// Messages buffered for one client (default 256).
+    pub buffer: usize,
+}
+
+impl Default for StreamSettings {
+    fn default() -> Self {
+        Self {
+            poll_interval: Duration::from_millis(500),
+            heartbeat: Duration::from_secs(15),
+            max_per_tenant: 20,
+            slow_client_timeout: Duration::from_secs(10),
+            buffer: 256,
+        }
+    }
+}
+
+type OpenCounts = Arc<Mutex<HashMap<TenantId, usize>>>;
+
+/// The live streams of this process: their settings and how many each tenant has open.
+///
+/// The count is per process: with several replicas, each allows `max_per_tenant`.
+#[derive(Debug, Default)]
+pub struct Streams {
+    settings: StreamSettings,
+    open: OpenCounts,
+}
+
+impl Streams {
+    /// Streams run with `settings`.
+    pub fn new(settings: StreamSettings) -> Self {
+        Self {
+            settings,
+            open: OpenCounts::default(),
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> StreamSettings {
+        self.settings
+    }
+
+    /// A place for one more stream of `tenant`, or `None` when it already has
+    /// `max_per_tenant` open. The place is given back when the slot is dropped.
+    pub fn open(&self, tenant: TenantId) -> Option<StreamSlot> {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = open.entry(tenant).or_insert(0);
+        if *count >= self.settings.max_per_tenant {
+            return None;
+        }
+        *count += 1;
+        Some(StreamSlot {
+            tenant,
+            open: self.open.clone(),
+        })
+    }
+
+    /// How many streams `tenant` has open.
+    pub fn open_count(&self, tenant: TenantId) -> usize {
+        self.open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&tenant)
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+/// One open stream's place in its tenant's count; dropping it gives the place back.
+#[derive(Debug)]
+pub struct StreamSlot {
+    tenant: TenantId,
+    open: OpenCounts,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.tenant) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.tenant);
+            }
+        }
+    }
+}
+
+/// One event as an SSE message: `id`, `event` (the type) and `data` (the timeline entry's
+/// JSON, on one line).
+pub fn message(event: &Event) -> Bytes {
+    let data = serde_json::to_string(&EventResponse::from(event)).unwrap_or_else(|_| "{}".into());
+    let event_type: String = event
+        .event
+        .event_type
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect();
+    Bytes::from(format!(
+        "id: {}\nevent: {event_type}\ndata: {data}\n\n",
+        event.id.0
+    ))
+}
+
+/// The comment that ends a stream: why, and the last delivered id to resume from.
+fn closing(reason: &str, last: Option<EventId>) -> Bytes {
+    let resume = match last {
+        Some(id) => format!("resume with Last-Event-ID: {}", id.0),
+        None => "no event was delivered".to_owned(),
+    };
+    Bytes::from(format!(": disconnected: {reason}; {resume}\n\n"))
+}
+
+/// The response body of a stream of `actor`'s events after `start` that match `filter`:
+/// spawns the task that reads the feed (on the current actix runtime) and returns the body
+/// that writes what it queues. The body holds `slot`, and the task stops when the body is
+/// dropped.
+pub fn event_stream(
+    feed: Arc<FeedService>,
+    actor: Actor,
+    start: Option<FeedPosition>,
+    filter: FeedFilter,
+    settings: StreamSettings,
+    slot: StreamSlot,
+) -> impl Stream<Item = Result<Bytes, Infallible>> + 'static {
+    let (tx, rx) = mpsc::channel::<Bytes>(settings.buffer.max(1));
+    let (last_tx, last_rx) = oneshot::channel::<Bytes>();
+    actix_web::rt::spawn(pump(Pump {
+        feed,
+        actor,
+        position: start,
+        filter,
+        settings,
+        tx,
+        last: last_tx,
+    }));
+    let body = Body {
+        rx,
+        last: Some(last_rx),
+        _slot: slot,
+    };
+    futures_util::stream::unfold(body, |mut body| async move {
+        if let Some(bytes) = body.rx.recv().await {
+            return Some((Ok(bytes), body));
+        }
+        // The task is done and everything queued was written: its final comment, if any.
+        let last = body.last.take()?;
+        last.await.ok().map(|bytes| (Ok(bytes), body))
+    })
+}
+
+/// What the response body holds.
+struct Body {
+    rx: mpsc::Receiver<Bytes>,
+    last: Option<oneshot::Receiver<Bytes>>,
+    _slot: StreamSlot,
+}
+
+/// What the reading task holds.
+struct Pump {
+    feed: Arc<FeedService>,
+    actor: Actor,
+    position: Option<FeedPosition>,
+    filter: FeedFilter,
+    settings: StreamSettings,
+    tx: mpsc::Sender<Bytes>,
+    last: oneshot::Sender<Bytes>,
+}
+
+/// Why a write did not go through.
+enum Stop {
+    /// The client went away.
+    Gone,
+    /// The buffer stayed full.
+    Slow,
+}
+
+impl Pump {
+    async fn send(&self, bytes: Bytes) -> Result<(), Stop> {
+        match self
+            .tx
+            .send_timeout(bytes, self.settings.slow_client_timeout)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(SendTimeoutError::Timeout(_)) => Err(Stop::Slow),
+            Err(SendTimeoutError::Closed(_)) => Err(Stop::Gone),
+        }
+    }
+}
+
+/// Reads the feed and queues messages until the client goes away, falls behind, or a read
+/// fails (then the client reconnects with `Last-Event-ID`).
+async fn pump(p: Pump) {
+    let mut delivered = p.position.map(|pos| pos.id);
+    let mut position = p.position;
+    let mut last_write = Instant::now();
+    let reason = loop {
+        let page = match p
+            .feed
+            .read(&p.actor, position, p.filter.clone(), READ_LIMIT)
+            .await
+        {
+            Ok(page) => page,
+            Err(e) => {
+                tracing::warn!(error = %e, "the event stream could not read the feed; closing it");
+                break "the feed could not be read";
+            }
+        };
+        let mut stop = None;
+        for event in &page.items {
+            match p.send(message(event)).await {
+                Ok(()) => {
+                    delivered = Some(event.id);
+                    last_write = Instant::now();
+                }
+                Err(s) => {
+                    stop = Some(s);
+                    break;
+                }
+            }
+        }
+        match stop {
+            Some(Stop::Gone) => return,
+            Some(Stop::Slow) => break "the client did not keep up",
+            None => {}
+        }
+        if page.next.is_some() {
+            // Something was read (shown or skipped): read on at once.
+            position = page.next;
+            continue;
+        }
+        if last_write.elapsed() >= p.settings.heartbeat {
+            match p.send(Bytes::from_static(b": keep-alive\n\n")).await {
+                Ok(()) => last_write = Instant::now(),
+                Err(Stop::Gone) => return,
+                Err(Stop::Slow) => break "the client did not keep up",
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(p.settings.poll_interval) => {}
+            () = p.tx.closed() => return,
+        }
+    };
+    tracing::info!(reason, last_event_id = ?delivered.map(|id| id.0), "event stream closed by the server");
+    // The body writes this after everything already queued.
+    let _ = p.last.send(closing(reason, delivered));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    fn settings(max: usize) -> StreamSettings {
+        StreamSettings {
+            max_per_tenant: max,
+            ..StreamSettings::default()
+        }
+    }
+
+    #[test]
+    fn a_tenant_gets_at_most_its_streams_and_a_dropped_slot_frees_its_place() {
+        let streams = Streams::new(settings(2));
+        let a = TenantId(Uuid::from_u128(1));
+        let b = TenantId(Uuid::from_u128(2));
+        let first = streams.open(a).unwrap();
+        let _second = streams.open(a).unwrap();
+        assert!(streams.open(a).is_none());
+        assert!(
+            streams.open(b).is_some(),
+            "another tenant's count is its own"
+        );
+        drop(first);
+        assert_eq!(streams.open_count(a), 1);
+        assert!(streams.open(a).is_some());
+    }
+
+    #[test]
+    fn the_closing_comment_names_the_last_delivered_id() {
+        let c = closing("the client did not keep up", Some(EventId(41)));
+        assert_eq!(
+            &c[..],
+            b": disconnected: the client did not keep up; resume with Last-Event-ID: 41\n\n"
+        );
+    }
+}
