@@ -601,6 +601,7 @@ async fn the_orphan_check_reports_both_ways(backend: DbBackend) {
             store: std::sync::Arc::new(store),
             max_bytes: 1 << 20,
         },
+        crm_server::Config::default().webhooks(),
     );
     let report = services.documents.check_orphans(1_000).await.unwrap();
     assert_eq!((report.rows_checked, report.objects_checked), (2, 2));

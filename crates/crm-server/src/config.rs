@@ -117,6 +117,28 @@ pub struct Config {
     /// not renewed it for that long is marked failed by any process sharing the database. At
     /// least twice the heartbeat, at most a day. Default 30.
     pub job_lease_secs: u64,
+    /// Plain `http` webhook URLs and deliveries to loopback and private addresses are
+    /// accepted (tests and local development; never in production). Default false.
+    pub webhooks_allow_private: bool,
+    /// Most webhook subscriptions of one tenant. Default 20.
+    pub webhooks_max_subscriptions: usize,
+    /// How often this process claims and sends due webhook deliveries (humantime). Default 1 s.
+    #[serde(with = "humantime_text")]
+    pub webhooks_delivery_interval: Duration,
+    /// Most open event streams (`GET /api/v1/events/stream`) of one tenant on this process
+    /// (429 beyond). Default 20.
+    pub event_stream_max_per_tenant: usize,
+    /// How long a stream waits before reading the log again when it had nothing new
+    /// (humantime). Default 500 ms.
+    #[serde(with = "humantime_text")]
+    pub event_stream_poll_interval: Duration,
+    /// The longest silence on a stream before a `: keep-alive` comment (humantime). Default 15 s.
+    #[serde(with = "humantime_text")]
+    pub event_stream_heartbeat: Duration,
+    /// How long a stream waits for a client that does not read before disconnecting it
+    /// (humantime). Default 10 s.
+    #[serde(with = "humantime_text")]
+    pub event_stream_slow_client_timeout: Duration,
 }
 
 impl Default for Config {
@@ -159,6 +181,13 @@ impl Default for Config {
             rate_limit_auth_failures_burst: 100,
             job_heartbeat_secs: 5,
             job_lease_secs: 30,
+            webhooks_allow_private: false,
+            webhooks_max_subscriptions: crm_domain::webhook::DEFAULT_MAX_SUBSCRIPTIONS,
+            webhooks_delivery_interval: Duration::from_secs(1),
+            event_stream_max_per_tenant: 20,
+            event_stream_poll_interval: Duration::from_millis(500),
+            event_stream_heartbeat: Duration::from_secs(15),
+            event_stream_slow_client_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -272,6 +301,26 @@ impl Config {
             heartbeat: std::time::Duration::from_secs(heartbeat),
             lease: std::time::Duration::from_secs(lease),
         })
+    }
+
+    /// The webhook settings in force.
+    pub fn webhooks(&self) -> crm_domain::webhook::WebhookConfig {
+        crm_domain::webhook::WebhookConfig {
+            allow_private: self.webhooks_allow_private,
+            max_subscriptions: self.webhooks_max_subscriptions,
+        }
+    }
+
+    /// The event stream settings in force (intervals of at least 10 ms).
+    pub fn event_streams(&self) -> crm_http::StreamSettings {
+        let floor = |d: Duration| d.max(Duration::from_millis(10));
+        crm_http::StreamSettings {
+            poll_interval: floor(self.event_stream_poll_interval),
+            heartbeat: floor(self.event_stream_heartbeat),
+            max_per_tenant: self.event_stream_max_per_tenant,
+            slow_client_timeout: floor(self.event_stream_slow_client_timeout),
+            ..crm_http::StreamSettings::default()
+        }
     }
 
     /// The limits of the XLSX import reader in force.

@@ -16,6 +16,7 @@ use crm_domain::contact::ContactService;
 use crm_domain::customer::CustomerService;
 use crm_domain::document::DocumentService;
 use crm_domain::event::EventService;
+use crm_domain::event::FeedService;
 use crm_domain::export::ExportService;
 use crm_domain::import::ImportService;
 use crm_domain::interaction::InteractionService;
@@ -23,12 +24,13 @@ use crm_domain::job::{JobRepository, JobService, LeasedJobs};
 use crm_domain::loyalty::LoyaltyService;
 use crm_domain::loyalty::TierService;
 use crm_domain::order::OrderService;
-use crm_domain::ports::{SystemClock, UuidV7Generator};
+use crm_domain::ports::{Clock, SystemClock, SystemRandom, UuidV7Generator};
 use crm_domain::pricing::PricingService;
 use crm_domain::privacy::PrivacyService;
 use crm_domain::segment::SegmentService;
 use crm_domain::tenant::TenantService;
 use crm_domain::view::ViewService;
+use crm_domain::webhook::{WebhookConfig, WebhookService};
 use crm_http::auth::KnownTenants;
 use crm_http::oidc::{HttpJwks, OidcVerifier};
 use crm_http::rate_limit::RateLimits;
@@ -261,17 +263,20 @@ pub fn services(db: &Database) -> Services {
         job_leases(db, times),
         Config::default().xlsx_limits(),
         DocumentWiring::in_memory(),
+        Config::default().webhooks(),
     )
 }
 
 /// The domain services wired to SeaORM repositories on `db`, with `jobs` (this process's,
-/// under leases) as the job repository, and imports read within `limits`: what the server
-/// hands to crm-http (in [`AppState`]).
+/// under leases) as the job repository, imports read within `limits`, and webhooks under
+/// `webhooks` (delivered with [`crm_http::ReqwestWebhookSender`]): what the server hands to
+/// crm-http (in [`AppState`]).
 pub fn services_with(
     db: &Database,
     jobs: Arc<LeasedJobs>,
     limits: crm_infra::import_file::XlsxLimits,
     documents: DocumentWiring,
+    webhooks: WebhookConfig,
 ) -> Services {
     let clock = Arc::new(SystemClock);
     let ids = Arc::new(UuidV7Generator);
@@ -362,7 +367,21 @@ pub fn services_with(
         customer_repo.clone(),
         tenant_repo.clone(),
     ));
+    let feed = Arc::new(FeedService::new(Arc::new(crm_infra::SeaEventFeed::new(
+        db.clone(),
+    ))));
+    let webhooks = Arc::new(WebhookService::new(
+        Arc::new(crm_infra::SeaWebhookRepository::new(db.clone())),
+        Arc::new(crm_infra::SeaDeliveryRepository::new(db.clone())),
+        Arc::new(crm_http::ReqwestWebhookSender::new(webhooks.allow_private)),
+        clock.clone(),
+        ids.clone(),
+        Arc::new(SystemRandom),
+        webhooks,
+    ));
     Services {
+        feed,
+        webhooks,
         interactions,
         documents,
         exports: Arc::new(
@@ -437,6 +456,53 @@ pub fn services_with(
     }
 }
 
+/// Deliveries claimed by one run of the delivery loop.
+pub const DELIVERY_BATCH: u32 = 100;
+
+/// The webhook delivery loop of this process: every `interval`, claims the deliveries due
+/// now ([`WebhookService::deliver_due`]) and sends them; a full batch is followed at once by
+/// the next. Deliveries are claimed in the database (PostgreSQL `FOR UPDATE SKIP LOCKED`, or
+/// SQLite's one writer), so several processes share the work, and a delivery claimed by a
+/// process that stops is due again after its lease. Aborted with the server.
+pub fn spawn_webhook_deliveries(
+    webhooks: Arc<WebhookService>,
+    clock: Arc<dyn Clock>,
+    interval: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            loop {
+                match webhooks.deliver_due(clock.now(), DELIVERY_BATCH).await {
+                    Ok(run) => {
+                        if run.claimed > 0 {
+                            tracing::debug!(
+                                claimed = run.claimed,
+                                succeeded = run.succeeded,
+                                retrying = run.retrying,
+                                failed = run.failed,
+                                "webhook deliveries"
+                            );
+                        }
+                        for id in &run.disabled {
+                            tracing::warn!(webhook_id = %id, "webhook disabled: every delivery failed for 3 days");
+                        }
+                        if run.claimed < DELIVERY_BATCH as usize {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the webhook delivery run failed");
+                        break;
+                    }
+                }
+            }
+        }
+    })
+}
+
 /// Runs the orphan check of documents ([`DocumentService::check_orphans`], bounded by
 /// [`STARTUP_DOCUMENT_CHECK_MAX`]) in the background, so start-up does not wait for it, and
 /// logs its summary: a warning with the counts and the first orphans when there are any.
@@ -481,6 +547,8 @@ pub struct Application {
     /// Renews the leases of this process's jobs ([`spawn_job_heartbeat`]); stopped with the
     /// server.
     heartbeat: tokio::task::JoinHandle<()>,
+    /// Sends due webhook deliveries ([`spawn_webhook_deliveries`]); stopped with the server.
+    deliveries: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -502,7 +570,20 @@ impl Application {
             );
         }
         let heartbeat = spawn_job_heartbeat(jobs.clone(), times.heartbeat);
-        let services = services_with(&db, jobs, config.xlsx_limits(), DocumentWiring::of(config)?);
+        let services = services_with(
+            &db,
+            jobs,
+            config.xlsx_limits(),
+            DocumentWiring::of(config)?,
+            config.webhooks(),
+        );
+        let deliveries = spawn_webhook_deliveries(
+            services.webhooks.clone(),
+            Arc::new(SystemClock),
+            config
+                .webhooks_delivery_interval
+                .max(Duration::from_millis(10)),
+        );
         spawn_document_check(services.documents.clone());
         let secret = jwt_secret(config)?;
         let upload_dir = config.upload_dir();
@@ -530,6 +611,7 @@ impl Application {
             readiness: Arc::new(DbReadiness(db)),
             metrics: Metrics::new().context("registering metrics")?,
             max_body_bytes: config.max_body_bytes,
+            streams: crm_http::Streams::new(config.event_streams()),
         });
         let listener =
             TcpListener::bind(&config.bind).with_context(|| format!("binding {}", config.bind))?;
@@ -544,6 +626,7 @@ impl Application {
             port,
             server: server.run(),
             heartbeat,
+            deliveries,
         })
     }
 
@@ -559,6 +642,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         self.heartbeat.abort();
+        self.deliveries.abort();
         served
     }
 }

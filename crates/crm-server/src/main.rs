@@ -201,6 +201,7 @@ async fn documents_check(config: &Config) -> anyhow::Result<()> {
         crm_server::job_leases(&db, times),
         config.xlsx_limits(),
         crm_server::DocumentWiring::of(config)?,
+        config.webhooks(),
     );
     let report = services
         .documents
@@ -264,6 +265,7 @@ async fn import(
         jobs,
         config.xlsx_limits(),
         crm_server::DocumentWiring::in_memory(),
+        config.webhooks(),
     );
     services
         .tenants
