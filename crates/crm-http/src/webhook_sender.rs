@@ -37,8 +37,13 @@ impl ReqwestWebhookSender {
     /// The addresses of `url`'s host that a delivery may connect to.
     ///
     /// # Errors
-    /// Why none may: no host, DNS failed, or every address is refused.
-    async fn addresses(&self, url: &Url) -> Result<(Option<String>, Vec<SocketAddr>), String> {
+    /// Why none may: no host, DNS failed or took longer than `timeout`, or every address is
+    /// refused.
+    async fn addresses(
+        &self,
+        url: &Url,
+        timeout: Duration,
+    ) -> Result<(Option<String>, Vec<SocketAddr>), String> {
         let port = url
             .port_or_known_default()
             .ok_or_else(|| "the url has no port".to_owned())?;
@@ -47,8 +52,9 @@ impl ReqwestWebhookSender {
             Some(Host::Ipv4(ip)) => (None, vec![SocketAddr::new(IpAddr::V4(ip), port)]),
             Some(Host::Ipv6(ip)) => (None, vec![SocketAddr::new(IpAddr::V6(ip), port)]),
             Some(Host::Domain(name)) => {
-                let found = tokio::net::lookup_host((name, port))
+                let found = tokio::time::timeout(timeout, tokio::net::lookup_host((name, port)))
                     .await
+                    .map_err(|_| format!("could not resolve {name} within {timeout:?}"))?
                     .map_err(|e| format!("could not resolve {name}: {e}"))?
                     .take(MAX_ADDRESSES)
                     .collect();
@@ -105,7 +111,7 @@ impl WebhookSender for ReqwestWebhookSender {
             message,
             latency_ms: millis(started),
         };
-        let (name, addresses) = match self.addresses(url).await {
+        let (name, addresses) = match self.addresses(url, timeout).await {
             Ok(found) => found,
             Err(message) => return failed(message, started),
         };
