@@ -18,7 +18,7 @@ use sea_orm::{
 use crate::customers::to_domain as customer_to_domain;
 use crate::db::Database;
 use crate::entity::{customer, customer_address};
-use crate::error::{corrupt, map_db_err};
+use crate::error::{corrupt, exactly_one, map_db_err};
 
 type A = customer_address::Column;
 
@@ -205,11 +205,7 @@ pub(crate) async fn update_address<C: ConnectionTrait>(
         .exec(conn)
         .await
         .map_err(map_db_err)?;
-    if result.rows_affected == 1 {
-        Ok(())
-    } else {
-        Err(RepositoryError::Stale)
-    }
+    exactly_one(result.rows_affected)
 }
 
 /// Deletes the address `id` of `tenant`; [`RepositoryError::Stale`] when it is gone.
@@ -224,11 +220,7 @@ pub(crate) async fn delete_address<C: ConnectionTrait>(
         .exec(conn)
         .await
         .map_err(map_db_err)?;
-    if result.rows_affected == 1 {
-        Ok(())
-    } else {
-        Err(RepositoryError::Stale)
-    }
+    exactly_one(result.rows_affected)
 }
 
 #[async_trait]

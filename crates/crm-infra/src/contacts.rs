@@ -20,7 +20,7 @@ use sea_orm::{
 use crate::customers::to_domain as customer_to_domain;
 use crate::db::Database;
 use crate::entity::{customer, customer_contact};
-use crate::error::{corrupt, map_db_err};
+use crate::error::{corrupt, exactly_one, map_db_err};
 
 /// Contacts in `customer_contacts`.
 #[derive(Debug, Clone)]
@@ -149,11 +149,7 @@ pub(crate) async fn update_contact<C: ConnectionTrait>(
         .exec(conn)
         .await
         .map_err(map_db_err)?;
-    if result.rows_affected == 1 {
-        Ok(())
-    } else {
-        Err(RepositoryError::Stale)
-    }
+    exactly_one(result.rows_affected)
 }
 
 /// Removes the contact `id` of `customer` in `tenant`; [`RepositoryError::Stale`] when it is
@@ -172,11 +168,7 @@ pub(crate) async fn delete_contact<C: ConnectionTrait>(
         .exec(conn)
         .await
         .map_err(map_db_err)?;
-    if result.rows_affected == 1 {
-        Ok(())
-    } else {
-        Err(RepositoryError::Stale)
-    }
+    exactly_one(result.rows_affected)
 }
 
 /// Contacts per multi-row `INSERT` (about 20 columns each: under SQLite's 32,766 bound

@@ -29,7 +29,7 @@ use tokio::io::AsyncReadExt;
 use crate::customers::to_domain as customer_to_domain;
 use crate::db::Database;
 use crate::entity::{customer, customer_document};
-use crate::error::{corrupt, map_db_err};
+use crate::error::{corrupt, exactly_one, map_db_err};
 
 /// Document rows in `customer_documents`.
 #[derive(Debug, Clone)]
@@ -303,11 +303,7 @@ impl DocumentTransaction for SeaDocumentTransaction {
             .exec(&self.txn)
             .await
             .map_err(map_db_err)?;
-        if result.rows_affected == 1 {
-            Ok(())
-        } else {
-            Err(RepositoryError::Stale)
-        }
+        exactly_one(result.rows_affected)
     }
 
     async fn append_events(&mut self, events: &[NewEvent]) -> Result<(), RepositoryError> {

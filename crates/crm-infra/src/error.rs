@@ -49,6 +49,19 @@ pub(crate) fn corrupt(what: &str) -> RepositoryError {
     RepositoryError::Other(format!("stored {what} is invalid"))
 }
 
+/// A version-checked (or keyed) write's result: exactly one row written is success; none means
+/// the row's version moved on or the row is gone ([`RepositoryError::Stale`]).
+///
+/// # Errors
+/// [`RepositoryError::Stale`] when `rows_affected` is not 1.
+pub(crate) fn exactly_one(rows_affected: u64) -> Result<(), RepositoryError> {
+    if rows_affected == 1 {
+        Ok(())
+    } else {
+        Err(RepositoryError::Stale)
+    }
+}
+
 /// What a driver error says when the database is unreachable, restarting, shutting down or
 /// overloaded: the request may succeed if retried, so it is a 503, not a 500. PostgreSQL's
 /// class 57 (operator intervention: `57P01` admin shutdown, `57P02` crash shutdown, `57P03`

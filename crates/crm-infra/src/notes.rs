@@ -22,7 +22,7 @@ use sea_orm::{
 use crate::customers::to_domain as customer_to_domain;
 use crate::db::Database;
 use crate::entity::{customer, note};
-use crate::error::{corrupt, map_db_err};
+use crate::error::{corrupt, exactly_one, map_db_err};
 
 /// Notes in `notes`.
 #[derive(Debug, Clone)]
@@ -292,11 +292,7 @@ impl NoteTransaction for SeaNoteTransaction {
             .exec(&self.txn)
             .await
             .map_err(map_db_err)?;
-        if result.rows_affected == 1 {
-            Ok(())
-        } else {
-            Err(RepositoryError::Stale)
-        }
+        exactly_one(result.rows_affected)
     }
 
     async fn delete(&mut self, tenant: TenantId, id: NoteId) -> Result<(), RepositoryError> {
@@ -307,11 +303,7 @@ impl NoteTransaction for SeaNoteTransaction {
             .exec(&self.txn)
             .await
             .map_err(map_db_err)?;
-        if result.rows_affected == 1 {
-            Ok(())
-        } else {
-            Err(RepositoryError::Stale)
-        }
+        exactly_one(result.rows_affected)
     }
 
     async fn append_events(&mut self, events: &[NewEvent]) -> Result<(), RepositoryError> {

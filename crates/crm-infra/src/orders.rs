@@ -26,7 +26,7 @@ use uuid::Uuid;
 use crate::customers::{bp_to_percent, to_domain as customer_to_domain, visible_ids};
 use crate::db::Database;
 use crate::entity::{customer, ledger_entry, order, order_line, tier, tier_change};
-use crate::error::{corrupt, map_db_err};
+use crate::error::{corrupt, exactly_one, map_db_err};
 
 /// Orders, ledger and tier history in their tables.
 #[derive(Debug, Clone)]
@@ -330,11 +330,7 @@ impl OrderTransaction for SeaOrderTransaction {
             .exec(&self.txn)
             .await
             .map_err(map_db_err)?;
-        if res.rows_affected == 1 {
-            Ok(())
-        } else {
-            Err(RepositoryError::Stale)
-        }
+        exactly_one(res.rows_affected)
     }
 
     async fn completed_totals(

@@ -21,6 +21,9 @@ pub struct Model {
     pub data: String,
     /// JSON text `{"field": [old, new]}`, or null.
     pub changes: Option<String>,
+    /// The writing transaction's id (PostgreSQL `pg_current_xact_id()`, by default), or 0
+    /// (SQLite, and rows older than migration 21): the feed's order is `(tx, id)`.
+    pub tx: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -24,3 +24,5 @@ pub mod order_line;
 pub mod tenant;
 pub mod tier;
 pub mod tier_change;
+pub mod webhook;
+pub mod webhook_delivery;
