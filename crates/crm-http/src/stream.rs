@@ -300,7 +300,142 @@ async fn pump(p: Pump) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use async_trait::async_trait;
+    use crm_domain::RepositoryError;
+    use crm_domain::event::{EntityType, EventFeed, FeedItem, NewEvent};
+    use futures_util::StreamExt;
     use uuid::Uuid;
+
+    const TENANT: TenantId = TenantId(Uuid::from_u128(7));
+
+    /// A feed of events 1..=n of [`TENANT`], all committed.
+    struct Fixed(u64);
+
+    #[async_trait]
+    impl EventFeed for Fixed {
+        async fn after(
+            &self,
+            _tenant: TenantId,
+            position: Option<FeedPosition>,
+            _filter: FeedFilter,
+            limit: u64,
+        ) -> Result<Vec<FeedItem>, RepositoryError> {
+            let from = position.map_or(1, |p| p.id.0 + 1);
+            let to = i64::try_from(self.0).unwrap();
+            Ok((from..=to)
+                .take(usize::try_from(limit).unwrap())
+                .map(|id| FeedItem {
+                    position: FeedPosition {
+                        tx: 0,
+                        id: EventId(id),
+                    },
+                    event: Event {
+                        id: EventId(id),
+                        event: NewEvent::system(
+                            TENANT,
+                            "customer.created",
+                            EntityType::Customer,
+                            Uuid::nil(),
+                            chrono::Utc::now(),
+                        ),
+                    },
+                })
+                .collect())
+        }
+
+        async fn position_of(
+            &self,
+            _tenant: TenantId,
+            id: EventId,
+        ) -> Result<Option<FeedPosition>, RepositoryError> {
+            Ok(Some(FeedPosition { tx: 0, id }))
+        }
+
+        async fn head(&self, _tenant: TenantId) -> Result<Option<FeedPosition>, RepositoryError> {
+            Ok(None)
+        }
+    }
+
+    fn viewer() -> Actor {
+        Actor::new(
+            TENANT,
+            crm_domain::UserId::parse("u").unwrap(),
+            ["viewer"],
+            [],
+        )
+    }
+
+    fn text(chunks: &[Bytes]) -> String {
+        chunks
+            .iter()
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect()
+    }
+
+    #[actix_web::test]
+    async fn events_arrive_in_order_and_a_client_that_does_not_read_is_let_go_with_its_resume_id() {
+        let streams = Streams::new(StreamSettings {
+            buffer: 2,
+            slow_client_timeout: Duration::from_millis(50),
+            ..StreamSettings::default()
+        });
+        let slot = streams.open(TENANT).unwrap();
+        let body = event_stream(
+            Arc::new(FeedService::new(Arc::new(Fixed(5)))),
+            viewer(),
+            Some(FeedPosition {
+                tx: 0,
+                id: EventId(1),
+            }),
+            FeedFilter::default(),
+            streams.settings(),
+            slot,
+        );
+        // The client reads nothing while the buffer fills and the wait runs out.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let chunks: Vec<Bytes> = body.map(|c| c.unwrap()).collect().await;
+        let all = text(&chunks);
+        assert!(
+            all.starts_with("id: 2\nevent: customer.created\ndata: {"),
+            "{all}"
+        );
+        assert!(all.contains("\n\nid: 3\n"), "{all}");
+        assert!(!all.contains("id: 4"), "{all}");
+        assert!(
+            all.ends_with(
+                ": disconnected: the client did not keep up; resume with Last-Event-ID: 3\n\n"
+            ),
+            "{all}"
+        );
+        // The body is gone: its place is free.
+        assert_eq!(streams.open_count(TENANT), 0);
+    }
+
+    #[actix_web::test]
+    async fn an_idle_stream_sends_heartbeats() {
+        let streams = Streams::new(StreamSettings {
+            poll_interval: Duration::from_millis(10),
+            heartbeat: Duration::from_millis(30),
+            ..StreamSettings::default()
+        });
+        let mut body = Box::pin(event_stream(
+            Arc::new(FeedService::new(Arc::new(Fixed(0)))),
+            viewer(),
+            None,
+            FeedFilter::default(),
+            streams.settings(),
+            streams.open(TENANT).unwrap(),
+        ));
+        let first = tokio::time::timeout(Duration::from_secs(5), body.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(&first[..], b": keep-alive\n\n");
+        assert_eq!(streams.open_count(TENANT), 1);
+        drop(body);
+        assert_eq!(streams.open_count(TENANT), 0);
+    }
 
     fn settings(max: usize) -> StreamSettings {
         StreamSettings {
