@@ -45,10 +45,20 @@ async fn open(
     query: &str,
     last_event_id: Option<i64>,
 ) -> (u16, Option<Sse>, Value) {
+    open_at(&app.base, token, query, last_event_id).await
+}
+
+/// As [`open`], on the server at `base`.
+async fn open_at(
+    base: &str,
+    token: &str,
+    query: &str,
+    last_event_id: Option<i64>,
+) -> (u16, Option<Sse>, Value) {
     // No overall timeout: reads are bounded one by one.
     let client = reqwest::Client::new();
     let mut req = client
-        .get(format!("{}/api/v1/events/stream{query}", app.base))
+        .get(format!("{base}/api/v1/events/stream{query}"))
         .bearer_auth(token);
     if let Some(id) = last_event_id {
         req = req.header("Last-Event-ID", id.to_string());
@@ -261,6 +271,40 @@ async fn resume_with_last_event_id_loses_and_repeats_nothing(backend: DbBackend)
     assert_eq!(ids(&again), ids(&rest));
 }
 
+/// A client resumes on a restarted server (a new process on the same database) with
+/// `Last-Event-ID`: the events written while it was away arrive, once each.
+async fn resume_on_a_restarted_server(backend: DbBackend) {
+    let Some(app) = spawn(backend, 20).await else {
+        return;
+    };
+    let tenant = app.tenant("Toko").await;
+    let admin = app.token(tenant, "admin");
+    let (_, sse, _) = open(&app, &admin, "?types=customer.created", None).await;
+    let mut sse = sse.unwrap();
+    let first = customer(&app, &admin, "Toko Awal").await;
+    let seen = sse.take(1).await.remove(0);
+    assert_eq!(seen.data["entity_id"], first.as_str());
+    drop(sse);
+    let mut later = Vec::new();
+    for i in 0..3 {
+        later.push(customer(&app, &admin, &format!("Toko Nanti {i}")).await);
+    }
+    let restarted = app
+        .spawn_peer(|c| c.event_stream_poll_interval = Duration::from_millis(50))
+        .await;
+    let (status, sse, body) =
+        open_at(&restarted, &admin, "?types=customer.created", Some(seen.id)).await;
+    assert_eq!(status, 200, "{body}");
+    let mut sse = sse.unwrap();
+    let rest = sse.take(3).await;
+    let got: Vec<&str> = rest
+        .iter()
+        .map(|m| m.data["entity_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, later.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(sse.next(Duration::from_millis(600)).await.is_none());
+}
+
 /// Another tenant's writes never reach a stream, and a resume id of another tenant is unknown.
 async fn another_tenants_events_never_reach_a_stream(backend: DbBackend) {
     let Some(app) = spawn(backend, 20).await else {
@@ -389,6 +433,7 @@ async fn streams_per_tenant_are_limited(backend: DbBackend) {
 on_both_backends!(
     the_stream_receives_creates_and_updates_in_order,
     resume_with_last_event_id_loses_and_repeats_nothing,
+    resume_on_a_restarted_server,
     another_tenants_events_never_reach_a_stream,
     permissions_and_hostile_parameters,
     streams_per_tenant_are_limited,
