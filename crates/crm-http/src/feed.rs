@@ -232,7 +232,7 @@ pub async fn event_stream(
         caller.0,
         start,
         q.filter,
-        settings,
+        &state.streams,
         slot,
     );
     Ok(HttpResponse::Ok()

@@ -12,6 +12,8 @@
 //!   [`StreamSettings::slow_client_timeout`]) is disconnected: the events already queued are
 //!   written, then a final comment naming the last delivered id, so the client resumes with
 //!   `Last-Event-ID` and loses nothing.
+//! - [`Streams::close_all`] (the server shutting down) ends every stream the same way, so
+//!   graceful shutdown does not wait for streams that never end on their own.
 //! - A tenant has at most [`StreamSettings::max_per_tenant`] open streams ([`Streams::open`]);
 //!   the [`StreamSlot`] held by the response body gives its place back when the body is
 //!   dropped (the client went away or the stream ended).
@@ -29,7 +31,7 @@ use crm_domain::event::{Event, EventId, FeedFilter, FeedPosition, FeedService};
 use crm_domain::{Actor, TenantId};
 use futures_util::Stream;
 use tokio::sync::mpsc::error::SendTimeoutError;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use crate::events::EventResponse;
@@ -68,13 +70,21 @@ impl Default for StreamSettings {
 
 type OpenCounts = Arc<Mutex<HashMap<TenantId, usize>>>;
 
-/// The live streams of this process: their settings and how many each tenant has open.
+/// The live streams of this process: their settings, how many each tenant has open, and the
+/// signal that ends them all.
 ///
 /// The count is per process: with several replicas, each allows `max_per_tenant`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Streams {
     settings: StreamSettings,
     open: OpenCounts,
+    closing: watch::Sender<bool>,
+}
+
+impl Default for Streams {
+    fn default() -> Self {
+        Self::new(StreamSettings::default())
+    }
 }
 
 impl Streams {
@@ -83,7 +93,20 @@ impl Streams {
         Self {
             settings,
             open: OpenCounts::default(),
+            closing: watch::Sender::new(false),
         }
+    }
+
+    /// Ends every open stream, and every stream opened from now on, after what is already
+    /// queued, with a final comment naming its last delivered id (the server is shutting
+    /// down: clients resume on another replica or after the restart).
+    pub fn close_all(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// What a stream's task watches to stop with the server.
+    fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
     }
 
     /// The settings.
@@ -152,6 +175,9 @@ pub fn message(event: &Event) -> Bytes {
     ))
 }
 
+/// Why a stream ends when the server stops.
+const SHUTTING_DOWN: &str = "the server is shutting down";
+
 /// The comment that ends a stream: why, and the last delivered id to resume from.
 fn closing(reason: &str, last: Option<EventId>) -> Bytes {
     let resume = match last {
@@ -161,18 +187,19 @@ fn closing(reason: &str, last: Option<EventId>) -> Bytes {
     Bytes::from(format!(": disconnected: {reason}; {resume}\n\n"))
 }
 
-/// The response body of a stream of `actor`'s events after `start` that match `filter`:
-/// spawns the task that reads the feed (on the current actix runtime) and returns the body
-/// that writes what it queues. The body holds `slot`, and the task stops when the body is
-/// dropped.
+/// The response body of a stream of `actor`'s events after `start` that match `filter`, run
+/// with the settings of `streams`: spawns the task that reads the feed (on the current actix
+/// runtime) and returns the body that writes what it queues. The body holds `slot`, and the
+/// task stops when the body is dropped or [`Streams::close_all`] is called.
 pub fn event_stream(
     feed: Arc<FeedService>,
     actor: Actor,
     start: Option<FeedPosition>,
     filter: FeedFilter,
-    settings: StreamSettings,
+    streams: &Streams,
     slot: StreamSlot,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + 'static {
+    let settings = streams.settings();
     let (tx, rx) = mpsc::channel::<Bytes>(settings.buffer.max(1));
     let (last_tx, last_rx) = oneshot::channel::<Bytes>();
     actix_web::rt::spawn(pump(Pump {
@@ -181,6 +208,7 @@ pub fn event_stream(
         position: start,
         filter,
         settings,
+        closing: streams.closing(),
         tx,
         last: last_tx,
     }));
@@ -213,6 +241,7 @@ struct Pump {
     position: Option<FeedPosition>,
     filter: FeedFilter,
     settings: StreamSettings,
+    closing: watch::Receiver<bool>,
     tx: mpsc::Sender<Bytes>,
     last: oneshot::Sender<Bytes>,
 }
@@ -241,11 +270,14 @@ impl Pump {
 
 /// Reads the feed and queues messages until the client goes away, falls behind, or a read
 /// fails (then the client reconnects with `Last-Event-ID`).
-async fn pump(p: Pump) {
+async fn pump(mut p: Pump) {
     let mut delivered = p.position.map(|pos| pos.id);
     let mut position = p.position;
     let mut last_write = Instant::now();
     let reason = loop {
+        if *p.closing.borrow() {
+            break SHUTTING_DOWN;
+        }
         let page = match p
             .feed
             .read(&p.actor, position, p.filter.clone(), READ_LIMIT)
@@ -290,6 +322,8 @@ async fn pump(p: Pump) {
         tokio::select! {
             () = tokio::time::sleep(p.settings.poll_interval) => {}
             () = p.tx.closed() => return,
+            // Checked at the top of the loop (an error means the server state is gone).
+            changed = p.closing.changed() => if changed.is_err() { break SHUTTING_DOWN },
         }
     };
     tracing::info!(reason, last_event_id = ?delivered.map(|id| id.0), "event stream closed by the server");
@@ -388,7 +422,7 @@ mod tests {
                 id: EventId(1),
             }),
             FeedFilter::default(),
-            streams.settings(),
+            &streams,
             slot,
         );
         // The client reads nothing while the buffer fills and the wait runs out.
@@ -423,7 +457,7 @@ mod tests {
             viewer(),
             None,
             FeedFilter::default(),
-            streams.settings(),
+            &streams,
             streams.open(TENANT).unwrap(),
         ));
         let first = tokio::time::timeout(Duration::from_secs(5), body.next())
@@ -435,6 +469,36 @@ mod tests {
         assert_eq!(streams.open_count(TENANT), 1);
         drop(body);
         assert_eq!(streams.open_count(TENANT), 0);
+    }
+
+    #[actix_web::test]
+    async fn closing_all_ends_a_stream_with_its_resume_id() {
+        let streams = Streams::new(StreamSettings {
+            poll_interval: Duration::from_millis(10),
+            ..StreamSettings::default()
+        });
+        let body = event_stream(
+            Arc::new(FeedService::new(Arc::new(Fixed(3)))),
+            viewer(),
+            None,
+            FeedFilter::default(),
+            &streams,
+            streams.open(TENANT).unwrap(),
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        streams.close_all();
+        let chunks: Vec<Bytes> =
+            tokio::time::timeout(Duration::from_secs(5), body.map(|c| c.unwrap()).collect())
+                .await
+                .unwrap();
+        let all = text(&chunks);
+        assert!(all.contains("id: 3\n"), "{all}");
+        assert!(
+            all.ends_with(
+                ": disconnected: the server is shutting down; resume with Last-Event-ID: 3\n\n"
+            ),
+            "{all}"
+        );
     }
 
     fn settings(max: usize) -> StreamSettings {

@@ -532,6 +532,30 @@ pub fn spawn_document_check(documents: Arc<DocumentService>) -> tokio::task::Joi
     })
 }
 
+/// SIGINT or SIGTERM (the signals on which actix-web shuts the server down gracefully).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; event streams end on SIGINT only");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
 struct DbReadiness(Database);
 
 impl ReadinessProbe for DbReadiness {
@@ -549,6 +573,9 @@ pub struct Application {
     heartbeat: tokio::task::JoinHandle<()>,
     /// Sends due webhook deliveries ([`spawn_webhook_deliveries`]); stopped with the server.
     deliveries: tokio::task::JoinHandle<()>,
+    /// Ends the event streams when SIGINT or SIGTERM arrives, so the server's graceful
+    /// shutdown does not wait for them.
+    streams_closer: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -613,6 +640,13 @@ impl Application {
             max_body_bytes: config.max_body_bytes,
             streams: crm_http::Streams::new(config.event_streams()),
         });
+        // Graceful shutdown waits for open connections: event streams end first.
+        let closer = state.clone();
+        let streams_closer = tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: closing event streams");
+            closer.streams.close_all();
+        });
         let listener =
             TcpListener::bind(&config.bind).with_context(|| format!("binding {}", config.bind))?;
         let port = listener.local_addr()?.port();
@@ -627,6 +661,7 @@ impl Application {
             server: server.run(),
             heartbeat,
             deliveries,
+            streams_closer,
         })
     }
 
@@ -643,6 +678,7 @@ impl Application {
         let served = self.server.await;
         self.heartbeat.abort();
         self.deliveries.abort();
+        self.streams_closer.abort();
         served
     }
 }
