@@ -204,13 +204,19 @@ pub async fn event_stream(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let q = feed_query(&req, &["after", "types", "customer_id"])?;
-    let resume = match req.headers().get(LAST_EVENT_ID) {
-        Some(raw) => {
-            let text = raw
-                .to_str()
-                .map_err(|_| ApiError::bad(LAST_EVENT_ID, "not an event id"))?;
-            Some((LAST_EVENT_ID, event_id(LAST_EVENT_ID, text)?))
-        }
+    let header = req
+        .headers()
+        .get(LAST_EVENT_ID)
+        .map(|raw| {
+            raw.to_str()
+                .map(str::trim)
+                .map_err(|_| ApiError::bad(LAST_EVENT_ID, "not an event id"))
+        })
+        .transpose()?
+        // An empty header names no event (a client that has received none).
+        .filter(|text| !text.is_empty());
+    let resume = match header {
+        Some(text) => Some((LAST_EVENT_ID, event_id(LAST_EVENT_ID, text)?)),
         None => q.after.map(|id| ("after", id)),
     };
     let (field, after) = resume.map_or(("after", None), |(f, id)| (f, Some(id)));

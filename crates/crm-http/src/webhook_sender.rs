@@ -4,16 +4,19 @@
 //! Target safety: the sender resolves the URL's host itself, and unless private targets are
 //! allowed (`CRM_WEBHOOKS_ALLOW_PRIVATE=true`) keeps only the addresses that
 //! [`is_public_address`] accepts; a host with none is refused as a connection error, before
-//! any connection. The request then goes only to the checked addresses (the client is built
-//! for this one request with `resolve_to_addrs`, so a second DNS answer cannot swap in a
-//! private address: no DNS rebinding), through no proxy, and redirects are not followed (a
-//! 3xx is the answer, a failure).
+//! any connection. The request then goes only to the checked addresses: the client is built
+//! for this one request with a resolver ([`Pinned`]) that answers every name with exactly
+//! those addresses, so no second DNS answer can swap in a private address (no DNS
+//! rebinding) and no name falls through to the system resolver. No proxy is used, and
+//! redirects are not followed (a 3xx is the answer, a failure).
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use crm_domain::webhook::{AttemptOutcome, WebhookSender, is_public_address};
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::redirect::Policy;
 use url::{Host, Url};
@@ -39,26 +42,21 @@ impl ReqwestWebhookSender {
     /// # Errors
     /// Why none may: no host, DNS failed or took longer than `timeout`, or every address is
     /// refused.
-    async fn addresses(
-        &self,
-        url: &Url,
-        timeout: Duration,
-    ) -> Result<(Option<String>, Vec<SocketAddr>), String> {
+    async fn addresses(&self, url: &Url, timeout: Duration) -> Result<Vec<SocketAddr>, String> {
         let port = url
             .port_or_known_default()
             .ok_or_else(|| "the url has no port".to_owned())?;
-        let (name, found): (Option<String>, Vec<SocketAddr>) = match url.host() {
+        let found: Vec<SocketAddr> = match url.host() {
             None => return Err("the url has no host".into()),
-            Some(Host::Ipv4(ip)) => (None, vec![SocketAddr::new(IpAddr::V4(ip), port)]),
-            Some(Host::Ipv6(ip)) => (None, vec![SocketAddr::new(IpAddr::V6(ip), port)]),
+            Some(Host::Ipv4(ip)) => vec![SocketAddr::new(IpAddr::V4(ip), port)],
+            Some(Host::Ipv6(ip)) => vec![SocketAddr::new(IpAddr::V6(ip), port)],
             Some(Host::Domain(name)) => {
-                let found = tokio::time::timeout(timeout, tokio::net::lookup_host((name, port)))
+                tokio::time::timeout(timeout, tokio::net::lookup_host((name, port)))
                     .await
                     .map_err(|_| format!("could not resolve {name} within {timeout:?}"))?
                     .map_err(|e| format!("could not resolve {name}: {e}"))?
                     .take(MAX_ADDRESSES)
-                    .collect();
-                (Some(name.to_owned()), found)
+                    .collect()
             }
         };
         let allowed: Vec<SocketAddr> = found
@@ -77,7 +75,18 @@ impl ReqwestWebhookSender {
                 )
             });
         }
-        Ok((name, allowed))
+        Ok(allowed)
+    }
+}
+
+/// The resolver of one attempt's client: every name resolves to the addresses checked before
+/// (reqwest uses the URL's port).
+struct Pinned(Vec<SocketAddr>);
+
+impl Resolve for Pinned {
+    fn resolve(&self, _name: Name) -> Resolving {
+        let addrs: Addrs = Box::new(self.0.clone().into_iter());
+        Box::pin(std::future::ready(Ok(addrs)))
     }
 }
 
@@ -111,19 +120,17 @@ impl WebhookSender for ReqwestWebhookSender {
             message,
             latency_ms: millis(started),
         };
-        let (name, addresses) = match self.addresses(url, timeout).await {
+        let addresses = match self.addresses(url, timeout).await {
             Ok(found) => found,
             Err(message) => return failed(message, started),
         };
-        let mut builder = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
+            .dns_resolver(Arc::new(Pinned(addresses)))
             .redirect(Policy::none())
             .timeout(timeout)
             .connect_timeout(timeout)
             .no_proxy()
             .user_agent(concat!("crm-webhooks/", env!("CARGO_PKG_VERSION")));
-        if let Some(name) = &name {
-            builder = builder.resolve_to_addrs(name, &addresses);
-        }
         let client = match builder.build() {
             Ok(c) => c,
             Err(e) => return failed(format!("the HTTP client: {}", describe(&e)), started),
