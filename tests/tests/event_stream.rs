@@ -1,5 +1,6 @@
 //! The live event stream and its polling twin (issue 14), as a client sees them, on SQLite
-//! and PostgreSQL: creates and updates arrive in order; a client that reconnects with
+//! and PostgreSQL: creates, updates and orders arrive in order (filtered by type and
+//! customer); a client that reconnects with
 //! `Last-Event-ID` loses nothing and sees nothing twice; another tenant's events never reach
 //! a stream; `customers.view` is checked before streaming (403); hostile parameters are named;
 //! the per-tenant stream limit answers 429 and frees its place when a client goes away.
@@ -222,6 +223,29 @@ async fn the_stream_receives_creates_and_updates_in_order(backend: DbBackend) {
     assert_eq!(empty.status, 200, "{}", empty.body);
     assert_eq!(empty.body["data"], json!([]));
     assert_eq!(empty.body["next_after"], after);
+    // Order events, filtered by type and customer: only B's order reaches this stream.
+    let (_, orders, _) = open(
+        &app,
+        &admin,
+        &format!("?types=order.placed&customer_id={b}"),
+        None,
+    )
+    .await;
+    let mut orders = orders.unwrap();
+    for (c, order_ref) in [(&a, "POS-A"), (&b, "POS-B")] {
+        let r = app
+            .post(
+                &format!("/api/v1/customers/{c}/orders"),
+                &admin,
+                json!({"order_ref": order_ref, "total_amount": "2500000"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let placed = orders.take(1).await.remove(0);
+    assert_eq!(placed.event, "order.placed");
+    assert_eq!(placed.data["customer_id"], b.as_str());
+    assert!(orders.next(Duration::from_millis(600)).await.is_none());
 }
 
 /// A client that reconnects with `Last-Event-ID` receives every later event once: nothing

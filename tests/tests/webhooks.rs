@@ -288,6 +288,49 @@ async fn a_failing_receiver_is_retried(backend: DbBackend) {
     .assert_problem(404);
 }
 
+/// An inactive subscription gets nothing; activated again, it receives what happens next.
+async fn an_inactive_subscription_receives_nothing(backend: DbBackend) {
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    let tenant = app.tenant("Toko").await;
+    let admin = app.token(tenant, "admin");
+    let mut receiver = Receiver::start(200).await;
+    let hook = subscribe(&app, &admin, &receiver.url, json!(["customer.created"])).await;
+    let path = format!("/api/v1/webhooks/{}", hook["id"].as_str().unwrap());
+    let off = app
+        .call(
+            "PATCH",
+            &path,
+            Some(&admin),
+            Some(json!({"active": false})),
+            &[],
+        )
+        .await;
+    assert_eq!(off.status, 200, "{}", off.body);
+    customer(&app, &admin, "Sepi").await;
+    assert!(
+        receiver
+            .quiet_for(Duration::from_millis(1_000))
+            .await
+            .is_none(),
+        "an inactive subscription got a delivery"
+    );
+    let on = app
+        .call(
+            "PATCH",
+            &path,
+            Some(&admin),
+            Some(json!({"active": true})),
+            &[],
+        )
+        .await;
+    assert_eq!(on.status, 200, "{}", on.body);
+    let c = customer(&app, &admin, "Ramai").await;
+    let got = receiver.next().await.json();
+    assert_eq!(got["data"]["entity_id"], c.as_str());
+}
+
 /// Another tenant's events never reach a subscription.
 async fn another_tenants_events_never_reach_a_webhook(backend: DbBackend) {
     let Some(app) = spawn(backend).await else {
@@ -547,6 +590,7 @@ async fn only_webhooks_manage_reaches_webhooks(backend: DbBackend) {
 on_both_backends!(
     a_receiver_verifies_a_signed_delivery,
     a_failing_receiver_is_retried,
+    an_inactive_subscription_receives_nothing,
     another_tenants_events_never_reach_a_webhook,
     the_subscription_api,
     only_webhooks_manage_reaches_webhooks,
