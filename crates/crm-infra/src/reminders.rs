@@ -120,7 +120,7 @@ impl ReminderTransaction for SeaReminderTransaction {
         }
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
         follow_up::Entity::update_many()
-            .col_expr(Alias::new("due_reminded_for"), Expr::col(C::DueAt).into())
+            .col_expr(Alias::new("due_reminded_for"), Expr::col(C::DueAt))
             .filter(C::Id.is_in(ids))
             .exec(&self.txn)
             .await
@@ -164,10 +164,7 @@ impl ReminderTransaction for SeaReminderTransaction {
         }
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
         order::Entity::update_many()
-            .col_expr(
-                Alias::new("overdue_reminded_for"),
-                Expr::col(C::DueAt).into(),
-            )
+            .col_expr(Alias::new("overdue_reminded_for"), Expr::col(C::DueAt))
             .filter(C::Id.is_in(ids))
             .exec(&self.txn)
             .await

@@ -117,6 +117,10 @@ pub struct Config {
     /// not renewed it for that long is marked failed by any process sharing the database. At
     /// least twice the heartbeat, at most a day. Default 30.
     pub job_lease_secs: u64,
+    /// Seconds between two reminder runs (`follow_up.due`, `order.overdue`; every replica runs
+    /// them, the database decides who emits what). A reminder fires at most this late. 1 to
+    /// 3600; default 10.
+    pub reminder_interval_secs: u64,
 }
 
 impl Default for Config {
@@ -159,6 +163,7 @@ impl Default for Config {
             rate_limit_auth_failures_burst: 100,
             job_heartbeat_secs: 5,
             job_lease_secs: 30,
+            reminder_interval_secs: 10,
         }
     }
 }
@@ -272,6 +277,21 @@ impl Config {
             heartbeat: std::time::Duration::from_secs(heartbeat),
             lease: std::time::Duration::from_secs(lease),
         })
+    }
+
+    /// The pause between two reminder runs.
+    ///
+    /// # Errors
+    /// A message naming `CRM_REMINDER_INTERVAL_SECS` when it is outside 1..=3600.
+    pub fn reminder_interval(&self) -> Result<std::time::Duration, String> {
+        let secs = self.reminder_interval_secs;
+        if (1..=3600).contains(&secs) {
+            Ok(std::time::Duration::from_secs(secs))
+        } else {
+            Err(format!(
+                "CRM_REMINDER_INTERVAL_SECS must be 1..=3600 (it is {secs})"
+            ))
+        }
     }
 
     /// The limits of the XLSX import reader in force.

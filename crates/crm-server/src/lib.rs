@@ -23,9 +23,10 @@ use crm_domain::job::{JobRepository, JobService, LeasedJobs};
 use crm_domain::loyalty::LoyaltyService;
 use crm_domain::loyalty::TierService;
 use crm_domain::order::OrderService;
-use crm_domain::ports::{SystemClock, UuidV7Generator};
+use crm_domain::ports::{Clock, SystemClock, UuidV7Generator};
 use crm_domain::pricing::PricingService;
 use crm_domain::privacy::PrivacyService;
+use crm_domain::reminder::{DEFAULT_REMINDER_BATCH, ReminderRun, ReminderService};
 use crm_domain::segment::SegmentService;
 use crm_domain::tenant::TenantService;
 use crm_domain::view::ViewService;
@@ -37,6 +38,7 @@ use crm_http::uploads::UploadDir;
 use crm_http::{AppState, Authenticator, CursorCodec, JwtKeys, Metrics, ReadinessProbe};
 use crm_infra::SeaEventRepository;
 use crm_infra::SeaInteractionRepository;
+use crm_infra::SeaReminderRepository;
 use crm_infra::export_file::SheetFiles;
 use crm_infra::{
     Database, DbConfig, DiskImportFiles, SeaAddressRepository, SeaAnalyticsRepository,
@@ -243,6 +245,47 @@ pub fn spawn_job_heartbeat(
                 Ok(0) => {}
                 Ok(n) => tracing::warn!(jobs = n, "jobs whose lease ran out marked failed"),
                 Err(e) => tracing::warn!(error = %e, "could not sweep jobs whose lease ran out"),
+            }
+        }
+    })
+}
+
+/// Every `every`, emits the due reminders ([`ReminderService::run`] with
+/// [`DEFAULT_REMINDER_BATCH`] rows of each kind, again at once while a run comes back full),
+/// until the task is aborted. Every replica runs it: the database decides who emits what, so
+/// each reminder fires once. A failure (the database down) is logged and retried at the next
+/// beat.
+pub fn spawn_reminders(
+    reminders: Arc<ReminderService>,
+    every: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut beat = tokio::time::interval(every);
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            beat.tick().await;
+            loop {
+                match reminders
+                    .run(SystemClock.now(), DEFAULT_REMINDER_BATCH)
+                    .await
+                {
+                    Ok(run) if run == ReminderRun::default() => break,
+                    Ok(run) => {
+                        tracing::info!(
+                            follow_ups_due = run.follow_ups_due,
+                            orders_overdue = run.orders_overdue,
+                            "reminders emitted"
+                        );
+                        let batch = DEFAULT_REMINDER_BATCH as usize;
+                        if run.follow_ups_due < batch && run.orders_overdue < batch {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not emit reminders");
+                        break;
+                    }
+                }
             }
         }
     })
@@ -478,9 +521,9 @@ impl ReadinessProbe for DbReadiness {
 pub struct Application {
     port: u16,
     server: Server,
-    /// Renews the leases of this process's jobs ([`spawn_job_heartbeat`]); stopped with the
-    /// server.
-    heartbeat: tokio::task::JoinHandle<()>,
+    /// The background tasks, stopped with the server: the job heartbeat
+    /// ([`spawn_job_heartbeat`]) and the reminders ([`spawn_reminders`]).
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -504,6 +547,12 @@ impl Application {
         let heartbeat = spawn_job_heartbeat(jobs.clone(), times.heartbeat);
         let services = services_with(&db, jobs, config.xlsx_limits(), DocumentWiring::of(config)?);
         spawn_document_check(services.documents.clone());
+        let reminders = spawn_reminders(
+            Arc::new(ReminderService::new(Arc::new(SeaReminderRepository::new(
+                db.clone(),
+            )))),
+            config.reminder_interval().map_err(anyhow::Error::msg)?,
+        );
         let secret = jwt_secret(config)?;
         let upload_dir = config.upload_dir();
         let uploads = UploadDir::open(&upload_dir)
@@ -543,7 +592,7 @@ impl Application {
         Ok(Self {
             port,
             server: server.run(),
-            heartbeat,
+            background: vec![heartbeat, reminders],
         })
     }
 
@@ -558,7 +607,9 @@ impl Application {
     /// The server's I/O error.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
-        self.heartbeat.abort();
+        for task in &self.background {
+            task.abort();
+        }
         served
     }
 }
