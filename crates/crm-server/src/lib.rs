@@ -116,6 +116,50 @@ pub async fn connect(config: &Config) -> anyhow::Result<Database> {
         .with_context(|| format!("connecting to {}", redact(&url)))
 }
 
+/// The SQLite file `serve` holds for itself: an exclusive lock on `<file>.serve.lock` (an OS
+/// file lock, released when the process ends, crash included). SQLite serves one process:
+/// when another `serve` already holds the file, this one logs an error saying so (and that
+/// PostgreSQL runs replicas) and returns `None`; it still starts, as a restarted server
+/// overlapping its predecessor's shutdown must. Two servers on one file stay correct (SQLite
+/// serialises their writes, so the event feed keeps its order and a webhook claim by one makes
+/// the other's attempt fail rather than claim twice), but they share one writer. `None` for
+/// PostgreSQL and in-memory SQLite. One-shot commands (`import`, `migrate`) do not take it.
+///
+/// # Errors
+/// When the lock file cannot be created or locked for another reason than another holder.
+pub fn hold_sqlite_file(config: &Config) -> anyhow::Result<Option<std::fs::File>> {
+    let url = config.database_url();
+    let Some(path) = url.strip_prefix("sqlite://") else {
+        return Ok(None);
+    };
+    let file = path.split('?').next().unwrap_or(path);
+    if file.is_empty() || file == ":memory:" || url.contains("mode=memory") {
+        return Ok(None);
+    }
+    let lock_path = format!("{file}.serve.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("creating {lock_path}"))?;
+    match lock.try_lock() {
+        Ok(()) => Ok(Some(lock)),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            tracing::error!(
+                file,
+                "another crm-server process is already serving this SQLite file: SQLite serves \
+                 one process (both now share one writer); run one server, or PostgreSQL \
+                 (CRM_DATABASE_URL=postgres://...) for several replicas"
+            );
+            Ok(None)
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {lock_path}"))
+        }
+    }
+}
+
 /// Applies pending migrations, then, when any ran, fills the search documents they left empty
 /// ([`Database::backfill_search_documents`]): what start-up, `crm-server migrate` and every
 /// command that opens the database run first.
@@ -524,6 +568,8 @@ pub struct Application {
     /// The background tasks, stopped with the server: the job heartbeat
     /// ([`spawn_job_heartbeat`]) and the reminders ([`spawn_reminders`]).
     background: Vec<tokio::task::JoinHandle<()>>,
+    /// SQLite: the file held for this process ([`hold_sqlite_file`]) while it lives.
+    _sqlite_lock: Option<std::fs::File>,
 }
 
 impl Application {
@@ -533,6 +579,7 @@ impl Application {
     /// When the database, the secret or the address is unusable.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let times = config.job_leases().map_err(anyhow::Error::msg)?;
+        let sqlite_lock = hold_sqlite_file(config)?;
         let db = connect(config).await?;
         migrate(&db).await.context("applying migrations")?;
         let jobs = job_leases(&db, times);
@@ -593,6 +640,7 @@ impl Application {
             port,
             server: server.run(),
             background: vec![heartbeat, reminders],
+            _sqlite_lock: sqlite_lock,
         })
     }
 
@@ -617,6 +665,31 @@ impl Application {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_one_server_holds_a_sqlite_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        let first = hold_sqlite_file(&config).unwrap();
+        assert!(first.is_some());
+        assert!(
+            hold_sqlite_file(&config).unwrap().is_none(),
+            "a second server does not hold the file"
+        );
+        drop(first);
+        assert!(
+            hold_sqlite_file(&config).unwrap().is_some(),
+            "free again once released"
+        );
+        let postgres = Config {
+            database_url: Some("postgres://u@h/db".into()),
+            ..config
+        };
+        assert!(hold_sqlite_file(&postgres).unwrap().is_none());
+    }
 
     #[test]
     fn passwords_are_redacted_from_logged_urls() {
