@@ -1,5 +1,5 @@
 # crm: the two commands a newcomer needs are `make run` and `make test`.
-.PHONY: run test fault contract bench bench-events bench-rls bench-data demo openapi openapi-check lint fmt ci
+.PHONY: run test fault contract bench bench-events bench-live bench-rls bench-data demo openapi openapi-check lint fmt ci
 
 CARGO ?= cargo
 
@@ -37,6 +37,13 @@ bench:
 ## checkout and of the commit before the event log, side by side (BENCH_BASELINE_REV).
 bench-events:
 	tests/bench/event_cost.sh
+
+## What the live stream and webhooks carry and cost: customer creates at 32 connections with 0,
+## 1 and 10 webhook subscriptions and the delivery rate to a loopback receiver; events per second
+## through one SSE client while customers are created at full speed. Writes its block of
+## docs/BENCHMARKS.md.
+bench-live:
+	tests/bench/live.sh
 
 ## What PostgreSQL row-level security costs: pgbench of the get-by-id SQL with and without
 ## set_config and the policy, and the HTTP reads at 1 and 32 connections with CRM_DB_ROLE=crm_app

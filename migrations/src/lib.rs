@@ -28,6 +28,7 @@ mod m20261121_000018_interactions_and_follow_ups;
 mod m20261121_000019_notes;
 mod m20261121_000020_documents;
 mod m20261121_000021_webhooks;
+mod m20261121_000022_reminders;
 
 /// Every migration, oldest first. `Migrator::up(&db, None)` brings a database to the latest
 /// schema; it runs on `crm-server migrate` and at server start.
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000019_notes::Migration),
             Box::new(m20261121_000020_documents::Migration),
             Box::new(m20261121_000021_webhooks::Migration),
+            Box::new(m20261121_000022_reminders::Migration),
         ]
     }
 }

@@ -139,6 +139,8 @@ doc = pat.sub(lambda _: block, doc) if pat.search(doc) else doc.rstrip() + "\n\n
 open(sys.argv[1], "w").write(doc)
 PY
 echo "written to docs/BENCHMARKS.md"
+# Live events and webhooks (issue 14): the stream's throughput and the outbox's cost.
+BENCH_SKIP_BUILD=1 "$BENCH_DIR/live.sh"
 # The tenant wall's cost (PostgreSQL row-level security), with and without it in the same run.
 if pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
   BENCH_SKIP_BUILD=1 "$BENCH_DIR/rls.sh"

@@ -27,6 +27,7 @@ pub mod note;
 pub mod order;
 pub mod pricing;
 pub mod privacy;
+pub mod reminder;
 pub mod segment;
 pub mod tenant;
 pub mod view;

@@ -139,6 +139,10 @@ pub struct Config {
     /// (humantime). Default 10 s.
     #[serde(with = "humantime_text")]
     pub event_stream_slow_client_timeout: Duration,
+    /// Seconds between two reminder runs (`follow_up.due`, `order.overdue`; every replica runs
+    /// them, the database decides who emits what). A reminder fires at most this late. 1 to
+    /// 3600; default 10.
+    pub reminder_interval_secs: u64,
 }
 
 impl Default for Config {
@@ -188,6 +192,7 @@ impl Default for Config {
             event_stream_poll_interval: Duration::from_millis(500),
             event_stream_heartbeat: Duration::from_secs(15),
             event_stream_slow_client_timeout: Duration::from_secs(10),
+            reminder_interval_secs: 10,
         }
     }
 }
@@ -320,6 +325,21 @@ impl Config {
             max_per_tenant: self.event_stream_max_per_tenant,
             slow_client_timeout: floor(self.event_stream_slow_client_timeout),
             ..crm_http::StreamSettings::default()
+        }
+    }
+
+    /// The pause between two reminder runs.
+    ///
+    /// # Errors
+    /// A message naming `CRM_REMINDER_INTERVAL_SECS` when it is outside 1..=3600.
+    pub fn reminder_interval(&self) -> Result<std::time::Duration, String> {
+        let secs = self.reminder_interval_secs;
+        if (1..=3600).contains(&secs) {
+            Ok(std::time::Duration::from_secs(secs))
+        } else {
+            Err(format!(
+                "CRM_REMINDER_INTERVAL_SECS must be 1..=3600 (it is {secs})"
+            ))
         }
     }
 

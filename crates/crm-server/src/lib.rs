@@ -27,6 +27,7 @@ use crm_domain::order::OrderService;
 use crm_domain::ports::{Clock, SystemClock, SystemRandom, UuidV7Generator};
 use crm_domain::pricing::PricingService;
 use crm_domain::privacy::PrivacyService;
+use crm_domain::reminder::{DEFAULT_REMINDER_BATCH, ReminderRun, ReminderService};
 use crm_domain::segment::SegmentService;
 use crm_domain::tenant::TenantService;
 use crm_domain::view::ViewService;
@@ -39,6 +40,7 @@ use crm_http::uploads::UploadDir;
 use crm_http::{AppState, Authenticator, CursorCodec, JwtKeys, Metrics, ReadinessProbe};
 use crm_infra::SeaEventRepository;
 use crm_infra::SeaInteractionRepository;
+use crm_infra::SeaReminderRepository;
 use crm_infra::export_file::SheetFiles;
 use crm_infra::{
     Database, DbConfig, DiskImportFiles, SeaAddressRepository, SeaAnalyticsRepository,
@@ -114,6 +116,50 @@ pub async fn connect(config: &Config) -> anyhow::Result<Database> {
     Database::connect(&db)
         .await
         .with_context(|| format!("connecting to {}", redact(&url)))
+}
+
+/// The SQLite file `serve` holds for itself: an exclusive lock on `<file>.serve.lock` (an OS
+/// file lock, released when the process ends, crash included). SQLite serves one process:
+/// when another `serve` already holds the file, this one logs an error saying so (and that
+/// PostgreSQL runs replicas) and returns `None`; it still starts, as a restarted server
+/// overlapping its predecessor's shutdown must. Two servers on one file stay correct (SQLite
+/// serialises their writes, so the event feed keeps its order and a webhook claim by one makes
+/// the other's attempt fail rather than claim twice), but they share one writer. `None` for
+/// PostgreSQL and in-memory SQLite. One-shot commands (`import`, `migrate`) do not take it.
+///
+/// # Errors
+/// When the lock file cannot be created or locked for another reason than another holder.
+pub fn hold_sqlite_file(config: &Config) -> anyhow::Result<Option<std::fs::File>> {
+    let url = config.database_url();
+    let Some(path) = url.strip_prefix("sqlite://") else {
+        return Ok(None);
+    };
+    let file = path.split('?').next().unwrap_or(path);
+    if file.is_empty() || file == ":memory:" || url.contains("mode=memory") {
+        return Ok(None);
+    }
+    let lock_path = format!("{file}.serve.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("creating {lock_path}"))?;
+    match lock.try_lock() {
+        Ok(()) => Ok(Some(lock)),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            tracing::error!(
+                file,
+                "another crm-server process is already serving this SQLite file: SQLite serves \
+                 one process (both now share one writer); run one server, or PostgreSQL \
+                 (CRM_DATABASE_URL=postgres://...) for several replicas"
+            );
+            Ok(None)
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {lock_path}"))
+        }
+    }
 }
 
 /// Applies pending migrations, then, when any ran, fills the search documents they left empty
@@ -245,6 +291,47 @@ pub fn spawn_job_heartbeat(
                 Ok(0) => {}
                 Ok(n) => tracing::warn!(jobs = n, "jobs whose lease ran out marked failed"),
                 Err(e) => tracing::warn!(error = %e, "could not sweep jobs whose lease ran out"),
+            }
+        }
+    })
+}
+
+/// Every `every`, emits the due reminders ([`ReminderService::run`] with
+/// [`DEFAULT_REMINDER_BATCH`] rows of each kind, again at once while a run comes back full),
+/// until the task is aborted. Every replica runs it: the database decides who emits what, so
+/// each reminder fires once. A failure (the database down) is logged and retried at the next
+/// beat.
+pub fn spawn_reminders(
+    reminders: Arc<ReminderService>,
+    every: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut beat = tokio::time::interval(every);
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            beat.tick().await;
+            loop {
+                match reminders
+                    .run(SystemClock.now(), DEFAULT_REMINDER_BATCH)
+                    .await
+                {
+                    Ok(run) if run == ReminderRun::default() => break,
+                    Ok(run) => {
+                        tracing::info!(
+                            follow_ups_due = run.follow_ups_due,
+                            orders_overdue = run.orders_overdue,
+                            "reminders emitted"
+                        );
+                        let batch = DEFAULT_REMINDER_BATCH as usize;
+                        if run.follow_ups_due < batch && run.orders_overdue < batch {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not emit reminders");
+                        break;
+                    }
+                }
             }
         }
     })
@@ -568,14 +655,13 @@ impl ReadinessProbe for DbReadiness {
 pub struct Application {
     port: u16,
     server: Server,
-    /// Renews the leases of this process's jobs ([`spawn_job_heartbeat`]); stopped with the
-    /// server.
-    heartbeat: tokio::task::JoinHandle<()>,
-    /// Sends due webhook deliveries ([`spawn_webhook_deliveries`]); stopped with the server.
-    deliveries: tokio::task::JoinHandle<()>,
-    /// Ends the event streams when SIGINT or SIGTERM arrives, so the server's graceful
-    /// shutdown does not wait for them.
-    streams_closer: tokio::task::JoinHandle<()>,
+    /// The background tasks, stopped with the server: the job heartbeat
+    /// ([`spawn_job_heartbeat`]), the reminders ([`spawn_reminders`]), the webhook deliveries
+    /// ([`spawn_webhook_deliveries`]) and the task that ends the event streams on SIGINT or
+    /// SIGTERM (so the graceful shutdown does not wait for them).
+    background: Vec<tokio::task::JoinHandle<()>>,
+    /// SQLite: the file held for this process ([`hold_sqlite_file`]) while it lives.
+    _sqlite_lock: Option<std::fs::File>,
 }
 
 impl Application {
@@ -585,6 +671,7 @@ impl Application {
     /// When the database, the secret or the address is unusable.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let times = config.job_leases().map_err(anyhow::Error::msg)?;
+        let sqlite_lock = hold_sqlite_file(config)?;
         let db = connect(config).await?;
         migrate(&db).await.context("applying migrations")?;
         let jobs = job_leases(&db, times);
@@ -612,6 +699,12 @@ impl Application {
                 .max(Duration::from_millis(10)),
         );
         spawn_document_check(services.documents.clone());
+        let reminders = spawn_reminders(
+            Arc::new(ReminderService::new(Arc::new(SeaReminderRepository::new(
+                db.clone(),
+            )))),
+            config.reminder_interval().map_err(anyhow::Error::msg)?,
+        );
         let secret = jwt_secret(config)?;
         let upload_dir = config.upload_dir();
         let uploads = UploadDir::open(&upload_dir)
@@ -659,9 +752,8 @@ impl Application {
         Ok(Self {
             port,
             server: server.run(),
-            heartbeat,
-            deliveries,
-            streams_closer,
+            background: vec![heartbeat, reminders, deliveries, streams_closer],
+            _sqlite_lock: sqlite_lock,
         })
     }
 
@@ -676,9 +768,9 @@ impl Application {
     /// The server's I/O error.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
-        self.heartbeat.abort();
-        self.deliveries.abort();
-        self.streams_closer.abort();
+        for task in &self.background {
+            task.abort();
+        }
         served
     }
 }
@@ -686,6 +778,31 @@ impl Application {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_one_server_holds_a_sqlite_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        let first = hold_sqlite_file(&config).unwrap();
+        assert!(first.is_some());
+        assert!(
+            hold_sqlite_file(&config).unwrap().is_none(),
+            "a second server does not hold the file"
+        );
+        drop(first);
+        assert!(
+            hold_sqlite_file(&config).unwrap().is_some(),
+            "free again once released"
+        );
+        let postgres = Config {
+            database_url: Some("postgres://u@h/db".into()),
+            ..config
+        };
+        assert!(hold_sqlite_file(&postgres).unwrap().is_none());
+    }
 
     #[test]
     fn passwords_are_redacted_from_logged_urls() {

@@ -325,15 +325,20 @@ impl WebhookService {
     }
 
     /// The server's delivery run (no caller: every tenant): claims up to `limit` deliveries
-    /// due at `now`, sends each (signed per Standard Webhooks, at most 10 s), records the
-    /// outcome ([`after_attempt`]), and keeps each subscription's health: a success clears
+    /// due at `now` and attempts them **concurrently** (so one receiver that hangs for the
+    /// 10 s timeout does not hold up the others, and the whole batch ends well within the
+    /// [`CLAIM_LEASE`] of 60 s: callers keep `limit` to what can run at once, the server 32).
+    /// Each attempt sends the delivery (signed per Standard Webhooks, at most 10 s), records
+    /// the outcome ([`after_attempt`]), and keeps its subscription's health: a success clears
     /// `failing_since`, a failure sets it, and a failure 3 days or more after it disables the
     /// subscription (`active` false, `disabled_reason`, `webhook.disabled`). A delivery whose
-    /// subscription is inactive fails without an attempt.
+    /// subscription is inactive fails without an attempt. Deliveries to one receiver may
+    /// arrive in any order (as retries reorder them anyway); receivers order by the payload's
+    /// `timestamp` and deduplicate on `webhook-id`.
     ///
     /// # Errors
-    /// Storage errors (a run stops at the first; deliveries claimed and not recorded are due
-    /// again after [`CLAIM_LEASE`]).
+    /// Storage errors (the first one, after every attempt of the batch ended; deliveries
+    /// claimed and not recorded are due again after [`CLAIM_LEASE`]).
     #[tracing::instrument(name = "WebhookService::deliver_due", skip_all)]
     pub async fn deliver_due(
         &self,
@@ -345,18 +350,38 @@ impl WebhookService {
             claimed: due.len(),
             ..DeliveryRun::default()
         };
-        for item in due {
-            self.attempt(item, now, &mut run).await?;
+        let outcomes =
+            futures_util::future::join_all(due.into_iter().map(|item| self.attempt(item, now)))
+                .await;
+        let mut first_error = None;
+        for outcome in outcomes {
+            match outcome {
+                Ok((status, disabled)) => {
+                    match status {
+                        DeliveryStatus::Succeeded => run.succeeded += 1,
+                        DeliveryStatus::Pending => run.retrying += 1,
+                        DeliveryStatus::Failed => run.failed += 1,
+                    }
+                    run.disabled.extend(disabled);
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
         }
-        Ok(run)
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(run),
+        }
     }
 
+    /// One attempt: the delivery's new status, and its subscription when this attempt
+    /// disabled it.
     async fn attempt(
         &self,
         due: DueDelivery,
         now: DateTime<Utc>,
-        run: &mut DeliveryRun,
-    ) -> Result<(), DomainError> {
+    ) -> Result<(DeliveryStatus, Option<SubscriptionId>), DomainError> {
         let DueDelivery {
             delivery,
             subscription,
@@ -371,8 +396,7 @@ impl WebhookService {
                 ..delivery
             };
             self.deliveries.record_attempt(&failed).await?;
-            run.failed += 1;
-            return Ok(());
+            return Ok((DeliveryStatus::Failed, None));
         }
         let body = serde_json::to_vec(&payload(&event))
             .map_err(|e| DomainError::Internal(format!("webhook payload: {e}")))?;
@@ -391,19 +415,15 @@ impl WebhookService {
         let updated = after_attempt(&delivery, &outcome, at, self.random.as_ref());
         self.deliveries.record_attempt(&updated).await?;
         let success = updated.status == DeliveryStatus::Succeeded;
-        match updated.status {
-            DeliveryStatus::Succeeded => run.succeeded += 1,
-            DeliveryStatus::Pending => run.retrying += 1,
-            DeliveryStatus::Failed => run.failed += 1,
-        }
         // Nothing to change: a success of a healthy subscription.
         if success && subscription.failing_since.is_none() {
-            return Ok(());
+            return Ok((updated.status, None));
         }
-        if self.health(&subscription, success, at).await? {
-            run.disabled.push(subscription.id);
-        }
-        Ok(())
+        let disabled = self
+            .health(&subscription, success, at)
+            .await?
+            .then_some(subscription.id);
+        Ok((updated.status, disabled))
     }
 
     /// Records a subscription's health after an attempt, under its lock; whether it was

@@ -820,3 +820,79 @@ fn fan_out_makes_one_pending_delivery_per_receiving_subscription() {
         && d.next_attempt_at == Some(now())
         && d.event_id == EventId(41)));
 }
+
+/// A receiver that takes the whole timeout to answer on `/slow`, and answers at once elsewhere.
+struct SlowOnOnePath;
+
+#[async_trait::async_trait]
+impl WebhookSender for SlowOnOnePath {
+    async fn send(
+        &self,
+        url: &Url,
+        _headers: Vec<(String, String)>,
+        _body: Vec<u8>,
+        timeout: std::time::Duration,
+    ) -> AttemptOutcome {
+        if url.path() == "/slow" {
+            tokio::time::sleep(timeout).await;
+            return AttemptOutcome::Timeout {
+                latency_ms: timeout.as_millis() as u64,
+            };
+        }
+        ok()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hanging_receiver_does_not_hold_up_the_rest_of_the_run() {
+    let slow = Subscription {
+        url: Url::parse("https://slow.example.com/slow").unwrap(),
+        ..subscription(TENANT, SUB)
+    };
+    let fast_id = SubscriptionId(Uuid::from_u128(501));
+    let fast = subscription(TENANT, fast_id);
+    let world = holding(vec![slow.clone(), fast.clone()]);
+    let fast_delivery = Delivery {
+        id: DeliveryId(Uuid::from_u128(601)),
+        subscription_id: fast_id,
+        ..pending()
+    };
+    let mut deliveries = MockDeliveryRepository::new();
+    let claimed = Mutex::new(vec![due(slow, pending()), due(fast, fast_delivery)]);
+    deliveries
+        .expect_claim_due()
+        .returning(move |_, _, _| Ok(std::mem::take(&mut *claimed.lock().unwrap())));
+    let w = world.clone();
+    deliveries.expect_record_attempt().returning(move |d| {
+        w.lock().unwrap().recorded.push(d.clone());
+        Ok(())
+    });
+    let mut repo = MockWebhookRepository::new();
+    let w = world.clone();
+    repo.expect_begin()
+        .returning(move |_| Ok(Box::new(transaction(w.clone()))));
+    let service = WebhookService::new(
+        Arc::new(repo),
+        Arc::new(deliveries),
+        Arc::new(SlowOnOnePath),
+        Arc::new(clock(now)),
+        Arc::new(ids()),
+        Arc::new(random()),
+        WebhookConfig::default(),
+    );
+    let started = tokio::time::Instant::now();
+    let run = service.deliver_due(now(), 32).await.unwrap();
+    assert_eq!((run.claimed, run.succeeded, run.retrying), (2, 1, 1));
+    let w = world.lock().unwrap();
+    let order: Vec<DeliveryId> = w.recorded.iter().map(|d| d.id).collect();
+    assert_eq!(
+        order,
+        [DeliveryId(Uuid::from_u128(601)), DELIVERY],
+        "the fast receiver's delivery is recorded before the hanging one times out"
+    );
+    assert_eq!(
+        started.elapsed(),
+        DELIVERY_TIMEOUT,
+        "the run takes one timeout, not one per delivery"
+    );
+}
