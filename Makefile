@@ -14,10 +14,12 @@ test:
 
 ## The fault suite: the real server binary against a PostgreSQL cluster of its own (initdb'd in a
 ## temporary folder): PostgreSQL restarted under load, SIGTERM under load, a saturated pool, the
-## server killed during an import. Needs PostgreSQL's server binaries (pg_config --bindir).
+## server killed during an import; and three replicas on one database (every stream sees every
+## event once, in one order; 1,000 webhook deliveries, each once). Needs PostgreSQL's server
+## binaries (pg_config --bindir).
 fault:
 	$(CARGO) build -p crm-server
-	$(CARGO) test -p crm-blackbox-tests --test faults -- --ignored --test-threads=1
+	$(CARGO) test -p crm-blackbox-tests --test faults --test replicas -- --ignored --test-threads=1
 
 ## The API contract: docs/openapi.json validated as OpenAPI 3.1 (openapi-spec-validator), then
 ## schemathesis against the live server with a fixed seed, on SQLite and on PostgreSQL when it is
