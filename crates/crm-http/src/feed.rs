@@ -160,9 +160,11 @@ pub async fn event_feed(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let q = feed_query(&req, &["after", "limit", "types", "customer_id"])?;
-    let feed = &state.services.feed;
-    let start = feed.start(&caller.0, "after", q.after, true).await?;
-    let page = feed.read(&caller.0, start, q.filter, q.limit).await?;
+    let page = state
+        .services
+        .feed
+        .page(&caller.0, q.after, q.filter, q.limit)
+        .await?;
     let last_id = page.last_id.map(|id| id.0);
     Ok(HttpResponse::Ok().json(FeedResponse {
         data: page.items.iter().map(EventResponse::from).collect(),

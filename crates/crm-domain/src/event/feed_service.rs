@@ -68,6 +68,23 @@ impl FeedService {
         }
     }
 
+    /// One page of the polling feed (`GET /events?after=`): [`FeedService::start`] after the
+    /// client's `after` event (field `after`; from the start of the log without one), then
+    /// [`FeedService::read`].
+    ///
+    /// # Errors
+    /// As [`FeedService::start`] and [`FeedService::read`].
+    pub async fn page(
+        &self,
+        actor: &Actor,
+        after: Option<EventId>,
+        filter: FeedFilter,
+        limit: u64,
+    ) -> Result<FeedPage, DomainError> {
+        let start = self.start(actor, "after", after, true).await?;
+        self.read(actor, start, filter, limit).await
+    }
+
     /// Up to `limit` (1..=200) events after `position` matching `filter`, finished
     /// transactions only ([`EventFeed`]'s gap-free rule), each shown only where
     /// [`may_read`] allows (needs `customers.view`).
