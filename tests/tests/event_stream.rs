@@ -454,7 +454,45 @@ async fn streams_per_tenant_are_limited(backend: DbBackend) {
     assert_eq!(status, 200, "the slot was given back");
 }
 
+/// A follow-up whose due time has passed reaches an open stream as `follow_up.due`, once,
+/// from the server's own reminder run (`CRM_REMINDER_INTERVAL_SECS`).
+async fn a_due_follow_up_reaches_the_stream_once(backend: DbBackend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.event_stream_poll_interval = Duration::from_millis(50);
+        c.event_stream_heartbeat = Duration::from_millis(200);
+        c.reminder_interval_secs = 1;
+    })
+    .await
+    else {
+        return;
+    };
+    let token = app.token(app.tenant("Remind").await, "admin");
+    let (status, sse, body) = open(&app, &token, "?types=follow_up.due", None).await;
+    assert_eq!(status, 200, "{body}");
+    let mut sse = sse.unwrap();
+    let c = customer(&app, &token, "Due Soon").await;
+    let due_at = (chrono::Utc::now() - chrono::Duration::minutes(1)).to_rfc3339();
+    let r = app
+        .post(
+            &format!("/api/v1/customers/{c}/follow-ups"),
+            &token,
+            json!({"title": "Call back", "due_at": due_at}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let m = sse.next(WAIT).await.expect("follow_up.due on the stream");
+    assert_eq!(m.event, "follow_up.due");
+    assert_eq!(m.data["customer_id"], c.as_str());
+    assert_eq!(m.data["actor"]["sub"], "system");
+    assert_eq!(m.data["data"]["title"], "Call back");
+    assert!(
+        sse.next(Duration::from_secs(3)).await.is_none(),
+        "the reminder fires once"
+    );
+}
+
 on_both_backends!(
+    a_due_follow_up_reaches_the_stream_once,
     the_stream_receives_creates_and_updates_in_order,
     resume_with_last_event_id_loses_and_repeats_nothing,
     resume_on_a_restarted_server,
