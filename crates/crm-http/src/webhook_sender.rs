@@ -4,12 +4,18 @@
 //! Target safety: the sender resolves the URL's host itself, and unless private targets are
 //! allowed (`CRM_WEBHOOKS_ALLOW_PRIVATE=true`) keeps only the addresses that
 //! [`is_public_address`] accepts; a host with none is refused as a connection error, before
-//! any connection. The request then goes only to the checked addresses: the client is built
-//! for this one request with a resolver ([`Pinned`]) that answers every name with exactly
-//! those addresses, so no second DNS answer can swap in a private address (no DNS
-//! rebinding) and no name falls through to the system resolver. No proxy is used, and
-//! redirects are not followed (a 3xx is the answer, a failure).
+//! any connection. The request then goes only to the checked addresses: it is sent by a client
+//! whose resolver ([`Pinned`]) answers every name with exactly those addresses, so no second
+//! DNS answer can swap in a private address (no DNS rebinding) and no name falls through to
+//! the system resolver. No proxy is used, and redirects are not followed (a 3xx is the answer,
+//! a failure).
+//!
+//! Clients are kept per set of checked addresses (at most [`MAX_CLIENTS`], the least recently
+//! used dropped), so attempts to the same receiver reuse its connections (and TLS sessions)
+//! instead of building a client, its TLS configuration and a new connection each time: a
+//! client only ever connects to the addresses of its key, so reuse never skips a check.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,16 +31,59 @@ use url::{Host, Url};
 const MAX_ADDRESSES: usize = 8;
 
 /// Sends webhook attempts with reqwest (rustls), checking every target address first.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Default)]
 pub struct ReqwestWebhookSender {
     allow_private: bool,
+    /// Clients by their checked addresses, with when each was last used.
+    clients: std::sync::Mutex<HashMap<Vec<SocketAddr>, (reqwest::Client, Instant)>>,
 }
+
+/// The most clients (sets of receiver addresses) kept at once.
+pub const MAX_CLIENTS: usize = 256;
 
 impl ReqwestWebhookSender {
     /// A sender; `allow_private` lets deliveries go to loopback and private addresses (tests,
     /// local development), never in production.
     pub fn new(allow_private: bool) -> Self {
-        Self { allow_private }
+        Self {
+            allow_private,
+            clients: std::sync::Mutex::default(),
+        }
+    }
+
+    /// The client that connects only to `addresses` (kept, or built and kept).
+    ///
+    /// # Errors
+    /// reqwest's, when the client cannot be built.
+    fn client(&self, mut addresses: Vec<SocketAddr>) -> Result<reqwest::Client, reqwest::Error> {
+        addresses.sort_unstable();
+        let now = Instant::now();
+        let mut clients = self
+            .clients
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((client, used)) = clients.get_mut(&addresses) {
+            *used = now;
+            return Ok(client.clone());
+        }
+        let client = reqwest::Client::builder()
+            .dns_resolver(Arc::new(Pinned(addresses.clone())))
+            .redirect(Policy::none())
+            .connect_timeout(crm_domain::webhook::DELIVERY_TIMEOUT)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .no_proxy()
+            .user_agent(concat!("crm-webhooks/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        if clients.len() >= MAX_CLIENTS
+            && let Some(oldest) = clients
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| k.clone())
+        {
+            clients.remove(&oldest);
+        }
+        clients.insert(addresses, (client.clone(), now));
+        Ok(client)
     }
 
     /// The addresses of `url`'s host that a delivery may connect to.
@@ -124,14 +173,7 @@ impl WebhookSender for ReqwestWebhookSender {
             Ok(found) => found,
             Err(message) => return failed(message, started),
         };
-        let builder = reqwest::Client::builder()
-            .dns_resolver(Arc::new(Pinned(addresses)))
-            .redirect(Policy::none())
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .no_proxy()
-            .user_agent(concat!("crm-webhooks/", env!("CARGO_PKG_VERSION")));
-        let client = match builder.build() {
+        let client = match self.client(addresses) {
             Ok(c) => c,
             Err(e) => return failed(format!("the HTTP client: {}", describe(&e)), started),
         };
@@ -147,6 +189,7 @@ impl WebhookSender for ReqwestWebhookSender {
         let started = Instant::now();
         match client
             .post(url.clone())
+            .timeout(timeout)
             .headers(map)
             .body(body)
             .send()
@@ -220,5 +263,48 @@ mod tests {
             matches!(outcome, AttemptOutcome::Response { status: 302, .. }),
             "{outcome:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn attempts_to_one_receiver_reuse_its_connection() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = accepted.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    while socket.read(&mut buf).await.unwrap_or(0) > 0 {
+                        let answer = b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n";
+                        if socket.write_all(answer).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        let sender = ReqwestWebhookSender::new(true);
+        let url = Url::parse(&format!("http://127.0.0.1:{port}/hook")).unwrap();
+        for _ in 0..3 {
+            let outcome = sender
+                .send(&url, vec![], b"{}".to_vec(), Duration::from_secs(5))
+                .await;
+            assert!(
+                matches!(outcome, AttemptOutcome::Response { status: 204, .. }),
+                "{outcome:?}"
+            );
+        }
+        assert_eq!(
+            accepted.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "three attempts, one connection"
+        );
+        assert_eq!(sender.clients.lock().unwrap().len(), 1);
     }
 }
