@@ -138,6 +138,12 @@ pub fn hold_sqlite_file(config: &Config) -> anyhow::Result<Option<std::fs::File>
     if file.is_empty() || file == ":memory:" || url.contains("mode=memory") {
         return Ok(None);
     }
+    if let Some(dir) = Path::new(file)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     let lock_path = format!("{file}.serve.lock");
     let lock = std::fs::OpenOptions::new()
         .create(true)
@@ -672,8 +678,8 @@ impl Application {
     /// When the database, the secret or the address is unusable.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let times = config.job_leases().map_err(anyhow::Error::msg)?;
-        let sqlite_lock = hold_sqlite_file(config)?;
         let db = connect(config).await?;
+        let sqlite_lock = hold_sqlite_file(config)?;
         migrate(&db).await.context("applying migrations")?;
         let jobs = job_leases(&db, times);
         // Only jobs whose lease ran out: another live process's jobs are left alone.
@@ -784,7 +790,8 @@ mod tests {
     fn only_one_server_holds_a_sqlite_file() {
         let dir = tempfile::tempdir().unwrap();
         let config = Config {
-            data_dir: dir.path().to_path_buf(),
+            // A data folder that does not exist yet, as on a fresh machine's first `make run`.
+            data_dir: dir.path().join("data"),
             ..Config::default()
         };
         let first = hold_sqlite_file(&config).unwrap();
