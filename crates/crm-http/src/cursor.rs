@@ -54,6 +54,36 @@ pub struct CursorCodec {
     key: Vec<u8>,
 }
 
+/// The 400 of a `cursor` parameter that does not decode into the list's position.
+pub(crate) fn bad_cursor() -> ApiError {
+    ApiError::bad(
+        "cursor",
+        "the cursor is malformed or was not issued by this server for this list",
+    )
+}
+
+/// Reads `limit` (default [`crm_domain::customer::DEFAULT_PAGE_SIZE`]) and `cursor` (a signed JSON payload of `kind`, refused when
+/// issued for another list) of a paged route; any other parameter is a 400 naming it.
+///
+/// # Errors
+/// A 400 naming `limit`, `cursor` or the unknown parameter.
+pub(crate) fn page_query(
+    req: &actix_web::HttpRequest,
+    state: &crate::AppState,
+    kind: CursorKind,
+) -> Result<(u32, Option<serde_json::Value>), ApiError> {
+    let mut limit = crm_domain::customer::DEFAULT_PAGE_SIZE;
+    let mut cursor = None;
+    crate::query::each_param(req.query_string(), &["limit", "cursor"], |name, value| {
+        match name {
+            "limit" => limit = crate::query::limit(value)?,
+            _ => cursor = Some(state.cursors.decode_json(kind, value)?),
+        }
+        Ok(())
+    })?;
+    Ok((limit, cursor))
+}
+
 impl std::fmt::Debug for CursorCodec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("CursorCodec(..)")

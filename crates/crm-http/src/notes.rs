@@ -269,31 +269,6 @@ fn require_edit(caller: &Caller) -> Result<(), ApiError> {
         .map_err(|e| ApiError::Domain(e.into()))
 }
 
-fn bad_cursor() -> ApiError {
-    ApiError::bad(
-        "cursor",
-        "the cursor is malformed or was not issued by this server for this list",
-    )
-}
-
-/// Reads `limit` and `cursor` of a paged route whose cursor is a JSON payload of `kind`.
-fn page_query(
-    req: &HttpRequest,
-    state: &AppState,
-    kind: CursorKind,
-) -> Result<(u32, Option<Value>), ApiError> {
-    let mut limit = crm_domain::customer::DEFAULT_PAGE_SIZE;
-    let mut cursor = None;
-    crate::query::each_param(req.query_string(), &["limit", "cursor"], |name, value| {
-        match name {
-            "limit" => limit = crate::query::limit(value)?,
-            _ => cursor = Some(state.cursors.decode_json(kind, value)?),
-        }
-        Ok(())
-    })?;
-    Ok((limit, cursor))
-}
-
 fn note_page(state: &AppState, page: &Page<Note, NotePosition>) -> NotePage {
     NotePage {
         data: page.items.iter().map(NoteResponse::from).collect(),
@@ -307,15 +282,15 @@ fn note_page(state: &AppState, page: &Page<Note, NotePosition>) -> NotePage {
 }
 
 fn position(v: &Value) -> Result<NotePosition, ApiError> {
-    let pinned = v["p"].as_bool().ok_or_else(bad_cursor)?;
+    let pinned = v["p"].as_bool().ok_or_else(crate::cursor::bad_cursor)?;
     let created_at = v["t"]
         .as_i64()
         .and_then(DateTime::from_timestamp_micros)
-        .ok_or_else(bad_cursor)?;
+        .ok_or_else(crate::cursor::bad_cursor)?;
     let id = v["i"]
         .as_str()
         .and_then(|s| s.parse::<Uuid>().ok())
-        .ok_or_else(bad_cursor)?;
+        .ok_or_else(crate::cursor::bad_cursor)?;
     Ok(NotePosition {
         pinned,
         created_at,
@@ -342,7 +317,7 @@ pub async fn list_customer_notes(
     req: HttpRequest,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let (limit, cursor) = page_query(&req, &state, CursorKind::CustomerNotes)?;
+    let (limit, cursor) = crate::cursor::page_query(&req, &state, CursorKind::CustomerNotes)?;
     let after = cursor.as_ref().map(position).transpose()?;
     let page = state
         .services
@@ -592,9 +567,14 @@ pub async fn note_history(
     req: HttpRequest,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let (limit, cursor) = page_query(&req, &state, CursorKind::NoteHistory)?;
+    let (limit, cursor) = crate::cursor::page_query(&req, &state, CursorKind::NoteHistory)?;
     let before = cursor
-        .map(|v| v["b"].as_i64().map(EventId).ok_or_else(bad_cursor))
+        .map(|v| {
+            v["b"]
+                .as_i64()
+                .map(EventId)
+                .ok_or_else(crate::cursor::bad_cursor)
+        })
         .transpose()?;
     let page = state
         .services

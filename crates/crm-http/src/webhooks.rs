@@ -270,35 +270,21 @@ fn require_manage(caller: &Caller) -> Result<(), ApiError> {
         .map_err(|e| ApiError::Domain(e.into()))
 }
 
-fn bad_cursor() -> ApiError {
-    ApiError::bad(
-        "cursor",
-        "the cursor is malformed or was not issued by this server for this list",
-    )
-}
-
 /// Reads `limit` and `cursor` (an id) of a list of `kind`.
 fn page_query(
     req: &HttpRequest,
     state: &AppState,
     kind: CursorKind,
 ) -> Result<(u32, Option<Uuid>), ApiError> {
-    let mut limit = crm_domain::customer::DEFAULT_PAGE_SIZE;
-    let mut after = None;
-    crate::query::each_param(req.query_string(), &["limit", "cursor"], |name, value| {
-        match name {
-            "limit" => limit = crate::query::limit(value)?,
-            _ => {
-                let v = state.cursors.decode_json(kind, value)?;
-                let id = v["i"]
-                    .as_str()
-                    .and_then(|s| s.parse::<Uuid>().ok())
-                    .ok_or_else(bad_cursor)?;
-                after = Some(id);
-            }
-        }
-        Ok(())
-    })?;
+    let (limit, cursor) = crate::cursor::page_query(req, state, kind)?;
+    let after = cursor
+        .map(|v| {
+            v["i"]
+                .as_str()
+                .and_then(|s| s.parse::<Uuid>().ok())
+                .ok_or_else(crate::cursor::bad_cursor)
+        })
+        .transpose()?;
     Ok((limit, after))
 }
 
