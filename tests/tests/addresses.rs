@@ -930,6 +930,77 @@ async fn sort_by_distance_pages_with_cursors(backend: DbBackend) {
     assert_eq!(r.error_field(), Some("sort"), "{}", r.body);
 }
 
+/// `sort=distance` ranks the circle's addresses once when every group of the filter holds the
+/// circle, and per customer otherwise: both give the same order, keyed by each customer's
+/// nearest address (a customer with a far and a near address ranks by the near one), and a
+/// group without the circle brings customers without an address in it last.
+async fn distance_order_is_the_same_whatever_the_filter_shape(backend: DbBackend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let (token, _) = three_cities(&app).await;
+    let two = customer(&app, &token, "Dua Alamat").await;
+    for (t, city, (lat, lng)) in [
+        ("billing", "Surabaya", SURABAYA),
+        ("shipping", "Bandung", (BANDUNG.0 + 0.045, BANDUNG.1)),
+    ] {
+        added(
+            &app,
+            &token,
+            &two,
+            json!({"type": t, "line1": "Jl. Dua 2", "city": city, "latitude": lat, "longitude": lng}),
+        )
+        .await;
+    }
+    let nearest_first = vec![
+        "Bima Bandung",
+        "Dua Alamat",
+        "Ayu Jakarta",
+        "Citra Surabaya",
+    ];
+    let from_bandung = format!("near={},{}&within_km=1000", BANDUNG.0, BANDUNG.1);
+    assert_eq!(
+        paged(&app, &token, &format!("{from_bandung}&sort=distance")).await,
+        nearest_first
+    );
+    let near = json!({"field": "address.near", "op": "within",
+                      "value": {"latitude": BANDUNG.0, "longitude": BANDUNG.1, "within_km": 1000}});
+    let search = |filter: Value| {
+        let app = &app;
+        let token = &token;
+        async move {
+            let r = app
+                .post(
+                    "/api/v1/customers/search",
+                    token,
+                    json!({"filter": filter, "sort": ["distance"], "limit": 50}),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            r.body["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["name"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    // The circle in every group: ranked once.
+    let every = json!({"any": [
+        {"all": [near.clone(), {"field": "name", "op": "neq", "value": "Nobody"}]},
+        {"all": [near.clone(), {"field": "name", "op": "eq", "value": "Citra Surabaya"}]}
+    ]});
+    assert_eq!(search(every).await, nearest_first);
+    // A group without it: per customer; Dodi has no address and comes last.
+    let one = json!({"any": [
+        {"all": [near]},
+        {"all": [{"field": "name", "op": "eq", "value": "Dodi Tanpa Alamat"}]}
+    ]});
+    let mut with_dodi = nearest_first.clone();
+    with_dodi.push("Dodi Tanpa Alamat");
+    assert_eq!(search(one).await, with_dodi);
+}
+
 async fn nested_create_is_whole_or_nothing(backend: DbBackend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
@@ -1188,6 +1259,7 @@ on_both_backends!(
     a_b2b_customer_with_addresses_and_contacts_in_one_call,
     nested_create_is_whole_or_nothing,
     sort_by_distance_pages_with_cursors,
+    distance_order_is_the_same_whatever_the_filter_shape,
     data_export_holds_every_address_and_erasure_anonymises_them,
     customers_are_found_by_their_addresses,
     radius_search_with_known_distances,

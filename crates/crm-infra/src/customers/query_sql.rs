@@ -10,7 +10,7 @@ use crm_domain::customer::filter::{
 use crm_domain::customer::search::SearchText;
 use crm_domain::customer::{CustomerQuery, Deleted, Position, SortField, SortKey, SortValue};
 use sea_orm::DatabaseBackend;
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, SimpleExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, JoinType, LikeExpr, Query, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select,
 };
@@ -255,22 +255,27 @@ fn address_condition(tenant: TenantId, c: &FilterCondition) -> SimpleExpr {
 /// IEEE arithmetic, in the same order, on PostgreSQL and SQLite, so both select the same
 /// rows; the boundary is exact to about 0.1 m).
 fn near_condition(tenant: TenantId, near: &crm_domain::address::Near) -> SimpleExpr {
+    C::Id.in_subquery(in_circle(tenant, near))
+}
+
+/// `SELECT customer_id FROM customer_addresses WHERE tenant AND <in the box> AND <in the
+/// circle>`: the rows of [`near_condition`] and of [`nearest_in_circle`].
+fn in_circle(
+    tenant: TenantId,
+    near: &crm_domain::address::Near,
+) -> sea_orm::sea_query::SelectStatement {
     type A = customer_address::Column;
+    let t = customer_address::Entity;
     let (min_lat, max_lat, min_lng, max_lng) = near.bounding_box();
-    let [x, y, z] = near.center.unit_vector();
-    let dot = Expr::col(A::UnitX)
-        .mul(x)
-        .add(Expr::col(A::UnitY).mul(y))
-        .add(Expr::col(A::UnitZ).mul(z));
-    let sub = Query::select()
-        .column(A::CustomerId)
-        .from(customer_address::Entity)
-        .and_where(A::TenantId.eq(tenant.0))
-        .and_where(A::Latitude.between(min_lat, max_lat))
-        .and_where(A::Longitude.between(min_lng, max_lng))
+    let dot = dot_with_centre(near);
+    Query::select()
+        .column((t, A::CustomerId))
+        .from(t)
+        .and_where(Expr::col((t, A::TenantId)).eq(tenant.0))
+        .and_where(Expr::col((t, A::Latitude)).between(min_lat, max_lat))
+        .and_where(Expr::col((t, A::Longitude)).between(min_lng, max_lng))
         .and_where(dot.gte(near.min_dot()))
-        .take();
-    C::Id.in_subquery(sub)
+        .take()
 }
 
 fn compile_condition(tenant: TenantId, c: &FilterCondition) -> SimpleExpr {
@@ -584,13 +589,94 @@ fn sort_expr(field: SortField, q: &CustomerQuery) -> (SimpleExpr, bool) {
             Expr::cust("COALESCE(rfm_r * 100 + rfm_f * 10 + rfm_m, 0)"),
             false,
         ),
-        SortField::Distance => (
-            q.filter
-                .near()
-                .map_or_else(|| Expr::val(3.0f64), |n| distance_key(&n)),
-            false,
-        ),
+        SortField::Distance => match (ranked_near(q), q.filter.near()) {
+            (Some(_), _) => (Expr::col((NEAREST, DISTANCE_KEY)), false),
+            (None, Some(n)) => (distance_key(&n), false),
+            (None, None) => (Expr::val(3.0f64), false),
+        },
     }
+}
+
+/// The alias of the ranked circle in a page sorted by distance ([`ranked_near`]).
+const NEAREST: &str = "nearest";
+/// Its distance key column: [`distance_key`]'s value, from the addresses in the circle.
+const DISTANCE_KEY: &str = "distance_key";
+
+/// The circle a page sorted by distance can rank once instead of per candidate: `Some` when
+/// the query sorts by distance and every group of its filter holds the same radius search
+/// (so every customer of the page has an address in that circle, and the nearest of its
+/// positioned addresses is one of them). The page then joins [`nearest_in_circle`] instead of
+/// computing the correlated [`distance_key`] of each candidate: the box's address rows are
+/// read once, and PostgreSQL walks the ranked customers in order until the page is full.
+fn ranked_near(q: &CustomerQuery) -> Option<crm_domain::address::Near> {
+    if !q.sort.iter().any(|k| k.field == SortField::Distance) {
+        return None;
+    }
+    let near = q.filter.near()?;
+    q.filter
+        .groups
+        .iter()
+        .all(|group| {
+            group
+                .iter()
+                .any(|c| matches!(c.value, Operand::Near(n) if n == near))
+        })
+        .then_some(near)
+}
+
+/// The circle of a page sorted nearest first ([`ranked_near`], with distance ascending as the
+/// first key), which [`crate::customers`] reads in growing rings.
+pub(crate) fn nearest_first(q: &CustomerQuery) -> Option<crm_domain::address::Near> {
+    let first = q.sort_keys().into_iter().next()?;
+    if first.field != SortField::Distance || first.descending {
+        return None;
+    }
+    ranked_near(q)
+}
+
+/// `q` with every radius search of its filter replaced by `circle` (same centre, a smaller
+/// radius: one ring of a nearest-first page).
+pub(crate) fn with_circle(q: &CustomerQuery, circle: crm_domain::address::Near) -> CustomerQuery {
+    let mut ring = q.clone();
+    for c in ring.filter.groups.iter_mut().flatten() {
+        if let Operand::Near(n) = &mut c.value {
+            *n = circle;
+        }
+    }
+    ring
+}
+
+/// `SELECT customer_id, 0 - MAX(unit · centre) AS distance_key FROM customer_addresses WHERE
+/// tenant AND <in the circle> GROUP BY customer_id ORDER BY distance_key, customer_id`: the
+/// customers with an address in the circle, nearest first, keyed exactly as [`distance_key`]
+/// (the same products and sums in the same order, so a cursor from either compares equal).
+fn nearest_in_circle(
+    tenant: TenantId,
+    near: &crm_domain::address::Near,
+) -> sea_orm::sea_query::SelectStatement {
+    type A = customer_address::Column;
+    let mut sub = in_circle(tenant, near);
+    sub.expr_as(
+        Expr::val(0.0f64).sub(Func::max(dot_with_centre(near))),
+        DISTANCE_KEY,
+    )
+    .group_by_col(A::CustomerId)
+    .order_by_expr(Expr::col(DISTANCE_KEY), Order::Asc)
+    .order_by(A::CustomerId, Order::Asc);
+    sub
+}
+
+/// `unit_x·x + unit_y·y + unit_z·z` of an address row and the centre's unit vector: the cosine
+/// of their great-circle angle. Products and sums in this order only, so PostgreSQL, SQLite
+/// and Rust compute the same bits.
+fn dot_with_centre(near: &crm_domain::address::Near) -> SimpleExpr {
+    type A = customer_address::Column;
+    let t = customer_address::Entity;
+    let [x, y, z] = near.center.unit_vector();
+    Expr::col((t, A::UnitX))
+        .mul(x)
+        .add(Expr::col((t, A::UnitY)).mul(y))
+        .add(Expr::col((t, A::UnitZ)).mul(z))
 }
 
 /// The distance sort key: `COALESCE(0 - (SELECT MAX(unit · centre) FROM the customer's
@@ -600,11 +686,7 @@ fn sort_expr(field: SortField, q: &CustomerQuery) -> (SimpleExpr, bool) {
 pub(crate) fn distance_key(near: &crm_domain::address::Near) -> SimpleExpr {
     type A = customer_address::Column;
     let t = customer_address::Entity;
-    let [x, y, z] = near.center.unit_vector();
-    let dot = Expr::col((t, A::UnitX))
-        .mul(x)
-        .add(Expr::col((t, A::UnitY)).mul(y))
-        .add(Expr::col((t, A::UnitZ)).mul(z));
+    let dot = dot_with_centre(near);
     let sub = Query::select()
         .expr(Func::max(dot))
         .from(t)
@@ -739,7 +821,24 @@ pub(crate) fn page(
     q: &CustomerQuery,
 ) -> Select<customer::Entity> {
     let keys = q.sort_keys();
-    let mut s = filtered(tenant, visibility, backend, q);
+    let mut s = match ranked_near(q) {
+        Some(near) => {
+            // Every group holds the circle: the join stands for it.
+            let mut rest = q.clone();
+            for group in &mut rest.filter.groups {
+                group.retain(|c| !matches!(c.value, Operand::Near(_)));
+            }
+            let mut s = filtered(tenant, visibility, backend, &rest);
+            QuerySelect::query(&mut s).join_subquery(
+                JoinType::InnerJoin,
+                nearest_in_circle(tenant, &near),
+                NEAREST,
+                Expr::col((NEAREST, "customer_id")).equals((customer::Entity, C::Id)),
+            );
+            s
+        }
+        None => filtered(tenant, visibility, backend, q),
+    };
     if let Some(pos) = &q.after {
         s = s.filter(after(&keys, pos, q));
     } else if let Some(offset) = q.offset {
@@ -791,6 +890,53 @@ mod tests {
         filtered(tenant, &Visibility::All, DatabaseBackend::Postgres, &q)
             .build(DatabaseBackend::Postgres)
             .to_string()
+    }
+
+    fn page_sql(filter: serde_json::Value, sort: &str) -> String {
+        let q = CustomerQuery {
+            filter: Filter::parse(&filter, "filter").unwrap(),
+            sort: SortKey::parse_list(sort).unwrap(),
+            deleted: Deleted::Exclude,
+            limit: 20,
+            after: None,
+            offset: None,
+            now: chrono::Utc::now(),
+            search: None,
+        };
+        let tenant = TenantId(uuid::Uuid::nil());
+        page(tenant, &Visibility::All, DatabaseBackend::Postgres, &q)
+            .build(DatabaseBackend::Postgres)
+            .to_string()
+    }
+
+    #[test]
+    fn a_distance_sort_ranks_the_circle_once_when_every_group_holds_it() {
+        let near = json!({"field": "address.near", "op": "within",
+                          "value": {"latitude": -6.9, "longitude": 107.6, "within_km": 10}});
+        let vip = json!({"field": "is_vip", "op": "eq", "value": true});
+        // The circle in every group: one join of the ranked circle, no per-customer MAX and
+        // no second pass over the box.
+        for filter in [
+            json!({"all": [near.clone()]}),
+            json!({"any": [{"all": [near.clone(), vip.clone()]}, {"all": [near.clone()]}]}),
+        ] {
+            let s = page_sql(filter, "distance");
+            assert!(s.contains("INNER JOIN (SELECT"), "{s}");
+            assert_eq!(s.matches("FROM \"customer_addresses\"").count(), 1, "{s}");
+            assert!(
+                s.contains("ORDER BY \"nearest\".\"distance_key\" ASC"),
+                "{s}"
+            );
+        }
+        // A group without it, or no distance sort: the correlated key, or no key at all.
+        let s = page_sql(
+            json!({"any": [{"all": [near.clone()]}, {"all": [vip]}]}),
+            "distance",
+        );
+        assert!(!s.contains("JOIN"), "{s}");
+        assert!(s.contains("MAX("), "{s}");
+        let s = page_sql(json!({"all": [near]}), "name");
+        assert!(!s.contains("JOIN") && !s.contains("MAX("), "{s}");
     }
 
     #[test]
