@@ -179,6 +179,25 @@ pub(crate) async fn addresses_of<C: ConnectionTrait>(
         .collect()
 }
 
+/// The default `billing` and `shipping` addresses of `customers` (of `tenant`), read on `conn`.
+pub(crate) async fn defaults_in<C: ConnectionTrait>(
+    conn: &C,
+    tenant: TenantId,
+    customers: Vec<CustomerId>,
+) -> Result<Vec<Address>, RepositoryError> {
+    customer_address::Entity::find()
+        .filter(A::TenantId.eq(tenant.0))
+        .filter(A::CustomerId.is_in(customers.into_iter().map(|c| c.0)))
+        .filter(A::IsDefault.eq(true))
+        .filter(A::AddressType.is_in(["billing", "shipping"]))
+        .all(conn)
+        .await
+        .map_err(map_db_err)?
+        .into_iter()
+        .map(address_to_domain)
+        .collect()
+}
+
 /// Writes `address` over the stored row of its tenant if its version is still
 /// `expected_version`; [`RepositoryError::Stale`] when not.
 pub(crate) async fn update_address<C: ConnectionTrait>(
@@ -258,16 +277,9 @@ impl AddressRepository for SeaAddressRepository {
             return Ok(Vec::new());
         }
         let conn = self.db.tenant_read(tenant).await?;
-        let found = customer_address::Entity::find()
-            .filter(A::TenantId.eq(tenant.0))
-            .filter(A::CustomerId.is_in(customers.into_iter().map(|c| c.0)))
-            .filter(A::IsDefault.eq(true))
-            .filter(A::AddressType.is_in(["billing", "shipping"]))
-            .all(&conn)
-            .await
-            .map_err(map_db_err)?;
+        let found = defaults_in(&conn, tenant, customers).await?;
         conn.end().await?;
-        found.into_iter().map(address_to_domain).collect()
+        Ok(found)
     }
 }
 

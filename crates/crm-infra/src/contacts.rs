@@ -209,6 +209,25 @@ pub(crate) async fn contacts_of_many<C: ConnectionTrait>(
         .collect()
 }
 
+/// The primary contacts of `customers` (of `tenant`), read on `conn`.
+pub(crate) async fn primaries_in<C: ConnectionTrait>(
+    conn: &C,
+    tenant: TenantId,
+    customers: Vec<CustomerId>,
+) -> Result<Vec<Contact>, RepositoryError> {
+    use customer_contact::Column as C;
+    customer_contact::Entity::find()
+        .filter(C::TenantId.eq(tenant.0))
+        .filter(C::CustomerId.is_in(customers.into_iter().map(|c| c.0)))
+        .filter(C::IsPrimary.eq(true))
+        .all(conn)
+        .await
+        .map_err(map_db_err)?
+        .into_iter()
+        .map(to_domain)
+        .collect()
+}
+
 async fn contacts_of<C: ConnectionTrait>(
     conn: &C,
     tenant: TenantId,
@@ -246,17 +265,10 @@ impl ContactRepository for SeaContactRepository {
         tenant: TenantId,
         customers: Vec<CustomerId>,
     ) -> Result<Vec<Contact>, RepositoryError> {
-        use customer_contact::Column as C;
         let conn = self.db.tenant_read(tenant).await?;
-        let found = customer_contact::Entity::find()
-            .filter(C::TenantId.eq(tenant.0))
-            .filter(C::CustomerId.is_in(customers.into_iter().map(|c| c.0)))
-            .filter(C::IsPrimary.eq(true))
-            .all(&conn)
-            .await
-            .map_err(map_db_err)?;
+        let found = primaries_in(&conn, tenant, customers).await?;
         conn.end().await?;
-        found.into_iter().map(to_domain).collect()
+        Ok(found)
     }
 
     async fn begin(

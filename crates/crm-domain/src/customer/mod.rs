@@ -38,9 +38,9 @@ pub use ownership::assignee;
 pub use patch::MockCustomerPatch;
 pub use patch::{CustomerJson, CustomerPatch, MergePatch, merge_patch};
 pub use ports::{
-    CustomerAggregates, CustomerBatch, CustomerQuery, CustomerRepository, Deleted, DeletionChange,
-    IdempotencyKey, IdempotencyRecord, MemberChanges, Position, ProfileUpdate, SortField, SortKey,
-    SortValue, load_live, load_visible, sort_name,
+    CustomerAggregates, CustomerBatch, CustomerParts, CustomerQuery, CustomerRepository, Deleted,
+    DeletionChange, IdempotencyKey, IdempotencyRecord, MemberChanges, Position, ProfileUpdate,
+    SortField, SortKey, SortValue, load_live, load_visible, sort_name,
 };
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{MockCustomerBatch, MockCustomerRepository};

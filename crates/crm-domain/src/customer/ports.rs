@@ -243,6 +243,16 @@ pub async fn load_visible(
         .ok_or(crate::DomainError::NotFound { entity: "customer" })
 }
 
+/// The parts of a customer that other contexts keep and its answer shows: its default billing
+/// and shipping addresses (at most one of each) and its primary contact.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CustomerParts {
+    /// The default addresses of the types `billing` and `shipping`.
+    pub default_addresses: Vec<crate::address::Address>,
+    /// The primary contact, if it has contacts.
+    pub primary_contact: Option<crate::contact::Contact>,
+}
+
 /// The key the name sorts by: the lower-cased name. Stored beside the name so both backends
 /// compare the same bytes.
 pub fn sort_name(name: &str) -> String {
@@ -498,6 +508,15 @@ pub trait CustomerRepository: Send + Sync {
     /// ([`RepositoryError::Stale`] when a member to update or remove moved on or is gone).
     /// Returns the stored customer.
     async fn update_profile(&self, update: ProfileUpdate) -> Result<Customer, RepositoryError>;
+
+    /// A customer (of `tenant`, not deleted) with the parts its answer shows, read together
+    /// (one read transaction on PostgreSQL instead of one per part): `None` when there is no
+    /// such customer.
+    async fn find_with_parts(
+        &self,
+        tenant: TenantId,
+        id: CustomerId,
+    ) -> Result<Option<(Customer, CustomerParts)>, RepositoryError>;
 
     /// Every address and every contact of the customer (of `tenant`), oldest first (by creation
     /// time, then id): what a replace with nested members merges its sets with.

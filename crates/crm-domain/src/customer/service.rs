@@ -283,6 +283,25 @@ impl CustomerService {
         self.live(actor.tenant_id, &visibility, id).await
     }
 
+    /// As [`CustomerService::get`], with the parts the customer's answer shows (its default
+    /// billing and shipping addresses and primary contact), read together.
+    ///
+    /// # Errors
+    /// As [`CustomerService::get`].
+    pub async fn get_with_parts(
+        &self,
+        actor: &Actor,
+        id: CustomerId,
+    ) -> Result<(Customer, super::CustomerParts), DomainError> {
+        actor.require(Permission::CustomersView)?;
+        let visibility = self.visibility(actor).await?;
+        self.customers
+            .find_with_parts(actor.tenant_id, id)
+            .await?
+            .filter(|(c, _)| visibility.allows(c.profile.assigned_to.as_ref()))
+            .ok_or(DomainError::NotFound { entity: "customer" })
+    }
+
     /// Which customers `actor` reaches: [`crate::tenant::visibility`].
     ///
     /// # Errors

@@ -621,14 +621,20 @@ fn alice() -> Visibility {
 #[tokio::test]
 async fn with_sales_scope_assigned_another_users_customer_is_not_found_like_another_tenants() {
     let id = CustomerId(Uuid::now_v7());
+    // `get` and `get_with_parts` (the customer with its addresses and primary contact) reach
+    // the same customers.
     let reach = |owner: Option<&'static str>, roles: &'static [&'static str]| async move {
         let mut repo = MockCustomerRepository::new();
         repo.expect_find()
             .returning(move |_, id, _| Ok(Some(owned_by(id, owner))));
-        scoped(repo)
-            .get(&user_with("alice", roles), id)
-            .await
-            .map(|c| c.id)
+        repo.expect_find_with_parts()
+            .returning(move |_, id| Ok(Some((owned_by(id, owner), Default::default()))));
+        let svc = scoped(repo);
+        let actor = user_with("alice", roles);
+        let one = svc.get(&actor, id).await.map(|c| c.id);
+        let with_parts = svc.get_with_parts(&actor, id).await.map(|(c, _)| c.id);
+        assert_eq!(one, with_parts, "{owner:?} {roles:?}");
+        one
     };
     assert_eq!(reach(Some("alice"), &["sales"]).await, Ok(id));
     let hidden = Err(DomainError::NotFound { entity: "customer" });

@@ -69,7 +69,6 @@ pub(crate) async fn attach_parts(
     caller: &Caller,
     customers: &mut [CustomerResponse],
 ) -> Result<(), ApiError> {
-    use crm_domain::address::AddressType;
     if customers.is_empty() {
         return Ok(());
     }
@@ -77,14 +76,8 @@ pub(crate) async fn attach_parts(
     match state.services.addresses.defaults_of(&caller.0, &ids).await {
         Ok(defaults) => {
             for c in customers.iter_mut() {
-                for a in defaults.iter().filter(|a| a.customer_id.0 == c.id) {
-                    let response = Some(crate::addresses::AddressResponse::from(a));
-                    match a.fields.address_type {
-                        AddressType::Billing => c.default_billing_address = response,
-                        AddressType::Shipping => c.default_shipping_address = response,
-                        _ => {}
-                    }
-                }
+                let id = c.id;
+                set_defaults(c, defaults.iter().filter(|a| a.customer_id.0 == id));
             }
         }
         Err(DomainError::Forbidden(_)) => {}
@@ -100,6 +93,23 @@ pub(crate) async fn attach_parts(
         Err(e) => return Err(e.into()),
     }
     Ok(())
+}
+
+/// Sets `default_billing_address` and `default_shipping_address` of `c` from its default
+/// addresses.
+fn set_defaults<'a>(
+    c: &mut CustomerResponse,
+    defaults: impl Iterator<Item = &'a crm_domain::address::Address>,
+) {
+    use crm_domain::address::AddressType;
+    for a in defaults {
+        let response = Some(crate::addresses::AddressResponse::from(a));
+        match a.fields.address_type {
+            AddressType::Billing => c.default_billing_address = response,
+            AddressType::Shipping => c.default_shipping_address = response,
+            _ => {}
+        }
+    }
 }
 
 /// The version an `If-Match` header asks for: `None` when absent or `*`.
@@ -427,12 +437,22 @@ pub async fn get_customer(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let c = state
+    let (c, parts) = state
         .services
         .customers
-        .get(&caller.0, CustomerId(id.into_inner()))
+        .get_with_parts(&caller.0, CustomerId(id.into_inner()))
         .await?;
-    with_customer(&state, &caller, HttpResponse::Ok(), &c).await
+    let mut body = CustomerResponse::from(&c);
+    set_defaults(&mut body, parts.default_addresses.iter());
+    body.primary_contact = Some(
+        parts
+            .primary_contact
+            .as_ref()
+            .map(|p| (&crm_domain::contact::ContactSummary::from(p)).into()),
+    );
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag(c.version)))
+        .json(body))
 }
 
 /// Update some fields of a customer (JSON merge patch, RFC 7396).

@@ -84,6 +84,31 @@ impl CustomerRepository for SeaCustomerRepository {
         Ok(found)
     }
 
+    async fn find_with_parts(
+        &self,
+        tenant: TenantId,
+        id: CustomerId,
+    ) -> Result<Option<(Customer, crm_domain::customer::CustomerParts)>, RepositoryError> {
+        let conn = self.db.tenant_read(tenant).await?;
+        let Some(customer) = queries::find_in(&conn, tenant, id, false).await? else {
+            conn.end().await?;
+            return Ok(None);
+        };
+        let default_addresses = crate::addresses::defaults_in(&conn, tenant, vec![id]).await?;
+        let primary_contact = crate::contacts::primaries_in(&conn, tenant, vec![id])
+            .await?
+            .into_iter()
+            .next();
+        conn.end().await?;
+        Ok(Some((
+            customer,
+            crm_domain::customer::CustomerParts {
+                default_addresses,
+                primary_contact,
+            },
+        )))
+    }
+
     async fn members(
         &self,
         tenant: TenantId,
