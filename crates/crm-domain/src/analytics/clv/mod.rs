@@ -24,7 +24,7 @@
 //! The fits maximise the log-likelihood with argmin's L-BFGS over the logarithms of the
 //! parameters (so they stay positive), on the analytic gradient (digamma terms), from a cheap
 //! moment-based starting point, until the gradient norm of the mean log-likelihood is below
-//! 1e-9; Nelder-Mead (restarted from its optimum until a restart no longer improves it) takes
+//! 1e-7; Nelder-Mead (restarted from its optimum until a restart no longer improves it) takes
 //! over when L-BFGS fails. Each fit's [`FitReport`] says which method converged, its iterations
 //! and the final gradient norm. The likelihood is evaluated once per distinct `(x, t_x, T)`
 //! triple (BG/NBD) or `(x, z̄)` pair (Gamma-Gamma), weighted by its count, with the terms that
@@ -89,7 +89,7 @@ pub struct FitReport {
     /// Evaluations of the log-likelihood (each with its gradient for L-BFGS).
     pub evaluations: u64,
     /// Euclidean norm of the gradient of the mean log-likelihood per customer with respect to
-    /// the log-parameters, at the estimates (dimensionless; ≤ 1e-9 when L-BFGS converged).
+    /// the log-parameters, at the estimates (dimensionless; ≤ 1e-7 when L-BFGS converged).
     pub gradient_norm: f64,
 }
 
