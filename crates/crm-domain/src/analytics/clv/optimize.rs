@@ -196,10 +196,12 @@ fn lbfgs<F: Smooth>(objective: &F, start: &[f64]) -> Result<(Vec<f64>, f64, u64,
 
 /// Minimises a smooth `objective` (a function of log-parameters, with its gradient) from
 /// `start`: L-BFGS on the analytic gradient until the gradient norm is below
-/// [`GRADIENT_TOLERANCE`]; when L-BFGS fails (an error, a non-finite value, or a stop with a
-/// gradient norm above [`GRADIENT_ACCEPT`]), Nelder-Mead ([`minimize`]) from the better of
-/// `start` and L-BFGS's best point. The report says which method gave the answer, its
-/// iterations (L-BFGS's plus Nelder-Mead's when it fell back) and the final gradient norm.
+/// [`GRADIENT_TOLERANCE`], restarted with a fresh memory from its best point (at most
+/// [`LBFGS_RUNS`] runs) while a run ends above it and still gains. When that ends above
+/// [`GRADIENT_ACCEPT`] or outside `±MAX_ABS_LOG_PARAM`, or L-BFGS fails, Nelder-Mead
+/// ([`minimize`]) from L-BFGS's best point when it is inside and better than `start`, else from
+/// `start`. The report says which method gave the answer, its iterations (L-BFGS's plus
+/// Nelder-Mead's when it fell back), the evaluations and the final gradient norm.
 ///
 /// Errors: those of [`minimize`] when the fallback fails too.
 pub(crate) fn minimize_smooth<F: Smooth>(
