@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use super::optimize::minimize_smooth;
 use super::special::{digamma, hyp2f1_minus_one_over_b, ln_beta, ln_gamma};
-use super::{CustomerSummary, FitError, FitReport, check_interior, float_key};
+use super::{CustomerSummary, FitError, FitReport, check_interior, float_key, group_identical};
 
 /// BG/NBD parameters. `r`, `a`, `b` are dimensionless; `alpha` is in the time unit of the
 /// summaries the model was fitted on (the Gamma distribution of purchase rates λ has shape `r`
@@ -216,6 +216,9 @@ pub(crate) struct BgNbdData {
     /// Σ x and Σ T over all customers, for the starting point.
     total_x: f64,
     total_age: f64,
+    /// Identical summaries (`z̄` dropped) with their counts: the Nelder-Mead fallback's
+    /// likelihood, evaluated as before L-BFGS.
+    grouped: Vec<(CustomerSummary, f64)>,
 }
 
 /// Scratch tables of one evaluation, per distinct `x`, `t_x`, `T`.
@@ -268,6 +271,19 @@ impl BgNbdData {
             customers: summaries.len(),
             total_x: summaries.iter().map(|s| s.frequency).sum(),
             total_age: summaries.iter().map(|s| s.age).sum(),
+            grouped: group_identical(
+                summaries.iter().map(|s| CustomerSummary {
+                    monetary: 0.0,
+                    ..*s
+                }),
+                |s| {
+                    (
+                        float_key(s.frequency),
+                        float_key(s.recency),
+                        float_key(s.age),
+                    )
+                },
+            ),
         }
     }
 
@@ -391,7 +407,16 @@ impl BgNbdData {
             }
             -ll / n
         };
-        let (point, report) = minimize_smooth(&objective, start)?;
+        let fallback = |p: &[f64]| {
+            let params = from_logs(p);
+            -self
+                .grouped
+                .iter()
+                .map(|(s, count)| count * params.log_likelihood(s))
+                .sum::<f64>()
+                / n
+        };
+        let (point, report) = minimize_smooth(&objective, start, fallback)?;
         check_interior("BG/NBD", &["r", "alpha", "a", "b"], &point)?;
         let params = from_logs(&point);
         let log_likelihood = self.log_likelihood_and_gradient(&params, &mut [0.0; 4]);

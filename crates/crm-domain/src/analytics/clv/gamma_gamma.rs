@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use super::bgnbd::index_distinct;
 use super::optimize::minimize_smooth;
 use super::special::{digamma, ln_gamma};
-use super::{CustomerSummary, FitError, FitReport, check_interior, float_key};
+use super::{CustomerSummary, FitError, FitReport, check_interior, float_key, group_identical};
 
 /// Gamma-Gamma parameters, all > 0. `p` and `q` are dimensionless; `gamma` is in currency
 /// units (it scales spend). The population mean spend per purchase is `p·γ/(q−1)` (finite for
@@ -140,6 +140,9 @@ pub(crate) struct GammaGammaData {
     /// Mean and variance of z̄ over the customers, for the starting point.
     mean_z: f64,
     var_z: f64,
+    /// Identical `(x, z̄)` with their counts: the Nelder-Mead fallback's likelihood, evaluated
+    /// as before L-BFGS.
+    grouped: Vec<(CustomerSummary, f64)>,
 }
 
 impl GammaGammaData {
@@ -176,6 +179,15 @@ impl GammaGammaData {
             customers: used.len(),
             mean_z,
             var_z,
+            grouped: group_identical(
+                used.iter().map(|s| CustomerSummary {
+                    frequency: s.frequency,
+                    monetary: s.monetary,
+                    recency: 0.0,
+                    age: 0.0,
+                }),
+                |s| (float_key(s.frequency), float_key(s.monetary)),
+            ),
         }
     }
 
@@ -255,7 +267,16 @@ impl GammaGammaData {
             }
             -ll / n
         };
-        let (point, report) = minimize_smooth(&objective, start)?;
+        let fallback = |v: &[f64]| {
+            let params = from_logs(v);
+            -self
+                .grouped
+                .iter()
+                .map(|(s, count)| count * params.log_likelihood(s).unwrap_or(f64::NAN))
+                .sum::<f64>()
+                / n
+        };
+        let (point, report) = minimize_smooth(&objective, start, fallback)?;
         check_interior("Gamma-Gamma", &["p", "q", "gamma"], &point)?;
         let params = from_logs(&point);
         let log_likelihood = self.log_likelihood_and_gradient(&params, &mut [0.0; 3]);

@@ -175,6 +175,25 @@ pub(crate) fn check_interior(
     Ok(())
 }
 
+/// Groups identical items (compared by `key`, which must be a total order) and counts them:
+/// `(representative, count)`. Weighting the log-likelihood of each distinct summary by its
+/// count gives the same sum as evaluating every customer.
+pub(crate) fn group_identical<T: Copy, K: Ord>(
+    items: impl IntoIterator<Item = T>,
+    key: impl Fn(&T) -> K,
+) -> Vec<(T, f64)> {
+    let mut items: Vec<T> = items.into_iter().collect();
+    items.sort_by_key(&key);
+    let mut groups: Vec<(T, f64)> = Vec::new();
+    for item in items {
+        match groups.last_mut() {
+            Some((last, count)) if key(last) == key(&item) => *count += 1.0,
+            _ => groups.push((item, 1.0)),
+        }
+    }
+    groups
+}
+
 /// A total-order key for a float: its IEEE bits, ordered as `f64::total_cmp` orders them.
 pub(crate) fn float_key(value: f64) -> i64 {
     let bits = value.to_bits() as i64;
@@ -234,5 +253,11 @@ mod tests {
         for pair in values.windows(2) {
             assert!(float_key(pair[0]) < float_key(pair[1]), "{pair:?}");
         }
+    }
+
+    #[test]
+    fn group_identical_counts_duplicates() {
+        let groups = group_identical([3.0, 1.0, 3.0, 2.0, 3.0], |v: &f64| float_key(*v));
+        assert_eq!(groups, vec![(1.0, 1.0), (2.0, 1.0), (3.0, 3.0)]);
     }
 }
