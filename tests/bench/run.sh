@@ -108,7 +108,23 @@ fi
 # CLV model fits on the full CDNOW history (domain code of POST /analytics/clv/fit).
 cargo build --release -q -p crm-blackbox-tests --bin crm-bench-clv
 CLV_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/crm-bench-clv"
-echo "- CLV fits, CDNOW_master.csv (calibration to 1997-09-30, weeks): $("$CLV_BIN" "$ROOT/examples/cdnow/CDNOW_master.csv" | tr '\n' ';' | sed 's/;$//; s/;/; /g')" >> "$WORK/notes.md"
+CLV_SUMMARY="$WORK/cdnow_calibration_summary.csv"
+echo "- CLV fits, CDNOW_master.csv (calibration to 1997-09-30, weeks): $("$CLV_BIN" "$ROOT/examples/cdnow/CDNOW_master.csv" --summary-out "$CLV_SUMMARY" | tr '\n' ';' | sed 's/;$//; s/;/; /g')" >> "$WORK/notes.md"
+# The same calibration summaries fitted by the Python lifetimes package (0.11.3), for
+# comparison, in a virtualenv of its own (LIFETIMES_VENV); skipped with a note without
+# python3 -m venv or pip.
+LIFETIMES_VENV="${LIFETIMES_VENV:-$HOME/.cache/crm-lifetimes}"
+if [ ! -x "$LIFETIMES_VENV/bin/python" ] && command -v python3 >/dev/null 2>&1; then
+  python3 -m venv "$LIFETIMES_VENV" >/dev/null 2>&1 || rm -rf "$LIFETIMES_VENV"
+fi
+if [ -x "$LIFETIMES_VENV/bin/python" ] && ! "$LIFETIMES_VENV/bin/python" -c 'import lifetimes' 2>/dev/null; then
+  "$LIFETIMES_VENV/bin/python" -m pip install -q lifetimes==0.11.3 >/dev/null 2>&1 || true
+fi
+if [ -x "$LIFETIMES_VENV/bin/python" ] && "$LIFETIMES_VENV/bin/python" -c 'import lifetimes' 2>/dev/null; then
+  echo "- The same summaries fitted by lifetimes $("$LIFETIMES_VENV/bin/python" -c 'import lifetimes; print(lifetimes.__version__)') (Python $("$LIFETIMES_VENV/bin/python" -c 'import platform; print(platform.python_version())')): $("$LIFETIMES_VENV/bin/python" "$BENCH_DIR/clv_lifetimes.py" "$CLV_SUMMARY" | tr '\n' ';' | sed 's/;$//; s/;/; /g')" >> "$WORK/notes.md"
+else
+  echo "- lifetimes comparison skipped: no python3 with venv and pip to install lifetimes==0.11.3" | tee -a "$WORK/notes.md"
+fi
 
 MACHINE="$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/ {print $2}') GiB RAM"
 {

@@ -240,6 +240,52 @@ pub struct ClvModelResponse {
     pub fit_ms: u64,
     /// When.
     pub fitted_at: DateTime<Utc>,
+    /// How this fit went: each step's wall time and each model's optimiser report. Only in
+    /// the response of `POST /analytics/clv/fit` (not stored with the model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fit: Option<ClvFitResponse>,
+}
+
+/// Per-step wall times (milliseconds) and optimiser reports of one fit.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ClvFitResponse {
+    /// Reading the tenant's purchase days from the database.
+    pub read_ms: f64,
+    /// Reducing them to per-customer summaries.
+    pub summarise_ms: f64,
+    /// The BG/NBD fit.
+    pub bgnbd_ms: f64,
+    /// The Gamma-Gamma fit.
+    pub gamma_gamma_ms: f64,
+    /// The BG/NBD optimiser.
+    pub bgnbd: FitReportResponse,
+    /// The Gamma-Gamma optimiser; none when it was not fitted.
+    pub gamma_gamma: Option<FitReportResponse>,
+}
+
+/// How one maximum-likelihood fit ended.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FitReportResponse {
+    /// `lbfgs` (L-BFGS on the analytic gradient) or `nelder_mead` (the fallback).
+    #[schema(example = "lbfgs")]
+    pub method: String,
+    /// Iterations of the optimiser (L-BFGS's plus Nelder-Mead's after a fallback).
+    pub iterations: u64,
+    /// Evaluations of the log-likelihood.
+    pub evaluations: u64,
+    /// Norm of the gradient of the mean log-likelihood over log-parameters at the estimates.
+    pub gradient_norm: f64,
+}
+
+impl From<&crm_domain::analytics::clv::FitReport> for FitReportResponse {
+    fn from(r: &crm_domain::analytics::clv::FitReport) -> Self {
+        Self {
+            method: r.method.as_str().to_owned(),
+            iterations: r.iterations,
+            evaluations: r.evaluations,
+            gradient_norm: r.gradient_norm,
+        }
+    }
 }
 
 impl From<&ClvModel> for ClvModelResponse {
@@ -261,6 +307,14 @@ impl From<&ClvModel> for ClvModelResponse {
             repeat_customers: m.repeat_customers,
             fit_ms: m.fit_ms,
             fitted_at: m.fitted_at,
+            fit: m.fit.as_ref().map(|f| ClvFitResponse {
+                read_ms: f.read_ms,
+                summarise_ms: f.summarise_ms,
+                bgnbd_ms: f.bgnbd_ms,
+                gamma_gamma_ms: f.gamma_gamma_ms,
+                bgnbd: FitReportResponse::from(&f.bgnbd),
+                gamma_gamma: f.gamma_gamma.as_ref().map(FitReportResponse::from),
+            }),
         }
     }
 }

@@ -319,6 +319,7 @@ impl AnalyticsRepository for SeaAnalyticsRepository {
             repeat_customers: m.repeat_customers as u64,
             fit_ms: m.fit_ms as u64,
             fitted_at: m.fitted_at,
+            fit: None,
         }))
     }
 }

@@ -17,5 +17,5 @@ pub mod service;
 #[cfg(test)]
 mod service_tests;
 
-pub use ports::{AnalyticsRepository, ClvModel, PurchaseHistory, RfmSegmentTotals};
+pub use ports::{AnalyticsRepository, ClvFitDetails, ClvModel, PurchaseHistory, RfmSegmentTotals};
 pub use service::{AnalyticsService, PredictionOptions};

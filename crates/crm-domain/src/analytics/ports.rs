@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::clv::{BgNbdParams, GammaGammaParams, TimeUnit};
+use super::clv::{BgNbdParams, FitReport, GammaGammaParams, TimeUnit};
 use super::rfm::RfmSegment;
 use crate::access::Visibility;
 use crate::error::RepositoryError;
@@ -52,10 +52,31 @@ pub struct ClvModel {
     pub gamma_gamma_log_likelihood: Option<f64>,
     /// Customers with at least one repeat purchase (the Gamma-Gamma sample).
     pub repeat_customers: u64,
-    /// Wall time of both fits, milliseconds.
+    /// Wall time of the whole fit (reading the purchases, summarising, both fits),
+    /// milliseconds.
     pub fit_ms: u64,
     /// When it was fitted.
     pub fitted_at: DateTime<Utc>,
+    /// How the fit went, step by step; only on the model a fit returns (`None` when read back
+    /// from storage).
+    pub fit: Option<ClvFitDetails>,
+}
+
+/// Timings (wall time, milliseconds) and optimiser reports of one CLV fit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClvFitDetails {
+    /// Reading the tenant's purchase days from storage.
+    pub read_ms: f64,
+    /// Reducing them to per-customer summaries `(x, t_x, T, z̄)`.
+    pub summarise_ms: f64,
+    /// The BG/NBD fit.
+    pub bgnbd_ms: f64,
+    /// The Gamma-Gamma fit (also when it failed).
+    pub gamma_gamma_ms: f64,
+    /// The BG/NBD optimiser's report.
+    pub bgnbd: FitReport,
+    /// The Gamma-Gamma optimiser's report; `None` when it was not fitted.
+    pub gamma_gamma: Option<FitReport>,
 }
 
 /// Storage of analytics: RFM scores on customers, CLV models. Every method is scoped to one tenant.

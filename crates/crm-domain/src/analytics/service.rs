@@ -11,7 +11,7 @@ use super::clv::{
     BgNbdParams, CustomerSummary, FitError, GammaGammaParams, TimeUnit, customer_lifetime_value,
     fit_bgnbd, fit_gamma_gamma,
 };
-use super::ports::{AnalyticsRepository, ClvModel, RfmSegmentTotals};
+use super::ports::{AnalyticsRepository, ClvFitDetails, ClvModel, RfmSegmentTotals};
 use super::rfm::{CoarseSegment, RfmSegment};
 use crate::access::{Actor, Permission, Visibility};
 use crate::customer::{Customer, CustomerRepository, load_visible};
@@ -318,6 +318,7 @@ impl AnalyticsService {
         }
         let tenant = load(self.tenants.as_ref(), actor.tenant_id).await?;
         let started = Instant::now();
+        let ms = |since: Instant| since.elapsed().as_secs_f64() * 1e3;
         let histories = self
             .repo
             .purchase_days(
@@ -329,13 +330,20 @@ impl AnalyticsService {
                 None,
             )
             .await?;
+        let read_ms = ms(started);
+        let step = Instant::now();
         let summaries: Vec<CustomerSummary> = histories
             .iter()
             .filter_map(|h| CustomerSummary::from_purchases(&h.days, calibration_end, unit))
             .collect();
+        let summarise_ms = ms(step);
+        let step = Instant::now();
         let bg = fit_bgnbd(&summaries).map_err(fit_error)?;
+        let bgnbd_ms = ms(step);
         let repeaters = summaries.iter().filter(|s| s.frequency > 0.0).count();
+        let step = Instant::now();
         let gg = fit_gamma_gamma(&summaries).ok();
+        let gamma_gamma_ms = ms(step);
         let model = ClvModel {
             tenant_id: actor.tenant_id,
             calibration_end,
@@ -348,6 +356,14 @@ impl AnalyticsService {
             repeat_customers: repeaters as u64,
             fit_ms: started.elapsed().as_millis() as u64,
             fitted_at: truncate_to_micros(self.clock.now()),
+            fit: Some(ClvFitDetails {
+                read_ms,
+                summarise_ms,
+                bgnbd_ms,
+                gamma_gamma_ms,
+                bgnbd: bg.report,
+                gamma_gamma: gg.as_ref().map(|g| g.report),
+            }),
         };
         self.repo.save_model(&model).await?;
         Ok(model)

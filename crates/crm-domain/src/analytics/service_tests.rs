@@ -89,6 +89,7 @@ fn cdnow_model() -> ClvModel {
         repeat_customers: 1,
         fit_ms: 1,
         fitted_at: now(),
+        fit: None,
     }
 }
 
@@ -445,6 +446,19 @@ async fn a_fit_uses_the_tenant_currencys_orders_up_to_the_calibration_end_and_is
     assert_eq!((model.customers, model.repeat_customers), (2357, repeaters));
     assert!((model.bgnbd.r - 0.243).abs() < 0.01, "{:?}", model.bgnbd);
     assert!(model.gamma_gamma.is_some());
+    // The response carries each step's time and each optimiser's report.
+    let fit = model.fit.as_ref().expect("the fit's details");
+    assert_eq!(fit.bgnbd.method, super::clv::FitMethod::Lbfgs);
+    assert!(fit.bgnbd.gradient_norm <= 1e-7, "{fit:?}");
+    assert!(fit.gamma_gamma.is_some_and(|g| g.iterations > 0), "{fit:?}");
+    for t in [
+        fit.read_ms,
+        fit.summarise_ms,
+        fit.bgnbd_ms,
+        fit.gamma_gamma_ms,
+    ] {
+        assert!(t >= 0.0 && t <= model.fit_ms as f64 + 1.0, "{fit:?}");
+    }
 }
 
 #[tokio::test]

@@ -7,9 +7,11 @@
 //! purchase they become inactive with probability p; λ ~ Gamma(shape r, rate α) and
 //! p ~ Beta(a, b) across customers, independently.
 
-use super::optimize::minimize;
-use super::special::{hyp2f1_minus_one_over_b, ln_beta, ln_gamma};
-use super::{CustomerSummary, FitError, float_key, group_identical};
+use std::collections::BTreeMap;
+
+use super::optimize::minimize_smooth;
+use super::special::{digamma, hyp2f1_minus_one_over_b, ln_beta, ln_gamma};
+use super::{CustomerSummary, FitError, FitReport, check_interior, float_key, group_identical};
 
 /// BG/NBD parameters. `r`, `a`, `b` are dimensionless; `alpha` is in the time unit of the
 /// summaries the model was fitted on (the Gamma distribution of purchase rates λ has shape `r`
@@ -35,8 +37,8 @@ pub struct BgNbdFit {
     pub log_likelihood: f64,
     /// Customers the model was fitted on.
     pub customers: usize,
-    /// Nelder-Mead iterations, over all restarts.
-    pub iterations: u64,
+    /// How the optimiser ended: method, iterations, gradient norm.
+    pub report: FitReport,
 }
 
 /// `ln(e^u + e^v)` without overflow.
@@ -169,22 +171,295 @@ impl BgNbdParams {
     }
 }
 
+/// The distinct values of `values` (compared by [`float_key`]), ascending, and the position
+/// of each in that list, by key.
+pub(crate) fn index_distinct(values: impl Iterator<Item = f64>) -> (Vec<f64>, BTreeMap<i64, u32>) {
+    let by_key: BTreeMap<i64, f64> = values.map(|v| (float_key(v), v)).collect();
+    let index = by_key
+        .keys()
+        .enumerate()
+        .map(|(position, key)| (*key, position as u32))
+        .collect();
+    (by_key.into_values().collect(), index)
+}
+
+/// Customers with `x > 0` who share `(x, t_x, T)`, by index into [`BgNbdData`]'s tables.
+#[derive(Debug, Clone, Copy)]
+struct Triple {
+    x: u32,
+    recency: u32,
+    age: u32,
+    count: f64,
+}
+
+/// A BG/NBD sample prepared for repeated evaluation of the log-likelihood (Fader, Hardie & Lee
+/// 2005, eq. 6, summed) and its gradient: customers grouped by distinct `(x, t_x, T)` with
+/// their counts, and the distinct values of `x`, `t_x` and `T`, so that every term that
+/// depends on one of them alone (ln Γ, ψ, ln(α+T), ...) is computed once per distinct value
+/// per evaluation. Customers with `x = 0` only need `T`: they are grouped by `T`.
+#[derive(Debug, Clone)]
+pub(crate) struct BgNbdData {
+    /// Distinct `x > 0`, ascending.
+    xs: Vec<f64>,
+    /// Customers per entry of `xs`.
+    x_counts: Vec<f64>,
+    /// Distinct `t_x` of the customers with `x > 0`.
+    recencies: Vec<f64>,
+    /// Distinct `T` of all customers.
+    ages: Vec<f64>,
+    /// Customers with `x > 0`, grouped.
+    triples: Vec<Triple>,
+    /// Customers with `x = 0`: `(index into ages, count)`.
+    zeros: Vec<(u32, f64)>,
+    /// Customers in all.
+    customers: usize,
+    /// Σ x and Σ T over all customers, for the starting point.
+    total_x: f64,
+    total_age: f64,
+    /// Identical summaries (`z̄` dropped) with their counts: the Nelder-Mead fallback's
+    /// likelihood, evaluated as before L-BFGS.
+    grouped: Vec<(CustomerSummary, f64)>,
+}
+
+/// Scratch tables of one evaluation, per distinct `x`, `t_x`, `T`.
+#[derive(Default)]
+struct Tables {
+    ln_age: Vec<f64>,
+    inv_age: Vec<f64>,
+    ln_recency: Vec<f64>,
+    inv_recency: Vec<f64>,
+    ln_odds: Vec<f64>,
+    inv_b_x_1: Vec<f64>,
+}
+
+impl BgNbdData {
+    /// Groups validated summaries.
+    pub(crate) fn new(summaries: &[CustomerSummary]) -> Self {
+        let repeaters = || summaries.iter().filter(|s| s.frequency > 0.0);
+        let (xs, x_index) = index_distinct(repeaters().map(|s| s.frequency));
+        let (recencies, recency_index) = index_distinct(repeaters().map(|s| s.recency));
+        let (ages, age_index) = index_distinct(summaries.iter().map(|s| s.age));
+        let mut x_counts = vec![0.0; xs.len()];
+        let mut triples: BTreeMap<(u32, u32, u32), f64> = BTreeMap::new();
+        let mut zeros: BTreeMap<u32, f64> = BTreeMap::new();
+        for s in summaries {
+            let age = age_index[&float_key(s.age)];
+            if s.frequency > 0.0 {
+                let x = x_index[&float_key(s.frequency)];
+                x_counts[x as usize] += 1.0;
+                let recency = recency_index[&float_key(s.recency)];
+                *triples.entry((x, recency, age)).or_insert(0.0) += 1.0;
+            } else {
+                *zeros.entry(age).or_insert(0.0) += 1.0;
+            }
+        }
+        BgNbdData {
+            xs,
+            x_counts,
+            recencies,
+            ages,
+            triples: triples
+                .into_iter()
+                .map(|((x, recency, age), count)| Triple {
+                    x,
+                    recency,
+                    age,
+                    count,
+                })
+                .collect(),
+            zeros: zeros.into_iter().collect(),
+            customers: summaries.len(),
+            total_x: summaries.iter().map(|s| s.frequency).sum(),
+            total_age: summaries.iter().map(|s| s.age).sum(),
+            grouped: group_identical(
+                summaries.iter().map(|s| CustomerSummary {
+                    monetary: 0.0,
+                    ..*s
+                }),
+                |s| {
+                    (
+                        float_key(s.frequency),
+                        float_key(s.recency),
+                        float_key(s.age),
+                    )
+                },
+            ),
+        }
+    }
+
+    /// Distinct `(x, t_x, T)` groups with `x > 0` plus distinct `T` groups with `x = 0`: the
+    /// number of terms one evaluation sums.
+    #[cfg(test)]
+    pub(crate) fn groups(&self) -> usize {
+        self.triples.len() + self.zeros.len()
+    }
+
+    /// The summed log-likelihood `ℓ = Σ_i ln L_i` (Fader, Hardie & Lee 2005, eq. 6; see
+    /// [`BgNbdParams::log_likelihood`] for `A₁ … A₄`) at `params`, and its gradient
+    /// `(∂ℓ/∂r, ∂ℓ/∂α, ∂ℓ/∂a, ∂ℓ/∂b)` written to `gradient`. With `ψ` the digamma function,
+    /// `w₃ = e^A₃/(e^A₃ + e^A₄)` and `w₄ = 1 − w₃` (`w₃ = 1` when `x = 0`), per customer:
+    ///
+    /// - `∂/∂r = ψ(r+x) − ψ(r) + ln α − w₃ ln(α+T) − w₄ ln(α+t_x)`
+    /// - `∂/∂α = r/α − (r+x) [w₃/(α+T) + w₄/(α+t_x)]`
+    /// - `∂/∂a = ψ(a+b) − ψ(a+b+x) + w₄/a`
+    /// - `∂/∂b = ψ(b+x) − ψ(b) + ψ(a+b) − ψ(a+b+x) − w₄/(b+x−1)`
+    ///
+    /// (the ψ terms in `a` and `b` vanish for `x = 0`, where `A₂ = 0`). NaN for invalid
+    /// parameters.
+    pub(crate) fn log_likelihood_and_gradient(
+        &self,
+        params: &BgNbdParams,
+        gradient: &mut [f64; 4],
+    ) -> f64 {
+        *gradient = [f64::NAN; 4];
+        if !params.is_valid() {
+            return f64::NAN;
+        }
+        let BgNbdParams { r, alpha, a, b } = *params;
+        let ln_alpha = alpha.ln();
+        let mut t = Tables::default();
+        for &age in &self.ages {
+            t.ln_age.push((alpha + age).ln());
+            t.inv_age.push(1.0 / (alpha + age));
+        }
+        for &recency in &self.recencies {
+            t.ln_recency.push((alpha + recency).ln());
+            t.inv_recency.push(1.0 / (alpha + recency));
+        }
+        let (mut ll, mut g_r, mut g_alpha, mut g_a, mut g_b) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        // Terms that depend on x alone: A₁ + A₂ and their derivatives, times the customers with
+        // that x.
+        let (ln_gamma_r, digamma_r) = (ln_gamma(r), digamma(r));
+        let (ln_gamma_b, digamma_b) = (ln_gamma(b), digamma(b));
+        let (ln_gamma_ab, digamma_ab) = (ln_gamma(a + b), digamma(a + b));
+        let ln_a = a.ln();
+        for (&x, &count) in self.xs.iter().zip(&self.x_counts) {
+            let a1 = ln_gamma(r + x) - ln_gamma_r + r * ln_alpha;
+            let a2 = ln_gamma(b + x) - ln_gamma_b + ln_gamma_ab - ln_gamma(a + b + x);
+            let digamma_abx = digamma(a + b + x);
+            ll += count * (a1 + a2);
+            g_r += count * (digamma(r + x) - digamma_r + ln_alpha);
+            g_alpha += count * r / alpha;
+            g_a += count * (digamma_ab - digamma_abx);
+            g_b += count * (digamma(b + x) - digamma_b + digamma_ab - digamma_abx);
+            t.ln_odds.push(ln_a - (b + x - 1.0).ln());
+            t.inv_b_x_1.push(1.0 / (b + x - 1.0));
+        }
+        // x > 0: ln(e^A₃ + e^A₄), per distinct (x, t_x, T).
+        let (mut s_a, mut s_b) = (0.0, 0.0);
+        for tr in &self.triples {
+            let (xi, ti, ai) = (tr.x as usize, tr.recency as usize, tr.age as usize);
+            let rx = r + self.xs[xi];
+            let a3 = -rx * t.ln_age[ai];
+            let a4 = t.ln_odds[xi] - rx * t.ln_recency[ti];
+            let (hi, e) = if a3 >= a4 {
+                (a3, (a4 - a3).exp())
+            } else {
+                (a4, (a3 - a4).exp())
+            };
+            let (w3, w4) = if a3 >= a4 {
+                (1.0 / (1.0 + e), e / (1.0 + e))
+            } else {
+                (e / (1.0 + e), 1.0 / (1.0 + e))
+            };
+            let c = tr.count;
+            ll += c * (hi + e.ln_1p());
+            g_r -= c * (w3 * t.ln_age[ai] + w4 * t.ln_recency[ti]);
+            g_alpha -= c * rx * (w3 * t.inv_age[ai] + w4 * t.inv_recency[ti]);
+            s_a += c * w4;
+            s_b += c * w4 * t.inv_b_x_1[xi];
+        }
+        g_a += s_a / a;
+        g_b -= s_b;
+        // x = 0: r ln α − r ln(α+T), per distinct T.
+        for &(ai, c) in &self.zeros {
+            let ai = ai as usize;
+            ll += c * r * (ln_alpha - t.ln_age[ai]);
+            g_r += c * (ln_alpha - t.ln_age[ai]);
+            g_alpha += c * r * (1.0 / alpha - t.inv_age[ai]);
+        }
+        *gradient = [g_r, g_alpha, g_a, g_b];
+        ll
+    }
+
+    /// The starting point of the fit, in log-parameters: `r = 1` and `α` such that the mean
+    /// purchase rate `r/α` is the sample's `Σx / ΣT` (a moment match of the Poisson rate that
+    /// ignores drop-out), `a = b = 1` (drop-out probability uniform on (0, 1)).
+    fn start(&self) -> [f64; 4] {
+        let alpha = if self.total_x > 0.0 && self.total_age > 0.0 {
+            self.total_age / self.total_x
+        } else {
+            1.0
+        };
+        [0.0, alpha.ln(), 0.0, 0.0]
+    }
+
+    /// Maximises the log-likelihood from `start` (log-parameters).
+    pub(crate) fn fit_from(&self, start: &[f64; 4]) -> Result<BgNbdFit, FitError> {
+        let n = self.customers as f64;
+        let objective = |p: &[f64], gradient: &mut [f64]| {
+            let params = from_logs(p);
+            let mut g = [0.0; 4];
+            let ll = self.log_likelihood_and_gradient(&params, &mut g);
+            let theta = [params.r, params.alpha, params.a, params.b];
+            for ((out, g), theta) in gradient.iter_mut().zip(g).zip(theta) {
+                *out = -g * theta / n;
+            }
+            -ll / n
+        };
+        let fallback = |p: &[f64]| {
+            let params = from_logs(p);
+            -self
+                .grouped
+                .iter()
+                .map(|(s, count)| count * params.log_likelihood(s))
+                .sum::<f64>()
+                / n
+        };
+        let (point, report) = minimize_smooth(&objective, start, fallback)?;
+        check_interior("BG/NBD", &["r", "alpha", "a", "b"], &point)?;
+        let params = from_logs(&point);
+        let log_likelihood = self.log_likelihood_and_gradient(&params, &mut [0.0; 4]);
+        if !params.is_valid() || !log_likelihood.is_finite() {
+            return Err(FitError::NonFiniteLikelihood);
+        }
+        Ok(BgNbdFit {
+            params,
+            log_likelihood,
+            customers: self.customers,
+            report,
+        })
+    }
+}
+
+/// `(r, α, a, b)` from their logarithms.
+fn from_logs(p: &[f64]) -> BgNbdParams {
+    BgNbdParams {
+        r: p[0].exp(),
+        alpha: p[1].exp(),
+        a: p[2].exp(),
+        b: p[3].exp(),
+    }
+}
+
 /// Fits the BG/NBD model to the customers' summaries by maximum likelihood (Fader, Hardie & Lee
 /// 2005, eq. 6 summed over customers), with `z̄` ignored. The summaries' time unit becomes the
 /// unit of `alpha`.
 ///
-/// Nelder-Mead on `(ln r, ln α, ln a, ln b)` from `r = α = a = b = 1`, each run until the
-/// simplex's mean log-likelihoods agree to ~10 ulps, restarted from its optimum until a restart
-/// gains less than ~100 ulps. On the 2,357 CDNOW customers: ~270 iterations, ~60 ms in a
-/// release build.
+/// L-BFGS on `(ln r, ln α, ln a, ln b)` with the analytic gradient
+/// ([`BgNbdData::log_likelihood_and_gradient`]), from a moment-based start (`r = 1`,
+/// `r/α = Σx/ΣT`, `a = b = 1`), until the gradient norm of the mean log-likelihood is below
+/// 1e-7; Nelder-Mead when L-BFGS fails. The likelihood is summed over distinct `(x, t_x, T)`
+/// with counts. On the 2,357 CDNOW customers: ~20 iterations, ~1 ms in a release build.
 ///
 /// The estimates are only as good as the data: with a handful of customers the maximum can lie
 /// on the boundary of the parameter space (a parameter → 0 or ∞), and the fit then ends with
-/// [`FitError::NotConverged`] or with extreme parameters. Fit on hundreds of customers.
+/// [`FitError::Boundary`] or [`FitError::NotConverged`]. Fit on hundreds of customers.
 ///
 /// Errors: fewer than 2 summaries ([`FitError::TooFewCustomers`]), no summary with `x > 0`
 /// ([`FitError::NoRepeatPurchases`]), a negative or non-finite field
-/// ([`FitError::InvalidSummary`]), and the optimiser's failures.
+/// ([`FitError::InvalidSummary`]), a maximum on the boundary ([`FitError::Boundary`]), and the
+/// optimiser's failures. Never parameters that are NaN or infinite.
 pub fn fit_bgnbd(summaries: &[CustomerSummary]) -> Result<BgNbdFit, FitError> {
     const REQUIRED: usize = 2;
     if summaries.len() < REQUIRED {
@@ -202,48 +477,8 @@ pub fn fit_bgnbd(summaries: &[CustomerSummary]) -> Result<BgNbdFit, FitError> {
     if summaries.iter().all(|s| s.frequency == 0.0) {
         return Err(FitError::NoRepeatPurchases);
     }
-    // z̄ plays no part: drop it so that it does not split groups.
-    let groups = group_identical(
-        summaries.iter().map(|s| CustomerSummary {
-            monetary: 0.0,
-            ..*s
-        }),
-        |s| {
-            (
-                float_key(s.frequency),
-                float_key(s.recency),
-                float_key(s.age),
-            )
-        },
-    );
-    let n = summaries.len() as f64;
-    let from_logs = |p: &[f64]| BgNbdParams {
-        r: p[0].exp(),
-        alpha: p[1].exp(),
-        a: p[2].exp(),
-        b: p[3].exp(),
-    };
-    let total_log_likelihood = |params: &BgNbdParams| {
-        groups
-            .iter()
-            .map(|(s, count)| count * params.log_likelihood(s))
-            .sum::<f64>()
-    };
-    let minimum = minimize(
-        |p| -total_log_likelihood(&from_logs(p)) / n,
-        &[0.0, 0.0, 0.0, 0.0],
-    )?;
-    let params = from_logs(&minimum.point);
-    let log_likelihood = total_log_likelihood(&params);
-    if !params.is_valid() || !log_likelihood.is_finite() {
-        return Err(FitError::NonFiniteLikelihood);
-    }
-    Ok(BgNbdFit {
-        params,
-        log_likelihood,
-        customers: summaries.len(),
-        iterations: minimum.iterations,
-    })
+    let data = BgNbdData::new(summaries);
+    data.fit_from(&data.start())
 }
 
 #[cfg(test)]
@@ -290,9 +525,11 @@ mod tests {
         let fit = fit_bgnbd(&summaries).unwrap();
         let elapsed = started.elapsed();
         println!(
-            "BG/NBD fit on {} CDNOW customers: {:?} in {elapsed:?} ({} Nelder-Mead iterations)",
-            fit.customers, fit, fit.iterations
+            "BG/NBD fit on {} CDNOW customers: {:?} in {elapsed:?}",
+            fit.customers, fit
         );
+        assert_eq!(fit.report.method, crate::analytics::clv::FitMethod::Lbfgs);
+        assert!(fit.report.gradient_norm <= 1e-7, "{:?}", fit.report);
         assert_eq!(fit.customers, 2357);
         // Published: r = 0.243, α = 4.414, a = 0.793, b = 2.426, LL = −9582.4.
         assert_matches_published(fit.params.r, 0.243, 3, "r");
@@ -585,7 +822,7 @@ mod tests {
     }
 
     /// With a handful of customers the maximum often lies on the boundary of the parameter
-    /// space (some parameter → 0 or ∞): the fit then ends with `NotConverged` or with extreme
+    /// space (some parameter → 0 or ∞): the fit then ends with `Boundary`, `NotConverged` or with extreme
     /// parameters, but always ends, quickly, and never panics.
     #[test]
     fn tiny_samples_end_with_a_result_or_an_error() {
@@ -600,9 +837,166 @@ mod tests {
         ];
         for set in sets {
             match fit_bgnbd(&set) {
-                Ok(fit) => assert!(fit.log_likelihood.is_finite(), "{fit:?}"),
-                Err(e) => assert!(matches!(e, FitError::NotConverged { .. }), "{e:?}"),
+                Ok(fit) => {
+                    assert!(fit.log_likelihood.is_finite(), "{fit:?}");
+                    assert!(fit.params.is_valid(), "{fit:?}");
+                }
+                Err(e) => assert!(
+                    matches!(e, FitError::NotConverged { .. } | FitError::Boundary { .. }),
+                    "{e:?}"
+                ),
             }
+        }
+    }
+
+    /// `(ℓ, ∇ℓ)` of the grouped evaluation at `params`.
+    fn grouped(data: &BgNbdData, params: &BgNbdParams) -> (f64, [f64; 4]) {
+        let mut g = [0.0; 4];
+        let ll = data.log_likelihood_and_gradient(params, &mut g);
+        (ll, g)
+    }
+
+    #[test]
+    fn grouped_log_likelihood_is_the_per_customer_sum() {
+        let summaries = fixtures::cdnow_summaries();
+        let data = BgNbdData::new(&summaries);
+        // 2,357 customers, far fewer distinct terms.
+        assert!(data.groups() < summaries.len(), "{}", data.groups());
+        for params in [
+            PUBLISHED,
+            BgNbdParams {
+                r: 1.0,
+                alpha: 1.0,
+                a: 1.0,
+                b: 1.0,
+            },
+            BgNbdParams {
+                r: 3.0,
+                alpha: 0.2,
+                a: 5.0,
+                b: 0.3,
+            },
+        ] {
+            let each: f64 = summaries.iter().map(|s| params.log_likelihood(s)).sum();
+            let (ll, _) = grouped(&data, &params);
+            assert_close(ll, each, 1e-9 * each.abs(), &format!("{params:?}"));
+        }
+        assert!(
+            grouped(
+                &data,
+                &BgNbdParams {
+                    r: -1.0,
+                    ..PUBLISHED
+                }
+            )
+            .0
+            .is_nan()
+        );
+    }
+
+    #[test]
+    fn analytic_gradient_matches_finite_differences() {
+        let summaries = fixtures::cdnow_summaries();
+        let data = BgNbdData::new(&summaries);
+        let points = [
+            PUBLISHED,
+            BgNbdParams {
+                r: 1.0,
+                alpha: 1.0,
+                a: 1.0,
+                b: 1.0,
+            },
+            BgNbdParams {
+                r: 0.05,
+                alpha: 30.0,
+                a: 0.2,
+                b: 8.0,
+            },
+            BgNbdParams {
+                r: 4.0,
+                alpha: 0.5,
+                a: 3.0,
+                b: 0.4,
+            },
+        ];
+        for params in points {
+            let (_, g) = grouped(&data, &params);
+            let theta = [params.r, params.alpha, params.a, params.b];
+            for i in 0..4 {
+                // Central differences with a relative step: error O(h²) ≈ 1e-10 relative.
+                let h = 1e-5 * theta[i];
+                let at = |delta: f64| {
+                    let mut t = theta;
+                    t[i] += delta;
+                    let p = BgNbdParams {
+                        r: t[0],
+                        alpha: t[1],
+                        a: t[2],
+                        b: t[3],
+                    };
+                    grouped(&data, &p).0
+                };
+                let numeric = (at(h) - at(-h)) / (2.0 * h);
+                assert_close(
+                    g[i],
+                    numeric,
+                    1e-5 * numeric.abs().max(1.0),
+                    &format!("∂ℓ/∂θ{i} at {params:?}"),
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn fits_from_poor_starting_points_reach_the_same_maximum() {
+        let data = BgNbdData::new(&fixtures::cdnow_summaries());
+        let starts = [
+            [0.0, 0.0, 0.0, 0.0],
+            [-4.0, 5.0, 3.0, -3.0],
+            [3.0, -3.0, -3.0, 4.0],
+            [
+                (0.1_f64).ln(),
+                (100.0_f64).ln(),
+                (10.0_f64).ln(),
+                (0.1_f64).ln(),
+            ],
+        ];
+        for start in starts {
+            let fit = data.fit_from(&start).unwrap();
+            assert_close(
+                fit.params.r,
+                0.242_592_9,
+                1e-6,
+                &format!("r from {start:?}"),
+            );
+            assert_close(fit.params.alpha, 4.413_532, 1e-5, "alpha");
+            assert_close(fit.params.a, 0.792_886_1, 1e-5, "a");
+            assert_close(fit.params.b, 2.425_754, 1e-4, "b");
+            assert_close(fit.log_likelihood, -9_582.425_560_567, 1e-8, "ll");
+        }
+    }
+
+    #[test]
+    fn degenerate_data_is_a_clear_error_never_nan() {
+        // One customer.
+        assert!(matches!(
+            fit_bgnbd(&[summary(3.0, 10.0, 20.0)]),
+            Err(FitError::TooFewCustomers { found: 1, .. })
+        ));
+        // All purchases on one day (each customer's only purchase day, or the same day for
+        // everyone): nobody has a repeat purchase.
+        let one_day = vec![summary(0.0, 0.0, 39.0); 500];
+        assert_eq!(fit_bgnbd(&one_day), Err(FitError::NoRepeatPurchases));
+        // Every repeat buyer's last purchase on the last day, every other customer one-off:
+        // either an estimate with finite parameters or a clear error.
+        let mut edge = vec![summary(0.0, 0.0, 39.0); 50];
+        edge.extend(vec![summary(2.0, 39.0, 39.0); 50]);
+        match fit_bgnbd(&edge) {
+            Ok(fit) => assert!(fit.params.is_valid() && fit.log_likelihood.is_finite()),
+            Err(e) => assert!(
+                matches!(e, FitError::Boundary { .. } | FitError::NotConverged { .. }),
+                "{e:?}"
+            ),
         }
     }
 

@@ -7,9 +7,12 @@
 //! is independent of the purchase process (so the model is fitted on `(x, z̄)` alone, on the
 //! customers with repeat purchases, and combined with BG/NBD for the value).
 
-use super::optimize::minimize;
-use super::special::ln_gamma;
-use super::{CustomerSummary, FitError, float_key, group_identical};
+use std::collections::BTreeMap;
+
+use super::bgnbd::index_distinct;
+use super::optimize::minimize_smooth;
+use super::special::{digamma, ln_gamma};
+use super::{CustomerSummary, FitError, FitReport, check_interior, float_key, group_identical};
 
 /// Gamma-Gamma parameters, all > 0. `p` and `q` are dimensionless; `gamma` is in currency
 /// units (it scales spend). The population mean spend per purchase is `p·γ/(q−1)` (finite for
@@ -34,8 +37,8 @@ pub struct GammaGammaFit {
     pub log_likelihood: f64,
     /// Customers the model was fitted on: those with `x > 0` and `z̄ > 0`.
     pub customers: usize,
-    /// Nelder-Mead iterations, over all restarts.
-    pub iterations: u64,
+    /// How the optimiser ended: method, iterations, gradient norm.
+    pub report: FitReport,
 }
 
 /// Whether a summary takes part in the Gamma-Gamma likelihood: at least one repeat purchase
@@ -111,21 +114,210 @@ impl GammaGammaParams {
     }
 }
 
+/// Customers who share `(x, z̄)`, by index into [`GammaGammaData`]'s table of `x`.
+#[derive(Debug, Clone, Copy)]
+struct Pair {
+    x: u32,
+    /// `x · z̄`.
+    x_z: f64,
+    count: f64,
+}
+
+/// A Gamma-Gamma sample prepared for repeated evaluation of the log-likelihood and its
+/// gradient: the participating customers grouped by distinct `(x, z̄)` with counts; per
+/// distinct `x` the customers and `Σ ln z̄` (constant over the fit), so that ln Γ and ψ are
+/// evaluated once per distinct `x` and each pair costs one logarithm.
+#[derive(Debug, Clone)]
+pub(crate) struct GammaGammaData {
+    /// Distinct `x`, ascending.
+    xs: Vec<f64>,
+    /// Customers per entry of `xs`.
+    x_counts: Vec<f64>,
+    /// `Σ ln z̄` over the customers with each `x`.
+    sum_ln_z: Vec<f64>,
+    pairs: Vec<Pair>,
+    customers: usize,
+    /// Mean and variance of z̄ over the customers, for the starting point.
+    mean_z: f64,
+    var_z: f64,
+    /// Identical `(x, z̄)` with their counts: the Nelder-Mead fallback's likelihood, evaluated
+    /// as before L-BFGS.
+    grouped: Vec<(CustomerSummary, f64)>,
+}
+
+impl GammaGammaData {
+    /// Groups the participating customers of validated summaries.
+    pub(crate) fn new(used: &[CustomerSummary]) -> Self {
+        let (xs, x_index) = index_distinct(used.iter().map(|s| s.frequency));
+        let mut x_counts = vec![0.0; xs.len()];
+        let mut sum_ln_z = vec![0.0; xs.len()];
+        let mut pairs: BTreeMap<(u32, i64), (f64, f64)> = BTreeMap::new();
+        for s in used {
+            let x = x_index[&float_key(s.frequency)];
+            x_counts[x as usize] += 1.0;
+            sum_ln_z[x as usize] += s.monetary.ln();
+            pairs
+                .entry((x, float_key(s.monetary)))
+                .or_insert((s.frequency * s.monetary, 0.0))
+                .1 += 1.0;
+        }
+        let n = used.len() as f64;
+        let mean_z = used.iter().map(|s| s.monetary).sum::<f64>() / n;
+        let var_z = used
+            .iter()
+            .map(|s| (s.monetary - mean_z).powi(2))
+            .sum::<f64>()
+            / n;
+        GammaGammaData {
+            xs,
+            x_counts,
+            sum_ln_z,
+            pairs: pairs
+                .into_iter()
+                .map(|((x, _), (x_z, count))| Pair { x, x_z, count })
+                .collect(),
+            customers: used.len(),
+            mean_z,
+            var_z,
+            grouped: group_identical(
+                used.iter().map(|s| CustomerSummary {
+                    frequency: s.frequency,
+                    monetary: s.monetary,
+                    recency: 0.0,
+                    age: 0.0,
+                }),
+                |s| (float_key(s.frequency), float_key(s.monetary)),
+            ),
+        }
+    }
+
+    /// Distinct `(x, z̄)` pairs: the number of terms one evaluation sums.
+    #[cfg(test)]
+    pub(crate) fn groups(&self) -> usize {
+        self.pairs.len()
+    }
+
+    /// The summed log-likelihood `ℓ = Σ_i ln f(z̄_i | x_i)` (see
+    /// [`GammaGammaParams::log_likelihood`]) and its gradient `(∂ℓ/∂p, ∂ℓ/∂q, ∂ℓ/∂γ)`
+    /// written to `gradient`. Per customer, with `ψ` the digamma function (Fader & Hardie 2013's
+    /// density differentiated):
+    ///
+    /// - `∂/∂p = x [ψ(px+q) − ψ(px) + ln z̄ + ln x − ln(γ + x z̄)]`
+    /// - `∂/∂q = ψ(px+q) − ψ(q) + ln γ − ln(γ + x z̄)`
+    /// - `∂/∂γ = q/γ − (px+q)/(γ + x z̄)`
+    ///
+    /// NaN for invalid parameters.
+    pub(crate) fn log_likelihood_and_gradient(
+        &self,
+        params: &GammaGammaParams,
+        gradient: &mut [f64; 3],
+    ) -> f64 {
+        *gradient = [f64::NAN; 3];
+        if !params.is_valid() {
+            return f64::NAN;
+        }
+        let GammaGammaParams { p, q, gamma } = *params;
+        // Σ c ln(γ + x z̄) and Σ c / (γ + x z̄) per distinct x.
+        let mut sum_ln = vec![0.0; self.xs.len()];
+        let mut sum_inv = vec![0.0; self.xs.len()];
+        for pair in &self.pairs {
+            let v = gamma + pair.x_z;
+            sum_ln[pair.x as usize] += pair.count * v.ln();
+            sum_inv[pair.x as usize] += pair.count / v;
+        }
+        let (ln_gamma_q, digamma_q, ln_g) = (ln_gamma(q), digamma(q), gamma.ln());
+        let (mut ll, mut g_p, mut g_q, mut g_gamma) = (0.0, 0.0, 0.0, 0.0);
+        for (k, &x) in self.xs.iter().enumerate() {
+            let (count, slz, sl, si) = (self.x_counts[k], self.sum_ln_z[k], sum_ln[k], sum_inv[k]);
+            let px = p * x;
+            let ln_x = x.ln();
+            let digamma_pxq = digamma(px + q);
+            ll += count * (ln_gamma(px + q) - ln_gamma(px) - ln_gamma_q + q * ln_g + px * ln_x)
+                + (px - 1.0) * slz
+                - (px + q) * sl;
+            g_p += x * (count * (digamma_pxq - digamma(px) + ln_x) + slz - sl);
+            g_q += count * (digamma_pxq - digamma_q + ln_g) - sl;
+            g_gamma += count * q / gamma - (px + q) * si;
+        }
+        *gradient = [g_p, g_q, g_gamma];
+        ll
+    }
+
+    /// The starting point, in log-parameters, from the moments of z̄: if every customer's
+    /// spend per purchase had the same `p` and their z̄ were exact, the coefficient of variation
+    /// of z̄ across customers would be that of `1/ν`, `CV² = 1/(q−2)`; so `q = 2 + 1/CV²`,
+    /// `p = 1` and `γ` from the mean, `E[z̄] = pγ/(q−1)`.
+    fn start(&self) -> [f64; 3] {
+        let q = (2.0 + self.mean_z * self.mean_z / self.var_z).min(1e3);
+        let p = 1.0;
+        let gamma = self.mean_z * (q - 1.0) / p;
+        [p.ln(), q.ln(), gamma.ln()]
+    }
+
+    /// Maximises the log-likelihood from `start` (log-parameters).
+    pub(crate) fn fit_from(&self, start: &[f64; 3]) -> Result<GammaGammaFit, FitError> {
+        let n = self.customers as f64;
+        let objective = |v: &[f64], gradient: &mut [f64]| {
+            let params = from_logs(v);
+            let mut g = [0.0; 3];
+            let ll = self.log_likelihood_and_gradient(&params, &mut g);
+            let theta = [params.p, params.q, params.gamma];
+            for ((out, g), theta) in gradient.iter_mut().zip(g).zip(theta) {
+                *out = -g * theta / n;
+            }
+            -ll / n
+        };
+        let fallback = |v: &[f64]| {
+            let params = from_logs(v);
+            -self
+                .grouped
+                .iter()
+                .map(|(s, count)| count * params.log_likelihood(s).unwrap_or(f64::NAN))
+                .sum::<f64>()
+                / n
+        };
+        let (point, report) = minimize_smooth(&objective, start, fallback)?;
+        check_interior("Gamma-Gamma", &["p", "q", "gamma"], &point)?;
+        let params = from_logs(&point);
+        let log_likelihood = self.log_likelihood_and_gradient(&params, &mut [0.0; 3]);
+        if !params.is_valid() || !log_likelihood.is_finite() {
+            return Err(FitError::NonFiniteLikelihood);
+        }
+        Ok(GammaGammaFit {
+            params,
+            log_likelihood,
+            customers: self.customers,
+            report,
+        })
+    }
+}
+
+/// `(p, q, γ)` from their logarithms.
+fn from_logs(v: &[f64]) -> GammaGammaParams {
+    GammaGammaParams {
+        p: v[0].exp(),
+        q: v[1].exp(),
+        gamma: v[2].exp(),
+    }
+}
+
 /// Fits the Gamma-Gamma model by maximum likelihood on the customers with `x > 0` and
 /// `z̄ > 0` (the others are skipped: they say nothing about spend).
 ///
-/// Nelder-Mead on `(ln p, ln q, ln γ)` from `p = q = γ = 1`, each run until the simplex's mean
-/// log-likelihoods agree to ~10 ulps, restarted from its optimum until a restart gains less
-/// than ~100 ulps. On the 946 CDNOW repeat customers: ~220 iterations, ~12 ms in a release
-/// build.
+/// L-BFGS on `(ln p, ln q, ln γ)` with the analytic gradient
+/// ([`GammaGammaData::log_likelihood_and_gradient`]) from a moment-based start, until the
+/// gradient norm of the mean log-likelihood is below 1e-7; Nelder-Mead when L-BFGS fails. The
+/// likelihood is summed over distinct `(x, z̄)` with counts. On the 946 CDNOW repeat
+/// customers: ~20 iterations, well under 1 ms in a release build.
 ///
 /// As for [`fit_bgnbd`](super::fit_bgnbd), few customers can put the maximum on the boundary of
-/// the parameter space: extreme parameters or [`FitError::NotConverged`]. If all participating
-/// customers have the same `z̄` the likelihood is unbounded (a spike at that value).
+/// the parameter space: [`FitError::Boundary`] or [`FitError::NotConverged`]. If all
+/// participating customers have the same `z̄` the likelihood is unbounded (a spike at that
+/// value): [`FitError::IdenticalSpend`].
 ///
 /// Errors: fewer than 2 participating customers ([`FitError::TooFewCustomers`]), a negative or
-/// non-finite field in any summary ([`FitError::InvalidSummary`]), and the optimiser's
-/// failures.
+/// non-finite field in any summary ([`FitError::InvalidSummary`]), identical spend, a maximum
+/// on the boundary, and the optimiser's failures. Never parameters that are NaN or infinite.
 pub fn fit_gamma_gamma(summaries: &[CustomerSummary]) -> Result<GammaGammaFit, FitError> {
     const REQUIRED: usize = 2;
     for (index, summary) in summaries.iter().enumerate() {
@@ -136,12 +328,7 @@ pub fn fit_gamma_gamma(summaries: &[CustomerSummary]) -> Result<GammaGammaFit, F
     let used: Vec<CustomerSummary> = summaries
         .iter()
         .filter(|s| participates(s))
-        .map(|s| CustomerSummary {
-            frequency: s.frequency,
-            monetary: s.monetary,
-            recency: 0.0,
-            age: 0.0,
-        })
+        .copied()
         .collect();
     if used.len() < REQUIRED {
         return Err(FitError::TooFewCustomers {
@@ -150,36 +337,11 @@ pub fn fit_gamma_gamma(summaries: &[CustomerSummary]) -> Result<GammaGammaFit, F
             required: REQUIRED,
         });
     }
-    let groups = group_identical(used.iter().copied(), |s| {
-        (float_key(s.frequency), float_key(s.monetary))
-    });
-    let n = used.len() as f64;
-    let from_logs = |v: &[f64]| GammaGammaParams {
-        p: v[0].exp(),
-        q: v[1].exp(),
-        gamma: v[2].exp(),
-    };
-    let total_log_likelihood = |params: &GammaGammaParams| {
-        groups
-            .iter()
-            .map(|(s, count)| count * params.log_likelihood(s).unwrap_or(f64::NAN))
-            .sum::<f64>()
-    };
-    let minimum = minimize(
-        |v| -total_log_likelihood(&from_logs(v)) / n,
-        &[0.0, 0.0, 0.0],
-    )?;
-    let params = from_logs(&minimum.point);
-    let log_likelihood = total_log_likelihood(&params);
-    if !params.is_valid() || !log_likelihood.is_finite() {
-        return Err(FitError::NonFiniteLikelihood);
+    if used.iter().all(|s| s.monetary == used[0].monetary) {
+        return Err(FitError::IdenticalSpend);
     }
-    Ok(GammaGammaFit {
-        params,
-        log_likelihood,
-        customers: used.len(),
-        iterations: minimum.iterations,
-    })
+    let data = GammaGammaData::new(&used);
+    data.fit_from(&data.start())
 }
 
 #[cfg(test)]
@@ -215,6 +377,8 @@ mod tests {
             "Gamma-Gamma fit on {} CDNOW repeat customers: {:?} in {elapsed:?}",
             fit.customers, fit
         );
+        assert_eq!(fit.report.method, crate::analytics::clv::FitMethod::Lbfgs);
+        assert!(fit.report.gradient_norm <= 1e-7, "{:?}", fit.report);
         // 946 customers of the 2,357 made a repeat purchase in the calibration period.
         assert_eq!(
             fit.customers,
@@ -360,6 +524,145 @@ mod tests {
                 .conditional_expected_spend(&spend(2.0, 10.0))
                 .is_finite()
         );
+    }
+
+    fn participants() -> Vec<CustomerSummary> {
+        fixtures::cdnow_summaries()
+            .into_iter()
+            .filter(participates)
+            .collect()
+    }
+
+    fn grouped(data: &GammaGammaData, params: &GammaGammaParams) -> (f64, [f64; 3]) {
+        let mut g = [0.0; 3];
+        let ll = data.log_likelihood_and_gradient(params, &mut g);
+        (ll, g)
+    }
+
+    #[test]
+    fn grouped_log_likelihood_is_the_per_customer_sum() {
+        let used = participants();
+        let data = GammaGammaData::new(&used);
+        assert!(data.groups() <= used.len());
+        for params in [
+            GammaGammaParams {
+                p: 6.25,
+                q: 3.74,
+                gamma: 15.44,
+            },
+            GammaGammaParams {
+                p: 1.0,
+                q: 1.0,
+                gamma: 1.0,
+            },
+            GammaGammaParams {
+                p: 0.3,
+                q: 20.0,
+                gamma: 500.0,
+            },
+        ] {
+            let each: f64 = used.iter().filter_map(|s| params.log_likelihood(s)).sum();
+            let (ll, _) = grouped(&data, &params);
+            assert_close(ll, each, 1e-9 * each.abs(), &format!("{params:?}"));
+        }
+    }
+
+    #[test]
+    fn analytic_gradient_matches_finite_differences() {
+        let data = GammaGammaData::new(&participants());
+        let points = [
+            GammaGammaParams {
+                p: 6.25,
+                q: 3.74,
+                gamma: 15.44,
+            },
+            GammaGammaParams {
+                p: 1.0,
+                q: 1.0,
+                gamma: 1.0,
+            },
+            GammaGammaParams {
+                p: 0.3,
+                q: 20.0,
+                gamma: 500.0,
+            },
+            GammaGammaParams {
+                p: 40.0,
+                q: 0.5,
+                gamma: 0.05,
+            },
+        ];
+        for params in points {
+            let (_, g) = grouped(&data, &params);
+            let theta = [params.p, params.q, params.gamma];
+            for i in 0..3 {
+                let h = 1e-5 * theta[i];
+                let at = |delta: f64| {
+                    let mut t = theta;
+                    t[i] += delta;
+                    let p = GammaGammaParams {
+                        p: t[0],
+                        q: t[1],
+                        gamma: t[2],
+                    };
+                    grouped(&data, &p).0
+                };
+                let numeric = (at(h) - at(-h)) / (2.0 * h);
+                assert_close(
+                    g[i],
+                    numeric,
+                    1e-5 * numeric.abs().max(1.0),
+                    &format!("∂ℓ/∂θ{i} at {params:?}"),
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn fits_from_poor_starting_points_reach_the_same_maximum() {
+        let data = GammaGammaData::new(&participants());
+        for start in [
+            [0.0, 0.0, 0.0],
+            [-3.0, 4.0, 8.0],
+            [4.0, -2.0, -3.0],
+            [(0.1_f64).ln(), (1.0_f64).ln(), (100.0_f64).ln()],
+            [(100.0_f64).ln(), (100.0_f64).ln(), (1.0_f64).ln()],
+            [(1.0_f64).ln(), (1.5_f64).ln(), (1000.0_f64).ln()],
+        ] {
+            let fit = data.fit_from(&start).unwrap();
+            assert_close(fit.params.p, 6.248_803, 1e-4, &format!("p from {start:?}"));
+            assert_close(fit.params.q, 3.744_588, 1e-4, "q");
+            assert_close(fit.params.gamma, 15.447_75, 1e-3, "gamma");
+            assert_close(fit.log_likelihood, -4_055.923_243_502_86, 1e-8, "ll");
+        }
+    }
+
+    #[test]
+    fn degenerate_data_is_a_clear_error_never_nan() {
+        // One repeat customer.
+        assert!(matches!(
+            fit_gamma_gamma(&[spend(3.0, 12.0)]),
+            Err(FitError::TooFewCustomers { found: 1, .. })
+        ));
+        // No repeat buyers (all purchases on one day).
+        assert!(matches!(
+            fit_gamma_gamma(&vec![spend(0.0, 0.0); 100]),
+            Err(FitError::TooFewCustomers { found: 0, .. })
+        ));
+        // Everyone spends the same.
+        let same: Vec<CustomerSummary> = (1..=50)
+            .map(|x| spend(f64::from(x % 5 + 1), 9.99))
+            .collect();
+        assert_eq!(fit_gamma_gamma(&same), Err(FitError::IdenticalSpend));
+        // Two values only: an estimate with finite parameters, or a clear error.
+        let two = [spend(1.0, 10.0), spend(1.0, 10.5)];
+        match fit_gamma_gamma(&two) {
+            Ok(fit) => assert!(fit.params.is_valid() && fit.log_likelihood.is_finite()),
+            Err(e) => assert!(
+                matches!(e, FitError::Boundary { .. } | FitError::NotConverged { .. }),
+                "{e:?}"
+            ),
+        }
     }
 
     #[test]
