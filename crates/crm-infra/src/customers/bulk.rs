@@ -24,6 +24,10 @@ use crate::error::map_db_err;
 const CUSTOMER_ROWS_PER_INSERT: usize = 400;
 /// Rows per multi-row `INSERT` of tags (3 columns each).
 const SMALL_ROWS_PER_INSERT: usize = 5_000;
+/// The tables [`insert_rows`] writes, analysed by [`crate::db::BulkRows`] as they fill (the
+/// import's lookups and foreign-key checks read them; an update row reads its customer's
+/// addresses and contacts).
+const WRITTEN_TABLES: &str = "customers, customer_tags, customer_addresses, customer_contacts";
 
 impl SeaCustomerRepository {
     /// Stores many new customers of one tenant in one transaction, with multi-row inserts: the
@@ -50,12 +54,7 @@ impl SeaCustomerRepository {
         let txn = self.begin(tenant).await?;
         insert_rows(&txn, tenant, rows).await?;
         self.bulk_rows
-            .add(
-                &txn,
-                self.db.backend(),
-                rows.len(),
-                "customers, customer_tags",
-            )
+            .add(&txn, self.db.backend(), rows.len(), WRITTEN_TABLES)
             .await?;
         txn.commit().await.map_err(map_db_err)
     }
@@ -76,7 +75,7 @@ pub(crate) async fn insert_new(
         .collect();
     insert_rows(txn, tenant, &rows).await?;
     bulk_rows
-        .add(txn, backend, rows.len(), "customers, customer_tags")
+        .add(txn, backend, rows.len(), WRITTEN_TABLES)
         .await
 }
 
