@@ -486,7 +486,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::analytics::clv::fixtures;
+    use crate::analytics::clv::fixtures::{self, assert_close};
     use crate::analytics::clv::special::hyp2f1;
 
     /// The published CDNOW estimates (Fader, Hardie & Lee 2005, weeks).
@@ -504,13 +504,6 @@ mod tests {
             age: t,
             monetary: 0.0,
         }
-    }
-
-    fn assert_close(got: f64, want: f64, tolerance: f64, what: &str) {
-        assert!(
-            (got - want).abs() <= tolerance,
-            "{what}: got {got}, want {want} ± {tolerance}"
-        );
     }
 
     /// Half a unit in the last digit of the published value, plus a rounding hair.
@@ -921,13 +914,10 @@ mod tests {
         ];
         for params in points {
             let (_, g) = grouped(&data, &params);
-            let theta = [params.r, params.alpha, params.a, params.b];
-            for i in 0..4 {
-                // Central differences with a relative step: error O(h²) ≈ 1e-10 relative.
-                let h = 1e-5 * theta[i];
-                let at = |delta: f64| {
-                    let mut t = theta;
-                    t[i] += delta;
+            fixtures::assert_gradient_matches_central_differences(
+                &[params.r, params.alpha, params.a, params.b],
+                &g,
+                |t| {
                     let p = BgNbdParams {
                         r: t[0],
                         alpha: t[1],
@@ -935,15 +925,9 @@ mod tests {
                         b: t[3],
                     };
                     grouped(&data, &p).0
-                };
-                let numeric = (at(h) - at(-h)) / (2.0 * h);
-                assert_close(
-                    g[i],
-                    numeric,
-                    1e-5 * numeric.abs().max(1.0),
-                    &format!("∂ℓ/∂θ{i} at {params:?}"),
-                );
-            }
+                },
+                &format!("{params:?}"),
+            );
         }
     }
 

@@ -349,7 +349,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::analytics::clv::fixtures;
+    use crate::analytics::clv::fixtures::{self, assert_close};
 
     fn spend(x: f64, zbar: f64) -> CustomerSummary {
         CustomerSummary {
@@ -358,13 +358,6 @@ mod tests {
             age: 2.0,
             monetary: zbar,
         }
-    }
-
-    fn assert_close(got: f64, want: f64, tolerance: f64, what: &str) {
-        assert!(
-            (got - want).abs() <= tolerance,
-            "{what}: got {got}, want {want} ± {tolerance}"
-        );
     }
 
     #[test]
@@ -594,27 +587,19 @@ mod tests {
         ];
         for params in points {
             let (_, g) = grouped(&data, &params);
-            let theta = [params.p, params.q, params.gamma];
-            for i in 0..3 {
-                let h = 1e-5 * theta[i];
-                let at = |delta: f64| {
-                    let mut t = theta;
-                    t[i] += delta;
+            fixtures::assert_gradient_matches_central_differences(
+                &[params.p, params.q, params.gamma],
+                &g,
+                |t| {
                     let p = GammaGammaParams {
                         p: t[0],
                         q: t[1],
                         gamma: t[2],
                     };
                     grouped(&data, &p).0
-                };
-                let numeric = (at(h) - at(-h)) / (2.0 * h);
-                assert_close(
-                    g[i],
-                    numeric,
-                    1e-5 * numeric.abs().max(1.0),
-                    &format!("∂ℓ/∂θ{i} at {params:?}"),
-                );
-            }
+                },
+                &format!("{params:?}"),
+            );
         }
     }
 

@@ -237,6 +237,40 @@ pub(crate) mod fixtures {
             .collect()
     }
 
+    /// `got` within `tolerance` of `want`, naming `what` otherwise.
+    pub fn assert_close(got: f64, want: f64, tolerance: f64, what: &str) {
+        assert!(
+            (got - want).abs() <= tolerance,
+            "{what}: got {got}, want {want} ± {tolerance}"
+        );
+    }
+
+    /// Each component of `gradient` (of `value` at `theta`) equals the central difference
+    /// `(value(θ + h eᵢ) − value(θ − h eᵢ)) / 2h` with the relative step `h = 1e-5 θᵢ` (error
+    /// O(h²), about 1e-10 relative), to `1e-5 · max(|difference|, 1)`.
+    pub fn assert_gradient_matches_central_differences(
+        theta: &[f64],
+        gradient: &[f64],
+        value: impl Fn(&[f64]) -> f64,
+        what: &str,
+    ) {
+        for i in 0..theta.len() {
+            let h = 1e-5 * theta[i];
+            let at = |delta: f64| {
+                let mut t = theta.to_vec();
+                t[i] += delta;
+                value(&t)
+            };
+            let numeric = (at(h) - at(-h)) / (2.0 * h);
+            assert_close(
+                gradient[i],
+                numeric,
+                1e-5 * numeric.abs().max(1.0),
+                &format!("∂ℓ/∂θ{i} at {what}"),
+            );
+        }
+    }
+
     /// Just the summaries.
     pub fn cdnow_summaries() -> Vec<CustomerSummary> {
         cdnow_summary().into_iter().map(|(_, s)| s).collect()
