@@ -553,22 +553,23 @@ async fn names(app: &TestApp, token: &str, query: &str) -> Vec<String> {
 }
 
 async fn searched(app: &TestApp, token: &str, filter: Value) -> Vec<String> {
+    let mut names = searched_in_order(app, token, json!({"filter": filter, "limit": 200})).await;
+    names.sort();
+    names
+}
+
+/// The names `POST /customers/search` answers with `body`, in its order.
+async fn searched_in_order(app: &TestApp, token: &str, body: Value) -> Vec<String> {
     let r = app
-        .post(
-            "/api/v1/customers/search",
-            token,
-            json!({"filter": filter, "limit": 200}),
-        )
+        .post("/api/v1/customers/search", token, body.clone())
         .await;
-    assert_eq!(r.status, 200, "{filter}: {}", r.body);
-    let mut names: Vec<String> = r.body["data"]
+    assert_eq!(r.status, 200, "{body}: {}", r.body);
+    r.body["data"]
         .as_array()
         .unwrap()
         .iter()
         .map(|c| c["name"].as_str().unwrap().to_owned())
-        .collect();
-    names.sort();
-    names
+        .collect()
 }
 
 /// Three customers in Jakarta, Bandung and Surabaya (the last also with a Singapore office),
@@ -966,24 +967,11 @@ async fn distance_order_is_the_same_whatever_the_filter_shape(backend: DbBackend
     let near = json!({"field": "address.near", "op": "within",
                       "value": {"latitude": BANDUNG.0, "longitude": BANDUNG.1, "within_km": 1000}});
     let search = |filter: Value| {
-        let app = &app;
-        let token = &token;
-        async move {
-            let r = app
-                .post(
-                    "/api/v1/customers/search",
-                    token,
-                    json!({"filter": filter, "sort": ["distance"], "limit": 50}),
-                )
-                .await;
-            assert_eq!(r.status, 200, "{}", r.body);
-            r.body["data"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| c["name"].as_str().unwrap().to_owned())
-                .collect::<Vec<_>>()
-        }
+        searched_in_order(
+            &app,
+            &token,
+            json!({"filter": filter, "sort": ["distance"], "limit": 50}),
+        )
     };
     // The circle in every group: ranked once.
     let every = json!({"any": [

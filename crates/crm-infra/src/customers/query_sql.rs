@@ -875,38 +875,46 @@ mod tests {
     use sea_orm::QueryTrait;
     use serde_json::json;
 
-    fn sql(filter: serde_json::Value) -> String {
-        let q = CustomerQuery {
+    /// A first page of 20 with this filter (JSON) and sort (`name,-created_at`; "" the default).
+    fn query(filter: serde_json::Value, sort: &str) -> CustomerQuery {
+        CustomerQuery {
             filter: Filter::parse(&filter, "filter").unwrap(),
-            sort: vec![],
+            sort: if sort.is_empty() {
+                vec![]
+            } else {
+                SortKey::parse_list(sort).unwrap()
+            },
             deleted: Deleted::Exclude,
             limit: 20,
             after: None,
             offset: None,
             now: chrono::Utc::now(),
             search: None,
-        };
-        let tenant = TenantId(uuid::Uuid::nil());
-        filtered(tenant, &Visibility::All, DatabaseBackend::Postgres, &q)
-            .build(DatabaseBackend::Postgres)
-            .to_string()
+        }
+    }
+
+    const TENANT: TenantId = TenantId(uuid::Uuid::nil());
+
+    fn sql(filter: serde_json::Value) -> String {
+        filtered(
+            TENANT,
+            &Visibility::All,
+            DatabaseBackend::Postgres,
+            &query(filter, ""),
+        )
+        .build(DatabaseBackend::Postgres)
+        .to_string()
     }
 
     fn page_sql(filter: serde_json::Value, sort: &str) -> String {
-        let q = CustomerQuery {
-            filter: Filter::parse(&filter, "filter").unwrap(),
-            sort: SortKey::parse_list(sort).unwrap(),
-            deleted: Deleted::Exclude,
-            limit: 20,
-            after: None,
-            offset: None,
-            now: chrono::Utc::now(),
-            search: None,
-        };
-        let tenant = TenantId(uuid::Uuid::nil());
-        page(tenant, &Visibility::All, DatabaseBackend::Postgres, &q)
-            .build(DatabaseBackend::Postgres)
-            .to_string()
+        page(
+            TENANT,
+            &Visibility::All,
+            DatabaseBackend::Postgres,
+            &query(filter, sort),
+        )
+        .build(DatabaseBackend::Postgres)
+        .to_string()
     }
 
     #[test]
